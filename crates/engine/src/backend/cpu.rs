@@ -1,0 +1,468 @@
+//! The plain-Rust CPU backend.
+//!
+//! Generic over the element type so the same kernels run in `f32` for training and in `f64` for the
+//! finite-difference gradient checks. Matrix products go through ndarray (`general_mat_mul`, which uses
+//! the `matrixmultiply` crate's blocked kernels); every other kernel is written out here as plain loops.
+
+use super::{Activation, AdamW, AttnShape, Backend, Sgd};
+use crate::rng::Rng;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar};
+use num_traits::Float;
+use std::marker::PhantomData;
+
+/// Element types the CPU backend computes in.
+pub trait Real: Float + LinalgScalar + Default + Send + Sync + std::fmt::Debug + 'static {
+    fn of(v: f32) -> Self;
+    fn of64(v: f64) -> Self;
+    fn f32(self) -> f32;
+    fn f64(self) -> f64;
+}
+
+impl Real for f32 {
+    fn of(v: f32) -> Self {
+        v
+    }
+    fn of64(v: f64) -> Self {
+        v as f32
+    }
+    fn f32(self) -> f32 {
+        self
+    }
+    fn f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Real for f64 {
+    fn of(v: f32) -> Self {
+        v as f64
+    }
+    fn of64(v: f64) -> Self {
+        v
+    }
+    fn f32(self) -> f32 {
+        self as f32
+    }
+    fn f64(self) -> f64 {
+        self
+    }
+}
+
+/// The CPU backend; `CpuBackend` (f32) trains, `CpuBackend<f64>` checks gradients.
+#[derive(Clone, Debug, Default)]
+pub struct CpuBackend<T: Real = f32> {
+    _t: PhantomData<T>,
+}
+
+impl<T: Real> CpuBackend<T> {
+    pub fn new() -> Self {
+        Self { _t: PhantomData }
+    }
+}
+
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+const GELU_CUBIC: f64 = 0.044_715;
+
+/// GELU (tanh approximation) and its derivative.
+fn gelu<T: Real>(x: T) -> T {
+    let half = T::of(0.5);
+    let inner = T::of64(SQRT_2_OVER_PI) * (x + T::of64(GELU_CUBIC) * x * x * x);
+    half * x * (T::one() + inner.tanh())
+}
+
+fn gelu_grad<T: Real>(x: T) -> T {
+    let half = T::of(0.5);
+    let inner = T::of64(SQRT_2_OVER_PI) * (x + T::of64(GELU_CUBIC) * x * x * x);
+    let th = inner.tanh();
+    let d_inner = T::of64(SQRT_2_OVER_PI) * (T::one() + T::of64(3.0 * GELU_CUBIC) * x * x);
+    half * (T::one() + th) + half * x * (T::one() - th * th) * d_inner
+}
+
+impl<T: Real> Backend for CpuBackend<T> {
+    type Buf = Vec<T>;
+
+    fn name(&self) -> String {
+        "CPU (ndarray)".to_string()
+    }
+
+    fn zeros(&mut self, len: usize) -> Vec<T> {
+        vec![T::zero(); len]
+    }
+
+    fn len(&self, buf: &Vec<T>) -> usize {
+        buf.len()
+    }
+
+    fn upload(&mut self, buf: &mut Vec<T>, data: &[f32]) {
+        for (b, &d) in buf.iter_mut().zip(data) {
+            *b = T::of(d);
+        }
+    }
+
+    fn download(&mut self, buf: &Vec<T>) -> Vec<f32> {
+        buf.iter().map(|v| v.f32()).collect()
+    }
+
+    fn fill(&mut self, buf: &mut Vec<T>, value: f32) {
+        buf.fill(T::of(value));
+    }
+
+    fn copy(&mut self, dst: &mut Vec<T>, src: &Vec<T>) {
+        let n = dst.len().min(src.len());
+        dst[..n].copy_from_slice(&src[..n]);
+    }
+
+    fn add_assign(&mut self, dst: &mut Vec<T>, src: &Vec<T>) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = *d + s;
+        }
+    }
+
+    fn scale(&mut self, buf: &mut Vec<T>, s: f32) {
+        let s = T::of(s);
+        for v in buf.iter_mut() {
+            *v = *v * s;
+        }
+    }
+
+    fn sum_squares(&mut self, buf: &Vec<T>, len: usize) -> f64 {
+        buf[..len].iter().map(|v| v.f64() * v.f64()).sum()
+    }
+
+    fn matmul(
+        &mut self,
+        out: &mut Vec<T>,
+        a: &Vec<T>,
+        b: &Vec<T>,
+        m: usize,
+        k: usize,
+        n: usize,
+        trans_a: bool,
+        trans_b: bool,
+        accumulate: bool,
+    ) {
+        let a_view = if trans_a {
+            ArrayView2::from_shape((k, m), &a[..m * k]).expect("a shape").reversed_axes()
+        } else {
+            ArrayView2::from_shape((m, k), &a[..m * k]).expect("a shape")
+        };
+        let b_view = if trans_b {
+            ArrayView2::from_shape((n, k), &b[..k * n]).expect("b shape").reversed_axes()
+        } else {
+            ArrayView2::from_shape((k, n), &b[..k * n]).expect("b shape")
+        };
+        let mut c = ArrayViewMut2::from_shape((m, n), &mut out[..m * n]).expect("out shape");
+        let beta = if accumulate { T::one() } else { T::zero() };
+        general_mat_mul(T::one(), &a_view, &b_view, beta, &mut c);
+    }
+
+    fn add_bias(&mut self, out: &mut Vec<T>, bias: &Vec<T>, rows: usize, cols: usize) {
+        for row in out[..rows * cols].chunks_exact_mut(cols) {
+            for (o, &b) in row.iter_mut().zip(bias) {
+                *o = *o + b;
+            }
+        }
+    }
+
+    fn bias_backward(&mut self, dbias: &mut Vec<T>, dout: &Vec<T>, rows: usize, cols: usize) {
+        for row in dout[..rows * cols].chunks_exact(cols) {
+            for (d, &g) in dbias.iter_mut().zip(row) {
+                *d = *d + g;
+            }
+        }
+    }
+
+    fn embed(&mut self, out: &mut Vec<T>, wte: &Vec<T>, wpe: &Vec<T>, tokens: &[u32], time: usize, d: usize) {
+        for (i, &tok) in tokens.iter().enumerate() {
+            let t = i % time;
+            let tok_row = &wte[tok as usize * d..(tok as usize + 1) * d];
+            let pos_row = &wpe[t * d..(t + 1) * d];
+            for ((o, &a), &b) in out[i * d..(i + 1) * d].iter_mut().zip(tok_row).zip(pos_row) {
+                *o = a + b;
+            }
+        }
+    }
+
+    fn embed_backward(
+        &mut self,
+        dwte: &mut Vec<T>,
+        dwpe: &mut Vec<T>,
+        dout: &Vec<T>,
+        tokens: &[u32],
+        time: usize,
+        d: usize,
+    ) {
+        for (i, &tok) in tokens.iter().enumerate() {
+            let t = i % time;
+            let g = &dout[i * d..(i + 1) * d];
+            for (w, &gv) in dwte[tok as usize * d..(tok as usize + 1) * d].iter_mut().zip(g) {
+                *w = *w + gv;
+            }
+            for (w, &gv) in dwpe[t * d..(t + 1) * d].iter_mut().zip(g) {
+                *w = *w + gv;
+            }
+        }
+    }
+
+    fn layernorm(
+        &mut self,
+        out: &mut Vec<T>,
+        mean: &mut Vec<T>,
+        rstd: &mut Vec<T>,
+        x: &Vec<T>,
+        gain: &Vec<T>,
+        bias: &Vec<T>,
+        rows: usize,
+        cols: usize,
+        eps: f32,
+    ) {
+        let n = T::of64(cols as f64);
+        for r in 0..rows {
+            let xr = &x[r * cols..(r + 1) * cols];
+            let mu = xr.iter().fold(T::zero(), |s, &v| s + v) / n;
+            let var = xr.iter().fold(T::zero(), |s, &v| s + (v - mu) * (v - mu)) / n;
+            let rs = T::one() / (var + T::of(eps)).sqrt();
+            mean[r] = mu;
+            rstd[r] = rs;
+            for (c, o) in out[r * cols..(r + 1) * cols].iter_mut().enumerate() {
+                *o = (xr[c] - mu) * rs * gain[c] + bias[c];
+            }
+        }
+    }
+
+    fn layernorm_backward(
+        &mut self,
+        dx: &mut Vec<T>,
+        dgain: &mut Vec<T>,
+        dbias: &mut Vec<T>,
+        dout: &Vec<T>,
+        x: &Vec<T>,
+        mean: &Vec<T>,
+        rstd: &Vec<T>,
+        gain: &Vec<T>,
+        rows: usize,
+        cols: usize,
+    ) {
+        let n = T::of64(cols as f64);
+        for r in 0..rows {
+            let (mu, rs) = (mean[r], rstd[r]);
+            let xr = &x[r * cols..(r + 1) * cols];
+            let dr = &dout[r * cols..(r + 1) * cols];
+            // With x̂ = (x - μ)·rstd and dx̂ = dout·gain:
+            // dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ · x̂)).
+            let mut sum_dxhat = T::zero();
+            let mut sum_dxhat_xhat = T::zero();
+            for c in 0..cols {
+                let xhat = (xr[c] - mu) * rs;
+                let dxhat = dr[c] * gain[c];
+                sum_dxhat = sum_dxhat + dxhat;
+                sum_dxhat_xhat = sum_dxhat_xhat + dxhat * xhat;
+                dgain[c] = dgain[c] + dr[c] * xhat;
+                dbias[c] = dbias[c] + dr[c];
+            }
+            let mean_dxhat = sum_dxhat / n;
+            let mean_dxhat_xhat = sum_dxhat_xhat / n;
+            for (c, d) in dx[r * cols..(r + 1) * cols].iter_mut().enumerate() {
+                let xhat = (xr[c] - mu) * rs;
+                let dxhat = dr[c] * gain[c];
+                *d = *d + rs * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+            }
+        }
+    }
+
+    fn attention(
+        &mut self,
+        out: &mut Vec<T>,
+        probs: &mut Vec<T>,
+        qkv: &Vec<T>,
+        shape: AttnShape,
+        scale: f32,
+        causal: bool,
+    ) {
+        let AttnShape { batch, time, d_model: c, heads } = shape;
+        let hd = shape.head_dim();
+        let scale = T::of(scale);
+        let row = 3 * c;
+        for b in 0..batch {
+            for h in 0..heads {
+                for i in 0..time {
+                    let q = &qkv[(b * time + i) * row + h * hd..][..hd];
+                    let p_row = &mut probs[((b * heads + h) * time + i) * time..][..time];
+                    let visible = if causal { i + 1 } else { time };
+                    // Scores q·k_j · scale for the visible keys, then a max-shifted softmax.
+                    let mut max = T::neg_infinity();
+                    for (j, p) in p_row.iter_mut().enumerate().take(visible) {
+                        let k = &qkv[(b * time + j) * row + c + h * hd..][..hd];
+                        let s = q.iter().zip(k).fold(T::zero(), |acc, (&x, &y)| acc + x * y) * scale;
+                        *p = s;
+                        if s > max {
+                            max = s;
+                        }
+                    }
+                    let mut sum = T::zero();
+                    for p in p_row.iter_mut().take(visible) {
+                        *p = (*p - max).exp();
+                        sum = sum + *p;
+                    }
+                    let inv = T::one() / sum;
+                    for p in p_row.iter_mut().take(visible) {
+                        *p = *p * inv;
+                    }
+                    for p in p_row.iter_mut().skip(visible) {
+                        *p = T::zero();
+                    }
+                    // out_i = Σ_j p_ij · v_j
+                    let o = &mut out[(b * time + i) * c + h * hd..][..hd];
+                    o.fill(T::zero());
+                    for (j, &p) in p_row.iter().enumerate().take(visible) {
+                        let v = &qkv[(b * time + j) * row + 2 * c + h * hd..][..hd];
+                        for (ov, &vv) in o.iter_mut().zip(v) {
+                            *ov = *ov + p * vv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn attention_backward(
+        &mut self,
+        dqkv: &mut Vec<T>,
+        dout: &Vec<T>,
+        qkv: &Vec<T>,
+        probs: &Vec<T>,
+        shape: AttnShape,
+        scale: f32,
+    ) {
+        let AttnShape { batch, time, d_model: c, heads } = shape;
+        let hd = shape.head_dim();
+        let scale = T::of(scale);
+        let row = 3 * c;
+        dqkv[..batch * time * row].fill(T::zero());
+        let mut dp = vec![T::zero(); time];
+        for b in 0..batch {
+            for h in 0..heads {
+                for i in 0..time {
+                    let p_row = &probs[((b * heads + h) * time + i) * time..][..time];
+                    let d_o = &dout[(b * time + i) * c + h * hd..][..hd];
+                    // dp_ij = dout_i · v_j, and dv_j += p_ij · dout_i.
+                    for j in 0..time {
+                        let v_off = (b * time + j) * row + 2 * c + h * hd;
+                        let v = &qkv[v_off..v_off + hd];
+                        dp[j] = d_o.iter().zip(v).fold(T::zero(), |acc, (&x, &y)| acc + x * y);
+                        let p = p_row[j];
+                        if p != T::zero() {
+                            for (dv, &g) in dqkv[v_off..v_off + hd].iter_mut().zip(d_o) {
+                                *dv = *dv + p * g;
+                            }
+                        }
+                    }
+                    // Softmax backward: ds_ij = p_ij · (dp_ij - Σ_k p_ik dp_ik).
+                    let dot = p_row.iter().zip(&dp).fold(T::zero(), |acc, (&p, &d)| acc + p * d);
+                    let q_off = (b * time + i) * row + h * hd;
+                    for j in 0..time {
+                        let p = p_row[j];
+                        if p == T::zero() {
+                            continue;
+                        }
+                        let ds = p * (dp[j] - dot) * scale;
+                        let k_off = (b * time + j) * row + c + h * hd;
+                        // dq_i += ds_ij · k_j and dk_j += ds_ij · q_i.
+                        for d in 0..hd {
+                            let kv = qkv[k_off + d];
+                            let qv = qkv[q_off + d];
+                            dqkv[q_off + d] = dqkv[q_off + d] + ds * kv;
+                            dqkv[k_off + d] = dqkv[k_off + d] + ds * qv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn activation(&mut self, out: &mut Vec<T>, x: &Vec<T>, len: usize, f: Activation) {
+        match f {
+            Activation::Gelu => {
+                for (o, &v) in out[..len].iter_mut().zip(&x[..len]) {
+                    *o = gelu(v);
+                }
+            }
+        }
+    }
+
+    fn activation_backward(&mut self, dx: &mut Vec<T>, dout: &Vec<T>, x: &Vec<T>, len: usize, f: Activation) {
+        match f {
+            Activation::Gelu => {
+                for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
+                    *d = g * gelu_grad(v);
+                }
+            }
+        }
+    }
+
+    fn dropout_mask(&mut self, mask: &mut Vec<T>, len: usize, p: f32, seed: u64) {
+        let mut rng = Rng::new(seed);
+        let keep = T::of64(1.0 / (1.0 - p as f64));
+        for m in mask[..len].iter_mut() {
+            *m = if rng.uniform() < p as f64 { T::zero() } else { keep };
+        }
+    }
+
+    fn mul_assign(&mut self, x: &mut Vec<T>, mask: &Vec<T>, len: usize) {
+        for (v, &m) in x[..len].iter_mut().zip(&mask[..len]) {
+            *v = *v * m;
+        }
+    }
+
+    fn cross_entropy(
+        &mut self,
+        losses: &mut Vec<T>,
+        dlogits: &mut Vec<T>,
+        logits: &Vec<T>,
+        targets: &[u32],
+        rows: usize,
+        vocab: usize,
+    ) {
+        let inv_rows = T::one() / T::of64(rows as f64);
+        for r in 0..rows {
+            let z = &logits[r * vocab..(r + 1) * vocab];
+            // log-softmax: log p_j = z_j - logsumexp(z), with the max subtracted before exp.
+            let max = z.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+            let sum_exp = z.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
+            let lse = max + sum_exp.ln();
+            let target = targets[r] as usize;
+            losses[r] = lse - z[target];
+            for (j, d) in dlogits[r * vocab..(r + 1) * vocab].iter_mut().enumerate() {
+                let p = (z[j] - lse).exp();
+                let onehot = if j == target { T::one() } else { T::zero() };
+                *d = (p - onehot) * inv_rows;
+            }
+        }
+    }
+
+    fn adamw_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, m: &mut Vec<T>, v: &mut Vec<T>, h: AdamW) {
+        let (b1, b2) = (T::of(h.beta1), T::of(h.beta2));
+        let bias1 = T::one() - T::of(h.beta1).powi(h.step as i32);
+        let bias2 = T::one() - T::of(h.beta2).powi(h.step as i32);
+        let (lr, eps, wd) = (T::of(h.lr), T::of(h.eps), T::of(h.weight_decay));
+        for i in 0..param.len() {
+            let g = grad[i];
+            m[i] = b1 * m[i] + (T::one() - b1) * g;
+            v[i] = b2 * v[i] + (T::one() - b2) * g * g;
+            let m_hat = m[i] / bias1;
+            let v_hat = v[i] / bias2;
+            // Decoupled weight decay: shrink the weight directly, outside the adaptive step.
+            param[i] = param[i] - lr * (m_hat / (v_hat.sqrt() + eps) + wd * param[i]);
+        }
+    }
+
+    fn sgd_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, velocity: &mut Vec<T>, h: Sgd) {
+        let (lr, mu, wd) = (T::of(h.lr), T::of(h.momentum), T::of(h.weight_decay));
+        for i in 0..param.len() {
+            let g = grad[i] + wd * param[i];
+            velocity[i] = mu * velocity[i] + g;
+            param[i] = param[i] - lr * velocity[i];
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The backend trait: every numeric kernel of a training step goes through it.
+//!
+//! The model code in [`crate::model`] holds opaque buffers (`B::Buf`) and calls these operations, so a
+//! new backend (SIMD CPU, WebGPU) slots in without touching the model. Shapes are row-major and passed
+//! explicitly; `N = batch * time` rows of width `C = d_model` unless a method says otherwise.
+//! Gradient methods whose doc says "accumulates" add into their output (so gradient accumulation and
+//! the `no-zero-grad` fault work naturally); the others overwrite it.
+
+pub mod cpu;
+
+pub use cpu::CpuBackend;
+
+/// Element-wise nonlinearities of the MLP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// GELU, tanh approximation (GPT-2).
+    Gelu,
+}
+
+/// Hyper-parameters of one AdamW update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamW {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// Decoupled weight decay (0 for tensors that are not decayed).
+    pub weight_decay: f32,
+    /// 1-based step count, for bias correction.
+    pub step: u32,
+}
+
+/// Hyper-parameters of one SGD-with-momentum update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sgd {
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+}
+
+/// Dimensions of one attention call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttnShape {
+    pub batch: usize,
+    pub time: usize,
+    /// Model width C; `qkv` rows hold `[q (C) | k (C) | v (C)]`.
+    pub d_model: usize,
+    pub heads: usize,
+}
+
+impl AttnShape {
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.heads
+    }
+
+    /// Length of the attention-probability buffer `[batch, heads, time, time]`.
+    pub fn probs_len(&self) -> usize {
+        self.batch * self.heads * self.time * self.time
+    }
+}
+
+/// The operations a training step needs.
+pub trait Backend {
+    /// A buffer of numbers living wherever the backend computes (host memory, GPU memory).
+    type Buf;
+
+    /// Human-readable name ("CPU (ndarray)", "WebGPU", ...).
+    fn name(&self) -> String;
+
+    /// A zero-filled buffer of `len` numbers.
+    fn zeros(&mut self, len: usize) -> Self::Buf;
+    fn len(&self, buf: &Self::Buf) -> usize;
+    fn upload(&mut self, buf: &mut Self::Buf, data: &[f32]);
+    fn download(&mut self, buf: &Self::Buf) -> Vec<f32>;
+    fn fill(&mut self, buf: &mut Self::Buf, value: f32);
+    fn copy(&mut self, dst: &mut Self::Buf, src: &Self::Buf);
+    /// `dst += src`.
+    fn add_assign(&mut self, dst: &mut Self::Buf, src: &Self::Buf);
+    /// `buf *= s`.
+    fn scale(&mut self, buf: &mut Self::Buf, s: f32);
+    /// Sum of squares of the first `len` elements, in f64; NaN or Inf when any element is not finite.
+    fn sum_squares(&mut self, buf: &Self::Buf, len: usize) -> f64;
+
+    /// `out[m,n] = op(a) · op(b)` (or `+=` when `accumulate`), where `op(a)` is `[m,k]`: `a` is stored
+    /// `[m,k]`, or `[k,m]` when `trans_a`; `b` is stored `[k,n]`, or `[n,k]` when `trans_b`.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        &mut self,
+        out: &mut Self::Buf,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        m: usize,
+        k: usize,
+        n: usize,
+        trans_a: bool,
+        trans_b: bool,
+        accumulate: bool,
+    );
+    /// `out[r, c] += bias[c]` for `rows` rows of width `cols`.
+    fn add_bias(&mut self, out: &mut Self::Buf, bias: &Self::Buf, rows: usize, cols: usize);
+    /// Accumulates `dbias[c] += Σ_r dout[r, c]`.
+    fn bias_backward(&mut self, dbias: &mut Self::Buf, dout: &Self::Buf, rows: usize, cols: usize);
+
+    /// `out[b·T + t] = wte[tokens[b·T + t]] + wpe[t]`.
+    fn embed(&mut self, out: &mut Self::Buf, wte: &Self::Buf, wpe: &Self::Buf, tokens: &[u32], time: usize, d: usize);
+    /// Accumulates the embedding gradients: `dwte[tok] += dout`, `dwpe[t] += dout`.
+    #[allow(clippy::too_many_arguments)]
+    fn embed_backward(
+        &mut self,
+        dwte: &mut Self::Buf,
+        dwpe: &mut Self::Buf,
+        dout: &Self::Buf,
+        tokens: &[u32],
+        time: usize,
+        d: usize,
+    );
+
+    /// LayerNorm over rows of width `cols`: saves each row's mean and 1/std for the backward pass.
+    #[allow(clippy::too_many_arguments)]
+    fn layernorm(
+        &mut self,
+        out: &mut Self::Buf,
+        mean: &mut Self::Buf,
+        rstd: &mut Self::Buf,
+        x: &Self::Buf,
+        gain: &Self::Buf,
+        bias: &Self::Buf,
+        rows: usize,
+        cols: usize,
+        eps: f32,
+    );
+    /// Accumulates `dx`, `dgain` and `dbias` from `dout`.
+    #[allow(clippy::too_many_arguments)]
+    fn layernorm_backward(
+        &mut self,
+        dx: &mut Self::Buf,
+        dgain: &mut Self::Buf,
+        dbias: &mut Self::Buf,
+        dout: &Self::Buf,
+        x: &Self::Buf,
+        mean: &Self::Buf,
+        rstd: &Self::Buf,
+        gain: &Self::Buf,
+        rows: usize,
+        cols: usize,
+    );
+
+    /// Multi-head self-attention on packed `qkv [N, 3C]`: writes `out [N, C]` and the probabilities
+    /// `probs [B, H, T, T]` (zero above the diagonal when `causal`). Scores are `q·k * scale`.
+    fn attention(
+        &mut self,
+        out: &mut Self::Buf,
+        probs: &mut Self::Buf,
+        qkv: &Self::Buf,
+        shape: AttnShape,
+        scale: f32,
+        causal: bool,
+    );
+    /// Overwrites `dqkv [N, 3C]` with the gradient of the attention output `dout [N, C]`.
+    fn attention_backward(
+        &mut self,
+        dqkv: &mut Self::Buf,
+        dout: &Self::Buf,
+        qkv: &Self::Buf,
+        probs: &Self::Buf,
+        shape: AttnShape,
+        scale: f32,
+    );
+
+    /// `out = f(x)` element-wise over `len` elements.
+    fn activation(&mut self, out: &mut Self::Buf, x: &Self::Buf, len: usize, f: Activation);
+    /// `dx = f'(x) * dout` over `len` elements.
+    fn activation_backward(&mut self, dx: &mut Self::Buf, dout: &Self::Buf, x: &Self::Buf, len: usize, f: Activation);
+
+    /// Fills `mask` (len elements) with 0 (dropped, probability `p`) or `1/(1-p)`, from `seed`.
+    fn dropout_mask(&mut self, mask: &mut Self::Buf, len: usize, p: f32, seed: u64);
+    /// `x *= mask` element-wise over `len` elements.
+    fn mul_assign(&mut self, x: &mut Self::Buf, mask: &Self::Buf, len: usize);
+
+    /// Cross-entropy through log-softmax for `rows` rows of `vocab` logits: writes each row's loss and
+    /// `dlogits = (softmax - onehot) / rows`, the gradient of the mean loss.
+    fn cross_entropy(
+        &mut self,
+        losses: &mut Self::Buf,
+        dlogits: &mut Self::Buf,
+        logits: &Self::Buf,
+        targets: &[u32],
+        rows: usize,
+        vocab: usize,
+    );
+
+    /// One AdamW update of `param` from `grad`, with first/second moments `m` and `v`.
+    fn adamw_update(&mut self, param: &mut Self::Buf, grad: &Self::Buf, m: &mut Self::Buf, v: &mut Self::Buf, h: AdamW);
+    /// One SGD-with-momentum update of `param` from `grad` with momentum buffer `velocity`.
+    fn sgd_update(&mut self, param: &mut Self::Buf, grad: &Self::Buf, velocity: &mut Self::Buf, h: Sgd);
+}

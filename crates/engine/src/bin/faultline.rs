@@ -1,0 +1,366 @@
+//! `faultline`: the engine's command line (train, faults, corpora, guide, bench).
+//!
+//! Bad arguments print one line naming the argument and exit with code 2.
+
+use faultline_engine::bench::{matmul_gflops, matmul_shapes, run_training_bench};
+use faultline_engine::config::{CorpusSource, OptimizerKind, Preset, RunConfig};
+use faultline_engine::data::CorpusId;
+use faultline_engine::faults::FAULTS;
+use faultline_engine::guide;
+use faultline_engine::trainer::{native_clock, Trainer};
+use faultline_engine::{ConfigError, EngineError};
+use serde_json::json;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  faultline train [--config tiny|small] [--fault ID[=VALUE]]... [--steps N] [--seed S]
+                  [--corpus ID | --text-file F] [--lr X] [--optimizer adamw|sgd] [--json]
+                  [--batch N] [--warmup N] [--grad-clip X] [--dropout P] [--weight-decay X]
+                  [--eval-every N] [--sample N]
+  faultline faults  [--json]
+  faultline corpora [--json]
+  faultline guide   [--json]
+  faultline bench   [--json] [--steps N]";
+
+/// A command-line mistake: the message names the argument.
+struct ArgError(String);
+
+impl From<ConfigError> for ArgError {
+    fn from(e: ConfigError) -> Self {
+        ArgError(format!("--{}: {}", e.field, e.message))
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("faultline: missing command\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "train" => train(rest),
+        "faults" => faults(rest),
+        "corpora" => corpora(rest),
+        "guide" => guide_cmd(rest),
+        "bench" => bench(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(ArgError(format!("unknown command '{other}' (expected train, faults, corpora, guide or bench)"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(ArgError(msg)) => {
+            eprintln!("faultline: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Walks `--flag value` pairs and bare `--switch`es.
+struct Args<'a> {
+    rest: std::slice::Iter<'a, String>,
+}
+
+impl<'a> Args<'a> {
+    fn new(rest: &'a [String]) -> Self {
+        Self { rest: rest.iter() }
+    }
+
+    fn next_flag(&mut self) -> Option<&'a str> {
+        self.rest.next().map(|s| s.as_str())
+    }
+
+    fn value(&mut self, flag: &str) -> Result<&'a str, ArgError> {
+        self.rest.next().map(|s| s.as_str()).ok_or_else(|| ArgError(format!("{flag}: missing value")))
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, flag: &str, what: &str) -> Result<T, ArgError> {
+        let v = self.value(flag)?;
+        v.parse().map_err(|_| ArgError(format!("{flag}: '{v}' is not {what}")))
+    }
+}
+
+fn only_json(rest: &[String], command: &str) -> Result<bool, ArgError> {
+    let mut json = false;
+    for a in rest {
+        match a.as_str() {
+            "--json" => json = true,
+            other => return Err(ArgError(format!("{other}: unknown argument for '{command}'"))),
+        }
+    }
+    Ok(json)
+}
+
+fn train(rest: &[String]) -> Result<(), ArgError> {
+    let mut args = Args::new(rest);
+    let mut preset = Preset::Tiny;
+    let mut overrides: Vec<Box<dyn Fn(&mut RunConfig)>> = Vec::new();
+    let mut faults = faultline_engine::Faults::default();
+    let mut json = false;
+    let mut corpus: Option<CorpusSource> = None;
+    let mut sample_len = 0usize;
+    while let Some(flag) = args.next_flag() {
+        match flag {
+            "--config" => preset = Preset::parse(args.value(flag)?).map_err(ArgError::from)?,
+            "--fault" => {
+                faults.set_from_arg(args.value(flag)?).map_err(|e| ArgError(format!("--fault: {}", e.message)))?
+            }
+            "--steps" => {
+                let v: usize = args.parse(flag, "a whole number")?;
+                overrides.push(Box::new(move |c| c.steps = v));
+            }
+            "--seed" => {
+                let v: u64 = args.parse(flag, "a whole number")?;
+                overrides.push(Box::new(move |c| c.seed = v));
+            }
+            "--lr" => {
+                let v: f32 = args.parse(flag, "a number")?;
+                overrides.push(Box::new(move |c| c.lr = v));
+            }
+            "--batch" => {
+                let v: usize = args.parse(flag, "a whole number")?;
+                overrides.push(Box::new(move |c| c.batch_size = v));
+            }
+            "--warmup" => {
+                let v: usize = args.parse(flag, "a whole number")?;
+                overrides.push(Box::new(move |c| c.warmup_steps = v));
+            }
+            "--grad-clip" => {
+                let v: f32 = args.parse(flag, "a number")?;
+                overrides.push(Box::new(move |c| c.grad_clip = v));
+            }
+            "--dropout" => {
+                let v: f32 = args.parse(flag, "a number")?;
+                overrides.push(Box::new(move |c| c.dropout = v));
+            }
+            "--weight-decay" => {
+                let v: f32 = args.parse(flag, "a number")?;
+                overrides.push(Box::new(move |c| c.weight_decay = v));
+            }
+            "--eval-every" => {
+                let v: usize = args.parse(flag, "a whole number")?;
+                overrides.push(Box::new(move |c| c.eval_every = v));
+            }
+            "--optimizer" => {
+                let o = OptimizerKind::parse(args.value(flag)?)?;
+                overrides.push(Box::new(move |c| c.optimizer = o));
+            }
+            "--corpus" => {
+                let id = args.value(flag)?;
+                if CorpusId::parse(id).is_none() {
+                    return Err(ArgError(format!("--corpus: unknown corpus '{id}' (see `faultline corpora`)")));
+                }
+                if corpus.is_some() {
+                    return Err(ArgError("--corpus: give either --corpus or --text-file, not both".into()));
+                }
+                corpus = Some(CorpusSource::Builtin(id.to_string()));
+            }
+            "--text-file" => {
+                let path = args.value(flag)?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
+                if corpus.is_some() {
+                    return Err(ArgError("--text-file: give either --corpus or --text-file, not both".into()));
+                }
+                corpus = Some(CorpusSource::Text { name: path.to_string(), text });
+            }
+            "--sample" => sample_len = args.parse(flag, "a whole number")?,
+            "--json" => json = true,
+            other => return Err(ArgError(format!("{other}: unknown argument for 'train'"))),
+        }
+    }
+    let mut cfg = RunConfig::preset(preset);
+    for o in &overrides {
+        o(&mut cfg);
+    }
+    if let Some(c) = corpus {
+        cfg.corpus = c;
+    }
+    cfg.faults = faults;
+    cfg.validate()?;
+    let mut trainer = match Trainer::cpu(cfg, native_clock) {
+        Ok(t) => t,
+        Err(EngineError::Config(e)) => return Err(e.into()),
+        Err(e) => return Err(ArgError(format!("--corpus: {e}"))),
+    };
+    if !json {
+        let info = &trainer.dataset().info;
+        println!(
+            "faultline: {} on '{}' ({} tokenizer, vocab {}, {} parameters, backend {}){}",
+            trainer.config().preset.id(),
+            info.id,
+            info.tokenizer,
+            info.vocab_size,
+            trainer.param_count(),
+            trainer.backend_name(),
+            info.entropy_rate.map(|h| format!(", entropy rate {h:.4} nats/char")).unwrap_or_default()
+        );
+    }
+    while !trainer.is_done() {
+        let step = match trainer.step() {
+            Ok(rec) => rec,
+            Err(e) => {
+                if !json {
+                    eprintln!("faultline: run stopped: {e}");
+                }
+                break;
+            }
+        };
+        if trainer.should_evaluate() {
+            let ev = trainer.evaluate();
+            if json {
+                let line = json!({
+                    "event": "eval", "step": ev.step, "train_loss": ev.train_loss, "val_loss": ev.val_loss,
+                    "loss": step.loss, "grad_norm": step.grad_norm, "lr": step.lr,
+                });
+                println!("{line}");
+            } else {
+                println!(
+                    "step {:>6} | batch loss {:.4} | train {:.4} | val {} | grad norm {:.3e} | lr {:.2e} | {:.1} ms/step",
+                    ev.step,
+                    step.loss,
+                    ev.train_loss,
+                    ev.val_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
+                    step.grad_norm,
+                    step.lr,
+                    step.times.total_ms()
+                );
+            }
+        }
+    }
+    let mut summary = serde_json::to_value(trainer.summary()).expect("summary serialises");
+    if sample_len > 0 && trainer.stopped().is_none() {
+        let text = trainer
+            .sample("", sample_len, &Default::default(), trainer.config().seed)
+            .map_err(|e| ArgError(format!("--sample: {e}")))?;
+        if json {
+            summary["sample"] = json!(text);
+        } else {
+            println!("sample:\n{text}");
+        }
+    }
+    if json {
+        summary["event"] = json!("summary");
+        println!("{summary}");
+    } else {
+        let s = trainer.summary();
+        println!(
+            "done: {} steps, train {}, val {}, {:.0} tokens/s{}",
+            s.steps_run,
+            s.train_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
+            s.val_loss.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
+            s.tokens_per_s,
+            s.diverged_at.map(|st| format!(", diverged at step {st}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn faults(rest: &[String]) -> Result<(), ArgError> {
+    if only_json(rest, "faults")? {
+        println!("{}", serde_json::to_string_pretty(FAULTS).expect("fault table serialises"));
+        return Ok(());
+    }
+    for f in FAULTS {
+        let strength = f
+            .strength
+            .map(|s| format!(" [={} {}..{}, default {}]", s.unit, s.min, s.max, s.default))
+            .unwrap_or_default();
+        println!("{:<16} {:<44} {}{}", f.id, f.guide_entry, f.summary, strength);
+    }
+    Ok(())
+}
+
+fn corpora(rest: &[String]) -> Result<(), ArgError> {
+    let json = only_json(rest, "corpora")?;
+    let rows: Vec<_> = CorpusId::ALL
+        .iter()
+        .map(|&id| {
+            let g = id.generate();
+            let vocab = faultline_engine::data::Tokenizer::for_text(&g.text).vocab_size();
+            json!({"id": id.id(), "description": id.description(), "chars": g.text.chars().count(),
+                   "vocab_size": vocab, "entropy_rate": g.entropy_rate})
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"));
+    } else {
+        for r in &rows {
+            println!(
+                "{:<12} {:>8} chars  vocab {:>3}  entropy rate {:.4} nats/char  {}",
+                r["id"].as_str().unwrap_or_default(),
+                r["chars"],
+                r["vocab_size"],
+                r["entropy_rate"].as_f64().unwrap_or(f64::NAN),
+                r["description"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn guide_cmd(rest: &[String]) -> Result<(), ArgError> {
+    if only_json(rest, "guide")? {
+        let doc = json!({
+            "entries": guide::ENTRIES,
+            "quick_diagnosis": guide::QUICK_DIAGNOSIS,
+            "checklist": guide::CHECKLIST,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("guide serialises"));
+        return Ok(());
+    }
+    for e in guide::ENTRIES {
+        println!("{:<58} {} — {}", e.id, e.section, e.title);
+    }
+    Ok(())
+}
+
+fn bench(rest: &[String]) -> Result<(), ArgError> {
+    let mut args = Args::new(rest);
+    let mut json = false;
+    let mut steps = 20usize;
+    while let Some(flag) = args.next_flag() {
+        match flag {
+            "--json" => json = true,
+            "--steps" => {
+                steps = args.parse(flag, "a whole number")?;
+                if steps == 0 {
+                    return Err(ArgError("--steps: must be at least 1".into()));
+                }
+            }
+            other => return Err(ArgError(format!("{other}: unknown argument for 'bench'"))),
+        }
+    }
+    let mut kernels = Vec::new();
+    for preset in Preset::ALL {
+        for (name, m, k, n) in matmul_shapes(preset) {
+            if preset == Preset::Small && name.starts_with("reference") {
+                continue;
+            }
+            kernels.push(matmul_gflops(&name, m, k, n, native_clock, 300.0));
+        }
+    }
+    let training: Vec<_> = Preset::ALL.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
+    if json {
+        println!("{}", json!({"kernels": kernels, "training": training}));
+    } else {
+        println!("matrix multiply (CPU backend, 1 thread)");
+        for k in &kernels {
+            println!("  {:<34} {:>8.2} GFLOP/s", k.name, k.gflops);
+        }
+        println!("training ({steps} steps, default settings, seed 1)");
+        for t in &training {
+            println!(
+                "  {:<6} {:>8.2} steps/s {:>10.0} tokens/s  first loss {:.4}  backend {}",
+                t.config,
+                t.steps_per_s,
+                t.tokens_per_s,
+                t.first_loss.unwrap_or(f32::NAN),
+                t.backend
+            );
+        }
+    }
+    Ok(())
+}

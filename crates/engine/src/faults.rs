@@ -1,0 +1,253 @@
+//! The fault table: every way a learner can break training, declared once.
+//!
+//! [`FAULTS`] drives the command line (`--fault ID[=VALUE]`, `faultline faults`), the app's toggles and
+//! its URL, the docs and the tests. [`Faults`] is the switchboard the model and trainer read; each switch
+//! is consulted at the one line of the computation it changes (search for `faults.<name>`).
+
+use crate::error::ConfigError;
+use serde::{Deserialize, Serialize};
+
+/// A strength a fault takes, with its range and default.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Strength {
+    /// What the number means ("factor", "std").
+    pub unit: &'static str,
+    pub default: f32,
+    pub min: f32,
+    pub max: f32,
+}
+
+/// One row of the fault table.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct FaultSpec {
+    /// Kebab-case id (`--fault no-causal-mask`).
+    pub id: &'static str,
+    /// The guide entry whose symptom this fault produces.
+    pub guide_entry: &'static str,
+    /// The guide section it belongs to (groups the app's toggles).
+    pub section: &'static str,
+    /// One line: what the fault changes in the computation.
+    pub summary: &'static str,
+    pub strength: Option<Strength>,
+}
+
+/// The catalogue.
+pub const FAULTS: &[FaultSpec] = &[
+    FaultSpec {
+        id: "lr-too-high",
+        guide_entry: "loss-oscillates-wildly",
+        section: "Learning Rate Issues",
+        summary: "multiplies the learning rate by a factor",
+        strength: Some(Strength { unit: "factor", default: 30.0, min: 1.0, max: 10_000.0 }),
+    },
+    FaultSpec {
+        id: "lr-too-low",
+        guide_entry: "loss-decreases-very-slowly",
+        section: "Learning Rate Issues",
+        summary: "divides the learning rate by a factor",
+        strength: Some(Strength { unit: "factor", default: 100.0, min: 1.0, max: 1_000_000.0 }),
+    },
+    FaultSpec {
+        id: "no-warmup",
+        guide_entry: "loss-stops-decreasing",
+        section: "Loss Plateau",
+        summary: "starts at the full learning rate instead of ramping up",
+        strength: None,
+    },
+    FaultSpec {
+        id: "no-grad-clip",
+        guide_entry: "exploding-gradients",
+        section: "Gradient Issues",
+        summary: "turns off global gradient-norm clipping",
+        strength: None,
+    },
+    FaultSpec {
+        id: "init-too-large",
+        guide_entry: "exploding-gradients",
+        section: "Gradient Issues",
+        summary: "initialises weights with a large standard deviation instead of 0.02",
+        strength: Some(Strength { unit: "std", default: 1.0, min: 0.0, max: 10.0 }),
+    },
+    FaultSpec {
+        id: "init-zero",
+        guide_entry: "gradients-are-all-zero",
+        section: "Gradient Issues",
+        summary: "initialises every weight to zero, so units stay symmetric",
+        strength: None,
+    },
+    FaultSpec {
+        id: "no-residual",
+        guide_entry: "vanishing-gradients",
+        section: "Gradient Issues",
+        summary: "removes the residual connections around attention and the MLP",
+        strength: None,
+    },
+    FaultSpec {
+        id: "no-attn-scale",
+        guide_entry: "attention-weights-are-uniform",
+        section: "Attention Issues",
+        summary: "leaves attention scores undivided by sqrt(d_k)",
+        strength: None,
+    },
+    FaultSpec {
+        id: "no-causal-mask",
+        guide_entry: "attention-looks-at-future-in-causal-model",
+        section: "Attention Issues",
+        summary: "lets every position attend to later positions",
+        strength: None,
+    },
+];
+
+/// Looks a fault up by id.
+pub fn spec(id: &str) -> Option<&'static FaultSpec> {
+    FAULTS.iter().find(|f| f.id == id)
+}
+
+/// The switchboard: which faults are on, with their strengths.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct Faults {
+    /// Learning rate multiplied by this factor.
+    pub lr_too_high: Option<f32>,
+    /// Learning rate divided by this factor.
+    pub lr_too_low: Option<f32>,
+    pub no_warmup: bool,
+    pub no_grad_clip: bool,
+    /// Weight initialisation standard deviation instead of 0.02.
+    pub init_too_large: Option<f32>,
+    pub init_zero: bool,
+    pub no_residual: bool,
+    pub no_attn_scale: bool,
+    pub no_causal_mask: bool,
+}
+
+impl Faults {
+    /// Turns on fault `id`; `value` is its strength (the default when `None`). Unknown ids, values for
+    /// faults without a strength and out-of-range strengths are errors naming the fault.
+    pub fn set(&mut self, id: &str, value: Option<f32>) -> Result<(), ConfigError> {
+        let spec = spec(id)
+            .ok_or_else(|| ConfigError::new("fault", format!("unknown fault '{id}' (see `faultline faults`)")))?;
+        let strength = match (spec.strength, value) {
+            (None, Some(_)) => {
+                return Err(ConfigError::new("fault", format!("fault '{id}' takes no value")));
+            }
+            (None, None) => 0.0,
+            (Some(s), None) => s.default,
+            (Some(s), Some(v)) => {
+                if !v.is_finite() || v < s.min || v > s.max {
+                    return Err(ConfigError::new(
+                        "fault",
+                        format!("fault '{id}': {} must be between {} and {}, got {v}", s.unit, s.min, s.max),
+                    ));
+                }
+                v
+            }
+        };
+        match id {
+            "lr-too-high" => self.lr_too_high = Some(strength),
+            "lr-too-low" => self.lr_too_low = Some(strength),
+            "no-warmup" => self.no_warmup = true,
+            "no-grad-clip" => self.no_grad_clip = true,
+            "init-too-large" => self.init_too_large = Some(strength),
+            "init-zero" => self.init_zero = true,
+            "no-residual" => self.no_residual = true,
+            "no-attn-scale" => self.no_attn_scale = true,
+            "no-causal-mask" => self.no_causal_mask = true,
+            _ => unreachable!("every id in FAULTS has a switch"),
+        }
+        Ok(())
+    }
+
+    /// Parses `ID` or `ID=VALUE` (the command line's and the URL's form).
+    pub fn set_from_arg(&mut self, arg: &str) -> Result<(), ConfigError> {
+        match arg.split_once('=') {
+            None => self.set(arg, None),
+            Some((id, v)) => {
+                let value: f32 =
+                    v.parse().map_err(|_| ConfigError::new("fault", format!("fault '{id}': '{v}' is not a number")))?;
+                self.set(id, Some(value))
+            }
+        }
+    }
+
+    /// The faults that are on, as `(id, strength)` in table order.
+    pub fn active(&self) -> Vec<(&'static str, Option<f32>)> {
+        FAULTS
+            .iter()
+            .filter_map(|f| {
+                let v = match f.id {
+                    "lr-too-high" => self.lr_too_high.map(Some),
+                    "lr-too-low" => self.lr_too_low.map(Some),
+                    "no-warmup" => self.no_warmup.then_some(None),
+                    "no-grad-clip" => self.no_grad_clip.then_some(None),
+                    "init-too-large" => self.init_too_large.map(Some),
+                    "init-zero" => self.init_zero.then_some(None),
+                    "no-residual" => self.no_residual.then_some(None),
+                    "no-attn-scale" => self.no_attn_scale.then_some(None),
+                    "no-causal-mask" => self.no_causal_mask.then_some(None),
+                    _ => unreachable!("every id in FAULTS has a switch"),
+                };
+                v.map(|v| (f.id, v))
+            })
+            .collect()
+    }
+
+    /// Re-checks every strength (a deserialised struct may carry anything).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut check = Faults::default();
+        for (id, v) in self.active() {
+            check.set(id, v)?;
+        }
+        Ok(())
+    }
+
+    /// The learning rate after the learning-rate faults.
+    pub fn apply_lr(&self, lr: f32) -> f32 {
+        let mut lr = lr;
+        if let Some(factor) = self.lr_too_high {
+            lr *= factor; // faults.lr_too_high: the step size is multiplied
+        }
+        if let Some(factor) = self.lr_too_low {
+            lr /= factor; // faults.lr_too_low: the step size is divided
+        }
+        lr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_sets_and_lists_itself() {
+        for f in FAULTS {
+            let mut faults = Faults::default();
+            faults.set(f.id, None).unwrap();
+            let active = faults.active();
+            assert_eq!(active.len(), 1, "{}", f.id);
+            assert_eq!(active[0].0, f.id);
+            assert_eq!(active[0].1, f.strength.map(|s| s.default));
+            faults.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_fault_arguments_are_named() {
+        let mut f = Faults::default();
+        assert!(f.set_from_arg("no-such-fault").unwrap_err().message.contains("no-such-fault"));
+        assert!(f.set_from_arg("no-causal-mask=3").unwrap_err().message.contains("takes no value"));
+        assert!(f.set_from_arg("lr-too-high=abc").unwrap_err().message.contains("not a number"));
+        assert!(f.set_from_arg("lr-too-high=0.5").unwrap_err().message.contains("between"));
+        f.set_from_arg("lr-too-high=300").unwrap();
+        assert_eq!(f.apply_lr(1e-3), 0.3);
+    }
+
+    #[test]
+    fn ids_are_unique_kebab_case() {
+        let mut ids: Vec<&str> = FAULTS.iter().map(|f| f.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), FAULTS.len());
+        assert!(ids.iter().all(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+    }
+}

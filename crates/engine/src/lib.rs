@@ -1,0 +1,36 @@
+//! Faultline's training engine.
+//!
+//! A tiny GPT (token + position embeddings, pre-norm blocks of causal multi-head self-attention and a
+//! GELU MLP, a final LayerNorm and an LM head) with a hand-written backward pass, AdamW and SGD with
+//! momentum, a warmup + cosine schedule, built-in corpora, tokenizers and sampling. The engine has no
+//! web dependencies: the same code runs natively (the `faultline` command line, the tests) and inside the
+//! browser's Web Worker.
+//!
+//! Where to look:
+//! - [`model`]: the GPT, forward and backward, one named line per thing a learner can break.
+//! - [`backend`]: the small [`backend::Backend`] trait every kernel goes through, and its CPU implementation.
+//! - [`optim`]: AdamW, SGD with momentum, global-norm clipping, the learning-rate schedule.
+//! - [`data`]: tokenizers, the built-in corpora (with their entropy rates) and batching.
+//! - [`sampling`]: greedy, temperature, top-k, top-p and repetition-penalty decoding.
+//! - [`faults`]: the fault table, the one place every fault is declared.
+//! - [`trainer`]: a training run: steps, evaluation, telemetry records, NaN detection.
+
+pub mod backend;
+pub mod bench;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod faults;
+pub mod guide;
+pub mod model;
+pub mod optim;
+pub mod rng;
+pub mod sampling;
+pub mod telemetry;
+pub mod trainer;
+
+pub use config::{ModelConfig, OptimizerKind, Preset, RunConfig};
+pub use error::{ConfigError, EngineError};
+pub use faults::Faults;
+pub use telemetry::{EvalRecord, PhaseTimes, RunSummary, StepRecord};
+pub use trainer::Trainer;

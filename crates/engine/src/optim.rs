@@ -1,0 +1,162 @@
+//! Optimisers, gradient clipping and the learning-rate schedule.
+
+use crate::backend::{AdamW, Backend, Sgd};
+use crate::config::{OptimizerKind, RunConfig};
+use crate::model::{ParamSet, ParamSpec};
+
+/// Learning rate for 0-based step `step` of `total`: linear warmup over `warmup` steps to `peak`,
+/// then a cosine decay to `peak * min_ratio` at the last step.
+pub fn lr_at(step: usize, total: usize, warmup: usize, peak: f32, min_ratio: f32) -> f32 {
+    if step < warmup {
+        return peak * (step + 1) as f32 / warmup as f32;
+    }
+    let span = total.saturating_sub(warmup).max(1) as f64;
+    let progress = ((step - warmup) as f64 / span).min(1.0);
+    let min = peak as f64 * min_ratio as f64;
+    (min + 0.5 * (peak as f64 - min) * (1.0 + (std::f64::consts::PI * progress).cos())) as f32
+}
+
+/// Global L2 norm over every gradient tensor (NaN or Inf if any element is not finite).
+pub fn global_norm<B: Backend>(b: &mut B, grads: &ParamSet<B::Buf>) -> f64 {
+    grads
+        .tensors()
+        .into_iter()
+        .map(|g| {
+            let len = b.len(g);
+            b.sum_squares(g, len)
+        })
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The factor that brings a gradient of norm `norm` down to `max_norm` (1 when it is already below,
+/// or when clipping is off with `max_norm == 0`).
+pub fn clip_factor(norm: f64, max_norm: f32) -> f32 {
+    if max_norm > 0.0 && norm > max_norm as f64 {
+        (max_norm as f64 / (norm + 1e-6)) as f32
+    } else {
+        1.0
+    }
+}
+
+/// Optimiser state: one or two moment buffers per parameter tensor.
+pub struct Optimizer<B: Backend> {
+    kind: OptimizerKind,
+    first: ParamSet<B::Buf>,
+    second: Option<ParamSet<B::Buf>>,
+    steps: u32,
+}
+
+impl<B: Backend> Optimizer<B> {
+    pub fn new(backend: &mut B, specs: &ParamSet<ParamSpec>, kind: OptimizerKind) -> Self {
+        let first = specs.map(|s| backend.zeros(s.numel()));
+        let second = (kind == OptimizerKind::Adamw).then(|| specs.map(|s| backend.zeros(s.numel())));
+        Self { kind, first, second, steps: 0 }
+    }
+
+    /// Applies one update with learning rate `lr` to every parameter.
+    pub fn update(
+        &mut self,
+        b: &mut B,
+        params: &mut ParamSet<B::Buf>,
+        grads: &ParamSet<B::Buf>,
+        specs: &ParamSet<ParamSpec>,
+        lr: f32,
+        cfg: &RunConfig,
+    ) {
+        self.steps += 1;
+        let specs = specs.tensors();
+        let grads = grads.tensors();
+        let firsts = self.first.tensors_mut();
+        match (&mut self.second, self.kind) {
+            (Some(second), OptimizerKind::Adamw) => {
+                for ((((p, g), m), v), s) in
+                    params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(second.tensors_mut()).zip(specs)
+                {
+                    let h = AdamW {
+                        lr,
+                        beta1: cfg.beta1,
+                        beta2: cfg.beta2,
+                        eps: cfg.adam_eps,
+                        weight_decay: if s.decay { cfg.weight_decay } else { 0.0 },
+                        step: self.steps,
+                    };
+                    b.adamw_update(p, g, m, v, h);
+                }
+            }
+            _ => {
+                for (((p, g), vel), s) in params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(specs) {
+                    let h =
+                        Sgd { lr, momentum: cfg.momentum, weight_decay: if s.decay { cfg.weight_decay } else { 0.0 } };
+                    b.sgd_update(p, g, vel, h);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CpuBackend;
+
+    #[test]
+    fn warmup_is_linear_then_cosine_reaches_the_floor() {
+        let (peak, total, warm) = (1e-3f32, 100, 10);
+        assert!((lr_at(0, total, warm, peak, 0.1) - 1e-4).abs() < 1e-9);
+        assert!((lr_at(4, total, warm, peak, 0.1) - 5e-4).abs() < 1e-9);
+        assert!((lr_at(10, total, warm, peak, 0.1) - peak).abs() < 1e-9);
+        let mid = lr_at(55, total, warm, peak, 0.1);
+        assert!((mid - 0.55e-3).abs() < 1e-6, "{mid}");
+        assert!((lr_at(100, total, warm, peak, 0.1) - 1e-4).abs() < 1e-9);
+        for s in warm..total - 1 {
+            assert!(lr_at(s + 1, total, warm, peak, 0.1) <= lr_at(s, total, warm, peak, 0.1));
+        }
+        assert_eq!(lr_at(0, total, 0, peak, 0.1), peak);
+    }
+
+    #[test]
+    fn clipping_scales_to_the_threshold_only_when_above_it() {
+        assert_eq!(clip_factor(0.5, 1.0), 1.0);
+        assert_eq!(clip_factor(50.0, 0.0), 1.0);
+        assert!((clip_factor(4.0, 1.0) * 4.0 - 1.0).abs() < 1e-6);
+    }
+
+    fn one_tensor_set(v: Vec<f32>) -> ParamSet<Vec<f32>> {
+        ParamSet { wte: v, wpe: vec![], blocks: vec![], lnf_gain: vec![], lnf_bias: vec![], w_head: vec![] }
+    }
+
+    fn spec(decay: bool) -> ParamSet<ParamSpec> {
+        let s = |n: usize| ParamSpec { name: "t".into(), shape: vec![n], init: crate::model::Init::Zeros, decay };
+        ParamSet { wte: s(2), wpe: s(0), blocks: vec![], lnf_gain: s(0), lnf_bias: s(0), w_head: s(0) }
+    }
+
+    #[test]
+    fn adamw_matches_a_hand_computed_step() {
+        let mut b = CpuBackend::<f32>::new();
+        let specs = spec(true);
+        let mut opt = Optimizer::new(&mut b, &specs, OptimizerKind::Adamw);
+        let mut params = one_tensor_set(vec![1.0, -2.0]);
+        let grads = one_tensor_set(vec![0.5, -0.1]);
+        let cfg = RunConfig { weight_decay: 0.1, ..RunConfig::default() };
+        opt.update(&mut b, &mut params, &grads, &specs, 0.01, &cfg);
+        // First step: m̂ = g, v̂ = g², so the adaptive step is sign(g)·lr (up to eps), plus lr·wd·p.
+        assert!((params.wte[0] - (1.0 - 0.01 - 0.01 * 0.1 * 1.0)).abs() < 1e-6, "{}", params.wte[0]);
+        assert!((params.wte[1] - (-2.0 + 0.01 - 0.01 * 0.1 * -2.0)).abs() < 1e-6, "{}", params.wte[1]);
+    }
+
+    #[test]
+    fn sgd_momentum_accumulates_velocity() {
+        let mut b = CpuBackend::<f32>::new();
+        let specs = spec(false);
+        let mut opt = Optimizer::new(&mut b, &specs, OptimizerKind::Sgd);
+        let mut params = one_tensor_set(vec![0.0, 0.0]);
+        let grads = one_tensor_set(vec![1.0, 2.0]);
+        let cfg = RunConfig { momentum: 0.9, ..RunConfig::default() };
+        opt.update(&mut b, &mut params, &grads, &specs, 0.1, &cfg);
+        opt.update(&mut b, &mut params, &grads, &specs, 0.1, &cfg);
+        // velocity: 1, then 1.9; position: -0.1 - 0.19
+        assert!((params.wte[0] + 0.29).abs() < 1e-6);
+        assert!((params.wte[1] + 0.58).abs() < 1e-6);
+    }
+}
