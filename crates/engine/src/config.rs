@@ -3,6 +3,7 @@
 
 use crate::error::ConfigError;
 use crate::faults::Faults;
+use crate::sampling::SamplingConfig;
 use serde::{Deserialize, Serialize};
 
 /// The reference configurations (design notes, "Reference configurations").
@@ -149,6 +150,10 @@ pub struct RunConfig {
     pub eval_every: usize,
     /// Batches averaged for each validation loss.
     pub eval_batches: usize,
+    /// How the sample generated at each evaluation is decoded.
+    pub sampling: SamplingConfig,
+    /// Tokens generated at each evaluation (0: no sample).
+    pub sample_tokens: usize,
     pub faults: Faults,
 }
 
@@ -184,6 +189,8 @@ impl RunConfig {
             dropout: 0.0,
             eval_every: 50,
             eval_batches: 4,
+            sampling: SamplingConfig::default(),
+            sample_tokens: 120,
             faults: Faults::default(),
         }
     }
@@ -239,6 +246,10 @@ impl RunConfig {
         if self.eval_batches == 0 || self.eval_batches > 64 {
             return Err(ConfigError::new("eval-batches", "must be between 1 and 64"));
         }
+        if self.sample_tokens > 10_000 {
+            return Err(ConfigError::new("sample-tokens", "must be at most 10000"));
+        }
+        self.sampling.validate()?;
         if let CorpusSource::Builtin(id) = &self.corpus {
             if crate::data::corpus::CorpusId::parse(id).is_none() {
                 return Err(ConfigError::new("corpus", format!("unknown corpus '{id}' (see `faultline corpora`)")));
@@ -266,18 +277,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_field() {
-        let mut c = RunConfig::default();
-        c.lr = f32::NAN;
-        assert_eq!(c.validate().unwrap_err().field, "lr");
-        let mut c = RunConfig::default();
-        c.steps = 0;
-        assert_eq!(c.validate().unwrap_err().field, "steps");
-        let mut c = RunConfig::default();
-        c.dropout = 1.0;
-        assert_eq!(c.validate().unwrap_err().field, "dropout");
-        let mut c = RunConfig::default();
-        c.corpus = CorpusSource::Builtin("nope".into());
-        assert_eq!(c.validate().unwrap_err().field, "corpus");
+        let field = |c: RunConfig| c.validate().unwrap_err().field;
+        assert_eq!(field(RunConfig { lr: f32::NAN, ..RunConfig::default() }), "lr");
+        assert_eq!(field(RunConfig { lr: -1.0, ..RunConfig::default() }), "lr");
+        assert_eq!(field(RunConfig { steps: 0, ..RunConfig::default() }), "steps");
+        assert_eq!(field(RunConfig { dropout: 1.0, ..RunConfig::default() }), "dropout");
+        assert_eq!(field(RunConfig { corpus: CorpusSource::Builtin("nope".into()), ..RunConfig::default() }), "corpus");
+        assert_eq!(field(RunConfig { grad_clip: f32::INFINITY, ..RunConfig::default() }), "grad-clip");
     }
 
     #[test]

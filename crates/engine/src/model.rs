@@ -4,7 +4,7 @@
 //! exact line it changes, with the shapes in comments. `N = B·T` rows, `C = d_model`, `F = 4C`,
 //! `H` heads of width `d_k = C / H`, `V` vocabulary entries.
 
-use crate::backend::{Activation, AttnShape, Backend};
+use crate::backend::{Activation, AttnShape, Backend, SoftmaxForm};
 use crate::config::ModelConfig;
 use crate::faults::Faults;
 use crate::rng::Rng;
@@ -21,6 +21,8 @@ pub enum Init {
     Normal(f32),
     Zeros,
     Ones,
+    /// Every element the same value.
+    Const(f32),
 }
 
 /// Name, shape and treatment of one parameter tensor.
@@ -160,7 +162,7 @@ impl<P> ParamSet<P> {
 impl ParamSet<ParamSpec> {
     /// The parameter tensors of a GPT of shape `m`, GPT-2 style initialisation: std 0.02, and
     /// 0.02/sqrt(2·layers) for the two projections that write into the residual stream.
-    pub fn describe(m: &ModelConfig) -> Self {
+    pub fn describe(m: &ModelConfig, faults: &Faults) -> Self {
         let (v, t, c, f) = (m.vocab_size, m.context, m.d_model, m.mlp_dim());
         let std = INIT_STD;
         let residual_std = INIT_STD / ((2 * m.n_layers) as f32).sqrt();
@@ -181,7 +183,7 @@ impl ParamSet<ParamSpec> {
                         ln2_gain: p(n("ln2.gain"), &[c], Init::Ones),
                         ln2_bias: p(n("ln2.bias"), &[c], Init::Zeros),
                         w_fc: p(n("mlp.w_fc"), &[c, f], Init::Normal(std)),
-                        b_fc: p(n("mlp.b_fc"), &[f], Init::Zeros),
+                        b_fc: p(n("mlp.b_fc"), &[f], faults.dead_relu.map_or(Init::Zeros, Init::Const)), // faults.dead_relu: units start below zero
                         w_out: p(n("mlp.w_out"), &[f, c], Init::Normal(residual_std)),
                         b_out: p(n("mlp.b_out"), &[c], Init::Zeros),
                     }
@@ -201,6 +203,7 @@ impl ParamSet<ParamSpec> {
             match spec.init {
                 Init::Ones => vec![1.0; n],
                 Init::Zeros => vec![0.0; n],
+                Init::Const(c) => vec![c; n],
                 Init::Normal(_) if faults.init_zero => vec![0.0; n], // faults.init_zero: every unit identical
                 Init::Normal(std) => {
                     let std = faults.init_too_large.unwrap_or(std); // faults.init_too_large: std 1.0, not 0.02
@@ -211,32 +214,61 @@ impl ParamSet<ParamSpec> {
     }
 }
 
-/// Saved activations of one block, everything the backward pass reads.
-pub struct BlockActs<Buf> {
-    /// LayerNorm 1 output `[N, C]`, its row means and 1/std `[N]`.
-    pub ln1: Buf,
-    pub ln1_mean: Buf,
-    pub ln1_rstd: Buf,
+/// Saved activations of the attention sublayer's core.
+pub struct AttnActs<Buf> {
     /// `[N, 3C]`
     pub qkv: Buf,
     /// Attention probabilities `[B, H, T, T]`.
     pub probs: Buf,
     /// Attention output before the projection `[N, C]`.
-    pub attn: Buf,
-    /// Output of the attention branch `[N, C]` (after the projection and dropout).
-    pub attn_branch: Buf,
-    pub attn_drop: Buf,
+    pub out: Buf,
+    /// The sublayer's output `[N, C]` (after the projection and dropout), and its dropout mask.
+    pub branch: Buf,
+    pub drop: Buf,
+}
+
+/// Saved activations of the MLP sublayer's core.
+pub struct MlpActs<Buf> {
+    /// Pre-activation and activation `[N, F]`.
+    pub fc: Buf,
+    pub act: Buf,
+    /// The sublayer's output `[N, C]`, and its dropout mask.
+    pub branch: Buf,
+    pub drop: Buf,
+}
+
+/// Saved activations of one block, everything the backward pass reads.
+pub struct BlockActs<Buf> {
+    /// LayerNorm 1: output `[N, C]` (pre-norm only), row means and 1/std `[N]`.
+    pub ln1: Buf,
+    pub ln1_mean: Buf,
+    pub ln1_rstd: Buf,
+    pub attn: AttnActs<Buf>,
     /// Residual stream between the two sublayers `[N, C]`.
     pub x_mid: Buf,
     pub ln2: Buf,
     pub ln2_mean: Buf,
     pub ln2_rstd: Buf,
-    /// MLP pre-activation and activation `[N, F]`.
-    pub fc: Buf,
+    pub mlp: MlpActs<Buf>,
+    /// Post-norm only: the residual sums that the two LayerNorms normalise `[N, C]`.
+    pub sum1: Buf,
+    pub sum2: Buf,
+}
+
+/// Gradient scratch space, reused by every block.
+pub struct Scratch<Buf> {
+    /// dL/dx of the residual stream at the current point `[N, C]`.
+    pub resid: Buf,
+    /// dL/d(sublayer output) `[N, C]`.
+    pub branch: Buf,
+    /// dL/d(sublayer input) `[N, C]`.
+    pub input: Buf,
+    /// Post-norm: dL/d(residual sum) `[N, C]`.
+    pub sum: Buf,
+    pub attn: Buf,
+    pub qkv: Buf,
     pub act: Buf,
-    /// Output of the MLP branch `[N, C]`.
-    pub mlp_branch: Buf,
-    pub mlp_drop: Buf,
+    pub fc: Buf,
 }
 
 /// Activations of one forward pass for up to `batch × time` tokens, plus gradient scratch space.
@@ -255,14 +287,7 @@ pub struct Activations<Buf> {
     pub dlogits: Buf,
     /// Per-token loss `[N]`.
     pub losses: Buf,
-    // Gradient scratch, reused by every block.
-    d_resid: Buf,
-    d_branch: Buf,
-    d_ln: Buf,
-    d_attn: Buf,
-    d_qkv: Buf,
-    d_act: Buf,
-    d_fc: Buf,
+    pub scratch: Scratch<Buf>,
 }
 
 impl<Buf> Activations<Buf> {
@@ -276,19 +301,20 @@ impl<Buf> Activations<Buf> {
                 ln1: z(n * c),
                 ln1_mean: z(n),
                 ln1_rstd: z(n),
-                qkv: z(n * 3 * c),
-                probs: z(batch * h * time * time),
-                attn: z(n * c),
-                attn_branch: z(n * c),
-                attn_drop: z(n * c),
+                attn: AttnActs {
+                    qkv: z(n * 3 * c),
+                    probs: z(batch * h * time * time),
+                    out: z(n * c),
+                    branch: z(n * c),
+                    drop: z(n * c),
+                },
                 x_mid: z(n * c),
                 ln2: z(n * c),
                 ln2_mean: z(n),
                 ln2_rstd: z(n),
-                fc: z(n * f),
-                act: z(n * f),
-                mlp_branch: z(n * c),
-                mlp_drop: z(n * c),
+                mlp: MlpActs { fc: z(n * f), act: z(n * f), branch: z(n * c), drop: z(n * c) },
+                sum1: z(n * c),
+                sum2: z(n * c),
             })
             .collect();
         Self {
@@ -303,15 +329,23 @@ impl<Buf> Activations<Buf> {
             logits: z(n * v),
             dlogits: z(n * v),
             losses: z(n),
-            d_resid: z(n * c),
-            d_branch: z(n * c),
-            d_ln: z(n * c),
-            d_attn: z(n * c),
-            d_qkv: z(n * 3 * c),
-            d_act: z(n * f),
-            d_fc: z(n * f),
+            scratch: Scratch {
+                resid: z(n * c),
+                branch: z(n * c),
+                input: z(n * c),
+                sum: z(n * c),
+                attn: z(n * c),
+                qkv: z(n * 3 * c),
+                act: z(n * f),
+                fc: z(n * f),
+            },
         }
     }
+}
+
+/// Seed of one dropout site's mask in one pass.
+fn dropout_seed(pass: Pass, site: u64) -> u64 {
+    pass.dropout_seed.wrapping_mul(0x9E37_79B9).wrapping_add(site)
 }
 
 /// How a forward pass runs.
@@ -337,7 +371,7 @@ pub struct Gpt<B: Backend> {
 impl<B: Backend> Gpt<B> {
     /// A freshly initialised model.
     pub fn new(backend: &mut B, config: ModelConfig, faults: Faults, seed: u64) -> Self {
-        let specs = ParamSet::describe(&config);
+        let specs = ParamSet::describe(&config, &faults);
         let values = specs.initial_values(seed, &faults);
         let params = values.map(|v| {
             let mut buf = backend.zeros(v.len());
@@ -357,6 +391,31 @@ impl<B: Backend> Gpt<B> {
         self.specs.map(|s| backend.zeros(s.numel()))
     }
 
+    fn mlp_activation(&self) -> Activation {
+        if self.faults.dead_relu.is_some() {
+            Activation::Relu // faults.dead_relu: ReLU, and the negative bias keeps its input below zero
+        } else if self.faults.sigmoid_activation {
+            Activation::Sigmoid // faults.sigmoid_activation: slope at most 1/4, saturating
+        } else {
+            Activation::Gelu
+        }
+    }
+
+    fn softmax_form(&self) -> SoftmaxForm {
+        SoftmaxForm {
+            subtract_max: !self.faults.softmax_no_max_shift, // faults.softmax_no_max_shift: exp(x) overflows above ~88
+            log_softmax: !self.faults.naive_log_softmax, // faults.naive_log_softmax: log(softmax(x)) is log(0) once p underflows
+        }
+    }
+
+    fn ln_eps(&self) -> f32 {
+        if self.faults.layernorm_no_eps {
+            0.0 // faults.layernorm_no_eps: a constant row divides 0 by 0
+        } else {
+            LN_EPS
+        }
+    }
+
     fn attn_scale(&self) -> f32 {
         if self.faults.no_attn_scale {
             1.0 // faults.no_attn_scale: raw q·k scores, their spread grows with d_k
@@ -366,8 +425,8 @@ impl<B: Backend> Gpt<B> {
     }
 
     /// Runs the network on `tokens` (`pass.batch × pass.time`, row-major) and, when `targets` is
-    /// given, the cross-entropy loss and its gradient `dlogits`. Returns nothing: the results live in
-    /// `acts` (`logits`, `losses`, `dlogits`).
+    /// given, the cross-entropy loss and its gradient `dlogits`. The results live in `acts`
+    /// (`logits`, `losses`, `dlogits`).
     pub fn forward(
         &self,
         b: &mut B,
@@ -377,61 +436,24 @@ impl<B: Backend> Gpt<B> {
         pass: Pass,
     ) {
         let m = &self.config;
-        let (n, c, f, v) = (pass.batch * pass.time, m.d_model, m.mlp_dim(), m.vocab_size);
-        let shape = AttnShape { batch: pass.batch, time: pass.time, d_model: c, heads: m.n_heads };
-        let scale = self.attn_scale();
-        let causal = !self.faults.no_causal_mask; // faults.no_causal_mask: position i also sees j > i
+        let (n, c, v) = (pass.batch * pass.time, m.d_model, m.vocab_size);
         let p = &self.params;
-        let dropout = pass.dropout > 0.0;
-        let mask_seed = |site: u64| pass.dropout_seed.wrapping_mul(0x9E37_79B9).wrapping_add(site);
+        let eps = self.ln_eps();
 
         b.embed(&mut acts.resid[0], &p.wte, &p.wpe, tokens, pass.time, c); // x = wte[tok] + wpe[pos]    [N, C]
-        if dropout {
-            b.dropout_mask(&mut acts.emb_drop, n * c, pass.dropout, mask_seed(0));
+        if pass.dropout > 0.0 {
+            b.dropout_mask(&mut acts.emb_drop, n * c, pass.dropout, dropout_seed(pass, 0));
             b.mul_assign(&mut acts.resid[0], &acts.emb_drop, n * c);
         }
-
-        for (l, (w, a)) in p.blocks.iter().zip(acts.blocks.iter_mut()).enumerate() {
+        for l in 0..m.n_layers {
             let (before, after) = acts.resid.split_at_mut(l + 1);
-            let (x_in, x_out) = (&before[l], &mut after[0]);
-
-            // Attention sublayer.
-            b.layernorm(&mut a.ln1, &mut a.ln1_mean, &mut a.ln1_rstd, x_in, &w.ln1_gain, &w.ln1_bias, n, c, LN_EPS); // h = LN1(x)  [N, C]
-            b.matmul(&mut a.qkv, &a.ln1, &w.w_qkv, n, c, 3 * c, false, false, false); // qkv = h·W_qkv  [N, 3C]
-            b.add_bias(&mut a.qkv, &w.b_qkv, n, 3 * c);
-            b.attention(&mut a.attn, &mut a.probs, &a.qkv, shape, scale, causal); // softmax(q·kᵀ·scale [+ mask])·v  [N, C]
-            b.matmul(&mut a.attn_branch, &a.attn, &w.w_proj, n, c, c, false, false, false); // [N, C]
-            b.add_bias(&mut a.attn_branch, &w.b_proj, n, c);
-            if dropout {
-                b.dropout_mask(&mut a.attn_drop, n * c, pass.dropout, mask_seed(2 * l as u64 + 1));
-                b.mul_assign(&mut a.attn_branch, &a.attn_drop, n * c);
-            }
-            if self.faults.no_residual {
-                b.copy(&mut a.x_mid, &a.attn_branch); // faults.no_residual: x = attn(LN1(x)), the input is dropped
+            let (x_in, x_out, a) = (&before[l], &mut after[0], &mut acts.blocks[l]);
+            if self.faults.post_norm {
+                self.block_forward_post_norm(b, l, a, x_in, x_out, pass); // faults.post_norm: x = LN(x + f(x))
             } else {
-                b.copy(&mut a.x_mid, x_in);
-                b.add_assign(&mut a.x_mid, &a.attn_branch); // x = x + attn(LN1(x))  [N, C]
-            }
-
-            // MLP sublayer.
-            b.layernorm(&mut a.ln2, &mut a.ln2_mean, &mut a.ln2_rstd, &a.x_mid, &w.ln2_gain, &w.ln2_bias, n, c, LN_EPS);
-            b.matmul(&mut a.fc, &a.ln2, &w.w_fc, n, c, f, false, false, false); // [N, F]
-            b.add_bias(&mut a.fc, &w.b_fc, n, f);
-            b.activation(&mut a.act, &a.fc, n * f, Activation::Gelu); // GELU  [N, F]
-            b.matmul(&mut a.mlp_branch, &a.act, &w.w_out, n, f, c, false, false, false); // [N, C]
-            b.add_bias(&mut a.mlp_branch, &w.b_out, n, c);
-            if dropout {
-                b.dropout_mask(&mut a.mlp_drop, n * c, pass.dropout, mask_seed(2 * l as u64 + 2));
-                b.mul_assign(&mut a.mlp_branch, &a.mlp_drop, n * c);
-            }
-            if self.faults.no_residual {
-                b.copy(x_out, &a.mlp_branch); // faults.no_residual: x = mlp(LN2(x))
-            } else {
-                b.copy(x_out, &a.x_mid);
-                b.add_assign(x_out, &a.mlp_branch); // x = x + mlp(LN2(x))  [N, C]
+                self.block_forward(b, l, a, x_in, x_out, pass);
             }
         }
-
         let x_final = &acts.resid[m.n_layers];
         b.layernorm(
             &mut acts.lnf,
@@ -442,17 +464,109 @@ impl<B: Backend> Gpt<B> {
             &p.lnf_bias,
             n,
             c,
-            LN_EPS,
+            eps,
         );
         b.matmul(&mut acts.logits, &acts.lnf, &p.w_head, n, c, v, false, false, false); // logits  [N, V]
         if let Some(targets) = targets {
-            b.cross_entropy(&mut acts.losses, &mut acts.dlogits, &acts.logits, targets, n, v);
             // loss = mean(-log softmax(logits)[target])
+            b.cross_entropy(&mut acts.losses, &mut acts.dlogits, &acts.logits, targets, n, v, self.softmax_form());
         }
     }
 
+    /// The attention sublayer's core, shared by both block layouts: `h [N, C]` → `a.branch [N, C]`.
+    fn attention_forward(&self, b: &mut B, l: usize, a: &mut AttnActs<B::Buf>, h: &B::Buf, pass: Pass) {
+        let m = &self.config;
+        let (n, c) = (pass.batch * pass.time, m.d_model);
+        let w = &self.params.blocks[l];
+        let shape = AttnShape { batch: pass.batch, time: pass.time, d_model: c, heads: m.n_heads };
+        let causal = !self.faults.no_causal_mask; // faults.no_causal_mask: position i also sees j > i
+        b.matmul(&mut a.qkv, h, &w.w_qkv, n, c, 3 * c, false, false, false); // qkv = h·W_qkv  [N, 3C]
+        b.add_bias(&mut a.qkv, &w.b_qkv, n, 3 * c);
+        // softmax(q·kᵀ·scale [+ causal mask])·v, per head  [N, C]
+        b.attention(&mut a.out, &mut a.probs, &a.qkv, shape, self.attn_scale(), causal, self.softmax_form());
+        b.matmul(&mut a.branch, &a.out, &w.w_proj, n, c, c, false, false, false); // [N, C]
+        b.add_bias(&mut a.branch, &w.b_proj, n, c);
+        if pass.dropout > 0.0 {
+            b.dropout_mask(&mut a.drop, n * c, pass.dropout, dropout_seed(pass, 2 * l as u64 + 1));
+            b.mul_assign(&mut a.branch, &a.drop, n * c);
+        }
+    }
+
+    /// The MLP sublayer's core: `h [N, C]` → `a.branch [N, C]`.
+    fn mlp_forward(&self, b: &mut B, l: usize, a: &mut MlpActs<B::Buf>, h: &B::Buf, pass: Pass) {
+        let m = &self.config;
+        let (n, c, f) = (pass.batch * pass.time, m.d_model, m.mlp_dim());
+        let w = &self.params.blocks[l];
+        b.matmul(&mut a.fc, h, &w.w_fc, n, c, f, false, false, false); // [N, F]
+        b.add_bias(&mut a.fc, &w.b_fc, n, f);
+        b.activation(&mut a.act, &a.fc, n * f, self.mlp_activation()); // GELU  [N, F]
+        b.matmul(&mut a.branch, &a.act, &w.w_out, n, f, c, false, false, false); // [N, C]
+        b.add_bias(&mut a.branch, &w.b_out, n, c);
+        if pass.dropout > 0.0 {
+            b.dropout_mask(&mut a.drop, n * c, pass.dropout, dropout_seed(pass, 2 * l as u64 + 2));
+            b.mul_assign(&mut a.branch, &a.drop, n * c);
+        }
+    }
+
+    /// A pre-norm block: x = x + attn(LN1(x)); x = x + mlp(LN2(x)).
+    fn block_forward(
+        &self,
+        b: &mut B,
+        l: usize,
+        a: &mut BlockActs<B::Buf>,
+        x_in: &B::Buf,
+        x_out: &mut B::Buf,
+        pass: Pass,
+    ) {
+        let (n, c) = (pass.batch * pass.time, self.config.d_model);
+        let (w, eps) = (&self.params.blocks[l], self.ln_eps());
+        b.layernorm(&mut a.ln1, &mut a.ln1_mean, &mut a.ln1_rstd, x_in, &w.ln1_gain, &w.ln1_bias, n, c, eps); // h = LN1(x)  [N, C]
+        self.attention_forward(b, l, &mut a.attn, &a.ln1, pass);
+        if self.faults.no_residual {
+            b.copy(&mut a.x_mid, &a.attn.branch); // faults.no_residual: x = attn(LN1(x)), the input is dropped
+        } else {
+            b.copy(&mut a.x_mid, x_in);
+            b.add_assign(&mut a.x_mid, &a.attn.branch); // x = x + attn(LN1(x))  [N, C]
+        }
+        b.layernorm(&mut a.ln2, &mut a.ln2_mean, &mut a.ln2_rstd, &a.x_mid, &w.ln2_gain, &w.ln2_bias, n, c, eps); // h = LN2(x)
+        self.mlp_forward(b, l, &mut a.mlp, &a.ln2, pass);
+        if self.faults.no_residual {
+            b.copy(x_out, &a.mlp.branch); // faults.no_residual: x = mlp(LN2(x))
+        } else {
+            b.copy(x_out, &a.x_mid);
+            b.add_assign(x_out, &a.mlp.branch); // x = x + mlp(LN2(x))  [N, C]
+        }
+    }
+
+    /// A post-norm block (the original Transformer's order): x = LN1(x + attn(x)); x = LN2(x + mlp(x)).
+    fn block_forward_post_norm(
+        &self,
+        b: &mut B,
+        l: usize,
+        a: &mut BlockActs<B::Buf>,
+        x_in: &B::Buf,
+        x_out: &mut B::Buf,
+        pass: Pass,
+    ) {
+        let (n, c) = (pass.batch * pass.time, self.config.d_model);
+        let (w, eps) = (&self.params.blocks[l], self.ln_eps());
+        self.attention_forward(b, l, &mut a.attn, x_in, pass);
+        b.copy(&mut a.sum1, &a.attn.branch);
+        if !self.faults.no_residual {
+            b.add_assign(&mut a.sum1, x_in); // x + attn(x)
+        }
+        b.layernorm(&mut a.x_mid, &mut a.ln1_mean, &mut a.ln1_rstd, &a.sum1, &w.ln1_gain, &w.ln1_bias, n, c, eps); // LN1(x + attn(x))
+        self.mlp_forward(b, l, &mut a.mlp, &a.x_mid, pass);
+        b.copy(&mut a.sum2, &a.mlp.branch);
+        if !self.faults.no_residual {
+            b.add_assign(&mut a.sum2, &a.x_mid); // x + mlp(x)
+        }
+        b.layernorm(x_out, &mut a.ln2_mean, &mut a.ln2_rstd, &a.sum2, &w.ln2_gain, &w.ln2_bias, n, c, eps);
+        // LN2(x + mlp(x))
+    }
+
     /// Back-propagates the loss of the last [`Gpt::forward`] (same `tokens`, `pass`) into `grads`,
-    /// accumulating (the trainer zeroes `grads` before each step).
+    /// accumulating (the trainer zeroes `grads` before each step unless `no-zero-grad` is on).
     pub fn backward(
         &self,
         b: &mut B,
@@ -462,39 +576,21 @@ impl<B: Backend> Gpt<B> {
         pass: Pass,
     ) {
         let m = &self.config;
-        let (n, c, f, v) = (pass.batch * pass.time, m.d_model, m.mlp_dim(), m.vocab_size);
-        let shape = AttnShape { batch: pass.batch, time: pass.time, d_model: c, heads: m.n_heads };
-        let scale = self.attn_scale();
+        let (n, c, v) = (pass.batch * pass.time, m.d_model, m.vocab_size);
         let p = &self.params;
-        let dropout = pass.dropout > 0.0;
-        let Activations {
-            resid,
-            emb_drop,
-            blocks,
-            lnf,
-            lnf_mean,
-            lnf_rstd,
-            dlogits,
-            d_resid,
-            d_branch,
-            d_ln,
-            d_attn,
-            d_qkv,
-            d_act,
-            d_fc,
-            ..
-        } = acts;
+        let Activations { resid, emb_drop, blocks, lnf, lnf_mean, lnf_rstd, dlogits, scratch: d, .. } = acts;
 
         // Head and final LayerNorm.
         b.matmul(&mut grads.w_head, lnf, dlogits, c, n, v, true, false, true); // dW_head += lnfᵀ·dlogits  [C, V]
-        b.matmul(d_ln, dlogits, &p.w_head, n, v, c, false, true, false); // dlnf = dlogits·W_headᵀ  [N, C]
-        b.fill(d_resid, 0.0);
+        b.matmul(&mut d.input, dlogits, &p.w_head, n, v, c, false, true, false); // dlnf = dlogits·W_headᵀ  [N, C]
+        b.fill(&mut d.resid, 0.0);
+        let x_final = &resid[m.n_layers];
         b.layernorm_backward(
-            d_resid,
+            &mut d.resid,
             &mut grads.lnf_gain,
             &mut grads.lnf_bias,
-            d_ln,
-            &resid[m.n_layers],
+            &d.input,
+            x_final,
             lnf_mean,
             lnf_rstd,
             &p.lnf_gain,
@@ -502,77 +598,186 @@ impl<B: Backend> Gpt<B> {
             c,
         );
 
-        // d_resid holds dL/dx at the output of the block being processed.
+        // d.resid holds dL/dx at the output of the block being processed.
         for l in (0..m.n_layers).rev() {
-            let (w, a, g) = (&p.blocks[l], &blocks[l], &mut grads.blocks[l]);
-
-            // MLP sublayer: x_out = x_mid + mlp_branch.
-            let d_mlp = if dropout {
-                b.copy(d_branch, d_resid);
-                b.mul_assign(d_branch, &a.mlp_drop, n * c);
-                &*d_branch
+            let (a, g, x_in) = (&blocks[l], &mut grads.blocks[l], &resid[l]);
+            if self.faults.post_norm {
+                self.block_backward_post_norm(b, l, a, g, d, x_in, pass);
             } else {
-                &*d_resid
-            };
-            b.matmul(&mut g.w_out, &a.act, d_mlp, f, n, c, true, false, true); // dW_out += actᵀ·d  [F, C]
-            b.bias_backward(&mut g.b_out, d_mlp, n, c);
-            b.matmul(d_act, d_mlp, &w.w_out, n, c, f, false, true, false); // d_act = d·W_outᵀ  [N, F]
-            b.activation_backward(d_fc, d_act, &a.fc, n * f, Activation::Gelu); // through GELU  [N, F]
-            b.matmul(&mut g.w_fc, &a.ln2, d_fc, c, n, f, true, false, true); // dW_fc += ln2ᵀ·d_fc  [C, F]
-            b.bias_backward(&mut g.b_fc, d_fc, n, f);
-            b.matmul(d_ln, d_fc, &w.w_fc, n, f, c, false, true, false); // d_ln2 = d_fc·W_fcᵀ  [N, C]
-            if self.faults.no_residual {
-                b.fill(d_resid, 0.0); // faults.no_residual: no identity path carries the gradient past the MLP
+                self.block_backward(b, l, a, g, d, x_in, pass);
             }
-            b.layernorm_backward(
-                d_resid,
-                &mut g.ln2_gain,
-                &mut g.ln2_bias,
-                d_ln,
-                &a.x_mid,
-                &a.ln2_mean,
-                &a.ln2_rstd,
-                &w.ln2_gain,
-                n,
-                c,
-            ); // now dL/dx_mid
-
-            // Attention sublayer: x_mid = x_in + attn_branch.
-            let d_att = if dropout {
-                b.copy(d_branch, d_resid);
-                b.mul_assign(d_branch, &a.attn_drop, n * c);
-                &*d_branch
-            } else {
-                &*d_resid
-            };
-            b.matmul(&mut g.w_proj, &a.attn, d_att, c, n, c, true, false, true); // dW_proj += attnᵀ·d  [C, C]
-            b.bias_backward(&mut g.b_proj, d_att, n, c);
-            b.matmul(d_attn, d_att, &w.w_proj, n, c, c, false, true, false); // d_attn = d·W_projᵀ  [N, C]
-            b.attention_backward(d_qkv, d_attn, &a.qkv, &a.probs, shape, scale); // [N, 3C]
-            b.matmul(&mut g.w_qkv, &a.ln1, d_qkv, c, n, 3 * c, true, false, true); // dW_qkv += ln1ᵀ·d_qkv  [C, 3C]
-            b.bias_backward(&mut g.b_qkv, d_qkv, n, 3 * c);
-            b.matmul(d_ln, d_qkv, &w.w_qkv, n, 3 * c, c, false, true, false); // d_ln1 = d_qkv·W_qkvᵀ  [N, C]
-            if self.faults.no_residual {
-                b.fill(d_resid, 0.0); // faults.no_residual: no identity path past attention either
+            if self.faults.detached_block && l + 1 == m.n_layers {
+                b.fill(&mut d.resid, 0.0); // faults.detached_block: the last block's input is detached, nothing flows below
             }
-            b.layernorm_backward(
-                d_resid,
-                &mut g.ln1_gain,
-                &mut g.ln1_bias,
-                d_ln,
-                &resid[l],
-                &a.ln1_mean,
-                &a.ln1_rstd,
-                &w.ln1_gain,
-                n,
-                c,
-            ); // now dL/dx_in
         }
-
-        if dropout {
-            b.mul_assign(d_resid, emb_drop, n * c);
+        if pass.dropout > 0.0 {
+            b.mul_assign(&mut d.resid, emb_drop, n * c);
         }
-        b.embed_backward(&mut grads.wte, &mut grads.wpe, d_resid, tokens, pass.time, c);
+        b.embed_backward(&mut grads.wte, &mut grads.wpe, &d.resid, tokens, pass.time, c);
         // dwte[tok] += d, dwpe[t] += d
+    }
+
+    /// Backward through the attention core, from `d.branch` (dL/d its output) to its weights; leaves
+    /// dL/dh (its input) in `d.input`.
+    #[allow(clippy::too_many_arguments)]
+    fn attention_backward(
+        &self,
+        b: &mut B,
+        l: usize,
+        a: &AttnActs<B::Buf>,
+        g: &mut Block<B::Buf>,
+        d: &mut Scratch<B::Buf>,
+        h: &B::Buf,
+        pass: Pass,
+    ) {
+        let m = &self.config;
+        let (n, c) = (pass.batch * pass.time, m.d_model);
+        let w = &self.params.blocks[l];
+        let shape = AttnShape { batch: pass.batch, time: pass.time, d_model: c, heads: m.n_heads };
+        if pass.dropout > 0.0 {
+            b.mul_assign(&mut d.branch, &a.drop, n * c);
+        }
+        b.matmul(&mut g.w_proj, &a.out, &d.branch, c, n, c, true, false, true); // dW_proj += outᵀ·d  [C, C]
+        b.bias_backward(&mut g.b_proj, &d.branch, n, c);
+        b.matmul(&mut d.attn, &d.branch, &w.w_proj, n, c, c, false, true, false); // d_out = d·W_projᵀ  [N, C]
+        b.attention_backward(&mut d.qkv, &d.attn, &a.qkv, &a.probs, shape, self.attn_scale()); // [N, 3C]
+        b.matmul(&mut g.w_qkv, h, &d.qkv, c, n, 3 * c, true, false, true); // dW_qkv += hᵀ·d_qkv  [C, 3C]
+        b.bias_backward(&mut g.b_qkv, &d.qkv, n, 3 * c);
+        b.matmul(&mut d.input, &d.qkv, &w.w_qkv, n, 3 * c, c, false, true, false);
+        // dh = d_qkv·W_qkvᵀ  [N, C]
+    }
+
+    /// Backward through the MLP core, from `d.branch` to its weights; leaves dL/dh in `d.input`.
+    #[allow(clippy::too_many_arguments)]
+    fn mlp_backward(
+        &self,
+        b: &mut B,
+        l: usize,
+        a: &MlpActs<B::Buf>,
+        g: &mut Block<B::Buf>,
+        d: &mut Scratch<B::Buf>,
+        h: &B::Buf,
+        pass: Pass,
+    ) {
+        let (n, c, f) = (pass.batch * pass.time, self.config.d_model, self.config.mlp_dim());
+        let w = &self.params.blocks[l];
+        if pass.dropout > 0.0 {
+            b.mul_assign(&mut d.branch, &a.drop, n * c);
+        }
+        b.matmul(&mut g.w_out, &a.act, &d.branch, f, n, c, true, false, true); // dW_out += actᵀ·d  [F, C]
+        b.bias_backward(&mut g.b_out, &d.branch, n, c);
+        b.matmul(&mut d.act, &d.branch, &w.w_out, n, c, f, false, true, false); // d_act = d·W_outᵀ  [N, F]
+        b.activation_backward(&mut d.fc, &d.act, &a.fc, n * f, self.mlp_activation()); // through the nonlinearity  [N, F]
+        b.matmul(&mut g.w_fc, h, &d.fc, c, n, f, true, false, true); // dW_fc += hᵀ·d_fc  [C, F]
+        b.bias_backward(&mut g.b_fc, &d.fc, n, f);
+        b.matmul(&mut d.input, &d.fc, &w.w_fc, n, f, c, false, true, false); // dh = d_fc·W_fcᵀ  [N, C]
+    }
+
+    /// Backward through a pre-norm block; `d.resid` goes from dL/dx_out to dL/dx_in.
+    #[allow(clippy::too_many_arguments)]
+    fn block_backward(
+        &self,
+        b: &mut B,
+        l: usize,
+        a: &BlockActs<B::Buf>,
+        g: &mut Block<B::Buf>,
+        d: &mut Scratch<B::Buf>,
+        x_in: &B::Buf,
+        pass: Pass,
+    ) {
+        let (n, c) = (pass.batch * pass.time, self.config.d_model);
+        let w = &self.params.blocks[l];
+        // MLP sublayer: x_out = x_mid + mlp(LN2(x_mid)).
+        b.copy(&mut d.branch, &d.resid);
+        self.mlp_backward(b, l, &a.mlp, g, d, &a.ln2, pass);
+        if self.faults.no_residual {
+            b.fill(&mut d.resid, 0.0); // faults.no_residual: no identity path carries the gradient past the MLP
+        }
+        b.layernorm_backward(
+            &mut d.resid,
+            &mut g.ln2_gain,
+            &mut g.ln2_bias,
+            &d.input,
+            &a.x_mid,
+            &a.ln2_mean,
+            &a.ln2_rstd,
+            &w.ln2_gain,
+            n,
+            c,
+        ); // dL/dx_mid
+           // Attention sublayer: x_mid = x_in + attn(LN1(x_in)).
+        b.copy(&mut d.branch, &d.resid);
+        self.attention_backward(b, l, &a.attn, g, d, &a.ln1, pass);
+        if self.faults.no_residual {
+            b.fill(&mut d.resid, 0.0); // faults.no_residual: no identity path past attention either
+        }
+        b.layernorm_backward(
+            &mut d.resid,
+            &mut g.ln1_gain,
+            &mut g.ln1_bias,
+            &d.input,
+            x_in,
+            &a.ln1_mean,
+            &a.ln1_rstd,
+            &w.ln1_gain,
+            n,
+            c,
+        ); // dL/dx_in
+    }
+
+    /// Backward through a post-norm block; `d.resid` goes from dL/dx_out to dL/dx_in.
+    #[allow(clippy::too_many_arguments)]
+    fn block_backward_post_norm(
+        &self,
+        b: &mut B,
+        l: usize,
+        a: &BlockActs<B::Buf>,
+        g: &mut Block<B::Buf>,
+        d: &mut Scratch<B::Buf>,
+        x_in: &B::Buf,
+        pass: Pass,
+    ) {
+        let (n, c) = (pass.batch * pass.time, self.config.d_model);
+        let w = &self.params.blocks[l];
+        // x_out = LN2(sum2), sum2 = x_mid + mlp(x_mid).
+        b.fill(&mut d.sum, 0.0);
+        b.layernorm_backward(
+            &mut d.sum,
+            &mut g.ln2_gain,
+            &mut g.ln2_bias,
+            &d.resid,
+            &a.sum2,
+            &a.ln2_mean,
+            &a.ln2_rstd,
+            &w.ln2_gain,
+            n,
+            c,
+        ); // dL/dsum2
+        b.copy(&mut d.branch, &d.sum);
+        self.mlp_backward(b, l, &a.mlp, g, d, &a.x_mid, pass);
+        b.copy(&mut d.resid, &d.input);
+        if !self.faults.no_residual {
+            b.add_assign(&mut d.resid, &d.sum); // dL/dx_mid: through the MLP plus the identity path
+        }
+        // x_mid = LN1(sum1), sum1 = x_in + attn(x_in).
+        b.fill(&mut d.sum, 0.0);
+        b.layernorm_backward(
+            &mut d.sum,
+            &mut g.ln1_gain,
+            &mut g.ln1_bias,
+            &d.resid,
+            &a.sum1,
+            &a.ln1_mean,
+            &a.ln1_rstd,
+            &w.ln1_gain,
+            n,
+            c,
+        ); // dL/dsum1
+        b.copy(&mut d.branch, &d.sum);
+        self.attention_backward(b, l, &a.attn, g, d, x_in, pass);
+        b.copy(&mut d.resid, &d.input);
+        if !self.faults.no_residual {
+            b.add_assign(&mut d.resid, &d.sum); // dL/dx_in
+        }
     }
 }

@@ -34,6 +34,66 @@ pub struct StepRecord {
     pub times: PhaseTimes,
 }
 
+/// Gradient, weight and update size of one parameter tensor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TensorStats {
+    pub name: String,
+    /// The block the tensor belongs to; `None` for the embeddings, the final norm and the head.
+    pub block: Option<usize>,
+    /// L2 norm of its gradient in the last step, before clipping.
+    pub grad_norm: f32,
+    /// L2 norm of the weights.
+    pub param_norm: f32,
+    /// ‖Δw‖ / ‖w‖ of the last update (`None` where ‖w‖ is 0 or the step made no update).
+    pub update_ratio: Option<f32>,
+}
+
+/// Per-block measurements taken on the evaluation batch (dropout off).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockStats {
+    pub block: usize,
+    /// L2 norm of all of the block's gradients in the last step, before clipping.
+    pub grad_norm: f32,
+    /// Mean and standard deviation of the block's output (the residual stream after it).
+    pub out_mean: f32,
+    pub out_std: f32,
+    /// Fraction of MLP hidden units whose pre-activation is negative for every token of the batch.
+    pub dead_fraction: f32,
+    /// Mean entropy (nats) of each head's attention rows.
+    pub attn_entropy: Vec<f32>,
+    /// Mean attention probability each head puts on later positions (above the diagonal).
+    pub attn_above_diag: Vec<f32>,
+}
+
+/// Attention probabilities of every layer and head on a fixed probe text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttentionMaps {
+    pub layers: usize,
+    pub heads: usize,
+    /// Probe length T (rows and columns of each map).
+    pub time: usize,
+    /// Printable label of each probe token.
+    pub tokens: Vec<String>,
+    /// `[layers, heads, T, T]`, row-major: row i is where query position i looks.
+    pub probs: Vec<f32>,
+}
+
+impl AttentionMaps {
+    /// The `T × T` map of one layer and head.
+    pub fn map(&self, layer: usize, head: usize) -> &[f32] {
+        let t2 = self.time * self.time;
+        &self.probs[(layer * self.heads + head) * t2..][..t2]
+    }
+}
+
+/// A generated sample and how repetitive it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleStats {
+    pub text: String,
+    /// Fraction of 4-grams of the generated part that already appeared earlier in it.
+    pub repeated_ngram_rate: f32,
+}
+
 /// Recorded at every evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalRecord {
@@ -42,6 +102,14 @@ pub struct EvalRecord {
     pub train_loss: f32,
     /// Mean loss over a fixed set of validation batches, dropout off; `None` when there is no validation split.
     pub val_loss: Option<f32>,
+    /// Global gradient norm of the last step, before clipping.
+    pub grad_norm: f32,
+    pub tensors: Vec<TensorStats>,
+    pub blocks: Vec<BlockStats>,
+    /// Largest |logit| on the evaluation batch.
+    pub max_abs_logit: f32,
+    pub attention: AttentionMaps,
+    pub sample: Option<SampleStats>,
 }
 
 /// The last line of `faultline train --json`.

@@ -5,10 +5,12 @@ use crate::config::{ModelConfig, RunConfig};
 use crate::data::{Dataset, Split};
 use crate::error::{ConfigError, EngineError};
 use crate::model::{Activations, Gpt, ParamSet, Pass};
-use crate::optim::{clip_factor, global_norm, lr_at, Optimizer};
+use crate::optim::{clip_factor, global_norm, lr_at, sum_squares_each, Optimizer};
 use crate::rng::Rng;
-use crate::sampling::{sample_next, SamplingConfig};
-use crate::telemetry::{EvalRecord, PhaseTimes, RunSummary, StepRecord};
+use crate::sampling::{repeated_ngram_rate, sample_next, SamplingConfig};
+use crate::telemetry::{
+    AttentionMaps, BlockStats, EvalRecord, PhaseTimes, RunSummary, SampleStats, StepRecord, TensorStats,
+};
 
 /// A monotonic clock in milliseconds. The engine has no clock of its own, so the same code runs
 /// natively ([`native_clock`]) and in a browser worker (`performance.now()`).
@@ -43,6 +45,10 @@ pub struct Trainer<B: Backend = CpuBackend> {
     tokens_trained: usize,
     train_ms: f64,
     stopped: Option<EngineError>,
+    /// Per-tensor squared gradient norms of the last step, before clipping.
+    grad_sq: Vec<f64>,
+    /// Per-tensor ‖Δw‖/‖w‖ of the last update, measured only when an evaluation follows it.
+    update_ratios: Vec<Option<f32>>,
 }
 
 impl Trainer<CpuBackend> {
@@ -83,6 +89,8 @@ impl<B: Backend> Trainer<B> {
             tokens_trained: 0,
             train_ms: 0.0,
             stopped: None,
+            grad_sq: Vec::new(),
+            update_ratios: Vec::new(),
         })
     }
 
@@ -122,7 +130,7 @@ impl<B: Backend> Trainer<B> {
     /// Whether an evaluation is due after the step just taken.
     pub fn should_evaluate(&self) -> bool {
         self.steps_done > 0
-            && (self.steps_done % self.cfg.eval_every == 0 || self.steps_done == self.cfg.steps)
+            && (self.steps_done.is_multiple_of(self.cfg.eval_every) || self.steps_done == self.cfg.steps)
             && self.last_eval.as_ref().is_none_or(|e| e.step != self.steps_done)
     }
 
@@ -176,14 +184,17 @@ impl<B: Backend> Trainer<B> {
         let t3 = now();
         times.telemetry_ms += t3 - t2;
 
-        for g in self.grads.tensors_mut() {
-            self.backend.fill(g, 0.0);
+        if !self.cfg.faults.no_zero_grad {
+            for g in self.grads.tensors_mut() {
+                self.backend.fill(g, 0.0); // zero_grad(); faults.no_zero_grad skips it and gradients pile up
+            }
         }
         self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &self.x, pass);
         let t4 = now();
         times.backward_ms = t4 - t3;
 
-        let norm = global_norm(&mut self.backend, &self.grads);
+        self.grad_sq = sum_squares_each(&mut self.backend, &self.grads);
+        let norm = global_norm(&self.grad_sq);
         if !norm.is_finite() {
             return Err(self.stop_non_finite());
         }
@@ -195,9 +206,30 @@ impl<B: Backend> Trainer<B> {
             }
         }
         let lr = self.current_lr();
+        let eval_follows =
+            (self.steps_done + 1).is_multiple_of(self.cfg.eval_every) || self.steps_done + 1 == self.cfg.steps;
+        let before: Vec<Vec<f32>> = if eval_follows {
+            self.model.params.tensors().into_iter().map(|p| self.backend.download(p)).collect()
+        } else {
+            Vec::new()
+        };
+        let t_opt = now();
         self.optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, lr, &self.cfg);
         let t5 = now();
-        times.optimizer_ms = t5 - t4;
+        times.optimizer_ms = t5 - t_opt;
+        if eval_follows {
+            self.update_ratios = before
+                .iter()
+                .zip(self.model.params.tensors())
+                .map(|(old, p)| {
+                    let new = self.backend.download(p);
+                    let delta: f64 = old.iter().zip(&new).map(|(a, b)| ((b - a) as f64).powi(2)).sum();
+                    let norm: f64 = old.iter().map(|&a| (a as f64).powi(2)).sum();
+                    (norm > 0.0).then(|| (delta / norm).sqrt() as f32)
+                })
+                .collect();
+        }
+        times.telemetry_ms += (t_opt - t4) + (now() - t5);
 
         self.steps_done += 1;
         let tokens = self.cfg.batch_size * self.model.config.context;
@@ -240,15 +272,17 @@ impl<B: Backend> Trainer<B> {
         for (l, ba) in a.blocks.iter().enumerate() {
             let named = [
                 ("ln1", &ba.ln1),
-                ("attn.qkv", &ba.qkv),
-                ("attn.probs", &ba.probs),
-                ("attn.out", &ba.attn),
-                ("attn.branch", &ba.attn_branch),
+                ("attn.qkv", &ba.attn.qkv),
+                ("attn.probs", &ba.attn.probs),
+                ("attn.out", &ba.attn.out),
+                ("attn.branch", &ba.attn.branch),
+                ("sum1", &ba.sum1),
                 ("x_mid", &ba.x_mid),
                 ("ln2", &ba.ln2),
-                ("mlp.fc", &ba.fc),
-                ("mlp.act", &ba.act),
-                ("mlp.branch", &ba.mlp_branch),
+                ("mlp.fc", &ba.mlp.fc),
+                ("mlp.act", &ba.mlp.act),
+                ("mlp.branch", &ba.mlp.branch),
+                ("sum2", &ba.sum2),
                 ("out", &a.resid[l + 1]),
             ];
             for (name, buf) in named {
@@ -272,13 +306,130 @@ impl<B: Backend> Trainer<B> {
         None
     }
 
-    /// Mean loss over `eval_batches` fixed batches of each split, dropout off.
+    /// Evaluates the model: mean loss over `eval_batches` fixed batches of each split (dropout off),
+    /// then every per-tensor, per-block and attention measurement, and a generated sample.
     pub fn evaluate(&mut self) -> EvalRecord {
         let train_loss = self.split_loss(Split::Train);
         let val_loss = (!self.dataset.val.is_empty()).then(|| self.split_loss(Split::Val));
-        let record = EvalRecord { step: self.steps_done, train_loss, val_loss };
+        // The activations now hold the last evaluation batch (validation when there is one).
+        let blocks = self.block_stats();
+        let logits = self.backend.download(&self.acts.logits);
+        let max_abs_logit = logits.iter().fold(0.0f32, |m, v| if v.abs() > m || v.is_nan() { v.abs() } else { m });
+        let tensors = self.tensor_stats();
+        let attention = self.attention_maps();
+        let sample = (self.cfg.sample_tokens > 0)
+            .then(|| {
+                let opts = self.cfg.sampling.clone();
+                let prompt_len = 1;
+                self.generate("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok().map(
+                    |ids| {
+                        let generated = &ids[prompt_len.min(ids.len())..];
+                        SampleStats {
+                            text: self.dataset.tokenizer.decode(&ids),
+                            repeated_ngram_rate: repeated_ngram_rate(generated, 4),
+                        }
+                    },
+                )
+            })
+            .flatten();
+        let record = EvalRecord {
+            step: self.steps_done,
+            train_loss,
+            val_loss,
+            grad_norm: global_norm(&self.grad_sq) as f32,
+            tensors,
+            blocks,
+            max_abs_logit,
+            attention,
+            sample,
+        };
         self.last_eval = Some(record.clone());
         record
+    }
+
+    fn tensor_stats(&mut self) -> Vec<TensorStats> {
+        let specs = self.model.specs.tensors();
+        let params = self.model.params.tensors();
+        specs
+            .into_iter()
+            .zip(params)
+            .enumerate()
+            .map(|(i, (spec, p))| {
+                let len = self.backend.len(p);
+                TensorStats {
+                    name: spec.name.clone(),
+                    block: spec
+                        .name
+                        .strip_prefix("block")
+                        .and_then(|r| r.split('.').next())
+                        .and_then(|n| n.parse().ok()),
+                    grad_norm: self.grad_sq.get(i).map_or(0.0, |s| s.sqrt() as f32),
+                    param_norm: self.backend.sum_squares(p, len).sqrt() as f32,
+                    update_ratio: self.update_ratios.get(i).copied().flatten(),
+                }
+            })
+            .collect()
+    }
+
+    fn block_stats(&mut self) -> Vec<BlockStats> {
+        let m = self.model.config;
+        let (batch, time) = (self.cfg.batch_size, m.context);
+        let (n, c, f, heads) = (batch * time, m.d_model, m.mlp_dim(), m.n_heads);
+        let specs = self.model.specs.tensors();
+        (0..m.n_layers)
+            .map(|l| {
+                let prefix = format!("block{l}.");
+                let grad_sq: f64 =
+                    specs.iter().zip(&self.grad_sq).filter(|(s, _)| s.name.starts_with(&prefix)).map(|(_, g)| *g).sum();
+                let out = self.backend.download(&self.acts.resid[l + 1]);
+                let mean = out[..n * c].iter().map(|&v| v as f64).sum::<f64>() / (n * c) as f64;
+                let var = out[..n * c].iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n * c) as f64;
+                let fc = self.backend.download(&self.acts.blocks[l].mlp.fc);
+                let dead = (0..f).filter(|&u| (0..n).all(|r| fc[r * f + u] <= 0.0)).count();
+                let probs = self.backend.download(&self.acts.blocks[l].attn.probs);
+                let (entropy, above) = attention_row_stats(&probs, batch, heads, time);
+                BlockStats {
+                    block: l,
+                    grad_norm: grad_sq.sqrt() as f32,
+                    out_mean: mean as f32,
+                    out_std: var.sqrt() as f32,
+                    dead_fraction: dead as f32 / f as f32,
+                    attn_entropy: entropy,
+                    attn_above_diag: above,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs the model on a fixed probe (the start of the validation text) and keeps every attention map.
+    fn attention_maps(&mut self) -> AttentionMaps {
+        let m = self.model.config;
+        let source = if self.dataset.val.len() > m.context { &self.dataset.val } else { &self.dataset.train };
+        let probe: Vec<u32> = source.iter().take(m.context).copied().collect();
+        let time = probe.len();
+        let mut acts = self.take_sample_acts();
+        let pass = Pass { batch: 1, time, dropout: 0.0, dropout_seed: 0 };
+        self.model.forward(&mut self.backend, &mut acts, &probe, None, pass);
+        let mut probs = Vec::with_capacity(m.n_layers * m.n_heads * time * time);
+        for block in &acts.blocks {
+            probs.extend_from_slice(&self.backend.download(&block.attn.probs)[..m.n_heads * time * time]);
+        }
+        self.sample_acts = Some(acts);
+        AttentionMaps {
+            layers: m.n_layers,
+            heads: m.n_heads,
+            time,
+            tokens: probe.iter().map(|&t| self.dataset.tokenizer.token_label(t)).collect(),
+            probs,
+        }
+    }
+
+    fn take_sample_acts(&mut self) -> Activations<B::Buf> {
+        let m = self.model.config;
+        match self.sample_acts.take() {
+            Some(a) => a,
+            None => Activations::new(&mut self.backend, &m, 1, m.context),
+        }
     }
 
     fn split_loss(&mut self, split: Split) -> f32 {
@@ -306,6 +457,17 @@ impl<B: Backend> Trainer<B> {
         opts: &SamplingConfig,
         seed: u64,
     ) -> Result<String, EngineError> {
+        let ids = self.generate(prompt, max_new_tokens, opts, seed)?;
+        Ok(self.dataset.tokenizer.decode(&ids))
+    }
+
+    fn generate(
+        &mut self,
+        prompt: &str,
+        max_new_tokens: usize,
+        opts: &SamplingConfig,
+        seed: u64,
+    ) -> Result<Vec<u32>, EngineError> {
         opts.validate()?;
         let mut tokens = self.dataset.tokenizer.encode(prompt)?;
         if tokens.is_empty() {
@@ -313,11 +475,7 @@ impl<B: Backend> Trainer<B> {
             tokens.push(first);
         }
         let m = self.model.config;
-        let acts = match self.sample_acts.take() {
-            Some(a) => a,
-            None => Activations::new(&mut self.backend, &m, 1, m.context),
-        };
-        let mut acts = acts;
+        let mut acts = self.take_sample_acts();
         let mut rng = Rng::derive(seed, "sample");
         for _ in 0..max_new_tokens {
             let start = tokens.len().saturating_sub(m.context);
@@ -330,7 +488,7 @@ impl<B: Backend> Trainer<B> {
             tokens.push(next);
         }
         self.sample_acts = Some(acts);
-        Ok(self.dataset.tokenizer.decode(&tokens))
+        Ok(tokens)
     }
 
     /// The summary line of `faultline train --json`.
@@ -353,4 +511,22 @@ impl<B: Backend> Trainer<B> {
             backend: self.backend.name(),
         }
     }
+}
+
+/// Mean entropy of the attention rows and mean probability above the diagonal, per head, from
+/// `probs [batch, heads, time, time]`.
+pub fn attention_row_stats(probs: &[f32], batch: usize, heads: usize, time: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut entropy = vec![0.0f64; heads];
+    let mut above = vec![0.0f64; heads];
+    for b in 0..batch {
+        for (h, (e_sum, a_sum)) in entropy.iter_mut().zip(above.iter_mut()).enumerate() {
+            for i in 0..time {
+                let row = &probs[((b * heads + h) * time + i) * time..][..time];
+                *e_sum -= row.iter().filter(|&&p| p > 0.0).map(|&p| p as f64 * (p as f64).ln()).sum::<f64>();
+                *a_sum += row[i + 1..].iter().map(|&p| p as f64).sum::<f64>();
+            }
+        }
+    }
+    let rows = (batch * time) as f64;
+    (entropy.iter().map(|e| (e / rows) as f32).collect(), above.iter().map(|a| (a / rows) as f32).collect())
 }

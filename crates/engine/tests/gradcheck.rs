@@ -6,7 +6,7 @@
 //! 1e-12. So we demand agreement to `|analytic - numeric| ≤ 1e-7 + 1e-5·|numeric|`: tight enough that a
 //! missing factor, a wrong transpose or a dropped term (all O(1) relative errors) fails loudly.
 
-use faultline_engine::backend::{Activation, AttnShape, Backend, CpuBackend};
+use faultline_engine::backend::{Activation, AttnShape, Backend, CpuBackend, SoftmaxForm};
 use faultline_engine::config::ModelConfig;
 use faultline_engine::model::{Activations, Gpt, Pass};
 use faultline_engine::rng::Rng;
@@ -136,7 +136,7 @@ fn check_attention(causal: bool, scale: f64) {
     let fwd = |x: &[Vec<f64>]| {
         let mut b = B::new();
         let (mut out, mut probs) = (b.zeros(n * shape.d_model), b.zeros(shape.probs_len()));
-        b.attention(&mut out, &mut probs, &x[0], shape, scale as f32, causal);
+        b.attention(&mut out, &mut probs, &x[0], shape, scale as f32, causal, SoftmaxForm::STABLE);
         (out, probs)
     };
     check_op(
@@ -176,7 +176,7 @@ fn attention_probabilities_are_causal_rows_summing_to_one() {
     let qkv = random(&mut rng, 5 * 12, 1.0);
     let mut b = B::new();
     let (mut out, mut probs) = (b.zeros(20), b.zeros(shape.probs_len()));
-    b.attention(&mut out, &mut probs, &qkv, shape, 0.7, true);
+    b.attention(&mut out, &mut probs, &qkv, shape, 0.7, true, SoftmaxForm::STABLE);
     for row in probs.chunks(5).enumerate() {
         let (i, p) = (row.0 % 5, row.1);
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
@@ -185,26 +185,29 @@ fn attention_probabilities_are_causal_rows_summing_to_one() {
 }
 
 #[test]
-fn gelu_backward() {
-    let mut rng = Rng::new(5);
-    let inputs = vec![random(&mut rng, 12, 2.0)];
-    check_op(
-        "gelu",
-        inputs,
-        12,
-        |x| {
-            let mut b = B::new();
-            let mut out = b.zeros(12);
-            b.activation(&mut out, &x[0], 12, Activation::Gelu);
-            out
-        },
-        |x, w| {
-            let mut b = B::new();
-            let mut dx = b.zeros(12);
-            b.activation_backward(&mut dx, &w.to_vec(), &x[0], 12, Activation::Gelu);
-            vec![dx]
-        },
-    );
+fn activations_backward() {
+    for f in [Activation::Gelu, Activation::Relu, Activation::Sigmoid] {
+        let mut rng = Rng::new(5);
+        // Inputs kept away from ReLU's kink at 0, where the derivative is undefined.
+        let x: Vec<f64> = random(&mut rng, 12, 2.0).into_iter().map(|v| if v.abs() < 0.01 { 0.5 } else { v }).collect();
+        check_op(
+            &format!("{f:?}"),
+            vec![x],
+            12,
+            |x| {
+                let mut b = B::new();
+                let mut out = b.zeros(12);
+                b.activation(&mut out, &x[0], 12, f);
+                out
+            },
+            |x, w| {
+                let mut b = B::new();
+                let mut dx = b.zeros(12);
+                b.activation_backward(&mut dx, &w.to_vec(), &x[0], 12, f);
+                vec![dx]
+            },
+        );
+    }
 }
 
 #[test]
@@ -216,7 +219,7 @@ fn cross_entropy_backward() {
     let mean_loss = |z: &[f64]| {
         let mut b = B::new();
         let (mut losses, mut d) = (b.zeros(rows), b.zeros(rows * vocab));
-        b.cross_entropy(&mut losses, &mut d, &z.to_vec(), &targets, rows, vocab);
+        b.cross_entropy(&mut losses, &mut d, &z.to_vec(), &targets, rows, vocab, SoftmaxForm::STABLE);
         (losses.iter().sum::<f64>() / rows as f64, d)
     };
     let (_, analytic) = mean_loss(&logits);
@@ -234,7 +237,7 @@ fn cross_entropy_backward() {
 fn cross_entropy_is_stable_for_huge_logits() {
     let mut b = B::new();
     let (mut losses, mut d) = (b.zeros(1), b.zeros(3));
-    b.cross_entropy(&mut losses, &mut d, &vec![1000.0, 0.0, -1000.0], &[0], 1, 3);
+    b.cross_entropy(&mut losses, &mut d, &vec![1000.0, 0.0, -1000.0], &[0], 1, 3, SoftmaxForm::STABLE);
     assert!(losses[0].abs() < 1e-12 && d.iter().all(|v| v.is_finite()));
 }
 
@@ -325,8 +328,16 @@ fn every_parameter_tensor_with_dropout() {
 }
 
 #[test]
+fn every_parameter_tensor_post_norm_without_residual() {
+    let mut faults = Faults::default();
+    faults.set("post-norm", None).unwrap();
+    faults.set("no-residual", None).unwrap();
+    check_model(faults, 0.1);
+}
+
+#[test]
 fn every_parameter_tensor_with_architecture_faults() {
-    for f in ["no-residual", "no-attn-scale", "no-causal-mask"] {
+    for f in ["no-residual", "no-attn-scale", "no-causal-mask", "post-norm", "sigmoid-activation", "layernorm-no-eps"] {
         let mut faults = Faults::default();
         faults.set(f, None).unwrap();
         check_model(faults, 0.0);

@@ -4,7 +4,7 @@
 //! finite-difference gradient checks. Matrix products go through ndarray (`general_mat_mul`, which uses
 //! the `matrixmultiply` crate's blocked kernels); every other kernel is written out here as plain loops.
 
-use super::{Activation, AdamW, AttnShape, Backend, Sgd};
+use super::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm};
 use crate::rng::Rng;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar};
@@ -69,6 +69,10 @@ fn gelu<T: Real>(x: T) -> T {
     let half = T::of(0.5);
     let inner = T::of64(SQRT_2_OVER_PI) * (x + T::of64(GELU_CUBIC) * x * x * x);
     half * x * (T::one() + inner.tanh())
+}
+
+fn sigmoid<T: Real>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
 }
 
 fn gelu_grad<T: Real>(x: T) -> T {
@@ -279,6 +283,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         shape: AttnShape,
         scale: f32,
         causal: bool,
+        form: SoftmaxForm,
     ) {
         let AttnShape { batch, time, d_model: c, heads } = shape;
         let hd = shape.head_dim();
@@ -300,9 +305,10 @@ impl<T: Real> Backend for CpuBackend<T> {
                             max = s;
                         }
                     }
+                    let shift = if form.subtract_max { max } else { T::zero() };
                     let mut sum = T::zero();
                     for p in p_row.iter_mut().take(visible) {
-                        *p = (*p - max).exp();
+                        *p = (*p - shift).exp();
                         sum = sum + *p;
                     }
                     let inv = T::one() / sum;
@@ -388,6 +394,16 @@ impl<T: Real> Backend for CpuBackend<T> {
                     *o = gelu(v);
                 }
             }
+            Activation::Relu => {
+                for (o, &v) in out[..len].iter_mut().zip(&x[..len]) {
+                    *o = v.max(T::zero());
+                }
+            }
+            Activation::Sigmoid => {
+                for (o, &v) in out[..len].iter_mut().zip(&x[..len]) {
+                    *o = sigmoid(v);
+                }
+            }
         }
     }
 
@@ -396,6 +412,17 @@ impl<T: Real> Backend for CpuBackend<T> {
             Activation::Gelu => {
                 for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
                     *d = g * gelu_grad(v);
+                }
+            }
+            Activation::Relu => {
+                for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
+                    *d = if v > T::zero() { g } else { T::zero() };
+                }
+            }
+            Activation::Sigmoid => {
+                for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
+                    let s = sigmoid(v);
+                    *d = g * s * (T::one() - s);
                 }
             }
         }
@@ -423,16 +450,21 @@ impl<T: Real> Backend for CpuBackend<T> {
         targets: &[u32],
         rows: usize,
         vocab: usize,
+        form: SoftmaxForm,
     ) {
         let inv_rows = T::one() / T::of64(rows as f64);
         for r in 0..rows {
             let z = &logits[r * vocab..(r + 1) * vocab];
-            // log-softmax: log p_j = z_j - logsumexp(z), with the max subtracted before exp.
             let max = z.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
-            let sum_exp = z.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
-            let lse = max + sum_exp.ln();
+            let shift = if form.subtract_max { max } else { T::zero() };
+            let sum_exp = z.iter().fold(T::zero(), |s, &v| s + (v - shift).exp());
+            let lse = shift + sum_exp.ln();
             let target = targets[r] as usize;
-            losses[r] = lse - z[target];
+            losses[r] = if form.log_softmax {
+                lse - z[target] // -log p_t = logsumexp(z) - z_t: finite for any finite logits
+            } else {
+                -((z[target] - shift).exp() / sum_exp).ln() // -log(softmax(z)_t): log(0) = -inf once p_t underflows
+            };
             for (j, d) in dlogits[r * vocab..(r + 1) * vocab].iter_mut().enumerate() {
                 let p = (z[j] - lse).exp();
                 let onehot = if j == target { T::one() } else { T::zero() };

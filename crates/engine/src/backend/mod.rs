@@ -15,6 +15,25 @@ pub use cpu::CpuBackend;
 pub enum Activation {
     /// GELU, tanh approximation (GPT-2).
     Gelu,
+    /// max(0, x): a unit whose input stays negative passes no gradient ("dead").
+    Relu,
+    /// 1 / (1 + e^-x): its slope is at most 1/4 and vanishes when saturated.
+    Sigmoid,
+}
+
+/// How a softmax is computed. The healthy form subtracts each row's maximum before `exp` and takes
+/// log-probabilities as `z - logsumexp(z)`; each switch off is one of the guide's NaN causes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoftmaxForm {
+    /// Subtract the row maximum before `exp` (otherwise `exp` overflows for logits above ~88).
+    pub subtract_max: bool,
+    /// Log-probabilities as `z - logsumexp(z)` (otherwise `log(softmax(z))`, which is `log(0)` once a
+    /// probability underflows).
+    pub log_softmax: bool,
+}
+
+impl SoftmaxForm {
+    pub const STABLE: SoftmaxForm = SoftmaxForm { subtract_max: true, log_softmax: true };
 }
 
 /// Hyper-parameters of one AdamW update.
@@ -147,6 +166,7 @@ pub trait Backend {
 
     /// Multi-head self-attention on packed `qkv [N, 3C]`: writes `out [N, C]` and the probabilities
     /// `probs [B, H, T, T]` (zero above the diagonal when `causal`). Scores are `q·k * scale`.
+    #[allow(clippy::too_many_arguments)]
     fn attention(
         &mut self,
         out: &mut Self::Buf,
@@ -155,6 +175,7 @@ pub trait Backend {
         shape: AttnShape,
         scale: f32,
         causal: bool,
+        form: SoftmaxForm,
     );
     /// Overwrites `dqkv [N, 3C]` with the gradient of the attention output `dout [N, C]`.
     fn attention_backward(
@@ -177,8 +198,9 @@ pub trait Backend {
     /// `x *= mask` element-wise over `len` elements.
     fn mul_assign(&mut self, x: &mut Self::Buf, mask: &Self::Buf, len: usize);
 
-    /// Cross-entropy through log-softmax for `rows` rows of `vocab` logits: writes each row's loss and
+    /// Cross-entropy (through log-softmax in the stable form) for `rows` rows of `vocab` logits: writes each row's loss and
     /// `dlogits = (softmax - onehot) / rows`, the gradient of the mean loss.
+    #[allow(clippy::too_many_arguments)]
     fn cross_entropy(
         &mut self,
         losses: &mut Self::Buf,
@@ -187,6 +209,7 @@ pub trait Backend {
         targets: &[u32],
         rows: usize,
         vocab: usize,
+        form: SoftmaxForm,
     );
 
     /// One AdamW update of `param` from `grad`, with first/second moments `m` and `v`.

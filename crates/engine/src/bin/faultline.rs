@@ -94,59 +94,38 @@ fn only_json(rest: &[String], command: &str) -> Result<bool, ArgError> {
 }
 
 fn train(rest: &[String]) -> Result<(), ArgError> {
-    let mut args = Args::new(rest);
+    // The preset decides the defaults that every other flag overrides, wherever it appears.
     let mut preset = Preset::Tiny;
-    let mut overrides: Vec<Box<dyn Fn(&mut RunConfig)>> = Vec::new();
+    let mut args = Args::new(rest);
+    while let Some(flag) = args.next_flag() {
+        if flag == "--config" {
+            preset = Preset::parse(args.value(flag)?)?;
+        }
+    }
+    let mut cfg = RunConfig::preset(preset);
     let mut faults = faultline_engine::Faults::default();
     let mut json = false;
     let mut corpus: Option<CorpusSource> = None;
     let mut sample_len = 0usize;
+    let mut args = Args::new(rest);
     while let Some(flag) = args.next_flag() {
         match flag {
-            "--config" => preset = Preset::parse(args.value(flag)?).map_err(ArgError::from)?,
+            "--config" => {
+                args.value(flag)?;
+            }
             "--fault" => {
                 faults.set_from_arg(args.value(flag)?).map_err(|e| ArgError(format!("--fault: {}", e.message)))?
             }
-            "--steps" => {
-                let v: usize = args.parse(flag, "a whole number")?;
-                overrides.push(Box::new(move |c| c.steps = v));
-            }
-            "--seed" => {
-                let v: u64 = args.parse(flag, "a whole number")?;
-                overrides.push(Box::new(move |c| c.seed = v));
-            }
-            "--lr" => {
-                let v: f32 = args.parse(flag, "a number")?;
-                overrides.push(Box::new(move |c| c.lr = v));
-            }
-            "--batch" => {
-                let v: usize = args.parse(flag, "a whole number")?;
-                overrides.push(Box::new(move |c| c.batch_size = v));
-            }
-            "--warmup" => {
-                let v: usize = args.parse(flag, "a whole number")?;
-                overrides.push(Box::new(move |c| c.warmup_steps = v));
-            }
-            "--grad-clip" => {
-                let v: f32 = args.parse(flag, "a number")?;
-                overrides.push(Box::new(move |c| c.grad_clip = v));
-            }
-            "--dropout" => {
-                let v: f32 = args.parse(flag, "a number")?;
-                overrides.push(Box::new(move |c| c.dropout = v));
-            }
-            "--weight-decay" => {
-                let v: f32 = args.parse(flag, "a number")?;
-                overrides.push(Box::new(move |c| c.weight_decay = v));
-            }
-            "--eval-every" => {
-                let v: usize = args.parse(flag, "a whole number")?;
-                overrides.push(Box::new(move |c| c.eval_every = v));
-            }
-            "--optimizer" => {
-                let o = OptimizerKind::parse(args.value(flag)?)?;
-                overrides.push(Box::new(move |c| c.optimizer = o));
-            }
+            "--steps" => cfg.steps = args.parse(flag, "a whole number")?,
+            "--seed" => cfg.seed = args.parse(flag, "a whole number")?,
+            "--lr" => cfg.lr = args.parse(flag, "a number")?,
+            "--batch" => cfg.batch_size = args.parse(flag, "a whole number")?,
+            "--warmup" => cfg.warmup_steps = args.parse(flag, "a whole number")?,
+            "--grad-clip" => cfg.grad_clip = args.parse(flag, "a number")?,
+            "--dropout" => cfg.dropout = args.parse(flag, "a number")?,
+            "--weight-decay" => cfg.weight_decay = args.parse(flag, "a number")?,
+            "--eval-every" => cfg.eval_every = args.parse(flag, "a whole number")?,
+            "--optimizer" => cfg.optimizer = OptimizerKind::parse(args.value(flag)?)?,
             "--corpus" => {
                 let id = args.value(flag)?;
                 if CorpusId::parse(id).is_none() {
@@ -170,10 +149,6 @@ fn train(rest: &[String]) -> Result<(), ArgError> {
             "--json" => json = true,
             other => return Err(ArgError(format!("{other}: unknown argument for 'train'"))),
         }
-    }
-    let mut cfg = RunConfig::preset(preset);
-    for o in &overrides {
-        o(&mut cfg);
     }
     if let Some(c) = corpus {
         cfg.corpus = c;
