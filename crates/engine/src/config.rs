@@ -92,6 +92,14 @@ impl OptimizerKind {
         }
     }
 
+    /// Numbers of optimiser state kept per parameter (AdamW: two moments; SGD: one velocity).
+    pub fn state_per_param(self) -> usize {
+        match self {
+            OptimizerKind::Adamw => 2,
+            OptimizerKind::Sgd => 1,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
         match s {
             "adamw" => Ok(OptimizerKind::Adamw),
@@ -150,6 +158,11 @@ pub struct RunConfig {
     pub eval_every: usize,
     /// Batches averaged for each validation loss.
     pub eval_batches: usize,
+    /// Micro-batches whose gradients are summed before each update (the effective batch is
+    /// `batch_size × grad_accum`, at the memory cost of one micro-batch).
+    pub grad_accum: usize,
+    /// The most memory the run may allocate, in MiB.
+    pub memory_budget_mb: usize,
     /// How the sample generated at each evaluation is decoded.
     pub sampling: SamplingConfig,
     /// Tokens generated at each evaluation (0: no sample).
@@ -189,6 +202,8 @@ impl RunConfig {
             dropout: 0.0,
             eval_every: 50,
             eval_batches: 4,
+            grad_accum: 1,
+            memory_budget_mb: 1024,
             sampling: SamplingConfig::default(),
             sample_tokens: 120,
             faults: Faults::default(),
@@ -246,6 +261,15 @@ impl RunConfig {
         if self.eval_batches == 0 || self.eval_batches > 64 {
             return Err(ConfigError::new("eval-batches", "must be between 1 and 64"));
         }
+        if self.grad_accum == 0 || self.grad_accum > 1024 {
+            return Err(ConfigError::new("grad-accum", format!("must be between 1 and 1024, got {}", self.grad_accum)));
+        }
+        if self.memory_budget_mb == 0 || self.memory_budget_mb > 65_536 {
+            return Err(ConfigError::new(
+                "memory-budget",
+                format!("must be between 1 and 65536 MiB, got {}", self.memory_budget_mb),
+            ));
+        }
         if self.sample_tokens > 10_000 {
             return Err(ConfigError::new("sample-tokens", "must be at most 10000"));
         }
@@ -256,6 +280,19 @@ impl RunConfig {
             }
         }
         self.faults.validate()
+    }
+
+    /// Sequences per micro-batch after the `batch-too-large` fault.
+    pub fn effective_batch(&self) -> usize {
+        match self.faults.batch_too_large {
+            Some(factor) => self.batch_size * factor as usize, // faults.batch_too_large: far more rows than memory holds
+            None => self.batch_size,
+        }
+    }
+
+    /// The memory budget in bytes.
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.memory_budget_mb as u64 * 1024 * 1024
     }
 
     /// Learning rate after the learning-rate faults (the value the schedule starts from).

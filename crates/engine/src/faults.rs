@@ -152,7 +152,83 @@ pub const FAULTS: &[FaultSpec] = &[
         summary: "lets every position attend to later positions",
         strength: None,
     },
-];
+    FaultSpec {
+        id: "tiny-dataset",
+        guide_entry: "validation-loss-increasing-while-training-loss-decreases",
+        section: "Overfitting",
+        summary: "keeps only the first few thousand tokens of the training split",
+        strength: Some(Strength { unit: "tokens", default: 2000.0, min: 100.0, max: 100_000.0 }),
+    },
+    FaultSpec {
+        id: "no-regularization",
+        guide_entry: "validation-loss-increasing-while-training-loss-decreases",
+        section: "Overfitting",
+        summary: "turns off weight decay and dropout",
+        strength: None,
+    },
+    FaultSpec {
+        id: "greedy-decoding",
+        guide_entry: "model-outputs-repetitive-text",
+        section: "Output Quality Issues",
+        summary: "generates with argmax instead of sampling",
+        strength: None,
+    },
+    FaultSpec {
+        id: "temperature-too-low",
+        guide_entry: "model-outputs-repetitive-text",
+        section: "Output Quality Issues",
+        summary: "samples at a very low temperature",
+        strength: Some(Strength { unit: "temperature", default: 0.1, min: 0.01, max: 1.0 }),
+    },
+    FaultSpec {
+        id: "tokenizer-mismatch",
+        guide_entry: "model-outputs-nonsense",
+        section: "Output Quality Issues",
+        summary: "decodes generated ids with a different vocabulary than the one trained on",
+        strength: None,
+    },
+    FaultSpec {
+        id: "corrupt-embeddings",
+        guide_entry: "model-outputs-nonsense",
+        section: "Output Quality Issues",
+        summary: "overwrites the token embeddings with noise at a given step",
+        strength: Some(Strength { unit: "step", default: 200.0, min: 1.0, max: 1_000_000.0 }),
+    },
+    FaultSpec {
+        id: "wrong-checkpoint",
+        guide_entry: "model-outputs-nonsense",
+        section: "Output Quality Issues",
+        summary: "swaps in the weights of a different, untrained run at a given step",
+        strength: Some(Strength { unit: "step", default: 200.0, min: 1.0, max: 1_000_000.0 }),
+    },
+    FaultSpec {
+        id: "batch-too-large",
+        guide_entry: "out-of-memory-oom",
+        section: "Memory Issues",
+        summary: "multiplies the batch size far beyond the memory budget",
+        strength: Some(Strength { unit: "factor", default: 64.0, min: 2.0, max: 4096.0 }),
+    },
+    FaultSpec {
+        id: "sync-every-step",
+        guide_entry: "training-is-very-slow",
+        section: "Performance Issues",
+        summary: "reads every weight and statistic back after every step, as heavy logging does",
+        strength: None,
+    },
+    FaultSpec {
+        id: "word-level-vocab",
+        guide_entry: "many-unk-tokens",
+        section: "Tokenization Issues",
+        summary: "builds a word vocabulary from a small sample of text",
+        strength: Some(Strength { unit: "sample chars", default: 300.0, min: 20.0, max: 100_000.0 }),
+    },
+    FaultSpec {
+        id: "lossy-normalization",
+        guide_entry: "tokenization-doesnt-roundtrip",
+        section: "Tokenization Issues",
+        summary: "lower-cases and folds whitespace before tokenizing",
+        strength: None,
+    },];
 
 /// Looks a fault up by id.
 pub fn spec(id: &str) -> Option<&'static FaultSpec> {
@@ -184,6 +260,23 @@ pub struct Faults {
     pub layernorm_no_eps: bool,
     pub no_attn_scale: bool,
     pub no_causal_mask: bool,
+    /// Training tokens kept.
+    pub tiny_dataset: Option<f32>,
+    pub no_regularization: bool,
+    pub greedy_decoding: bool,
+    /// Sampling temperature.
+    pub temperature_too_low: Option<f32>,
+    pub tokenizer_mismatch: bool,
+    /// Step at which the token embeddings are overwritten.
+    pub corrupt_embeddings: Option<f32>,
+    /// Step at which foreign weights are loaded.
+    pub wrong_checkpoint: Option<f32>,
+    /// Batch size multiplier.
+    pub batch_too_large: Option<f32>,
+    pub sync_every_step: bool,
+    /// Characters of text the word vocabulary is built from.
+    pub word_level_vocab: Option<f32>,
+    pub lossy_normalization: bool,
 }
 
 impl Faults {
@@ -226,6 +319,17 @@ impl Faults {
             "layernorm-no-eps" => self.layernorm_no_eps = true,
             "no-attn-scale" => self.no_attn_scale = true,
             "no-causal-mask" => self.no_causal_mask = true,
+            "tiny-dataset" => self.tiny_dataset = Some(strength),
+            "no-regularization" => self.no_regularization = true,
+            "greedy-decoding" => self.greedy_decoding = true,
+            "temperature-too-low" => self.temperature_too_low = Some(strength),
+            "tokenizer-mismatch" => self.tokenizer_mismatch = true,
+            "corrupt-embeddings" => self.corrupt_embeddings = Some(strength),
+            "wrong-checkpoint" => self.wrong_checkpoint = Some(strength),
+            "batch-too-large" => self.batch_too_large = Some(strength),
+            "sync-every-step" => self.sync_every_step = true,
+            "word-level-vocab" => self.word_level_vocab = Some(strength),
+            "lossy-normalization" => self.lossy_normalization = true,
             _ => unreachable!("every id in FAULTS has a switch"),
         }
         Ok(())
@@ -266,6 +370,17 @@ impl Faults {
                     "layernorm-no-eps" => self.layernorm_no_eps.then_some(None),
                     "no-attn-scale" => self.no_attn_scale.then_some(None),
                     "no-causal-mask" => self.no_causal_mask.then_some(None),
+                    "tiny-dataset" => self.tiny_dataset.map(Some),
+                    "no-regularization" => self.no_regularization.then_some(None),
+                    "greedy-decoding" => self.greedy_decoding.then_some(None),
+                    "temperature-too-low" => self.temperature_too_low.map(Some),
+                    "tokenizer-mismatch" => self.tokenizer_mismatch.then_some(None),
+                    "corrupt-embeddings" => self.corrupt_embeddings.map(Some),
+                    "wrong-checkpoint" => self.wrong_checkpoint.map(Some),
+                    "batch-too-large" => self.batch_too_large.map(Some),
+                    "sync-every-step" => self.sync_every_step.then_some(None),
+                    "word-level-vocab" => self.word_level_vocab.map(Some),
+                    "lossy-normalization" => self.lossy_normalization.then_some(None),
                     _ => unreachable!("every id in FAULTS has a switch"),
                 };
                 v.map(|v| (f.id, v))

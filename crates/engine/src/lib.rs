@@ -22,6 +22,7 @@ pub mod data;
 pub mod error;
 pub mod faults;
 pub mod guide;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod rng;

@@ -6,6 +6,7 @@
 
 use crate::backend::{Activation, AttnShape, Backend, SoftmaxForm};
 use crate::config::ModelConfig;
+use crate::error::EngineError;
 use crate::faults::Faults;
 use crate::rng::Rng;
 
@@ -127,6 +128,51 @@ impl<P> ParamSet<P> {
         }
         v.extend([&mut self.lnf_gain, &mut self.lnf_bias, &mut self.w_head]);
         v
+    }
+
+    /// A new set with the fallible `f` applied to every tensor, in order; the first error wins.
+    pub fn try_map<Q, E>(&self, mut f: impl FnMut(&P) -> Result<Q, E>) -> Result<ParamSet<Q>, E> {
+        let mut failed = None;
+        let set = self.map(|p| match f(p) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                failed.get_or_insert(e);
+                None
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(set.into_map(|q| q.expect("no tensor failed"))),
+        }
+    }
+
+    /// Consumes the set, applying `f` to every tensor, in order.
+    pub fn into_map<Q>(self, mut f: impl FnMut(P) -> Q) -> ParamSet<Q> {
+        ParamSet {
+            wte: f(self.wte),
+            wpe: f(self.wpe),
+            blocks: self
+                .blocks
+                .into_iter()
+                .map(|b| Block {
+                    ln1_gain: f(b.ln1_gain),
+                    ln1_bias: f(b.ln1_bias),
+                    w_qkv: f(b.w_qkv),
+                    b_qkv: f(b.b_qkv),
+                    w_proj: f(b.w_proj),
+                    b_proj: f(b.b_proj),
+                    ln2_gain: f(b.ln2_gain),
+                    ln2_bias: f(b.ln2_bias),
+                    w_fc: f(b.w_fc),
+                    b_fc: f(b.b_fc),
+                    w_out: f(b.w_out),
+                    b_out: f(b.b_out),
+                })
+                .collect(),
+            lnf_gain: f(self.lnf_gain),
+            lnf_bias: f(self.lnf_bias),
+            w_head: f(self.w_head),
+        }
     }
 
     /// A new set with `f` applied to every tensor, in order.
@@ -291,56 +337,76 @@ pub struct Activations<Buf> {
 }
 
 impl<Buf> Activations<Buf> {
-    /// Allocates activations for `batch` sequences of up to `time` tokens.
-    pub fn new<B: Backend<Buf = Buf>>(backend: &mut B, m: &ModelConfig, batch: usize, time: usize) -> Self {
+    /// Allocates activations for `batch` sequences of up to `time` tokens, against the backend's
+    /// memory budget.
+    pub fn new<B: Backend<Buf = Buf>>(backend: &mut B, m: &ModelConfig, batch: usize, time: usize) -> Result<Self, EngineError> {
         let n = batch * time;
         let (c, f, v, h) = (m.d_model, m.mlp_dim(), m.vocab_size, m.n_heads);
-        let mut z = |len: usize| backend.zeros(len);
-        let blocks = (0..m.n_layers)
-            .map(|_| BlockActs {
-                ln1: z(n * c),
-                ln1_mean: z(n),
-                ln1_rstd: z(n),
+        let mut z = |len: usize| backend.alloc(len, "activations");
+        let mut blocks = Vec::with_capacity(m.n_layers);
+        for _ in 0..m.n_layers {
+            blocks.push(BlockActs {
+                ln1: z(n * c)?,
+                ln1_mean: z(n)?,
+                ln1_rstd: z(n)?,
                 attn: AttnActs {
-                    qkv: z(n * 3 * c),
-                    probs: z(batch * h * time * time),
-                    out: z(n * c),
-                    branch: z(n * c),
-                    drop: z(n * c),
+                    qkv: z(n * 3 * c)?,
+                    probs: z(batch * h * time * time)?,
+                    out: z(n * c)?,
+                    branch: z(n * c)?,
+                    drop: z(n * c)?,
                 },
-                x_mid: z(n * c),
-                ln2: z(n * c),
-                ln2_mean: z(n),
-                ln2_rstd: z(n),
-                mlp: MlpActs { fc: z(n * f), act: z(n * f), branch: z(n * c), drop: z(n * c) },
-                sum1: z(n * c),
-                sum2: z(n * c),
-            })
-            .collect();
-        Self {
+                x_mid: z(n * c)?,
+                ln2: z(n * c)?,
+                ln2_mean: z(n)?,
+                ln2_rstd: z(n)?,
+                mlp: MlpActs { fc: z(n * f)?, act: z(n * f)?, branch: z(n * c)?, drop: z(n * c)? },
+                sum1: z(n * c)?,
+                sum2: z(n * c)?,
+            });
+        }
+        let mut resid = Vec::with_capacity(m.n_layers + 1);
+        for _ in 0..=m.n_layers {
+            resid.push(z(n * c)?);
+        }
+        Ok(Self {
             batch,
             time,
-            resid: (0..=m.n_layers).map(|_| z(n * c)).collect(),
-            emb_drop: z(n * c),
+            resid,
+            emb_drop: z(n * c)?,
             blocks,
-            lnf: z(n * c),
-            lnf_mean: z(n),
-            lnf_rstd: z(n),
-            logits: z(n * v),
-            dlogits: z(n * v),
-            losses: z(n),
+            lnf: z(n * c)?,
+            lnf_mean: z(n)?,
+            lnf_rstd: z(n)?,
+            logits: z(n * v)?,
+            dlogits: z(n * v)?,
+            losses: z(n)?,
             scratch: Scratch {
-                resid: z(n * c),
-                branch: z(n * c),
-                input: z(n * c),
-                sum: z(n * c),
-                attn: z(n * c),
-                qkv: z(n * 3 * c),
-                act: z(n * f),
-                fc: z(n * f),
+                resid: z(n * c)?,
+                branch: z(n * c)?,
+                input: z(n * c)?,
+                sum: z(n * c)?,
+                attn: z(n * c)?,
+                qkv: z(n * 3 * c)?,
+                act: z(n * f)?,
+                fc: z(n * f)?,
             },
-        }
+        })
     }
+
+    /// The numbers [`Activations::new`] allocates, without allocating them (for memory estimates).
+    pub fn numel(m: &ModelConfig, batch: usize, time: usize) -> usize {
+        let n = batch * time;
+        let (c, f, v, h) = (m.d_model, m.mlp_dim(), m.vocab_size, m.n_heads);
+        let per_block = 13 * n * c + 4 * n + 2 * n * f + batch * h * time * time;
+        let scratch = 6 * n * c + 2 * n * f;
+        m.n_layers * per_block + (m.n_layers + 1) * n * c + 2 * n * c + 3 * n + 2 * n * v + scratch
+    }
+}
+
+/// Zero-filled buffers in the layout of `specs`, counted against the memory budget as `what`.
+pub fn zeros_like<B: Backend>(backend: &mut B, specs: &ParamSet<ParamSpec>, what: &str) -> Result<ParamSet<B::Buf>, EngineError> {
+    specs.try_map(|s| backend.alloc(s.numel(), what))
 }
 
 /// Seed of one dropout site's mask in one pass.
@@ -369,16 +435,20 @@ pub struct Gpt<B: Backend> {
 }
 
 impl<B: Backend> Gpt<B> {
-    /// A freshly initialised model.
-    pub fn new(backend: &mut B, config: ModelConfig, faults: Faults, seed: u64) -> Self {
+    /// A freshly initialised model, its parameters allocated against the backend's memory budget.
+    pub fn new(backend: &mut B, config: ModelConfig, faults: Faults, seed: u64) -> Result<Self, EngineError> {
         let specs = ParamSet::describe(&config, &faults);
-        let values = specs.initial_values(seed, &faults);
-        let params = values.map(|v| {
-            let mut buf = backend.zeros(v.len());
+        let params = Self::upload(backend, &specs.initial_values(seed, &faults))?;
+        Ok(Self { config, faults, specs, params })
+    }
+
+    /// Copies host values into freshly allocated backend buffers.
+    pub fn upload(backend: &mut B, values: &ParamSet<Vec<f32>>) -> Result<ParamSet<B::Buf>, EngineError> {
+        values.try_map(|v| {
+            let mut buf = backend.alloc(v.len(), "parameters")?;
             backend.upload(&mut buf, v);
-            buf
-        });
-        Self { config, faults, specs, params }
+            Ok(buf)
+        })
     }
 
     /// Number of trainable numbers.
@@ -386,9 +456,10 @@ impl<B: Backend> Gpt<B> {
         self.specs.tensors().iter().map(|s| s.numel()).sum()
     }
 
-    /// Zero-filled buffers in the parameters' layout (gradients, optimiser moments).
-    pub fn zeros_like_params(&self, backend: &mut B) -> ParamSet<B::Buf> {
-        self.specs.map(|s| backend.zeros(s.numel()))
+    /// Zero-filled buffers in the parameters' layout (gradients, optimiser moments), counted
+    /// against the memory budget as `what`.
+    pub fn zeros_like_params(&self, backend: &mut B, what: &str) -> Result<ParamSet<B::Buf>, EngineError> {
+        zeros_like(backend, &self.specs, what)
     }
 
     fn mlp_activation(&self) -> Activation {

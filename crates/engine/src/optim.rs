@@ -2,7 +2,8 @@
 
 use crate::backend::{AdamW, Backend, Sgd};
 use crate::config::{OptimizerKind, RunConfig};
-use crate::model::{ParamSet, ParamSpec};
+use crate::error::EngineError;
+use crate::model::{zeros_like, ParamSet, ParamSpec};
 
 /// Learning rate for 0-based step `step` of `total`: linear warmup over `warmup` steps to `peak`,
 /// then a cosine decay to `peak * min_ratio` at the last step.
@@ -42,56 +43,73 @@ pub fn clip_factor(norm: f64, max_norm: f32) -> f32 {
     }
 }
 
+/// The numbers one update needs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpdateSettings {
+    pub lr: f32,
+    pub weight_decay: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub momentum: f32,
+}
+
+impl From<&RunConfig> for UpdateSettings {
+    fn from(c: &RunConfig) -> Self {
+        Self {
+            lr: c.lr,
+            weight_decay: c.weight_decay,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.adam_eps,
+            momentum: c.momentum,
+        }
+    }
+}
+
 /// Optimiser state: one or two moment buffers per parameter tensor.
 pub struct Optimizer<B: Backend> {
-    kind: OptimizerKind,
     first: ParamSet<B::Buf>,
     second: Option<ParamSet<B::Buf>>,
     steps: u32,
 }
 
 impl<B: Backend> Optimizer<B> {
-    pub fn new(backend: &mut B, specs: &ParamSet<ParamSpec>, kind: OptimizerKind) -> Self {
-        let first = specs.map(|s| backend.zeros(s.numel()));
-        let second = (kind == OptimizerKind::Adamw).then(|| specs.map(|s| backend.zeros(s.numel())));
-        Self { kind, first, second, steps: 0 }
+    pub fn new(backend: &mut B, specs: &ParamSet<ParamSpec>, kind: OptimizerKind) -> Result<Self, EngineError> {
+        let first = zeros_like(backend, specs, "optimizer state")?;
+        let second = match kind {
+            OptimizerKind::Adamw => Some(zeros_like(backend, specs, "optimizer state")?),
+            OptimizerKind::Sgd => None,
+        };
+        Ok(Self { first, second, steps: 0 })
     }
 
-    /// Applies one update with learning rate `lr` to every parameter.
+
+    /// Applies one update to every parameter (weight decay only where the spec allows it).
     pub fn update(
         &mut self,
         b: &mut B,
         params: &mut ParamSet<B::Buf>,
         grads: &ParamSet<B::Buf>,
         specs: &ParamSet<ParamSpec>,
-        lr: f32,
-        cfg: &RunConfig,
+        h: UpdateSettings,
     ) {
         self.steps += 1;
         let specs = specs.tensors();
         let grads = grads.tensors();
         let firsts = self.first.tensors_mut();
-        match (&mut self.second, self.kind) {
-            (Some(second), OptimizerKind::Adamw) => {
-                for ((((p, g), m), v), s) in
-                    params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(second.tensors_mut()).zip(specs)
-                {
-                    let h = AdamW {
-                        lr,
-                        beta1: cfg.beta1,
-                        beta2: cfg.beta2,
-                        eps: cfg.adam_eps,
-                        weight_decay: if s.decay { cfg.weight_decay } else { 0.0 },
-                        step: self.steps,
-                    };
-                    b.adamw_update(p, g, m, v, h);
+        let decay = |s: &ParamSpec| if s.decay { h.weight_decay } else { 0.0 };
+        match &mut self.second {
+            Some(second) => {
+                let tensors = params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(second.tensors_mut()).zip(specs);
+                for ((((p, g), m), v), s) in tensors {
+                    let a = AdamW { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weight_decay: decay(s), step: self.steps };
+                    b.adamw_update(p, g, m, v, a);
                 }
             }
-            _ => {
+            None => {
                 for (((p, g), vel), s) in params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(specs) {
-                    let h =
-                        Sgd { lr, momentum: cfg.momentum, weight_decay: if s.decay { cfg.weight_decay } else { 0.0 } };
-                    b.sgd_update(p, g, vel, h);
+                    b.sgd_update(p, g, vel, Sgd { lr: h.lr, momentum: h.momentum, weight_decay: decay(s) });
                 }
             }
         }
@@ -138,11 +156,11 @@ mod tests {
     fn adamw_matches_a_hand_computed_step() {
         let mut b = CpuBackend::<f32>::new();
         let specs = spec(true);
-        let mut opt = Optimizer::new(&mut b, &specs, OptimizerKind::Adamw);
+        let mut opt = Optimizer::new(&mut b, &specs, OptimizerKind::Adamw).unwrap();
         let mut params = one_tensor_set(vec![1.0, -2.0]);
         let grads = one_tensor_set(vec![0.5, -0.1]);
-        let cfg = RunConfig { weight_decay: 0.1, ..RunConfig::default() };
-        opt.update(&mut b, &mut params, &grads, &specs, 0.01, &cfg);
+        let h = UpdateSettings { lr: 0.01, weight_decay: 0.1, ..UpdateSettings::from(&RunConfig::default()) };
+        opt.update(&mut b, &mut params, &grads, &specs, h);
         // First step: m̂ = g, v̂ = g², so the adaptive step is sign(g)·lr (up to eps), plus lr·wd·p.
         assert!((params.wte[0] - (1.0 - 0.01 - 0.01 * 0.1 * 1.0)).abs() < 1e-6, "{}", params.wte[0]);
         assert!((params.wte[1] - (-2.0 + 0.01 - 0.01 * 0.1 * -2.0)).abs() < 1e-6, "{}", params.wte[1]);
@@ -152,12 +170,12 @@ mod tests {
     fn sgd_momentum_accumulates_velocity() {
         let mut b = CpuBackend::<f32>::new();
         let specs = spec(false);
-        let mut opt = Optimizer::new(&mut b, &specs, OptimizerKind::Sgd);
+        let mut opt = Optimizer::new(&mut b, &specs, OptimizerKind::Sgd).unwrap();
         let mut params = one_tensor_set(vec![0.0, 0.0]);
         let grads = one_tensor_set(vec![1.0, 2.0]);
-        let cfg = RunConfig { momentum: 0.9, ..RunConfig::default() };
-        opt.update(&mut b, &mut params, &grads, &specs, 0.1, &cfg);
-        opt.update(&mut b, &mut params, &grads, &specs, 0.1, &cfg);
+        let h = UpdateSettings { lr: 0.1, momentum: 0.9, weight_decay: 0.0, ..UpdateSettings::from(&RunConfig::default()) };
+        opt.update(&mut b, &mut params, &grads, &specs, h);
+        opt.update(&mut b, &mut params, &grads, &specs, h);
         // velocity: 1, then 1.9; position: -0.1 - 0.19
         assert!((params.wte[0] + 0.29).abs() < 1e-6);
         assert!((params.wte[1] + 0.58).abs() < 1e-6);

@@ -1,5 +1,7 @@
 //! What a run reports: a cheap record every step, a richer one at every evaluation, a summary at the end.
 
+pub use crate::data::TokenizerStats;
+use crate::error::EngineError;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds spent in each phase of one training step.
@@ -86,12 +88,18 @@ impl AttentionMaps {
     }
 }
 
-/// A generated sample and how repetitive it is.
+/// A generated sample, measured against the training data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SampleStats {
+    /// The text as a reader sees it (prompt + generated).
     pub text: String,
-    /// Fraction of 4-grams of the generated part that already appeared earlier in it.
+    /// Fraction of 4-grams of the generated text that already appeared earlier in it.
     pub repeated_ngram_rate: f32,
+    /// The same rate for a stretch of validation text of the same length: what "normal" repetition
+    /// looks like on this corpus.
+    pub reference_ngram_rate: f32,
+    /// Fraction of adjacent token pairs of the text (re-encoded) that never occur in the training data.
+    pub unseen_bigram_rate: f32,
 }
 
 /// Recorded at every evaluation.
@@ -110,6 +118,18 @@ pub struct EvalRecord {
     pub max_abs_logit: f32,
     pub attention: AttentionMaps,
     pub sample: Option<SampleStats>,
+    pub tokenizer: TokenizerStats,
+}
+
+/// Everything the detector reads: the run's telemetry, nothing about how it was configured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub vocab_size: usize,
+    pub steps: Vec<StepRecord>,
+    /// Evaluations, with their attention maps dropped to keep the history small.
+    pub evals: Vec<EvalRecord>,
+    /// Why the run stopped early, if it did (a NaN, or memory that could not be had).
+    pub stopped: Option<EngineError>,
 }
 
 /// The last line of `faultline train --json`.

@@ -5,11 +5,12 @@ use crate::config::{ModelConfig, RunConfig};
 use crate::data::{Dataset, Split};
 use crate::error::{ConfigError, EngineError};
 use crate::model::{Activations, Gpt, ParamSet, Pass};
-use crate::optim::{clip_factor, global_norm, lr_at, sum_squares_each, Optimizer};
+use crate::optim::{clip_factor, global_norm, lr_at, sum_squares_each, Optimizer, UpdateSettings};
 use crate::rng::Rng;
 use crate::sampling::{repeated_ngram_rate, sample_next, SamplingConfig};
+use crate::faults::Faults;
 use crate::telemetry::{
-    AttentionMaps, BlockStats, EvalRecord, PhaseTimes, RunSummary, SampleStats, StepRecord, TensorStats,
+    AttentionMaps, BlockStats, EvalRecord, History, PhaseTimes, RunSummary, SampleStats, StepRecord, TensorStats,
 };
 
 /// A monotonic clock in milliseconds. The engine has no clock of its own, so the same code runs
@@ -33,18 +34,18 @@ pub struct Trainer<B: Backend = CpuBackend> {
     grads: ParamSet<B::Buf>,
     optimizer: Optimizer<B>,
     acts: Activations<B::Buf>,
-    sample_acts: Option<Activations<B::Buf>>,
+    sample_acts: Activations<B::Buf>,
     dataset: Dataset,
+    /// Which adjacent token pairs occur in the training split (`V × V`, row-major).
+    train_bigrams: Vec<bool>,
     batch_rng: Rng,
     x: Vec<u32>,
     y: Vec<u32>,
     steps_done: usize,
     clock: Clock,
-    last_step: Option<StepRecord>,
-    last_eval: Option<EvalRecord>,
+    history: History,
     tokens_trained: usize,
     train_ms: f64,
-    stopped: Option<EngineError>,
     /// Per-tensor squared gradient norms of the last step, before clipping.
     grad_sq: Vec<f64>,
     /// Per-tensor ‖Δw‖/‖w‖ of the last update, measured only when an evaluation follows it.
@@ -59,36 +60,44 @@ impl Trainer<CpuBackend> {
 }
 
 impl<B: Backend> Trainer<B> {
-    /// Validates the settings, loads the corpus and initialises the model from `cfg.seed`.
+    /// Validates the settings, loads the corpus and allocates and initialises the model from
+    /// `cfg.seed`. Fails with [`EngineError::OutOfMemory`] when the run does not fit its memory budget.
     pub fn new(cfg: RunConfig, mut backend: B, clock: Clock) -> Result<Self, EngineError> {
         cfg.validate()?;
         let context = cfg.preset.model(1).context;
-        let dataset = Dataset::load(&cfg.corpus, cfg.seed, context)?;
+        let dataset = Dataset::load_with(&cfg.corpus, cfg.seed, context, &cfg.faults)?;
         let model_cfg = cfg.preset.model(dataset.tokenizer.vocab_size());
-        let model = Gpt::new(&mut backend, model_cfg, cfg.faults.clone(), cfg.seed);
-        let grads = model.zeros_like_params(&mut backend);
-        let optimizer = Optimizer::new(&mut backend, &model.specs, cfg.optimizer);
-        let acts = Activations::new(&mut backend, &model_cfg, cfg.batch_size, model_cfg.context);
-        let n = cfg.batch_size * model_cfg.context;
+        backend.set_memory_budget(cfg.memory_budget_bytes());
+        let model = Gpt::new(&mut backend, model_cfg, cfg.faults.clone(), cfg.seed)?;
+        let grads = model.zeros_like_params(&mut backend, "gradients")?;
+        let optimizer = Optimizer::new(&mut backend, &model.specs, cfg.optimizer)?;
+        let batch = cfg.effective_batch();
+        let acts = Activations::new(&mut backend, &model_cfg, batch, model_cfg.context)?;
+        let sample_acts = Activations::new(&mut backend, &model_cfg, 1, model_cfg.context)?;
+        let v = model_cfg.vocab_size;
+        let mut train_bigrams = vec![false; v * v];
+        for pair in dataset.train.windows(2) {
+            train_bigrams[pair[0] as usize * v + pair[1] as usize] = true;
+        }
+        let n = batch * model_cfg.context;
         Ok(Self {
             batch_rng: Rng::derive(cfg.seed, "batches"),
+            history: History { vocab_size: v, ..History::default() },
             cfg,
             backend,
             model,
             grads,
             optimizer,
             acts,
-            sample_acts: None,
+            sample_acts,
             dataset,
+            train_bigrams,
             x: vec![0; n],
             y: vec![0; n],
             steps_done: 0,
             clock,
-            last_step: None,
-            last_eval: None,
             tokens_trained: 0,
             train_ms: 0.0,
-            stopped: None,
             grad_sq: Vec::new(),
             update_ratios: Vec::new(),
         })
@@ -119,19 +128,29 @@ impl<B: Backend> Trainer<B> {
     }
 
     pub fn is_done(&self) -> bool {
-        self.steps_done >= self.cfg.steps || self.stopped.is_some()
+        self.steps_done >= self.cfg.steps || self.history.stopped.is_some()
     }
 
     /// Why the run stopped early, if it did.
     pub fn stopped(&self) -> Option<&EngineError> {
-        self.stopped.as_ref()
+        self.history.stopped.as_ref()
+    }
+
+    /// Everything measured so far: what the detector reads.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Bytes allocated for this run.
+    pub fn memory_used(&self) -> u64 {
+        self.backend.memory_used()
     }
 
     /// Whether an evaluation is due after the step just taken.
     pub fn should_evaluate(&self) -> bool {
         self.steps_done > 0
             && (self.steps_done.is_multiple_of(self.cfg.eval_every) || self.steps_done == self.cfg.steps)
-            && self.last_eval.as_ref().is_none_or(|e| e.step != self.steps_done)
+            && self.history.evals.last().is_none_or(|e| e.step != self.steps_done)
     }
 
     /// The learning rate the schedule gives the next step.
@@ -140,59 +159,64 @@ impl<B: Backend> Trainer<B> {
         lr_at(self.steps_done, self.cfg.steps, warmup, self.cfg.effective_lr(), self.cfg.min_lr_ratio)
     }
 
-    fn pass(&self, train: bool) -> Pass {
+    fn pass(&self, train: bool, micro: usize) -> Pass {
+        let dropout = if self.cfg.faults.no_regularization { 0.0 } else { self.cfg.dropout }; // faults.no_regularization
         Pass {
-            batch: self.cfg.batch_size,
+            batch: self.cfg.effective_batch(),
             time: self.model.config.context,
-            dropout: if train { self.cfg.dropout } else { 0.0 },
-            dropout_seed: self.cfg.seed ^ (self.steps_done as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+            dropout: if train { dropout } else { 0.0 },
+            dropout_seed: self.cfg.seed ^ ((self.steps_done * 1024 + micro) as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
         }
     }
 
-    /// One optimiser step: a batch, forward, backward, clipping, update. A non-finite loss or gradient
-    /// stops the run before the update, so the parameters keep their last good values.
+    /// One optimiser step: `grad_accum` micro-batches forward and backward, clipping, update. A
+    /// non-finite loss or gradient stops the run before the update, so the parameters keep their last
+    /// good values.
     pub fn step(&mut self) -> Result<StepRecord, EngineError> {
-        if let Some(e) = &self.stopped {
+        if let Some(e) = &self.history.stopped {
             return Err(e.clone());
         }
         if self.steps_done >= self.cfg.steps {
             return Err(ConfigError::new("steps", format!("the run has finished its {} steps", self.cfg.steps)).into());
         }
-        let mut times = PhaseTimes::default();
+        self.apply_weight_faults()?;
         let now = self.clock;
-        let t0 = now();
-        self.dataset.batch(
-            Split::Train,
-            &mut self.batch_rng,
-            self.cfg.batch_size,
-            self.model.config.context,
-            &mut self.x,
-            &mut self.y,
-        );
-        let t1 = now();
-        times.data_ms = t1 - t0;
-
-        let pass = self.pass(true);
-        self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
-        let t2 = now();
-        times.forward_ms = t2 - t1;
-
-        let loss = self.mean_loss();
-        if !loss.is_finite() {
-            return Err(self.stop_non_finite());
-        }
-        let t3 = now();
-        times.telemetry_ms += t3 - t2;
-
+        let mut times = PhaseTimes::default();
+        let t_start = now();
         if !self.cfg.faults.no_zero_grad {
             for g in self.grads.tensors_mut() {
                 self.backend.fill(g, 0.0); // zero_grad(); faults.no_zero_grad skips it and gradients pile up
             }
         }
-        self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &self.x, pass);
+        let micro_batches = self.cfg.grad_accum;
+        let mut loss_sum = 0.0f64;
+        for micro in 0..micro_batches {
+            let t0 = now();
+            let (batch, context) = (self.cfg.effective_batch(), self.model.config.context);
+            self.dataset.batch(Split::Train, &mut self.batch_rng, batch, context, &mut self.x, &mut self.y);
+            let t1 = now();
+            let pass = self.pass(true, micro);
+            self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
+            let t2 = now();
+            let loss = self.mean_loss();
+            if !loss.is_finite() {
+                return Err(self.stop_non_finite());
+            }
+            loss_sum += loss as f64;
+            let t3 = now();
+            self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &self.x, pass);
+            let t4 = now();
+            times.data_ms += t1 - t0;
+            times.forward_ms += t2 - t1;
+            times.telemetry_ms += t3 - t2;
+            times.backward_ms += t4 - t3;
+        }
         let t4 = now();
-        times.backward_ms = t4 - t3;
-
+        if micro_batches > 1 {
+            for g in self.grads.tensors_mut() {
+                self.backend.scale(g, 1.0 / micro_batches as f32); // the mean over all micro-batches
+            }
+        }
         self.grad_sq = sum_squares_each(&mut self.backend, &self.grads);
         let norm = global_norm(&self.grad_sq);
         if !norm.is_finite() {
@@ -206,38 +230,75 @@ impl<B: Backend> Trainer<B> {
             }
         }
         let lr = self.current_lr();
-        let eval_follows =
-            (self.steps_done + 1).is_multiple_of(self.cfg.eval_every) || self.steps_done + 1 == self.cfg.steps;
-        let before: Vec<Vec<f32>> = if eval_follows {
+        let measure_update = self.eval_follows() || self.cfg.faults.sync_every_step;
+        let before: Vec<Vec<f32>> = if measure_update {
             self.model.params.tensors().into_iter().map(|p| self.backend.download(p)).collect()
         } else {
             Vec::new()
         };
-        let t_opt = now();
-        self.optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, lr, &self.cfg);
         let t5 = now();
-        times.optimizer_ms = t5 - t_opt;
-        if eval_follows {
-            self.update_ratios = before
-                .iter()
-                .zip(self.model.params.tensors())
-                .map(|(old, p)| {
-                    let new = self.backend.download(p);
-                    let delta: f64 = old.iter().zip(&new).map(|(a, b)| ((b - a) as f64).powi(2)).sum();
-                    let norm: f64 = old.iter().map(|&a| (a as f64).powi(2)).sum();
-                    (norm > 0.0).then(|| (delta / norm).sqrt() as f32)
-                })
-                .collect();
+        let weight_decay = if self.cfg.faults.no_regularization { 0.0 } else { self.cfg.weight_decay }; // faults.no_regularization
+        let hyper = UpdateSettings { lr, weight_decay, ..UpdateSettings::from(&self.cfg) };
+        self.optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, hyper);
+        let t6 = now();
+        if measure_update {
+            self.update_ratios = self.update_ratios_since(&before);
         }
-        times.telemetry_ms += (t_opt - t4) + (now() - t5);
+        if self.cfg.faults.sync_every_step {
+            // faults.sync_every_step: every statistic read back after every step, as per-step logging would
+            self.tensor_stats();
+            self.block_stats();
+        }
+        let t7 = now();
+        times.optimizer_ms = (t6 - t5) + (t5 - t4);
+        times.telemetry_ms += t7 - t6;
 
         self.steps_done += 1;
-        let tokens = self.cfg.batch_size * self.model.config.context;
+        let tokens = micro_batches * self.cfg.effective_batch() * self.model.config.context;
         self.tokens_trained += tokens;
-        self.train_ms += t5 - t0;
+        self.train_ms += t7 - t_start;
+        let loss = (loss_sum / micro_batches as f64) as f32;
         let record = StepRecord { step: self.steps_done, loss, grad_norm: norm as f32, lr, tokens, times };
-        self.last_step = Some(record.clone());
+        self.history.steps.push(record.clone());
         Ok(record)
+    }
+
+    /// Whether an evaluation is due right after the step about to run.
+    fn eval_follows(&self) -> bool {
+        (self.steps_done + 1).is_multiple_of(self.cfg.eval_every) || self.steps_done + 1 == self.cfg.steps
+    }
+
+    /// The weight faults that strike at a given step.
+    fn apply_weight_faults(&mut self) -> Result<(), EngineError> {
+        let step = self.steps_done + 1;
+        let at = |v: Option<f32>| v.is_some_and(|s| s as usize == step);
+        if at(self.cfg.faults.corrupt_embeddings) {
+            // faults.corrupt_embeddings: the token table is overwritten with noise of std 1
+            let mut rng = Rng::derive(self.cfg.seed, "corrupt");
+            let noise: Vec<f32> = (0..self.backend.len(&self.model.params.wte)).map(|_| rng.normal() as f32).collect();
+            self.backend.upload(&mut self.model.params.wte, &noise);
+        }
+        if at(self.cfg.faults.wrong_checkpoint) {
+            // faults.wrong_checkpoint: the weights of another, untrained run replace ours
+            let foreign = self.model.specs.initial_values(self.cfg.seed.wrapping_add(1), &Faults::default());
+            for (p, v) in self.model.params.tensors_mut().into_iter().zip(foreign.tensors()) {
+                self.backend.upload(p, v);
+            }
+        }
+        Ok(())
+    }
+
+    fn update_ratios_since(&mut self, before: &[Vec<f32>]) -> Vec<Option<f32>> {
+        before
+            .iter()
+            .zip(self.model.params.tensors())
+            .map(|(old, p)| {
+                let new = self.backend.download(p);
+                let delta: f64 = old.iter().zip(&new).map(|(a, b)| ((b - a) as f64).powi(2)).sum();
+                let norm: f64 = old.iter().map(|&a| (a as f64).powi(2)).sum();
+                (norm > 0.0).then(|| (delta / norm).sqrt() as f32)
+            })
+            .collect()
     }
 
     fn mean_loss(&mut self) -> f32 {
@@ -250,7 +311,7 @@ impl<B: Backend> Trainer<B> {
     fn stop_non_finite(&mut self) -> EngineError {
         let tensor = self.first_non_finite().unwrap_or_else(|| "loss".to_string());
         let err = EngineError::NonFinite { step: self.steps_done + 1, tensor };
-        self.stopped = Some(err.clone());
+        self.history.stopped = Some(err.clone());
         err
     }
 
@@ -315,36 +376,67 @@ impl<B: Backend> Trainer<B> {
         let blocks = self.block_stats();
         let logits = self.backend.download(&self.acts.logits);
         let max_abs_logit = logits.iter().fold(0.0f32, |m, v| if v.abs() > m || v.is_nan() { v.abs() } else { m });
-        let tensors = self.tensor_stats();
-        let attention = self.attention_maps();
-        let sample = (self.cfg.sample_tokens > 0)
-            .then(|| {
-                let opts = self.cfg.sampling.clone();
-                let prompt_len = 1;
-                self.generate("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok().map(
-                    |ids| {
-                        let generated = &ids[prompt_len.min(ids.len())..];
-                        SampleStats {
-                            text: self.dataset.tokenizer.decode(&ids),
-                            repeated_ngram_rate: repeated_ngram_rate(generated, 4),
-                        }
-                    },
-                )
-            })
-            .flatten();
         let record = EvalRecord {
             step: self.steps_done,
             train_loss,
             val_loss,
             grad_norm: global_norm(&self.grad_sq) as f32,
-            tensors,
+            tensors: self.tensor_stats(),
             blocks,
             max_abs_logit,
-            attention,
-            sample,
+            attention: self.attention_maps(),
+            sample: self.eval_sample(),
+            tokenizer: self.dataset.tokenizer_stats.clone(),
         };
-        self.last_eval = Some(record.clone());
+        let mut kept = record.clone();
+        kept.attention.probs = Vec::new();
+        self.history.evals.push(kept);
         record
+    }
+
+    /// How samples are decoded in this run, after the sampling faults.
+    pub fn sampling(&self) -> SamplingConfig {
+        let mut opts = self.cfg.sampling.clone();
+        if self.cfg.faults.greedy_decoding {
+            opts.greedy = true; // faults.greedy_decoding: always the argmax
+        }
+        if let Some(t) = self.cfg.faults.temperature_too_low {
+            opts.temperature = t; // faults.temperature_too_low: a nearly one-hot distribution
+        }
+        opts
+    }
+
+    /// Turns generated ids into the text a reader sees.
+    fn decode(&self, ids: &[u32]) -> String {
+        if self.cfg.faults.tokenizer_mismatch {
+            // faults.tokenizer_mismatch: ids looked up in a vocabulary shifted by one entry
+            let v = self.model.config.vocab_size as u32;
+            let shifted: Vec<u32> = ids.iter().map(|&id| (id + 1) % v).collect();
+            return self.dataset.tokenizer.decode(&shifted);
+        }
+        self.dataset.tokenizer.decode(ids)
+    }
+
+    /// A sample at the run's sampling settings, measured against the training data.
+    fn eval_sample(&mut self) -> Option<SampleStats> {
+        if self.cfg.sample_tokens == 0 {
+            return None;
+        }
+        let opts = self.sampling();
+        let ids = self.generate("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok()?;
+        let text = self.decode(&ids);
+        // Measure what the reader sees: re-encode the text (a mismatched vocabulary shows up here).
+        let seen = self.dataset.tokenizer.encode(&text).unwrap_or_default();
+        let v = self.model.config.vocab_size;
+        let pairs = seen.windows(2).count().max(1);
+        let unseen = seen.windows(2).filter(|p| !self.train_bigrams[p[0] as usize * v + p[1] as usize]).count();
+        let reference: Vec<u32> = self.dataset.val.iter().take(seen.len()).copied().collect();
+        Some(SampleStats {
+            text,
+            repeated_ngram_rate: repeated_ngram_rate(&seen, 4),
+            reference_ngram_rate: repeated_ngram_rate(&reference, 4),
+            unseen_bigram_rate: unseen as f32 / pairs as f32,
+        })
     }
 
     fn tensor_stats(&mut self) -> Vec<TensorStats> {
@@ -407,14 +499,12 @@ impl<B: Backend> Trainer<B> {
         let source = if self.dataset.val.len() > m.context { &self.dataset.val } else { &self.dataset.train };
         let probe: Vec<u32> = source.iter().take(m.context).copied().collect();
         let time = probe.len();
-        let mut acts = self.take_sample_acts();
         let pass = Pass { batch: 1, time, dropout: 0.0, dropout_seed: 0 };
-        self.model.forward(&mut self.backend, &mut acts, &probe, None, pass);
+        self.model.forward(&mut self.backend, &mut self.sample_acts, &probe, None, pass);
         let mut probs = Vec::with_capacity(m.n_layers * m.n_heads * time * time);
-        for block in &acts.blocks {
+        for block in &self.sample_acts.blocks {
             probs.extend_from_slice(&self.backend.download(&block.attn.probs)[..m.n_heads * time * time]);
         }
-        self.sample_acts = Some(acts);
         AttentionMaps {
             layers: m.n_layers,
             heads: m.n_heads,
@@ -424,21 +514,13 @@ impl<B: Backend> Trainer<B> {
         }
     }
 
-    fn take_sample_acts(&mut self) -> Activations<B::Buf> {
-        let m = self.model.config;
-        match self.sample_acts.take() {
-            Some(a) => a,
-            None => Activations::new(&mut self.backend, &m, 1, m.context),
-        }
-    }
-
     fn split_loss(&mut self, split: Split) -> f32 {
         let label = match split {
             Split::Train => "eval-train",
             Split::Val => "eval-val",
         };
         let mut rng = Rng::derive(self.cfg.seed, label);
-        let pass = self.pass(false);
+        let pass = self.pass(false, 0);
         let mut total = 0.0f64;
         for _ in 0..self.cfg.eval_batches {
             self.dataset.batch(split, &mut rng, pass.batch, pass.time, &mut self.x, &mut self.y);
@@ -458,7 +540,7 @@ impl<B: Backend> Trainer<B> {
         seed: u64,
     ) -> Result<String, EngineError> {
         let ids = self.generate(prompt, max_new_tokens, opts, seed)?;
-        Ok(self.dataset.tokenizer.decode(&ids))
+        Ok(self.decode(&ids))
     }
 
     fn generate(
@@ -475,25 +557,23 @@ impl<B: Backend> Trainer<B> {
             tokens.push(first);
         }
         let m = self.model.config;
-        let mut acts = self.take_sample_acts();
         let mut rng = Rng::derive(seed, "sample");
         for _ in 0..max_new_tokens {
             let start = tokens.len().saturating_sub(m.context);
             let window = &tokens[start..];
             let pass = Pass { batch: 1, time: window.len(), dropout: 0.0, dropout_seed: 0 };
-            self.model.forward(&mut self.backend, &mut acts, window, None, pass);
-            let logits = self.backend.download(&acts.logits);
+            self.model.forward(&mut self.backend, &mut self.sample_acts, window, None, pass);
+            let logits = self.backend.download(&self.sample_acts.logits);
             let last = &logits[(window.len() - 1) * m.vocab_size..window.len() * m.vocab_size];
             let next = sample_next(last, window, opts, &mut rng);
             tokens.push(next);
         }
-        self.sample_acts = Some(acts);
         Ok(tokens)
     }
 
     /// The summary line of `faultline train --json`.
     pub fn summary(&self) -> RunSummary {
-        let (diverged_at, first_bad_tensor) = match &self.stopped {
+        let (diverged_at, first_bad_tensor) = match &self.history.stopped {
             Some(EngineError::NonFinite { step, tensor }) => (Some(*step), Some(tensor.clone())),
             _ => (None, None),
         };
@@ -501,8 +581,8 @@ impl<B: Backend> Trainer<B> {
             steps_run: self.steps_done,
             vocab_size: self.model.config.vocab_size,
             corpus: self.dataset.info.id.clone(),
-            train_loss: self.last_eval.as_ref().map(|e| e.train_loss).or(self.last_step.as_ref().map(|s| s.loss)),
-            val_loss: self.last_eval.as_ref().and_then(|e| e.val_loss),
+            train_loss: self.history.evals.last().map(|e| e.train_loss).or(self.history.steps.last().map(|s| s.loss)),
+            val_loss: self.history.evals.last().and_then(|e| e.val_loss),
             diverged_at,
             first_bad_tensor,
             tokens_per_s: if self.train_ms > 0.0 { self.tokens_trained as f64 / (self.train_ms / 1e3) } else { 0.0 },

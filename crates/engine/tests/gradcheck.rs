@@ -273,7 +273,7 @@ fn embedding_and_bias_backward() {
 fn small_model(faults: Faults) -> (B, Gpt<B>) {
     let cfg = ModelConfig { vocab_size: 11, context: 6, d_model: 8, n_heads: 2, n_layers: 2, mlp_mult: 4 };
     let mut b = B::new();
-    let mut gpt = Gpt::new(&mut b, cfg, faults, 5);
+    let mut gpt = Gpt::new(&mut b, cfg, faults, 5).unwrap();
     // Larger weights than the 0.02 init so every path carries a gradient well above the tolerance.
     let mut rng = Rng::new(8);
     for p in gpt.params.tensors_mut() {
@@ -290,13 +290,13 @@ fn check_model(faults: Faults, dropout: f32) {
     let mut rng = Rng::new(9);
     let tokens: Vec<u32> = (0..12).map(|_| rng.below(11) as u32).collect();
     let targets: Vec<u32> = (0..12).map(|_| rng.below(11) as u32).collect();
-    let mut acts = Activations::new(&mut b, &gpt.config, 2, 6);
+    let mut acts = Activations::new(&mut b, &gpt.config, 2, 6).unwrap();
     let loss = |b: &mut B, gpt: &Gpt<B>, acts: &mut Activations<Vec<f64>>| {
         gpt.forward(b, acts, &tokens, Some(&targets), pass);
         acts.losses.iter().sum::<f64>() / acts.losses.len() as f64
     };
     loss(&mut b, &gpt, &mut acts);
-    let mut grads = gpt.zeros_like_params(&mut b);
+    let mut grads = gpt.zeros_like_params(&mut b, "gradients").unwrap();
     gpt.backward(&mut b, &mut acts, &mut grads, &tokens, pass);
 
     let names: Vec<String> = gpt.specs.tensors().iter().map(|s| s.name.clone()).collect();

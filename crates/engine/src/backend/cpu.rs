@@ -5,6 +5,7 @@
 //! the `matrixmultiply` crate's blocked kernels); every other kernel is written out here as plain loops.
 
 use super::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm};
+use crate::error::EngineError;
 use crate::rng::Rng;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar};
@@ -50,14 +51,23 @@ impl Real for f64 {
 }
 
 /// The CPU backend; `CpuBackend` (f32) trains, `CpuBackend<f64>` checks gradients.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CpuBackend<T: Real = f32> {
+    budget: u64,
+    used: u64,
     _t: PhantomData<T>,
 }
 
+impl<T: Real> Default for CpuBackend<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T: Real> CpuBackend<T> {
+    /// A backend with no memory budget.
     pub fn new() -> Self {
-        Self { _t: PhantomData }
+        Self { budget: u64::MAX, used: 0, _t: PhantomData }
     }
 }
 
@@ -92,6 +102,31 @@ impl<T: Real> Backend for CpuBackend<T> {
 
     fn zeros(&mut self, len: usize) -> Vec<T> {
         vec![T::zero(); len]
+    }
+
+    fn alloc(&mut self, len: usize, what: &str) -> Result<Vec<T>, EngineError> {
+        let bytes = (len * std::mem::size_of::<T>()) as u64;
+        let oom = |requested_bytes| EngineError::OutOfMemory {
+            requested_bytes,
+            budget_bytes: self.budget,
+            what: what.to_string(),
+        };
+        if self.used.saturating_add(bytes) > self.budget {
+            return Err(oom(self.used + bytes));
+        }
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(len).map_err(|_| oom(self.used + bytes))?; // the allocator itself said no
+        buf.resize(len, T::zero());
+        self.used += bytes;
+        Ok(buf)
+    }
+
+    fn set_memory_budget(&mut self, bytes: u64) {
+        self.budget = bytes;
+    }
+
+    fn memory_used(&self) -> u64 {
+        self.used
     }
 
     fn len(&self, buf: &Vec<T>) -> usize {

@@ -10,6 +10,8 @@ pub mod cpu;
 
 pub use cpu::CpuBackend;
 
+use crate::error::EngineError;
+
 /// Element-wise nonlinearities of the MLP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -86,8 +88,15 @@ pub trait Backend {
     /// Human-readable name ("CPU (ndarray)", "WebGPU", ...).
     fn name(&self) -> String;
 
-    /// A zero-filled buffer of `len` numbers.
+    /// A zero-filled buffer of `len` numbers (for kernels and tests; models allocate with [`Backend::alloc`]).
     fn zeros(&mut self, len: usize) -> Self::Buf;
+    /// A zero-filled buffer of `len` numbers counted against the memory budget: fails with
+    /// [`EngineError::OutOfMemory`] when the budget or the machine's memory runs out.
+    fn alloc(&mut self, len: usize, what: &str) -> Result<Self::Buf, EngineError>;
+    /// Limits what [`Backend::alloc`] may hand out in total, in bytes.
+    fn set_memory_budget(&mut self, bytes: u64);
+    /// Bytes handed out by [`Backend::alloc`] so far.
+    fn memory_used(&self) -> u64;
     fn len(&self, buf: &Self::Buf) -> usize;
     fn upload(&mut self, buf: &mut Self::Buf, data: &[f32]);
     fn download(&mut self, buf: &Self::Buf) -> Vec<f32>;

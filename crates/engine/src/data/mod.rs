@@ -23,6 +23,8 @@ pub use tokenizer::Tokenizer;
 
 use crate::config::CorpusSource;
 use crate::error::EngineError;
+use crate::faults::Faults;
+use serde::{Deserialize, Serialize};
 use crate::rng::Rng;
 
 /// The largest text accepted as a corpus, in bytes (2 MB).
@@ -48,7 +50,25 @@ pub struct Dataset {
     pub train: Vec<u32>,
     pub val: Vec<u32>,
     pub info: CorpusInfo,
+    /// How well the tokenizer handles held-out text: measured once, on the validation text.
+    pub tokenizer_stats: TokenizerStats,
+    /// The start of the validation text, as written (for reference statistics of samples).
+    pub val_text: String,
 }
+
+/// How the tokenizer copes with text it was not built from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenizerStats {
+    /// Fraction of validation tokens that are `<UNK>`.
+    pub unk_rate: f32,
+    /// Whether `decode(encode(x)) == x` for the validation text.
+    pub roundtrip_ok: bool,
+    /// The first place they differ: `(original, decoded)` snippets.
+    pub roundtrip_mismatch: Option<(String, String)>,
+}
+
+/// Characters of validation text kept in [`Dataset::val_text`].
+const VAL_TEXT_CHARS: usize = 2000;
 
 /// Where a text came from, for its [`CorpusInfo`].
 struct Origin {
@@ -63,6 +83,12 @@ impl Dataset {
     /// Fails with [`EngineError::Data`] when the text is empty, larger than [`MAX_TEXT_BYTES`], or
     /// too short for either split to hold one window of `context + 1` tokens.
     pub fn load(source: &CorpusSource, split_seed: u64, context: usize) -> Result<Dataset, EngineError> {
+        Self::load_with(source, split_seed, context, &Faults::default())
+    }
+
+    /// [`Dataset::load`] with the data faults applied: `tiny-dataset` keeps only the first tokens of
+    /// the training split, `word-level-vocab` and `lossy-normalization` change the tokenizer.
+    pub fn load_with(source: &CorpusSource, split_seed: u64, context: usize, faults: &Faults) -> Result<Dataset, EngineError> {
         match source {
             CorpusSource::Builtin(id) => {
                 let corpus = CorpusId::parse(id)
@@ -74,7 +100,7 @@ impl Dataset {
                     entropy_rate: Some(generated.entropy_rate),
                 };
                 let documents = corpus::split_units(&generated.text);
-                Self::from_documents(&generated.text, &documents, origin, split_seed, context)
+                Self::from_documents(&generated.text, &documents, origin, split_seed, context, faults)
             }
             CorpusSource::Text { name, text } => {
                 if text.is_empty() {
@@ -92,7 +118,7 @@ impl Dataset {
                     description: "text supplied by the learner".to_string(),
                     entropy_rate: None,
                 };
-                Self::from_documents(text, &text_documents(text), origin, split_seed, context)
+                Self::from_documents(text, &text_documents(text), origin, split_seed, context, faults)
             }
         }
     }
@@ -104,16 +130,41 @@ impl Dataset {
         origin: Origin,
         split_seed: u64,
         context: usize,
+        faults: &Faults,
     ) -> Result<Dataset, EngineError> {
-        let tokenizer = Tokenizer::for_text(text);
+        let splits = assign_splits(documents.len(), split_seed);
+        let tokenizer = if let Some(sample_chars) = faults.word_level_vocab {
+            // faults.word_level_vocab: the vocabulary comes from the first few training documents only
+            let sample: String = documents
+                .iter()
+                .zip(&splits)
+                .filter(|(_, s)| **s == Split::Train)
+                .flat_map(|(d, _)| d.chars())
+                .take(sample_chars as usize)
+                .collect();
+            Tokenizer::words_from(&sample)
+        } else if faults.lossy_normalization {
+            Tokenizer::normalizing_for(text) // faults.lossy_normalization: lower-case, fold whitespace
+        } else {
+            Tokenizer::for_text(text)
+        };
         let mut train = Vec::new();
         let mut val = Vec::new();
-        for (document, split) in documents.iter().zip(assign_splits(documents.len(), split_seed)) {
+        let mut val_text = String::new();
+        for (document, split) in documents.iter().zip(splits) {
             let tokens = tokenizer.encode(document)?;
             match split {
                 Split::Train => train.extend(tokens),
-                Split::Val => val.extend(tokens),
+                Split::Val => {
+                    val.extend(tokens);
+                    if val_text.len() < VAL_TEXT_CHARS {
+                        val_text.push_str(document);
+                    }
+                }
             }
+        }
+        if let Some(tokens) = faults.tiny_dataset {
+            train.truncate((tokens as usize).max(context + 1)); // faults.tiny_dataset: a few thousand tokens to learn from
         }
         for (name, tokens) in [("training", &train), ("validation", &val)] {
             if tokens.len() <= context {
@@ -126,6 +177,7 @@ impl Dataset {
                 )));
             }
         }
+        let tokenizer_stats = tokenizer_stats(&tokenizer, &val, &val_text)?;
         let info = CorpusInfo {
             id: origin.id,
             description: origin.description,
@@ -136,7 +188,7 @@ impl Dataset {
             train_tokens: train.len(),
             val_tokens: val.len(),
         };
-        Ok(Dataset { tokenizer, train, val, info })
+        Ok(Dataset { tokenizer, train, val, info, tokenizer_stats, val_text })
     }
 
     /// The tokens of one split.
@@ -174,6 +226,21 @@ impl Dataset {
             y_row.copy_from_slice(&tokens[start + 1..start + context + 1]);
         }
     }
+}
+
+/// Measures the tokenizer on held-out text: the `<UNK>` rate of `val` and the roundtrip of `val_text`.
+fn tokenizer_stats(tokenizer: &Tokenizer, val: &[u32], val_text: &str) -> Result<TokenizerStats, EngineError> {
+    let unk_rate = match tokenizer.unk_id() {
+        Some(unk) if !val.is_empty() => val.iter().filter(|&&t| t == unk).count() as f32 / val.len() as f32,
+        _ => 0.0,
+    };
+    let decoded = tokenizer.decode(&tokenizer.encode(val_text)?);
+    let roundtrip_mismatch = (decoded != val_text).then(|| {
+        let at = val_text.chars().zip(decoded.chars()).take_while(|(a, b)| a == b).count();
+        let snippet = |s: &str| s.chars().skip(at.saturating_sub(10)).take(30).collect::<String>();
+        (snippet(val_text), snippet(&decoded))
+    });
+    Ok(TokenizerStats { unk_rate, roundtrip_ok: roundtrip_mismatch.is_none(), roundtrip_mismatch })
 }
 
 /// How many characters of text to ask for so that both splits comfortably hold a window: about 40
@@ -332,7 +399,8 @@ mod tests {
             train_tokens: len as usize,
             val_tokens: 0,
         };
-        Dataset { tokenizer: Tokenizer::Byte, train, val: Vec::new(), info }
+        let tokenizer_stats = TokenizerStats { unk_rate: 0.0, roundtrip_ok: true, roundtrip_mismatch: None };
+        Dataset { tokenizer: Tokenizer::Byte, train, val: Vec::new(), info, tokenizer_stats, val_text: String::new() }
     }
 
     #[test]

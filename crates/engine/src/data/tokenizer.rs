@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 /// The largest number of distinct characters for which a character-level vocabulary is used.
 pub const MAX_CHAR_VOCAB: usize = 96;
 
+/// The unknown-word token of the word-level tokenizer (always id 0).
+pub const UNK: &str = "<UNK>";
+
 /// Maps text to token ids and back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Tokenizer {
@@ -25,6 +28,51 @@ pub enum Tokenizer {
     Char { chars: Vec<char> },
     /// One token per UTF-8 byte; token `i` is the byte `i`.
     Byte,
+    /// A character vocabulary that first lower-cases the text and folds every run of whitespace
+    /// into one space: `decode(encode(x)) != x` whenever `x` had capitals, newlines or double spaces.
+    /// This is the `lossy-normalization` fault.
+    Normalizing { chars: Vec<char> },
+    /// One token per word (a run of letters and digits) or other character, with a vocabulary taken
+    /// from a sample text; everything else becomes `<UNK>` (id 0). This is the `word-level-vocab` fault.
+    Word { pieces: Vec<String> },
+}
+
+/// Lower-cases `text` and folds each run of whitespace into a single space.
+pub fn normalize_lossy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !in_space {
+                out.push(' ');
+            }
+            in_space = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_space = false;
+        }
+    }
+    out
+}
+
+/// Splits `text` into words (runs of alphanumeric characters) and single other characters.
+fn word_pieces(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut word_start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            word_start.get_or_insert(i);
+        } else {
+            if let Some(start) = word_start.take() {
+                pieces.push(&text[start..i]);
+            }
+            pieces.push(&text[i..i + c.len_utf8()]);
+        }
+    }
+    if let Some(start) = word_start {
+        pieces.push(&text[start..]);
+    }
+    pieces
 }
 
 impl Tokenizer {
@@ -41,21 +89,47 @@ impl Tokenizer {
         }
     }
 
+    /// A character vocabulary over the lossily normalised `text` (the `lossy-normalization` fault).
+    pub fn normalizing_for(text: &str) -> Tokenizer {
+        let mut chars: Vec<char> = normalize_lossy(text).chars().collect();
+        chars.sort_unstable();
+        chars.dedup();
+        Tokenizer::Normalizing { chars }
+    }
+
+    /// A word vocabulary built from `sample` alone (the `word-level-vocab` fault): `<UNK>`, then
+    /// every distinct piece of the sample in sorted order.
+    pub fn words_from(sample: &str) -> Tokenizer {
+        let mut pieces: Vec<String> = word_pieces(sample).into_iter().map(str::to_string).collect();
+        pieces.sort_unstable();
+        pieces.dedup();
+        pieces.insert(0, UNK.to_string());
+        Tokenizer::Word { pieces }
+    }
+
     /// How many distinct token ids there are (the size of the model's embedding table and output
     /// layer).
     pub fn vocab_size(&self) -> usize {
         match self {
-            Tokenizer::Char { chars } => chars.len(),
+            Tokenizer::Char { chars } | Tokenizer::Normalizing { chars } => chars.len(),
             Tokenizer::Byte => 256,
+            Tokenizer::Word { pieces } => pieces.len(),
         }
     }
 
-    /// A short name for reports: `"char"` or `"byte"`.
+    /// A short name for reports: `"char"`, `"byte"`, `"char, normalising"` or `"word"`.
     pub fn kind(&self) -> &'static str {
         match self {
             Tokenizer::Char { .. } => "char",
             Tokenizer::Byte => "byte",
+            Tokenizer::Normalizing { .. } => "char, normalising",
+            Tokenizer::Word { .. } => "word",
         }
+    }
+
+    /// Id of the unknown-word token, for tokenizers that have one.
+    pub fn unk_id(&self) -> Option<u32> {
+        matches!(self, Tokenizer::Word { .. }).then_some(0)
     }
 
     /// Turns `text` into token ids.
@@ -67,6 +141,13 @@ impl Tokenizer {
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {
         match self {
             Tokenizer::Byte => Ok(text.bytes().map(u32::from).collect()),
+            Tokenizer::Normalizing { chars } => {
+                Tokenizer::Char { chars: chars.clone() }.encode(&normalize_lossy(text)) // the original text is gone
+            }
+            Tokenizer::Word { pieces } => Ok(word_pieces(text)
+                .into_iter()
+                .map(|p| pieces[1..].binary_search_by(|q| q.as_str().cmp(p)).map_or(0, |i| i as u32 + 1))
+                .collect()),
             Tokenizer::Char { chars } => text
                 .chars()
                 .enumerate()
@@ -88,8 +169,11 @@ impl Tokenizer {
     /// replacement character U+FFFD, and so do byte sequences that are not valid UTF-8.
     pub fn decode(&self, ids: &[u32]) -> String {
         match self {
-            Tokenizer::Char { chars } => {
+            Tokenizer::Char { chars } | Tokenizer::Normalizing { chars } => {
                 ids.iter().map(|&id| chars.get(id as usize).copied().unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+            }
+            Tokenizer::Word { pieces } => {
+                ids.iter().map(|&id| pieces.get(id as usize).map_or("\u{FFFD}", String::as_str)).collect()
             }
             Tokenizer::Byte => {
                 let mut bytes = Vec::with_capacity(ids.len());
@@ -116,7 +200,14 @@ impl Tokenizer {
     pub fn token_label(&self, id: u32) -> String {
         let replacement = char::REPLACEMENT_CHARACTER.to_string();
         match self {
-            Tokenizer::Char { chars } => match chars.get(id as usize) {
+            Tokenizer::Word { pieces } => pieces.get(id as usize).map_or(replacement, |p| {
+                let mut chars = p.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => char_label(c).unwrap_or_else(|| format!("U+{:04X}", c as u32)),
+                    _ => p.clone(),
+                }
+            }),
+            Tokenizer::Char { chars } | Tokenizer::Normalizing { chars } => match chars.get(id as usize) {
                 Some(&c) => char_label(c).unwrap_or_else(|| format!("U+{:04X}", c as u32)),
                 None => replacement,
             },
