@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 /// Training throughput of one reference configuration; the bench page prints this as JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchResult {
+    /// The backend's id, as the bench page's `backend` parameter spells it (`cpu`, `webgpu`).
     pub backend: String,
+    /// Its human-readable name.
+    pub backend_name: String,
     pub threads: usize,
     pub config: String,
     pub steps: usize,
@@ -25,7 +28,8 @@ pub struct BenchResult {
 /// is timed too: the same seed gives the same first loss as `faultline train`.
 pub fn run_training_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> BenchResult {
     let mut result = BenchResult {
-        backend: CpuBackend::<f32>::new().name(),
+        backend: "cpu".to_string(),
+        backend_name: CpuBackend::<f32>::new().name(),
         threads: 1,
         config: preset.id().to_string(),
         steps,

@@ -29,6 +29,17 @@ pub struct FaultSpec {
     /// One line: what the fault changes in the computation.
     pub summary: &'static str,
     pub strength: Option<Strength>,
+    /// Settings (and other faults) under which the symptom shows, as `key=value` pairs separated by
+    /// spaces, in the command line's and the URL's names; empty when the defaults show it. Several of
+    /// the guide's stories hold only in a particular setting, and that is part of the lesson.
+    pub scenario: &'static str,
+}
+
+impl FaultSpec {
+    /// The scenario as `(key, value)` pairs.
+    pub fn scenario_pairs(&self) -> Vec<(&'static str, &'static str)> {
+        self.scenario.split_whitespace().filter_map(|kv| kv.split_once('=')).collect()
+    }
 }
 
 /// The catalogue.
@@ -38,7 +49,8 @@ pub const FAULTS: &[FaultSpec] = &[
         guide_entry: "loss-oscillates-wildly",
         section: "Learning Rate Issues",
         summary: "multiplies the learning rate by a factor",
-        strength: Some(Strength { unit: "factor", default: 30.0, min: 1.0, max: 10_000.0 }),
+        strength: Some(Strength { unit: "factor", default: 300.0, min: 1.0, max: 10_000.0 }),
+        scenario: "",
     },
     FaultSpec {
         id: "lr-too-low",
@@ -46,6 +58,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Learning Rate Issues",
         summary: "divides the learning rate by a factor",
         strength: Some(Strength { unit: "factor", default: 100.0, min: 1.0, max: 1_000_000.0 }),
+        scenario: "",
     },
     FaultSpec {
         id: "no-warmup",
@@ -53,6 +66,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Loss Plateau",
         summary: "starts at the full learning rate instead of ramping up",
         strength: None,
+        scenario: "lr=0.02",
     },
     FaultSpec {
         id: "no-grad-clip",
@@ -60,6 +74,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "turns off global gradient-norm clipping",
         strength: None,
+        scenario: "optimizer=sgd lr=0.3",
     },
     FaultSpec {
         id: "init-too-large",
@@ -67,6 +82,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "initialises weights with a large standard deviation instead of 0.02",
         strength: Some(Strength { unit: "std", default: 1.0, min: 0.0, max: 10.0 }),
+        scenario: "",
     },
     FaultSpec {
         id: "init-zero",
@@ -74,6 +90,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "initialises every weight to zero, so units stay symmetric",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "no-zero-grad",
@@ -81,6 +98,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "never clears the gradients, so every step adds onto all earlier ones",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "detached-block",
@@ -88,6 +106,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "cuts the graph below the last block: no gradient reaches the layers under it",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "dead-relu",
@@ -95,6 +114,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "uses ReLU in the MLP with a negative initial bias, so most units never fire",
         strength: Some(Strength { unit: "bias", default: -1.0, min: -10.0, max: 0.0 }),
+        scenario: "",
     },
     FaultSpec {
         id: "sigmoid-activation",
@@ -102,6 +122,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "uses a sigmoid instead of GELU in the MLP",
         strength: None,
+        scenario: "fault=no-residual config=small",
     },
     FaultSpec {
         id: "no-residual",
@@ -109,6 +130,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "removes the residual connections around attention and the MLP",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "post-norm",
@@ -116,6 +138,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "normalises after each residual addition (post-norm) instead of before each sublayer",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "naive-log-softmax",
@@ -123,6 +146,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Numerical Issues",
         summary: "computes the loss as log(softmax(x)) instead of x - logsumexp(x)",
         strength: None,
+        scenario: "fault=lr-too-high=300",
     },
     FaultSpec {
         id: "softmax-no-max-shift",
@@ -130,6 +154,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Numerical Issues",
         summary: "exponentiates raw scores without subtracting the row maximum",
         strength: None,
+        scenario: "fault=lr-too-high=300",
     },
     FaultSpec {
         id: "layernorm-no-eps",
@@ -137,6 +162,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Numerical Issues",
         summary: "divides by the standard deviation with no epsilon in LayerNorm",
         strength: None,
+        scenario: "fault=init-zero",
     },
     FaultSpec {
         id: "no-attn-scale",
@@ -144,6 +170,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Attention Issues",
         summary: "leaves attention scores undivided by sqrt(d_k)",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "no-causal-mask",
@@ -151,6 +178,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Attention Issues",
         summary: "lets every position attend to later positions",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "tiny-dataset",
@@ -158,6 +186,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Overfitting",
         summary: "keeps only the first few thousand tokens of the training split",
         strength: Some(Strength { unit: "tokens", default: 2000.0, min: 100.0, max: 100_000.0 }),
+        scenario: "steps=800 eval-every=50",
     },
     FaultSpec {
         id: "no-regularization",
@@ -165,6 +194,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Overfitting",
         summary: "turns off weight decay and dropout",
         strength: None,
+        scenario: "fault=tiny-dataset steps=800 eval-every=50",
     },
     FaultSpec {
         id: "greedy-decoding",
@@ -172,6 +202,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Output Quality Issues",
         summary: "generates with argmax instead of sampling",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "temperature-too-low",
@@ -179,6 +210,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Output Quality Issues",
         summary: "samples at a very low temperature",
         strength: Some(Strength { unit: "temperature", default: 0.1, min: 0.01, max: 1.0 }),
+        scenario: "",
     },
     FaultSpec {
         id: "tokenizer-mismatch",
@@ -186,6 +218,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Output Quality Issues",
         summary: "decodes generated ids with a different vocabulary than the one trained on",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "corrupt-embeddings",
@@ -193,6 +226,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Output Quality Issues",
         summary: "overwrites the token embeddings with noise at a given step",
         strength: Some(Strength { unit: "step", default: 200.0, min: 1.0, max: 1_000_000.0 }),
+        scenario: "steps=300",
     },
     FaultSpec {
         id: "wrong-checkpoint",
@@ -200,13 +234,15 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Output Quality Issues",
         summary: "swaps in the weights of a different, untrained run at a given step",
         strength: Some(Strength { unit: "step", default: 200.0, min: 1.0, max: 1_000_000.0 }),
+        scenario: "steps=300",
     },
     FaultSpec {
         id: "batch-too-large",
         guide_entry: "out-of-memory-oom",
         section: "Memory Issues",
         summary: "multiplies the batch size far beyond the memory budget",
-        strength: Some(Strength { unit: "factor", default: 64.0, min: 2.0, max: 4096.0 }),
+        strength: Some(Strength { unit: "factor", default: 128.0, min: 2.0, max: 4096.0 }),
+        scenario: "",
     },
     FaultSpec {
         id: "sync-every-step",
@@ -214,6 +250,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Performance Issues",
         summary: "reads every weight and statistic back after every step, as heavy logging does",
         strength: None,
+        scenario: "",
     },
     FaultSpec {
         id: "word-level-vocab",
@@ -221,6 +258,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Tokenization Issues",
         summary: "builds a word vocabulary from a small sample of text",
         strength: Some(Strength { unit: "sample chars", default: 300.0, min: 20.0, max: 100_000.0 }),
+        scenario: "",
     },
     FaultSpec {
         id: "lossy-normalization",
@@ -228,6 +266,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Tokenization Issues",
         summary: "lower-cases and folds whitespace before tokenizing",
         strength: None,
+        scenario: "",
     },];
 
 /// Looks a fault up by id.

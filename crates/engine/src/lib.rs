@@ -19,6 +19,7 @@ pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod data;
+pub mod diagnosis;
 pub mod error;
 pub mod faults;
 pub mod guide;
@@ -27,6 +28,7 @@ pub mod model;
 pub mod optim;
 pub mod rng;
 pub mod sampling;
+pub mod settings;
 pub mod telemetry;
 pub mod trainer;
 

@@ -587,7 +587,7 @@ impl<B: Backend> Trainer<B> {
             first_bad_tensor,
             tokens_per_s: if self.train_ms > 0.0 { self.tokens_trained as f64 / (self.train_ms / 1e3) } else { 0.0 },
             entropy_rate: self.dataset.info.entropy_rate,
-            diagnosis: Vec::new(),
+            diagnosis: crate::diagnosis::diagnose(&self.history).into_iter().map(|f| f.entry).collect(),
             backend: self.backend.name(),
         }
     }

@@ -3,7 +3,8 @@
 //! Bad arguments print one line naming the argument and exit with code 2.
 
 use faultline_engine::bench::{matmul_gflops, matmul_shapes, run_training_bench};
-use faultline_engine::config::{CorpusSource, OptimizerKind, Preset, RunConfig};
+use faultline_engine::config::{CorpusSource, Preset, RunConfig};
+use faultline_engine::settings::{setting, SettingKind, SETTINGS};
 use faultline_engine::data::CorpusId;
 use faultline_engine::faults::FAULTS;
 use faultline_engine::guide;
@@ -15,8 +16,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   faultline train [--config tiny|small] [--fault ID[=VALUE]]... [--steps N] [--seed S]
                   [--corpus ID | --text-file F] [--lr X] [--optimizer adamw|sgd] [--json]
-                  [--batch N] [--warmup N] [--grad-clip X] [--dropout P] [--weight-decay X]
-                  [--eval-every N] [--sample N]
+                  [--sample N] [--SETTING VALUE]...   (every setting: faultline settings)
+  faultline settings [--json]
   faultline faults  [--json]
   faultline corpora [--json]
   faultline guide   [--json]
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         "faults" => faults(rest),
         "corpora" => corpora(rest),
         "guide" => guide_cmd(rest),
+        "settings" => settings_cmd(rest),
         "bench" => bench(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -94,66 +96,36 @@ fn only_json(rest: &[String], command: &str) -> Result<bool, ArgError> {
 }
 
 fn train(rest: &[String]) -> Result<(), ArgError> {
-    // The preset decides the defaults that every other flag overrides, wherever it appears.
-    let mut preset = Preset::Tiny;
-    let mut args = Args::new(rest);
-    while let Some(flag) = args.next_flag() {
-        if flag == "--config" {
-            preset = Preset::parse(args.value(flag)?)?;
-        }
-    }
-    let mut cfg = RunConfig::preset(preset);
-    let mut faults = faultline_engine::Faults::default();
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
     let mut json = false;
-    let mut corpus: Option<CorpusSource> = None;
+    let mut text_file: Option<&str> = None;
     let mut sample_len = 0usize;
     let mut args = Args::new(rest);
     while let Some(flag) = args.next_flag() {
-        match flag {
-            "--config" => {
-                args.value(flag)?;
-            }
-            "--fault" => {
-                faults.set_from_arg(args.value(flag)?).map_err(|e| ArgError(format!("--fault: {}", e.message)))?
-            }
-            "--steps" => cfg.steps = args.parse(flag, "a whole number")?,
-            "--seed" => cfg.seed = args.parse(flag, "a whole number")?,
-            "--lr" => cfg.lr = args.parse(flag, "a number")?,
-            "--batch" => cfg.batch_size = args.parse(flag, "a whole number")?,
-            "--warmup" => cfg.warmup_steps = args.parse(flag, "a whole number")?,
-            "--grad-clip" => cfg.grad_clip = args.parse(flag, "a number")?,
-            "--dropout" => cfg.dropout = args.parse(flag, "a number")?,
-            "--weight-decay" => cfg.weight_decay = args.parse(flag, "a number")?,
-            "--eval-every" => cfg.eval_every = args.parse(flag, "a whole number")?,
-            "--optimizer" => cfg.optimizer = OptimizerKind::parse(args.value(flag)?)?,
-            "--corpus" => {
-                let id = args.value(flag)?;
-                if CorpusId::parse(id).is_none() {
-                    return Err(ArgError(format!("--corpus: unknown corpus '{id}' (see `faultline corpora`)")));
+        let key = flag.strip_prefix("--").unwrap_or(flag);
+        match key {
+            "json" => json = true,
+            "sample" => sample_len = args.parse(flag, "a whole number")?,
+            "text-file" => text_file = Some(args.value(flag)?),
+            "fault" => pairs.push(("fault", args.value(flag)?)),
+            _ => match setting(key) {
+                Some(s) if flag.starts_with("--") => {
+                    let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
+                    pairs.push((s.key, value));
                 }
-                if corpus.is_some() {
-                    return Err(ArgError("--corpus: give either --corpus or --text-file, not both".into()));
-                }
-                corpus = Some(CorpusSource::Builtin(id.to_string()));
-            }
-            "--text-file" => {
-                let path = args.value(flag)?;
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
-                if corpus.is_some() {
-                    return Err(ArgError("--text-file: give either --corpus or --text-file, not both".into()));
-                }
-                corpus = Some(CorpusSource::Text { name: path.to_string(), text });
-            }
-            "--sample" => sample_len = args.parse(flag, "a whole number")?,
-            "--json" => json = true,
-            other => return Err(ArgError(format!("{other}: unknown argument for 'train'"))),
+                _ => return Err(ArgError(format!("{flag}: unknown argument for 'train'"))),
+            },
         }
     }
-    if let Some(c) = corpus {
-        cfg.corpus = c;
+    let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+    if let Some(path) = text_file {
+        if pairs.iter().any(|(k, _)| *k == "corpus") {
+            return Err(ArgError("--text-file: give either --corpus or --text-file, not both".into()));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
+        cfg.corpus = CorpusSource::Text { name: path.to_string(), text };
     }
-    cfg.faults = faults;
     cfg.validate()?;
     let mut trainer = match Trainer::cpu(cfg, native_clock) {
         Ok(t) => t,
@@ -249,6 +221,18 @@ fn faults(rest: &[String]) -> Result<(), ArgError> {
     Ok(())
 }
 
+fn settings_cmd(rest: &[String]) -> Result<(), ArgError> {
+    if only_json(rest, "settings")? {
+        println!("{}", serde_json::to_string_pretty(SETTINGS).expect("settings serialise"));
+        return Ok(());
+    }
+    let defaults = RunConfig::default();
+    for s in SETTINGS {
+        println!("--{:<20} {:<12} {}", s.key, defaults.get(s.key).unwrap_or_default(), s.help);
+    }
+    Ok(())
+}
+
 fn corpora(rest: &[String]) -> Result<(), ArgError> {
     let json = only_json(rest, "corpora")?;
     let rows: Vec<_> = CorpusId::ALL
@@ -334,7 +318,7 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
                 t.steps_per_s,
                 t.tokens_per_s,
                 t.first_loss.unwrap_or(f32::NAN),
-                t.backend
+                t.backend_name
             );
         }
     }

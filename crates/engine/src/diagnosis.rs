@@ -1,0 +1,383 @@
+//! The symptom detector: from telemetry alone, which guide entries explain what the run shows.
+//!
+//! This module reads [`History`] (losses, gradient norms, update sizes, attention statistics, samples,
+//! tokenizer measurements) and the guide. It never sees the fault switches or the run's settings: that
+//! is what makes the app's mystery mode honest, and it is why every finding carries its evidence in
+//! numbers. A healthy run gets no finding.
+
+use crate::error::EngineError;
+use crate::guide;
+use crate::telemetry::{EvalRecord, History};
+use serde::{Deserialize, Serialize};
+
+/// A guide entry the evidence points to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The guide entry id.
+    pub entry: String,
+    /// How strongly the evidence points here, in (0, 1].
+    pub score: f32,
+    /// What was measured, in numbers.
+    pub evidence: Vec<String>,
+}
+
+/// Findings weaker than this are not reported.
+pub const REPORT_THRESHOLD: f32 = 0.5;
+
+/// Ranks the guide entries the telemetry points to, most likely first; empty for a healthy run.
+pub fn diagnose(h: &History) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut add = |entry: &str, score: f32, evidence: String| {
+        debug_assert!(guide::entry(entry).is_some(), "{entry} is a guide entry");
+        match findings.iter_mut().find(|f| f.entry == entry) {
+            Some(f) => {
+                f.score = f.score.max(score);
+                f.evidence.push(evidence);
+            }
+            None => findings.push(Finding { entry: entry.to_string(), score, evidence: vec![evidence] }),
+        }
+    };
+    stopped(h, &mut add);
+    if let Some(last) = h.evals.last() {
+        causal_leak(last, &mut add);
+        tokenizer(last, &mut add);
+        samples(last, &mut add);
+        attention_sharpness(h, last, &mut add);
+        dead_units(last, &mut add);
+        silent_gradients(last, &mut add);
+        layer_gradients(h, last, &mut add);
+        overfitting(h, &mut add);
+        update_sizes(h, last, &mut add);
+    }
+    if h.steps.len() >= 20 {
+        exploding(h, &mut add);
+        accumulating(h, &mut add);
+        loss_jump(h, &mut add);
+        oscillation(h, &mut add);
+        early_spike(h, &mut add);
+        slow_steps(h, &mut add);
+    }
+    findings.retain(|f| f.score >= REPORT_THRESHOLD);
+    findings.sort_by(|a, b| b.score.total_cmp(&a.score));
+    findings
+}
+
+type Add<'a> = dyn FnMut(&str, f32, String) + 'a;
+
+fn median(mut v: Vec<f32>) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The run stopped: a non-finite value, or memory that could not be had.
+fn stopped(h: &History, add: &mut Add) {
+    match &h.stopped {
+        Some(EngineError::NonFinite { step, tensor }) => {
+            let peak = h.steps.iter().map(|s| s.grad_norm).fold(0.0f32, f32::max);
+            add("loss-becomes-nan", 1.0, format!("NaN/Inf first appeared in {tensor} at step {step}; the run stopped"));
+            if peak > 100.0 {
+                add(
+                    "loss-becomes-nan",
+                    1.0,
+                    format!("the gradient norm reached {peak:.3e} before that (the guide expects 0.1-10)"),
+                );
+            }
+        }
+        Some(EngineError::OutOfMemory { requested_bytes, budget_bytes, what }) => add(
+            "out-of-memory-oom",
+            1.0,
+            format!(
+                "allocating {what} failed: {:.0} MiB needed, budget {:.0} MiB",
+                *requested_bytes as f64 / 1048576.0,
+                *budget_bytes as f64 / 1048576.0
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// A causal model must put exactly zero attention on later positions.
+fn causal_leak(e: &EvalRecord, add: &mut Add) {
+    let (mut worst, mut at) = (0.0f32, (0, 0));
+    for b in &e.blocks {
+        for (head, &m) in b.attn_above_diag.iter().enumerate() {
+            if m > worst {
+                worst = m;
+                at = (b.block, head);
+            }
+        }
+    }
+    if worst > 0.01 {
+        add(
+            "attention-looks-at-future-in-causal-model",
+            0.97,
+            format!("block {} head {} puts {:.0}% of its attention on later positions (a causal model: 0%)", at.0, at.1, worst * 100.0),
+        );
+    }
+}
+
+fn tokenizer(e: &EvalRecord, add: &mut Add) {
+    if e.tokenizer.unk_rate > 0.01 {
+        add("many-unk-tokens", 0.95, format!("{:.1}% of validation tokens are <UNK>", e.tokenizer.unk_rate * 100.0));
+    }
+    if !e.tokenizer.roundtrip_ok {
+        let detail = e
+            .tokenizer
+            .roundtrip_mismatch
+            .as_ref()
+            .map(|(a, b)| format!(": {a:?} came back as {b:?}"))
+            .unwrap_or_default();
+        add("tokenization-doesnt-roundtrip", 0.95, format!("decode(encode(text)) differs from the text{detail}"));
+    }
+}
+
+/// Samples that loop, or that do not look like the training text although the loss is good.
+fn samples(e: &EvalRecord, add: &mut Add) {
+    let Some(s) = &e.sample else { return };
+    let excess = s.repeated_ngram_rate - s.reference_ngram_rate;
+    if s.repeated_ngram_rate > 0.5 && excess > 0.25 {
+        add(
+            "model-outputs-repetitive-text",
+            0.6 + excess.min(0.35),
+            format!(
+                "{:.0}% of the sample's 4-grams repeat earlier ones; the validation text repeats {:.0}%",
+                s.repeated_ngram_rate * 100.0,
+                s.reference_ngram_rate * 100.0
+            ),
+        );
+    }
+    let learned = e.val_loss.unwrap_or(e.train_loss) < 1.5;
+    if s.unseen_bigram_rate > 0.2 && learned {
+        add(
+            "model-outputs-nonsense",
+            0.6 + (s.unseen_bigram_rate - 0.2).min(0.35),
+            format!(
+                "{:.0}% of the sample's adjacent token pairs never occur in the training text, though the loss is {:.2}",
+                s.unseen_bigram_rate * 100.0,
+                e.val_loss.unwrap_or(e.train_loss)
+            ),
+        );
+    }
+}
+
+/// Mean entropy of causal attention rows if attention were uniform: mean over i of ln(i + 1).
+fn uniform_entropy(time: usize) -> f32 {
+    ((1..=time).map(|n| (n as f64).ln()).sum::<f64>() / time.max(1) as f64) as f32
+}
+
+/// Attention far from what a learning model shows: nearly one-hot, or nearly uniform.
+fn attention_sharpness(h: &History, e: &EvalRecord, add: &mut Add) {
+    let heads: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_entropy.iter().copied()).collect();
+    if heads.is_empty() || e.attention.time == 0 {
+        return;
+    }
+    let mean = heads.iter().sum::<f32>() / heads.len() as f32;
+    let uniform = uniform_entropy(e.attention.time);
+    let peak_grad = h.steps.iter().map(|s| s.grad_norm).fold(0.0f32, f32::max);
+    if mean < 0.35 * uniform && peak_grad < 50.0 {
+        add(
+            "attention-weights-are-uniform",
+            0.75,
+            format!(
+                "mean attention entropy {mean:.2} nats, uniform would be {uniform:.2}: attention is far sharper than usual, \
+                 not uniform — what a missing 1/sqrt(d_k) measurably does (the guide expects uniform)"
+            ),
+        );
+    }
+}
+
+fn dead_units(e: &EvalRecord, add: &mut Add) {
+    if let Some(b) = e.blocks.iter().max_by(|a, b| a.dead_fraction.total_cmp(&b.dead_fraction)) {
+        if b.dead_fraction > 0.5 {
+            add(
+                "gradients-are-all-zero",
+                0.9,
+                format!("{:.0}% of block {}'s MLP units never fire on a whole batch (dead)", b.dead_fraction * 100.0, b.block),
+            );
+        }
+    }
+}
+
+/// Weight tensors whose gradient is exactly zero.
+fn silent_gradients(e: &EvalRecord, add: &mut Add) {
+    let weights: Vec<_> = e.tensors.iter().filter(|t| t.name.contains("w_") || t.name.starts_with("wte")).collect();
+    let silent: Vec<&str> = weights.iter().filter(|t| t.grad_norm == 0.0).map(|t| t.name.as_str()).collect();
+    if !silent.is_empty() && !weights.is_empty() {
+        add(
+            "gradients-are-all-zero",
+            0.9,
+            format!("{} of {} weight matrices get exactly zero gradient ({})", silent.len(), weights.len(), silent.join(", ")),
+        );
+    }
+}
+
+/// Early layers whose gradients are orders of magnitude below the last layer's.
+fn layer_gradients(h: &History, e: &EvalRecord, add: &mut Add) {
+    let (Some(first), Some(last)) = (e.blocks.first(), e.blocks.last()) else { return };
+    if e.blocks.len() < 2 || first.grad_norm == 0.0 || last.grad_norm == 0.0 {
+        return;
+    }
+    let ratio = first.grad_norm / last.grad_norm;
+    let ln_v = (h.vocab_size as f32).ln();
+    let stuck = e.train_loss > 0.5 * ln_v;
+    if ratio < 0.1 || (ratio < 0.3 && stuck) {
+        add(
+            "vanishing-gradients",
+            if ratio < 0.1 { 0.85 } else { 0.7 },
+            format!(
+                "block 0's gradient norm is {:.1e}, {:.0}× smaller than the last block's ({:.1e}); the loss is {:.2}",
+                first.grad_norm,
+                1.0 / ratio,
+                last.grad_norm,
+                e.train_loss
+            ),
+        );
+    }
+}
+
+/// Validation loss climbing from its minimum while the training loss keeps falling.
+fn overfitting(h: &History, add: &mut Add) {
+    let vals: Vec<(usize, f32, f32)> =
+        h.evals.iter().filter_map(|e| e.val_loss.map(|v| (e.step, v, e.train_loss))).collect();
+    if vals.len() < 3 {
+        return;
+    }
+    let (best_step, best_val, _) = vals.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1)).expect("non-empty");
+    let &(step, val, train) = vals.last().expect("non-empty");
+    let gap = val - train;
+    if val - best_val > 0.1 && gap > 0.3 {
+        add(
+            "validation-loss-increasing-while-training-loss-decreases",
+            0.6 + ((val - best_val) / 2.0).min(0.35),
+            format!(
+                "validation loss rose from {best_val:.2} (step {best_step}) to {val:.2} (step {step}) while training loss fell to {train:.2}"
+            ),
+        );
+    }
+}
+
+/// How big the updates are relative to the weights (healthy Adam-style training: around 1e-3 per step).
+fn update_sizes(h: &History, e: &EvalRecord, add: &mut Add) {
+    let ratios: Vec<f32> = e.tensors.iter().filter(|t| t.name.contains("w_")).filter_map(|t| t.update_ratio).collect();
+    if ratios.is_empty() {
+        return;
+    }
+    let med = median(ratios);
+    let first_loss = h.steps.first().map_or(0.0, |s| s.loss);
+    let drop = first_loss - e.train_loss;
+    if med < 2e-5 && drop < 1.0 {
+        add(
+            "loss-decreases-very-slowly",
+            0.85,
+            format!("updates change the weights by {med:.1e} of their size per step (healthy ≈ 1e-3); the loss fell only {drop:.2} nats in {} steps", e.step),
+        );
+    }
+    if med > 2e-2 {
+        add(
+            "loss-oscillates-wildly",
+            0.65,
+            format!("updates change the weights by {:.1}% of their size per step (healthy ≈ 0.1%)", med * 100.0),
+        );
+    }
+}
+
+/// Gradient norms far above the guide's healthy range, or spiking far above the run's own median.
+fn exploding(h: &History, add: &mut Add) {
+    let norms: Vec<f32> = h.steps.iter().map(|s| s.grad_norm).collect();
+    let med = median(norms.clone());
+    let Some((i, peak)) = norms.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)) else { return };
+    let step = h.steps[i].step;
+    if peak > 100.0 {
+        add(
+            "exploding-gradients",
+            0.9,
+            format!("gradient norm {peak:.3e} at step {step}, {:.0}× the run's median {med:.2e} (the guide: > 100 is exploding)", peak / med.max(1e-12)),
+        );
+    } else if peak > 30.0 * med && peak > 10.0 {
+        add("exploding-gradients", 0.7, format!("gradient norm spiked to {peak:.2e} at step {step}, {:.0}× the run's median", peak / med));
+    }
+}
+
+/// Gradient norms that keep growing step after step: gradients summed instead of replaced.
+fn accumulating(h: &History, add: &mut Add) {
+    let n = h.steps.len();
+    let early = median(h.steps[n / 10..n / 4].iter().map(|s| s.grad_norm).collect());
+    let late = median(h.steps[n * 3 / 4..].iter().map(|s| s.grad_norm).collect());
+    let rising = h.steps.windows(2).skip(n / 4).filter(|w| w[1].grad_norm > w[0].grad_norm).count() as f32 / (n - n / 4) as f32;
+    if early > 0.0 && late > 4.0 * early && rising > 0.6 {
+        add(
+            "gradients-are-all-zero",
+            0.8,
+            format!(
+                "the gradient norm grows steadily from {early:.2e} to {late:.2e} ({:.0}% of steps larger than the one before): gradients pile up instead of being cleared",
+                rising * 100.0
+            ),
+        );
+    }
+}
+
+/// A sudden jump of the loss after it had come down: damaged or replaced weights.
+fn loss_jump(h: &History, add: &mut Add) {
+    let losses: Vec<f32> = h.steps.iter().map(|s| s.loss).collect();
+    for i in 10..losses.len() {
+        let before = median(losses[i.saturating_sub(10)..i].to_vec());
+        let first = losses[0];
+        if losses[i] > before + 1.0 && before < first - 0.5 {
+            add(
+                "model-outputs-nonsense",
+                0.85,
+                format!("the loss jumped from {before:.2} to {:.2} at step {} after having come down", losses[i], h.steps[i].step),
+            );
+            return;
+        }
+    }
+}
+
+/// Loss that jumps up and down without a downward trend.
+fn oscillation(h: &History, add: &mut Add) {
+    let n = h.steps.len();
+    let tail: Vec<f32> = h.steps[n / 2..].iter().map(|s| s.loss).collect();
+    let mean_step: f32 = tail.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f32>() / (tail.len() - 1).max(1) as f32;
+    let third = tail.len() / 3;
+    let trend = median(tail[..third].to_vec()) - median(tail[tail.len() - third..].to_vec());
+    let level = median(tail.clone());
+    if mean_step > 0.25 && trend < mean_step {
+        add(
+            "loss-oscillates-wildly",
+            0.8,
+            format!("in the second half the loss moves {mean_step:.2} nats per step on average around {level:.2}, with no downward trend"),
+        );
+    }
+}
+
+/// A loss that shoots up in the first steps, then settles on a plateau.
+fn early_spike(h: &History, add: &mut Add) {
+    let first = h.steps[0].loss;
+    let early = &h.steps[..h.steps.len().min(60)];
+    let Some(peak) = early.iter().max_by(|a, b| a.loss.total_cmp(&b.loss)) else { return };
+    let low_before = early.iter().take_while(|s| s.step < peak.step).map(|s| s.loss).fold(first, f32::min);
+    if peak.loss > low_before + 0.5 && peak.step > 1 {
+        add(
+            "loss-stops-decreasing",
+            0.7,
+            format!("the loss spiked from {low_before:.2} to {:.2} at step {} early in training", peak.loss, peak.step),
+        );
+    }
+}
+
+/// Steps that spend much of their time outside the forward and backward passes.
+fn slow_steps(h: &History, add: &mut Add) {
+    let recent = &h.steps[h.steps.len() / 2..];
+    let total: f64 = recent.iter().map(|s| s.times.total_ms()).sum();
+    let overhead: f64 = recent.iter().map(|s| s.times.telemetry_ms + s.times.data_ms).sum();
+    if total > 0.0 && overhead / total > 0.3 {
+        add(
+            "training-is-very-slow",
+            0.85,
+            format!("{:.0}% of each step goes to reading back statistics and data, not to computing", overhead / total * 100.0),
+        );
+    }
+}
