@@ -1,0 +1,23 @@
+//! Faultline's web app: a Leptos page that trains a tiny GPT in a Web Worker and shows the run live.
+//!
+//! - [`protocol`]: the typed messages between the page and the worker.
+//! - [`worker`]: the worker's training session ([`worker::session`], plain Rust) and its JavaScript glue.
+//! - [`run_view`], [`form`], [`chart`], [`bench`]: what the page knows and checks, tested natively.
+//! - `ui`, `client`, `banner` (WebAssembly only): the Leptos components, the worker handle, the error banner.
+
+pub mod bench;
+pub mod chart;
+pub mod form;
+pub mod protocol;
+pub mod run_view;
+pub mod worker;
+
+#[cfg(target_arch = "wasm32")]
+mod banner;
+#[cfg(target_arch = "wasm32")]
+mod client;
+#[cfg(target_arch = "wasm32")]
+mod ui;
+
+#[cfg(target_arch = "wasm32")]
+pub use ui::start as start_page;

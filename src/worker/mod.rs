@@ -1,0 +1,8 @@
+//! The Web Worker that trains: the page never trains on its own thread.
+
+#[cfg(target_arch = "wasm32")]
+mod runtime;
+pub mod session;
+
+#[cfg(target_arch = "wasm32")]
+pub use runtime::run;

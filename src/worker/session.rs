@@ -1,0 +1,305 @@
+//! The worker's training logic, free of any JavaScript: it turns the page's messages into engine calls
+//! and engine results into messages for the page. The JavaScript glue in [`super::runtime`] only moves
+//! messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
+
+use crate::protocol::{FromWorker, RunEvent, RunId, RunInfo, SampleRequest, ToWorker};
+use faultline_engine::bench::run_training_bench;
+use faultline_engine::trainer::{Clock, Trainer};
+use faultline_engine::{EngineError, StepRecord};
+
+/// Step records are sent at most this often (20 messages per second) unless something else is sent.
+pub const FLUSH_EVERY_MS: f64 = 50.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Paused,
+    /// Finished, stopped by a NaN or failed: the trainer stays for sampling but takes no more steps.
+    Over,
+}
+
+struct Run {
+    id: RunId,
+    trainer: Trainer,
+    phase: Phase,
+    /// Step records not yet sent.
+    pending: Vec<StepRecord>,
+    last_flush_ms: f64,
+    /// Tokens and milliseconds of the steps in `pending`, for the throughput figure.
+    pending_tokens: usize,
+    pending_step_ms: f64,
+}
+
+/// Everything the worker holds between messages.
+pub struct Session {
+    clock: Clock,
+    run: Option<Run>,
+}
+
+impl Session {
+    pub fn new(clock: Clock) -> Self {
+        Self { clock, run: None }
+    }
+
+    /// True while a run wants [`Session::run_chunk`] called again.
+    pub fn is_running(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.phase == Phase::Running)
+    }
+
+    /// Handles one message from the page and returns what to post back.
+    pub fn handle(&mut self, msg: ToWorker) -> Vec<FromWorker> {
+        let mut out = Vec::new();
+        match msg {
+            ToWorker::Start { run, config, paused } => {
+                self.run = None;
+                match Trainer::cpu(*config, self.clock) {
+                    Ok(trainer) => {
+                        let info = RunInfo {
+                            steps: trainer.config().steps,
+                            backend: trainer.backend_name(),
+                            param_count: trainer.param_count(),
+                            model: *trainer.model_config(),
+                            corpus: trainer.dataset().info.clone(),
+                            paused,
+                        };
+                        out.push(FromWorker::Run { run, event: RunEvent::Started(info) });
+                        self.run = Some(Run {
+                            id: run,
+                            trainer,
+                            phase: if paused { Phase::Paused } else { Phase::Running },
+                            pending: Vec::new(),
+                            last_flush_ms: (self.clock)(),
+                            pending_tokens: 0,
+                            pending_step_ms: 0.0,
+                        });
+                    }
+                    Err(e) => out.push(FromWorker::Run { run, event: RunEvent::Failed { message: e.to_string() } }),
+                }
+            }
+            ToWorker::Pause => {
+                if let Some(r) = self.run.as_mut().filter(|r| r.phase == Phase::Running) {
+                    r.phase = Phase::Paused;
+                    r.flush(self.clock, &mut out);
+                    let step = r.trainer.steps_done();
+                    out.push(FromWorker::Run { run: r.id, event: RunEvent::Paused { step } });
+                }
+            }
+            ToWorker::Resume => {
+                if let Some(r) = self.run.as_mut().filter(|r| r.phase == Phase::Paused) {
+                    r.phase = Phase::Running;
+                    r.last_flush_ms = (self.clock)();
+                    let step = r.trainer.steps_done();
+                    out.push(FromWorker::Run { run: r.id, event: RunEvent::Resumed { step } });
+                }
+            }
+            ToWorker::Step => {
+                if let Some(r) = self.run.as_mut().filter(|r| r.phase == Phase::Paused) {
+                    r.advance(self.clock, &mut out);
+                    r.flush(self.clock, &mut out);
+                }
+            }
+            ToWorker::Reset => self.run = None,
+            ToWorker::Sample(request) => {
+                if let Some(r) = self.run.as_mut() {
+                    r.flush(self.clock, &mut out);
+                    out.push(r.sample(&request));
+                }
+            }
+            ToWorker::Bench { config, steps, seed } => {
+                self.run = None;
+                out.push(FromWorker::BenchDone(run_training_bench(config, steps, seed, self.clock)));
+            }
+        }
+        out
+    }
+
+    /// Trains for about `budget_ms` milliseconds (at least one step) and returns what to post.
+    pub fn run_chunk(&mut self, budget_ms: f64) -> Vec<FromWorker> {
+        let mut out = Vec::new();
+        let clock = self.clock;
+        let Some(r) = self.run.as_mut().filter(|r| r.phase == Phase::Running) else {
+            return out;
+        };
+        let start = clock();
+        while r.phase == Phase::Running {
+            r.advance(clock, &mut out);
+            if clock() - start >= budget_ms {
+                break;
+            }
+        }
+        if r.phase == Phase::Running && clock() - r.last_flush_ms >= FLUSH_EVERY_MS {
+            r.flush(clock, &mut out);
+        }
+        out
+    }
+}
+
+impl Run {
+    fn event(&self, event: RunEvent) -> FromWorker {
+        FromWorker::Run { run: self.id, event }
+    }
+
+    /// One step, then the evaluation (which carries a sample) and the end-of-run message it makes due.
+    fn advance(&mut self, clock: Clock, out: &mut Vec<FromWorker>) {
+        let before = clock();
+        match self.trainer.step() {
+            Ok(record) => {
+                self.pending_step_ms += clock() - before;
+                self.pending_tokens += record.tokens;
+                self.pending.push(record);
+            }
+            Err(e) => {
+                self.flush(clock, out);
+                self.phase = Phase::Over;
+                let message = e.to_string();
+                let event = match e {
+                    EngineError::NonFinite { step, tensor } => RunEvent::Stopped { step, tensor, message },
+                    _ => RunEvent::Failed { message },
+                };
+                out.push(self.event(event));
+                return;
+            }
+        }
+        if self.trainer.should_evaluate() {
+            // The evaluation carries the run's own sample (decoded with the run's sampling settings).
+            self.flush(clock, out);
+            let record = self.trainer.evaluate();
+            out.push(self.event(RunEvent::Eval(record)));
+        }
+        if self.trainer.is_done() {
+            self.flush(clock, out);
+            self.phase = Phase::Over;
+            out.push(self.event(RunEvent::Finished(self.trainer.summary())));
+        }
+    }
+
+    /// Sends the pending step records, if any.
+    fn flush(&mut self, clock: Clock, out: &mut Vec<FromWorker>) {
+        self.last_flush_ms = clock();
+        if self.pending.is_empty() {
+            return;
+        }
+        let tokens_per_s =
+            (self.pending_step_ms > 0.0).then(|| self.pending_tokens as f64 / (self.pending_step_ms / 1e3));
+        let records = std::mem::take(&mut self.pending);
+        self.pending_tokens = 0;
+        self.pending_step_ms = 0.0;
+        out.push(self.event(RunEvent::Steps { records, tokens_per_s }));
+    }
+
+    fn sample(&mut self, request: &SampleRequest) -> FromWorker {
+        let step = self.trainer.steps_done();
+        let text = self
+            .trainer
+            .sample(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
+            .unwrap_or_else(|e| format!("(no sample: {e})"));
+        self.event(RunEvent::Sample { step, text })
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use faultline_engine::sampling::SamplingConfig;
+    use faultline_engine::trainer::native_clock;
+    use faultline_engine::{OptimizerKind, Preset, RunConfig};
+
+    fn config(steps: usize) -> RunConfig {
+        RunConfig { steps, eval_every: 5, eval_batches: 1, batch_size: 2, ..RunConfig::preset(Preset::Tiny) }
+    }
+
+    fn events(out: Vec<FromWorker>, run: RunId) -> Vec<RunEvent> {
+        out.into_iter()
+            .map(|m| match m {
+                FromWorker::Run { run: id, event } if id == run => event,
+                other => panic!("unexpected message {other:?}"),
+            })
+            .collect()
+    }
+
+    fn step_numbers(events: &[RunEvent]) -> Vec<usize> {
+        events
+            .iter()
+            .flat_map(|e| match e {
+                RunEvent::Steps { records, .. } => records.iter().map(|r| r.step).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_trains_evaluates_samples_and_finishes() {
+        let mut s = Session::new(native_clock);
+        let started = events(s.handle(ToWorker::Start { run: 1, config: Box::new(config(10)), paused: false }), 1);
+        let [RunEvent::Started(info)] = started.as_slice() else { panic!("{started:?}") };
+        assert_eq!((info.steps, info.paused), (10, false));
+        assert!(info.param_count > 0 && !info.backend.is_empty());
+        let mut all = Vec::new();
+        while s.is_running() {
+            all.extend(events(s.run_chunk(5.0), 1));
+        }
+        assert_eq!(step_numbers(&all), (1..=10).collect::<Vec<_>>());
+        let evals: Vec<usize> =
+            all.iter().filter_map(|e| if let RunEvent::Eval(r) = e { Some(r.step) } else { None }).collect();
+        assert_eq!(evals, [5, 10]);
+        let samples = all.iter().filter(|e| matches!(e, RunEvent::Eval(r) if r.sample.is_some())).count();
+        assert_eq!(samples, 2, "every evaluation carries a sample");
+        assert!(matches!(all.last(), Some(RunEvent::Finished(summary)) if summary.steps_run == 10));
+    }
+
+    #[test]
+    fn pause_step_resume_and_reset() {
+        let mut s = Session::new(native_clock);
+        s.handle(ToWorker::Start { run: 4, config: Box::new(config(50)), paused: true });
+        assert!(!s.is_running());
+        let one = events(s.handle(ToWorker::Step), 4);
+        assert_eq!(step_numbers(&one), [1]);
+        assert!(matches!(events(s.handle(ToWorker::Resume), 4).as_slice(), [RunEvent::Resumed { step: 1 }]));
+        let chunk = events(s.run_chunk(0.0), 4);
+        let paused = events(s.handle(ToWorker::Pause), 4);
+        let mut seen = step_numbers(&chunk);
+        seen.extend(step_numbers(&paused));
+        assert_eq!(seen, [2], "one step per zero-budget chunk, flushed on pause");
+        assert!(matches!(paused.last(), Some(RunEvent::Paused { step: 2 })));
+        assert!(s.run_chunk(10.0).is_empty(), "a paused run does not train");
+        s.handle(ToWorker::Reset);
+        assert!(s.handle(ToWorker::Step).is_empty() && !s.is_running());
+    }
+
+    #[test]
+    fn a_non_finite_value_stops_the_run_and_names_the_tensor() {
+        let mut s = Session::new(native_clock);
+        let config =
+            RunConfig { optimizer: OptimizerKind::Sgd, lr: 100.0, grad_clip: 0.0, warmup_steps: 0, ..config(200) };
+        s.handle(ToWorker::Start { run: 5, config: Box::new(config), paused: false });
+        let mut all = Vec::new();
+        while s.is_running() {
+            all.extend(events(s.run_chunk(5.0), 5));
+        }
+        let Some(RunEvent::Stopped { step, tensor, message }) = all.last() else { panic!("{:?}", all.last()) };
+        assert!(*step <= 200 && !tensor.is_empty() && message.contains(tensor.as_str()), "{message}");
+        let last_good = step_numbers(&all).last().copied().unwrap_or(0);
+        assert_eq!(last_good + 1, *step, "every good step was reported before the stop");
+        assert!(s.handle(ToWorker::Resume).is_empty(), "a stopped run cannot be resumed");
+    }
+
+    #[test]
+    fn bad_settings_fail_the_start() {
+        let mut s = Session::new(native_clock);
+        let bad = RunConfig { lr: f32::NAN, ..config(10) };
+        let out = events(s.handle(ToWorker::Start { run: 2, config: Box::new(bad), paused: false }), 2);
+        assert!(matches!(out.as_slice(), [RunEvent::Failed { message }] if message.contains("lr")), "{out:?}");
+        assert!(!s.is_running());
+    }
+
+    #[test]
+    fn on_demand_samples_carry_the_step() {
+        let mut s = Session::new(native_clock);
+        s.handle(ToWorker::Start { run: 9, config: Box::new(config(10)), paused: true });
+        s.handle(ToWorker::Step);
+        let request =
+            SampleRequest { prompt: String::new(), max_new_tokens: 8, sampling: SamplingConfig::default(), seed: 3 };
+        let out = events(s.handle(ToWorker::Sample(request)), 9);
+        assert!(matches!(out.as_slice(), [RunEvent::Sample { step: 1, text }] if !text.is_empty()), "{out:?}");
+    }
+}

@@ -1,0 +1,76 @@
+//! The worker protocol as it really travels: through `serde-wasm-bindgen` and JavaScript values, in the
+//! browser. (The native unit tests cover the same messages through JSON.)
+#![cfg(target_arch = "wasm32")]
+
+use faultline_app::protocol::{wire, FromWorker, RunEvent, ToWorker};
+use faultline_engine::bench::BenchResult;
+use faultline_engine::trainer::Trainer;
+use faultline_engine::{PhaseTimes, Preset, RunConfig, StepRecord};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn no_clock() -> f64 {
+    0.0
+}
+
+fn through_the_wire<T: serde::Serialize + serde::de::DeserializeOwned>(msg: &T) -> T {
+    wire::decode(wire::encode(msg).expect("encodes")).expect("decodes")
+}
+
+#[wasm_bindgen_test]
+fn a_start_keeps_every_setting_and_a_seed_above_2_pow_53() {
+    let config = RunConfig { seed: u64::MAX - 1, lr: 0.0125, steps: 777, ..RunConfig::preset(Preset::Small) };
+    let msg = ToWorker::Start { run: 41, config: Box::new(config), paused: true };
+    assert_eq!(through_the_wire(&msg), msg);
+    for msg in [ToWorker::Pause, ToWorker::Resume, ToWorker::Step, ToWorker::Reset] {
+        assert_eq!(through_the_wire(&msg), msg);
+    }
+    let bench = ToWorker::Bench { config: Preset::Tiny, steps: 20, seed: 1 };
+    assert_eq!(through_the_wire(&bench), bench);
+}
+
+#[wasm_bindgen_test]
+fn non_finite_telemetry_survives() {
+    let record = StepRecord {
+        step: 3,
+        loss: f32::NAN,
+        grad_norm: f32::INFINITY,
+        lr: 3e-3,
+        tokens: 1024,
+        times: PhaseTimes::default(),
+    };
+    let msg = FromWorker::Run { run: 2, event: RunEvent::Steps { records: vec![record], tokens_per_s: None } };
+    let FromWorker::Run { run: 2, event: RunEvent::Steps { records, tokens_per_s: None } } = through_the_wire(&msg)
+    else {
+        panic!("the message changed shape");
+    };
+    assert!(records[0].loss.is_nan() && records[0].grad_norm == f32::INFINITY && records[0].step == 3);
+}
+
+#[wasm_bindgen_test]
+fn a_real_evaluation_and_a_bench_result_round_trip() {
+    let config =
+        RunConfig { steps: 1, batch_size: 1, eval_batches: 1, sample_tokens: 8, ..RunConfig::preset(Preset::Tiny) };
+    let mut trainer = Trainer::cpu(config, no_clock).expect("the tiny preset builds");
+    let msg = FromWorker::Run { run: 1, event: RunEvent::Eval(trainer.evaluate()) };
+    assert_eq!(through_the_wire(&msg), msg);
+    let bench = FromWorker::BenchDone(BenchResult {
+        backend: "cpu".into(),
+        threads: 1,
+        config: "tiny".into(),
+        steps: 20,
+        steps_per_s: 4.0,
+        tokens_per_s: 4096.0,
+        first_loss: Some(3.37),
+        last_loss: Some(2.6),
+        error: None,
+    });
+    assert_eq!(through_the_wire(&bench), bench);
+}
+
+#[wasm_bindgen_test]
+fn garbage_is_an_error_not_a_panic() {
+    let value = wasm_bindgen::JsValue::from_str("start");
+    assert!(wire::decode::<ToWorker>(value).is_err());
+}
