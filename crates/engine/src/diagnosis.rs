@@ -51,6 +51,7 @@ pub fn diagnose(h: &History) -> Vec<Finding> {
     }
     if h.steps.len() >= 20 {
         exploding(h, &mut add);
+        worse_than_guessing(h, &mut add);
         accumulating(h, &mut add);
         loss_jump(h, &mut add);
         oscillation(h, &mut add);
@@ -79,6 +80,11 @@ fn stopped(h: &History, add: &mut Add) {
             let peak = h.steps.iter().map(|s| s.grad_norm).fold(0.0f32, f32::max);
             add("loss-becomes-nan", 1.0, format!("NaN/Inf first appeared in {tensor} at step {step}; the run stopped"));
             if peak > 100.0 {
+                add(
+                    "exploding-gradients",
+                    0.95,
+                    format!("the gradient norm reached {peak:.3e} before the NaN (the guide: > 100 is exploding)"),
+                );
                 add(
                     "loss-becomes-nan",
                     1.0,
@@ -114,14 +120,19 @@ fn causal_leak(e: &EvalRecord, add: &mut Add) {
         add(
             "attention-looks-at-future-in-causal-model",
             0.97,
-            format!("block {} head {} puts {:.0}% of its attention on later positions (a causal model: 0%)", at.0, at.1, worst * 100.0),
+            format!(
+                "block {} head {} puts {:.0}% of its attention on later positions (a causal model: 0%)",
+                at.0,
+                at.1,
+                worst * 100.0
+            ),
         );
     }
 }
 
 fn tokenizer(e: &EvalRecord, add: &mut Add) {
     if e.tokenizer.unk_rate > 0.01 {
-        add("many-unk-tokens", 0.95, format!("{:.1}% of validation tokens are <UNK>", e.tokenizer.unk_rate * 100.0));
+        add("many-unk-tokens", 0.97, format!("{:.1}% of validation tokens are <UNK>", e.tokenizer.unk_rate * 100.0));
     }
     if !e.tokenizer.roundtrip_ok {
         let detail = e
@@ -138,10 +149,10 @@ fn tokenizer(e: &EvalRecord, add: &mut Add) {
 fn samples(e: &EvalRecord, add: &mut Add) {
     let Some(s) = &e.sample else { return };
     let excess = s.repeated_ngram_rate - s.reference_ngram_rate;
-    if s.repeated_ngram_rate > 0.5 && excess > 0.25 {
+    if s.repeated_ngram_rate > 0.25 && excess > 0.1 {
         add(
             "model-outputs-repetitive-text",
-            0.6 + excess.min(0.35),
+            0.7 + excess.min(0.25),
             format!(
                 "{:.0}% of the sample's 4-grams repeat earlier ones; the validation text repeats {:.0}%",
                 s.repeated_ngram_rate * 100.0,
@@ -180,7 +191,7 @@ fn attention_sharpness(h: &History, e: &EvalRecord, add: &mut Add) {
     if mean < 0.35 * uniform && peak_grad < 50.0 {
         add(
             "attention-weights-are-uniform",
-            0.75,
+            0.6,
             format!(
                 "mean attention entropy {mean:.2} nats, uniform would be {uniform:.2}: attention is far sharper than usual, \
                  not uniform — what a missing 1/sqrt(d_k) measurably does (the guide expects uniform)"
@@ -195,7 +206,11 @@ fn dead_units(e: &EvalRecord, add: &mut Add) {
             add(
                 "gradients-are-all-zero",
                 0.9,
-                format!("{:.0}% of block {}'s MLP units never fire on a whole batch (dead)", b.dead_fraction * 100.0, b.block),
+                format!(
+                    "{:.0}% of block {}'s MLP units never fire on a whole batch (dead)",
+                    b.dead_fraction * 100.0,
+                    b.block
+                ),
             );
         }
     }
@@ -209,7 +224,12 @@ fn silent_gradients(e: &EvalRecord, add: &mut Add) {
         add(
             "gradients-are-all-zero",
             0.9,
-            format!("{} of {} weight matrices get exactly zero gradient ({})", silent.len(), weights.len(), silent.join(", ")),
+            format!(
+                "{} of {} weight matrices get exactly zero gradient ({})",
+                silent.len(),
+                weights.len(),
+                silent.join(", ")
+            ),
         );
     }
 }
@@ -268,18 +288,14 @@ fn update_sizes(h: &History, e: &EvalRecord, add: &mut Add) {
     let med = median(ratios);
     let first_loss = h.steps.first().map_or(0.0, |s| s.loss);
     let drop = first_loss - e.train_loss;
-    if med < 2e-5 && drop < 1.0 {
+    if med < 5e-4 && drop < 1.0 && e.step >= 100 {
         add(
             "loss-decreases-very-slowly",
             0.85,
-            format!("updates change the weights by {med:.1e} of their size per step (healthy ≈ 1e-3); the loss fell only {drop:.2} nats in {} steps", e.step),
-        );
-    }
-    if med > 2e-2 {
-        add(
-            "loss-oscillates-wildly",
-            0.65,
-            format!("updates change the weights by {:.1}% of their size per step (healthy ≈ 0.1%)", med * 100.0),
+            format!(
+                "updates change the weights by {med:.1e} of their size per step (healthy ≈ 1e-3); the loss fell only {drop:.2} nats in {} steps",
+                e.step
+            ),
         );
     }
 }
@@ -297,7 +313,11 @@ fn exploding(h: &History, add: &mut Add) {
             format!("gradient norm {peak:.3e} at step {step}, {:.0}× the run's median {med:.2e} (the guide: > 100 is exploding)", peak / med.max(1e-12)),
         );
     } else if peak > 30.0 * med && peak > 10.0 {
-        add("exploding-gradients", 0.7, format!("gradient norm spiked to {peak:.2e} at step {step}, {:.0}× the run's median", peak / med));
+        add(
+            "exploding-gradients",
+            0.7,
+            format!("gradient norm spiked to {peak:.2e} at step {step}, {:.0}× the run's median", peak / med),
+        );
     }
 }
 
@@ -306,7 +326,8 @@ fn accumulating(h: &History, add: &mut Add) {
     let n = h.steps.len();
     let early = median(h.steps[n / 10..n / 4].iter().map(|s| s.grad_norm).collect());
     let late = median(h.steps[n * 3 / 4..].iter().map(|s| s.grad_norm).collect());
-    let rising = h.steps.windows(2).skip(n / 4).filter(|w| w[1].grad_norm > w[0].grad_norm).count() as f32 / (n - n / 4) as f32;
+    let rising =
+        h.steps.windows(2).skip(n / 4).filter(|w| w[1].grad_norm > w[0].grad_norm).count() as f32 / (n - n / 4) as f32;
     if early > 0.0 && late > 4.0 * early && rising > 0.6 {
         add(
             "gradients-are-all-zero",
@@ -325,14 +346,42 @@ fn loss_jump(h: &History, add: &mut Add) {
     for i in 10..losses.len() {
         let before = median(losses[i.saturating_sub(10)..i].to_vec());
         let first = losses[0];
-        if losses[i] > before + 1.0 && before < first - 0.5 {
+        if losses[i] > before + 0.6 && before < first - 0.5 {
             add(
                 "model-outputs-nonsense",
                 0.85,
-                format!("the loss jumped from {before:.2} to {:.2} at step {} after having come down", losses[i], h.steps[i].step),
+                format!(
+                    "the loss jumped from {before:.2} to {:.2} at step {} after having come down",
+                    losses[i], h.steps[i].step
+                ),
             );
             return;
         }
+    }
+}
+
+/// A loss far above ln V, the loss of guessing uniformly: at the start (weights initialised far too
+/// large) or later (steps so large they throw the model out of its basin).
+fn worse_than_guessing(h: &History, add: &mut Add) {
+    let ln_v = (h.vocab_size as f32).ln();
+    let first = h.steps[0].loss;
+    if first > ln_v + 2.0 {
+        add(
+            "exploding-gradients",
+            0.85,
+            format!("the first loss is {first:.2}, far above ln V = {ln_v:.2} (uniform guessing): the initial weights are far too large"),
+        );
+        return;
+    }
+    if let Some(s) = h.steps.iter().skip(5).find(|s| s.loss > ln_v + 1.0) {
+        add(
+            "loss-oscillates-wildly",
+            0.9,
+            format!(
+                "the loss climbed to {:.2} at step {}, above ln V = {ln_v:.2} (uniform guessing): the steps are too big to settle",
+                s.loss, s.step
+            ),
+        );
     }
 }
 
@@ -377,7 +426,10 @@ fn slow_steps(h: &History, add: &mut Add) {
         add(
             "training-is-very-slow",
             0.85,
-            format!("{:.0}% of each step goes to reading back statistics and data, not to computing", overhead / total * 100.0),
+            format!(
+                "{:.0}% of each step goes to reading back statistics and data, not to computing",
+                overhead / total * 100.0
+            ),
         );
     }
 }

@@ -74,7 +74,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "turns off global gradient-norm clipping",
         strength: None,
-        scenario: "optimizer=sgd lr=0.3",
+        scenario: "optimizer=sgd lr=0.5",
     },
     FaultSpec {
         id: "init-too-large",
@@ -146,7 +146,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Numerical Issues",
         summary: "computes the loss as log(softmax(x)) instead of x - logsumexp(x)",
         strength: None,
-        scenario: "fault=lr-too-high=300",
+        scenario: "fault=init-too-large=3",
     },
     FaultSpec {
         id: "softmax-no-max-shift",
@@ -267,7 +267,8 @@ pub const FAULTS: &[FaultSpec] = &[
         summary: "lower-cases and folds whitespace before tokenizing",
         strength: None,
         scenario: "",
-    },];
+    },
+];
 
 /// Looks a fault up by id.
 pub fn spec(id: &str) -> Option<&'static FaultSpec> {

@@ -31,8 +31,9 @@ pub fn estimate(cfg: &RunConfig, vocab_size: usize) -> MemoryEstimate {
     let parameters = bytes(params);
     let gradients = bytes(params);
     let optimizer = bytes(params * cfg.optimizer.state_per_param());
-    let activations =
-        bytes(Activations::<()>::numel(&m, cfg.effective_batch(), m.context) + Activations::<()>::numel(&m, 1, m.context));
+    let activations = bytes(
+        Activations::<()>::numel(&m, cfg.effective_batch(), m.context) + Activations::<()>::numel(&m, 1, m.context),
+    );
     let total = parameters + gradients + optimizer + activations;
     MemoryEstimate { parameters, gradients, optimizer, activations, total, budget: cfg.memory_budget_bytes() }
 }

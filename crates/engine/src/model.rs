@@ -339,7 +339,12 @@ pub struct Activations<Buf> {
 impl<Buf> Activations<Buf> {
     /// Allocates activations for `batch` sequences of up to `time` tokens, against the backend's
     /// memory budget.
-    pub fn new<B: Backend<Buf = Buf>>(backend: &mut B, m: &ModelConfig, batch: usize, time: usize) -> Result<Self, EngineError> {
+    pub fn new<B: Backend<Buf = Buf>>(
+        backend: &mut B,
+        m: &ModelConfig,
+        batch: usize,
+        time: usize,
+    ) -> Result<Self, EngineError> {
         let n = batch * time;
         let (c, f, v, h) = (m.d_model, m.mlp_dim(), m.vocab_size, m.n_heads);
         let mut z = |len: usize| backend.alloc(len, "activations");
@@ -405,7 +410,11 @@ impl<Buf> Activations<Buf> {
 }
 
 /// Zero-filled buffers in the layout of `specs`, counted against the memory budget as `what`.
-pub fn zeros_like<B: Backend>(backend: &mut B, specs: &ParamSet<ParamSpec>, what: &str) -> Result<ParamSet<B::Buf>, EngineError> {
+pub fn zeros_like<B: Backend>(
+    backend: &mut B,
+    specs: &ParamSet<ParamSpec>,
+    what: &str,
+) -> Result<ParamSet<B::Buf>, EngineError> {
     specs.try_map(|s| backend.alloc(s.numel(), what))
 }
 
@@ -462,7 +471,8 @@ impl<B: Backend> Gpt<B> {
         zeros_like(backend, &self.specs, what)
     }
 
-    fn mlp_activation(&self) -> Activation {
+    /// The MLP's nonlinearity after the activation faults.
+    pub fn mlp_activation(&self) -> Activation {
         if self.faults.dead_relu.is_some() {
             Activation::Relu // faults.dead_relu: ReLU, and the negative bias keeps its input below zero
         } else if self.faults.sigmoid_activation {

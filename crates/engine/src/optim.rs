@@ -84,7 +84,6 @@ impl<B: Backend> Optimizer<B> {
         Ok(Self { first, second, steps: 0 })
     }
 
-
     /// Applies one update to every parameter (weight decay only where the spec allows it).
     pub fn update(
         &mut self,
@@ -101,9 +100,17 @@ impl<B: Backend> Optimizer<B> {
         let decay = |s: &ParamSpec| if s.decay { h.weight_decay } else { 0.0 };
         match &mut self.second {
             Some(second) => {
-                let tensors = params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(second.tensors_mut()).zip(specs);
+                let tensors =
+                    params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(second.tensors_mut()).zip(specs);
                 for ((((p, g), m), v), s) in tensors {
-                    let a = AdamW { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weight_decay: decay(s), step: self.steps };
+                    let a = AdamW {
+                        lr: h.lr,
+                        beta1: h.beta1,
+                        beta2: h.beta2,
+                        eps: h.eps,
+                        weight_decay: decay(s),
+                        step: self.steps,
+                    };
                     b.adamw_update(p, g, m, v, a);
                 }
             }
@@ -173,7 +180,8 @@ mod tests {
         let mut opt = Optimizer::new(&mut b, &specs, OptimizerKind::Sgd).unwrap();
         let mut params = one_tensor_set(vec![0.0, 0.0]);
         let grads = one_tensor_set(vec![1.0, 2.0]);
-        let h = UpdateSettings { lr: 0.1, momentum: 0.9, weight_decay: 0.0, ..UpdateSettings::from(&RunConfig::default()) };
+        let h =
+            UpdateSettings { lr: 0.1, momentum: 0.9, weight_decay: 0.0, ..UpdateSettings::from(&RunConfig::default()) };
         opt.update(&mut b, &mut params, &grads, &specs, h);
         opt.update(&mut b, &mut params, &grads, &specs, h);
         // velocity: 1, then 1.9; position: -0.1 - 0.19

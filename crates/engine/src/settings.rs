@@ -53,7 +53,12 @@ pub const SETTINGS: &[Setting] = &[
     int("steps", "Steps", "optimiser steps to train", 1, crate::config::MAX_STEPS as u64),
     int("seed", "Seed", "seeds the weights, the batches and the split", 0, u64::MAX),
     num("lr", "Learning rate", "peak learning rate, reached after warmup", 1e-9, 100.0),
-    Setting { key: "optimizer", label: "Optimizer", help: "adamw or sgd (with momentum)", kind: SettingKind::Choice(&["adamw", "sgd"]) },
+    Setting {
+        key: "optimizer",
+        label: "Optimizer",
+        help: "adamw or sgd (with momentum)",
+        kind: SettingKind::Choice(&["adamw", "sgd"]),
+    },
     int("warmup", "Warmup steps", "steps of linear warmup from 0 to the peak rate", 0, crate::config::MAX_STEPS as u64),
     num("grad-clip", "Gradient clip", "global gradient-norm ceiling; 0 turns clipping off", 0.0, 1e6),
     num("weight-decay", "Weight decay", "decoupled weight decay of matrices and embeddings", 0.0, 1.0),
@@ -66,7 +71,12 @@ pub const SETTINGS: &[Setting] = &[
     int("top-k", "Top-k", "sample among the k most likely tokens; 0 turns it off", 0, 1_000_000),
     num("top-p", "Top-p", "sample from the smallest set with this much probability; 1 turns it off", 1e-3, 1.0),
     num("repetition-penalty", "Repetition penalty", "discourages recent tokens; 1 turns it off", 0.01, 100.0),
-    Setting { key: "greedy", label: "Greedy decoding", help: "always take the most likely token", kind: SettingKind::Flag },
+    Setting {
+        key: "greedy",
+        label: "Greedy decoding",
+        help: "always take the most likely token",
+        kind: SettingKind::Flag,
+    },
     int("sample-tokens", "Sample length", "tokens generated at each evaluation", 0, 10_000),
 ];
 
@@ -209,7 +219,9 @@ impl RunConfig {
     /// A configuration from `key=value` pairs (a URL's query, the command line's flags) on top of
     /// the tiny preset: `config` applies first wherever it appears, `fault` (repeatable, `ID` or
     /// `ID=VALUE`) turns faults on, everything else is a [`SETTINGS`] key.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> Result<RunConfig, ConfigError> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Result<RunConfig, ConfigError> {
         let mut cfg = RunConfig::default();
         for (k, v) in pairs.clone() {
             if k == "config" {

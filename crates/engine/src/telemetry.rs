@@ -59,7 +59,8 @@ pub struct BlockStats {
     /// Mean and standard deviation of the block's output (the residual stream after it).
     pub out_mean: f32,
     pub out_std: f32,
-    /// Fraction of MLP hidden units whose pre-activation is negative for every token of the batch.
+    /// Fraction of MLP hidden units whose nonlinearity has (almost) no slope for every token of the
+    /// batch, so they pass no gradient back: "dead" units.
     pub dead_fraction: f32,
     /// Mean entropy (nats) of each head's attention rows.
     pub attn_entropy: Vec<f32>,

@@ -1,14 +1,15 @@
 //! A training run: batches, steps, evaluation, sampling, non-finite detection and the run summary.
 
+use crate::backend::cpu::activation_slope;
 use crate::backend::{Backend, CpuBackend};
 use crate::config::{ModelConfig, RunConfig};
 use crate::data::{Dataset, Split};
 use crate::error::{ConfigError, EngineError};
+use crate::faults::Faults;
 use crate::model::{Activations, Gpt, ParamSet, Pass};
 use crate::optim::{clip_factor, global_norm, lr_at, sum_squares_each, Optimizer, UpdateSettings};
 use crate::rng::Rng;
 use crate::sampling::{repeated_ngram_rate, sample_next, SamplingConfig};
-use crate::faults::Faults;
 use crate::telemetry::{
     AttentionMaps, BlockStats, EvalRecord, History, PhaseTimes, RunSummary, SampleStats, StepRecord, TensorStats,
 };
@@ -245,7 +246,9 @@ impl<B: Backend> Trainer<B> {
             self.update_ratios = self.update_ratios_since(&before);
         }
         if self.cfg.faults.sync_every_step {
-            // faults.sync_every_step: every statistic read back after every step, as per-step logging would
+            // faults.sync_every_step: a validation pass and every statistic read back after every step,
+            // as logging each step does
+            self.split_loss(Split::Val);
             self.tensor_stats();
             self.block_stats();
         }
@@ -409,10 +412,10 @@ impl<B: Backend> Trainer<B> {
     /// Turns generated ids into the text a reader sees.
     fn decode(&self, ids: &[u32]) -> String {
         if self.cfg.faults.tokenizer_mismatch {
-            // faults.tokenizer_mismatch: ids looked up in a vocabulary shifted by one entry
+            // faults.tokenizer_mismatch: ids looked up in the vocabulary read back to front
             let v = self.model.config.vocab_size as u32;
-            let shifted: Vec<u32> = ids.iter().map(|&id| (id + 1) % v).collect();
-            return self.dataset.tokenizer.decode(&shifted);
+            let foreign: Vec<u32> = ids.iter().map(|&id| v - 1 - id.min(v - 1)).collect();
+            return self.dataset.tokenizer.decode(&foreign);
         }
         self.dataset.tokenizer.decode(ids)
     }
@@ -477,7 +480,9 @@ impl<B: Backend> Trainer<B> {
                 let mean = out[..n * c].iter().map(|&v| v as f64).sum::<f64>() / (n * c) as f64;
                 let var = out[..n * c].iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n * c) as f64;
                 let fc = self.backend.download(&self.acts.blocks[l].mlp.fc);
-                let dead = (0..f).filter(|&u| (0..n).all(|r| fc[r * f + u] <= 0.0)).count();
+                let act = self.model.mlp_activation();
+                let dead =
+                    (0..f).filter(|&u| (0..n).all(|r| activation_slope(act, fc[r * f + u]).abs() < 1e-3)).count();
                 let probs = self.backend.download(&self.acts.blocks[l].attn.probs);
                 let (entropy, above) = attention_row_stats(&probs, batch, heads, time);
                 BlockStats {

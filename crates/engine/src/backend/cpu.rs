@@ -74,6 +74,24 @@ impl<T: Real> CpuBackend<T> {
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const GELU_CUBIC: f64 = 0.044_715;
 
+/// The derivative of the nonlinearity `f` at `x`.
+pub fn activation_slope<T: Real>(f: Activation, x: T) -> T {
+    match f {
+        Activation::Gelu => gelu_grad(x),
+        Activation::Relu => {
+            if x > T::zero() {
+                T::one()
+            } else {
+                T::zero()
+            }
+        }
+        Activation::Sigmoid => {
+            let s = sigmoid(x);
+            s * (T::one() - s)
+        }
+    }
+}
+
 /// tanh through one `exp`: 1 - 2 / (e^{2x} + 1). The same function as `tanh` (saturating cleanly
 /// at ±1), several times cheaper than libm's `tanhf`, which dominated the step's profile.
 fn tanh<T: Real>(x: T) -> T {
@@ -349,7 +367,8 @@ impl<T: Real> Backend for CpuBackend<T> {
                 let k = head_view(qkv, b, h, 1, shape);
                 let v = head_view(qkv, b, h, 2, shape);
                 let p_off = (b * heads + h) * time * time;
-                let mut p = ArrayViewMut2::from_shape((time, time), &mut probs[p_off..p_off + time * time]).expect("probs");
+                let mut p =
+                    ArrayViewMut2::from_shape((time, time), &mut probs[p_off..p_off + time * time]).expect("probs");
                 // Scores S = Q·Kᵀ·scale for every pair (the masked half is overwritten below).
                 general_mat_mul(T::of(scale), &q, &k.t(), T::zero(), &mut p);
                 for (i, mut row) in p.rows_mut().into_iter().enumerate() {
@@ -371,7 +390,8 @@ impl<T: Real> Backend for CpuBackend<T> {
                 // O = P·V, written into this head's columns of `out`.
                 let o_off = b * time * c + h * hd;
                 let o_len = (time - 1) * c + hd;
-                let mut o = ArrayViewMut2::from_shape((time, hd).strides((c, 1)), &mut out[o_off..o_off + o_len]).expect("out");
+                let mut o =
+                    ArrayViewMut2::from_shape((time, hd).strides((c, 1)), &mut out[o_off..o_off + o_len]).expect("out");
                 general_mat_mul(T::one(), &p.view(), &v, T::zero(), &mut o);
             }
         }
@@ -397,7 +417,8 @@ impl<T: Real> Backend for CpuBackend<T> {
                 let p_off = (b * heads + h) * time * time;
                 let p = ArrayView2::from_shape((time, time), &probs[p_off..p_off + time * time]).expect("probs");
                 let o_off = b * time * c + h * hd;
-                let d_o = ArrayView2::from_shape((time, hd).strides((c, 1)), &dout[o_off..o_off + (time - 1) * c + hd]).expect("dout");
+                let d_o = ArrayView2::from_shape((time, hd).strides((c, 1)), &dout[o_off..o_off + (time - 1) * c + hd])
+                    .expect("dout");
                 // dV = Pᵀ·dO
                 general_mat_mul(T::one(), &p.t(), &d_o, T::zero(), &mut head_view_mut(dqkv, b, h, 2, shape));
                 // dP = dO·Vᵀ, then through the softmax: dS = P ⊙ (dP - rowsum(P ⊙ dP)), times the scale.
@@ -437,23 +458,8 @@ impl<T: Real> Backend for CpuBackend<T> {
     }
 
     fn activation_backward(&mut self, dx: &mut Vec<T>, dout: &Vec<T>, x: &Vec<T>, len: usize, f: Activation) {
-        match f {
-            Activation::Gelu => {
-                for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
-                    *d = g * gelu_grad(v);
-                }
-            }
-            Activation::Relu => {
-                for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
-                    *d = if v > T::zero() { g } else { T::zero() };
-                }
-            }
-            Activation::Sigmoid => {
-                for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
-                    let s = sigmoid(v);
-                    *d = g * s * (T::one() - s);
-                }
-            }
+        for ((d, &g), &v) in dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]) {
+            *d = g * activation_slope(f, v);
         }
     }
 

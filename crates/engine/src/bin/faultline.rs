@@ -4,10 +4,10 @@
 
 use faultline_engine::bench::{matmul_gflops, matmul_shapes, run_training_bench};
 use faultline_engine::config::{CorpusSource, Preset, RunConfig};
-use faultline_engine::settings::{setting, SettingKind, SETTINGS};
 use faultline_engine::data::CorpusId;
 use faultline_engine::faults::FAULTS;
 use faultline_engine::guide;
+use faultline_engine::settings::{setting, SettingKind, SETTINGS};
 use faultline_engine::trainer::{native_clock, Trainer};
 use faultline_engine::{ConfigError, EngineError};
 use serde_json::json;

@@ -24,8 +24,8 @@ pub use tokenizer::Tokenizer;
 use crate::config::CorpusSource;
 use crate::error::EngineError;
 use crate::faults::Faults;
-use serde::{Deserialize, Serialize};
 use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 
 /// The largest text accepted as a corpus, in bytes (2 MB).
 pub const MAX_TEXT_BYTES: usize = 2_000_000;
@@ -88,7 +88,12 @@ impl Dataset {
 
     /// [`Dataset::load`] with the data faults applied: `tiny-dataset` keeps only the first tokens of
     /// the training split, `word-level-vocab` and `lossy-normalization` change the tokenizer.
-    pub fn load_with(source: &CorpusSource, split_seed: u64, context: usize, faults: &Faults) -> Result<Dataset, EngineError> {
+    pub fn load_with(
+        source: &CorpusSource,
+        split_seed: u64,
+        context: usize,
+        faults: &Faults,
+    ) -> Result<Dataset, EngineError> {
         match source {
             CorpusSource::Builtin(id) => {
                 let corpus = CorpusId::parse(id)

@@ -142,7 +142,8 @@ impl Tokenizer {
         match self {
             Tokenizer::Byte => Ok(text.bytes().map(u32::from).collect()),
             Tokenizer::Normalizing { chars } => {
-                Tokenizer::Char { chars: chars.clone() }.encode(&normalize_lossy(text)) // the original text is gone
+                Tokenizer::Char { chars: chars.clone() }.encode(&normalize_lossy(text))
+                // the original text is gone
             }
             Tokenizer::Word { pieces } => Ok(word_pieces(text)
                 .into_iter()
