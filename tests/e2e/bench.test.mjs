@@ -1,0 +1,32 @@
+// The bench page: `/?bench=tiny&backend=cpu&steps=20&seed=1` trains with no interaction and reports JSON.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { launchBrowser, runBenchPage } from "./lib/browser.mjs";
+
+const BENCH_TIMEOUT = 300_000;
+
+let browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test("the bench page reports a finite first loss and a positive speed", { timeout: BENCH_TIMEOUT + 60_000 }, async () => {
+  const params = { bench: "tiny", backend: "cpu", steps: "20", seed: "1" };
+  const { result, problems } = await runBenchPage(browser, params, BENCH_TIMEOUT);
+  assert.equal(result.error, undefined, `the bench ran without error: ${result.error}`);
+  assert.equal(result.backend, "cpu");
+  assert.equal(result.config, "tiny");
+  assert.equal(result.steps, 20);
+  assert.ok(Number.isInteger(result.threads) && result.threads >= 1, `threads: ${result.threads}`);
+  assert.ok(Number.isFinite(result.first_loss), `first_loss is finite: ${result.first_loss}`);
+  assert.ok(Number.isFinite(result.last_loss), `last_loss is finite: ${result.last_loss}`);
+  assert.ok(result.steps_per_s > 0, `steps_per_s > 0: ${result.steps_per_s}`);
+  assert.ok(result.tokens_per_s > 0, `tokens_per_s > 0: ${result.tokens_per_s}`);
+  assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
+});

@@ -1,0 +1,95 @@
+// Shared set-up for the end-to-end tests and the bench: Debian's Chromium driven by playwright-core.
+//
+// FAULTLINE_URL (required) is the served release build, e.g. http://127.0.0.1:8080/; `cargo xtask test`
+// and `cargo xtask bench` set it. FAULTLINE_CHROMIUM overrides the browser binary (default
+// /usr/bin/chromium). Playwright never downloads a browser here.
+
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+/** Where the tests leave their screenshots: target/e2e-screenshots/. */
+export const screenshotDir = join(repoRoot, "target", "e2e-screenshots");
+
+/** The base URL of the app under test, with a trailing slash. */
+export function baseUrl() {
+  const url = process.env.FAULTLINE_URL;
+  if (!url) {
+    throw new Error(
+      "FAULTLINE_URL is not set: run the suite with `cargo xtask test`, or serve the app and set it",
+    );
+  }
+  return url.endsWith("/") ? url : `${url}/`;
+}
+
+/** Launches headless Chromium with the flags a root user in a container needs. */
+export async function launchBrowser({ webgpu = false } = {}) {
+  const args = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ];
+  if (webgpu) {
+    args.push("--enable-unsafe-webgpu");
+  }
+  return chromium.launch({
+    executablePath: process.env.FAULTLINE_CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args,
+  });
+}
+
+/**
+ * Opens `path` (relative to the base URL) in a fresh page and records everything that went wrong on it:
+ * console errors, uncaught exceptions and failed requests, in `problems`.
+ */
+export async function openPage(browser, path = "") {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("requestfailed", (request) =>
+    problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`),
+  );
+  page.on("response", (response) => {
+    if (response.status() >= 400) {
+      problems.push(`HTTP ${response.status()}: ${response.url()}`);
+    }
+  });
+  await page.goto(new URL(path, baseUrl()).href, { waitUntil: "load" });
+  return { page, problems };
+}
+
+/** Saves a full-page screenshot as target/e2e-screenshots/<name> and returns its path. */
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  const path = join(screenshotDir, name);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/**
+ * Opens the bench page for `params` ({ bench, backend, steps, seed }), waits for `#bench-result` to be
+ * marked done and returns the parsed JSON it holds.
+ */
+export async function runBenchPage(browser, params, timeoutMs) {
+  const query = new URLSearchParams(params).toString();
+  const { page, problems } = await openPage(browser, `?${query}`);
+  try {
+    const result = page.locator('#bench-result[data-done="1"]');
+    await result.waitFor({ state: "attached", timeout: timeoutMs });
+    const text = await result.textContent();
+    return { result: JSON.parse(text), problems };
+  } finally {
+    await page.close();
+  }
+}

@@ -1,0 +1,279 @@
+//! `cargo xtask bench`: every benchmark, measured in one run, printed as one ratio table.
+//!
+//! Each [`System`] measures itself and returns [`Row`]s; rows that share a benchmark and a metric are
+//! compared against the native engine's value. A peer (PyTorch, TF.js, ...) is one more `System` in
+//! [`systems`].
+
+use serde_json::{Map, Value};
+
+use crate::project::{self, Project};
+use crate::server::StaticServer;
+use crate::{site, tools, Result};
+
+/// The engine's own native command line: the baseline every ratio is taken against.
+const BASELINE: &str = "faultline native";
+/// The bench page's run: the app's default config on the CPU (WebAssembly) backend.
+const PAGE_CONFIG: &str = "tiny";
+const PAGE_BACKEND: &str = "cpu";
+const PAGE_STEPS: &str = "20";
+const PAGE_SEED: &str = "1";
+
+/// One measured number.
+struct Row {
+    /// What ran, e.g. `train tiny` or `matmul 64x64x256`.
+    benchmark: String,
+    /// The unit, e.g. `tokens/s`; higher is better for every metric.
+    metric: &'static str,
+    /// Who ran it, e.g. `faultline native` or `faultline browser (cpu, 1 thread)`.
+    system: String,
+    value: f64,
+}
+
+trait System {
+    fn name(&self) -> &'static str;
+    fn measure(&self, project: &Project) -> Result<Vec<Row>>;
+}
+
+fn systems() -> Vec<Box<dyn System>> {
+    vec![Box::new(NativeEngine), Box::new(BrowserPage)]
+}
+
+pub fn run(project: &Project) -> Result {
+    let mut rows = Vec::new();
+    for system in systems() {
+        println!("\n==> measuring {}", system.name());
+        let measured = system.measure(project).map_err(|err| format!("{}: {err}", system.name()))?;
+        rows.extend(measured);
+    }
+    println!("\n{}", table(&rows));
+    Ok(())
+}
+
+/// `faultline bench --json`, built in release mode.
+struct NativeEngine;
+
+impl System for NativeEngine {
+    fn name(&self) -> &'static str {
+        BASELINE
+    }
+
+    fn measure(&self, project: &Project) -> Result<Vec<Row>> {
+        let mut cargo = project.cargo();
+        cargo.args(["run", "--release", "-p", "faultline-engine", "--bin", "faultline", "--", "bench", "--json"]);
+        println!("$ {}", project::display(&cargo));
+        let stdout = project::output(&mut cargo)?;
+        let mut rows = Vec::new();
+        for value in json_values(&stdout)? {
+            collect_rows(&value, BASELINE, &mut rows);
+        }
+        if rows.is_empty() {
+            return Err(format!("no measurements found in its output:\n{stdout}").into());
+        }
+        Ok(rows)
+    }
+}
+
+/// The release site's bench page in headless Chromium.
+struct BrowserPage;
+
+impl System for BrowserPage {
+    fn name(&self) -> &'static str {
+        "faultline in the browser"
+    }
+
+    fn measure(&self, project: &Project) -> Result<Vec<Row>> {
+        tools::ensure_site_tools(project)?;
+        tools::ensure_browser_tools(project)?;
+        let dist = project.target_dir().join("xtask/bench-dist");
+        site::build_release(project, &dist)?;
+        let url = StaticServer::bind(&dist, 0)?.spawn()?;
+        let mut node = project.command("node");
+        node.arg(project.e2e_dir().join("bench-page.mjs"))
+            .args([PAGE_CONFIG, PAGE_BACKEND, PAGE_STEPS, PAGE_SEED])
+            .env("FAULTLINE_URL", &url)
+            .env("FAULTLINE_CHROMIUM", tools::CHROMIUM);
+        println!("$ {} (at {url})", project::display(&node));
+        let stdout = project::output(&mut node)?;
+        let result: Value = serde_json::from_str(stdout.trim())?;
+        if let Some(error) = result.get("error") {
+            return Err(format!("the bench page reported an error: {error}").into());
+        }
+        let threads = result["threads"].as_u64().unwrap_or(1);
+        let system = format!(
+            "faultline browser ({}, {threads} thread{})",
+            result["backend"].as_str().unwrap_or(PAGE_BACKEND),
+            if threads == 1 { "" } else { "s" }
+        );
+        let mut rows = Vec::new();
+        collect_rows(&result, &system, &mut rows);
+        if rows.is_empty() {
+            return Err(format!("the bench page's result has no throughput: {result}").into());
+        }
+        Ok(rows)
+    }
+}
+
+/// The JSON in a command's output: one document, or one per line (non-JSON lines are skipped).
+fn json_values(text: &str) -> Result<Vec<Value>> {
+    if let Ok(value) = serde_json::from_str::<Value>(text) {
+        return Ok(vec![value]);
+    }
+    let values: Vec<Value> = text.lines().filter_map(|line| serde_json::from_str(line.trim()).ok()).collect();
+    if values.is_empty() {
+        return Err(format!("no JSON in the output:\n{text}").into());
+    }
+    Ok(values)
+}
+
+/// Finds the measurements anywhere in a benchmark's JSON: an object with `tokens_per_s` /
+/// `steps_per_s` is a training run (labelled by its `config`), an object with a GFLOP/s field is a
+/// kernel (labelled by its `name`, `kernel` or `op`, and its `shape`).
+fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                collect_rows(item, system, rows);
+            }
+        }
+        Value::Object(object) => {
+            let training = label(object, &["config", "name", "preset"]).map(|config| format!("train {config}"));
+            let mut found = false;
+            for (field, metric) in [("steps_per_s", "steps/s"), ("tokens_per_s", "tokens/s")] {
+                if let (Some(benchmark), Some(number)) = (&training, number(object, field)) {
+                    rows.push(Row { benchmark: benchmark.clone(), metric, system: system.into(), value: number });
+                    found = true;
+                }
+            }
+            let gflops = object.iter().find(|(key, value)| key.to_lowercase().contains("gflop") && value.is_number());
+            if let (Some((_, value)), Some(name)) = (gflops, label(object, &["name", "kernel", "op"])) {
+                let benchmark = match object.get("shape") {
+                    Some(Value::String(shape)) => format!("{name} {shape}"),
+                    Some(Value::Array(dims)) => {
+                        let dims: Vec<String> = dims.iter().map(Value::to_string).collect();
+                        format!("{name} {}", dims.join("x"))
+                    }
+                    _ => name,
+                };
+                rows.push(Row {
+                    benchmark,
+                    metric: "GFLOP/s",
+                    system: system.into(),
+                    value: value.as_f64().unwrap_or(f64::NAN),
+                });
+                found = true;
+            }
+            if !found {
+                for child in object.values() {
+                    collect_rows(child, system, rows);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn label(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| object.get(*key).and_then(Value::as_str)).map(String::from)
+}
+
+fn number(object: &Map<String, Value>, key: &str) -> Option<f64> {
+    object.get(key).and_then(Value::as_f64)
+}
+
+/// Rows grouped by benchmark and metric (in first-seen order), each with its ratio to the baseline's.
+fn table(rows: &[Row]) -> String {
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    for row in rows {
+        if !groups.contains(&(row.benchmark.as_str(), row.metric)) {
+            groups.push((&row.benchmark, row.metric));
+        }
+    }
+    let header = ["benchmark".to_string(), "metric".into(), "system".into(), "value".into(), format!("x {BASELINE}")];
+    let mut lines = vec![header];
+    for (benchmark, metric) in groups {
+        let group: Vec<&Row> = rows.iter().filter(|row| row.benchmark == benchmark && row.metric == metric).collect();
+        let baseline = group.iter().find(|row| row.system == BASELINE).map(|row| row.value);
+        for row in &group {
+            let ratio = match baseline {
+                Some(base) if base > 0.0 && group.len() > 1 => format!("{:.2}", row.value / base),
+                _ => "-".into(),
+            };
+            lines.push([row.benchmark.clone(), row.metric.into(), row.system.clone(), format_value(row.value), ratio]);
+        }
+    }
+    let widths: Vec<usize> =
+        (0..5).map(|col| lines.iter().map(|line| line[col].chars().count()).max().unwrap_or(0)).collect();
+    lines
+        .iter()
+        .map(|line| {
+            line.iter()
+                .zip(&widths)
+                .enumerate()
+                .map(
+                    |(col, (cell, width))| {
+                        if col >= 3 {
+                            format!("{cell:>width$}")
+                        } else {
+                            format!("{cell:<width$}")
+                        }
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn format_value(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_training_and_kernel_measurements() {
+        let native = json!({
+            "kernels": [{"name": "matmul", "shape": [64, 256, 64], "gflops": 12.5}],
+            "training": [{"config": "tiny", "steps_per_s": 10.0, "tokens_per_s": 10240.0}]
+        });
+        let page = json!({"backend": "cpu", "threads": 1, "config": "tiny", "steps": 20,
+            "steps_per_s": 5.0, "tokens_per_s": 5120.0, "first_loss": 4.5, "last_loss": 3.9});
+        let mut rows = Vec::new();
+        collect_rows(&native, BASELINE, &mut rows);
+        collect_rows(&page, "faultline browser (cpu, 1 thread)", &mut rows);
+        let found: Vec<(&str, &str, f64)> =
+            rows.iter().map(|row| (row.benchmark.as_str(), row.metric, row.value)).collect();
+        assert_eq!(
+            found,
+            [
+                ("matmul 64x256x64", "GFLOP/s", 12.5),
+                ("train tiny", "steps/s", 10.0),
+                ("train tiny", "tokens/s", 10240.0),
+                ("train tiny", "steps/s", 5.0),
+                ("train tiny", "tokens/s", 5120.0),
+            ]
+        );
+        let table = table(&rows);
+        assert!(table.contains("0.50"), "{table}");
+        assert_eq!(table.lines().count(), 6, "{table}");
+    }
+
+    #[test]
+    fn reads_json_lines_among_other_output() {
+        let values = json_values("building...\n{\"a\": 1}\n{\"b\": 2}\n").unwrap();
+        assert_eq!(values, [json!({"a": 1}), json!({"b": 2})]);
+        assert!(json_values("no json here").is_err());
+    }
+}

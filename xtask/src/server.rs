@@ -1,0 +1,241 @@
+//! A small static file server for the built site, on 127.0.0.1 only.
+//!
+//! Every response carries `Cross-Origin-Opener-Policy: same-origin` and
+//! `Cross-Origin-Embedder-Policy: require-corp`, so the page is cross-origin isolated (SharedArrayBuffer and
+//! precise timers work) exactly as it will be on a static host configured the same way.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crate::Result;
+
+/// Request heads are small; anything longer is not a browser talking to us.
+const MAX_HEAD_LINES: usize = 100;
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct StaticServer {
+    listener: TcpListener,
+    root: Arc<PathBuf>,
+}
+
+impl StaticServer {
+    /// Binds 127.0.0.1:`port` (0 picks a free port) to serve the files under `root`.
+    pub fn bind(root: &Path, port: u16) -> Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .map_err(|err| format!("cannot listen on 127.0.0.1:{port}: {err}"))?;
+        Ok(Self { listener, root: Arc::new(root.to_path_buf()) })
+    }
+
+    pub fn url(&self) -> Result<String> {
+        let addr: SocketAddr = self.listener.local_addr()?;
+        Ok(format!("http://{addr}/"))
+    }
+
+    /// Serves until the process ends, one thread per connection.
+    pub fn run(self) -> ! {
+        for stream in self.listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let root = Arc::clone(&self.root);
+            thread::spawn(move || {
+                if let Err(err) = handle(stream, &root) {
+                    if !matches!(err.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) {
+                        eprintln!("server: {err}");
+                    }
+                }
+            });
+        }
+        unreachable!("TcpListener::incoming never ends")
+    }
+
+    /// Serves from a background thread for the rest of the process; returns the URL.
+    pub fn spawn(self) -> Result<String> {
+        let url = self.url()?;
+        thread::spawn(move || self.run());
+        Ok(url)
+    }
+}
+
+fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    for _ in 0..MAX_HEAD_LINES {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+            break;
+        }
+    }
+    let mut out = stream;
+    let mut parts = request_line.split_whitespace();
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return respond_error(&mut out, "400 Bad Request");
+    };
+    if method != "GET" && method != "HEAD" {
+        return respond_error(&mut out, "405 Method Not Allowed");
+    }
+    let Some(path) = resolve(root, target) else {
+        eprintln!("server: 404 {target}");
+        return respond_error(&mut out, "404 Not Found");
+    };
+    let file = File::open(&path)?;
+    let length = file.metadata()?.len();
+    write_head(&mut out, "200 OK", content_type(&path), length)?;
+    if method == "GET" {
+        io::copy(&mut BufReader::new(file), &mut out)?;
+    }
+    out.flush()
+}
+
+/// Maps a request target to a file under `root`: `/` and folders to their `index.html`; a missing path
+/// without a file extension to the app's `index.html` (client-side routes); never outside `root`.
+fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    let decoded = percent_decode(path)?;
+    let relative = Path::new(decoded.trim_start_matches('/'));
+    if relative.components().any(|part| !matches!(part, Component::Normal(_))) {
+        return None;
+    }
+    let mut file = root.join(relative);
+    if file.is_dir() {
+        file.push("index.html");
+    }
+    if file.is_file() {
+        return Some(file);
+    }
+    let index = root.join("index.html");
+    (relative.extension().is_none() && index.is_file()).then_some(index)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let decoded = String::from_utf8(out).ok()?;
+    (!decoded.contains(['\0', '\\'])).then_some(decoded)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    let extension = path.extension().and_then(|ext| ext.to_str()).unwrap_or_default().to_ascii_lowercase();
+    match extension.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "wasm" => "application/wasm",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "md" => "text/markdown; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
+        _ => "application/octet-stream",
+    }
+}
+
+fn write_head(out: &mut TcpStream, status: &str, content_type: &str, length: u64) -> io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\n\
+         Content-Type: {content_type}\r\n\
+         Content-Length: {length}\r\n\
+         Cross-Origin-Opener-Policy: same-origin\r\n\
+         Cross-Origin-Embedder-Policy: require-corp\r\n\
+         Cross-Origin-Resource-Policy: same-origin\r\n\
+         X-Content-Type-Options: nosniff\r\n\
+         Cache-Control: no-cache\r\n\
+         Connection: close\r\n\r\n"
+    )
+}
+
+fn respond_error(out: &mut TcpStream, status: &str) -> io::Result<()> {
+    let body = format!("{status}\n");
+    write_head(out, status, "text/plain; charset=utf-8", body.len() as u64)?;
+    out.write_all(body.as_bytes())?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Read;
+
+    fn site(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        fs::create_dir_all(dir.join("pkg")).unwrap();
+        fs::write(dir.join("index.html"), "<!doctype html><p>hi</p>").unwrap();
+        fs::write(dir.join("pkg/app_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        fs::write(dir.join("pkg/my file.js"), "export {}").unwrap();
+        dir
+    }
+
+    fn get(url: &str, target: &str) -> String {
+        let addr = url.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(stream, "GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    #[test]
+    fn serves_files_with_isolation_headers_and_mime_types() {
+        let root = site("serves");
+        let url = StaticServer::bind(&root, 0).unwrap().spawn().unwrap();
+
+        let index = get(&url, "/?bench=tiny&steps=20");
+        assert!(index.starts_with("HTTP/1.1 200 OK\r\n"), "{index}");
+        assert!(index.contains("Content-Type: text/html; charset=utf-8\r\n"));
+        assert!(index.contains("Cross-Origin-Opener-Policy: same-origin\r\n"));
+        assert!(index.contains("Cross-Origin-Embedder-Policy: require-corp\r\n"));
+        assert!(index.ends_with("<p>hi</p>"));
+
+        let wasm = get(&url, "/pkg/app_bg.wasm");
+        assert!(wasm.contains("Content-Type: application/wasm\r\n"), "{wasm}");
+        assert!(wasm.contains("Content-Length: 8\r\n"));
+
+        let js = get(&url, "/pkg/my%20file.js");
+        assert!(js.contains("Content-Type: text/javascript; charset=utf-8\r\n"), "{js}");
+
+        assert!(get(&url, "/guide/loss-becomes-nan").ends_with("<p>hi</p>"));
+        assert!(get(&url, "/missing.js").starts_with("HTTP/1.1 404"));
+        assert!(get(&url, "/../Cargo.toml").starts_with("HTTP/1.1 404"));
+        assert!(get(&url, "/pkg/%2e%2e/%2e%2e/etc/passwd").starts_with("HTTP/1.1 404"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn rejects_other_methods() {
+        let root = site("methods");
+        let url = StaticServer::bind(&root, 0).unwrap().spawn().unwrap();
+        let addr = url.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(b"POST / HTTP/1.1\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+        fs::remove_dir_all(root).unwrap();
+    }
+}
