@@ -785,8 +785,8 @@ impl<B: Backend> Gpt<B> {
             &w.ln2_gain,
             n,
             c,
-        ); // dL/dx_mid
-           // Attention sublayer: x_mid = x_in + attn(LN1(x_in)).
+        );
+        // d.resid is now dL/dx_mid. Attention sublayer: x_mid = x_in + attn(LN1(x_in)).
         b.copy(&mut d.branch, &d.resid);
         self.attention_backward(b, l, &a.attn, g, d, &a.ln1, pass);
         if self.faults.no_residual {
