@@ -184,7 +184,8 @@ mod tests {
             assert_eq!(json["run"]["run"], 2);
         }
         round_trip(FromWorker::BenchDone(BenchResult {
-            backend: "CPU (scalar)".into(),
+            backend: "cpu".into(),
+            backend_name: "CPU (ndarray)".into(),
             threads: 1,
             config: "tiny".into(),
             steps: 20,
