@@ -1,83 +1,188 @@
 //! The run settings form as text, and its translation into a [`RunConfig`].
 //!
-//! Every field is checked on its own, so each shows its own message; the range checks are the engine's
-//! [`RunConfig::validate`], so the page says exactly what the command line says.
+//! The fields are the engine's settings table ([`SETTINGS`]) and fault table ([`FAULTS`]); each text
+//! is parsed by [`RunConfig::set`] and [`Faults::set`](faultline_engine::Faults::set), so the page
+//! says exactly what the command line and the URL say. Every field is checked on its own, so each
+//! shows its own message.
 
-use faultline_engine::config::CorpusSource;
-use faultline_engine::{ConfigError, Preset, RunConfig};
+use faultline_engine::faults::{spec, FaultSpec, FAULTS};
+use faultline_engine::settings::{SettingKind, SETTINGS};
+use faultline_engine::{ConfigError, RunConfig};
+
+/// The settings shown first; the rest sit under "More settings".
+pub const MAIN_SETTINGS: [&str; 6] = ["config", "corpus", "lr", "steps", "seed", "optimizer"];
+
+/// The `data-error-for` name of a fault's strength field.
+pub fn fault_field(id: &str) -> String {
+    format!("fault-{id}")
+}
+
+/// One fault's switch and strength, as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultToggle {
+    pub id: &'static str,
+    pub on: bool,
+    /// The strength as typed; unused for faults without one.
+    pub strength: String,
+}
 
 /// The form's fields exactly as typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunForm {
-    pub config: String,
-    pub corpus: String,
-    pub lr: String,
-    pub steps: String,
-    pub seed: String,
+    /// One text per [`SETTINGS`] key, in the table's order.
+    values: Vec<(&'static str, String)>,
+    /// One switch per [`FAULTS`] entry, in the table's order.
+    faults: Vec<FaultToggle>,
 }
 
-/// The fields, by the names the command line and the error messages use.
-pub const FIELDS: [&str; 5] = ["config", "corpus", "lr", "steps", "seed"];
+/// One message per bad field: settings in [`SETTINGS`] order, then faults (named `fault-<id>`).
+pub type FieldErrors = Vec<ConfigError>;
 
 impl Default for RunForm {
     fn default() -> Self {
-        let base = RunConfig::preset(Preset::Tiny);
-        Self {
-            config: Preset::Tiny.id().to_string(),
-            corpus: base.corpus.name().to_string(),
-            lr: base.lr.to_string(),
-            steps: base.steps.to_string(),
-            seed: base.seed.to_string(),
-        }
+        Self::from_config(&RunConfig::default())
     }
 }
 
-/// One message per bad field, in [`FIELDS`] order.
-pub type FieldErrors = Vec<ConfigError>;
+fn strength_text(spec: &FaultSpec, value: Option<f32>) -> String {
+    value.or(spec.strength.map(|s| s.default)).map(|v| v.to_string()).unwrap_or_default()
+}
 
 impl RunForm {
-    /// The field's current text; empty for an unknown name.
-    pub fn get(&self, field: &str) -> &str {
-        match field {
-            "config" => &self.config,
-            "corpus" => &self.corpus,
-            "lr" => &self.lr,
-            "steps" => &self.steps,
-            "seed" => &self.seed,
-            _ => "",
+    /// The fields that describe `config`.
+    pub fn from_config(config: &RunConfig) -> Self {
+        let active = config.faults.active();
+        Self {
+            values: SETTINGS.iter().map(|s| (s.key, config.get(s.key).unwrap_or_default())).collect(),
+            faults: FAULTS
+                .iter()
+                .map(|f| {
+                    let on = active.iter().find(|(id, _)| *id == f.id);
+                    FaultToggle { id: f.id, on: on.is_some(), strength: strength_text(f, on.and_then(|a| a.1)) }
+                })
+                .collect(),
         }
     }
 
-    /// Replaces one field's text; unknown names change nothing.
-    pub fn set(&mut self, field: &str, value: String) {
-        match field {
-            "config" => self.config = value,
-            "corpus" => self.corpus = value,
-            "lr" => self.lr = value,
-            "steps" => self.steps = value,
-            "seed" => self.seed = value,
-            _ => {}
+    /// The form a URL's query describes: `config` first, then every setting it names and every
+    /// `fault=ID[=VALUE]`. Other keys are ignored; bad values stay in the fields and show their errors.
+    pub fn from_query(pairs: &[(String, String)]) -> Self {
+        let mut form = Self::default();
+        for (k, v) in pairs.iter().filter(|(k, _)| k == "config") {
+            form.set(k, v.clone());
         }
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "config") {
+            if k == "fault" {
+                form.turn_on_from_arg(v);
+            } else {
+                form.set(k, v.clone());
+            }
+        }
+        form
+    }
+
+    /// A setting's current text; empty for an unknown key.
+    pub fn get(&self, key: &str) -> &str {
+        self.values.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Replaces one setting's text; unknown keys change nothing. Choosing another model also moves
+    /// the batch size to that model's, unless the learner has changed it.
+    pub fn set(&mut self, key: &str, value: String) {
+        if key == "config" {
+            let batch_of = |preset: &str| {
+                let mut c = RunConfig::default();
+                c.set("config", preset).ok().map(|()| c.batch_size.to_string())
+            };
+            let (old, new) = (batch_of(self.get("config")), batch_of(value.trim()));
+            if let (Some(old), Some(new)) = (old, new) {
+                if self.get("batch") == old {
+                    self.set("batch", new);
+                }
+            }
+        }
+        if let Some((_, v)) = self.values.iter_mut().find(|(k, _)| *k == key) {
+            *v = value;
+        }
+    }
+
+    /// Whether a setting differs from the chosen model's default.
+    pub fn differs_from_default(&self, key: &str) -> bool {
+        let mut base = RunConfig::default();
+        if base.set("config", self.get("config")).is_err() {
+            return false;
+        }
+        base.get(key).is_some_and(|d| d != self.get(key).trim())
+    }
+
+    pub fn fault(&self, id: &str) -> Option<&FaultToggle> {
+        self.faults.iter().find(|f| f.id == id)
+    }
+
+    pub fn set_fault(&mut self, id: &str, on: bool) {
+        if let Some(f) = self.faults.iter_mut().find(|f| f.id == id) {
+            f.on = on;
+        }
+    }
+
+    pub fn set_strength(&mut self, id: &str, text: String) {
+        if let Some(f) = self.faults.iter_mut().find(|f| f.id == id) {
+            f.strength = text;
+        }
+    }
+
+    /// Turns on `ID` or `ID=VALUE` (the command line's and the URL's form); unknown ids are ignored.
+    fn turn_on_from_arg(&mut self, arg: &str) {
+        let (id, value) = arg.split_once('=').map_or((arg, None), |(id, v)| (id, Some(v)));
+        self.set_fault(id.trim(), true);
+        if let Some(v) = value {
+            self.set_strength(id.trim(), v.trim().to_string());
+        }
+    }
+
+    /// Sets the form up to show fault `id`'s symptom: the defaults, the fault on, and the settings (and
+    /// other faults) of its scenario.
+    pub fn show_me(id: &str) -> Self {
+        let mut form = Self::default();
+        let Some(spec) = spec(id) else { return form };
+        for (k, v) in spec.scenario_pairs().into_iter().filter(|(k, _)| *k == "config") {
+            form.set(k, v.to_string());
+        }
+        for (k, v) in spec.scenario_pairs() {
+            match k {
+                "config" => {}
+                "fault" => form.turn_on_from_arg(v),
+                _ => form.set(k, v.to_string()),
+            }
+        }
+        form.set_fault(id, true);
+        form
     }
 
     /// The configuration these fields describe, or a message for every field that is wrong.
     pub fn to_config(&self) -> Result<RunConfig, FieldErrors> {
-        let preset = Preset::parse(self.config.trim());
-        let mut config = RunConfig::preset(*preset.as_ref().unwrap_or(&Preset::Tiny));
         let mut errors = Vec::new();
-        if let Err(e) = preset {
+        let mut config = RunConfig::default();
+        if let Err(e) = set_checked(&mut config, "config", self.get("config")) {
             errors.push(e);
         }
-        // Each field is applied to the preset's defaults alone and validated there, so one bad field
-        // cannot hide (or be blamed for) another.
-        for field in FIELDS.into_iter().filter(|&f| f != "config") {
-            let mut alone = RunConfig::preset(config.preset);
-            let checked = self.apply(field, &mut alone).and_then(|()| match alone.validate() {
-                Err(e) if e.field == field => Err(e),
+        let base = config.clone();
+        for s in SETTINGS.iter().filter(|s| s.key != "config") {
+            // Each field is applied to the model's defaults alone and validated there, so one bad field
+            // cannot hide (or be blamed for) another.
+            let text = self.get(s.key);
+            let mut alone = base.clone();
+            let checked = set_checked(&mut alone, s.key, text).and_then(|()| match alone.validate() {
+                Err(e) if e.field == s.key => Err(e),
                 _ => Ok(()),
             });
-            if let Err(e) = checked.and_then(|()| self.apply(field, &mut config)) {
+            if let Err(e) = checked.and_then(|()| set_checked(&mut config, s.key, text)) {
                 errors.push(e);
+            }
+        }
+        for toggle in self.faults.iter().filter(|t| t.on) {
+            if let Err(message) = self.apply_fault(toggle, &mut config) {
+                errors.push(ConfigError::new(&fault_field(toggle.id), message));
             }
         }
         if !errors.is_empty() {
@@ -87,93 +192,181 @@ impl RunForm {
         Ok(config)
     }
 
-    /// Parses one field into `config` (the preset is chosen before the others are applied).
-    fn apply(&self, field: &str, config: &mut RunConfig) -> Result<(), ConfigError> {
-        match field {
-            "corpus" => config.corpus = CorpusSource::Builtin(self.corpus.trim().to_string()),
-            "lr" => config.lr = parse_number("lr", &self.lr)?,
-            "steps" => config.steps = parse_whole("steps", &self.steps)?,
-            "seed" => config.seed = parse_whole("seed", &self.seed)?,
-            _ => {}
-        }
-        Ok(())
+    fn apply_fault(&self, toggle: &FaultToggle, config: &mut RunConfig) -> Result<(), String> {
+        let spec = spec(toggle.id).ok_or_else(|| format!("unknown fault '{}'", toggle.id))?;
+        let value = match spec.strength {
+            None => None,
+            Some(s) => {
+                let text = toggle.strength.trim();
+                if text.is_empty() {
+                    return Err(format!("{} needs a value", s.unit));
+                }
+                Some(text.parse::<f32>().map_err(|_| format!("{}: '{text}' is not a number", s.unit))?)
+            }
+        };
+        config.faults.set(toggle.id, value).map_err(|e| e.message)
     }
 }
 
-fn parse_number(field: &str, text: &str) -> Result<f32, ConfigError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(ConfigError::new(field, "needs a value"));
+/// [`RunConfig::set`], with an empty field reported as such rather than as a malformed value.
+fn set_checked(config: &mut RunConfig, key: &str, text: &str) -> Result<(), ConfigError> {
+    let flag = SETTINGS.iter().any(|s| s.key == key && s.kind == SettingKind::Flag);
+    if text.trim().is_empty() && !flag {
+        return Err(ConfigError::new(key, "needs a value"));
     }
-    text.parse::<f32>().map_err(|_| ConfigError::new(field, format!("must be a number, got '{text}'")))
-}
-
-fn parse_whole<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ConfigError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(ConfigError::new(field, "needs a value"));
-    }
-    text.parse::<T>().map_err(|_| ConfigError::new(field, format!("must be a whole number, got '{text}'")))
+    config.set(key, text)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use faultline_engine::{OptimizerKind, Preset};
 
     fn form(lr: &str, steps: &str, seed: &str) -> RunForm {
-        RunForm { lr: lr.into(), steps: steps.into(), seed: seed.into(), ..RunForm::default() }
+        let mut f = RunForm::default();
+        f.set("lr", lr.into());
+        f.set("steps", steps.into());
+        f.set("seed", seed.into());
+        f
     }
 
     fn fields(errors: &FieldErrors) -> Vec<&str> {
         errors.iter().map(|e| e.field.as_str()).collect()
     }
 
+    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
+        query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
     #[test]
     fn defaults_make_the_tiny_preset() {
         let config = RunForm::default().to_config().unwrap();
         assert_eq!(config, RunConfig::preset(Preset::Tiny));
+        assert!(FAULTS.iter().all(|spec| RunForm::default().fault(spec.id).is_some_and(|f| !f.on)));
     }
 
     #[test]
     fn values_reach_the_config() {
-        let f = RunForm { config: "small".into(), ..form("0.01", "300", "7") };
+        let mut f = form("0.01", "300", "7");
+        f.set("config", "small".into());
+        f.set("optimizer", "sgd".into());
+        f.set("grad-clip", "0".into());
         let config = f.to_config().unwrap();
         assert_eq!((config.preset, config.lr, config.steps, config.seed), (Preset::Small, 0.01, 300, 7));
-        assert_eq!(config.batch_size, Preset::Small.batch_size());
+        assert_eq!((config.optimizer, config.grad_clip), (OptimizerKind::Sgd, 0.0));
+        assert_eq!(config.batch_size, Preset::Small.batch_size(), "the batch follows the model");
+    }
+
+    #[test]
+    fn a_batch_the_learner_chose_stays_when_the_model_changes() {
+        let mut f = RunForm::default();
+        f.set("batch", "4".into());
+        f.set("config", "small".into());
+        assert_eq!(f.to_config().unwrap().batch_size, 4);
+        assert!(f.differs_from_default("batch") && !f.differs_from_default("lr"));
     }
 
     #[test]
     fn every_bad_field_gets_its_own_message() {
         let errors = form("abc", "", "-1").to_config().unwrap_err();
-        assert_eq!(fields(&errors), ["lr", "steps", "seed"]);
-        assert!(errors[0].message.contains("'abc'"), "{}", errors[0].message);
-        assert_eq!(errors[1].message, "needs a value");
+        assert_eq!(fields(&errors), ["steps", "seed", "lr"]);
+        assert_eq!(errors[0].message, "needs a value");
+        assert!(errors[2].message.contains("'abc'"), "{}", errors[2].message);
     }
 
     #[test]
-    fn range_checks_use_the_engine_messages() {
+    fn messages_are_the_settings_tables() {
         for (lr, steps) in [("NaN", "10"), ("-0.1", "10"), ("inf", "10"), ("0", "10"), ("1e9", "10")] {
             let errors = form(lr, steps, "1").to_config().unwrap_err();
             assert_eq!(fields(&errors), ["lr"], "lr = {lr}");
+            let mut direct = RunConfig::default();
+            assert_eq!(errors[0], direct.set("lr", lr).unwrap_err());
         }
-        let errors = form("0.001", "0", "1").to_config().unwrap_err();
-        let expected = RunConfig { steps: 0, ..RunConfig::default() }.validate().unwrap_err();
-        assert_eq!(errors, vec![expected]);
+        assert_eq!(fields(&form("0.001", "0", "1").to_config().unwrap_err()), ["steps"]);
         assert_eq!(fields(&form("0.001", "1.5", "1").to_config().unwrap_err()), ["steps"]);
     }
 
     #[test]
     fn unknown_config_and_corpus_are_named() {
-        let f = RunForm { config: "huge".into(), corpus: "nope".into(), ..RunForm::default() };
+        let mut f = RunForm::default();
+        f.set("config", "huge".into());
+        f.set("corpus", "nope".into());
         assert_eq!(fields(&f.to_config().unwrap_err()), ["config", "corpus"]);
     }
 
     #[test]
     fn get_and_set_address_the_same_field() {
         let mut f = RunForm::default();
-        for field in FIELDS {
-            f.set(field, format!("{field}!"));
-            assert_eq!(f.get(field), format!("{field}!"));
+        for s in SETTINGS {
+            f.set(s.key, format!("{}!", s.key));
+            assert_eq!(f.get(s.key), format!("{}!", s.key));
         }
+        assert_eq!(f.get("nope"), "");
+    }
+
+    #[test]
+    fn faults_turn_on_with_checked_strengths() {
+        let mut f = RunForm::default();
+        f.set_fault("no-causal-mask", true);
+        f.set_fault("lr-too-high", true);
+        assert_eq!(f.fault("lr-too-high").unwrap().strength, "300");
+        let config = f.to_config().unwrap();
+        assert_eq!(config.faults.active(), [("lr-too-high", Some(300.0)), ("no-causal-mask", None)]);
+        f.set_strength("lr-too-high", "0.5".into());
+        let errors = f.to_config().unwrap_err();
+        assert_eq!(fields(&errors), ["fault-lr-too-high"]);
+        assert!(errors[0].message.contains("between 1 and 10000"), "{}", errors[0].message);
+        f.set_strength("lr-too-high", "x".into());
+        assert_eq!(f.to_config().unwrap_err()[0].message, "factor: 'x' is not a number");
+        f.set_fault("lr-too-high", false);
+        assert!(f.to_config().is_ok(), "a fault that is off is not checked");
+    }
+
+    #[test]
+    fn a_config_round_trips_through_the_form() {
+        let mut config = RunConfig::preset(Preset::Small);
+        config.lr = 0.02;
+        config.faults.set("tiny-dataset", Some(500.0)).unwrap();
+        config.faults.set("no-warmup", None).unwrap();
+        assert_eq!(RunForm::from_config(&config).to_config().unwrap(), config);
+    }
+
+    #[test]
+    fn show_me_applies_the_faults_scenario() {
+        for spec in FAULTS {
+            let config = RunForm::show_me(spec.id).to_config().unwrap_or_else(|e| panic!("{}: {e:?}", spec.id));
+            let mut pairs = spec.scenario_pairs();
+            if !pairs.iter().any(|&(k, v)| k == "fault" && v.split('=').next() == Some(spec.id)) {
+                pairs.push(("fault", spec.id));
+            }
+            assert_eq!(config, RunConfig::from_pairs(pairs).unwrap(), "{}", spec.id);
+            assert!(config.faults.active().iter().any(|(id, _)| *id == spec.id), "{}", spec.id);
+        }
+        let config = RunForm::show_me("no-grad-clip").to_config().unwrap();
+        assert_eq!(config.optimizer, OptimizerKind::Sgd, "{}", spec("no-grad-clip").unwrap().scenario);
+    }
+
+    #[test]
+    fn a_query_fills_the_form() {
+        let f = RunForm::from_query(&pairs(&[
+            ("lr", "0.01"),
+            ("fault", "lr-too-high=30"),
+            ("config", "small"),
+            ("fault", "no-causal-mask"),
+            ("bench", "ignored"),
+        ]));
+        let config = f.to_config().unwrap();
+        let expected = RunConfig::from_pairs([
+            ("lr", "0.01"),
+            ("fault", "lr-too-high=30"),
+            ("config", "small"),
+            ("fault", "no-causal-mask"),
+        ])
+        .unwrap();
+        assert_eq!(config, expected);
+        let back: Vec<(String, String)> = config.to_pairs();
+        assert_eq!(RunForm::from_query(&back).to_config().unwrap(), config);
+        let bad = RunForm::from_query(&pairs(&[("steps", "many")]));
+        assert_eq!(fields(&bad.to_config().unwrap_err()), ["steps"]);
     }
 }

@@ -1,7 +1,11 @@
 //! What the page knows about the current run, rebuilt from the worker's messages.
 
 use crate::protocol::{RunEvent, RunId, RunInfo};
-use faultline_engine::EvalRecord;
+use faultline_engine::diagnosis::Finding;
+use faultline_engine::{EvalRecord, RunConfig, StepRecord};
+
+/// Evaluations whose attention maps the page keeps; older ones keep their numbers only.
+pub const ATTENTION_KEPT: usize = 3;
 
 /// Where the run is; `as_str` is the `data-state` of `#status`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,17 +53,40 @@ impl RunState {
     }
 }
 
+/// What the symptom detector last read in the run's telemetry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Diagnosis {
+    /// Steps taken when it ran.
+    pub step: usize,
+    pub vocab_size: usize,
+    /// Most likely first; empty when the telemetry shows nothing wrong.
+    pub findings: Vec<Finding>,
+}
+
+/// Where a NaN or Inf stopped the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopPoint {
+    pub step: usize,
+    /// The first tensor found holding the bad value.
+    pub tensor: String,
+}
+
 /// The page's copy of one run's telemetry.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunView {
     /// The run whose messages are accepted; others are stale and dropped.
     pub run: RunId,
     pub state: RunState,
+    /// The settings the run was started with.
+    pub config: Option<RunConfig>,
     pub info: Option<RunInfo>,
     pub steps_done: usize,
-    /// Training loss of every step's batch: (step, loss).
-    pub train: Vec<(usize, f32)>,
+    /// Every step's record: its batch's loss, gradient norm, learning rate and phase times.
+    pub steps: Vec<StepRecord>,
+    /// Every evaluation; only the last [`ATTENTION_KEPT`] keep their attention maps.
     pub evals: Vec<EvalRecord>,
+    pub diagnosis: Option<Diagnosis>,
+    pub stop: Option<StopPoint>,
     pub tokens_per_s: Option<f64>,
     /// The latest generated text (from an evaluation or asked for) and the step it was generated at.
     pub sample: Option<(usize, String)>,
@@ -68,9 +95,9 @@ pub struct RunView {
 }
 
 impl RunView {
-    /// A fresh view for run `run`, waiting for the worker to start it.
-    pub fn starting(run: RunId) -> Self {
-        Self { run, state: RunState::Starting, ..Self::default() }
+    /// A fresh view for run `run` of `config`, waiting for the worker to start it.
+    pub fn starting(run: RunId, config: RunConfig) -> Self {
+        Self { run, state: RunState::Starting, config: Some(config), ..Self::default() }
     }
 
     /// Forgets the run; messages still in flight for it will be ignored.
@@ -92,7 +119,7 @@ impl RunView {
                 if let Some(last) = records.last() {
                     self.steps_done = last.step;
                 }
-                self.train.extend(records.iter().map(|r| (r.step, r.loss)));
+                self.steps.extend(records);
                 if tokens_per_s.is_some() {
                     self.tokens_per_s = tokens_per_s;
                 }
@@ -102,6 +129,15 @@ impl RunView {
                     self.sample = Some((record.step, sample.text.clone()));
                 }
                 self.evals.push(record);
+                let old = self.evals.len().saturating_sub(ATTENTION_KEPT);
+                for e in &mut self.evals[..old] {
+                    if !e.attention.probs.is_empty() {
+                        e.attention.probs = Vec::new();
+                    }
+                }
+            }
+            RunEvent::Diagnosis { step, vocab_size, findings } => {
+                self.diagnosis = Some(Diagnosis { step, vocab_size, findings });
             }
             RunEvent::Sample { step, text } => self.sample = Some((step, text)),
             RunEvent::Paused { step } => {
@@ -113,8 +149,9 @@ impl RunView {
                 self.steps_done = summary.steps_run;
                 self.state = RunState::Finished;
             }
-            RunEvent::Stopped { message, .. } => {
+            RunEvent::Stopped { step, tensor, message } => {
                 self.state = RunState::Stopped;
+                self.stop = Some(StopPoint { step, tensor });
                 self.message = Some(message);
             }
             RunEvent::Failed { message } => {
@@ -127,7 +164,28 @@ impl RunView {
 
     /// The latest training loss: the last step's batch loss.
     pub fn last_train_loss(&self) -> Option<f32> {
-        self.train.last().map(|&(_, loss)| loss)
+        self.steps.last().map(|r| r.loss)
+    }
+
+    /// The detector's findings, most likely first (none before its first reading).
+    pub fn findings(&self) -> &[Finding] {
+        self.diagnosis.as_ref().map_or(&[], |d| &d.findings)
+    }
+
+    /// The latest evaluation that still has its attention maps.
+    pub fn latest_attention(&self) -> Option<&EvalRecord> {
+        self.evals.iter().rev().find(|e| !e.attention.probs.is_empty())
+    }
+
+    /// Whether the run had no fault switched on.
+    pub fn is_fault_free(&self) -> bool {
+        self.config.as_ref().is_some_and(|c| c.faults.active().is_empty())
+    }
+
+    /// The vocabulary size, from the run's start or the detector's last reading.
+    pub fn vocab_size(&self) -> Option<usize> {
+        let from_info = self.info.as_ref().map(|i| i.corpus.vocab_size);
+        from_info.or(self.diagnosis.as_ref().map(|d| d.vocab_size)).filter(|&v| v > 0)
     }
 
     /// The latest validation loss.
@@ -145,10 +203,15 @@ impl RunView {
 mod tests {
     use super::*;
     use crate::protocol::test_support::{eval_record, run_info, step_record, summary};
+    use faultline_engine::diagnosis::Finding;
+
+    fn starting(run: RunId) -> RunView {
+        RunView::starting(run, RunConfig::default())
+    }
 
     #[test]
     fn follows_a_run_from_start_to_finish() {
-        let mut v = RunView::starting(3);
+        let mut v = starting(3);
         assert!(v.apply(3, RunEvent::Started(run_info(false))));
         assert_eq!(v.state, RunState::Running);
         v.apply(
@@ -171,9 +234,9 @@ mod tests {
 
     #[test]
     fn drops_messages_of_other_runs_and_after_reset() {
-        let mut v = RunView::starting(2);
+        let mut v = starting(2);
         assert!(!v.apply(1, RunEvent::Steps { records: vec![step_record(1, 4.2)], tokens_per_s: None }));
-        assert!(v.train.is_empty());
+        assert!(v.steps.is_empty());
         v.apply(2, RunEvent::Started(run_info(true)));
         assert_eq!(v.state, RunState::Paused);
         v.reset();
@@ -182,13 +245,36 @@ mod tests {
     }
 
     #[test]
+    fn keeps_the_detectors_last_reading_and_few_attention_maps() {
+        let mut v = starting(4);
+        assert!(v.is_fault_free() && v.findings().is_empty());
+        v.apply(4, RunEvent::Started(run_info(false)));
+        for step in 1..=5 {
+            v.apply(4, RunEvent::Eval(eval_record(step * 10, 3.0, None, None)));
+        }
+        let kept: Vec<usize> = v.evals.iter().filter(|e| !e.attention.probs.is_empty()).map(|e| e.step).collect();
+        assert_eq!(kept, [30, 40, 50]);
+        assert_eq!(v.latest_attention().map(|e| e.step), Some(50));
+        let finding = Finding { entry: "loss-becomes-nan".into(), score: 1.0, evidence: vec!["x".into()] };
+        v.apply(4, RunEvent::Diagnosis { step: 50, vocab_size: 29, findings: vec![finding.clone()] });
+        assert_eq!(v.findings(), [finding]);
+        v.apply(4, RunEvent::Diagnosis { step: 100, vocab_size: 29, findings: Vec::new() });
+        assert!(v.findings().is_empty(), "a later reading replaces the earlier one");
+        assert_eq!(v.vocab_size(), Some(40), "the corpus's vocabulary from the run's start");
+        let mut faulty = RunConfig::default();
+        faulty.faults.set("no-causal-mask", None).unwrap();
+        assert!(!RunView::starting(5, faulty).is_fault_free());
+    }
+
+    #[test]
     fn a_nan_stops_the_run_with_its_message() {
-        let mut v = RunView::starting(1);
+        let mut v = starting(1);
         v.apply(1, RunEvent::Started(run_info(false)));
         v.apply(1, RunEvent::Steps { records: vec![step_record(1, 4.2), step_record(2, 9.0)], tokens_per_s: None });
         v.apply(1, RunEvent::Stopped { step: 3, tensor: "logits".into(), message: "NaN in logits".into() });
         assert_eq!((v.state, v.steps_done), (RunState::Stopped, 2));
         assert_eq!(v.message.as_deref(), Some("NaN in logits"));
+        assert_eq!(v.stop, Some(StopPoint { step: 3, tensor: "logits".into() }));
         assert!(!v.state.is_active());
     }
 

@@ -2,8 +2,10 @@
 //! browser. (The native unit tests cover the same messages through JSON.)
 #![cfg(target_arch = "wasm32")]
 
-use faultline_app::protocol::{wire, FromWorker, RunEvent, ToWorker};
+use faultline_app::protocol::{wire, EstimateResult, FromWorker, RunEvent, ToWorker};
+use faultline_app::worker::session::Session;
 use faultline_engine::bench::BenchResult;
+use faultline_engine::diagnosis::Finding;
 use faultline_engine::trainer::Trainer;
 use faultline_engine::{PhaseTimes, Preset, RunConfig, StepRecord};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -57,6 +59,7 @@ fn a_real_evaluation_and_a_bench_result_round_trip() {
     assert_eq!(through_the_wire(&msg), msg);
     let bench = FromWorker::BenchDone(BenchResult {
         backend: "cpu".into(),
+        backend_name: "CPU (scalar)".into(),
         threads: 1,
         config: "tiny".into(),
         steps: 20,
@@ -67,6 +70,29 @@ fn a_real_evaluation_and_a_bench_result_round_trip() {
         error: None,
     });
     assert_eq!(through_the_wire(&bench), bench);
+}
+
+#[wasm_bindgen_test]
+fn findings_and_memory_estimates_survive() {
+    let finding = Finding {
+        entry: "out-of-memory-oom".into(),
+        score: 1.0,
+        evidence: vec!["allocating activations failed: 1061 MiB needed, budget 1024 MiB".into()],
+    };
+    let msg =
+        FromWorker::Run { run: 3, event: RunEvent::Diagnosis { step: 0, vocab_size: 29, findings: vec![finding] } };
+    assert_eq!(through_the_wire(&msg), msg);
+    // The worker's own answer: its byte counts are 64-bit integers and travel as BigInts.
+    let mut session = Session::new(no_clock);
+    let config = RunConfig { memory_budget_mb: 65_536, ..RunConfig::preset(Preset::Small) };
+    let answers = session.handle(ToWorker::Estimate { request: 5, config: Box::new(config) });
+    let [answer @ FromWorker::Estimate { request: 5, result: EstimateResult::Known { memory, .. } }] =
+        answers.as_slice()
+    else {
+        panic!("{answers:?}")
+    };
+    assert!(memory.budget > u32::MAX as u64);
+    assert_eq!(&through_the_wire(answer), answer);
 }
 
 #[wasm_bindgen_test]

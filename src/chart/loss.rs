@@ -1,88 +1,63 @@
-//! What the loss chart shows, and the mapping between its pixels and its axes, kept apart from the
-//! drawing so it can be tested without a canvas.
+//! The loss chart's series: per-step training loss, evaluated train and validation loss, the corpus's
+//! entropy rate and the faint ghost of the last healthy run.
 
+use super::{downsample, Scale, MIN_STEPS_SHOWN};
 use crate::run_view::RunView;
 use faultline_engine::EvalRecord;
 
-/// The step axis never shows fewer steps than this, so an empty chart still has sensible ticks.
-const MIN_STEPS_SHOWN: usize = 10;
+/// A run's per-step training loss: (step, loss).
+pub type LossCurve = Vec<(usize, f32)>;
 
-/// The series of the loss chart, in axis units (step, nats per token).
+/// The per-step loss curve of `view`, for keeping as a ghost.
+pub fn loss_curve(view: &RunView) -> LossCurve {
+    view.steps.iter().map(|r| (r.step, r.loss)).collect()
+}
+
+/// The series of the loss chart, in axis units (step, and loss on the chosen scale).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LossSeries {
+    pub scale: Scale,
     /// Per-step training loss, averaged into at most the requested number of points.
     pub train: Vec<(f64, f64)>,
     pub eval_train: Vec<(f64, f64)>,
     pub eval_val: Vec<(f64, f64)>,
+    /// The last healthy run's per-step loss, within this run's step range.
+    pub ghost: Vec<(f64, f64)>,
     /// The corpus's entropy rate, where known.
     pub floor: Option<f64>,
     pub x_max: f64,
+    pub y_min: f64,
     pub y_max: f64,
 }
 
 impl LossSeries {
-    /// The chart's data for `view`, with the per-step curve reduced to at most `max_points` points.
-    pub fn from_view(view: &RunView, max_points: usize) -> Self {
-        let finite = |v: f32| v.is_finite().then_some(v as f64);
-        let train = downsample(&view.train, max_points.max(1));
-        let eval_train: Vec<_> =
-            view.evals.iter().filter_map(|e| Some((e.step as f64, finite(e.train_loss)?))).collect();
-        let eval_val: Vec<_> = view.evals.iter().filter_map(|e| Some((e.step as f64, finite(e.val_loss?)?))).collect();
-        let floor = view.entropy_rate().filter(|f| f.is_finite());
-        let highest = train.iter().chain(&eval_train).chain(&eval_val).map(|p| p.1).chain(floor).fold(0.0, f64::max);
+    /// The chart's data for `view` (and the `ghost` run behind it), with each per-step curve reduced to
+    /// at most `max_points` points.
+    pub fn from_view(view: &RunView, ghost: Option<&[(usize, f32)]>, max_points: usize, scale: Scale) -> Self {
+        let on_axis = |points: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+            points.into_iter().filter_map(|(x, y)| Some((x, scale.to_axis(y)?))).collect()
+        };
+        let train = on_axis(downsample(&loss_curve(view), max_points));
+        let evals = |value: fn(&EvalRecord) -> Option<f32>| {
+            on_axis(view.evals.iter().filter_map(|e| Some((e.step as f64, value(e)? as f64))).collect())
+        };
+        let eval_train = evals(|e| Some(e.train_loss));
+        let eval_val = evals(|e| e.val_loss);
+        let floor = view.entropy_rate().and_then(|f| scale.to_axis(f));
         let planned = view.info.as_ref().map_or(0, |i| i.steps).max(view.steps_done).max(MIN_STEPS_SHOWN);
-        Self {
-            train,
-            eval_train,
-            eval_val,
-            floor,
-            x_max: planned as f64,
-            y_max: if highest > 0.0 { highest * 1.08 } else { 5.0 },
-        }
-    }
-}
-
-/// Averages consecutive points into buckets so that at most `max_points` remain; non-finite losses
-/// are left out.
-pub fn downsample(points: &[(usize, f32)], max_points: usize) -> Vec<(f64, f64)> {
-    let per_bucket = points.len().div_ceil(max_points).max(1);
-    points
-        .chunks(per_bucket)
-        .filter_map(|bucket| {
-            let finite: Vec<_> = bucket.iter().filter(|p| p.1.is_finite()).collect();
-            let n = finite.len() as f64;
-            (!finite.is_empty()).then(|| {
-                let step = finite.iter().map(|p| p.0 as f64).sum::<f64>() / n;
-                let loss = finite.iter().map(|p| p.1 as f64).sum::<f64>() / n;
-                (step, loss)
+        let x_max = planned as f64;
+        let ghost = ghost
+            .map(|g| {
+                let within: Vec<(usize, f32)> = g.iter().copied().filter(|&(s, _)| s as f64 <= x_max).collect();
+                on_axis(downsample(&within, max_points))
             })
-        })
-        .collect()
-}
-
-/// Where the plotting area lies on the canvas (in canvas pixels) and which axis ranges it shows.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PlotFrame {
-    pub left: i32,
-    pub right: i32,
-    pub top: i32,
-    pub bottom: i32,
-    pub x_max: f64,
-    pub y_max: f64,
-}
-
-impl PlotFrame {
-    /// The step under canvas pixel column `px`, or `None` outside the plotting area.
-    pub fn step_at(&self, px: f64) -> Option<f64> {
-        let (l, r) = (self.left as f64, self.right as f64);
-        (r > l && (l..=r).contains(&px)).then(|| (px - l) / (r - l) * self.x_max)
-    }
-
-    /// The canvas pixel of the point (step, loss).
-    pub fn to_px(&self, step: f64, loss: f64) -> (i32, i32) {
-        let x = self.left as f64 + step / self.x_max * (self.right - self.left) as f64;
-        let y = self.bottom as f64 - loss / self.y_max * (self.bottom - self.top) as f64;
-        (x.round() as i32, y.round() as i32)
+            .unwrap_or_default();
+        let shown = train.iter().chain(&eval_train).chain(&eval_val).chain(&ghost).map(|p| scale.from_axis(p.1));
+        let (y_min, y_max) = match scale {
+            Scale::Linear => (0.0, scale.range(shown.chain(floor)).1.max(1.0)),
+            Scale::Log => scale.range(shown.chain(floor.map(|f| scale.from_axis(f)))),
+        };
+        Self { scale, train, eval_train, eval_val, ghost, floor, x_max, y_min, y_max }
     }
 }
 
@@ -97,16 +72,16 @@ pub struct HoverPoint {
 impl HoverPoint {
     /// The nearest step record to `step` (records are in step order).
     pub fn nearest(view: &RunView, step: f64) -> Option<Self> {
-        let train = &view.train;
-        let after = train.partition_point(|&(s, _)| (s as f64) < step);
-        let candidates = [after.checked_sub(1), (after < train.len()).then_some(after)];
-        let &(step_found, train_loss) = candidates
+        let steps = &view.steps;
+        let after = steps.partition_point(|r| (r.step as f64) < step);
+        let candidates = [after.checked_sub(1), (after < steps.len()).then_some(after)];
+        let found = candidates
             .into_iter()
             .flatten()
-            .map(|i| &train[i])
-            .min_by(|a, b| (a.0 as f64 - step).abs().total_cmp(&(b.0 as f64 - step).abs()))?;
-        let eval = view.evals.iter().min_by_key(|e| e.step.abs_diff(step_found)).cloned();
-        Some(Self { step: step_found, train_loss, eval })
+            .map(|i| &steps[i])
+            .min_by(|a, b| (a.step as f64 - step).abs().total_cmp(&(b.step as f64 - step).abs()))?;
+        let eval = view.evals.iter().min_by_key(|e| e.step.abs_diff(found.step)).cloned();
+        Some(Self { step: found.step, train_loss: found.loss, eval })
     }
 
     /// One line for the tooltip.
@@ -125,19 +100,13 @@ impl HoverPoint {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::protocol::test_support::eval_record;
+    use crate::protocol::test_support::{eval_record, step_record};
 
     fn view(losses: &[f32]) -> RunView {
-        RunView { train: losses.iter().enumerate().map(|(i, &l)| (i + 1, l)).collect(), ..RunView::default() }
-    }
-
-    #[test]
-    fn downsample_keeps_short_series_and_averages_long_ones() {
-        let pts: Vec<(usize, f32)> = (1..=4).map(|s| (s, s as f32)).collect();
-        assert_eq!(downsample(&pts, 10), [(1.0, 1.0), (2.0, 2.0), (3.0, 3.0), (4.0, 4.0)]);
-        assert_eq!(downsample(&pts, 2), [(1.5, 1.5), (3.5, 3.5)]);
-        assert_eq!(downsample(&[(1, f32::NAN), (2, 4.0)], 1), [(2.0, 4.0)]);
-        assert!(downsample(&[], 5).is_empty());
+        RunView {
+            steps: losses.iter().enumerate().map(|(i, &l)| step_record(i + 1, l)).collect(),
+            ..RunView::default()
+        }
     }
 
     #[test]
@@ -145,19 +114,31 @@ mod tests {
         let mut v = view(&[4.0, 3.0, f32::INFINITY]);
         v.evals.push(eval_record(2, 3.5, Some(5.0), None));
         v.steps_done = 3;
-        let s = LossSeries::from_view(&v, 100);
+        let s = LossSeries::from_view(&v, None, 100, Scale::Linear);
         assert_eq!(s.train.len(), 2);
         assert_eq!((s.eval_train.clone(), s.eval_val.clone()), (vec![(2.0, 3.5)], vec![(2.0, 5.0)]));
         assert_eq!(s.x_max, MIN_STEPS_SHOWN as f64);
+        assert_eq!(s.y_min, 0.0);
         assert!((s.y_max - 5.0 * 1.08).abs() < 1e-9);
+        assert!(s.ghost.is_empty());
     }
 
     #[test]
-    fn pixels_and_steps_map_both_ways() {
-        let f = PlotFrame { left: 100, right: 500, top: 10, bottom: 210, x_max: 2000.0, y_max: 4.0 };
-        assert_eq!(f.step_at(300.0), Some(1000.0));
-        assert_eq!(f.step_at(99.0), None);
-        assert_eq!(f.to_px(1000.0, 2.0), (300, 110));
+    fn the_log_scale_shows_a_blow_up_and_the_ordinary_values_together() {
+        let v = view(&[3.3, 2.0, 2.5e6]);
+        let s = LossSeries::from_view(&v, None, 100, Scale::Log);
+        assert_eq!(s.train.iter().map(|p| p.1.round()).collect::<Vec<_>>(), [1.0, 0.0, 6.0]);
+        assert!(s.y_min < 2f64.log10() && s.y_max > 6.0);
+    }
+
+    #[test]
+    fn the_ghost_is_cut_to_this_runs_steps() {
+        let mut v = view(&[4.0, 3.0]);
+        v.steps_done = 2;
+        let ghost: Vec<(usize, f32)> = (1..=40).map(|s| (s, 1.0)).collect();
+        let s = LossSeries::from_view(&v, Some(&ghost), 100, Scale::Linear);
+        assert_eq!(s.ghost.len(), MIN_STEPS_SHOWN);
+        assert_eq!(loss_curve(&v), [(1, 4.0), (2, 3.0)]);
     }
 
     #[test]

@@ -1,24 +1,44 @@
-//! The page's side of a training run: the run's view, and the commands the buttons send to the worker.
+//! The page's side of a training run: the run's view, the commands the buttons send to the worker,
+//! the memory estimates it asks for, and the ghost of the last healthy run.
 
 use crate::banner;
+use crate::chart::loss::{loss_curve, LossCurve};
 use crate::client::WorkerClient;
-use crate::protocol::{FromWorker, RunEvent, RunId, ToWorker};
+use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, ToWorker};
 use crate::run_view::{RunState, RunView};
 use faultline_engine::RunConfig;
 use leptos::prelude::*;
+
+/// Runs shorter than this are not kept as the ghost curve.
+const GHOST_MIN_STEPS: usize = 10;
+
+/// The worker's latest memory estimate and the settings it is for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    pub config: RunConfig,
+    pub result: EstimateResult,
+}
 
 /// Copyable handle shared by the page's components.
 #[derive(Clone, Copy)]
 pub struct Controller {
     pub view: RwSignal<RunView>,
+    /// The per-step loss of the last healthy run (no fault on, nothing diagnosed), drawn faintly behind
+    /// the current one.
+    pub ghost: RwSignal<Option<LossCurve>>,
+    pub estimate: RwSignal<Option<Estimate>>,
     client: StoredValue<WorkerClient, LocalStorage>,
     next_run: StoredValue<RunId>,
+    /// The estimate request the page waits for, and its settings.
+    pending_estimate: StoredValue<(u32, Option<RunConfig>)>,
 }
 
 impl Controller {
     /// Starts the worker; its messages update `view` from now on.
     pub fn new() -> Self {
         let view = RwSignal::new(RunView::default());
+        let estimate = RwSignal::new(None::<Estimate>);
+        let pending_estimate = StoredValue::new((0u32, None::<RunConfig>));
         let client = WorkerClient::spawn(move |msg| match msg {
             FromWorker::Run { run, event } => {
                 let failure = match &event {
@@ -28,6 +48,12 @@ impl Controller {
                 let current = view.try_update(|v| v.apply(run, event)).unwrap_or(false);
                 if let Some(message) = failure.filter(|_| current) {
                     banner::show(&message);
+                }
+            }
+            FromWorker::Estimate { request, result } => {
+                let (waiting, config) = pending_estimate.get_value();
+                if let Some(config) = config.filter(|_| waiting == request) {
+                    estimate.set(Some(Estimate { config, result }));
                 }
             }
             FromWorker::Fatal { message } => {
@@ -41,7 +67,14 @@ impl Controller {
             }
             FromWorker::Ready | FromWorker::BenchDone(_) => {}
         });
-        Self { view, client: StoredValue::new_local(client), next_run: StoredValue::new(1) }
+        Self {
+            view,
+            ghost: RwSignal::new(None),
+            estimate,
+            client: StoredValue::new_local(client),
+            next_run: StoredValue::new(1),
+            pending_estimate,
+        }
     }
 
     fn post(&self, msg: ToWorker) {
@@ -52,12 +85,19 @@ impl Controller {
         self.view.with_untracked(|v| v.state)
     }
 
-    /// Starts a new run with `config`, replacing any run in progress.
+    /// Starts a new run with `config`, replacing any run in progress (a healthy one becomes the ghost).
     pub fn start(&self, config: RunConfig, paused: bool) {
         banner::hide();
+        let healthy = self.view.with_untracked(|v| {
+            let clean = v.is_fault_free() && v.findings().is_empty() && v.stop.is_none() && v.state != RunState::Error;
+            (clean && v.steps.len() >= GHOST_MIN_STEPS).then(|| loss_curve(v))
+        });
+        if healthy.is_some() {
+            self.ghost.set(healthy);
+        }
         let run = self.next_run.get_value();
         self.next_run.set_value(run.wrapping_add(1));
-        self.view.set(RunView::starting(run));
+        self.view.set(RunView::starting(run, config.clone()));
         self.post(ToWorker::Start { run, config: Box::new(config), paused });
     }
 
@@ -91,5 +131,12 @@ impl Controller {
         banner::hide();
         self.post(ToWorker::Reset);
         self.view.update(RunView::reset);
+    }
+
+    /// Asks the worker what a run with `config` would need in memory; only the latest answer is kept.
+    pub fn request_estimate(&self, config: RunConfig) {
+        let request = self.pending_estimate.get_value().0.wrapping_add(1);
+        self.pending_estimate.set_value((request, Some(config.clone())));
+        self.post(ToWorker::Estimate { request, config: Box::new(config) });
     }
 }

@@ -1,31 +1,46 @@
-//! The Leptos page: the trainer screen, or the bench view when the URL asks for it.
+//! The Leptos page: the app (trainer and guide), or the bench view when the URL asks for it.
 
+mod app;
+mod attention_map;
 mod bench_page;
+mod canvas;
 mod controller;
 mod controls;
+mod faults;
+mod guide;
+mod guide_text;
+mod line_chart;
 mod loss_chart;
+mod memory;
+mod phase_chart;
 mod sample;
 mod settings;
 mod stats;
+mod symptoms;
+mod telemetry;
 mod trainer_page;
 
 use crate::{banner, bench};
+use app::App;
 use bench_page::BenchPage;
 use leptos::prelude::*;
-use trainer_page::TrainerPage;
 use wasm_bindgen::JsCast;
 use web_sys::UrlSearchParams;
 
 /// The element the app renders into; the error banner sits outside it.
 const ROOT_ID: &str = "app";
 
-/// The query parameters the page understands, as (key, value) pairs.
+/// The URL's query as (key, value) pairs, repeated keys (`fault`) included, in order.
 fn query() -> Vec<(String, String)> {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     let Ok(params) = UrlSearchParams::new_with_str(&search) else { return Vec::new() };
-    ["bench", "backend", "steps", "seed"]
+    params
+        .entries()
         .into_iter()
-        .filter_map(|key| Some((key.to_string(), params.get(key)?)))
+        .filter_map(|entry| {
+            let pair = js_sys::Array::from(&entry.ok()?);
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
         .collect()
 }
 
@@ -42,6 +57,6 @@ pub fn start() {
     if bench::is_bench(&query) {
         mount_to(root, move || view! { <BenchPage query /> }).forget();
     } else {
-        mount_to(root, TrainerPage).forget();
+        mount_to(root, move || view! { <App query /> }).forget();
     }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 const NONE: &str = "—";
 
 fn loss(v: Option<f32>) -> String {
-    v.map_or_else(|| NONE.to_string(), |l| format!("{l:.4}"))
+    v.map_or_else(|| NONE.to_string(), |l| if l.abs() < 1e4 { format!("{l:.4}") } else { format!("{l:.3e}") })
 }
 
 #[component]

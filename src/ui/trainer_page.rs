@@ -1,38 +1,49 @@
-//! The main screen: settings and controls on one side, the run's numbers, loss chart and sample on the
-//! other.
+//! The trainer: settings, faults and controls on one side; the run's numbers, the symptom panel and the
+//! charts beside them.
 
 use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
+use super::faults::FaultPanel;
 use super::loss_chart::LossChart;
+use super::memory::MemoryPanel;
 use super::sample::SamplePanel;
 use super::settings::RunSettings;
 use super::stats::RunStats;
+use super::symptoms::SymptomPanel;
+use super::telemetry::TelemetryCharts;
 use crate::form::RunForm;
 use leptos::prelude::*;
 
 #[component]
-pub fn TrainerPage() -> impl IntoView {
-    let controller = Controller::new();
-    let form = RwSignal::new(RunForm::default());
+pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl IntoView {
     let errors = Memo::new(move |_| form.with(|f| f.to_config().err().unwrap_or_default()));
+    let config = Memo::new(move |_| form.with(|f| f.to_config().ok()));
+    let has_symptoms = Memo::new(move |_| controller.view.with(|v| !v.findings().is_empty()));
+    let view = controller.view;
     view! {
-        <header class="masthead">
-            <h1>"Faultline"</h1>
+        <div class="intro">
+            <h1>"Train a tiny GPT, break it, name the symptom"</h1>
             <p class="lede">
-                "A tiny GPT trains live in your browser. Watch its loss fall, read what it writes, and "
-                "soon break it on purpose to see each symptom from the troubleshooting guide for real."
+                "The model trains live in your browser. Switch on a fault, watch what it does to the measurements, "
+                "and read the troubleshooting guide's entry for what you see."
             </p>
-        </header>
-        <main class="layout">
+        </div>
+        <main class="layout" class:has-symptoms=has_symptoms>
             <section class="panel side" aria-label="Run">
                 <RunSettings form errors />
                 <RunControls controller form />
                 <PingButton />
+                <MemoryPanel controller config />
+                <FaultPanel form errors />
             </section>
-            <section class="panel main" aria-label="Training">
-                <RunStats view=controller.view />
-                <LossChart view=controller.view />
-                <SamplePanel view=controller.view />
+            <section class="panel stats-panel" aria-label="Run status">
+                <RunStats view />
+            </section>
+            <SymptomPanel controller form />
+            <section class="panel charts-panel" aria-label="Training">
+                <LossChart view ghost=controller.ghost />
+                <SamplePanel view />
+                <TelemetryCharts view />
             </section>
         </main>
     }

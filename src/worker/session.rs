@@ -2,10 +2,15 @@
 //! and engine results into messages for the page. The JavaScript glue in [`super::runtime`] only moves
 //! messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
 
-use crate::protocol::{FromWorker, RunEvent, RunId, RunInfo, SampleRequest, ToWorker};
+use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, RunInfo, SampleRequest, ToWorker};
 use faultline_engine::bench::run_training_bench;
+use faultline_engine::config::CorpusSource;
+use faultline_engine::data::Dataset;
+use faultline_engine::diagnosis::diagnose;
+use faultline_engine::memory;
+use faultline_engine::telemetry::History;
 use faultline_engine::trainer::{Clock, Trainer};
-use faultline_engine::{EngineError, StepRecord};
+use faultline_engine::{EngineError, RunConfig, StepRecord};
 
 /// Step records are sent at most this often (20 messages per second) unless something else is sent.
 pub const FLUSH_EVERY_MS: f64 = 50.0;
@@ -30,15 +35,69 @@ struct Run {
     pending_step_ms: f64,
 }
 
+/// Vocabulary sizes of the corpora already loaded, at most this many remembered.
+const VOCAB_CACHE: usize = 8;
+
+/// What a corpus's vocabulary depends on: the text, and the data faults that change the tokenizer.
+#[derive(Clone, Debug, PartialEq)]
+struct VocabKey {
+    corpus: CorpusSource,
+    context: usize,
+    /// The seed picks the documents a word vocabulary is built from; it matters only then.
+    word_seed: Option<u64>,
+    word_level_vocab: Option<f32>,
+    lossy_normalization: bool,
+}
+
+impl VocabKey {
+    fn of(config: &RunConfig) -> Self {
+        let faults = &config.faults;
+        Self {
+            corpus: config.corpus.clone(),
+            context: config.preset.model(1).context,
+            word_seed: faults.word_level_vocab.map(|_| config.seed),
+            word_level_vocab: faults.word_level_vocab,
+            lossy_normalization: faults.lossy_normalization,
+        }
+    }
+}
+
 /// Everything the worker holds between messages.
 pub struct Session {
     clock: Clock,
     run: Option<Run>,
+    vocab: Vec<(VocabKey, Result<usize, String>)>,
 }
 
 impl Session {
     pub fn new(clock: Clock) -> Self {
-        Self { clock, run: None }
+        Self { clock, run: None, vocab: Vec::new() }
+    }
+
+    /// The vocabulary size a run with `config` gets (loading its corpus the first time).
+    fn vocab_size(&mut self, config: &RunConfig) -> Result<usize, String> {
+        let key = VocabKey::of(config);
+        if let Some((_, known)) = self.vocab.iter().find(|(k, _)| *k == key) {
+            return known.clone();
+        }
+        let loaded = Dataset::load_with(&config.corpus, config.seed, key.context, &config.faults)
+            .map(|d| d.tokenizer.vocab_size())
+            .map_err(|e| e.to_string());
+        if self.vocab.len() == VOCAB_CACHE {
+            drop(self.vocab.remove(0));
+        }
+        self.vocab.push((key, loaded.clone()));
+        loaded
+    }
+
+    fn estimate(&mut self, config: &RunConfig) -> EstimateResult {
+        if let Err(e) = config.validate() {
+            return EstimateResult::Unavailable { message: e.to_string() };
+        }
+        match self.vocab_size(config) {
+            Ok(vocab_size) => EstimateResult::Known { vocab_size, memory: memory::estimate(config, vocab_size) },
+            Err(message) => EstimateResult::Unavailable { message },
+        }
     }
 
     /// True while a run wants [`Session::run_chunk`] called again.
@@ -52,14 +111,17 @@ impl Session {
         match msg {
             ToWorker::Start { run, config, paused } => {
                 self.run = None;
-                match Trainer::cpu(*config, self.clock) {
+                match Trainer::cpu((*config).clone(), self.clock) {
                     Ok(trainer) => {
+                        let dataset = trainer.dataset();
+                        let sample_len = trainer.model_config().context.min(dataset.train.len());
                         let info = RunInfo {
                             steps: trainer.config().steps,
                             backend: trainer.backend_name(),
                             param_count: trainer.param_count(),
                             model: *trainer.model_config(),
-                            corpus: trainer.dataset().info.clone(),
+                            corpus: dataset.info.clone(),
+                            data_sample: dataset.tokenizer.decode(&dataset.train[..sample_len]),
                             paused,
                         };
                         out.push(FromWorker::Run { run, event: RunEvent::Started(info) });
@@ -73,7 +135,19 @@ impl Session {
                             pending_step_ms: 0.0,
                         });
                     }
-                    Err(e) => out.push(FromWorker::Run { run, event: RunEvent::Failed { message: e.to_string() } }),
+                    Err(e) => {
+                        out.push(FromWorker::Run { run, event: RunEvent::Failed { message: e.to_string() } });
+                        if matches!(e, EngineError::OutOfMemory { .. }) {
+                            // The detector reads the failed allocation like any other telemetry.
+                            let vocab_size = self.vocab_size(&config).unwrap_or(0);
+                            let history = History { vocab_size, stopped: Some(e), ..History::default() };
+                            let findings = diagnose(&history);
+                            out.push(FromWorker::Run {
+                                run,
+                                event: RunEvent::Diagnosis { step: 0, vocab_size, findings },
+                            });
+                        }
+                    }
                 }
             }
             ToWorker::Pause => {
@@ -108,6 +182,9 @@ impl Session {
             ToWorker::Bench { config, steps, seed } => {
                 self.run = None;
                 out.push(FromWorker::BenchDone(run_training_bench(config, steps, seed, self.clock)));
+            }
+            ToWorker::Estimate { request, config } => {
+                out.push(FromWorker::Estimate { request, result: self.estimate(&config) });
             }
         }
         out
@@ -157,6 +234,7 @@ impl Run {
                     _ => RunEvent::Failed { message },
                 };
                 out.push(self.event(event));
+                out.push(self.diagnosis());
                 return;
             }
         }
@@ -165,12 +243,20 @@ impl Run {
             self.flush(clock, out);
             let record = self.trainer.evaluate();
             out.push(self.event(RunEvent::Eval(record)));
+            out.push(self.diagnosis());
         }
         if self.trainer.is_done() {
             self.flush(clock, out);
             self.phase = Phase::Over;
             out.push(self.event(RunEvent::Finished(self.trainer.summary())));
         }
+    }
+
+    /// What the detector reads in the telemetry so far.
+    fn diagnosis(&self) -> FromWorker {
+        let history = self.trainer.history();
+        let findings = diagnose(history);
+        self.event(RunEvent::Diagnosis { step: self.trainer.steps_done(), vocab_size: history.vocab_size, findings })
     }
 
     /// Sends the pending step records, if any.
@@ -234,6 +320,7 @@ mod tests {
         let [RunEvent::Started(info)] = started.as_slice() else { panic!("{started:?}") };
         assert_eq!((info.steps, info.paused), (10, false));
         assert!(info.param_count > 0 && !info.backend.is_empty());
+        assert_eq!(info.data_sample.chars().count(), info.model.context, "a context's worth of decoded text");
         let mut all = Vec::new();
         while s.is_running() {
             all.extend(events(s.run_chunk(5.0), 1));
@@ -276,11 +363,77 @@ mod tests {
         while s.is_running() {
             all.extend(events(s.run_chunk(5.0), 5));
         }
-        let Some(RunEvent::Stopped { step, tensor, message }) = all.last() else { panic!("{:?}", all.last()) };
+        let [.., RunEvent::Stopped { step, tensor, message }, RunEvent::Diagnosis { findings, .. }] = all.as_slice()
+        else {
+            panic!("{:?}", all.last())
+        };
         assert!(*step <= 200 && !tensor.is_empty() && message.contains(tensor.as_str()), "{message}");
+        assert_eq!(findings[0].entry, "loss-becomes-nan");
+        assert!(findings[0].evidence[0].contains(tensor.as_str()), "{:?}", findings[0].evidence);
         let last_good = step_numbers(&all).last().copied().unwrap_or(0);
         assert_eq!(last_good + 1, *step, "every good step was reported before the stop");
         assert!(s.handle(ToWorker::Resume).is_empty(), "a stopped run cannot be resumed");
+    }
+
+    #[test]
+    fn every_evaluation_is_followed_by_the_detectors_reading() {
+        let mut s = Session::new(native_clock);
+        let mut leaky = config(10);
+        leaky.faults.set("no-causal-mask", None).unwrap();
+        s.handle(ToWorker::Start { run: 3, config: Box::new(leaky), paused: false });
+        let mut all = Vec::new();
+        while s.is_running() {
+            all.extend(events(s.run_chunk(5.0), 3));
+        }
+        let after_evals: Vec<&RunEvent> =
+            all.windows(2).filter(|w| matches!(w[0], RunEvent::Eval(_))).map(|w| &w[1]).collect();
+        assert_eq!(after_evals.len(), 2);
+        for (event, expected_step) in after_evals.into_iter().zip([5, 10]) {
+            let RunEvent::Diagnosis { step, vocab_size, findings } = event else { panic!("{event:?}") };
+            assert_eq!((*step, *vocab_size > 0), (expected_step, true));
+            assert_eq!(findings[0].entry, "attention-looks-at-future-in-causal-model", "{findings:?}");
+        }
+    }
+
+    #[test]
+    fn running_out_of_memory_at_the_start_is_diagnosed() {
+        let mut s = Session::new(native_clock);
+        let mut huge = config(10);
+        huge.faults.set("batch-too-large", Some(4096.0)).unwrap();
+        let out = events(s.handle(ToWorker::Start { run: 6, config: Box::new(huge), paused: false }), 6);
+        let [RunEvent::Failed { message }, RunEvent::Diagnosis { step: 0, vocab_size, findings }] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert!(message.contains("out of memory"), "{message}");
+        assert!(*vocab_size > 0);
+        assert_eq!(findings.iter().map(|f| f.entry.as_str()).collect::<Vec<_>>(), ["out-of-memory-oom"]);
+        assert!(!s.is_running());
+    }
+
+    #[test]
+    fn estimates_memory_without_starting_a_run() {
+        let mut s = Session::new(native_clock);
+        let out = s.handle(ToWorker::Estimate { request: 7, config: Box::new(config(10)) });
+        let [FromWorker::Estimate { request: 7, result: EstimateResult::Known { vocab_size, memory } }] =
+            out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert!(*vocab_size > 0 && memory.fits() && memory.total > memory.parameters);
+        assert_eq!(*memory, memory::estimate(&config(10), *vocab_size));
+        let again = s.handle(ToWorker::Estimate { request: 8, config: Box::new(config(10)) });
+        assert!(matches!(
+            again.as_slice(),
+            [FromWorker::Estimate { request: 8, result: EstimateResult::Known { .. } }]
+        ));
+        let bad = RunConfig { lr: -1.0, ..config(10) };
+        let out = s.handle(ToWorker::Estimate { request: 9, config: Box::new(bad) });
+        assert!(
+            matches!(out.as_slice(), [FromWorker::Estimate { result: EstimateResult::Unavailable { message }, .. }] if message.contains("lr")),
+            "{out:?}"
+        );
+        assert!(!s.is_running());
     }
 
     #[test]

@@ -137,6 +137,8 @@ describe("break it, see it, name it", { timeout: RUN_TIMEOUT + 120_000 }, () => 
 
       const answeredInMs = await ping(page);
       assert.ok(answeredInMs < PROMPT_MS, `#ping answered in ${answeredInMs} ms`);
+      // On a log axis the blow-up and the ordinary losses before it show together.
+      await page.locator("#loss-log").check();
       await screenshots(page, "symptom-nan");
 
       // The first fix is a setting: applying it restarts the run with it.
@@ -144,6 +146,31 @@ describe("break it, see it, name it", { timeout: RUN_TIMEOUT + 120_000 }, () => 
       await page.waitForFunction(() => document.querySelector("#lr")?.value === "0.1", null, { timeout: 5_000 });
       await page.locator('#status[data-state="running"]').waitFor({ timeout: LOAD_TIMEOUT });
       await page.locator("#reset").click();
+      assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("a fault's strength is checked inline, and show me sets up its scenario", async () => {
+    const { page, problems } = await openApp();
+    try {
+      await turnOn(page, "lr-too-high");
+      await typeInto(page, "#fault-lr-too-high-strength", "0.5");
+      const error = page.locator('[data-error-for="fault-lr-too-high"]');
+      await error.waitFor({ state: "visible", timeout: 5_000 });
+      assert.match(await error.textContent(), /between/, "the message gives the range");
+      await page.locator("#start").click({ force: true });
+      await page.waitForTimeout(1_000);
+      assert.equal(await page.locator("#status").getAttribute("data-state"), "idle", "no run started");
+
+      const gradients = page.locator('details.fault-section[data-section="Gradient Issues"]');
+      await gradients.locator("summary").click();
+      await page.locator('[data-show-me="no-grad-clip"]').click();
+      assert.ok(await page.locator('[data-fault="no-grad-clip"]').isChecked(), "the fault is on");
+      assert.ok(!(await page.locator('[data-fault="lr-too-high"]').isChecked()), "other faults are off");
+      assert.equal(await page.locator("#optimizer").inputValue(), "sgd", "its scenario's optimizer");
+      assert.equal(await page.locator("[data-error-for]").count(), 0, "the scenario is valid");
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
     } finally {
       await page.close();

@@ -1,0 +1,88 @@
+//! The page's routes, kept in the URL's hash so a static host serves every page from `index.html`:
+//! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry.
+
+use faultline_engine::guide;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    Trainer,
+    GuideIndex,
+    /// A guide entry that exists.
+    GuideEntry(&'static str),
+    /// Anything else, as written.
+    NotFound(String),
+}
+
+impl Route {
+    /// The route a `location.hash` (with or without its `#`) names; a second `#` starts an anchor
+    /// within the page (see [`anchor`]).
+    pub fn parse(hash: &str) -> Route {
+        let path = hash.trim_start_matches('#');
+        let path = path.split_once('#').map_or(path, |(p, _)| p);
+        let path = path.trim_start_matches('/').trim_end_matches('/');
+        match path.split_once('/') {
+            None if path.is_empty() => Route::Trainer,
+            None if path == "guide" => Route::GuideIndex,
+            Some(("guide", id)) => match guide::entry(id) {
+                Some(e) => Route::GuideEntry(e.id),
+                None => Route::NotFound(hash.to_string()),
+            },
+            _ => Route::NotFound(hash.to_string()),
+        }
+    }
+
+    /// The link to this route.
+    pub fn href(&self) -> String {
+        match self {
+            Route::Trainer => "#/".to_string(),
+            Route::GuideIndex => "#/guide".to_string(),
+            Route::GuideEntry(id) => entry_href(id),
+            Route::NotFound(hash) => hash.clone(),
+        }
+    }
+}
+
+/// The element a hash like `#/guide#numerical-issues` asks to scroll to.
+pub fn anchor(hash: &str) -> Option<&str> {
+    hash.trim_start_matches('#').split_once('#').map(|(_, a)| a).filter(|a| !a.is_empty())
+}
+
+/// The link to a section of the guide's index.
+pub fn section_href(section_id: &str) -> String {
+    format!("#/guide#{section_id}")
+}
+
+/// The link to guide entry `id`.
+pub fn entry_href(id: &str) -> String {
+    format!("#/guide/{id}")
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_route() {
+        assert_eq!(Route::parse(""), Route::Trainer);
+        assert_eq!(Route::parse("#/"), Route::Trainer);
+        assert_eq!(Route::parse("#/guide"), Route::GuideIndex);
+        assert_eq!(Route::parse("#/guide/"), Route::GuideIndex);
+        assert_eq!(Route::parse("#/guide/loss-becomes-nan"), Route::GuideEntry("loss-becomes-nan"));
+        assert_eq!(Route::parse("#/guide/nope"), Route::NotFound("#/guide/nope".into()));
+        assert_eq!(Route::parse("#/elsewhere"), Route::NotFound("#/elsewhere".into()));
+        assert_eq!(Route::parse(&section_href("numerical-issues")), Route::GuideIndex);
+        assert_eq!(anchor(&section_href("numerical-issues")), Some("numerical-issues"));
+        assert_eq!(anchor("#/guide"), None);
+    }
+
+    #[test]
+    fn every_entry_is_reachable_and_links_round_trip() {
+        for e in guide::ENTRIES {
+            let route = Route::GuideEntry(e.id);
+            assert_eq!(Route::parse(&route.href()), route);
+        }
+        for route in [Route::Trainer, Route::GuideIndex] {
+            assert_eq!(Route::parse(&route.href()), route);
+        }
+    }
+}

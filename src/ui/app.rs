@@ -1,0 +1,66 @@
+//! The app shell: the header with its navigation and the page the URL's hash names. The training run
+//! and the form outlive the pages, so a run keeps training while the learner reads the guide.
+
+use super::controller::Controller;
+use super::guide::{GuideEntryPage, GuideIndex, NotFound};
+use super::trainer_page::TrainerPage;
+use crate::form::RunForm;
+use crate::route::{anchor, Route};
+use leptos::ev;
+use leptos::prelude::*;
+
+fn hash() -> String {
+    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
+
+/// After the page for a new hash has rendered: scroll to its anchor, or to the top.
+fn scroll_for(hash: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let target = anchor(hash).and_then(|id| window.document()?.get_element_by_id(id));
+    match target {
+        Some(element) => element.scroll_into_view(),
+        None => window.scroll_to_with_x_and_y(0.0, 0.0),
+    }
+}
+
+#[component]
+pub fn App(query: Vec<(String, String)>) -> impl IntoView {
+    let controller = Controller::new();
+    let form = RwSignal::new(RunForm::from_query(&query));
+    let current = RwSignal::new(hash());
+    let route = Memo::new(move |_| current.with(|h| Route::parse(h)));
+    let listener = window_event_listener(ev::hashchange, move |_| {
+        let h = hash();
+        current.set(h.clone());
+        request_animation_frame(move || scroll_for(&h));
+    });
+    on_cleanup(move || listener.remove());
+    if anchor(&current.get_untracked()).is_some() {
+        request_animation_frame(move || scroll_for(&current.get_untracked()));
+    }
+
+    let is_guide = move || matches!(route.get(), Route::GuideIndex | Route::GuideEntry(_));
+    let page = move || match route.get() {
+        Route::Trainer => view! { <TrainerPage controller form /> }.into_any(),
+        Route::GuideIndex => view! { <GuideIndex controller /> }.into_any(),
+        Route::GuideEntry(id) => match faultline_engine::guide::entry(id) {
+            Some(entry) => view! { <GuideEntryPage controller form entry /> }.into_any(),
+            None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
+        },
+        Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
+    };
+    view! {
+        <header class="masthead">
+            <a class="brand" href=Route::Trainer.href()>"Faultline"</a>
+            <nav class="nav" aria-label="Pages">
+                <a href=Route::Trainer.href() aria-current=move || (route.get() == Route::Trainer).then_some("page")>
+                    "Trainer"
+                </a>
+                <a href=Route::GuideIndex.href() aria-current=move || is_guide().then_some("page")>
+                    "Guide"
+                </a>
+            </nav>
+        </header>
+        {page}
+    }
+}

@@ -1,0 +1,230 @@
+//! The guide's pages: the index (Quick Diagnosis, the Quick Checklist ticked from the current run, every
+//! section and entry) and one entry in full, with the faults that reproduce it.
+
+use super::controller::Controller;
+use super::guide_text::{bullets, causes, rich, snippets};
+use crate::checklist::run_checklist;
+use crate::form::RunForm;
+use crate::route::{entry_href, section_href, Route};
+use faultline_engine::faults::FAULTS;
+use faultline_engine::guide::{self, GuideEntry, QUICK_DIAGNOSIS, SECTIONS};
+use leptos::prelude::*;
+
+/// Sets the form up for fault `id`'s scenario, starts the run and shows the trainer.
+fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: &'static str) {
+    let shown = RunForm::show_me(id);
+    let config = shown.to_config();
+    form.set(shown);
+    if let Ok(config) = config {
+        controller.start(config, false);
+    }
+    if let Some(w) = web_sys::window() {
+        w.location().set_hash(&Route::Trainer.href()).ok();
+    }
+}
+
+#[component]
+pub fn GuideIndex(controller: Controller) -> impl IntoView {
+    let view = controller.view;
+    let checks = Memo::new(move |_| view.with(run_checklist));
+    let run_note = move || {
+        view.with(|v| match (&v.info, v.steps_done) {
+            (None, _) => "No run yet: start one on the trainer page and these items tick themselves.".to_string(),
+            (Some(info), steps) => format!("Measured on the current run: {steps} of {} steps so far.", info.steps),
+        })
+    };
+    let rows = QUICK_DIAGNOSIS
+        .iter()
+        .map(|row| {
+            let section = guide::section(row.section_id).map_or(row.section_id, |s| s.title);
+            let links = row
+                .entries
+                .iter()
+                .filter_map(|id| guide::entry(id))
+                .map(|e| view! { <li><a href=entry_href(e.id)>{e.title}</a></li> })
+                .collect_view();
+            view! {
+                <tr>
+                    <td>{row.symptom}</td>
+                    <td>{row.stage}</td>
+                    <td>
+                        <a href=section_href(row.section_id) class="section-link">{section}</a>
+                        <ul class="plain">{links}</ul>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let sections = SECTIONS
+        .iter()
+        .map(|s| {
+            let entries = guide::entries_in(s.id)
+                .map(|e| {
+                    let faults = FAULTS.iter().filter(|f| f.guide_entry == e.id).count();
+                    let reproduce = match faults {
+                        0 => String::new(),
+                        1 => " · 1 fault reproduces it".to_string(),
+                        n => format!(" · {n} faults reproduce it"),
+                    };
+                    view! {
+                        <li>
+                            <a href=entry_href(e.id)>{e.title}</a>
+                            <span class="muted">{reproduce}</span>
+                            <p>{e.summary}</p>
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! {
+                <section class="guide-section" id=s.id>
+                    <h2>{s.title}</h2>
+                    <ul class="entry-list">{entries}</ul>
+                </section>
+            }
+        })
+        .collect_view();
+    view! {
+        <main class="guide" id="guide-index">
+            <h1>"Troubleshooting guide"</h1>
+            <p class="lede">
+                "Every entry below is one symptom a language model in training can show: what you see, why it happens, "
+                "how to find out which cause is at work and how to fix it. The trainer reproduces them with real faults."
+            </p>
+            <section class="guide-card" aria-labelledby="quick-diagnosis">
+                <h2 id="quick-diagnosis">"Quick diagnosis"</h2>
+                <div class="table-scroll">
+                    <table class="quick">
+                        <thead>
+                            <tr><th scope="col">"Symptom"</th><th scope="col">"Usually starts in"</th><th scope="col">"Read"</th></tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            </section>
+            <section class="guide-card" aria-labelledby="quick-checklist">
+                <h2 id="quick-checklist">"Quick checklist"</h2>
+                <p class="note">{run_note}</p>
+                <ol id="checklist" class="checklist">
+                    <For
+                        each=move || checks.get()
+                        key=|c| (c.id, c.check, c.detail.clone())
+                        children=|c| {
+                            view! {
+                                <li data-item=c.id data-check=c.check.as_str()>
+                                    <span class="tick" aria-hidden="true"></span>
+                                    <div>
+                                        <p class="check-text">{c.text}</p>
+                                        <p class="check-detail">
+                                            <span class="visually-hidden">{format!("{}: ", c.check.as_str())}</span>
+                                            {c.detail}
+                                        </p>
+                                        <p class="hint">{c.how_checked}</p>
+                                    </div>
+                                </li>
+                            }
+                        }
+                    />
+                </ol>
+            </section>
+            {sections}
+        </main>
+    }
+}
+
+#[component]
+pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'static GuideEntry) -> impl IntoView {
+    let view = controller.view;
+    let live = Memo::new(move |_| view.with(|v| v.findings().iter().find(|f| f.entry == entry.id).cloned()));
+    let related = entry
+        .related
+        .iter()
+        .filter_map(|id| guide::entry(id))
+        .map(|e| view! { <li><a href=entry_href(e.id)>{e.title}</a>" — "{e.summary}</li> })
+        .collect_view();
+    let faults: Vec<_> = FAULTS.iter().filter(|f| f.guide_entry == entry.id).collect();
+    let reproduce = if faults.is_empty() {
+        view! {
+            <p class="note">
+                "No fault in the trainer reproduces this entry yet; its symptoms need a kind of training (preference "
+                "fine-tuning, RLHF) the tiny GPT here does not do."
+            </p>
+        }
+        .into_any()
+    } else {
+        let items = faults
+            .into_iter()
+            .map(|f| {
+                let settings = if f.scenario.is_empty() { "default settings".to_string() } else { f.scenario.to_string() };
+                view! {
+                    <li class="reproduce">
+                        <div>
+                            <code>{f.id}</code>
+                            <p>{f.summary}" (with "{settings}")"</p>
+                        </div>
+                        <button type="button" class="primary" data-try=f.id on:click=move |_| try_fault(controller, form, f.id)>
+                            "Try it"
+                        </button>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ul class="plain reproduce-list">{items}</ul> }.into_any()
+    };
+    view! {
+        <main class="guide" id="guide-entry" data-entry-page=entry.id>
+            <nav class="breadcrumb" aria-label="Breadcrumb">
+                <a href=Route::GuideIndex.href()>"Guide"</a>
+                " › "
+                <a href=section_href(entry.section_id)>{entry.section}</a>
+            </nav>
+            <h1>{entry.title}</h1>
+            <p class="lede">{rich(entry.summary)}</p>
+            {move || {
+                live.get().map(|f| {
+                    view! {
+                        <aside class="live-finding">
+                            <h2>"Your current run shows this"</h2>
+                            <ul class="evidence">{f.evidence.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
+                        </aside>
+                    }
+                })
+            }}
+            <div class="guide-columns">
+                <section class="guide-card">
+                    <h2>"Symptoms"</h2>
+                    {bullets(entry.symptoms)}
+                    <Show when=move || !entry.causes.is_empty()>
+                        <h2>"Causes"</h2>
+                        {causes(entry.causes, None)}
+                    </Show>
+                </section>
+                <section class="guide-card">
+                    <h2>"Reproduce it"</h2>
+                    {reproduce}
+                </section>
+            </div>
+            <section class="guide-card">
+                <h2>"Diagnosis"</h2>
+                {snippets(entry.diagnosis)}
+            </section>
+            <section class="guide-card">
+                <h2>"Fixes"</h2>
+                {snippets(entry.fixes)}
+            </section>
+            <section class="guide-card">
+                <h2>"Related"</h2>
+                <ul class="guide-list">{related}</ul>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+pub fn NotFound(hash: String) -> impl IntoView {
+    view! {
+        <main class="guide">
+            <h1>"No such page"</h1>
+            <p>{format!("Nothing lives at {hash}. ")}<a href=Route::Trainer.href()>"Back to the trainer"</a>" or "<a href=Route::GuideIndex.href()>"open the guide"</a>"."</p>
+        </main>
+    }
+}

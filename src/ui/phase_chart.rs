@@ -1,0 +1,111 @@
+//! Where each step's time goes, as stacked bars of consecutive steps.
+
+use super::canvas::{fit, font, pixel_ratio, px, resize_signal, GRID, INK, PALETTE};
+use crate::chart::phases::{phase_bars, PhaseBar, PHASES};
+use crate::chart::PlotFrame;
+use crate::run_view::RunView;
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use web_sys::{HtmlCanvasElement, PointerEvent};
+
+/// At most this many bars, however long the run.
+const MAX_BARS: usize = 40;
+
+#[component]
+pub fn PhaseChart(view: RwSignal<RunView>) -> impl IntoView {
+    let bars = Memo::new(move |_| view.with(|v| phase_bars(&v.steps, MAX_BARS)));
+    let canvas = NodeRef::<Canvas>::new();
+    let frame = StoredValue::new(None::<PlotFrame>);
+    let hover = RwSignal::new(None::<usize>);
+    let resized = resize_signal();
+
+    Effect::new(move |_| {
+        resized.track();
+        let Some(canvas) = canvas.get() else { return };
+        frame.set_value(bars.with(|b| draw(&canvas, b)));
+    });
+    let on_move = move |ev: PointerEvent| {
+        let x = ev.offset_x() as f64 * pixel_ratio();
+        let bar = frame.get_value().and_then(|f| f.step_at(x)).map(|x| x as usize);
+        hover.set(bar.filter(|&i| bars.with(|b| i < b.len())));
+    };
+    let readout = move || {
+        bars.with(|b| match hover.get().and_then(|i| b.get(i)) {
+            Some(bar) => bar.describe(),
+            None if b.is_empty() => "Appears with the first steps.".to_string(),
+            None => "Point at a bar to read its milliseconds.".to_string(),
+        })
+    };
+    let legend = PHASES
+        .iter()
+        .zip(PALETTE)
+        .map(|(name, c)| {
+            let style = format!("--key: rgb({}, {}, {})", c.0, c.1, c.2);
+            view! { <span class="key block" style=style>{*name}</span> }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart small-chart">
+            <h3 class="chart-title">"Time per step"</h3>
+            <canvas
+                id="phase-chart"
+                node_ref=canvas
+                role="img"
+                aria-label="Milliseconds per step spent on data, forward, backward, optimizer and telemetry, over the run"
+                on:pointermove=on_move
+                on:pointerleave=move |_| hover.set(None)
+            ></canvas>
+            <p class="chart-hover" aria-live="off">{readout}</p>
+            <figcaption>
+                <span class="legend">{legend}</span>
+                <span class="chart-caption">
+                    "The forward and backward passes should dominate; a thick data or telemetry band means the model waits."
+                </span>
+            </figcaption>
+        </figure>
+    }
+}
+
+fn draw(canvas: &HtmlCanvasElement, bars: &[PhaseBar]) -> Option<PlotFrame> {
+    fit(canvas, 240, 140);
+    let root = CanvasBackend::with_canvas_object(canvas.clone())?.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    let n = bars.len().max(1) as f64;
+    let y_max = bars.iter().map(PhaseBar::total).fold(0.0, f64::max).max(1e-3) * 1.1;
+    let label_of = |x: f64| bars.get(x as usize).map_or(String::new(), |b| b.first.to_string());
+    let mut chart = ChartBuilder::on(&root)
+        .margin(px(10.0))
+        .x_label_area_size(px(30.0))
+        .y_label_area_size(px(56.0))
+        .build_cartesian_2d(0f64..n, 0f64..y_max)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .axis_style(INK.mix(0.6))
+        .x_labels(5)
+        .y_labels(5)
+        .x_label_formatter(&|x| label_of(*x))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(font(11.0).color(&INK))
+        .x_desc("step")
+        .y_desc("ms per step")
+        .axis_desc_style(font(11.0).color(&INK))
+        .draw()
+        .ok()?;
+    for (phase, color) in PALETTE.iter().enumerate().take(PHASES.len()) {
+        chart
+            .draw_series(bars.iter().enumerate().map(|(i, bar)| {
+                let below: f64 = bar.ms[..phase].iter().sum();
+                let x = i as f64;
+                Rectangle::new([(x + 0.1, below), (x + 0.9, below + bar.ms[phase])], color.filled())
+            }))
+            .ok()?;
+    }
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    root.present().ok()?;
+    Some(PlotFrame { left: xs.start, right: xs.end, top: ys.start, bottom: ys.end, x_max: n, y_min: 0.0, y_max })
+}
