@@ -1,0 +1,149 @@
+// Multi-head self-attention on packed qkv [N, 3C] (row = [q | k | v], head h at columns h·hd..),
+// and its backward pass. Probabilities are [B, H, T, T].
+
+struct Params {
+    batch: u32,
+    time: u32,
+    d_model: u32,
+    heads: u32,
+    scale: f32,
+    causal: u32,
+    subtract_max: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(3) var<storage, read> qkv: array<f32>;
+
+// Index of element d of head h's `part` (0 q, 1 k, 2 v) in row `row` of qkv.
+fn qkv_at(row: u32, part: u32, h: u32, d: u32) -> u32 {
+    let hd = p.d_model / p.heads;
+    return row * 3u * p.d_model + part * p.d_model + h * hd + d;
+}
+
+// One thread per query row (b, h, i): scores q·k·scale against every key, the softmax over the
+// visible ones (keys ≤ i when causal) exactly as the CPU computes it, zero weight on the rest, then
+// the weighted sum of values. With `subtract_max` off, exp overflows for scores above ~88 and the
+// row turns to Inf/NaN, the fault's symptom.
+@compute @workgroup_size(64)
+fn attention(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let t = p.time;
+    if (gid.x >= p.batch * p.heads * t) {
+        return;
+    }
+    let i = gid.x % t;
+    let bh = gid.x / t;
+    let h = bh % p.heads;
+    let b = bh / p.heads;
+    let hd = p.d_model / p.heads;
+    let p_off = (bh * t + i) * t;
+    var visible = t;
+    if (p.causal != 0u) {
+        visible = i + 1u;
+    }
+    var mx = bitcast<f32>(0xff800000u); // -Inf
+    for (var j = 0u; j < t; j++) {
+        var dot = 0.0;
+        for (var d = 0u; d < hd; d++) {
+            dot = dot + qkv[qkv_at(b * t + i, 0u, h, d)] * qkv[qkv_at(b * t + j, 1u, h, d)];
+        }
+        let s = dot * p.scale;
+        probs[p_off + j] = s;
+        if (j < visible && s > mx) {
+            mx = s;
+        }
+    }
+    var shift = 0.0;
+    if (p.subtract_max != 0u) {
+        shift = mx;
+    }
+    var sum = 0.0;
+    for (var j = 0u; j < visible; j++) {
+        let e = exp(probs[p_off + j] - shift);
+        probs[p_off + j] = e;
+        sum = sum + e;
+    }
+    let inv = 1.0 / sum;
+    for (var j = 0u; j < t; j++) {
+        if (j < visible) {
+            probs[p_off + j] = probs[p_off + j] * inv;
+        } else {
+            probs[p_off + j] = 0.0; // the causal mask: no weight on later positions
+        }
+    }
+    for (var d = 0u; d < hd; d++) {
+        var acc = 0.0;
+        for (var j = 0u; j < t; j++) {
+            acc = acc + probs[p_off + j] * qkv[qkv_at(b * t + j, 2u, h, d)];
+        }
+        out[(b * t + i) * p.d_model + h * hd + d] = acc;
+    }
+}
+
+// The backward pass, with its own bindings; `ds` is a [B, H, T, T] scratch buffer.
+@group(0) @binding(4) var<storage, read_write> dqkv: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ds: array<f32>;
+@group(0) @binding(6) var<storage, read> dout: array<f32>;
+@group(0) @binding(7) var<storage, read> saved_probs: array<f32>;
+
+// One thread per query row (b, h, i): dP = dO·Vᵀ, then through the softmax
+// dS = P ⊙ (dP - rowsum(P ⊙ dP)) · scale.
+@compute @workgroup_size(64)
+fn attention_backward_scores(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let t = p.time;
+    if (gid.x >= p.batch * p.heads * t) {
+        return;
+    }
+    let i = gid.x % t;
+    let bh = gid.x / t;
+    let h = bh % p.heads;
+    let b = bh / p.heads;
+    let hd = p.d_model / p.heads;
+    let p_off = (bh * t + i) * t;
+    var dot = 0.0;
+    for (var j = 0u; j < t; j++) {
+        var dp = 0.0;
+        for (var d = 0u; d < hd; d++) {
+            dp = dp + dout[(b * t + i) * p.d_model + h * hd + d] * qkv[qkv_at(b * t + j, 2u, h, d)];
+        }
+        ds[p_off + j] = dp;
+        dot = dot + dp * saved_probs[p_off + j];
+    }
+    for (var j = 0u; j < t; j++) {
+        ds[p_off + j] = saved_probs[p_off + j] * (ds[p_off + j] - dot) * p.scale;
+    }
+}
+
+// One thread per element of dqkv: dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO (overwritten).
+@compute @workgroup_size(256)
+fn attention_backward_qkv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = p.time;
+    let c = p.d_model;
+    let hd = c / p.heads;
+    for (var e = gid.x; e < p.batch * t * 3u * c; e += nwg.x * 256u) {
+        let col = e % (3u * c);
+        let row = e / (3u * c);
+        let part = col / c;
+        let h = (col % c) / hd;
+        let d = col % hd;
+        let b = row / t;
+        let s = row % t;
+        let base = (b * p.heads + h) * t * t;
+        var acc = 0.0;
+        if (part == 0u) {
+            for (var j = 0u; j < t; j++) {
+                acc = acc + ds[base + s * t + j] * qkv[qkv_at(b * t + j, 1u, h, d)];
+            }
+        } else if (part == 1u) {
+            for (var i = 0u; i < t; i++) {
+                acc = acc + ds[base + i * t + s] * qkv[qkv_at(b * t + i, 0u, h, d)];
+            }
+        } else {
+            for (var i = 0u; i < t; i++) {
+                acc = acc + saved_probs[base + i * t + s] * dout[(b * t + i) * c + h * hd + d];
+            }
+        }
+        dqkv[e] = acc;
+    }
+}

@@ -1,0 +1,103 @@
+// out[m, n] = op(a) · op(b), or += when `accumulate`.
+//
+// op(a) is [m, k]: `a` is stored [m, k], or [k, m] when `trans_a`. op(b) is [k, n]: `b` is stored
+// [k, n], or [n, k] when `trans_b`. Each workgroup computes one 64×64 tile of `out`: it walks the
+// k dimension in slabs of 16, staging a 64×16 slab of op(a) and a 16×64 slab of op(b) in workgroup
+// memory, and each of its 256 threads keeps a 4×4 block of the tile in registers.
+
+struct Params {
+    m: u32,
+    k: u32,
+    n: u32,
+    trans_a: u32,
+    trans_b: u32,
+    accumulate: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+
+const TILE: u32 = 64u;
+const SLAB: u32 = 16u;
+const BLOCK: u32 = 4u;
+
+// Slabs stored k-major so the inner product loop reads consecutive rows and columns.
+var<workgroup> a_slab: array<f32, 1024>; // [SLAB][TILE]: a_slab[kk * TILE + row]
+var<workgroup> b_slab: array<f32, 1024>; // [SLAB][TILE]: b_slab[kk * TILE + col]
+
+// op(a)[row, kk], zero outside the matrix.
+fn load_a(row: u32, kk: u32) -> f32 {
+    if (row >= p.m || kk >= p.k) {
+        return 0.0;
+    }
+    if (p.trans_a != 0u) {
+        return a[kk * p.m + row];
+    }
+    return a[row * p.k + kk];
+}
+
+// op(b)[kk, col], zero outside the matrix.
+fn load_b(kk: u32, col: u32) -> f32 {
+    if (kk >= p.k || col >= p.n) {
+        return 0.0;
+    }
+    if (p.trans_b != 0u) {
+        return b[col * p.k + kk];
+    }
+    return b[kk * p.n + col];
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wg.y * TILE;
+    let col0 = wg.x * TILE;
+    let tid = lid.y * 16u + lid.x;
+    var acc: array<array<f32, 4>, 4>;
+    for (var i = 0u; i < BLOCK; i++) {
+        for (var j = 0u; j < BLOCK; j++) {
+            acc[i][j] = 0.0;
+        }
+    }
+    for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
+        // 1024 elements per slab, 256 threads: four loads each. Consecutive threads take consecutive
+        // rows (or columns) of the same k, so untransposed b and transposed a read contiguously.
+        for (var e = 0u; e < 4u; e++) {
+            let idx = e * 256u + tid;
+            let kk = idx / TILE;
+            let rc = idx % TILE;
+            a_slab[kk * TILE + rc] = load_a(row0 + rc, k0 + kk);
+            b_slab[kk * TILE + rc] = load_b(k0 + kk, col0 + rc);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < SLAB; kk++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < BLOCK; i++) {
+                av[i] = a_slab[kk * TILE + lid.y * BLOCK + i];
+                bv[i] = b_slab[kk * TILE + lid.x * BLOCK + i];
+            }
+            for (var i = 0u; i < BLOCK; i++) {
+                for (var j = 0u; j < BLOCK; j++) {
+                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < BLOCK; i++) {
+        let row = row0 + lid.y * BLOCK + i;
+        for (var j = 0u; j < BLOCK; j++) {
+            let col = col0 + lid.x * BLOCK + j;
+            if (row < p.m && col < p.n) {
+                let o = row * p.n + col;
+                if (p.accumulate != 0u) {
+                    out[o] = out[o] + acc[i][j];
+                } else {
+                    out[o] = acc[i][j];
+                }
+            }
+        }
+    }
+}

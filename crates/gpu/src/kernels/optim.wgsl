@@ -1,0 +1,45 @@
+// Optimiser updates, one thread per parameter (grid-stride).
+
+struct Params {
+    len: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bias1: f32, // 1 - beta1^step, computed on the host as the CPU does
+    bias2: f32, // 1 - beta2^step
+    momentum: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+
+// AdamW: moments, bias correction, and decoupled weight decay outside the adaptive step.
+@compute @workgroup_size(256)
+fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
+        let g = grad[i];
+        let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
+        let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        let m_hat = mi / p.bias1;
+        let v_hat = vi / p.bias2;
+        param[i] = param[i] - p.lr * (m_hat / (sqrt(v_hat) + p.eps) + p.weight_decay * param[i]);
+    }
+}
+
+// SGD with momentum; `m` is the velocity. Weight decay is added to the gradient (L2).
+@compute @workgroup_size(256)
+fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
+        let g = grad[i] + p.weight_decay * param[i];
+        let vel = p.momentum * m[i] + g;
+        m[i] = vel;
+        param[i] = param[i] - p.lr * vel;
+    }
+}

@@ -1,0 +1,94 @@
+// Reductions: the sum of squares behind the gradient norm, and the column sums of the bias gradient.
+
+struct Params {
+    len: u32,
+    cols: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+
+// Each workgroup reduces a grid-strided share of `x[..len]` to (scale, ssq, saw_nan, saw_inf) with
+// Σ x² = scale² · ssq, written to out[4 · workgroup ..]. Keeping a running scale (as LAPACK's nrm2
+// does) lets squares beyond f32's range, which the CPU sums in f64, come out finite here too; the
+// host adds the partial sums in f64. NaN and Inf are detected from the exponent bits, so the
+// host can return NaN or Inf exactly when the CPU's f64 sum would.
+var<workgroup> wg_scale: array<f32, 256>;
+var<workgroup> wg_ssq: array<f32, 256>;
+var<workgroup> wg_nan: array<u32, 256>;
+var<workgroup> wg_inf: array<u32, 256>;
+
+// (s1, q1) and (s2, q2) each stand for s² · q; their sum as one such pair.
+fn combine(s1: f32, q1: f32, s2: f32, q2: f32) -> vec2<f32> {
+    let s = max(s1, s2);
+    if (s == 0.0) {
+        return vec2<f32>(0.0, 0.0);
+    }
+    let r1 = s1 / s;
+    let r2 = s2 / s;
+    return vec2<f32>(s, q1 * r1 * r1 + q2 * r2 * r2);
+}
+
+@compute @workgroup_size(256)
+fn sum_squares(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    var scale = 0.0;
+    var ssq = 0.0;
+    var saw_nan = 0u;
+    var saw_inf = 0u;
+    for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
+        let bits = bitcast<u32>(x[i]);
+        if ((bits & 0x7f800000u) == 0x7f800000u) {
+            if ((bits & 0x007fffffu) != 0u) {
+                saw_nan = 1u;
+            } else {
+                saw_inf = 1u;
+            }
+            continue;
+        }
+        let v = abs(x[i]);
+        let c = combine(scale, ssq, v, 1.0);
+        scale = c.x;
+        ssq = c.y;
+    }
+    wg_scale[lid.x] = scale;
+    wg_ssq[lid.x] = ssq;
+    wg_nan[lid.x] = saw_nan;
+    wg_inf[lid.x] = saw_inf;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride /= 2u) {
+        if (lid.x < stride) {
+            let c = combine(wg_scale[lid.x], wg_ssq[lid.x], wg_scale[lid.x + stride], wg_ssq[lid.x + stride]);
+            wg_scale[lid.x] = c.x;
+            wg_ssq[lid.x] = c.y;
+            wg_nan[lid.x] = wg_nan[lid.x] | wg_nan[lid.x + stride];
+            wg_inf[lid.x] = wg_inf[lid.x] | wg_inf[lid.x + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid.x == 0u) {
+        out[4u * wg.x] = wg_scale[0];
+        out[4u * wg.x + 1u] = wg_ssq[0];
+        out[4u * wg.x + 2u] = f32(wg_nan[0]);
+        out[4u * wg.x + 3u] = f32(wg_inf[0]);
+    }
+}
+
+// out[c] += Σ_r x[r, c] for `len` rows of width `cols`, rows added in order as on the CPU.
+@compute @workgroup_size(256)
+fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    if (c >= p.cols) {
+        return;
+    }
+    var acc = out[c];
+    for (var r = 0u; r < p.len; r++) {
+        acc = acc + x[r * p.cols + c];
+    }
+    out[c] = acc;
+}

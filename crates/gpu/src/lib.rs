@@ -1,0 +1,675 @@
+//! Faultline's GPU backend: the engine's [`Backend`] trait on wgpu, natively on Vulkan and in the
+//! browser on WebGPU.
+//!
+//! Buffers stay in GPU memory for the whole run. Each operation records a compute dispatch (or a
+//! copy) into one command encoder; nothing is submitted until a readback ([`Backend::download`],
+//! [`Backend::sum_squares`]) needs the results, so a training step is a handful of submissions, one
+//! per value the trainer reads. The kernels are WGSL files under `src/kernels/`, one per family.
+
+mod kernels;
+
+use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm};
+use faultline_engine::rng::Rng;
+use faultline_engine::EngineError;
+use kernels::{Kernel, PipelineCache};
+use std::fmt;
+use wgpu::util::DeviceExt;
+
+/// Threads per workgroup of the element-wise kernels (their `@workgroup_size`).
+const WORKGROUP: usize = 256;
+/// Upper bound on the workgroups of a grid-stride kernel: each thread loops over the rest.
+const MAX_GROUPS: usize = 1024;
+/// Workgroups of the sum-of-squares reduction: partial sums read back and added on the host.
+const REDUCE_GROUPS: usize = 64;
+/// Rows (or columns) per workgroup of the one-thread-per-row kernels.
+const ROW_GROUP: usize = 64;
+/// The output tile of one matmul workgroup (`TILE` in matmul.wgsl).
+const MATMUL_TILE: usize = 64;
+/// Workgroup memory the kernels need at most (matmul's two 64×16 f32 slabs).
+const WORKGROUP_STORAGE_NEEDED: u32 = 2 * 64 * 16 * 4;
+
+/// Why no GPU backend could be created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GpuInitError {
+    /// No adapter (no WebGPU in this browser, no Vulkan driver natively).
+    NoAdapter(String),
+    /// The adapter exists but refused a device.
+    NoDevice(String),
+    /// The adapter's limits are below what the kernels need.
+    Limits(String),
+}
+
+impl fmt::Display for GpuInitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GpuInitError::NoAdapter(m) => write!(f, "no GPU adapter: {m}"),
+            GpuInitError::NoDevice(m) => write!(f, "the GPU adapter gave no device: {m}"),
+            GpuInitError::Limits(m) => write!(f, "the GPU's limits are too small: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for GpuInitError {}
+
+/// Work counters since the backend was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuStats {
+    /// Compute dispatches recorded.
+    pub dispatches: u64,
+    /// Command buffers submitted (one per readback, plus any left at the end).
+    pub submissions: u64,
+    /// Readbacks (downloads and sums of squares), each a wait for the GPU.
+    pub readbacks: u64,
+    /// Bytes copied from the GPU to the host.
+    pub bytes_read_back: u64,
+    /// Bytes copied from the host to the GPU (uploads, tokens, dropout masks; not kernel parameters).
+    pub bytes_uploaded: u64,
+}
+
+/// A buffer of `len` f32 in GPU memory.
+#[derive(Debug)]
+pub struct GpuBuf {
+    buffer: wgpu::Buffer,
+    len: usize,
+}
+
+/// The wgpu backend (f32).
+pub struct GpuBackend {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    adapter: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    pipelines: PipelineCache,
+    encoder: Option<wgpu::CommandEncoder>,
+    /// The attention backward pass's dS scratch, grown as needed.
+    scratch: Option<wgpu::Buffer>,
+    budget: u64,
+    used: u64,
+    stats: GpuStats,
+}
+
+/// The uniform parameters of one dispatch, as 32-bit words in the WGSL struct's field order.
+#[derive(Default)]
+struct Params(Vec<u32>);
+
+impl Params {
+    fn u(mut self, v: usize) -> Self {
+        self.0.push(v as u32);
+        self
+    }
+    fn flag(mut self, v: bool) -> Self {
+        self.0.push(v as u32);
+        self
+    }
+    fn f(mut self, v: f32) -> Self {
+        self.0.push(v.to_bits());
+        self
+    }
+    /// Little-endian bytes, padded to a multiple of 16 as uniform buffers require.
+    fn bytes(&self) -> Vec<u8> {
+        let mut b: Vec<u8> = self.0.iter().flat_map(|w| w.to_le_bytes()).collect();
+        b.resize(b.len().div_ceil(16).max(1) * 16, 0);
+        b
+    }
+}
+
+fn f32_bytes(data: &[f32]) -> Vec<u8> {
+    data.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn u32_bytes(data: &[u32]) -> Vec<u8> {
+    data.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Bytes of a buffer of `len` f32: never 0, which wgpu cannot bind.
+fn byte_size(len: usize) -> u64 {
+    (len.max(1) * 4) as u64
+}
+
+/// Workgroups for a grid-stride kernel over `n` elements.
+fn stride_groups(n: usize) -> u32 {
+    n.div_ceil(WORKGROUP).clamp(1, MAX_GROUPS) as u32
+}
+
+/// Workgroups for a one-thread-per-row kernel over `n` rows.
+fn row_groups(n: usize) -> u32 {
+    n.div_ceil(ROW_GROUP).max(1) as u32
+}
+
+impl GpuBackend {
+    /// Finds an adapter and opens a device on it (natively, blocking).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new() -> Result<Self, GpuInitError> {
+        pollster::block_on(Self::new_async())
+    }
+
+    /// Finds an adapter and opens a device on it, with the adapter's own limits.
+    pub async fn new_async() -> Result<Self, GpuInitError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuInitError::NoAdapter(e.to_string()))?;
+        let limits = adapter.limits();
+        if limits.max_compute_workgroup_storage_size < WORKGROUP_STORAGE_NEEDED
+            || limits.max_compute_invocations_per_workgroup < WORKGROUP as u32
+        {
+            return Err(GpuInitError::Limits(format!(
+                "{} bytes of workgroup memory and {} invocations per workgroup; the kernels need {} and {}",
+                limits.max_compute_workgroup_storage_size,
+                limits.max_compute_invocations_per_workgroup,
+                WORKGROUP_STORAGE_NEEDED,
+                WORKGROUP
+            )));
+        }
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("faultline"),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuInitError::NoDevice(e.to_string()))?;
+        Ok(Self {
+            device,
+            queue,
+            adapter: adapter.get_info(),
+            limits,
+            pipelines: PipelineCache::default(),
+            encoder: None,
+            scratch: None,
+            budget: u64::MAX,
+            used: 0,
+            stats: GpuStats::default(),
+        })
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> GpuStats {
+        self.stats
+    }
+
+    /// The adapter's name, device type and driver backend.
+    pub fn adapter_description(&self) -> String {
+        format!("{} ({:?}, {:?})", self.adapter.name, self.adapter.device_type, self.adapter.backend)
+    }
+
+    /// Compute pipelines compiled so far (each kernel once).
+    pub fn pipelines_compiled(&self) -> usize {
+        self.pipelines.len()
+    }
+
+    /// The largest buffer, in bytes, a kernel can bind.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+    }
+
+    /// Submits everything recorded so far and waits for the GPU to finish it.
+    pub fn finish(&mut self) {
+        self.submit();
+        self.wait();
+    }
+
+    fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        self.encoder
+            .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()))
+    }
+
+    fn submit(&mut self) {
+        if let Some(enc) = self.encoder.take() {
+            self.queue.submit(Some(enc.finish()));
+            self.stats.submissions += 1;
+        }
+    }
+
+    fn wait(&self) {
+        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
+            panic!("the GPU device failed while waiting for its work: {e}");
+        }
+    }
+
+    fn storage(&self, len: usize, label: &str) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: byte_size(len),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A read-only storage buffer holding `bytes` (token ids, targets), set at creation.
+    fn constant(&mut self, bytes: &[u8], label: &str) -> wgpu::Buffer {
+        self.stats.bytes_uploaded += bytes.len() as u64;
+        let mut contents = bytes.to_vec();
+        contents.resize(contents.len().max(4), 0);
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: &contents,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        })
+    }
+
+    /// Records a copy of `data` into the start of `dst`, in order with the dispatches around it
+    /// (`Queue::write_buffer` would land before everything recorded but not yet submitted).
+    fn write(&mut self, dst: &wgpu::Buffer, data: &[f32]) {
+        if data.is_empty() {
+            return;
+        }
+        let staging = self.constant(&f32_bytes(data), "upload");
+        self.encoder().copy_buffer_to_buffer(&staging, 0, dst, 0, (data.len() * 4) as u64);
+    }
+
+    /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings.
+    fn dispatch(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
+        let pipeline = self.pipelines.get(&self.device, kernel);
+        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: &params.bytes(),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        entries.extend(
+            buffers.iter().map(|&(binding, b)| wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() }),
+        );
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut pass = self.encoder().begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, 1);
+        drop(pass);
+        self.stats.dispatches += 1;
+    }
+
+    /// Copies the first `len` f32 of `src` to the host: submits everything recorded and waits.
+    fn read_back(&mut self, src: &wgpu::Buffer, len: usize) -> Vec<f32> {
+        if len == 0 {
+            return Vec::new();
+        }
+        let bytes = (len * 4) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.encoder().copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
+        self.submit();
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            // The receiver waits below; it is gone only if this thread has already panicked.
+            let _ = tx.send(r);
+        });
+        self.wait();
+        match rx.try_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("reading a GPU buffer back failed: {e}"),
+            Err(_) => panic!("the GPU readback did not complete: blocking readback needs a native device"),
+        }
+        let data = {
+            let view = staging.slice(..).get_mapped_range().expect("a buffer mapped just now");
+            view.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        };
+        staging.unmap();
+        self.stats.readbacks += 1;
+        self.stats.bytes_read_back += bytes;
+        data
+    }
+
+    fn scratch(&mut self, len: usize) -> wgpu::Buffer {
+        match &self.scratch {
+            Some(b) if b.size() >= byte_size(len) => b.clone(),
+            _ => {
+                let b = self.storage(len, "attention scratch");
+                self.scratch = Some(b.clone());
+                b
+            }
+        }
+    }
+}
+
+impl Backend for GpuBackend {
+    type Buf = GpuBuf;
+
+    fn name(&self) -> String {
+        format!("WebGPU (wgpu on {})", self.adapter_description())
+    }
+
+    fn zeros(&mut self, len: usize) -> GpuBuf {
+        // wgpu zero-initialises new buffers.
+        GpuBuf { buffer: self.storage(len, "zeros"), len }
+    }
+
+    fn alloc(&mut self, len: usize, what: &str) -> Result<GpuBuf, EngineError> {
+        let bytes = (len as u64).saturating_mul(4);
+        if self.used.saturating_add(bytes) > self.budget {
+            return Err(EngineError::OutOfMemory {
+                requested_bytes: self.used.saturating_add(bytes),
+                budget_bytes: self.budget,
+                what: what.to_string(),
+            });
+        }
+        let max = self.max_buffer_bytes();
+        if bytes > max {
+            return Err(EngineError::OutOfMemory {
+                requested_bytes: bytes,
+                budget_bytes: max,
+                what: format!("{what} (one buffer beyond the GPU's largest storage binding)"),
+            });
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.storage(len, what);
+        #[cfg(not(target_arch = "wasm32"))]
+        if pollster::block_on(scope.pop()).is_some() {
+            return Err(EngineError::OutOfMemory {
+                requested_bytes: self.used.saturating_add(bytes),
+                budget_bytes: self.used,
+                what: format!("{what} (the GPU has no memory left)"),
+            });
+        }
+        self.used += bytes;
+        Ok(GpuBuf { buffer, len })
+    }
+
+    fn set_memory_budget(&mut self, bytes: u64) {
+        self.budget = bytes;
+    }
+
+    fn memory_used(&self) -> u64 {
+        self.used
+    }
+
+    fn len(&self, buf: &GpuBuf) -> usize {
+        buf.len
+    }
+
+    fn upload(&mut self, buf: &mut GpuBuf, data: &[f32]) {
+        let n = buf.len.min(data.len());
+        self.write(&buf.buffer, &data[..n]);
+    }
+
+    fn download(&mut self, buf: &GpuBuf) -> Vec<f32> {
+        self.read_back(&buf.buffer, buf.len)
+    }
+
+    fn fill(&mut self, buf: &mut GpuBuf, value: f32) {
+        if value.to_bits() == 0 {
+            self.encoder().clear_buffer(&buf.buffer, 0, None);
+        } else {
+            let params = Params::default().u(buf.len).u(0).f(value);
+            self.dispatch(Kernel::Fill, params, &[(1, &buf.buffer)], (stride_groups(buf.len), 1));
+        }
+    }
+
+    fn copy(&mut self, dst: &mut GpuBuf, src: &GpuBuf) {
+        let n = dst.len.min(src.len);
+        if n > 0 {
+            self.encoder().copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, (n * 4) as u64);
+        }
+    }
+
+    fn add_assign(&mut self, dst: &mut GpuBuf, src: &GpuBuf) {
+        let n = dst.len.min(src.len);
+        let params = Params::default().u(n).u(0).f(0.0);
+        self.dispatch(Kernel::AddAssign, params, &[(1, &dst.buffer), (2, &src.buffer)], (stride_groups(n), 1));
+    }
+
+    fn scale(&mut self, buf: &mut GpuBuf, s: f32) {
+        let params = Params::default().u(buf.len).u(0).f(s);
+        self.dispatch(Kernel::Scale, params, &[(1, &buf.buffer)], (stride_groups(buf.len), 1));
+    }
+
+    fn sum_squares(&mut self, buf: &GpuBuf, len: usize) -> f64 {
+        let groups = len.div_ceil(WORKGROUP).clamp(1, REDUCE_GROUPS);
+        let partials = self.storage(4 * groups, "sum of squares");
+        let params = Params::default().u(len).u(0);
+        self.dispatch(Kernel::SumSquares, params, &[(1, &partials), (2, &buf.buffer)], (groups as u32, 1));
+        let parts = self.read_back(&partials, 4 * groups);
+        let (mut sum, mut nan, mut inf) = (0.0f64, false, false);
+        for p in parts.chunks_exact(4) {
+            sum += (p[0] as f64) * (p[0] as f64) * p[1] as f64;
+            nan |= p[2] != 0.0;
+            inf |= p[3] != 0.0;
+        }
+        if nan {
+            f64::NAN
+        } else if inf {
+            f64::INFINITY
+        } else {
+            sum
+        }
+    }
+
+    fn matmul(
+        &mut self,
+        out: &mut GpuBuf,
+        a: &GpuBuf,
+        b: &GpuBuf,
+        m: usize,
+        k: usize,
+        n: usize,
+        trans_a: bool,
+        trans_b: bool,
+        accumulate: bool,
+    ) {
+        let params = Params::default().u(m).u(k).u(n).flag(trans_a).flag(trans_b).flag(accumulate);
+        let groups = (n.div_ceil(MATMUL_TILE).max(1) as u32, m.div_ceil(MATMUL_TILE).max(1) as u32);
+        self.dispatch(Kernel::Matmul, params, &[(1, &out.buffer), (2, &a.buffer), (3, &b.buffer)], groups);
+    }
+
+    fn add_bias(&mut self, out: &mut GpuBuf, bias: &GpuBuf, rows: usize, cols: usize) {
+        let params = Params::default().u(rows * cols).u(cols).f(0.0);
+        let groups = (stride_groups(rows * cols), 1);
+        self.dispatch(Kernel::AddBias, params, &[(1, &out.buffer), (2, &bias.buffer)], groups);
+    }
+
+    fn bias_backward(&mut self, dbias: &mut GpuBuf, dout: &GpuBuf, rows: usize, cols: usize) {
+        let params = Params::default().u(rows).u(cols);
+        let groups = (cols.div_ceil(WORKGROUP).max(1) as u32, 1);
+        self.dispatch(Kernel::BiasBackward, params, &[(1, &dbias.buffer), (2, &dout.buffer)], groups);
+    }
+
+    fn embed(&mut self, out: &mut GpuBuf, wte: &GpuBuf, wpe: &GpuBuf, tokens: &[u32], time: usize, d: usize) {
+        let toks = self.constant(&u32_bytes(tokens), "tokens");
+        let params = Params::default().u(tokens.len()).u(time).u(d).u(wte.len / d.max(1));
+        let buffers = [(1, &out.buffer), (2, &wte.buffer), (3, &wpe.buffer), (4, &toks)];
+        self.dispatch(Kernel::Embed, params, &buffers, (stride_groups(tokens.len() * d), 1));
+    }
+
+    fn embed_backward(
+        &mut self,
+        dwte: &mut GpuBuf,
+        dwpe: &mut GpuBuf,
+        dout: &GpuBuf,
+        tokens: &[u32],
+        time: usize,
+        d: usize,
+    ) {
+        let toks = self.constant(&u32_bytes(tokens), "tokens");
+        let vocab = dwte.len / d.max(1);
+        let params = || Params::default().u(tokens.len()).u(time).u(d).u(vocab);
+        let buffers = [(1, &dwte.buffer), (2, &dout.buffer), (4, &toks)];
+        self.dispatch(Kernel::EmbedBackwardTokens, params(), &buffers, (stride_groups(vocab * d), 1));
+        let buffers = [(1, &dwpe.buffer), (2, &dout.buffer)];
+        self.dispatch(Kernel::EmbedBackwardPositions, params(), &buffers, (stride_groups(time * d), 1));
+    }
+
+    fn layernorm(
+        &mut self,
+        out: &mut GpuBuf,
+        mean: &mut GpuBuf,
+        rstd: &mut GpuBuf,
+        x: &GpuBuf,
+        gain: &GpuBuf,
+        bias: &GpuBuf,
+        rows: usize,
+        cols: usize,
+        eps: f32,
+    ) {
+        let params = Params::default().u(rows).u(cols).f(eps);
+        let buffers = [
+            (1, &out.buffer),
+            (2, &mean.buffer),
+            (3, &rstd.buffer),
+            (4, &x.buffer),
+            (5, &gain.buffer),
+            (6, &bias.buffer),
+        ];
+        self.dispatch(Kernel::Layernorm, params, &buffers, (row_groups(rows), 1));
+    }
+
+    fn layernorm_backward(
+        &mut self,
+        dx: &mut GpuBuf,
+        dgain: &mut GpuBuf,
+        dbias: &mut GpuBuf,
+        dout: &GpuBuf,
+        x: &GpuBuf,
+        mean: &GpuBuf,
+        rstd: &GpuBuf,
+        gain: &GpuBuf,
+        rows: usize,
+        cols: usize,
+    ) {
+        let params = || Params::default().u(rows).u(cols).f(0.0);
+        let buffers = [
+            (7, &dx.buffer),
+            (10, &dout.buffer),
+            (4, &x.buffer),
+            (11, &mean.buffer),
+            (12, &rstd.buffer),
+            (5, &gain.buffer),
+        ];
+        self.dispatch(Kernel::LayernormBackwardInput, params(), &buffers, (row_groups(rows), 1));
+        let buffers = [
+            (8, &dgain.buffer),
+            (9, &dbias.buffer),
+            (10, &dout.buffer),
+            (4, &x.buffer),
+            (11, &mean.buffer),
+            (12, &rstd.buffer),
+        ];
+        self.dispatch(Kernel::LayernormBackwardParams, params(), &buffers, (row_groups(cols), 1));
+    }
+
+    fn attention(
+        &mut self,
+        out: &mut GpuBuf,
+        probs: &mut GpuBuf,
+        qkv: &GpuBuf,
+        shape: AttnShape,
+        scale: f32,
+        causal: bool,
+        form: SoftmaxForm,
+    ) {
+        let params = attn_params(shape, scale).flag(causal).flag(form.subtract_max);
+        let buffers = [(1, &out.buffer), (2, &probs.buffer), (3, &qkv.buffer)];
+        let rows = shape.batch * shape.heads * shape.time;
+        self.dispatch(Kernel::Attention, params, &buffers, (row_groups(rows), 1));
+    }
+
+    fn attention_backward(
+        &mut self,
+        dqkv: &mut GpuBuf,
+        dout: &GpuBuf,
+        qkv: &GpuBuf,
+        probs: &GpuBuf,
+        shape: AttnShape,
+        scale: f32,
+    ) {
+        let ds = self.scratch(shape.probs_len());
+        let params = || attn_params(shape, scale).flag(false).flag(false);
+        let buffers = [(5, &ds), (6, &dout.buffer), (3, &qkv.buffer), (7, &probs.buffer)];
+        let rows = shape.batch * shape.heads * shape.time;
+        self.dispatch(Kernel::AttentionBackwardScores, params(), &buffers, (row_groups(rows), 1));
+        let buffers = [(4, &dqkv.buffer), (5, &ds), (6, &dout.buffer), (3, &qkv.buffer), (7, &probs.buffer)];
+        let n = shape.batch * shape.time * 3 * shape.d_model;
+        self.dispatch(Kernel::AttentionBackwardQkv, params(), &buffers, (stride_groups(n), 1));
+    }
+
+    fn activation(&mut self, out: &mut GpuBuf, x: &GpuBuf, len: usize, f: Activation) {
+        let params = Params::default().u(len).u(activation_id(f));
+        self.dispatch(Kernel::Activation, params, &[(1, &out.buffer), (2, &x.buffer)], (stride_groups(len), 1));
+    }
+
+    fn activation_backward(&mut self, dx: &mut GpuBuf, dout: &GpuBuf, x: &GpuBuf, len: usize, f: Activation) {
+        let params = Params::default().u(len).u(activation_id(f));
+        let buffers = [(1, &dx.buffer), (2, &x.buffer), (3, &dout.buffer)];
+        self.dispatch(Kernel::ActivationBackward, params, &buffers, (stride_groups(len), 1));
+    }
+
+    fn dropout_mask(&mut self, mask: &mut GpuBuf, len: usize, p: f32, seed: u64) {
+        // The CPU's sequential generator, run on the host and uploaded, so both backends drop the
+        // same units for the same seed.
+        let mut rng = Rng::new(seed);
+        let keep = (1.0 / (1.0 - p as f64)) as f32;
+        let values: Vec<f32> =
+            (0..len.min(mask.len)).map(|_| if rng.uniform() < p as f64 { 0.0 } else { keep }).collect();
+        self.write(&mask.buffer, &values);
+    }
+
+    fn mul_assign(&mut self, x: &mut GpuBuf, mask: &GpuBuf, len: usize) {
+        let params = Params::default().u(len).u(0).f(0.0);
+        self.dispatch(Kernel::MulAssign, params, &[(1, &x.buffer), (2, &mask.buffer)], (stride_groups(len), 1));
+    }
+
+    fn cross_entropy(
+        &mut self,
+        losses: &mut GpuBuf,
+        dlogits: &mut GpuBuf,
+        logits: &GpuBuf,
+        targets: &[u32],
+        rows: usize,
+        vocab: usize,
+        form: SoftmaxForm,
+    ) {
+        let targets = self.constant(&u32_bytes(&targets[..rows]), "targets");
+        let params = Params::default().u(rows).u(vocab).flag(form.subtract_max).flag(form.log_softmax);
+        let buffers = [(1, &losses.buffer), (2, &dlogits.buffer), (3, &logits.buffer), (4, &targets)];
+        self.dispatch(Kernel::CrossEntropy, params, &buffers, (row_groups(rows), 1));
+    }
+
+    fn adamw_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, m: &mut GpuBuf, v: &mut GpuBuf, h: AdamW) {
+        // Bias corrections in f32 with powi, as the CPU computes them.
+        let bias1 = 1.0 - h.beta1.powi(h.step as i32);
+        let bias2 = 1.0 - h.beta2.powi(h.step as i32);
+        let params = Params::default()
+            .u(param.len)
+            .f(h.lr)
+            .f(h.beta1)
+            .f(h.beta2)
+            .f(h.eps)
+            .f(h.weight_decay)
+            .f(bias1)
+            .f(bias2)
+            .f(0.0);
+        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &m.buffer), (4, &v.buffer)];
+        self.dispatch(Kernel::AdamW, params, &buffers, (stride_groups(param.len), 1));
+    }
+
+    fn sgd_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, velocity: &mut GpuBuf, h: Sgd) {
+        let params =
+            Params::default().u(param.len).f(h.lr).f(0.0).f(0.0).f(0.0).f(h.weight_decay).f(0.0).f(0.0).f(h.momentum);
+        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &velocity.buffer)];
+        self.dispatch(Kernel::Sgd, params, &buffers, (stride_groups(param.len), 1));
+    }
+}
+
+fn attn_params(s: AttnShape, scale: f32) -> Params {
+    Params::default().u(s.batch).u(s.time).u(s.d_model).u(s.heads).f(scale)
+}
+
+fn activation_id(f: Activation) -> usize {
+    match f {
+        Activation::Gelu => 0,
+        Activation::Relu => 1,
+        Activation::Sigmoid => 2,
+    }
+}
