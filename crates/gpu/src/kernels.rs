@@ -8,6 +8,7 @@ use std::collections::HashMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kernel {
     Matmul,
+    MatmulVec4,
     Fill,
     Scale,
     AddAssign,
@@ -66,6 +67,7 @@ impl Kernel {
     fn entry(self) -> (Source, &'static str) {
         match self {
             Kernel::Matmul => (Source::Matmul, "matmul"),
+            Kernel::MatmulVec4 => (Source::Matmul, "matmul_vec4"),
             Kernel::Fill => (Source::Elementwise, "fill"),
             Kernel::Scale => (Source::Elementwise, "scale"),
             Kernel::AddAssign => (Source::Elementwise, "add_assign"),

@@ -13,6 +13,7 @@ use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
 use kernels::{Kernel, PipelineCache};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 /// Threads per workgroup of the element-wise kernels (their `@workgroup_size`).
@@ -66,6 +67,21 @@ pub struct GpuStats {
     pub bytes_uploaded: u64,
 }
 
+/// A shared view of a backend's counters, readable after the backend has moved into a trainer.
+#[derive(Clone, Debug, Default)]
+pub struct GpuStatsHandle(Arc<Mutex<GpuStats>>);
+
+impl GpuStatsHandle {
+    /// The counters now.
+    pub fn get(&self) -> GpuStats {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut GpuStats)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
 /// A buffer of `len` f32 in GPU memory.
 #[derive(Debug)]
 pub struct GpuBuf {
@@ -85,7 +101,7 @@ pub struct GpuBackend {
     scratch: Option<wgpu::Buffer>,
     budget: u64,
     used: u64,
-    stats: GpuStats,
+    stats: GpuStatsHandle,
 }
 
 /// The uniform parameters of one dispatch, as 32-bit words in the WGSL struct's field order.
@@ -121,9 +137,10 @@ fn u32_bytes(data: &[u32]) -> Vec<u8> {
     data.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// Bytes of a buffer of `len` f32: never 0, which wgpu cannot bind.
+/// Bytes of a buffer of `len` f32: a whole number of vec4s (at least one), so any buffer can be
+/// bound as `array<vec4<f32>>` and none is empty, which wgpu cannot bind.
 fn byte_size(len: usize) -> u64 {
-    (len.max(1) * 4) as u64
+    (len.max(1).div_ceil(4) * 16) as u64
 }
 
 /// Workgroups for a grid-stride kernel over `n` elements.
@@ -183,13 +200,18 @@ impl GpuBackend {
             scratch: None,
             budget: u64::MAX,
             used: 0,
-            stats: GpuStats::default(),
+            stats: GpuStatsHandle::default(),
         })
     }
 
     /// The counters so far.
     pub fn stats(&self) -> GpuStats {
-        self.stats
+        self.stats.get()
+    }
+
+    /// A handle on the counters that stays valid when the backend moves into a `Trainer`.
+    pub fn stats_handle(&self) -> GpuStatsHandle {
+        self.stats.clone()
     }
 
     /// The adapter's name, device type and driver backend.
@@ -221,7 +243,7 @@ impl GpuBackend {
     fn submit(&mut self) {
         if let Some(enc) = self.encoder.take() {
             self.queue.submit(Some(enc.finish()));
-            self.stats.submissions += 1;
+            self.stats.update(|s| s.submissions += 1);
         }
     }
 
@@ -242,7 +264,7 @@ impl GpuBackend {
 
     /// A read-only storage buffer holding `bytes` (token ids, targets), set at creation.
     fn constant(&mut self, bytes: &[u8], label: &str) -> wgpu::Buffer {
-        self.stats.bytes_uploaded += bytes.len() as u64;
+        self.stats.update(|s| s.bytes_uploaded += bytes.len() as u64);
         let mut contents = bytes.to_vec();
         contents.resize(contents.len().max(4), 0);
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -284,7 +306,7 @@ impl GpuBackend {
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, 1);
         drop(pass);
-        self.stats.dispatches += 1;
+        self.stats.update(|s| s.dispatches += 1);
     }
 
     /// Copies the first `len` f32 of `src` to the host: submits everything recorded and waits.
@@ -317,8 +339,10 @@ impl GpuBackend {
             view.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
         };
         staging.unmap();
-        self.stats.readbacks += 1;
-        self.stats.bytes_read_back += bytes;
+        self.stats.update(|s| {
+            s.readbacks += 1;
+            s.bytes_read_back += bytes;
+        });
         data
     }
 
@@ -461,7 +485,14 @@ impl Backend for GpuBackend {
     ) {
         let params = Params::default().u(m).u(k).u(n).flag(trans_a).flag(trans_b).flag(accumulate);
         let groups = (n.div_ceil(MATMUL_TILE).max(1) as u32, m.div_ceil(MATMUL_TILE).max(1) as u32);
-        self.dispatch(Kernel::Matmul, params, &[(1, &out.buffer), (2, &a.buffer), (3, &b.buffer)], groups);
+        // vec4 loads need each operand's stored rows to be whole vec4s.
+        let a_row = if trans_a { m } else { k };
+        let b_row = if trans_b { k } else { n };
+        if a_row.is_multiple_of(4) && b_row.is_multiple_of(4) {
+            self.dispatch(Kernel::MatmulVec4, params, &[(1, &out.buffer), (4, &a.buffer), (5, &b.buffer)], groups);
+        } else {
+            self.dispatch(Kernel::Matmul, params, &[(1, &out.buffer), (2, &a.buffer), (3, &b.buffer)], groups);
+        }
     }
 
     fn add_bias(&mut self, out: &mut GpuBuf, bias: &GpuBuf, rows: usize, cols: usize) {

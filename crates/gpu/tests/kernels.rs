@@ -1,7 +1,7 @@
 //! Every kernel of the GPU backend against the CPU backend on the same random inputs, healthy and
 //! faulty forms alike.
 //!
-//! Tolerances are `tol · max(1, |cpu|)` per element (see `common::assert_close`); each is stated
+//! Tolerances are `tol · max(1, |cpu|)` per element (see `assert_close`); each is stated
 //! where it is used, with the reason. Kernels that add the same numbers in the same order as the CPU
 //! (element-wise ops, embedding gradients, bias sums) must agree exactly or to one rounding; kernels
 //! with `exp`, `log`, `sqrt` or division differ by the GPU's few-ULP transcendental accuracy
@@ -9,11 +9,31 @@
 
 mod common;
 
-use common::{assert_close, gpu};
+use common::gpu;
 use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm};
 use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
 use faultline_gpu::{GpuBackend, GpuBuf};
+
+/// Asserts `gpu` matches `cpu` element-wise: finite values within `tol · max(1, |cpu|)`, and every
+/// non-finite value of the CPU's matched by the same kind (NaN, +Inf, -Inf) on the GPU.
+pub fn assert_close(what: &str, gpu: &[f32], cpu: &[f32], tol: f32) {
+    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths differ");
+    for (i, (&g, &c)) in gpu.iter().zip(cpu).enumerate() {
+        if c.is_nan() {
+            assert!(g.is_nan(), "{what}[{i}]: CPU NaN, GPU {g}");
+        } else if c.is_infinite() {
+            assert_eq!(g, c, "{what}[{i}]: CPU {c}, GPU {g}");
+        } else {
+            let bound = tol * c.abs().max(1.0);
+            assert!(
+                (g - c).abs() <= bound,
+                "{what}[{i}]: GPU {g} vs CPU {c} (diff {:.3e}, bound {bound:.3e})",
+                (g - c).abs()
+            );
+        }
+    }
+}
 
 /// The two backends side by side, with one random source.
 struct Pair {
@@ -55,8 +75,9 @@ const MATMUL_TOL: f32 = 1e-5;
 #[test]
 fn matmul_matches_cpu_for_every_transpose_and_accumulate() {
     let Some(mut p) = Pair::new(1) else { return };
-    // Shapes below, at, and across the 64×64 tile and 16-deep slab, and ragged ones.
-    for &(m, k, n) in &[(1, 1, 1), (5, 7, 3), (64, 16, 64), (70, 33, 129), (128, 256, 96)] {
+    // Shapes below, at, and across the 64×64 tile and 16-deep slab, ragged ones (scalar loads), and
+    // ragged ones whose rows are whole vec4s (the vec4 kernel, partial tiles and slabs).
+    for &(m, k, n) in &[(1, 1, 1), (5, 7, 3), (64, 16, 64), (70, 33, 129), (128, 256, 96), (68, 20, 132), (4, 36, 8)] {
         for trans_a in [false, true] {
             for trans_b in [false, true] {
                 for accumulate in [false, true] {

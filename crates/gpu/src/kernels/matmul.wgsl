@@ -4,6 +4,9 @@
 // [k, n], or [n, k] when `trans_b`. Each workgroup computes one 64×64 tile of `out`: it walks the
 // k dimension in slabs of 16, staging a 64×16 slab of op(a) and a 16×64 slab of op(b) in workgroup
 // memory, and each of its 256 threads keeps a 4×4 block of the tile in registers.
+//
+// `matmul_vec4` is the same product for operands whose stored rows are a multiple of 4 long (k or
+// m for `a`, n or k for `b`): it loads each slab with one vec4 (16-byte) load per thread.
 
 struct Params {
     m: u32,
@@ -49,43 +52,25 @@ fn load_b(kk: u32, col: u32) -> f32 {
     return b[kk * p.n + col];
 }
 
-@compute @workgroup_size(16, 16)
-fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wg.y * TILE;
-    let col0 = wg.x * TILE;
-    let tid = lid.y * 16u + lid.x;
-    var acc: array<array<f32, 4>, 4>;
-    for (var i = 0u; i < BLOCK; i++) {
-        for (var j = 0u; j < BLOCK; j++) {
-            acc[i][j] = 0.0;
+// The product of the two staged slabs, added into this thread's 4×4 block.
+fn multiply_slabs(lid: vec3<u32>, acc: ptr<function, array<array<f32, 4>, 4>>) {
+    for (var kk = 0u; kk < SLAB; kk++) {
+        var av: array<f32, 4>;
+        var bv: array<f32, 4>;
+        for (var i = 0u; i < BLOCK; i++) {
+            av[i] = a_slab[kk * TILE + lid.y * BLOCK + i];
+            bv[i] = b_slab[kk * TILE + lid.x * BLOCK + i];
         }
-    }
-    for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
-        // 1024 elements per slab, 256 threads: four loads each. Consecutive threads take consecutive
-        // rows (or columns) of the same k, so untransposed b and transposed a read contiguously.
-        for (var e = 0u; e < 4u; e++) {
-            let idx = e * 256u + tid;
-            let kk = idx / TILE;
-            let rc = idx % TILE;
-            a_slab[kk * TILE + rc] = load_a(row0 + rc, k0 + kk);
-            b_slab[kk * TILE + rc] = load_b(k0 + kk, col0 + rc);
-        }
-        workgroupBarrier();
-        for (var kk = 0u; kk < SLAB; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < BLOCK; i++) {
-                av[i] = a_slab[kk * TILE + lid.y * BLOCK + i];
-                bv[i] = b_slab[kk * TILE + lid.x * BLOCK + i];
-            }
-            for (var i = 0u; i < BLOCK; i++) {
-                for (var j = 0u; j < BLOCK; j++) {
-                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-                }
+        for (var i = 0u; i < BLOCK; i++) {
+            for (var j = 0u; j < BLOCK; j++) {
+                (*acc)[i][j] = fma(av[i], bv[j], (*acc)[i][j]);
             }
         }
-        workgroupBarrier();
     }
+}
+
+// Writes this thread's 4×4 block of the tile (or adds it, when `accumulate`).
+fn store_block(row0: u32, col0: u32, lid: vec3<u32>, acc: array<array<f32, 4>, 4>) {
     for (var i = 0u; i < BLOCK; i++) {
         let row = row0 + lid.y * BLOCK + i;
         for (var j = 0u; j < BLOCK; j++) {
@@ -100,4 +85,92 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
             }
         }
     }
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wg.y * TILE;
+    let col0 = wg.x * TILE;
+    let tid = lid.y * 16u + lid.x;
+    var acc: array<array<f32, 4>, 4>;
+    for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
+        // 1024 elements per slab, 256 threads: four loads each. Consecutive threads take consecutive
+        // rows (or columns) of the same k, so untransposed b and transposed a read contiguously.
+        for (var e = 0u; e < 4u; e++) {
+            let idx = e * 256u + tid;
+            let kk = idx / TILE;
+            let rc = idx % TILE;
+            a_slab[kk * TILE + rc] = load_a(row0 + rc, k0 + kk);
+            b_slab[kk * TILE + rc] = load_b(k0 + kk, col0 + rc);
+        }
+        workgroupBarrier();
+        multiply_slabs(lid, &acc);
+        workgroupBarrier();
+    }
+    store_block(row0, col0, lid, acc);
+}
+
+// The same matrices viewed as vec4s, for `matmul_vec4`.
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+
+@compute @workgroup_size(16, 16)
+fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wg.y * TILE;
+    let col0 = wg.x * TILE;
+    let tid = lid.y * 16u + lid.x;
+    var acc: array<array<f32, 4>, 4>;
+    for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
+        // Each slab is 256 vec4s: one load per thread, four consecutive floats of a stored row.
+        if (p.trans_a == 0u) {
+            // a is [m, k]: four consecutive k of one row.
+            let row = tid / 4u;
+            let kk = (tid % 4u) * 4u;
+            var v = vec4<f32>(0.0);
+            if (row0 + row < p.m && k0 + kk < p.k) {
+                v = a4[((row0 + row) * p.k + k0 + kk) / 4u];
+            }
+            for (var e = 0u; e < 4u; e++) {
+                a_slab[(kk + e) * TILE + row] = v[e];
+            }
+        } else {
+            // a is [k, m]: four consecutive rows at one k.
+            let kk = tid / 16u;
+            let row = (tid % 16u) * 4u;
+            var v = vec4<f32>(0.0);
+            if (k0 + kk < p.k && row0 + row < p.m) {
+                v = a4[((k0 + kk) * p.m + row0 + row) / 4u];
+            }
+            for (var e = 0u; e < 4u; e++) {
+                a_slab[kk * TILE + row + e] = v[e];
+            }
+        }
+        if (p.trans_b == 0u) {
+            // b is [k, n]: four consecutive columns at one k.
+            let kk = tid / 16u;
+            let col = (tid % 16u) * 4u;
+            var v = vec4<f32>(0.0);
+            if (k0 + kk < p.k && col0 + col < p.n) {
+                v = b4[((k0 + kk) * p.n + col0 + col) / 4u];
+            }
+            for (var e = 0u; e < 4u; e++) {
+                b_slab[kk * TILE + col + e] = v[e];
+            }
+        } else {
+            // b is [n, k]: four consecutive k of one column.
+            let col = tid / 4u;
+            let kk = (tid % 4u) * 4u;
+            var v = vec4<f32>(0.0);
+            if (col0 + col < p.n && k0 + kk < p.k) {
+                v = b4[((col0 + col) * p.k + k0 + kk) / 4u];
+            }
+            for (var e = 0u; e < 4u; e++) {
+                b_slab[(kk + e) * TILE + col] = v[e];
+            }
+        }
+        workgroupBarrier();
+        multiply_slabs(lid, &acc);
+        workgroupBarrier();
+    }
+    store_block(row0, col0, lid, acc);
 }
