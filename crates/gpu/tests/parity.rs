@@ -55,7 +55,7 @@ fn fifty_steps_of_tiny_give_the_same_loss_curve_on_gpu_and_cpu() {
 
 /// `tiny()` with these faults (and settings) switched on, as `faultline train` spells them.
 fn with(pairs: &[(&str, &str)]) -> RunConfig {
-    let mut all = vec![("steps", "50"), ("batch", "4"), ("sample", "0")];
+    let mut all = vec![("steps", "50"), ("batch", "4"), ("sample-tokens", "0")];
     all.extend_from_slice(pairs);
     RunConfig::from_pairs(all.iter().copied()).expect("the scenario parses")
 }
