@@ -127,12 +127,13 @@ mod native {
                 }
             },
         };
-        let results: Vec<GpuBench> = presets.into_iter().map(|p| bench(p, steps)).collect();
         if json {
+            let results: Vec<GpuBench> = presets.into_iter().map(|p| bench(p, steps)).collect();
             println!("{}", serde_json::to_string_pretty(&results).expect("bench results serialise"));
             return;
         }
-        for b in &results {
+        for preset in presets {
+            let b = bench(preset, steps);
             let r = &b.result;
             if let Some(e) = &r.error {
                 println!("{}: {e}", r.config);

@@ -16,10 +16,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> probs: array<f32>;
 @group(0) @binding(3) var<storage, read> qkv: array<f32>;
 
-// Index of element d of head h's `part` (0 q, 1 k, 2 v) in row `row` of qkv.
-fn qkv_at(row: u32, part: u32, h: u32, d: u32) -> u32 {
-    let hd = p.d_model / p.heads;
-    return row * 3u * p.d_model + part * p.d_model + h * hd + d;
+// Index of the first element of head h's `part` (0 q, 1 k, 2 v) in row `row` of qkv; the head's
+// `hd` elements follow it.
+fn qkv_at(row: u32, part: u32, h: u32, hd: u32) -> u32 {
+    return row * 3u * p.d_model + part * p.d_model + h * hd;
 }
 
 // One thread per query row (b, h, i): scores q·k·scale against every key, the softmax over the
@@ -43,10 +43,12 @@ fn attention(@builtin(global_invocation_id) gid: vec3<u32>) {
         visible = i + 1u;
     }
     var mx = bitcast<f32>(0xff800000u); // -Inf
+    let q = qkv_at(b * t + i, 0u, h, hd);
     for (var j = 0u; j < t; j++) {
+        let k = qkv_at(b * t + j, 1u, h, hd);
         var dot = 0.0;
         for (var d = 0u; d < hd; d++) {
-            dot = dot + qkv[qkv_at(b * t + i, 0u, h, d)] * qkv[qkv_at(b * t + j, 1u, h, d)];
+            dot = dot + qkv[q + d] * qkv[k + d];
         }
         let s = dot * p.scale;
         probs[p_off + j] = s;
@@ -72,12 +74,16 @@ fn attention(@builtin(global_invocation_id) gid: vec3<u32>) {
             probs[p_off + j] = 0.0; // the causal mask: no weight on later positions
         }
     }
+    let o = (b * t + i) * p.d_model + h * hd;
     for (var d = 0u; d < hd; d++) {
-        var acc = 0.0;
-        for (var j = 0u; j < t; j++) {
-            acc = acc + probs[p_off + j] * qkv[qkv_at(b * t + j, 2u, h, d)];
+        out[o + d] = 0.0;
+    }
+    for (var j = 0u; j < t; j++) {
+        let w = probs[p_off + j];
+        let v = qkv_at(b * t + j, 2u, h, hd);
+        for (var d = 0u; d < hd; d++) {
+            out[o + d] = out[o + d] + w * qkv[v + d];
         }
-        out[(b * t + i) * p.d_model + h * hd + d] = acc;
     }
 }
 
@@ -101,11 +107,13 @@ fn attention_backward_scores(@builtin(global_invocation_id) gid: vec3<u32>) {
     let b = bh / p.heads;
     let hd = p.d_model / p.heads;
     let p_off = (bh * t + i) * t;
+    let o = (b * t + i) * p.d_model + h * hd;
     var dot = 0.0;
     for (var j = 0u; j < t; j++) {
+        let v = qkv_at(b * t + j, 2u, h, hd);
         var dp = 0.0;
         for (var d = 0u; d < hd; d++) {
-            dp = dp + dout[(b * t + i) * p.d_model + h * hd + d] * qkv[qkv_at(b * t + j, 2u, h, d)];
+            dp = dp + dout[o + d] * qkv[v + d];
         }
         ds[p_off + j] = dp;
         dot = dot + dp * saved_probs[p_off + j];
@@ -133,11 +141,11 @@ fn attention_backward_qkv(@builtin(global_invocation_id) gid: vec3<u32>, @builti
         var acc = 0.0;
         if (part == 0u) {
             for (var j = 0u; j < t; j++) {
-                acc = acc + ds[base + s * t + j] * qkv[qkv_at(b * t + j, 1u, h, d)];
+                acc = acc + ds[base + s * t + j] * qkv[qkv_at(b * t + j, 1u, h, hd) + d];
             }
         } else if (part == 1u) {
             for (var i = 0u; i < t; i++) {
-                acc = acc + ds[base + i * t + s] * qkv[qkv_at(b * t + i, 0u, h, d)];
+                acc = acc + ds[base + i * t + s] * qkv[qkv_at(b * t + i, 0u, h, hd) + d];
             }
         } else {
             for (var i = 0u; i < t; i++) {

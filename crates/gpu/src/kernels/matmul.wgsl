@@ -52,39 +52,55 @@ fn load_b(kk: u32, col: u32) -> f32 {
     return b[kk * p.n + col];
 }
 
-// The product of the two staged slabs, added into this thread's 4×4 block.
-fn multiply_slabs(lid: vec3<u32>, acc: ptr<function, array<array<f32, 4>, 4>>) {
+// This thread's 4×4 block of the tile: row i of the block in acc[i], as four vec4 registers.
+struct Block {
+    r0: vec4<f32>,
+    r1: vec4<f32>,
+    r2: vec4<f32>,
+    r3: vec4<f32>,
+}
+
+// The product of the two staged slabs, added into the block: per k, four rows of op(a) times
+// four columns of op(b) as four vec4 fused multiply-adds.
+fn multiply_slabs(lid: vec3<u32>, acc: Block) -> Block {
+    var r = acc;
     for (var kk = 0u; kk < SLAB; kk++) {
-        var av: array<f32, 4>;
-        var bv: array<f32, 4>;
-        for (var i = 0u; i < BLOCK; i++) {
-            av[i] = a_slab[kk * TILE + lid.y * BLOCK + i];
-            bv[i] = b_slab[kk * TILE + lid.x * BLOCK + i];
-        }
-        for (var i = 0u; i < BLOCK; i++) {
-            for (var j = 0u; j < BLOCK; j++) {
-                (*acc)[i][j] = fma(av[i], bv[j], (*acc)[i][j]);
+        let ai = kk * TILE + lid.y * BLOCK;
+        let bi = kk * TILE + lid.x * BLOCK;
+        let av = vec4<f32>(a_slab[ai], a_slab[ai + 1u], a_slab[ai + 2u], a_slab[ai + 3u]);
+        let bv = vec4<f32>(b_slab[bi], b_slab[bi + 1u], b_slab[bi + 2u], b_slab[bi + 3u]);
+        r.r0 = fma(vec4<f32>(av.x), bv, r.r0);
+        r.r1 = fma(vec4<f32>(av.y), bv, r.r1);
+        r.r2 = fma(vec4<f32>(av.z), bv, r.r2);
+        r.r3 = fma(vec4<f32>(av.w), bv, r.r3);
+    }
+    return r;
+}
+
+// Writes one row of the block (or adds it, when `accumulate`), inside the matrix.
+fn store_row(row: u32, col: u32, v: vec4<f32>) {
+    if (row >= p.m) {
+        return;
+    }
+    for (var j = 0u; j < BLOCK; j++) {
+        if (col + j < p.n) {
+            let o = row * p.n + col + j;
+            if (p.accumulate != 0u) {
+                out[o] = out[o] + v[j];
+            } else {
+                out[o] = v[j];
             }
         }
     }
 }
 
-// Writes this thread's 4×4 block of the tile (or adds it, when `accumulate`).
-fn store_block(row0: u32, col0: u32, lid: vec3<u32>, acc: array<array<f32, 4>, 4>) {
-    for (var i = 0u; i < BLOCK; i++) {
-        let row = row0 + lid.y * BLOCK + i;
-        for (var j = 0u; j < BLOCK; j++) {
-            let col = col0 + lid.x * BLOCK + j;
-            if (row < p.m && col < p.n) {
-                let o = row * p.n + col;
-                if (p.accumulate != 0u) {
-                    out[o] = out[o] + acc[i][j];
-                } else {
-                    out[o] = acc[i][j];
-                }
-            }
-        }
-    }
+fn store_block(row0: u32, col0: u32, lid: vec3<u32>, acc: Block) {
+    let row = row0 + lid.y * BLOCK;
+    let col = col0 + lid.x * BLOCK;
+    store_row(row, col, acc.r0);
+    store_row(row + 1u, col, acc.r1);
+    store_row(row + 2u, col, acc.r2);
+    store_row(row + 3u, col, acc.r3);
 }
 
 @compute @workgroup_size(16, 16)
@@ -92,7 +108,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
     let row0 = wg.y * TILE;
     let col0 = wg.x * TILE;
     let tid = lid.y * 16u + lid.x;
-    var acc: array<array<f32, 4>, 4>;
+    var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
         // 1024 elements per slab, 256 threads: four loads each. Consecutive threads take consecutive
         // rows (or columns) of the same k, so untransposed b and transposed a read contiguously.
@@ -104,7 +120,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
             b_slab[kk * TILE + rc] = load_b(k0 + kk, col0 + rc);
         }
         workgroupBarrier();
-        multiply_slabs(lid, &acc);
+        acc = multiply_slabs(lid, acc);
         workgroupBarrier();
     }
     store_block(row0, col0, lid, acc);
@@ -119,7 +135,7 @@ fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     let row0 = wg.y * TILE;
     let col0 = wg.x * TILE;
     let tid = lid.y * 16u + lid.x;
-    var acc: array<array<f32, 4>, 4>;
+    var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
         // Each slab is 256 vec4s: one load per thread, four consecutive floats of a stored row.
         if (p.trans_a == 0u) {
@@ -169,7 +185,7 @@ fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
             }
         }
         workgroupBarrier();
-        multiply_slabs(lid, &acc);
+        acc = multiply_slabs(lid, acc);
         workgroupBarrier();
     }
     store_block(row0, col0, lid, acc);
