@@ -57,7 +57,7 @@ impl std::error::Error for GpuInitError {}
 pub struct GpuStats {
     /// Compute dispatches recorded.
     pub dispatches: u64,
-    /// Command buffers submitted (one per readback, plus any left at the end).
+    /// Command buffers submitted: one per readback, carrying everything recorded before it.
     pub submissions: u64,
     /// Readbacks (downloads and sums of squares), each a wait for the GPU.
     pub readbacks: u64,
@@ -227,12 +227,6 @@ impl GpuBackend {
     /// The largest buffer, in bytes, a kernel can bind.
     pub fn max_buffer_bytes(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
-    }
-
-    /// Submits everything recorded so far and waits for the GPU to finish it.
-    pub fn finish(&mut self) {
-        self.submit();
-        self.wait();
     }
 
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
