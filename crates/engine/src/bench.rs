@@ -1,6 +1,6 @@
 //! Benchmarks shared by `faultline bench` and the app's bench page (`/?bench=...`).
 
-use crate::backend::{Backend, CpuBackend};
+use crate::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, SoftmaxForm};
 use crate::config::{Preset, RunConfig};
 use crate::trainer::{Clock, Trainer};
 use serde::{Deserialize, Serialize};
@@ -108,4 +108,86 @@ pub fn matmul_gflops(name: &str, m: usize, k: usize, n: usize, clock: Clock, min
     let seconds = (clock() - start) / 1e3;
     let flops = 2.0 * (m * k * n) as f64 * reps as f64;
     KernelResult { name: name.to_string(), m, k, n, gflops: flops / seconds / 1e9 }
+}
+
+/// Time per call of one non-matmul kernel at a preset's shapes, reference kernels against fast ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelTiming {
+    pub name: String,
+    pub reference_ms: f64,
+    pub fast_ms: f64,
+    /// `reference_ms / fast_ms`, both measured in the same run.
+    pub speedup: f64,
+}
+
+/// Milliseconds per call of `f`, repeated for at least `min_ms` after one warm-up call.
+fn time_per_call(clock: Clock, min_ms: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    let start = clock();
+    let mut reps = 0u64;
+    while clock() - start < min_ms || reps == 0 {
+        f();
+        reps += 1;
+    }
+    (clock() - start) / reps as f64
+}
+
+/// Deterministic inputs in [-1, 1).
+fn inputs(len: usize, salt: usize) -> Vec<f32> {
+    (0..len).map(|i| (((i * 7919 + salt * 104_729) % 2000) as f32 - 1000.0) * 1e-3).collect()
+}
+
+/// The row kernels of one training step of `preset` (attention, GELU, LayerNorm, cross-entropy,
+/// AdamW), each timed with the reference and the fast kernels, alternating, for `min_ms` each.
+pub fn row_kernel_timings(preset: Preset, clock: Clock, min_ms: f64) -> Vec<KernelTiming> {
+    let m = preset.model(65);
+    let (batch, time, c, f, v) = (preset.batch_size(), m.context, m.d_model, m.mlp_dim(), m.vocab_size);
+    let rows = batch * time;
+    let shape = AttnShape { batch, time, d_model: c, heads: m.n_heads };
+    let scale = 1.0 / (m.head_dim() as f32).sqrt();
+    let qkv = inputs(rows * 3 * c, 1);
+    let x_c = inputs(rows * c, 2);
+    let x_f = inputs(rows * f, 3);
+    let logits = inputs(rows * v, 4);
+    let targets: Vec<u32> = (0..rows).map(|i| (i % v) as u32).collect();
+    let (gain, bias) = (vec![1.0f32; c], vec![0.0f32; c]);
+    let mut timings = Vec::new();
+    let mut compare = |name: String, run: &mut dyn FnMut(&mut CpuBackend)| {
+        let mut reference = CpuBackend::reference();
+        let mut fast = CpuBackend::new();
+        let reference_ms = time_per_call(clock, min_ms, || run(&mut reference));
+        let fast_ms = time_per_call(clock, min_ms, || run(&mut fast));
+        timings.push(KernelTiming { name, reference_ms, fast_ms, speedup: reference_ms / fast_ms });
+    };
+    let id = preset.id();
+    let (mut out_c, mut probs) = (vec![0.0f32; rows * c], vec![0.0f32; shape.probs_len()]);
+    compare(format!("{id}: attention forward"), &mut |b| {
+        b.attention(&mut out_c, &mut probs, &qkv, shape, scale, true, SoftmaxForm::STABLE);
+    });
+    let mut dqkv = vec![0.0f32; rows * 3 * c];
+    compare(format!("{id}: attention backward"), &mut |b| {
+        b.attention_backward(&mut dqkv, &x_c, &qkv, &probs, shape, scale);
+    });
+    let mut out_f = vec![0.0f32; rows * f];
+    compare(format!("{id}: GELU forward [N,F]"), &mut |b| b.activation(&mut out_f, &x_f, rows * f, Activation::Gelu));
+    compare(format!("{id}: GELU backward [N,F]"), &mut |b| {
+        b.activation_backward(&mut out_f, &x_f, &x_f, rows * f, Activation::Gelu);
+    });
+    let (mut mean, mut rstd) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+    compare(format!("{id}: LayerNorm forward [N,C]"), &mut |b| {
+        b.layernorm(&mut out_c, &mut mean, &mut rstd, &x_c, &gain, &bias, rows, c, 1e-5);
+    });
+    let (mut dgain, mut dbias, mut dx) = (vec![0.0f32; c], vec![0.0f32; c], vec![0.0f32; rows * c]);
+    compare(format!("{id}: LayerNorm backward [N,C]"), &mut |b| {
+        b.layernorm_backward(&mut dx, &mut dgain, &mut dbias, &x_c, &x_c, &mean, &rstd, &gain, rows, c);
+    });
+    let (mut losses, mut dlogits) = (vec![0.0f32; rows], vec![0.0f32; rows * v]);
+    compare(format!("{id}: cross-entropy [N,V]"), &mut |b| {
+        b.cross_entropy(&mut losses, &mut dlogits, &logits, &targets, rows, v, SoftmaxForm::STABLE);
+    });
+    let (mut param, grad) = (inputs(c * f, 5), inputs(c * f, 6));
+    let (mut m1, mut m2) = (vec![0.0f32; c * f], vec![0.0f32; c * f]);
+    let h = AdamW { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, step: 10 };
+    compare(format!("{id}: AdamW [C,F]"), &mut |b| b.adamw_update(&mut param, &grad, &mut m1, &mut m2, h));
+    timings
 }
