@@ -1,7 +1,8 @@
 //! Where a training step's time goes: trains a preset on the CPU backend wrapped in a timer that
 //! adds up the wall time of every backend call by kernel name, then prints the shares.
 //!
-//! `cargo run --release -p faultline-engine --example profile_step -- [tiny|small] [steps]`
+//! `cargo run --release -p faultline-engine --example profile_step -- [tiny|small] [steps] [reference]`
+//! (`reference`: the reference kernels instead of the fast ones).
 
 use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm};
 use faultline_engine::config::{Preset, RunConfig};
@@ -204,7 +205,8 @@ fn main() {
     let preset = Preset::parse(args.first().map_or("tiny", |s| s.as_str())).expect("preset: tiny or small");
     let steps: usize = args.get(1).map_or(30, |s| s.parse().expect("steps: a number"));
     let cfg = RunConfig { steps, seed: 1, ..RunConfig::preset(preset) };
-    let backend = Timed { inner: CpuBackend::new() };
+    let inner = if args.get(2).is_some_and(|a| a == "reference") { CpuBackend::reference() } else { CpuBackend::new() };
+    let backend = Timed { inner };
     let mut trainer = Trainer::new(cfg, backend, native_clock).expect("trainer");
     trainer.step().expect("warm-up step");
     TOTALS.with_borrow_mut(|t| t.clear());

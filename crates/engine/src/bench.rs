@@ -1,5 +1,6 @@
 //! Benchmarks shared by `faultline bench` and the app's bench page (`/?bench=...`).
 
+use crate::backend::cpu::matmul::{matrixmultiply_f32, packed_sgemm, Strides};
 use crate::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, SoftmaxForm};
 use crate::config::{Preset, RunConfig};
 use crate::trainer::{Clock, Trainer};
@@ -22,14 +23,34 @@ pub struct BenchResult {
     /// Set when the benchmark could not run; the numbers above are then zero or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The same run with the reference kernels ([`CpuBackend::reference`]), measured right after: the
+    /// baseline for the speed-up, from the same machine in the same minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_steps_per_s: Option<f64>,
+    /// Kernel speeds at this preset's shapes, measured in the same run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<KernelReport>,
 }
 
-/// Trains `steps` steps of `preset` with default settings from `seed` and times them. The first step
-/// is timed too: the same seed gives the same first loss as `faultline train`.
+/// Trains `steps` steps of `preset` with default settings from `seed` and times them, then does the
+/// same with the reference kernels, then measures the kernels at the preset's shapes
+/// ([`kernel_report`]). The first step is timed too: the same seed gives the same first loss as
+/// `faultline train`.
 pub fn run_training_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> BenchResult {
+    let mut result = train_timed(CpuBackend::new(), preset, steps, seed, clock);
+    if result.error.is_none() {
+        let reference = train_timed(CpuBackend::reference(), preset, steps, seed, clock);
+        result.reference_steps_per_s = reference.error.is_none().then_some(reference.steps_per_s);
+        result.kernels = Some(kernel_report(preset, clock, 100.0));
+    }
+    result
+}
+
+/// Times `steps` training steps of `preset` on `backend`.
+fn train_timed(backend: CpuBackend, preset: Preset, steps: usize, seed: u64, clock: Clock) -> BenchResult {
     let mut result = BenchResult {
         backend: "cpu".to_string(),
-        backend_name: CpuBackend::<f32>::new().name(),
+        backend_name: backend.name(),
         threads: 1,
         config: preset.id().to_string(),
         steps,
@@ -38,9 +59,11 @@ pub fn run_training_bench(preset: Preset, steps: usize, seed: u64, clock: Clock)
         first_loss: None,
         last_loss: None,
         error: None,
+        reference_steps_per_s: None,
+        kernels: None,
     };
     let cfg = RunConfig { steps: steps.max(1), seed, ..RunConfig::preset(preset) };
-    let mut trainer = match Trainer::cpu(cfg, clock) {
+    let mut trainer = match Trainer::new(cfg, backend, clock) {
         Ok(t) => t,
         Err(e) => {
             result.error = Some(e.to_string());
@@ -78,7 +101,7 @@ pub struct KernelResult {
     pub gflops: f64,
 }
 
-/// The matrix products of one training step of `preset` (forward shapes), plus the 256³ reference.
+/// The matrix products of one training step of `preset` (forward shapes), plus the 256³ reference (last).
 pub fn matmul_shapes(preset: Preset) -> Vec<(String, usize, usize, usize)> {
     let m = preset.model(65);
     let rows = preset.batch_size() * m.context;
@@ -88,26 +111,101 @@ pub fn matmul_shapes(preset: Preset) -> Vec<(String, usize, usize, usize)> {
         (format!("{}: mlp  [N,C]x[C,F]", preset.id()), rows, c, f),
         (format!("{}: mlp out [N,F]x[F,C]", preset.id()), rows, f, c),
         (format!("{}: dW  [C,N]x[N,F]", preset.id()), c, rows, f),
-        ("reference 256x256x256".to_string(), 256, 256, 256),
+        ("256x256x256".to_string(), 256, 256, 256),
     ]
 }
 
-/// GFLOP/s of `out = a·b` for `[m,k]·[k,n]` on the CPU backend, timed over at least `min_ms`.
-pub fn matmul_gflops(name: &str, m: usize, k: usize, n: usize, clock: Clock, min_ms: f64) -> KernelResult {
+/// Which matrix kernel [`matmul_gflops`] times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// The CPU backend's `matmul` (what training uses: `matrixmultiply` natively, the packed SIMD128
+    /// kernel on wasm32).
+    Backend,
+    /// [`packed_sgemm`], the engine's own blocked kernel.
+    Packed,
+    /// The `matrixmultiply` crate (natively AVX2/FMA when the CPU has them; portable Rust on wasm32).
+    Matrixmultiply,
+}
+
+/// GFLOP/s of `out = a·b` for `[m,k]·[k,n]` with `kernel`, timed over at least `min_ms`.
+pub fn matmul_gflops(
+    name: &str,
+    m: usize,
+    k: usize,
+    n: usize,
+    kernel: MatmulKernel,
+    clock: Clock,
+    min_ms: f64,
+) -> KernelResult {
     let mut b = CpuBackend::<f32>::new();
-    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 * 1e-3).collect();
-    let w: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 * 1e-3).collect();
+    let a = inputs(m * k, 1);
+    let w = inputs(k * n, 2);
     let mut out = b.zeros(m * n);
-    b.matmul(&mut out, &a, &w, m, k, n, false, false, false);
-    let start = clock();
-    let mut reps = 0u64;
-    while clock() - start < min_ms {
-        b.matmul(&mut out, &a, &w, m, k, n, false, false, false);
-        reps += 1;
+    let (sa, sw, so) = (Strides::row_major(k), Strides::row_major(n), Strides::row_major(n));
+    let ms = time_per_call(clock, min_ms, || match kernel {
+        MatmulKernel::Backend => b.matmul(&mut out, &a, &w, m, k, n, false, false, false),
+        MatmulKernel::Packed => packed_sgemm(m, k, n, 1.0, &a, sa, &w, sw, 0.0, &mut out, so),
+        MatmulKernel::Matrixmultiply => matrixmultiply_f32(m, k, n, 1.0, &a, sa, &w, sw, 0.0, &mut out, so),
+    });
+    let flops = 2.0 * (m * k * n) as f64;
+    KernelResult { name: name.to_string(), m, k, n, gflops: flops / ms / 1e6 }
+}
+
+/// Independent `f32x4` accumulators in [`simd_ceiling_gflops`]: enough to hide the add latency.
+const CEILING_LANES: usize = 4 * 12;
+
+/// The single-core ceiling for 4-wide f32 multiply-add without FMA (what SIMD128 offers): GFLOP/s of a
+/// loop of nothing but independent `acc = acc·x + y` on 12 four-lane accumulators, data in registers.
+/// On wasm32 this is SIMD128 (`f32x4.mul` + `f32x4.add`); natively the compiler vectorises the same
+/// loop for the host's SIMD.
+pub fn simd_ceiling_gflops(clock: Clock, min_ms: f64) -> f64 {
+    const INNER: usize = 4096;
+    let seed = std::hint::black_box(0.999_f32);
+    let (x, y) = (std::hint::black_box(0.999_9_f32), std::hint::black_box(1e-4_f32));
+    let mut acc = [seed; CEILING_LANES];
+    let ms = time_per_call(clock, min_ms, || {
+        for _ in 0..INNER {
+            for a in acc.iter_mut() {
+                *a = *a * x + y;
+            }
+        }
+        acc = std::hint::black_box(acc);
+    });
+    let flops = 2.0 * (CEILING_LANES * INNER) as f64;
+    flops / ms / 1e6
+}
+
+/// Kernel speeds at one preset's shapes, all measured in one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelReport {
+    /// [`simd_ceiling_gflops`].
+    pub simd_ceiling_gflops: f64,
+    /// The backend's matrix products at the step's shapes, then the 256³ reference with each kernel.
+    pub matmul: Vec<KernelResult>,
+    /// The backend's 256³ product as a share of the multiply-add ceiling.
+    pub matmul_256_of_ceiling: f64,
+    /// The other kernels of a step, reference against fast.
+    pub rows: Vec<KernelTiming>,
+}
+
+/// Measures the matrix products of `preset` and the 256³ reference, the multiply-add ceiling and the
+/// row kernels, each for at least `min_ms`.
+pub fn kernel_report(preset: Preset, clock: Clock, min_ms: f64) -> KernelReport {
+    let simd_ceiling_gflops = simd_ceiling_gflops(clock, min_ms);
+    let mut matmul: Vec<KernelResult> = matmul_shapes(preset)
+        .into_iter()
+        .map(|(name, m, k, n)| matmul_gflops(&name, m, k, n, MatmulKernel::Backend, clock, min_ms))
+        .collect();
+    let backend_256 = matmul.last().map_or(0.0, |r| r.gflops);
+    for (label, kernel) in [("packed", MatmulKernel::Packed), ("matrixmultiply", MatmulKernel::Matrixmultiply)] {
+        matmul.push(matmul_gflops(&format!("256x256x256 {label}"), 256, 256, 256, kernel, clock, min_ms));
     }
-    let seconds = (clock() - start) / 1e3;
-    let flops = 2.0 * (m * k * n) as f64 * reps as f64;
-    KernelResult { name: name.to_string(), m, k, n, gflops: flops / seconds / 1e9 }
+    KernelReport {
+        simd_ceiling_gflops,
+        matmul,
+        matmul_256_of_ceiling: backend_256 / simd_ceiling_gflops,
+        rows: row_kernel_timings(preset, clock, min_ms / 2.0),
+    }
 }
 
 /// Time per call of one non-matmul kernel at a preset's shapes, reference kernels against fast ones.

@@ -55,15 +55,20 @@ pub fn gemm<T: Real>(
     c: &mut [T],
     sc: Strides,
 ) {
-    assert!(sa.extent(m, k) <= a.len(), "gemm: a is too short");
-    assert!(sb.extent(k, n) <= b.len(), "gemm: b is too short");
-    assert!(sc.extent(m, n) <= c.len(), "gemm: c is too short");
     T::gemm(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
 }
 
-/// `matrixmultiply`'s f32 kernel, after [`gemm`]'s checks.
+/// Panics unless every element that the shapes and strides reach lies inside its operand's slice.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn matrixmultiply_f32(
+fn check<T>(m: usize, k: usize, n: usize, a: &[T], sa: Strides, b: &[T], sb: Strides, c: &[T], sc: Strides) {
+    assert!(sa.extent(m, k) <= a.len(), "matrix product: a is too short for its shape");
+    assert!(sb.extent(k, n) <= b.len(), "matrix product: b is too short for its shape");
+    assert!(sc.extent(m, n) <= c.len(), "matrix product: c is too short for its shape");
+}
+
+/// `matrixmultiply`'s f32 kernel: what [`gemm`] uses natively (on wasm32, its portable fallback).
+#[allow(clippy::too_many_arguments)]
+pub fn matrixmultiply_f32(
     m: usize,
     k: usize,
     n: usize,
@@ -76,8 +81,9 @@ pub(super) fn matrixmultiply_f32(
     c: &mut [f32],
     sc: Strides,
 ) {
-    // SAFETY: `gemm` checked that every element the shapes and strides reach lies inside its slice,
-    // and `c` is borrowed exclusively.
+    check(m, k, n, a, sa, b, sb, c, sc);
+    // SAFETY: `check` made sure every element the shapes and strides reach lies inside its slice, and
+    // `c` is borrowed exclusively.
     unsafe {
         matrixmultiply::sgemm(
             m,
@@ -98,9 +104,9 @@ pub(super) fn matrixmultiply_f32(
     }
 }
 
-/// `matrixmultiply`'s f64 kernel, after [`gemm`]'s checks.
+/// `matrixmultiply`'s f64 kernel.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn matrixmultiply_f64(
+pub fn matrixmultiply_f64(
     m: usize,
     k: usize,
     n: usize,
@@ -113,6 +119,7 @@ pub(super) fn matrixmultiply_f64(
     c: &mut [f64],
     sc: Strides,
 ) {
+    check(m, k, n, a, sa, b, sb, c, sc);
     // SAFETY: as in `matrixmultiply_f32`.
     unsafe {
         matrixmultiply::dgemm(
@@ -148,7 +155,7 @@ const NC: usize = 1024;
 /// The blocked f32 product: `b` is packed into `KC × NC` panels of `NR`-wide column strips, `a` into
 /// `MC × KC` panels of `MR`-tall row strips (zero-padded at the edges, so the micro-kernel never
 /// branches), and the micro-kernel multiplies one strip pair into an `MR × NR` tile held in registers.
-/// Same contract as [`gemm`], whose checks it repeats.
+/// Same contract as [`gemm`].
 #[allow(clippy::too_many_arguments)]
 pub fn packed_sgemm(
     m: usize,
@@ -163,9 +170,7 @@ pub fn packed_sgemm(
     c: &mut [f32],
     sc: Strides,
 ) {
-    assert!(sa.extent(m, k) <= a.len(), "packed_sgemm: a is too short");
-    assert!(sb.extent(k, n) <= b.len(), "packed_sgemm: b is too short");
-    assert!(sc.extent(m, n) <= c.len(), "packed_sgemm: c is too short");
+    check(m, k, n, a, sa, b, sb, c, sc);
     if m == 0 || n == 0 {
         return;
     }
@@ -289,7 +294,7 @@ fn store_tile(
     }
 }
 
-/// `tile += Σ_p a[p]ᵀ·b[p]` over one strip pair: `a` is `kc × MR`, `b` is `kc × NR`. SIMD128: each
+/// `tile = Σ_p a[p]ᵀ·b[p]` over one strip pair: `a` is `kc × MR`, `b` is `kc × NR`. SIMD128: each
 /// tile row is two `f32x4` accumulators; per depth step two loads of `b`, one splat per row of `a`.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
@@ -322,7 +327,7 @@ fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
     }
 }
 
-/// `tile += Σ_p a[p]ᵀ·b[p]` over one strip pair, in plain Rust (the compiler vectorises the rows).
+/// `tile = Σ_p a[p]ᵀ·b[p]` (`tile` starts zeroed) over one strip pair, in plain Rust (the compiler vectorises the rows).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
