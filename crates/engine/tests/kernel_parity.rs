@@ -11,7 +11,7 @@ use faultline_engine::trainer::{native_clock, Trainer};
 use faultline_engine::Faults;
 use proptest::prelude::*;
 
-/// Sizes that hit every edge of the packed kernel: 1, below and above the 6×8 tile, and past a block.
+/// Sizes that hit every edge of the packed kernel: 1, below, between and above the 4×8 tile's sides, and past a block.
 fn size() -> impl Strategy<Value = usize> {
     prop_oneof![Just(1usize), Just(3), Just(6), Just(8), Just(17), Just(65), Just(97), 1usize..140]
 }

@@ -142,7 +142,7 @@ pub fn matrixmultiply_f64(
 }
 
 /// Rows of the micro-kernel's tile.
-pub const MR: usize = 6;
+pub const MR: usize = 4;
 /// Columns of the micro-kernel's tile (two `f32x4`).
 pub const NR: usize = 8;
 /// Depth of one packed block: `MR·KC` and `KC·NR` floats stay in L1.
@@ -294,48 +294,58 @@ fn store_tile(
     }
 }
 
-/// `tile = Σ_p a[p]ᵀ·b[p]` over one strip pair: `a` is `kc × MR`, `b` is `kc × NR`. SIMD128: each
-/// tile row is two `f32x4` accumulators; per depth step two loads of `b`, one splat per row of `a`.
+/// `tile = Σ_p a[p]ᵀ·b[p]` over one strip pair: `a` is `kc × MR`, `b` is `kc × NR`. SIMD128: the
+/// 4×8 tile is eight `f32x4` accumulators in locals; per depth step one load of the four `a` values
+/// (each row's value spread by a lane shuffle), two loads of `b`, eight multiplies and eight adds.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
-    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_store};
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, i32x4_shuffle, v128, v128_load, v128_store};
     assert!(a.len() >= kc * MR && b.len() >= kc * NR);
-    let zero = f32x4_splat(0.0);
-    let mut acc: [[v128; 2]; MR] = [[zero; 2]; MR];
+    let z = f32x4_splat(0.0);
+    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
+    let (ap, bp) = (a.as_ptr() as *const v128, b.as_ptr() as *const v128);
     for p in 0..kc {
-        // SAFETY: `p * NR + 8 <= kc * NR <= b.len()` (asserted above); v128_load has no alignment
-        // requirement.
-        let (b0, b1) = unsafe {
-            let bp = b.as_ptr().add(p * NR) as *const v128;
-            (v128_load(bp), v128_load(bp.add(1)))
-        };
-        let ap = &a[p * MR..p * MR + MR];
-        for (row, &av) in acc.iter_mut().zip(ap) {
-            let s = f32x4_splat(av);
-            row[0] = f32x4_add(row[0], f32x4_mul(s, b0));
-            row[1] = f32x4_add(row[1], f32x4_mul(s, b1));
-        }
+        // SAFETY: `p < kc`, so `a[p·4 .. p·4 + 4]` and `b[p·8 .. p·8 + 8]` are inside the slices
+        // (asserted above); v128 loads have no alignment requirement.
+        let (av, b0, b1) = unsafe { (v128_load(ap.add(p)), v128_load(bp.add(2 * p)), v128_load(bp.add(2 * p + 1))) };
+        let a0 = i32x4_shuffle::<0, 0, 0, 0>(av, av);
+        let a1 = i32x4_shuffle::<1, 1, 1, 1>(av, av);
+        let a2 = i32x4_shuffle::<2, 2, 2, 2>(av, av);
+        let a3 = i32x4_shuffle::<3, 3, 3, 3>(av, av);
+        c00 = f32x4_add(c00, f32x4_mul(a0, b0));
+        c01 = f32x4_add(c01, f32x4_mul(a0, b1));
+        c10 = f32x4_add(c10, f32x4_mul(a1, b0));
+        c11 = f32x4_add(c11, f32x4_mul(a1, b1));
+        c20 = f32x4_add(c20, f32x4_mul(a2, b0));
+        c21 = f32x4_add(c21, f32x4_mul(a2, b1));
+        c30 = f32x4_add(c30, f32x4_mul(a3, b0));
+        c31 = f32x4_add(c31, f32x4_mul(a3, b1));
     }
-    for (t, row) in tile.iter_mut().zip(&acc) {
-        // SAFETY: each tile row is 8 f32, two unaligned v128 stores.
+    for (t, (lo, hi)) in tile.iter_mut().zip([(c00, c01), (c10, c11), (c20, c21), (c30, c31)]) {
+        // SAFETY: each tile row is 8 f32: two unaligned v128 stores.
         unsafe {
             let tp = t.as_mut_ptr() as *mut v128;
-            v128_store(tp, row[0]);
-            v128_store(tp.add(1), row[1]);
+            v128_store(tp, lo);
+            v128_store(tp.add(1), hi);
         }
     }
 }
 
-/// `tile = Σ_p a[p]ᵀ·b[p]` (`tile` starts zeroed) over one strip pair, in plain Rust (the compiler vectorises the rows).
+/// `tile = Σ_p a[p]ᵀ·b[p]` over one strip pair, in plain Rust: fixed-size rows, so the compiler keeps
+/// the tile in registers and vectorises each row.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
+    let mut acc = [[0.0f32; NR]; MR];
     for (ap, bp) in a[..kc * MR].chunks_exact(MR).zip(b[..kc * NR].chunks_exact(NR)) {
-        for (row, &av) in tile.iter_mut().zip(ap) {
+        let ap: &[f32; MR] = ap.try_into().expect("a strip row");
+        let bp: &[f32; NR] = bp.try_into().expect("b strip row");
+        for (row, &av) in acc.iter_mut().zip(ap) {
             for (t, &bv) in row.iter_mut().zip(bp) {
                 *t += av * bv;
             }
         }
     }
+    *tile = acc;
 }
