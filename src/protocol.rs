@@ -235,6 +235,8 @@ mod tests {
             first_loss: Some(4.5),
             last_loss: Some(3.5),
             error: None,
+            reference_steps_per_s: None,
+            kernels: None,
         }));
         round_trip(FromWorker::Fatal { message: "panicked".into() });
         let memory = faultline_engine::memory::estimate(&RunConfig::default(), 29);

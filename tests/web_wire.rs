@@ -68,6 +68,8 @@ fn a_real_evaluation_and_a_bench_result_round_trip() {
         first_loss: Some(3.37),
         last_loss: Some(2.6),
         error: None,
+        reference_steps_per_s: Some(2.0),
+        kernels: None,
     });
     assert_eq!(through_the_wire(&bench), bench);
 }

@@ -16,7 +16,7 @@ after(async () => {
   await browser?.close();
 });
 
-test("the bench page reports a finite first loss and a positive speed", { timeout: BENCH_TIMEOUT + 60_000 }, async () => {
+test("the bench page reports a finite first loss, a positive speed and its kernel report", { timeout: BENCH_TIMEOUT + 60_000 }, async () => {
   const params = { bench: "tiny", backend: "cpu", steps: "20", seed: "1" };
   const { result, problems } = await runBenchPage(browser, params, BENCH_TIMEOUT);
   assert.equal(result.error, undefined, `the bench ran without error: ${result.error}`);
@@ -28,5 +28,21 @@ test("the bench page reports a finite first loss and a positive speed", { timeou
   assert.ok(Number.isFinite(result.last_loss), `last_loss is finite: ${result.last_loss}`);
   assert.ok(result.steps_per_s > 0, `steps_per_s > 0: ${result.steps_per_s}`);
   assert.ok(result.tokens_per_s > 0, `tokens_per_s > 0: ${result.tokens_per_s}`);
+  // The same run with the reference kernels, and the kernel report, measured in the same page.
+  assert.ok(result.reference_steps_per_s > 0, `reference_steps_per_s > 0: ${result.reference_steps_per_s}`);
+  const kernels = result.kernels;
+  assert.ok(kernels, "the result carries a kernel report");
+  assert.ok(kernels.simd_ceiling_gflops > 0, `simd_ceiling_gflops > 0: ${kernels.simd_ceiling_gflops}`);
+  assert.ok(Number.isFinite(kernels.matmul_256_of_ceiling), `matmul_256_of_ceiling: ${kernels.matmul_256_of_ceiling}`);
+  const names = kernels.matmul.map((k) => k.name);
+  for (const name of ["256x256x256", "256x256x256 packed", "256x256x256 matrixmultiply"]) {
+    assert.ok(names.includes(name), `matmul ${name} measured: ${names}`);
+  }
+  for (const k of kernels.matmul) {
+    assert.ok(k.gflops > 0, `${k.name}: ${k.gflops} GFLOP/s`);
+  }
+  for (const r of kernels.rows) {
+    assert.ok(r.fast_ms > 0 && r.reference_ms > 0, `${r.name}: ${r.fast_ms} ms vs ${r.reference_ms} ms`);
+  }
   assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
 });

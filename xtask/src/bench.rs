@@ -126,8 +126,9 @@ fn json_values(text: &str) -> Result<Vec<Value>> {
 }
 
 /// Finds the measurements anywhere in a benchmark's JSON: an object with `tokens_per_s` /
-/// `steps_per_s` is a training run (labelled by its `config`), an object with a GFLOP/s field is a
-/// kernel (labelled by its `name`, `kernel` or `op`, and its `shape`).
+/// `steps_per_s` is a training run (labelled by its `config`; its `reference_steps_per_s` and its
+/// `kernels` report are read too), an object with a GFLOP/s field is a kernel (labelled by its `name`,
+/// `kernel` or `op`, and its `shape`), `simd_ceiling_gflops` the multiply-add ceiling.
 fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
     match value {
         Value::Array(items) => {
@@ -143,6 +144,18 @@ fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
                     rows.push(Row { benchmark: benchmark.clone(), metric, system: system.into(), value: number });
                     found = true;
                 }
+            }
+            if let (Some(benchmark), Some(number)) = (&training, number(object, "reference_steps_per_s")) {
+                let benchmark = format!("{benchmark} (reference kernels)");
+                rows.push(Row { benchmark, metric: "steps/s", system: system.into(), value: number });
+            }
+            if let Some(number) = number(object, "simd_ceiling_gflops") {
+                let benchmark = "multiply-add ceiling f32x4".to_string();
+                rows.push(Row { benchmark, metric: "GFLOP/s", system: system.into(), value: number });
+            }
+            if let Some(number) = number(object, "matmul_256_of_ceiling") {
+                let benchmark = "matmul 256x256x256 / ceiling".to_string();
+                rows.push(Row { benchmark, metric: "% of ceiling", system: system.into(), value: 100.0 * number });
             }
             let gflops = object.iter().find(|(key, value)| key.to_lowercase().contains("gflop") && value.is_number());
             if let (Some((_, value)), Some(name)) = (gflops, label(object, &["name", "kernel", "op"])) {
@@ -166,6 +179,8 @@ fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
                 for child in object.values() {
                     collect_rows(child, system, rows);
                 }
+            } else if let Some(kernels) = object.get("kernels") {
+                collect_rows(kernels, system, rows); // a training result carries its kernel report
             }
         }
         _ => {}

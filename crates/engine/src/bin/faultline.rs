@@ -2,7 +2,7 @@
 //!
 //! Bad arguments print one line naming the argument and exit with code 2.
 
-use faultline_engine::bench::{matmul_gflops, matmul_shapes, run_training_bench};
+use faultline_engine::bench::run_training_bench;
 use faultline_engine::config::{CorpusSource, Preset, RunConfig};
 use faultline_engine::data::CorpusId;
 use faultline_engine::faults::FAULTS;
@@ -293,33 +293,33 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
             other => return Err(ArgError(format!("{other}: unknown argument for 'bench'"))),
         }
     }
-    let mut kernels = Vec::new();
-    for preset in Preset::ALL {
-        for (name, m, k, n) in matmul_shapes(preset) {
-            if preset == Preset::Small && name.starts_with("reference") {
-                continue;
-            }
-            kernels.push(matmul_gflops(&name, m, k, n, native_clock, 300.0));
-        }
-    }
     let training: Vec<_> = Preset::ALL.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
     if json {
-        println!("{}", json!({"kernels": kernels, "training": training}));
+        println!("{}", json!({ "training": training }));
     } else {
-        println!("matrix multiply (CPU backend, 1 thread)");
-        for k in &kernels {
-            println!("  {:<34} {:>8.2} GFLOP/s", k.name, k.gflops);
-        }
-        println!("training ({steps} steps, default settings, seed 1)");
         for t in &training {
             println!(
-                "  {:<6} {:>8.2} steps/s {:>10.0} tokens/s  first loss {:.4}  backend {}",
+                "train {:<6} {:>8.2} steps/s ({:.2}x the reference kernels' {:.2}) {:>10.0} tokens/s  first loss {:.4}  backend {}",
                 t.config,
                 t.steps_per_s,
+                t.steps_per_s / t.reference_steps_per_s.unwrap_or(f64::NAN),
+                t.reference_steps_per_s.unwrap_or(f64::NAN),
                 t.tokens_per_s,
                 t.first_loss.unwrap_or(f32::NAN),
                 t.backend_name
             );
+            let Some(k) = &t.kernels else { continue };
+            println!("  multiply-add ceiling (f32x4, 1 thread) {:>8.2} GFLOP/s", k.simd_ceiling_gflops);
+            for m in &k.matmul {
+                println!("  matmul {:<38} {:>8.2} GFLOP/s", m.name, m.gflops);
+            }
+            println!("  256x256x256 backend at {:.0} % of the ceiling", 100.0 * k.matmul_256_of_ceiling);
+            for r in &k.rows {
+                println!(
+                    "  {:<38} {:>8.3} ms fast, {:>8.3} ms reference ({:.2}x)",
+                    r.name, r.fast_ms, r.reference_ms, r.speedup
+                );
+            }
         }
     }
     Ok(())
