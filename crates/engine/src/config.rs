@@ -134,6 +134,8 @@ impl CorpusSource {
 #[serde(default)]
 pub struct RunConfig {
     pub preset: Preset,
+    /// Attention heads per layer (the presets use 4).
+    pub heads: usize,
     pub corpus: CorpusSource,
     pub steps: usize,
     pub seed: u64,
@@ -185,6 +187,7 @@ impl RunConfig {
     pub fn preset(preset: Preset) -> Self {
         Self {
             preset,
+            heads: 4,
             corpus: CorpusSource::Builtin("toy-english".into()),
             steps: 2000,
             seed: 1,
@@ -210,6 +213,11 @@ impl RunConfig {
         }
     }
 
+    /// The model this run trains: the preset's shape with the run's number of heads.
+    pub fn model(&self, vocab_size: usize) -> ModelConfig {
+        ModelConfig { n_heads: self.heads, ..self.preset.model(vocab_size) }
+    }
+
     /// Checks every setting; the first bad one is reported with its name.
     pub fn validate(&self) -> Result<(), ConfigError> {
         fn positive_finite(field: &str, v: f32) -> Result<(), ConfigError> {
@@ -233,6 +241,13 @@ impl RunConfig {
             return Err(ConfigError::new(
                 "batch",
                 format!("must be between 1 and {MAX_BATCH}, got {}", self.batch_size),
+            ));
+        }
+        let d_model = self.preset.model(0).d_model;
+        if self.heads == 0 || !d_model.is_multiple_of(self.heads) {
+            return Err(ConfigError::new(
+                "heads",
+                format!("must divide the model width {d_model}, got {}", self.heads),
             ));
         }
         positive_finite("lr", self.lr)?;

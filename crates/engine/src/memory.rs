@@ -25,7 +25,7 @@ impl MemoryEstimate {
 /// The exact bytes [`crate::Trainer::new`] allocates for `cfg` with a vocabulary of `vocab_size`
 /// (f32 numbers: 4 bytes each).
 pub fn estimate(cfg: &RunConfig, vocab_size: usize) -> MemoryEstimate {
-    let m: ModelConfig = cfg.preset.model(vocab_size);
+    let m: ModelConfig = cfg.model(vocab_size);
     let params: usize = ParamSet::describe(&m, &cfg.faults).tensors().iter().map(|s| s.numel()).sum();
     let bytes = |numbers: usize| numbers as u64 * 4;
     let parameters = bytes(params);

@@ -45,6 +45,12 @@ pub const SETTINGS: &[Setting] = &[
         kind: SettingKind::Choice(&["tiny", "small"]),
     },
     Setting {
+        key: "heads",
+        label: "Attention heads",
+        help: "heads per attention layer; fewer heads means wider ones (d_k = d_model / heads)",
+        kind: SettingKind::Choice(&["1", "2", "4", "8"]),
+    },
+    Setting {
         key: "corpus",
         label: "Corpus",
         help: "built-in training text",
@@ -165,6 +171,7 @@ impl RunConfig {
                 self.preset = Preset::parse(v.text())?;
                 self.batch_size = self.preset.batch_size();
             }
+            "heads" => self.heads = v.text().parse().expect("the table lists whole numbers"),
             "corpus" => self.corpus = CorpusSource::Builtin(v.text().to_string()),
             "steps" => self.steps = v.usize(),
             "seed" => self.seed = v.int(),
@@ -193,6 +200,7 @@ impl RunConfig {
     pub fn get(&self, key: &str) -> Option<String> {
         Some(match key {
             "config" => self.preset.id().to_string(),
+            "heads" => self.heads.to_string(),
             "corpus" => self.corpus.name().to_string(),
             "steps" => self.steps.to_string(),
             "seed" => self.seed.to_string(),
