@@ -47,6 +47,10 @@ impl Default for SamplingConfig {
 }
 
 impl SamplingConfig {
+    /// Plain sampling from the model's softmax: temperature 1, nothing cut, no penalty.
+    pub const PLAIN: SamplingConfig =
+        SamplingConfig { greedy: false, temperature: 1.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0 };
+
     /// Checks every setting, naming the first bad one as the command line spells it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {

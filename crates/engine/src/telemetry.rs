@@ -66,6 +66,11 @@ pub struct BlockStats {
     pub attn_entropy: Vec<f32>,
     /// Mean attention probability each head puts on later positions (above the diagonal).
     pub attn_above_diag: Vec<f32>,
+    /// How widely each head's attention logits spread, over how widely `q·k/√d_k` spreads on the
+    /// same rows: 1 when the scores fed to the softmax are `q·k/√d_k`, `√d_k` when they are left
+    /// undivided. The logits' spread is read off the probabilities (`ln p` differs from the logit by
+    /// one constant per row), so this measures what the softmax really received.
+    pub attn_logit_scale: Vec<f32>,
 }
 
 /// Attention probabilities of every layer and head on a fixed probe text.
@@ -101,6 +106,15 @@ pub struct SampleStats {
     pub reference_ngram_rate: f32,
     /// Fraction of adjacent token pairs of the text (re-encoded) that never occur in the training data.
     pub unseen_bigram_rate: f32,
+    /// The model's own mean loss (nats per token) on the text as a reader sees it, re-encoded: close
+    /// to the validation loss when the text is what the model sampled, far above it when it is not
+    /// (decoded with another vocabulary, for one).
+    pub reread_loss: Option<f32>,
+    /// Mean entropy (nats per generated token) of the model's own next-token distributions.
+    pub model_entropy: f32,
+    /// Mean entropy of the distributions the sampler drew from, after temperature, top-k, top-p and
+    /// the repetition penalty: equal to `model_entropy` for plain sampling, 0 for greedy decoding.
+    pub sampler_entropy: f32,
 }
 
 /// Recorded at every evaluation.

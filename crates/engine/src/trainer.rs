@@ -1,7 +1,7 @@
 //! A training run: batches, steps, evaluation, sampling, non-finite detection and the run summary.
 
 use crate::backend::cpu::activation_slope;
-use crate::backend::{Backend, CpuBackend};
+use crate::backend::{AttnShape, Backend, CpuBackend};
 use crate::config::{ModelConfig, RunConfig};
 use crate::data::{Dataset, Split};
 use crate::error::{ConfigError, EngineError};
@@ -9,7 +9,7 @@ use crate::faults::Faults;
 use crate::model::{Activations, Gpt, ParamSet, Pass};
 use crate::optim::{clip_factor, global_norm, lr_at, sum_squares_each, Optimizer, UpdateSettings};
 use crate::rng::Rng;
-use crate::sampling::{repeated_ngram_rate, sample_next, SamplingConfig};
+use crate::sampling::{next_token_probs, repeated_ngram_rate, sample_next, SamplingConfig};
 use crate::telemetry::{
     AttentionMaps, BlockStats, EvalRecord, History, PhaseTimes, RunSummary, SampleStats, StepRecord, TensorStats,
 };
@@ -67,7 +67,7 @@ impl<B: Backend> Trainer<B> {
         cfg.validate()?;
         let context = cfg.preset.model(1).context;
         let dataset = Dataset::load_with(&cfg.corpus, cfg.seed, context, &cfg.faults)?;
-        let model_cfg = cfg.preset.model(dataset.tokenizer.vocab_size());
+        let model_cfg = cfg.model(dataset.tokenizer.vocab_size());
         backend.set_memory_budget(cfg.memory_budget_bytes());
         let model = Gpt::new(&mut backend, model_cfg, cfg.faults.clone(), cfg.seed)?;
         let grads = model.zeros_like_params(&mut backend, "gradients")?;
@@ -426,7 +426,8 @@ impl<B: Backend> Trainer<B> {
             return None;
         }
         let opts = self.sampling();
-        let ids = self.generate("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok()?;
+        let (ids, choices) =
+            self.generate("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok()?;
         let text = self.decode(&ids);
         // Measure what the reader sees: re-encode the text (a mismatched vocabulary shows up here).
         let seen = self.dataset.tokenizer.encode(&text).unwrap_or_default();
@@ -439,7 +440,29 @@ impl<B: Backend> Trainer<B> {
             repeated_ngram_rate: repeated_ngram_rate(&seen, 4),
             reference_ngram_rate: repeated_ngram_rate(&reference, 4),
             unseen_bigram_rate: unseen as f32 / pairs as f32,
+            reread_loss: self.text_loss(&seen),
+            model_entropy: choices.model_entropy,
+            sampler_entropy: choices.sampler_entropy,
         })
+    }
+
+    /// The model's mean loss on a token sequence, read in context-length windows; `None` when it is
+    /// too short to predict anything.
+    fn text_loss(&mut self, ids: &[u32]) -> Option<f32> {
+        let context = self.model.config.context;
+        let (mut total, mut count) = (0.0f64, 0usize);
+        let mut start = 0;
+        while start + 1 < ids.len() {
+            let end = (start + context + 1).min(ids.len());
+            let (x, y) = (&ids[start..end - 1], &ids[start + 1..end]);
+            let pass = Pass { batch: 1, time: x.len(), dropout: 0.0, dropout_seed: 0 };
+            self.model.forward(&mut self.backend, &mut self.sample_acts, x, Some(y), pass);
+            let losses = self.backend.download(&self.sample_acts.losses);
+            total += losses[..x.len()].iter().map(|&l| l as f64).sum::<f64>();
+            count += x.len();
+            start = end - 1;
+        }
+        (count > 0).then(|| (total / count as f64) as f32)
     }
 
     fn tensor_stats(&mut self) -> Vec<TensorStats> {
@@ -485,6 +508,8 @@ impl<B: Backend> Trainer<B> {
                     (0..f).filter(|&u| (0..n).all(|r| activation_slope(act, fc[r * f + u]).abs() < 1e-3)).count();
                 let probs = self.backend.download(&self.acts.blocks[l].attn.probs);
                 let (entropy, above) = attention_row_stats(&probs, batch, heads, time);
+                let qkv = self.backend.download(&self.acts.blocks[l].attn.qkv);
+                let logit_scale = attention_logit_scale(&probs, &qkv, AttnShape { batch, time, d_model: c, heads });
                 BlockStats {
                     block: l,
                     grad_norm: grad_sq.sqrt() as f32,
@@ -493,6 +518,7 @@ impl<B: Backend> Trainer<B> {
                     dead_fraction: dead as f32 / f as f32,
                     attn_entropy: entropy,
                     attn_above_diag: above,
+                    attn_logit_scale: logit_scale,
                 }
             })
             .collect()
@@ -544,7 +570,7 @@ impl<B: Backend> Trainer<B> {
         opts: &SamplingConfig,
         seed: u64,
     ) -> Result<String, EngineError> {
-        let ids = self.generate(prompt, max_new_tokens, opts, seed)?;
+        let (ids, _) = self.generate(prompt, max_new_tokens, opts, seed)?;
         Ok(self.decode(&ids))
     }
 
@@ -554,7 +580,7 @@ impl<B: Backend> Trainer<B> {
         max_new_tokens: usize,
         opts: &SamplingConfig,
         seed: u64,
-    ) -> Result<Vec<u32>, EngineError> {
+    ) -> Result<(Vec<u32>, Choices), EngineError> {
         opts.validate()?;
         let mut tokens = self.dataset.tokenizer.encode(prompt)?;
         if tokens.is_empty() {
@@ -563,6 +589,7 @@ impl<B: Backend> Trainer<B> {
         }
         let m = self.model.config;
         let mut rng = Rng::derive(seed, "sample");
+        let (mut model_entropy, mut sampler_entropy) = (0.0f64, 0.0f64);
         for _ in 0..max_new_tokens {
             let start = tokens.len().saturating_sub(m.context);
             let window = &tokens[start..];
@@ -571,9 +598,15 @@ impl<B: Backend> Trainer<B> {
             let logits = self.backend.download(&self.sample_acts.logits);
             let last = &logits[(window.len() - 1) * m.vocab_size..window.len() * m.vocab_size];
             let next = sample_next(last, window, opts, &mut rng);
+            let plain = next_token_probs(last, &[], &SamplingConfig::PLAIN);
+            model_entropy += entropy(plain);
+            sampler_entropy += entropy(next_token_probs(last, window, opts));
             tokens.push(next);
         }
-        Ok(tokens)
+        let n = max_new_tokens.max(1) as f64;
+        let choices =
+            Choices { model_entropy: (model_entropy / n) as f32, sampler_entropy: (sampler_entropy / n) as f32 };
+        Ok((tokens, choices))
     }
 
     /// The summary line of `faultline train --json`.
@@ -600,6 +633,66 @@ impl<B: Backend> Trainer<B> {
 
 /// Mean entropy of the attention rows and mean probability above the diagonal, per head, from
 /// `probs [batch, heads, time, time]`.
+/// Per head: the spread (standard deviation across a row's visible positions) of the attention logits,
+/// recovered as `ln p`, summed over rows, over the same spread of `q·k/√d_k` computed from `qkv`
+/// (`[N, 3C]`). Rows where a visible position's probability underflowed to 0 are skipped: their
+/// logits cannot be recovered.
+/// Entropy (nats) of a distribution given as probabilities.
+fn entropy(probs: impl IntoIterator<Item = f64>) -> f64 {
+    probs.into_iter().filter(|&p| p > 0.0).map(|p| -p * p.ln()).sum()
+}
+
+/// How uncertain the model was while generating, and how much of that the decoding kept.
+struct Choices {
+    /// Mean entropy of the model's own next-token distributions (plain softmax of the logits).
+    model_entropy: f32,
+    /// Mean entropy of the distributions the sampler actually drew from (after temperature, top-k,
+    /// top-p, the repetition penalty or greedy decoding).
+    sampler_entropy: f32,
+}
+
+pub fn attention_logit_scale(probs: &[f32], qkv: &[f32], shape: AttnShape) -> Vec<f32> {
+    let AttnShape { batch, time, d_model, heads } = shape;
+    let d_k = shape.head_dim();
+    let inv_sqrt = 1.0 / (d_k as f64).sqrt();
+    let std = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let (mut logits, mut dots) = (Vec::with_capacity(time), Vec::with_capacity(time));
+    (0..heads)
+        .map(|h| {
+            let (mut spread_logit, mut spread_dot) = (0.0f64, 0.0f64);
+            for b in 0..batch {
+                for i in 0..time {
+                    let row = &probs[((b * heads + h) * time + i) * time..][..time];
+                    if row[..=i].iter().any(|&p| p <= 0.0) {
+                        continue;
+                    }
+                    let q = &qkv[(b * time + i) * 3 * d_model + h * d_k..][..d_k];
+                    logits.clear();
+                    dots.clear();
+                    for (j, &p) in row.iter().enumerate().filter(|(j, &p)| *j <= i || p > 0.0) {
+                        let k = &qkv[(b * time + j) * 3 * d_model + d_model + h * d_k..][..d_k];
+                        let dot: f64 = q.iter().zip(k).map(|(&a, &b)| a as f64 * b as f64).sum();
+                        logits.push((p as f64).ln());
+                        dots.push(dot * inv_sqrt);
+                    }
+                    if logits.len() > 1 {
+                        spread_logit += std(&logits);
+                        spread_dot += std(&dots);
+                    }
+                }
+            }
+            if spread_dot > 0.0 {
+                (spread_logit / spread_dot) as f32
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
 pub fn attention_row_stats(probs: &[f32], batch: usize, heads: usize, time: usize) -> (Vec<f32>, Vec<f32>) {
     let mut entropy = vec![0.0f64; heads];
     let mut above = vec![0.0f64; heads];
