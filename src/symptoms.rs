@@ -54,9 +54,10 @@ pub fn pointed_cause(
         "gradients-are-all-zero" if has("pile up") => 0,
         "gradients-are-all-zero" if has("exactly zero gradient") => 1,
         "gradients-are-all-zero" if has("never fire") => 2,
+        "model-outputs-repetitive-text" if has("with 0.00 nats of entropy") => 1,
         "model-outputs-repetitive-text" if config.is_some_and(|c| c.sampling.greedy) => 1,
         "model-outputs-nonsense" if has("jumped") => 2,
-        "model-outputs-nonsense" if has("never occur") => 1,
+        "model-outputs-nonsense" if has("never occur") || has("not what it would write") => 1,
         "validation-loss-increasing-while-training-loss-decreases" => {
             let small_data = info.is_some_and(|i| i.corpus.train_tokens < 20_000);
             usize::from(small_data)

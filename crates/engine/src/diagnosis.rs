@@ -41,8 +41,9 @@ pub fn diagnose(h: &History) -> Vec<Finding> {
     if let Some(last) = h.evals.last() {
         causal_leak(last, &mut add);
         tokenizer(last, &mut add);
-        samples(last, &mut add);
-        attention_sharpness(h, last, &mut add);
+        samples(last, (h.vocab_size as f32).ln(), &mut add);
+        attention_scale(last, &mut add);
+        plateau(h, last, &mut add);
         dead_units(last, &mut add);
         silent_gradients(last, &mut add);
         layer_gradients(h, last, &mut add);
@@ -50,9 +51,9 @@ pub fn diagnose(h: &History) -> Vec<Finding> {
         update_sizes(h, last, &mut add);
     }
     if h.steps.len() >= 20 {
+        accumulating(h, &mut add);
         exploding(h, &mut add);
         worse_than_guessing(h, &mut add);
-        accumulating(h, &mut add);
         loss_jump(h, &mut add);
         oscillation(h, &mut add);
         early_spike(h, &mut add);
@@ -146,8 +147,12 @@ fn tokenizer(e: &EvalRecord, add: &mut Add) {
 }
 
 /// Samples that loop, or that do not look like the training text although the loss is good.
-fn samples(e: &EvalRecord, add: &mut Add) {
+fn samples(e: &EvalRecord, ln_v: f32, add: &mut Add) {
     let Some(s) = &e.sample else { return };
+    let val = e.val_loss.unwrap_or(e.train_loss);
+    if val.is_nan() || val >= ln_v {
+        return; // a model no better than guessing writes noise: the samples say nothing about decoding
+    }
     let excess = s.repeated_ngram_rate - s.reference_ngram_rate;
     if s.repeated_ngram_rate > 0.25 && excess > 0.1 {
         add(
@@ -160,7 +165,32 @@ fn samples(e: &EvalRecord, add: &mut Add) {
             ),
         );
     }
-    let learned = e.val_loss.unwrap_or(e.train_loss) < 1.5;
+    if s.model_entropy > 0.3 && s.sampler_entropy < 0.6 * s.model_entropy {
+        add(
+            "model-outputs-repetitive-text",
+            0.8 + excess.clamp(0.0, 0.15),
+            format!(
+                "the sampler drew from distributions with {:.2} nats of entropy per token while the model's own predictions \
+                 carry {:.2}: decoding throws away {:.0}% of the model's uncertainty (greedy or a very low temperature)",
+                s.sampler_entropy,
+                s.model_entropy,
+                (1.0 - s.sampler_entropy / s.model_entropy) * 100.0
+            ),
+        );
+    }
+    if let Some(reread) = s.reread_loss {
+        if reread > val + 1.0 && reread > 1.6 * val {
+            add(
+                "model-outputs-nonsense",
+                0.85,
+                format!(
+                    "the model itself finds the text shown as its sample unlikely: {reread:.2} nats per token, against \
+                     {val:.2} on validation text — what is shown is not what it would write"
+                ),
+            );
+        }
+    }
+    let learned = val < 1.5;
     if s.unseen_bigram_rate > 0.2 && learned {
         add(
             "model-outputs-nonsense",
@@ -179,24 +209,69 @@ fn uniform_entropy(time: usize) -> f32 {
     ((1..=time).map(|n| (n as f64).ln()).sum::<f64>() / time.max(1) as f64) as f32
 }
 
-/// Attention far from what a learning model shows: nearly one-hot, or nearly uniform.
-fn attention_sharpness(h: &History, e: &EvalRecord, add: &mut Add) {
+/// Attention logits spread wider than `q·k/√d_k`: the scores reach the softmax unscaled. The guide
+/// says attention then turns uniform; what the measurement shows is the opposite, and the evidence
+/// says so.
+fn attention_scale(e: &EvalRecord, add: &mut Add) {
+    let scales: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_logit_scale.iter().copied()).collect();
     let heads: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_entropy.iter().copied()).collect();
-    if heads.is_empty() || e.attention.time == 0 {
+    if scales.is_empty() || heads.is_empty() || e.attention.time == 0 {
         return;
     }
-    let mean = heads.iter().sum::<f32>() / heads.len() as f32;
-    let uniform = uniform_entropy(e.attention.time);
-    let peak_grad = h.steps.iter().map(|s| s.grad_norm).fold(0.0f32, f32::max);
-    if mean < 0.35 * uniform && peak_grad < 50.0 {
+    let scale = median(scales);
+    if scale > 1.5 {
+        let mean = heads.iter().sum::<f32>() / heads.len() as f32;
         add(
             "attention-weights-are-uniform",
-            0.6,
+            0.9,
             format!(
-                "mean attention entropy {mean:.2} nats, uniform would be {uniform:.2}: attention is far sharper than usual, \
-                 not uniform — what a missing 1/sqrt(d_k) measurably does (the guide expects uniform)"
+                "attention logits spread {scale:.2}× wider than q·k/√d_k on the same rows: the scores are not divided \
+                 by √d_k (a factor of {scale:.1} is √d_k for d_k = {:.0})",
+                scale * scale
             ),
         );
+        add(
+            "attention-weights-are-uniform",
+            0.9,
+            format!(
+                "measured: mean attention entropy {mean:.2} nats against {:.2} for uniform attention — sharper, \
+                 not uniform as the guide says",
+                uniform_entropy(e.attention.time)
+            ),
+        );
+    }
+}
+
+/// A loss that has stopped falling while some head attends to a single position: early steps at
+/// full learning rate locked the attention in and the model sits on a plateau.
+fn plateau(h: &History, e: &EvalRecord, add: &mut Add) {
+    let n = h.steps.len();
+    if n < 100 {
+        return;
+    }
+    let tail = &h.steps[n / 2..];
+    let third = tail.len() / 3;
+    let early = median(tail[..third].iter().map(|s| s.loss).collect());
+    let late = median(tail[tail.len() - third..].iter().map(|s| s.loss).collect());
+    let drop = (early - late) / early.max(1e-6);
+    let collapsed = e
+        .blocks
+        .iter()
+        .flat_map(|b| b.attn_entropy.iter().enumerate().map(move |(head, &ent)| (b.block, head, ent)))
+        .min_by(|a, b| a.2.total_cmp(&b.2));
+    if let Some((block, head, ent)) = collapsed {
+        if drop < 0.1 && ent < 0.1 {
+            add(
+                "loss-stops-decreasing",
+                0.8,
+                format!(
+                    "over the last {} steps the loss only went from {early:.2} to {late:.2} ({:.0}%), and block {block} head {head} \
+                     attends to a single position (entropy {ent:.2} nats): a plateau",
+                    tail.len(),
+                    drop * 100.0
+                ),
+            );
+        }
     }
 }
 
@@ -312,11 +387,21 @@ fn exploding(h: &History, add: &mut Add) {
             0.9,
             format!("gradient norm {peak:.3e} at step {step}, {:.0}× the run's median {med:.2e} (the guide: > 100 is exploding)", peak / med.max(1e-12)),
         );
-    } else if peak > 30.0 * med && peak > 10.0 {
+        return;
+    }
+    // The first steps' gradients are the largest of a healthy run too; and a spike on the very step
+    // the loss jumped is the consequence of changed weights, not its cause.
+    let losses: Vec<f32> = h.steps.iter().map(|s| s.loss).collect();
+    let Some((i, peak)) = norms.iter().copied().enumerate().skip(10).max_by(|a, b| a.1.total_cmp(&b.1)) else {
+        return;
+    };
+    let step = h.steps[i].step;
+    let jumped = losses[i] > median(losses[i - 10..i].to_vec()) + 0.6;
+    if peak > 10.0 * med && peak > 2.5 && !jumped {
         add(
             "exploding-gradients",
-            0.7,
-            format!("gradient norm spiked to {peak:.2e} at step {step}, {:.0}× the run's median", peak / med),
+            0.85,
+            format!("gradient norm spiked to {peak:.2e} at step {step}, {:.0}× the run's median {med:.2e}", peak / med),
         );
     }
 }
@@ -324,17 +409,23 @@ fn exploding(h: &History, add: &mut Add) {
 /// Gradient norms that keep growing step after step: gradients summed instead of replaced.
 fn accumulating(h: &History, add: &mut Add) {
     let n = h.steps.len();
-    let early = median(h.steps[n / 10..n / 4].iter().map(|s| s.grad_norm).collect());
-    let late = median(h.steps[n * 3 / 4..].iter().map(|s| s.grad_norm).collect());
-    let rising =
-        h.steps.windows(2).skip(n / 4).filter(|w| w[1].grad_norm > w[0].grad_norm).count() as f32 / (n - n / 4) as f32;
-    if early > 0.0 && late > 4.0 * early && rising > 0.6 {
+    let span = &h.steps[n / 10..];
+    let size = span.len() / 5;
+    if size < 4 {
+        return;
+    }
+    let medians: Vec<f32> =
+        span.chunks(size).take(5).map(|c| median(c.iter().map(|s| s.grad_norm).collect())).collect();
+    let (first, last) = (medians[0], medians[medians.len() - 1]);
+    let steady = medians.windows(2).all(|w| w[1] > w[0]);
+    if steady && first > 0.0 && (last > 2.5 * first || (last > 1.5 * first && last > 10.0)) {
+        let shown: Vec<String> = medians.iter().map(|m| format!("{m:.2}")).collect();
         add(
             "gradients-are-all-zero",
-            0.8,
+            0.9,
             format!(
-                "the gradient norm grows steadily from {early:.2e} to {late:.2e} ({:.0}% of steps larger than the one before): gradients pile up instead of being cleared",
-                rising * 100.0
+                "the gradient norm grows steadily, fifth by fifth of the run: {} — gradients pile up instead of being cleared",
+                shown.join(" → ")
             ),
         );
     }
@@ -347,6 +438,26 @@ fn loss_jump(h: &History, add: &mut Add) {
         let before = median(losses[i.saturating_sub(10)..i].to_vec());
         let first = losses[0];
         if losses[i] > before + 0.6 && before < first - 0.5 {
+            // A gradient spike in the steps just before the jump caused it; a jump with no spike
+            // before it means the weights themselves changed.
+            let norms: Vec<f32> = h.steps.iter().map(|s| s.grad_norm).collect();
+            let med = median(norms.clone());
+            let spike = (i.saturating_sub(5)..i).max_by(|&a, &b| norms[a].total_cmp(&norms[b]));
+            if let Some(j) = spike.filter(|&j| norms[j] > 10.0 * med) {
+                add(
+                    "exploding-gradients",
+                    0.9,
+                    format!(
+                        "the gradient norm spiked to {:.2e} at step {}, {:.0}× the run's median, and the next update threw the \
+                         loss from {before:.2} to {:.2}",
+                        norms[j],
+                        h.steps[j].step,
+                        norms[j] / med.max(1e-12),
+                        losses[i]
+                    ),
+                );
+                return;
+            }
             add(
                 "model-outputs-nonsense",
                 0.85,

@@ -66,7 +66,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Loss Plateau",
         summary: "starts at the full learning rate instead of ramping up",
         strength: None,
-        scenario: "lr=0.02",
+        scenario: "lr=0.05",
     },
     FaultSpec {
         id: "no-grad-clip",
@@ -74,7 +74,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "turns off global gradient-norm clipping",
         strength: None,
-        scenario: "optimizer=sgd lr=0.5",
+        scenario: "optimizer=sgd lr=0.35",
     },
     FaultSpec {
         id: "init-too-large",
@@ -98,7 +98,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "never clears the gradients, so every step adds onto all earlier ones",
         strength: None,
-        scenario: "",
+        scenario: "fault=no-grad-clip",
     },
     FaultSpec {
         id: "detached-block",
@@ -138,7 +138,7 @@ pub const FAULTS: &[FaultSpec] = &[
         section: "Gradient Issues",
         summary: "normalises after each residual addition (post-norm) instead of before each sublayer",
         strength: None,
-        scenario: "",
+        scenario: "config=small warmup=0 lr=0.01",
     },
     FaultSpec {
         id: "naive-log-softmax",
