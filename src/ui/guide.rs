@@ -203,6 +203,7 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
                     {reproduce}
                 </section>
             </div>
+            {measured(entry.id)}
             <section class="guide-card">
                 <h2>"Diagnosis"</h2>
                 {snippets(entry.diagnosis)}
@@ -217,6 +218,38 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
             </section>
         </main>
     }
+}
+
+/// Where Faultline's measurements disagree with the guide's text: said plainly, with the numbers.
+fn measured(entry: &'static str) -> impl IntoView {
+    let notes: Vec<_> = faultline_engine::guide::measured::for_entry(entry).collect();
+    (!notes.is_empty()).then(|| {
+        let items = notes
+            .into_iter()
+            .map(|m| {
+                view! {
+                    <li data-measured=m.fault>
+                        <p>
+                            <strong>"The guide says "</strong>
+                            {m.guide_says}
+                            ". "
+                            <strong>"Faultline measured "</strong>
+                            {m.measured}
+                        </p>
+                        <p class="reproduce-cmd">
+                            "Reproduce: " <code>{m.reproduce}</code>
+                        </p>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="guide-card measured" id="measured">
+                <h2>"What Faultline measured"</h2>
+                <ul class="plain">{items}</ul>
+            </section>
+        }
+    })
 }
 
 #[component]

@@ -267,6 +267,7 @@ fn guide_cmd(rest: &[String]) -> Result<(), ArgError> {
             "entries": guide::ENTRIES,
             "quick_diagnosis": guide::QUICK_DIAGNOSIS,
             "checklist": guide::CHECKLIST,
+            "measured": guide::measured::MEASURED,
         });
         println!("{}", serde_json::to_string_pretty(&doc).expect("guide serialises"));
         return Ok(());

@@ -14,6 +14,7 @@ mod alignment;
 mod attention;
 mod gradients;
 mod learning_rate;
+pub mod measured;
 mod memory;
 mod numerical;
 mod output_quality;
