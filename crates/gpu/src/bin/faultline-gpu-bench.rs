@@ -45,6 +45,8 @@ mod native {
             first_loss: None,
             last_loss: None,
             error: None,
+            reference_steps_per_s: None,
+            kernels: None,
         };
         let mut out = GpuBench {
             result: result.clone(),
