@@ -153,6 +153,12 @@ fn late_grad(h: &History) -> f32 {
     median(n[n.len() * 3 / 4..].to_vec())
 }
 
+/// Block 0's gradient norm over the last block's at the last evaluation.
+fn first_to_last_block_grad(h: &History) -> f32 {
+    let e = last_eval(h);
+    e.blocks[0].grad_norm / e.blocks[e.blocks.len() - 1].grad_norm.max(1e-30)
+}
+
 fn mean_entropy(e: &EvalRecord) -> f32 {
     let all: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_entropy.iter().copied()).collect();
     all.iter().sum::<f32>() / all.len().max(1) as f32
@@ -277,10 +283,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
         "sigmoid-activation" => {
             // Its scenario's healthy run (no residuals, 4 layers, GELU) is already stuck: the sigmoid
             // shows as early-layer gradients orders of magnitude smaller still.
-            let ratio = |r: &History| {
-                let e = last_eval(r);
-                e.blocks[0].grad_norm / e.blocks[e.blocks.len() - 1].grad_norm.max(1e-30)
-            };
+            let ratio = first_to_last_block_grad;
             check(
                 ratio(f) < 0.1 * ratio(h) && final_loss(f) >= final_loss(h) - 0.05,
                 format!(
@@ -293,10 +296,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
             )
         }
         "no-residual" | "post-norm" => {
-            let ratio = |r: &History| {
-                let e = last_eval(r);
-                e.blocks[0].grad_norm / e.blocks[e.blocks.len() - 1].grad_norm.max(1e-30)
-            };
+            let ratio = first_to_last_block_grad;
             check(
                 ratio(f) < 0.1 * ratio(h) && final_loss(f) > final_loss(h) + 0.2,
                 format!(
