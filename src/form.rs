@@ -64,21 +64,70 @@ impl RunForm {
         }
     }
 
-    /// The form a URL's query describes: `config` first, then every setting it names and every
-    /// `fault=ID[=VALUE]`. Other keys are ignored; bad values stay in the fields and show their errors.
-    pub fn from_query(pairs: &[(String, String)]) -> Self {
+    /// The form a link's query describes: `config` first, then every setting it names and every
+    /// `fault=ID[=VALUE]`. A parameter the form cannot take (an unknown key or fault, a value out of
+    /// range) keeps its default and gets a notice saying so; nothing else is lost.
+    pub fn from_query(pairs: &[(String, String)]) -> (Self, Vec<String>) {
         let mut form = Self::default();
+        let mut notices = Vec::new();
+        let mut notice = |k: &str, v: &str, why: String| notices.push(format!("The link's {k}={v}: {why}."));
         for (k, v) in pairs.iter().filter(|(k, _)| k == "config") {
-            form.set(k, v.clone());
-        }
-        for (k, v) in pairs.iter().filter(|(k, _)| k != "config") {
-            if k == "fault" {
-                form.turn_on_from_arg(v);
-            } else {
-                form.set(k, v.clone());
+            match set_checked(&mut RunConfig::default(), k, v) {
+                Ok(()) => form.set(k, v.clone()),
+                Err(e) => notice(k, v, format!("{}; using {}", e.message, form.get(k))),
             }
         }
-        form
+        let base = form.to_config().unwrap_or_default();
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "config") {
+            if k == "fault" {
+                let (id, value) = v.split_once('=').map_or((v.as_str(), None), |(id, x)| (id, Some(x)));
+                let Some(spec) = spec(id.trim()) else {
+                    notice(k, v, format!("there is no fault called '{}'; ignored", id.trim()));
+                    continue;
+                };
+                let mut trial = form.clone();
+                trial.turn_on_from_arg(v);
+                match trial.fault(spec.id).map(|t| trial.apply_fault(t, &mut base.clone())) {
+                    Some(Err(why)) if value.is_some() => {
+                        form.set_fault(spec.id, true);
+                        notice(k, v, format!("{why}; using the default {}", strength_text(spec, None)));
+                    }
+                    _ => form = trial,
+                }
+            } else if SETTINGS.iter().any(|s| s.key == k) {
+                match field_error(&base, k, v) {
+                    None => form.set(k, v.clone()),
+                    Some(e) => notice(k, v, format!("{}; using the default {}", e.message, form.get(k))),
+                }
+            } else {
+                notice(k, v, format!("'{k}' is not a setting; ignored"));
+            }
+        }
+        (form, notices)
+    }
+
+    /// The query that describes this form in a link: the model, every setting that differs from the
+    /// model's default (as typed), the seed, and every fault that is on (with its strength when it is
+    /// not the default). [`RunForm::from_query`] reads it back.
+    pub fn to_query(&self) -> Vec<(String, String)> {
+        let mut pairs = vec![("config".to_string(), self.get("config").trim().to_string())];
+        for s in SETTINGS.iter().filter(|s| s.key != "config") {
+            if s.key == "seed" || self.differs_from_default(s.key) {
+                pairs.push((s.key.to_string(), self.get(s.key).trim().to_string()));
+            }
+        }
+        for toggle in self.faults.iter().filter(|t| t.on) {
+            let spec = spec(toggle.id);
+            let default = spec.map(|s| strength_text(s, None)).unwrap_or_default();
+            let strength = toggle.strength.trim();
+            let arg = if strength.is_empty() || strength == default {
+                toggle.id.to_string()
+            } else {
+                format!("{}={strength}", toggle.id)
+            };
+            pairs.push(("fault".to_string(), arg));
+        }
+        pairs
     }
 
     /// A setting's current text; empty for an unknown key.
@@ -168,15 +217,10 @@ impl RunForm {
         }
         let base = config.clone();
         for s in SETTINGS.iter().filter(|s| s.key != "config") {
-            // Each field is applied to the model's defaults alone and validated there, so one bad field
-            // cannot hide (or be blamed for) another.
             let text = self.get(s.key);
-            let mut alone = base.clone();
-            let checked = set_checked(&mut alone, s.key, text).and_then(|()| match alone.validate() {
-                Err(e) if e.field == s.key => Err(e),
-                _ => Ok(()),
-            });
-            if let Err(e) = checked.and_then(|()| set_checked(&mut config, s.key, text)) {
+            if let Some(e) = field_error(&base, s.key, text) {
+                errors.push(e);
+            } else if let Err(e) = set_checked(&mut config, s.key, text) {
                 errors.push(e);
             }
         }
@@ -206,6 +250,18 @@ impl RunForm {
         };
         config.faults.set(toggle.id, value).map_err(|e| e.message)
     }
+}
+
+/// What is wrong with `text` for setting `key`, judged on its own on top of `base` (the model's
+/// defaults), so one bad field cannot hide, or be blamed for, another.
+fn field_error(base: &RunConfig, key: &str, text: &str) -> Option<ConfigError> {
+    let mut alone = base.clone();
+    set_checked(&mut alone, key, text)
+        .and_then(|()| match alone.validate() {
+            Err(e) if e.field == key => Err(e),
+            _ => Ok(()),
+        })
+        .err()
 }
 
 /// [`RunConfig::set`], with an empty field reported as such rather than as a malformed value.
@@ -348,13 +404,13 @@ mod tests {
 
     #[test]
     fn a_query_fills_the_form() {
-        let f = RunForm::from_query(&pairs(&[
+        let (f, notices) = RunForm::from_query(&pairs(&[
             ("lr", "0.01"),
             ("fault", "lr-too-high=30"),
             ("config", "small"),
             ("fault", "no-causal-mask"),
-            ("bench", "ignored"),
         ]));
+        assert_eq!(notices, Vec::<String>::new());
         let config = f.to_config().unwrap();
         let expected = RunConfig::from_pairs([
             ("lr", "0.01"),
@@ -365,8 +421,53 @@ mod tests {
         .unwrap();
         assert_eq!(config, expected);
         let back: Vec<(String, String)> = config.to_pairs();
-        assert_eq!(RunForm::from_query(&back).to_config().unwrap(), config);
-        let bad = RunForm::from_query(&pairs(&[("steps", "many")]));
-        assert_eq!(fields(&bad.to_config().unwrap_err()), ["steps"]);
+        assert_eq!(RunForm::from_query(&back).0.to_config().unwrap(), config);
+    }
+
+    #[test]
+    fn a_bad_link_parameter_gets_a_notice_and_its_default() {
+        let (f, notices) = RunForm::from_query(&pairs(&[
+            ("config", "huge"),
+            ("steps", "many"),
+            ("lr", "-1"),
+            ("seed", "9"),
+            ("fault", "nope"),
+            ("fault", "lr-too-high=0.5"),
+            ("colour", "red"),
+        ]));
+        let config = f.to_config().expect("every bad parameter fell back to its default");
+        let tiny = RunConfig::default();
+        assert_eq!((config.preset, config.steps, config.lr, config.seed), (tiny.preset, tiny.steps, tiny.lr, 9));
+        assert_eq!(config.faults.active(), [("lr-too-high", Some(300.0))]);
+        assert_eq!(notices.len(), 6, "{notices:#?}");
+        for (notice, needle) in notices.iter().zip([
+            "config=huge",
+            "steps=many: 'many' is not a whole number; using the default",
+            "lr=-1",
+            "no fault called 'nope'",
+            "lr-too-high=0.5",
+            "'colour' is not a setting",
+        ]) {
+            assert!(notice.contains(needle), "{notice:?} should mention {needle:?}");
+        }
+    }
+
+    #[test]
+    fn every_form_round_trips_through_its_link() {
+        let mut typed = RunForm::default();
+        typed.set("config", "small".into());
+        typed.set("lr", "0.02".into());
+        typed.set("seed", "1234567".into());
+        typed.set("greedy", "on".into());
+        typed.set_fault("tiny-dataset", true);
+        typed.set_strength("tiny-dataset", "500".into());
+        let forms = FAULTS.iter().map(|f| RunForm::show_me(f.id)).chain([RunForm::default(), typed]);
+        for form in forms {
+            let query = form.to_query();
+            assert!(query.iter().any(|(k, _)| k == "seed"), "the seed is always in the link");
+            let (back, notices) = RunForm::from_query(&query);
+            assert_eq!(notices, Vec::<String>::new(), "{query:?}");
+            assert_eq!(back.to_config(), form.to_config(), "{query:?}");
+        }
     }
 }

@@ -10,8 +10,10 @@
 pub mod bench;
 pub mod chart;
 pub mod checklist;
+pub mod export;
 pub mod form;
 pub mod markup;
+pub mod mystery;
 pub mod protocol;
 pub mod route;
 pub mod run_view;

@@ -1,5 +1,6 @@
 //! The page's routes, kept in the URL's hash so a static host serves every page from `index.html`:
-//! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry.
+//! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry, `#/mystery` a mystery round
+//! with a new seed and `#/mystery/<seed>` a given one.
 
 use faultline_engine::guide;
 
@@ -9,6 +10,8 @@ pub enum Route {
     GuideIndex,
     /// A guide entry that exists.
     GuideEntry(&'static str),
+    /// A mystery round: the seed the link names, or none for a new one.
+    Mystery(Option<u64>),
     /// Anything else, as written.
     NotFound(String),
 }
@@ -23,6 +26,11 @@ impl Route {
         match path.split_once('/') {
             None if path.is_empty() => Route::Trainer,
             None if path == "guide" => Route::GuideIndex,
+            None if path == "mystery" => Route::Mystery(None),
+            Some(("mystery", seed)) => match seed.parse() {
+                Ok(seed) => Route::Mystery(Some(seed)),
+                Err(_) => Route::NotFound(hash.to_string()),
+            },
             Some(("guide", id)) => match guide::entry(id) {
                 Some(e) => Route::GuideEntry(e.id),
                 None => Route::NotFound(hash.to_string()),
@@ -37,6 +45,8 @@ impl Route {
             Route::Trainer => "#/".to_string(),
             Route::GuideIndex => "#/guide".to_string(),
             Route::GuideEntry(id) => entry_href(id),
+            Route::Mystery(None) => "#/mystery".to_string(),
+            Route::Mystery(Some(seed)) => format!("#/mystery/{seed}"),
             Route::NotFound(hash) => hash.clone(),
         }
     }
@@ -73,6 +83,10 @@ mod tests {
         assert_eq!(Route::parse(&section_href("numerical-issues")), Route::GuideIndex);
         assert_eq!(anchor(&section_href("numerical-issues")), Some("numerical-issues"));
         assert_eq!(anchor("#/guide"), None);
+        assert_eq!(Route::parse("#/mystery"), Route::Mystery(None));
+        assert_eq!(Route::parse("#/mystery/42"), Route::Mystery(Some(42)));
+        assert_eq!(Route::parse(&Route::Mystery(Some(7)).href()), Route::Mystery(Some(7)));
+        assert_eq!(Route::parse("#/mystery/x"), Route::NotFound("#/mystery/x".into()));
     }
 
     #[test]

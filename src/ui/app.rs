@@ -3,6 +3,8 @@
 
 use super::controller::Controller;
 use super::guide::{GuideEntryPage, GuideIndex, NotFound};
+use super::link::{sync_query, LinkNotices};
+use super::mystery::MysteryPage;
 use super::trainer_page::TrainerPage;
 use crate::form::RunForm;
 use crate::route::{anchor, Route};
@@ -26,7 +28,10 @@ fn scroll_for(hash: &str) {
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let controller = Controller::new();
-    let form = RwSignal::new(RunForm::from_query(&query));
+    let (initial, notices) = RunForm::from_query(&query);
+    let form = RwSignal::new(initial);
+    let notices = RwSignal::new(notices);
+    sync_query(form);
     let current = RwSignal::new(hash());
     let route = Memo::new(move |_| current.with(|h| Route::parse(h)));
     let listener = window_event_listener(ev::hashchange, move |_| {
@@ -47,6 +52,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
             Some(entry) => view! { <GuideEntryPage controller form entry /> }.into_any(),
             None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
         },
+        Route::Mystery(seed) => view! { <MysteryPage controller form seed /> }.into_any(),
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
     view! {
@@ -59,8 +65,12 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 <a href=Route::GuideIndex.href() aria-current=move || is_guide().then_some("page")>
                     "Guide"
                 </a>
+                <a href=Route::Mystery(None).href() aria-current=move || matches!(route.get(), Route::Mystery(_)).then_some("page")>
+                    "Mystery"
+                </a>
             </nav>
         </header>
+        <LinkNotices notices />
         {page}
     }
 }

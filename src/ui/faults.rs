@@ -47,7 +47,7 @@ pub fn FaultPanel(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl In
         })
         .collect_view();
     view! {
-        <fieldset class="faults" aria-describedby="faults-note">
+        <fieldset id="faults" class="faults" aria-describedby="faults-note">
             <legend>"Break it"</legend>
             <p class="note" id="faults-note">
                 "Each switch changes the real computation. Turn one on and press Start, or let "

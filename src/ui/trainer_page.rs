@@ -3,7 +3,9 @@
 
 use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
+use super::export::ExportBar;
 use super::faults::FaultPanel;
+use super::link::CopyLink;
 use super::loss_chart::LossChart;
 use super::memory::MemoryPanel;
 use super::sample::SamplePanel;
@@ -12,6 +14,7 @@ use super::stats::RunStats;
 use super::symptoms::SymptomPanel;
 use super::telemetry::TelemetryCharts;
 use crate::form::RunForm;
+use crate::route::Route;
 use leptos::prelude::*;
 
 #[component]
@@ -27,11 +30,19 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 "The model trains live in your browser. Switch on a fault, watch what it does to the measurements, "
                 "and read the troubleshooting guide's entry for what you see."
             </p>
+            <nav class="start-here" aria-label="Where to start">
+                <a href="#/#run-settings">"1. Press Start for a healthy run"</a>
+                <a href="#/#faults">"2. Switch on a fault and run again"</a>
+                <a href="#/exercises">"3. Follow the guided exercises"</a>
+                <a href=Route::Mystery(None).href()>"4. Play a mystery round"</a>
+                <a href=Route::GuideIndex.href()>"Read the guide"</a>
+            </nav>
         </div>
         <main class="layout" class:has-symptoms=has_symptoms>
-            <section class="panel side" aria-label="Run">
+            <section id="run-settings" class="panel side" aria-label="Run">
                 <RunSettings form errors />
                 <RunControls controller form />
+                <CopyLink />
                 <PingButton />
                 <MemoryPanel controller config />
                 <FaultPanel form errors />
@@ -42,6 +53,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             <SymptomPanel controller form />
             <section class="panel charts-panel" aria-label="Training">
                 <LossChart view ghost=controller.ghost />
+                <ExportBar view />
                 <SamplePanel view />
                 <TelemetryCharts view />
             </section>

@@ -1,0 +1,125 @@
+//! A run's telemetry as files the learner can keep: every step as CSV (with the validation loss on the
+//! evaluation steps), and the whole run as JSON (settings as link pairs, every step, every evaluation,
+//! the detector's findings and where the run stopped).
+
+use crate::run_view::RunView;
+use serde::Serialize;
+
+/// Every step of the run, one CSV row each: the batch's loss, the gradient norm before clipping, the
+/// learning rate, the tokens, and the validation loss where an evaluation measured one.
+pub fn steps_csv(view: &RunView) -> String {
+    let mut out = String::from("step,train_loss,grad_norm,lr,tokens,val_loss\n");
+    for s in &view.steps {
+        let val = view.evals.iter().find(|e| e.step == s.step).and_then(|e| e.val_loss);
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            s.step,
+            s.loss,
+            s.grad_norm,
+            s.lr,
+            s.tokens,
+            val.map(|v| v.to_string()).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct RunFile<'a> {
+    format: &'static str,
+    /// The settings as a link carries them (`key`, `value`), faults included.
+    settings: Vec<(String, String)>,
+    steps_done: usize,
+    steps: &'a [faultline_engine::StepRecord],
+    evals: &'a [faultline_engine::EvalRecord],
+    findings: &'a [faultline_engine::diagnosis::Finding],
+    stopped: Option<String>,
+}
+
+/// The whole run as JSON, for reading elsewhere (`format` names this layout).
+pub fn run_json(view: &RunView) -> String {
+    let file = RunFile {
+        format: "faultline-run-v1",
+        settings: view.config.as_ref().map(|c| c.to_pairs()).unwrap_or_default(),
+        steps_done: view.steps_done,
+        steps: &view.steps,
+        evals: &view.evals,
+        findings: view.findings(),
+        stopped: view.stop.as_ref().map(|s| format!("NaN/Inf in {} at step {}", s.tensor, s.step)),
+    };
+    serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// A file name for this run's exports: its model, corpus and seed, e.g. `faultline-tiny-toy-english-seed1`.
+pub fn file_stem(view: &RunView) -> String {
+    match &view.config {
+        Some(c) => format!(
+            "faultline-{}-{}-seed{}",
+            c.get("config").unwrap_or_default(),
+            c.get("corpus").unwrap_or_default(),
+            c.seed
+        ),
+        None => "faultline-run".to_string(),
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::protocol::{FromWorker, ToWorker};
+    use crate::worker::session::Session;
+    use faultline_engine::trainer::native_clock;
+    use faultline_engine::RunConfig;
+
+    /// A short real run, through the worker's own session code, into a page's run view.
+    fn real_run() -> RunView {
+        let config = RunConfig::from_pairs([("steps", "12"), ("eval-every", "5"), ("seed", "3")]).unwrap();
+        let mut view = RunView::starting(1, config.clone());
+        let mut session = Session::new(native_clock);
+        let mut messages = session.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false });
+        while session.is_running() {
+            messages.extend(session.run_chunk(50.0));
+        }
+        for message in messages {
+            if let FromWorker::Run { run, event } = message {
+                view.apply(run, event);
+            }
+        }
+        view
+    }
+
+    #[test]
+    fn csv_has_a_row_per_step_and_the_validation_loss_on_evaluation_steps() {
+        let view = real_run();
+        let csv = steps_csv(&view);
+        let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 12);
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row.len(), 6, "{row:?}");
+            assert_eq!(row[0], (i + 1).to_string());
+            let loss: f32 = row[1].parse().unwrap();
+            assert_eq!(loss, view.steps[i].loss, "the CSV carries the measured loss exactly");
+        }
+        let with_val: Vec<&str> = rows.iter().filter(|r| !r[5].is_empty()).map(|r| r[0]).collect();
+        let evals: Vec<String> =
+            view.evals.iter().filter(|e| e.val_loss.is_some()).map(|e| e.step.to_string()).collect();
+        assert_eq!(with_val, evals);
+        assert!(!with_val.is_empty(), "the run evaluated");
+    }
+
+    #[test]
+    fn json_round_trips_the_measurements_and_the_settings() {
+        let view = real_run();
+        let parsed: serde_json::Value = serde_json::from_str(&run_json(&view)).unwrap();
+        assert_eq!(parsed["format"], "faultline-run-v1");
+        assert_eq!(parsed["steps"].as_array().unwrap().len(), view.steps.len());
+        let back: Vec<faultline_engine::StepRecord> = serde_json::from_value(parsed["steps"].clone()).unwrap();
+        // The f32 measurements come back exactly (the f64 phase times only to serde_json's parsing).
+        let key = |s: &faultline_engine::StepRecord| (s.step, s.loss, s.grad_norm, s.lr, s.tokens);
+        assert_eq!(back.iter().map(key).collect::<Vec<_>>(), view.steps.iter().map(key).collect::<Vec<_>>());
+        let pairs: Vec<(String, String)> = serde_json::from_value(parsed["settings"].clone()).unwrap();
+        let config = RunConfig::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        assert_eq!(Some(config), view.config);
+        assert_eq!(file_stem(&view), "faultline-tiny-toy-english-seed3");
+    }
+}

@@ -1,0 +1,72 @@
+//! The run's link: the form is written into the address bar's query as it changes (so a reload or a
+//! shared link gives the same run), the notices for parameters a link carried that the form could not
+//! take, and the "Copy link" button.
+
+use crate::form::RunForm;
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use web_sys::UrlSearchParams;
+
+/// Replaces the address bar's query with `pairs`, keeping the path and the hash (the page), without
+/// adding a history entry.
+fn write_query(pairs: &[(String, String)]) {
+    let Some(window) = web_sys::window() else { return };
+    let Ok(params) = UrlSearchParams::new() else { return };
+    for (k, v) in pairs {
+        params.append(k, v);
+    }
+    let hash = window.location().hash().unwrap_or_default();
+    let url = format!("?{}{hash}", String::from(params.to_string()));
+    if let Ok(history) = window.history() {
+        history.replace_state_with_url(&JsValue::NULL, "", Some(&url)).ok();
+    }
+}
+
+/// Keeps the address bar's query in step with the form.
+pub fn sync_query(form: RwSignal<RunForm>) {
+    Effect::new(move |_| write_query(&form.with(RunForm::to_query)));
+}
+
+/// What a link carried that the form could not use, until the learner dismisses it.
+#[component]
+pub fn LinkNotices(notices: RwSignal<Vec<String>>) -> impl IntoView {
+    view! {
+        <Show when=move || notices.with(|n| !n.is_empty())>
+            <section id="link-notices" class="notice" role="status" aria-label="About this link">
+                <ul>
+                    <For each=move || notices.get() key=|n| n.clone() let:notice>
+                        <li>{notice}</li>
+                    </For>
+                </ul>
+                <button class="quiet" on:click=move |_| notices.set(Vec::new())>"Dismiss"</button>
+            </section>
+        </Show>
+    }
+}
+
+/// Copies the address (which carries every setting, fault and the seed) to the clipboard, and says
+/// whether that worked.
+#[component]
+pub fn CopyLink() -> impl IntoView {
+    let said = RwSignal::new(String::new());
+    let copy = move |_| {
+        let Some(window) = web_sys::window() else { return };
+        let href = window.location().href().unwrap_or_default();
+        let written = wasm_bindgen_futures::JsFuture::from(window.navigator().clipboard().write_text(&href));
+        leptos::task::spawn_local(async move {
+            said.set(match written.await {
+                Ok(_) => "Link copied".to_string(),
+                Err(_) => "The browser refused the clipboard: copy the address bar instead".to_string(),
+            });
+        });
+    };
+    view! {
+        <p class="copy-link">
+            <button id="copy-link" class="quiet" title="Copy a link to this run's settings, faults and seed" on:click=copy>
+                "Copy link"
+            </button>
+            " "
+            <span id="copy-link-status" role="status">{said}</span>
+        </p>
+    }
+}
