@@ -17,17 +17,6 @@ pub fn lr_at(step: usize, total: usize, warmup: usize, peak: f32, min_ratio: f32
     (min + 0.5 * (peak as f64 - min) * (1.0 + (std::f64::consts::PI * progress).cos())) as f32
 }
 
-/// Sum of squares of each tensor, in [`ParamSet::tensors`] order (NaN or Inf where an element is not finite).
-pub fn sum_squares_each<B: Backend>(b: &mut B, set: &ParamSet<B::Buf>) -> Vec<f64> {
-    set.tensors()
-        .into_iter()
-        .map(|g| {
-            let len = b.len(g);
-            b.sum_squares(g, len)
-        })
-        .collect()
-}
-
 /// The global L2 norm from per-tensor sums of squares.
 pub fn global_norm(sums: &[f64]) -> f64 {
     sums.iter().sum::<f64>().sqrt()

@@ -7,7 +7,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{ConfigError, EngineError};
 use crate::faults::Faults;
 use crate::model::{Activations, Gpt, ParamSet, Pass};
-use crate::optim::{clip_factor, global_norm, lr_at, sum_squares_each, Optimizer, UpdateSettings};
+use crate::optim::{global_norm, lr_at, Optimizer, UpdateSettings};
 use crate::rng::Rng;
 use crate::sampling::{next_token_probs, repeated_ngram_rate, sample_next, SamplingConfig};
 use crate::telemetry::{
@@ -35,6 +35,9 @@ pub struct Trainer<B: Backend = CpuBackend> {
     grads: ParamSet<B::Buf>,
     optimizer: Optimizer<B>,
     acts: Activations<B::Buf>,
+    /// The per-row losses of every micro-batch but the last, kept on the backend until the step's
+    /// one readback (the last one's are still in `acts.losses`).
+    loss_rows: Vec<B::Buf>,
     sample_acts: Activations<B::Buf>,
     dataset: Dataset,
     /// Which adjacent token pairs occur in the training split (`V × V`, row-major).
@@ -74,6 +77,9 @@ impl<B: Backend> Trainer<B> {
         let optimizer = Optimizer::new(&mut backend, &model.specs, cfg.optimizer)?;
         let batch = cfg.effective_batch();
         let acts = Activations::new(&mut backend, &model_cfg, batch, model_cfg.context)?;
+        let rows = backend.len(&acts.losses);
+        let loss_rows =
+            (1..cfg.grad_accum).map(|_| backend.alloc(rows, "micro-batch losses")).collect::<Result<Vec<_>, _>>()?;
         let sample_acts = Activations::new(&mut backend, &model_cfg, 1, model_cfg.context)?;
         let v = model_cfg.vocab_size;
         let mut train_bigrams = vec![false; v * v];
@@ -90,6 +96,7 @@ impl<B: Backend> Trainer<B> {
             grads,
             optimizer,
             acts,
+            loss_rows,
             sample_acts,
             dataset,
             train_bigrams,
@@ -170,8 +177,9 @@ impl<B: Backend> Trainer<B> {
         }
     }
 
-    /// One optimiser step: `grad_accum` micro-batches forward and backward, clipping, update. A
-    /// non-finite loss or gradient stops the run before the update, so the parameters keep their last
+    /// One optimiser step: `grad_accum` micro-batches forward and backward, clipping, update, then one
+    /// readback of the step's losses and gradient sums of squares. A non-finite loss or gradient
+    /// stops the run: the backend skips the update of such a step, so the parameters keep their last
     /// good values.
     pub fn step(&mut self) -> Result<StepRecord, EngineError> {
         if let Some(e) = &self.history.stopped {
@@ -190,7 +198,7 @@ impl<B: Backend> Trainer<B> {
             }
         }
         let micro_batches = self.cfg.grad_accum;
-        let mut loss_sum = 0.0f64;
+        let batches_from = self.batch_rng.clone();
         for micro in 0..micro_batches {
             let t0 = now();
             let (batch, context) = (self.cfg.effective_batch(), self.model.config.context);
@@ -199,11 +207,9 @@ impl<B: Backend> Trainer<B> {
             let pass = self.pass(true, micro);
             self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
             let t2 = now();
-            let loss = self.mean_loss();
-            if !loss.is_finite() {
-                return Err(self.stop_non_finite());
+            if let Some(rows) = self.loss_rows.get_mut(micro) {
+                self.backend.copy(rows, &self.acts.losses);
             }
-            loss_sum += loss as f64;
             let t3 = now();
             self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &self.x, pass);
             let t4 = now();
@@ -218,18 +224,9 @@ impl<B: Backend> Trainer<B> {
                 self.backend.scale(g, 1.0 / micro_batches as f32); // the mean over all micro-batches
             }
         }
-        self.grad_sq = sum_squares_each(&mut self.backend, &self.grads);
-        let norm = global_norm(&self.grad_sq);
-        if !norm.is_finite() {
-            return Err(self.stop_non_finite());
-        }
         let max_norm = if self.cfg.faults.no_grad_clip { 0.0 } else { self.cfg.grad_clip }; // faults.no_grad_clip: no ceiling on the step
-        let factor = clip_factor(norm, max_norm);
-        if factor != 1.0 {
-            for g in self.grads.tensors_mut() {
-                self.backend.scale(g, factor);
-            }
-        }
+        let losses: Vec<&B::Buf> = self.loss_rows.iter().chain([&self.acts.losses]).collect();
+        self.backend.clip_grad_norm(&mut self.grads.tensors_mut(), &losses, max_norm);
         let lr = self.current_lr();
         let measure_update = self.eval_follows() || self.cfg.faults.sync_every_step;
         let before: Vec<Vec<f32>> = if measure_update {
@@ -237,11 +234,22 @@ impl<B: Backend> Trainer<B> {
         } else {
             Vec::new()
         };
-        let t5 = now();
         let weight_decay = if self.cfg.faults.no_regularization { 0.0 } else { self.cfg.weight_decay }; // faults.no_regularization
         let hyper = UpdateSettings { lr, weight_decay, ..UpdateSettings::from(&self.cfg) };
         self.optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, hyper);
+        let losses: Vec<&B::Buf> = self.loss_rows.iter().chain([&self.acts.losses]).collect();
+        let readout = self.backend.read_step(&losses);
         let t6 = now();
+        let means: Vec<f32> = readout.losses.iter().map(|rows| mean(rows)).collect();
+        if let Some(micro) = means.iter().position(|l| !l.is_finite()) {
+            self.replay_forward(batches_from, micro);
+            return Err(self.stop_non_finite());
+        }
+        self.grad_sq = readout.grad_sq;
+        let norm = global_norm(&self.grad_sq);
+        if !norm.is_finite() {
+            return Err(self.stop_non_finite());
+        }
         if measure_update {
             self.update_ratios = self.update_ratios_since(&before);
         }
@@ -253,17 +261,30 @@ impl<B: Backend> Trainer<B> {
             self.block_stats();
         }
         let t7 = now();
-        times.optimizer_ms = (t6 - t5) + (t5 - t4);
+        // Clipping, the update and the wait for the step's one readback.
+        times.optimizer_ms = t6 - t4;
         times.telemetry_ms += t7 - t6;
 
         self.steps_done += 1;
         let tokens = micro_batches * self.cfg.effective_batch() * self.model.config.context;
         self.tokens_trained += tokens;
         self.train_ms += t7 - t_start;
-        let loss = (loss_sum / micro_batches as f64) as f32;
+        let loss = (means.iter().map(|&l| l as f64).sum::<f64>() / micro_batches as f64) as f32;
         let record = StepRecord { step: self.steps_done, loss, grad_norm: norm as f32, lr, tokens, times };
         self.history.steps.push(record.clone());
         Ok(record)
+    }
+
+    /// Runs micro-batch `micro`'s forward pass again, its batch drawn from `rng` as the step drew it,
+    /// so the activations are the ones its non-finite loss came from (the parameters are unchanged:
+    /// the backend skipped the update).
+    fn replay_forward(&mut self, mut rng: Rng, micro: usize) {
+        let (batch, context) = (self.cfg.effective_batch(), self.model.config.context);
+        for _ in 0..=micro {
+            self.dataset.batch(Split::Train, &mut rng, batch, context, &mut self.x, &mut self.y);
+        }
+        let pass = self.pass(true, micro);
+        self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
     }
 
     /// Whether an evaluation is due right after the step about to run.
@@ -305,8 +326,7 @@ impl<B: Backend> Trainer<B> {
     }
 
     fn mean_loss(&mut self) -> f32 {
-        let losses = self.backend.download(&self.acts.losses);
-        (losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64) as f32
+        mean(&self.backend.download(&self.acts.losses))
     }
 
     /// Records and returns the non-finite error, naming the first tensor (parameters, then activations
@@ -637,6 +657,11 @@ impl<B: Backend> Trainer<B> {
 /// recovered as `ln p`, summed over rows, over the same spread of `q·k/√d_k` computed from `qkv`
 /// (`[N, 3C]`). Rows where a visible position's probability underflowed to 0 are skipped: their
 /// logits cannot be recovered.
+/// The mean of per-row losses, summed in f64.
+fn mean(rows: &[f32]) -> f32 {
+    (rows.iter().map(|&l| l as f64).sum::<f64>() / rows.len() as f64) as f32
+}
+
 /// Entropy (nats) of a distribution given as probabilities.
 fn entropy(probs: impl IntoIterator<Item = f64>) -> f64 {
     probs.into_iter().filter(|&p| p > 0.0).map(|p| -p * p.ln()).sum()

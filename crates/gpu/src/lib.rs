@@ -3,12 +3,14 @@
 //!
 //! Buffers stay in GPU memory for the whole run. Each operation records a compute dispatch (or a
 //! copy) into one command encoder; nothing is submitted until a readback ([`Backend::download`],
-//! [`Backend::sum_squares`]) needs the results, so a training step is a handful of submissions, one
-//! per value the trainer reads. The kernels are WGSL files under `src/kernels/`, one per family.
+//! [`Backend::sum_squares`], [`Backend::read_step`]) needs the results. Gradient clipping runs on the
+//! GPU (the clip factor is computed in a kernel and read by the clip and optimiser kernels), so a
+//! training step outside evaluations is one submission: its one readback of the losses and the
+//! per-tensor sums of squares. The kernels are WGSL files under `src/kernels/`, one per family.
 
 mod kernels;
 
-use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm};
+use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout};
 use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
 use kernels::{Kernel, PipelineCache};
@@ -20,7 +22,8 @@ use wgpu::util::DeviceExt;
 const WORKGROUP: usize = 256;
 /// Upper bound on the workgroups of a grid-stride kernel: each thread loops over the rest.
 const MAX_GROUPS: usize = 1024;
-/// Workgroups of the sum-of-squares reduction: partial sums read back and added on the host.
+/// Workgroups of the sum-of-squares reduction, at most: `sum_squares` reads their partial sums back
+/// and adds them on the host; `clip_grad_norm` combines them on the GPU.
 const REDUCE_GROUPS: usize = 64;
 /// Rows (or columns) per workgroup of the one-thread-per-row kernels.
 const ROW_GROUP: usize = 64;
@@ -99,6 +102,12 @@ pub struct GpuBackend {
     encoder: Option<wgpu::CommandEncoder>,
     /// The attention backward pass's dS scratch, grown as needed.
     scratch: Option<wgpu::Buffer>,
+    /// (clip factor, healthy) of the last `clip_grad_norm`, read by the clip and optimiser kernels;
+    /// (1, healthy) until the first.
+    status: wgpu::Buffer,
+    /// The last `clip_grad_norm`'s (scale, ssq, saw NaN, saw Inf) per slot, and how many of the
+    /// slots are gradients, for `read_step`.
+    norms: Option<(wgpu::Buffer, usize)>,
     budget: u64,
     used: u64,
     stats: GpuStatsHandle,
@@ -190,6 +199,11 @@ impl GpuBackend {
             })
             .await
             .map_err(|e| GpuInitError::NoDevice(e.to_string()))?;
+        let status = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("clip status"),
+            contents: &f32_bytes(&[1.0, 1.0, 0.0, 0.0]),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
         Ok(Self {
             device,
             queue,
@@ -198,6 +212,8 @@ impl GpuBackend {
             pipelines: PipelineCache::default(),
             encoder: None,
             scratch: None,
+            status,
+            norms: None,
             budget: u64::MAX,
             used: 0,
             stats: GpuStatsHandle::default(),
@@ -305,17 +321,29 @@ impl GpuBackend {
 
     /// Copies the first `len` f32 of `src` to the host: submits everything recorded and waits.
     fn read_back(&mut self, src: &wgpu::Buffer, len: usize) -> Vec<f32> {
-        if len == 0 {
-            return Vec::new();
+        self.read_back_many(&[(src, len)]).pop().unwrap_or_default()
+    }
+
+    /// Copies the first `len` f32 of each buffer to the host in one transfer: one staging buffer,
+    /// one submission of everything recorded, one wait.
+    fn read_back_many(&mut self, parts: &[(&wgpu::Buffer, usize)]) -> Vec<Vec<f32>> {
+        let bytes: u64 = parts.iter().map(|&(_, len)| (len * 4) as u64).sum();
+        if bytes == 0 {
+            return vec![Vec::new(); parts.len()];
         }
-        let bytes = (len * 4) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.encoder().copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
+        let mut offset = 0;
+        for &(src, len) in parts {
+            if len > 0 {
+                self.encoder().copy_buffer_to_buffer(src, 0, &staging, offset, (len * 4) as u64);
+            }
+            offset += (len * 4) as u64;
+        }
         self.submit();
         let (tx, rx) = std::sync::mpsc::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
@@ -328,7 +356,7 @@ impl GpuBackend {
             Ok(Err(e)) => panic!("reading a GPU buffer back failed: {e}"),
             Err(_) => panic!("the GPU readback did not complete: blocking readback needs a native device"),
         }
-        let data = {
+        let data: Vec<f32> = {
             let view = staging.slice(..).get_mapped_range().expect("a buffer mapped just now");
             view.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
         };
@@ -337,7 +365,15 @@ impl GpuBackend {
             s.readbacks += 1;
             s.bytes_read_back += bytes;
         });
-        data
+        let mut rest = data.as_slice();
+        parts
+            .iter()
+            .map(|&(_, len)| {
+                let (part, tail) = rest.split_at(len);
+                rest = tail;
+                part.to_vec()
+            })
+            .collect()
     }
 
     fn scratch(&mut self, len: usize) -> wgpu::Buffer {
@@ -447,7 +483,7 @@ impl Backend for GpuBackend {
     fn sum_squares(&mut self, buf: &GpuBuf, len: usize) -> f64 {
         let groups = len.div_ceil(WORKGROUP).clamp(1, REDUCE_GROUPS);
         let partials = self.storage(4 * groups, "sum of squares");
-        let params = Params::default().u(len).u(0);
+        let params = Params::default().u(len).u(0).u(0).f(0.0);
         self.dispatch(Kernel::SumSquares, params, &[(1, &partials), (2, &buf.buffer)], (groups as u32, 1));
         let parts = self.read_back(&partials, 4 * groups);
         let (mut sum, mut nan, mut inf) = (0.0f64, false, false);
@@ -661,6 +697,56 @@ impl Backend for GpuBackend {
         self.dispatch(Kernel::CrossEntropy, params, &buffers, (row_groups(rows), 1));
     }
 
+    fn clip_grad_norm(&mut self, grads: &mut [&mut GpuBuf], losses: &[&GpuBuf], max_norm: f32) {
+        // Every gradient, then every loss buffer, reduced into its slot of partial sums (up to
+        // REDUCE_GROUPS workgroups each, as `sum_squares`), combined per slot and over the gradients
+        // by one workgroup, which writes the clip factor and the health flag to `status`.
+        let slots: Vec<(wgpu::Buffer, usize)> = grads
+            .iter()
+            .map(|g| (g.buffer.clone(), g.len))
+            .chain(losses.iter().map(|l| (l.buffer.clone(), l.len)))
+            .collect();
+        let stride = 4 * REDUCE_GROUPS;
+        let partials = self.storage(stride * slots.len(), "partial sums of squares");
+        for (i, (buffer, len)) in slots.iter().enumerate() {
+            let groups = len.div_ceil(WORKGROUP).clamp(1, REDUCE_GROUPS) as u32;
+            let params = Params::default().u(*len).u(0).u(i * stride).f(0.0);
+            self.dispatch(Kernel::SumSquares, params, &[(1, &partials), (2, buffer)], (groups, 1));
+        }
+        let norms = self.storage(4 * slots.len(), "sums of squares");
+        let status = self.status.clone();
+        let params = Params::default().u(slots.len()).u(grads.len()).u(stride).f(max_norm);
+        self.dispatch(Kernel::GlobalNorm, params, &[(1, &norms), (2, &partials), (3, &status)], (1, 1));
+        for g in grads.iter_mut() {
+            let params = Params::default().u(g.len).u(0).f(0.0);
+            self.dispatch(Kernel::ClipScale, params, &[(1, &g.buffer), (3, &status)], (stride_groups(g.len), 1));
+        }
+        self.norms = Some((norms, grads.len()));
+    }
+
+    fn read_step(&mut self, losses: &[&GpuBuf]) -> StepReadout {
+        let mut parts: Vec<(&wgpu::Buffer, usize)> = losses.iter().map(|l| (&l.buffer, l.len)).collect();
+        let norms = self.norms.clone();
+        if let Some((buffer, grads)) = &norms {
+            parts.push((buffer, 4 * grads));
+        }
+        let mut read = self.read_back_many(&parts);
+        let sums = if norms.is_some() { read.pop().unwrap_or_default() } else { Vec::new() };
+        let grad_sq = sums
+            .chunks_exact(4)
+            .map(|s| {
+                if s[2] != 0.0 {
+                    f64::NAN
+                } else if s[3] != 0.0 {
+                    f64::INFINITY
+                } else {
+                    (s[0] as f64) * (s[0] as f64) * s[1] as f64
+                }
+            })
+            .collect();
+        StepReadout { losses: read, grad_sq }
+    }
+
     fn adamw_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, m: &mut GpuBuf, v: &mut GpuBuf, h: AdamW) {
         // Bias corrections in f32 with powi, as the CPU computes them.
         let bias1 = 1.0 - h.beta1.powi(h.step as i32);
@@ -675,14 +761,16 @@ impl Backend for GpuBackend {
             .f(bias1)
             .f(bias2)
             .f(0.0);
-        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &m.buffer), (4, &v.buffer)];
+        let status = self.status.clone();
+        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &m.buffer), (4, &v.buffer), (5, &status)];
         self.dispatch(Kernel::AdamW, params, &buffers, (stride_groups(param.len), 1));
     }
 
     fn sgd_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, velocity: &mut GpuBuf, h: Sgd) {
         let params =
             Params::default().u(param.len).f(h.lr).f(0.0).f(0.0).f(0.0).f(h.weight_decay).f(0.0).f(0.0).f(h.momentum);
-        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &velocity.buffer)];
+        let status = self.status.clone();
+        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &velocity.buffer), (5, &status)];
         self.dispatch(Kernel::Sgd, params, &buffers, (stride_groups(param.len), 1));
     }
 }

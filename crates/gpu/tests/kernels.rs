@@ -10,7 +10,7 @@
 mod common;
 
 use common::gpu;
-use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm};
+use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm, StepReadout};
 use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
 use faultline_gpu::{GpuBackend, GpuBuf};
@@ -381,6 +381,105 @@ fn optimiser_updates_match_cpu() {
     assert_close("adamw v", &p.down(&gv), &cv, 1e-6);
     assert_close("sgd param", &p.down(&gsp), &sp, 1e-6);
     assert_close("sgd velocity", &p.down(&gvel), &cvel, 1e-6);
+}
+
+/// The gradients after a clip and the step's readout, on one backend.
+type Clipped = (Vec<Vec<f32>>, StepReadout);
+
+/// Clips `grads` with the loss rows `losses` on both backends and reads the step back (GPU first).
+fn clip_case(p: &mut Pair, grads: &[Vec<f32>], losses: &[f32], max_norm: f32) -> (Clipped, Clipped) {
+    let mut cg = grads.to_vec();
+    let cl = losses.to_vec();
+    p.cpu.clip_grad_norm(&mut cg.iter_mut().collect::<Vec<_>>(), &[&cl], max_norm);
+    let c_read = p.cpu.read_step(&[&cl]);
+    let mut gg: Vec<GpuBuf> = grads.iter().map(|g| p.up(g)).collect();
+    let gl = p.up(losses);
+    p.gpu.clip_grad_norm(&mut gg.iter_mut().collect::<Vec<_>>(), &[&gl], max_norm);
+    let g_read = p.gpu.read_step(&[&gl]);
+    let g_grads = gg.iter().map(|g| p.down(g)).collect();
+    ((g_grads, g_read), (cg, c_read))
+}
+
+#[test]
+fn clipping_by_global_norm_matches_cpu() {
+    let Some(mut p) = Pair::new(12) else { return };
+    // Gradients of three sizes (the last beyond 64 workgroups of 256), at a norm far above the
+    // threshold (clipped), below it (factor 1) and with clipping off.
+    for (scale, max_norm) in [(1.0, 1.0), (1e-3, 1.0), (1.0, 0.0), (1e25, 5.0)] {
+        let grads: Vec<Vec<f32>> = [3000, 17, 70_000].iter().map(|&n| p.random(n, scale)).collect();
+        let losses = p.random(64, 1.0);
+        let ((gg, gr), (cg, cr)) = clip_case(&mut p, &grads, &losses, max_norm);
+        let what = format!("scale {scale}, max_norm {max_norm}");
+        assert_eq!(gr.losses, cr.losses, "{what}: the loss rows are copies");
+        assert_eq!(gr.grad_sq.len(), 3, "{what}");
+        // f32 partial sums combined in f32 against the CPU's f64 sum (see the sum-of-squares test).
+        for (g, c) in gr.grad_sq.iter().zip(&cr.grad_sq) {
+            assert!((g - c).abs() <= 1e-5 * c, "{what}: sum of squares GPU {g} vs CPU {c}");
+        }
+        // Clipped, each element is x · factor on both sides: the factors come from norms a few
+        // roundings apart, so the elements agree to 1e-6 relative. Not clipped, both leave them as
+        // they are.
+        let norm = cr.grad_sq.iter().sum::<f64>().sqrt();
+        let clipped = max_norm > 0.0 && norm > max_norm as f64;
+        for (i, (g, c)) in gg.iter().zip(&cg).enumerate() {
+            for (j, (a, b)) in g.iter().zip(c).enumerate() {
+                let bound = if clipped { 1e-6 * b.abs() } else { 0.0 };
+                assert!((a - b).abs() <= bound, "{what}: gradient {i}[{j}] GPU {a} vs CPU {b}");
+            }
+        }
+        assert_eq!(clipped, cg[0] != grads[0], "{what}: clipped exactly when the norm {norm} is above the threshold");
+    }
+}
+
+#[test]
+fn an_unhealthy_step_scales_nothing_and_updates_nothing_on_both() {
+    let Some(mut p) = Pair::new(13) else { return };
+    let param = p.random(500, 1.0);
+    let (mut cp, mut cm, mut cv) = (param.clone(), vec![0.0; 500], vec![0.0; 500]);
+    let (mut gp, mut gm, mut gv) = (p.up(&param), p.gpu.zeros(500), p.gpu.zeros(500));
+    let h = AdamW { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, step: 1 };
+    let s = Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.01 };
+    let grads = vec![p.random(500, 10.0)];
+    // An Inf loss with finite gradients (what log(0) in the loss gives), a NaN in a gradient, an Inf in one.
+    let mut inf_loss = p.random(64, 1.0);
+    inf_loss[7] = f32::INFINITY;
+    let mut nan_grad = grads.clone();
+    nan_grad[0][3] = f32::NAN;
+    let mut inf_grad = grads.clone();
+    inf_grad[0][499] = f32::NEG_INFINITY;
+    let fine_loss = p.random(64, 1.0);
+    for (what, g, l, sq) in [
+        ("an Inf loss", &grads, &inf_loss, None),
+        ("a NaN gradient", &nan_grad, &fine_loss, Some(f64::NAN)),
+        ("an Inf gradient", &inf_grad, &fine_loss, Some(f64::INFINITY)),
+    ] {
+        let ((gg, gr), (cg, cr)) = clip_case(&mut p, g, l, 1.0);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&cg[0]), bits(&g[0]), "{what}: the CPU must leave the gradients unscaled");
+        assert_eq!(bits(&gg[0]), bits(&g[0]), "{what}: the GPU must leave the gradients unscaled");
+        match sq {
+            None => assert!(cr.grad_sq[0].is_finite() && gr.grad_sq[0].is_finite(), "{what}: {cr:?} {gr:?}"),
+            Some(v) if v.is_nan() => assert!(cr.grad_sq[0].is_nan() && gr.grad_sq[0].is_nan(), "{what}"),
+            Some(v) => assert!(cr.grad_sq[0] == v && gr.grad_sq[0] == v, "{what}: {:?} {:?}", cr.grad_sq, gr.grad_sq),
+        }
+        // The updates after an unhealthy clip leave parameters and state as they were.
+        let gg0 = p.up(&g[0]);
+        p.cpu.adamw_update(&mut cp, &g[0], &mut cm, &mut cv, h);
+        p.gpu.adamw_update(&mut gp, &gg0, &mut gm, &mut gv, h);
+        p.cpu.sgd_update(&mut cp, &g[0], &mut cm, s);
+        p.gpu.sgd_update(&mut gp, &gg0, &mut gm, s);
+        assert_eq!(cp, param, "{what}: CPU parameter");
+        assert_eq!(p.down(&gp), param, "{what}: GPU parameter");
+        assert!(cm.iter().chain(&cv).all(|&x| x == 0.0), "{what}: CPU optimiser state");
+        assert!(p.down(&gm).iter().chain(&p.down(&gv)).all(|&x| x == 0.0), "{what}: GPU optimiser state");
+    }
+    // A healthy clip lets the next update through again.
+    let _ = clip_case(&mut p, &grads, &fine_loss, 1.0);
+    let gg0 = p.up(&grads[0]);
+    p.cpu.adamw_update(&mut cp, &grads[0], &mut cm, &mut cv, h);
+    p.gpu.adamw_update(&mut gp, &gg0, &mut gm, &mut gv, h);
+    assert_ne!(cp, param, "the CPU must update after a healthy step");
+    assert_close("adamw after a healthy step", &p.down(&gp), &cp, 1e-6);
 }
 
 #[test]

@@ -108,3 +108,22 @@ fn the_activation_and_gradient_faults_give_the_same_curves() {
     same_symptom(with(&[("fault", "dead-relu")]), 5);
     same_symptom(with(&[("fault", "no-zero-grad"), ("dropout", "0.1")]), 5);
 }
+
+#[test]
+fn gradient_accumulation_gives_the_same_curves_and_the_same_stop() {
+    // Every micro-batch's loss rows but the last are copied on the backend and come back in the
+    // step's one readback.
+    same_symptom(with(&[("grad-accum", "2")]), 3);
+    // A NaN loss in a micro-batch: both stop at step 1 naming the activation it came from (its
+    // forward pass is run again after the readback), not a gradient of the backward pass that followed.
+    let pairs = [("grad-accum", "3"), ("fault", "naive-log-softmax"), ("fault", "init-too-large=3")];
+    if common::skipped() {
+        return;
+    }
+    let stop = same_symptom(with(&pairs), 3);
+    eprintln!("grad-accum 3, naive-log-softmax: {stop:?}");
+    assert!(
+        matches!(&stop, Some(EngineError::NonFinite { step: 1, tensor }) if tensor.starts_with("activation")),
+        "{stop:?}"
+    );
+}

@@ -80,6 +80,15 @@ impl AttnShape {
     }
 }
 
+/// The host's view of one training step, read back by [`Backend::read_step`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepReadout {
+    /// The per-row losses of each buffer asked for, in full.
+    pub losses: Vec<Vec<f32>>,
+    /// Sum of squares of each gradient given to the last [`Backend::clip_grad_norm`], in its order.
+    pub grad_sq: Vec<f64>,
+}
+
 /// The operations a training step needs.
 pub trait Backend {
     /// A buffer of numbers living wherever the backend computes (host memory, GPU memory).
@@ -220,6 +229,19 @@ pub trait Backend {
         vocab: usize,
         form: SoftmaxForm,
     );
+
+    /// Gradient clipping by global norm where the gradients live, with no readback: the sum of squares
+    /// of each of `grads`, the global norm `‖g‖` over all of them, and, when every element of `grads`
+    /// and of `losses` is finite, every gradient scaled in place by
+    /// [`clip_factor`](crate::optim::clip_factor)`(‖g‖, max_norm)` (`max_norm` 0: no clipping).
+    /// When any element is not finite the step is *unhealthy*: nothing is scaled, and every
+    /// optimiser update until the next call leaves its parameter and state untouched, so the
+    /// parameters keep their last good values. The sums are kept for [`Backend::read_step`].
+    fn clip_grad_norm(&mut self, grads: &mut [&mut Self::Buf], losses: &[&Self::Buf], max_norm: f32);
+    /// What a step needs on the host, in one transfer: each of `losses` in full, and the per-gradient
+    /// sums of squares (f64, NaN or Inf as [`Backend::sum_squares`] gives them) of the last
+    /// [`Backend::clip_grad_norm`].
+    fn read_step(&mut self, losses: &[&Self::Buf]) -> StepReadout;
 
     /// One AdamW update of `param` from `grad`, with first/second moments `m` and `v`.
     fn adamw_update(&mut self, param: &mut Self::Buf, grad: &Self::Buf, m: &mut Self::Buf, v: &mut Self::Buf, h: AdamW);

@@ -16,7 +16,7 @@ mod native {
     use faultline_engine::bench::BenchResult;
     use faultline_engine::config::{Preset, RunConfig};
     use faultline_engine::trainer::{native_clock, Trainer};
-    use faultline_gpu::GpuBackend;
+    use faultline_gpu::{GpuBackend, GpuStats};
     use serde::Serialize;
 
     /// The engine's bench result for the `webgpu` backend, plus the GPU's work per step.
@@ -31,6 +31,11 @@ mod native {
         readbacks_per_step: f64,
         bytes_read_back_per_step: f64,
         bytes_uploaded_per_step: f64,
+        /// The steps no evaluation follows (the others also read the parameters back, for the
+        /// update ratios an evaluation reports): the most submissions and bytes read back of any.
+        plain_steps: usize,
+        submissions_per_plain_step: u64,
+        bytes_read_back_per_plain_step: u64,
     }
 
     fn bench(preset: Preset, steps: usize) -> GpuBench {
@@ -56,6 +61,9 @@ mod native {
             readbacks_per_step: 0.0,
             bytes_read_back_per_step: 0.0,
             bytes_uploaded_per_step: 0.0,
+            plain_steps: 0,
+            submissions_per_plain_step: 0,
+            bytes_read_back_per_plain_step: 0,
         };
         let gpu = match GpuBackend::new() {
             Ok(g) => g,
@@ -80,10 +88,20 @@ mod native {
         out.first_step_ms = t1 - t0;
         let before = stats.get();
         let mut tokens = 0;
+        let mut plain: Vec<GpuStats> = Vec::new();
         let outcome = first.and_then(|r| {
             result.first_loss = Some(r.loss);
             for _ in 0..steps {
+                let at = stats.get();
                 let r = trainer.step()?;
+                if !trainer.should_evaluate() {
+                    let now = stats.get();
+                    plain.push(GpuStats {
+                        submissions: now.submissions - at.submissions,
+                        bytes_read_back: now.bytes_read_back - at.bytes_read_back,
+                        ..GpuStats::default()
+                    });
+                }
                 result.last_loss = Some(r.loss);
                 tokens += r.tokens;
             }
@@ -102,6 +120,9 @@ mod native {
             out.readbacks_per_step = per(after.readbacks, before.readbacks);
             out.bytes_read_back_per_step = per(after.bytes_read_back, before.bytes_read_back);
             out.bytes_uploaded_per_step = per(after.bytes_uploaded, before.bytes_uploaded);
+            out.plain_steps = plain.len();
+            out.submissions_per_plain_step = plain.iter().map(|s| s.submissions).max().unwrap_or(0);
+            out.bytes_read_back_per_plain_step = plain.iter().map(|s| s.bytes_read_back).max().unwrap_or(0);
         }
         out.result = result;
         out
@@ -143,7 +164,8 @@ mod native {
             }
             println!(
                 "{:<6} {:>7.2} steps/s {:>9.0} tokens/s | first step {:>7.0} ms | per step: {:.0} dispatches, \
-                 {:.0} submissions, {:.0} readbacks ({:.0} B), {:.0} B uploaded | {}",
+                 {:.1} submissions, {:.1} readbacks ({:.0} B), {:.0} B uploaded | steps no evaluation follows \
+                 ({}): at most {} submissions, {} B read back | {}",
                 r.config,
                 r.steps_per_s,
                 r.tokens_per_s,
@@ -153,6 +175,9 @@ mod native {
                 b.readbacks_per_step,
                 b.bytes_read_back_per_step,
                 b.bytes_uploaded_per_step,
+                b.plain_steps,
+                b.submissions_per_plain_step,
+                b.bytes_read_back_per_plain_step,
                 r.backend_name
             );
         }

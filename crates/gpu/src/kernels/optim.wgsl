@@ -17,10 +17,15 @@ struct Params {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
+// (clip factor, healthy) from reduce.wgsl's global_norm: an unhealthy step updates nothing.
+@group(0) @binding(5) var<storage, read> status: array<f32>;
 
 // AdamW: moments, bias correction, and decoupled weight decay outside the adaptive step.
 @compute @workgroup_size(256)
 fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (status[1] == 0.0) {
+        return;
+    }
     for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
         let g = grad[i];
         let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
@@ -36,6 +41,9 @@ fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 // SGD with momentum; `m` is the velocity. Weight decay is added to the gradient (L2).
 @compute @workgroup_size(256)
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (status[1] == 0.0) {
+        return;
+    }
     for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
         let g = grad[i] + p.weight_decay * param[i];
         let vel = p.momentum * m[i] + g;

@@ -1,16 +1,21 @@
-// Reductions: the sum of squares behind the gradient norm, and the column sums of the bias gradient.
+// Reductions: the sums of squares behind the gradient norm, the global norm and clip factor, and
+// the column sums of the bias gradient.
 
 struct Params {
     len: u32,
     cols: u32,
+    offset: u32,
+    max_norm: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
+// (clip factor, healthy): written by global_norm, read by the clip and optimiser kernels.
+@group(0) @binding(3) var<storage, read_write> status: array<f32>;
 
 // Each workgroup reduces a grid-strided share of `x[..len]` to (scale, ssq, saw_nan, saw_inf) with
-// Σ x² = scale² · ssq, written to out[4 · workgroup ..]. Keeping a running scale (as LAPACK's nrm2
+// Σ x² = scale² · ssq, written to out[offset + 4 · workgroup ..]. Keeping a running scale (as LAPACK's nrm2
 // does) lets squares beyond f32's range, which the CPU sums in f64, come out finite here too; the
 // host adds the partial sums in f64. NaN and Inf are detected from the exponent bits, so the
 // host can return NaN or Inf exactly when the CPU's f64 sum would.
@@ -72,10 +77,61 @@ fn sum_squares(
         workgroupBarrier();
     }
     if (lid.x == 0u) {
-        out[4u * wg.x] = wg_scale[0];
-        out[4u * wg.x + 1u] = wg_ssq[0];
-        out[4u * wg.x + 2u] = f32(wg_nan[0]);
-        out[4u * wg.x + 3u] = f32(wg_inf[0]);
+        let o = p.offset + 4u * wg.x;
+        out[o] = wg_scale[0];
+        out[o + 1u] = wg_ssq[0];
+        out[o + 2u] = f32(wg_nan[0]);
+        out[o + 3u] = f32(wg_inf[0]);
+    }
+}
+
+// One workgroup. Slot t's partial sums (those of `sum_squares`, `offset` floats from one slot to the
+// next in x) are combined into out[4t ..] = (scale, ssq, saw_nan, saw_inf) for each of the `len`
+// slots. The first `cols` slots are the gradients: their global norm ‖g‖ = scale · √ssq gives the
+// clip factor max_norm / (‖g‖ + 1e-6) when it is above max_norm > 0 (else 1), as the CPU's
+// clip_factor; the step is healthy when no slot saw a NaN or an Inf. status = (factor, healthy).
+@compute @workgroup_size(256)
+fn global_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
+    for (var t = lid.x; t < p.len; t += 256u) {
+        var scale = 0.0;
+        var ssq = 0.0;
+        var saw_nan = 0.0;
+        var saw_inf = 0.0;
+        for (var g = 0u; g < p.offset / 4u; g++) {
+            let i = t * p.offset + 4u * g;
+            let c = combine(scale, ssq, x[i], x[i + 1u]);
+            scale = c.x;
+            ssq = c.y;
+            saw_nan = max(saw_nan, x[i + 2u]);
+            saw_inf = max(saw_inf, x[i + 3u]);
+        }
+        out[4u * t] = scale;
+        out[4u * t + 1u] = ssq;
+        out[4u * t + 2u] = saw_nan;
+        out[4u * t + 3u] = saw_inf;
+    }
+    storageBarrier();
+    if (lid.x == 0u) {
+        var scale = 0.0;
+        var ssq = 0.0;
+        var bad = false;
+        for (var t = 0u; t < p.len; t++) {
+            bad = bad || out[4u * t + 2u] != 0.0 || out[4u * t + 3u] != 0.0;
+            if (t < p.cols) {
+                let c = combine(scale, ssq, out[4u * t], out[4u * t + 1u]);
+                scale = c.x;
+                ssq = c.y;
+            }
+        }
+        // The norm is compared as scale · √ssq (Inf still compares above) and divided without forming
+        // it, so a norm beyond f32's range still gives a finite factor, as the CPU's f64 does.
+        let root = sqrt(ssq);
+        var factor = 1.0;
+        if (!bad && p.max_norm > 0.0 && scale * root > p.max_norm) {
+            factor = (p.max_norm / scale) / (root + 1e-6 / scale);
+        }
+        status[0] = factor;
+        status[1] = select(1.0, 0.0, bad);
     }
 }
 

@@ -11,8 +11,9 @@ pub mod fast;
 pub mod matmul;
 pub mod reference;
 
-use super::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm};
+use super::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout};
 use crate::error::EngineError;
+use crate::optim::{clip_factor, global_norm};
 use crate::rng::Rng;
 use matmul::Strides;
 use ndarray::LinalgScalar;
@@ -124,6 +125,10 @@ pub struct CpuBackend<T: Real = f32> {
     reference: bool,
     /// The fast attention kernels' working space, kept between calls so a step allocates nothing.
     scratch: Vec<T>,
+    /// Per-gradient sums of squares of the last [`Backend::clip_grad_norm`].
+    grad_sq: Vec<f64>,
+    /// The last [`Backend::clip_grad_norm`] saw a non-finite value: optimiser updates are skipped.
+    unhealthy: bool,
     _t: PhantomData<T>,
 }
 
@@ -136,7 +141,15 @@ impl<T: Real> Default for CpuBackend<T> {
 impl<T: Real> CpuBackend<T> {
     /// A backend with no memory budget, computing with the fast kernels.
     pub fn new() -> Self {
-        Self { budget: u64::MAX, used: 0, reference: false, scratch: Vec::new(), _t: PhantomData }
+        Self {
+            budget: u64::MAX,
+            used: 0,
+            reference: false,
+            scratch: Vec::new(),
+            grad_sq: Vec::new(),
+            unhealthy: false,
+            _t: PhantomData,
+        }
     }
 
     /// A backend with no memory budget, computing with the reference kernels (the baseline).
@@ -177,6 +190,11 @@ fn gelu<T: Real>(x: T) -> T {
     let half = T::of(0.5);
     let inner = T::of64(SQRT_2_OVER_PI) * (x + T::of64(GELU_CUBIC) * x * x * x);
     half * x * (T::one() + tanh(inner))
+}
+
+/// Σ x² in f64 (NaN or Inf when an element is not finite).
+fn sum_sq<T: Real>(x: &[T]) -> f64 {
+    x.iter().map(|v| v.f64() * v.f64()).sum()
 }
 
 fn sigmoid<T: Real>(x: T) -> T {
@@ -264,7 +282,7 @@ impl<T: Real> Backend for CpuBackend<T> {
     }
 
     fn sum_squares(&mut self, buf: &Vec<T>, len: usize) -> f64 {
-        buf[..len].iter().map(|v| v.f64() * v.f64()).sum()
+        sum_sq(&buf[..len])
     }
 
     fn matmul(
@@ -456,7 +474,29 @@ impl<T: Real> Backend for CpuBackend<T> {
         }
     }
 
+    fn clip_grad_norm(&mut self, grads: &mut [&mut Vec<T>], losses: &[&Vec<T>], max_norm: f32) {
+        self.grad_sq = grads.iter().map(|g| sum_sq(g)).collect();
+        let norm = global_norm(&self.grad_sq);
+        self.unhealthy = !norm.is_finite() || losses.iter().any(|l| l.iter().any(|v| !v.is_finite()));
+        if self.unhealthy {
+            return;
+        }
+        let factor = clip_factor(norm, max_norm);
+        if factor != 1.0 {
+            for g in grads.iter_mut() {
+                self.scale(g, factor);
+            }
+        }
+    }
+
+    fn read_step(&mut self, losses: &[&Vec<T>]) -> StepReadout {
+        StepReadout { losses: losses.iter().map(|l| self.download(l)).collect(), grad_sq: self.grad_sq.clone() }
+    }
+
     fn adamw_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, m: &mut Vec<T>, v: &mut Vec<T>, h: AdamW) {
+        if self.unhealthy {
+            return;
+        }
         if self.reference {
             reference::adamw_update(param, grad, m, v, h);
         } else {
@@ -465,6 +505,9 @@ impl<T: Real> Backend for CpuBackend<T> {
     }
 
     fn sgd_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, velocity: &mut Vec<T>, h: Sgd) {
+        if self.unhealthy {
+            return;
+        }
         let (lr, mu, wd) = (T::of(h.lr), T::of(h.momentum), T::of(h.weight_decay));
         for i in 0..param.len() {
             let g = grad[i] + wd * param[i];
