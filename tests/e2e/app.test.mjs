@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { launchBrowser, openPage, screenshot } from "./lib/browser.mjs";
+import { launchBrowser, openPage, screenshot, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 300_000;
@@ -36,16 +36,6 @@ async function state(page) {
 async function numberIn(page, selector) {
   const text = (await page.locator(selector).textContent())?.trim() ?? "";
   return text === "" ? NaN : Number(text);
-}
-
-/** Types into a field the way a person does: clear it, type, leave it. */
-async function typeInto(page, selector, text) {
-  const field = page.locator(selector);
-  await field.click();
-  await field.press("Control+A");
-  await field.press("Delete");
-  await field.pressSequentially(text);
-  await field.press("Tab");
 }
 
 describe("the training page", { timeout: RUN_TIMEOUT + 120_000 }, () => {

@@ -7,14 +7,12 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { launchBrowser, openPage, screenshot } from "./lib/browser.mjs";
+import { launchBrowser, openPage, screenshot, screenshots, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 300_000;
 /** How long a click on #ping may take to be answered. */
 const PROMPT_MS = 1_500;
-const WIDE = { width: 1280, height: 900 };
-const NARROW = { width: 390, height: 844 };
 
 let browser;
 
@@ -35,16 +33,6 @@ async function openApp(path = "") {
   return opened;
 }
 
-/** Types into a field the way a person does: clear it, type, leave it. */
-async function typeInto(page, selector, text) {
-  const field = page.locator(selector);
-  await field.click();
-  await field.press("Control+A");
-  await field.press("Delete");
-  await field.pressSequentially(text);
-  await field.press("Tab");
-}
-
 /** Opens the guide section that holds `fault` and switches the fault on. */
 async function turnOn(page, fault) {
   const toggle = page.locator(`[data-fault="${fault}"]`);
@@ -54,17 +42,6 @@ async function turnOn(page, fault) {
   }
   await toggle.check();
   assert.ok(await toggle.isChecked(), `${fault} is on`);
-}
-
-/** Saves the page at the wide and the narrow width: <name>.png and <name>-390.png. */
-async function screenshots(page, name) {
-  await page.setViewportSize(WIDE);
-  await page.waitForTimeout(400);
-  await screenshot(page, `${name}.png`);
-  await page.setViewportSize(NARROW);
-  await page.waitForTimeout(400);
-  await screenshot(page, `${name}-390.png`);
-  await page.setViewportSize(WIDE);
 }
 
 /** Clicks #ping and waits until the count goes up; returns the milliseconds it took. */

@@ -3,12 +3,10 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { baseUrl, launchBrowser, openPage, screenshot } from "./lib/browser.mjs";
+import { baseUrl, launchBrowser, openPage, screenshot, screenshots, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 240_000;
-const WIDE = { width: 1280, height: 900 };
-const NARROW = { width: 390, height: 844 };
 
 let browser;
 
@@ -19,25 +17,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-async function typeInto(page, selector, text) {
-  const field = page.locator(selector);
-  await field.click();
-  await field.press("Control+A");
-  await field.press("Delete");
-  await field.pressSequentially(text);
-  await field.press("Tab");
-}
-
-async function screenshots(page, name) {
-  await page.setViewportSize(WIDE);
-  await page.waitForTimeout(400);
-  await screenshot(page, `${name}.png`);
-  await page.setViewportSize(NARROW);
-  await page.waitForTimeout(400);
-  await screenshot(page, `${name}-390.png`);
-  await page.setViewportSize(WIDE);
-}
 
 function query(page) {
   return new URL(page.url()).searchParams;

@@ -77,6 +77,31 @@ export async function screenshot(page, name) {
   return path;
 }
 
+/** The two widths every view is checked at: a laptop and a phone. */
+export const WIDE = { width: 1280, height: 900 };
+export const NARROW = { width: 390, height: 844 };
+
+/** Saves the page at the wide and the narrow width: <name>.png and <name>-390.png. */
+export async function screenshots(page, name) {
+  await page.setViewportSize(WIDE);
+  await page.waitForTimeout(400);
+  await screenshot(page, `${name}.png`);
+  await page.setViewportSize(NARROW);
+  await page.waitForTimeout(400);
+  await screenshot(page, `${name}-390.png`);
+  await page.setViewportSize(WIDE);
+}
+
+/** Types into a field the way a person does: clear it, type, leave it. */
+export async function typeInto(page, selector, text) {
+  const field = page.locator(selector);
+  await field.click();
+  await field.press("Control+A");
+  await field.press("Delete");
+  await field.pressSequentially(text);
+  await field.press("Tab");
+}
+
 /**
  * Opens the bench page for `params` ({ bench, backend, steps, seed }), waits for `#bench-result` to be
  * marked done and returns the parsed JSON it holds.
