@@ -1,6 +1,8 @@
 //! The page's routes, kept in the URL's hash so a static host serves every page from `index.html`:
-//! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry.
+//! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry, `#/exercises` the exercises,
+//! `#/exercises/<id>` one exercise.
 
+use crate::exercises;
 use faultline_engine::guide;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -9,6 +11,9 @@ pub enum Route {
     GuideIndex,
     /// A guide entry that exists.
     GuideEntry(&'static str),
+    Exercises,
+    /// An exercise that exists.
+    Exercise(&'static str),
     /// Anything else, as written.
     NotFound(String),
 }
@@ -23,6 +28,11 @@ impl Route {
         match path.split_once('/') {
             None if path.is_empty() => Route::Trainer,
             None if path == "guide" => Route::GuideIndex,
+            None if path == "exercises" => Route::Exercises,
+            Some(("exercises", id)) => match exercises::exercise(id) {
+                Some(e) => Route::Exercise(e.id),
+                None => Route::NotFound(hash.to_string()),
+            },
             Some(("guide", id)) => match guide::entry(id) {
                 Some(e) => Route::GuideEntry(e.id),
                 None => Route::NotFound(hash.to_string()),
@@ -37,6 +47,8 @@ impl Route {
             Route::Trainer => "#/".to_string(),
             Route::GuideIndex => "#/guide".to_string(),
             Route::GuideEntry(id) => entry_href(id),
+            Route::Exercises => "#/exercises".to_string(),
+            Route::Exercise(id) => format!("#/exercises/{id}"),
             Route::NotFound(hash) => hash.clone(),
         }
     }
@@ -70,6 +82,9 @@ mod tests {
         assert_eq!(Route::parse("#/guide/loss-becomes-nan"), Route::GuideEntry("loss-becomes-nan"));
         assert_eq!(Route::parse("#/guide/nope"), Route::NotFound("#/guide/nope".into()));
         assert_eq!(Route::parse("#/elsewhere"), Route::NotFound("#/elsewhere".into()));
+        assert_eq!(Route::parse("#/exercises"), Route::Exercises);
+        assert_eq!(Route::parse("#/exercises/first-run"), Route::Exercise("first-run"));
+        assert_eq!(Route::parse("#/exercises/nope"), Route::NotFound("#/exercises/nope".into()));
         assert_eq!(Route::parse(&section_href("numerical-issues")), Route::GuideIndex);
         assert_eq!(anchor(&section_href("numerical-issues")), Some("numerical-issues"));
         assert_eq!(anchor("#/guide"), None);
@@ -81,7 +96,11 @@ mod tests {
             let route = Route::GuideEntry(e.id);
             assert_eq!(Route::parse(&route.href()), route);
         }
-        for route in [Route::Trainer, Route::GuideIndex] {
+        for e in exercises::EXERCISES {
+            let route = Route::Exercise(e.id);
+            assert_eq!(Route::parse(&route.href()), route);
+        }
+        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises] {
             assert_eq!(Route::parse(&route.href()), route);
         }
     }

@@ -2,6 +2,7 @@
 //! and the form outlive the pages, so a run keeps training while the learner reads the guide.
 
 use super::controller::Controller;
+use super::exercises::{provide_exercises, ExerciseList, ExercisePage};
 use super::guide::{GuideEntryPage, GuideIndex, NotFound};
 use super::trainer_page::TrainerPage;
 use crate::form::RunForm;
@@ -26,6 +27,7 @@ fn scroll_for(hash: &str) {
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let controller = Controller::new();
+    provide_exercises(controller);
     let form = RwSignal::new(RunForm::from_query(&query));
     let current = RwSignal::new(hash());
     let route = Memo::new(move |_| current.with(|h| Route::parse(h)));
@@ -47,6 +49,11 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
             Some(entry) => view! { <GuideEntryPage controller form entry /> }.into_any(),
             None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
         },
+        Route::Exercises => view! { <ExerciseList /> }.into_any(),
+        Route::Exercise(id) => match crate::exercises::exercise(id) {
+            Some(ex) => view! { <ExercisePage controller form ex /> }.into_any(),
+            None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
+        },
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
     view! {
@@ -58,6 +65,12 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 </a>
                 <a href=Route::GuideIndex.href() aria-current=move || is_guide().then_some("page")>
                     "Guide"
+                </a>
+                <a
+                    href=Route::Exercises.href()
+                    aria-current=move || matches!(route.get(), Route::Exercises | Route::Exercise(_)).then_some("page")
+                >
+                    "Exercises"
                 </a>
             </nav>
         </header>

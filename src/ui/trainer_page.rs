@@ -3,6 +3,7 @@
 
 use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
+use super::exercises::ExerciseStrip;
 use super::faults::FaultPanel;
 use super::loss_chart::LossChart;
 use super::memory::MemoryPanel;
@@ -28,6 +29,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 "and read the troubleshooting guide's entry for what you see."
             </p>
         </div>
+        <ExerciseStrip controller />
         <main class="layout" class:has-symptoms=has_symptoms>
             <section class="panel side" aria-label="Run">
                 <RunSettings form errors />
