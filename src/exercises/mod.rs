@@ -135,32 +135,25 @@ impl Status {
     }
 }
 
-/// Runs the active exercise's next check on `view` and records a pass; true when something changed.
-/// Checks count only once the learner has answered the prediction, and the fix only after the
-/// reproduction, so the recap always compares two of the learner's runs.
+/// Runs the active exercise's checks that have not passed yet on `view` and records the passes; true
+/// when something changed. Checks count only once the learner has answered the prediction, and the fix
+/// only after the reproduction, so the recap always has both.
 pub fn record(progress: &mut Progress, view: &RunView) -> bool {
     let Some(ex) = progress.active.as_deref().and_then(exercise) else { return false };
     let p = progress.exercises.entry(ex.id.to_string()).or_default();
     if p.prediction.is_none() || p.done {
         return false;
     }
-    match &p.reproduced {
-        None => match (ex.reproduce.check)(view, None) {
-            Ok(evidence) => {
-                p.reproduced = Some(evidence);
-                true
-            }
-            Err(_) => false,
-        },
-        Some(before) if p.fixed.is_none() => match (ex.fix.check)(view, Some(before.value)) {
-            Ok(evidence) => {
-                p.fixed = Some(evidence);
-                true
-            }
-            Err(_) => false,
-        },
-        Some(_) => false,
+    let mut changed = false;
+    if p.reproduced.is_none() {
+        p.reproduced = (ex.reproduce.check)(view, None).ok();
+        changed = p.reproduced.is_some();
     }
+    if let (Some(before), None) = (&p.reproduced, &p.fixed) {
+        p.fixed = (ex.fix.check)(view, Some(before.value)).ok();
+        changed |= p.fixed.is_some();
+    }
+    changed
 }
 
 /// What the current run means for the exercise's next stage, in words: its pass, or what is missing.

@@ -102,7 +102,7 @@ fn apply(form: RwSignal<RunForm>, id: &'static str, setup: &'static Setup) {
 pub fn ExercisePage(controller: Controller, form: RwSignal<RunForm>, ex: &'static Exercise) -> impl IntoView {
     let progress = state().progress;
     let status = status_of(ex.id);
-    let predicted = move || progress.with(|p| p.get(ex.id).and_then(|e| e.prediction));
+    let predicted = Memo::new(move |_| progress.with(|p| p.get(ex.id).is_some_and(|e| e.prediction.is_some())));
     let section = guide::section(ex.section).map_or(ex.section, |s| s.title);
     let hints = ex
         .entries
@@ -111,7 +111,7 @@ pub fn ExercisePage(controller: Controller, form: RwSignal<RunForm>, ex: &'stati
         .map(|e| view! { <li><a href=entry_href(e.id)>{e.title}</a></li> })
         .collect_view();
     let stages = move || {
-        predicted().is_some().then(|| {
+        predicted.get().then(|| {
             view! {
                 <StageView controller form ex stage=&ex.reproduce name="reproduce" />
                 <StageView controller form ex stage=&ex.fix name="fix" />
