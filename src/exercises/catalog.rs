@@ -145,18 +145,28 @@ fn varied(v: &RunView, _: Option<f32>) -> Check {
 // 5. Tokenization: <UNK> and the roundtrip.
 
 fn unknowns(v: &RunView, _: Option<f32>) -> Check {
-    with_fault(v, "word-level-vocab")?;
+    let word = has_fault(v, "word-level-vocab");
+    require(word || has_fault(v, "lossy-normalization"), || {
+        "this run has neither word-level-vocab nor lossy-normalization switched on".into()
+    })?;
     over(v)?;
-    let unk = last_eval(v)?.tokenizer.unk_rate;
-    require(unk > 0.01, || format!("only {:.1}% of tokens are <UNK>", unk * 100.0))?;
-    pass(
-        unk,
-        format!(
-            "{:.1}% of the validation tokens were <UNK> with a vocabulary of {}",
-            unk * 100.0,
-            v.vocab_size().unwrap_or(0)
-        ),
-    )
+    let t = &last_eval(v)?.tokenizer;
+    if word {
+        let unk = t.unk_rate;
+        require(unk > 0.01, || format!("only {:.1}% of tokens are <UNK>", unk * 100.0))?;
+        let size = v.vocab_size().unwrap_or(0);
+        return pass(
+            unk,
+            format!("{:.1}% of the validation tokens were <UNK> with a vocabulary of {size}", unk * 100.0),
+        );
+    }
+    require(!t.roundtrip_ok, || "decode(encode(text)) gave the text back unchanged".into())?;
+    let change = t
+        .roundtrip_mismatch
+        .as_ref()
+        .map(|(original, decoded)| format!(": {original:?} came back as {decoded:?}"))
+        .unwrap_or_default();
+    pass(0.0, format!("decode(encode(text)) did not give the text back{change}"))
 }
 
 fn all_known(v: &RunView, before: Option<f32>) -> Check {
@@ -165,7 +175,7 @@ fn all_known(v: &RunView, before: Option<f32>) -> Check {
     finished(v)?;
     let t = &last_eval(v)?.tokenizer;
     require(t.unk_rate == 0.0 && t.roundtrip_ok, || "some text still does not survive encode and decode".into())?;
-    let before = before.map(|b| format!(" (was {:.1}%)", b * 100.0)).unwrap_or_default();
+    let before = before.filter(|b| *b > 0.0).map(|b| format!(" (was {:.1}%)", b * 100.0)).unwrap_or_default();
     pass(0.0, format!("the character tokenizer had 0% <UNK>{before} and decode(encode(text)) gave the text back"))
 }
 
@@ -366,8 +376,8 @@ fn generalises(v: &RunView, before: Option<f32>) -> Check {
     let best = val_losses(v).into_iter().fold(f32::INFINITY, f32::min);
     let gap = val - e.train_loss;
     require(val <= best + 0.05 && gap < 0.2, || format!("validation {val:.2} against training {:.2}", e.train_loss))?;
-    let before = before.map(|b| format!(" (it was {b:.2})")).unwrap_or_default();
-    pass(gap, format!("with the full corpus validation ended at {val:.2}, {gap:.2} above training{before}"))
+    let before = before.map(|b| format!(", where the tiny corpus left a gap of {b:.2}")).unwrap_or_default();
+    pass(gap, format!("with the full corpus validation ended at {val:.2} and training at {:.2}{before}", e.train_loss))
 }
 
 const fn setup(

@@ -172,10 +172,10 @@ pub fn recap(ex: &Exercise, p: &ExerciseProgress) -> Vec<String> {
         lines.push(format!("You predicted \"{chosen}\": {verdict}. {}", ex.prediction.why));
     }
     if let Some(r) = &p.reproduced {
-        lines.push(format!("Broken: {}", r.text));
+        lines.push(format!("{}: {}", ex.reproduce.title, r.text));
     }
     if let Some(f) = &p.fixed {
-        lines.push(format!("Fixed: {}", f.text));
+        lines.push(format!("{}: {}", ex.fix.title, f.text));
     }
     lines
 }

@@ -167,6 +167,9 @@ fn dead_relus_cold_samplers_and_unknown_words_show() {
         passes(e.reproduce.check, &v, None);
         fails(e.fix.check, &v, None);
     }
+    let lossy = run_of(&ex("tokenization").reproduce.setups[1]);
+    let broken = passes(ex("tokenization").reproduce.check, &lossy, None);
+    assert!(broken.text.contains("came back as"), "{}", broken.text);
 }
 
 #[test]

@@ -68,6 +68,7 @@ describe("the exercises", { timeout: RUN_TIMEOUT + 120_000 }, () => {
       await page.locator("#start").click();
       await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
       await page.locator('.exercise-strip[data-status="fixed"]').waitFor({ timeout: 10_000 });
+      await screenshot(page, "exercise-strip.png");
 
       await strip.locator("a").click();
       await exercise.waitFor();
@@ -98,6 +99,8 @@ describe("the exercises", { timeout: RUN_TIMEOUT + 120_000 }, () => {
   test("unreadable stored progress is reset with a notice and kept aside", async () => {
     const { page, problems } = await openList();
     try {
+      // Let the worker finish loading first: a reload would abort its request.
+      await page.waitForLoadState("networkidle");
       await page.evaluate(() => localStorage.setItem("faultline.progress.v1", '{"version":1,"exercises":'));
       await page.reload({ waitUntil: "load" });
       await page.locator(".exercise-notice").waitFor({ timeout: LOAD_TIMEOUT });
