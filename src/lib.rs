@@ -3,6 +3,7 @@
 //! - [`protocol`]: the typed messages between the page and the worker.
 //! - [`worker`]: the worker's training session ([`worker::session`], plain Rust) and its JavaScript glue.
 //! - [`run_view`], [`form`], [`chart`], [`bench`]: what the page knows and checks, tested natively.
+//! - [`exercises`]: the guided exercises, their checks over a run's telemetry, and the learner's progress.
 //! - [`symptoms`], [`checklist`], [`route`], [`markup`]: what the symptom panel and the guide pages make of a run,
 //!   and the hash routes between the pages.
 //! - `ui`, `client`, `banner` (WebAssembly only): the Leptos components, the worker handle, the error banner.
@@ -10,6 +11,7 @@
 pub mod bench;
 pub mod chart;
 pub mod checklist;
+pub mod exercises;
 pub mod export;
 pub mod form;
 pub mod markup;

@@ -1,7 +1,9 @@
 //! The page's routes, kept in the URL's hash so a static host serves every page from `index.html`:
-//! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry, `#/mystery` a mystery round
-//! with a new seed and `#/mystery/<seed>` a given one.
+//! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry, `#/exercises` the exercises,
+//! `#/exercises/<id>` one exercise, `#/mystery` a mystery round with a new seed and `#/mystery/<seed>`
+//! a given one.
 
+use crate::exercises;
 use faultline_engine::guide;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,6 +12,9 @@ pub enum Route {
     GuideIndex,
     /// A guide entry that exists.
     GuideEntry(&'static str),
+    Exercises,
+    /// An exercise that exists.
+    Exercise(&'static str),
     /// A mystery round: the seed the link names, or none for a new one.
     Mystery(Option<u64>),
     /// Anything else, as written.
@@ -26,6 +31,11 @@ impl Route {
         match path.split_once('/') {
             None if path.is_empty() => Route::Trainer,
             None if path == "guide" => Route::GuideIndex,
+            None if path == "exercises" => Route::Exercises,
+            Some(("exercises", id)) => match exercises::exercise(id) {
+                Some(e) => Route::Exercise(e.id),
+                None => Route::NotFound(hash.to_string()),
+            },
             None if path == "mystery" => Route::Mystery(None),
             Some(("mystery", seed)) => match seed.parse() {
                 Ok(seed) => Route::Mystery(Some(seed)),
@@ -45,6 +55,8 @@ impl Route {
             Route::Trainer => "#/".to_string(),
             Route::GuideIndex => "#/guide".to_string(),
             Route::GuideEntry(id) => entry_href(id),
+            Route::Exercises => "#/exercises".to_string(),
+            Route::Exercise(id) => format!("#/exercises/{id}"),
             Route::Mystery(None) => "#/mystery".to_string(),
             Route::Mystery(Some(seed)) => format!("#/mystery/{seed}"),
             Route::NotFound(hash) => hash.clone(),
@@ -80,6 +92,9 @@ mod tests {
         assert_eq!(Route::parse("#/guide/loss-becomes-nan"), Route::GuideEntry("loss-becomes-nan"));
         assert_eq!(Route::parse("#/guide/nope"), Route::NotFound("#/guide/nope".into()));
         assert_eq!(Route::parse("#/elsewhere"), Route::NotFound("#/elsewhere".into()));
+        assert_eq!(Route::parse("#/exercises"), Route::Exercises);
+        assert_eq!(Route::parse("#/exercises/first-run"), Route::Exercise("first-run"));
+        assert_eq!(Route::parse("#/exercises/nope"), Route::NotFound("#/exercises/nope".into()));
         assert_eq!(Route::parse(&section_href("numerical-issues")), Route::GuideIndex);
         assert_eq!(anchor(&section_href("numerical-issues")), Some("numerical-issues"));
         assert_eq!(anchor("#/guide"), None);
@@ -95,7 +110,11 @@ mod tests {
             let route = Route::GuideEntry(e.id);
             assert_eq!(Route::parse(&route.href()), route);
         }
-        for route in [Route::Trainer, Route::GuideIndex] {
+        for e in exercises::EXERCISES {
+            let route = Route::Exercise(e.id);
+            assert_eq!(Route::parse(&route.href()), route);
+        }
+        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises] {
             assert_eq!(Route::parse(&route.href()), route);
         }
     }

@@ -2,6 +2,7 @@
 //! and the form outlive the pages, so a run keeps training while the learner reads the guide.
 
 use super::controller::Controller;
+use super::exercises::{provide_exercises, ExerciseList, ExercisePage};
 use super::guide::{GuideEntryPage, GuideIndex, NotFound};
 use super::link::{sync_query, LinkNotices};
 use super::mystery::MysteryPage;
@@ -32,6 +33,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let form = RwSignal::new(initial);
     let notices = RwSignal::new(notices);
     sync_query(form);
+    provide_exercises(controller);
     let current = RwSignal::new(hash());
     let route = Memo::new(move |_| current.with(|h| Route::parse(h)));
     let listener = window_event_listener(ev::hashchange, move |_| {
@@ -52,6 +54,11 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
             Some(entry) => view! { <GuideEntryPage controller form entry /> }.into_any(),
             None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
         },
+        Route::Exercises => view! { <ExerciseList /> }.into_any(),
+        Route::Exercise(id) => match crate::exercises::exercise(id) {
+            Some(ex) => view! { <ExercisePage controller form ex /> }.into_any(),
+            None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
+        },
         Route::Mystery(seed) => view! { <MysteryPage controller form seed /> }.into_any(),
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
@@ -64,6 +71,12 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 </a>
                 <a href=Route::GuideIndex.href() aria-current=move || is_guide().then_some("page")>
                     "Guide"
+                </a>
+                <a
+                    href=Route::Exercises.href()
+                    aria-current=move || matches!(route.get(), Route::Exercises | Route::Exercise(_)).then_some("page")
+                >
+                    "Exercises"
                 </a>
                 <a href=Route::Mystery(None).href() aria-current=move || matches!(route.get(), Route::Mystery(_)).then_some("page")>
                     "Mystery"

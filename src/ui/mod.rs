@@ -6,6 +6,7 @@ mod bench_page;
 mod canvas;
 mod controller;
 mod controls;
+mod exercises;
 mod export;
 mod faults;
 mod guide;

@@ -3,6 +3,7 @@
 
 use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
+use super::exercises::ExerciseStrip;
 use super::export::ExportBar;
 use super::faults::FaultPanel;
 use super::link::CopyLink;
@@ -33,11 +34,12 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             <nav class="start-here" aria-label="Where to start">
                 <a href="#/#run-settings">"1. Press Start for a healthy run"</a>
                 <a href="#/#faults">"2. Switch on a fault and run again"</a>
-                <a href="#/exercises">"3. Follow the guided exercises"</a>
+                <a href=Route::Exercises.href()>"3. Follow the guided exercises"</a>
                 <a href=Route::Mystery(None).href()>"4. Play a mystery round"</a>
                 <a href=Route::GuideIndex.href()>"Read the guide"</a>
             </nav>
         </div>
+        <ExerciseStrip controller />
         <main class="layout" class:has-symptoms=has_symptoms>
             <section id="run-settings" class="panel side" aria-label="Run">
                 <RunSettings form errors />

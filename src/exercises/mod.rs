@@ -1,0 +1,184 @@
+//! Guided exercises: break the model in a named way, see the symptom in your own run, fix it, and
+//! compare what you predicted with what you measured.
+//!
+//! Every check is a pure function of the run the learner trained ([`RunView`]): its settings (which the
+//! learner chose and can see) and its telemetry and the detector's findings. Nothing here learns which
+//! fault is on from anywhere else.
+//!
+//! - [`catalog`]: the exercises, in order from the first run to the hardest.
+//! - [`measure`]: the numbers the checks read off a run.
+//! - [`progress`]: what the learner has done, as stored in the browser.
+
+pub mod catalog;
+pub mod measure;
+pub mod progress;
+
+use crate::form::RunForm;
+use crate::run_view::RunView;
+use progress::{Evidence, ExerciseProgress, Progress};
+
+pub use catalog::EXERCISES;
+
+/// What a check makes of a run: passed, with the learner's own numbers, or why not (yet).
+pub type Check = Result<Evidence, String>;
+
+/// A "predict before you run" question.
+#[derive(Debug)]
+pub struct Prediction {
+    pub question: &'static str,
+    pub options: &'static [&'static str],
+    /// The index of the option the measurement bears out.
+    pub answer: usize,
+    /// Why, in one or two sentences, quoting what Faultline measured.
+    pub why: &'static str,
+}
+
+/// Settings and faults one click puts into the trainer's form.
+#[derive(Debug)]
+pub struct Setup {
+    /// The button's words.
+    pub label: &'static str,
+    /// A fault whose tested scenario (the fault table's "show me") the form starts from; the defaults
+    /// when `None`.
+    pub show_me: Option<&'static str>,
+    /// Then these, in the command line's names: a setting `("lr", "0.01")`, a fault turned on
+    /// `("fault", "id")` or `("fault", "id=strength")`, or off `("no-fault", "id")`.
+    pub pairs: &'static [(&'static str, &'static str)],
+}
+
+impl Setup {
+    /// The trainer's form with this setup.
+    pub fn form(&self) -> RunForm {
+        let mut form = self.show_me.map_or_else(RunForm::default, RunForm::show_me);
+        for &(key, value) in self.pairs {
+            match key {
+                "fault" => {
+                    let (id, strength) = value.split_once('=').map_or((value, None), |(i, s)| (i, Some(s)));
+                    form.set_fault(id, true);
+                    if let Some(s) = strength {
+                        form.set_strength(id, s.to_string());
+                    }
+                }
+                "no-fault" => form.set_fault(value, false),
+                _ => form.set(key, value.to_string()),
+            }
+        }
+        form
+    }
+}
+
+/// One half of an exercise: make the symptom appear, or make it go away.
+#[derive(Debug)]
+pub struct Stage {
+    pub title: &'static str,
+    pub instructions: &'static str,
+    /// The first is the one to use; others are variations worth trying.
+    pub setups: &'static [Setup],
+    /// Reads a finished run; the fix stage also gets the value the reproduction recorded.
+    pub check: fn(&RunView, Option<f32>) -> Check,
+}
+
+#[derive(Debug)]
+pub struct Exercise {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The guide section it practises (its id).
+    pub section: &'static str,
+    pub goal: &'static str,
+    pub prediction: Prediction,
+    /// The guide entries that explain it, for the hints.
+    pub entries: &'static [&'static str],
+    pub reproduce: Stage,
+    pub fix: Stage,
+}
+
+/// The exercise with this id.
+pub fn exercise(id: &str) -> Option<&'static Exercise> {
+    EXERCISES.iter().find(|e| e.id == id)
+}
+
+/// Where the learner stands in one exercise; `as_str` is the list's `data-status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    NotStarted,
+    Reproduced,
+    Fixed,
+    Done,
+}
+
+impl Status {
+    pub fn of(p: Option<&ExerciseProgress>) -> Status {
+        match p {
+            Some(p) if p.done => Status::Done,
+            Some(p) if p.fixed.is_some() => Status::Fixed,
+            Some(p) if p.reproduced.is_some() => Status::Reproduced,
+            _ => Status::NotStarted,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not-started",
+            Status::Reproduced => "reproduced",
+            Status::Fixed => "fixed",
+            Status::Done => "done",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not started",
+            Status::Reproduced => "reproduced",
+            Status::Fixed => "fixed",
+            Status::Done => "done",
+        }
+    }
+}
+
+/// Runs the active exercise's checks that have not passed yet on `view` and records the passes; true
+/// when something changed. Checks count only once the learner has answered the prediction, and the fix
+/// only after the reproduction, so the recap always has both.
+pub fn record(progress: &mut Progress, view: &RunView) -> bool {
+    let Some(ex) = progress.active.as_deref().and_then(exercise) else { return false };
+    let p = progress.exercises.entry(ex.id.to_string()).or_default();
+    if p.prediction.is_none() || p.done {
+        return false;
+    }
+    let mut changed = false;
+    if p.reproduced.is_none() {
+        p.reproduced = (ex.reproduce.check)(view, None).ok();
+        changed = p.reproduced.is_some();
+    }
+    if let (Some(before), None) = (&p.reproduced, &p.fixed) {
+        p.fixed = (ex.fix.check)(view, Some(before.value)).ok();
+        changed |= p.fixed.is_some();
+    }
+    changed
+}
+
+/// What the current run means for the exercise's next stage, in words: its pass, or what is missing.
+pub fn live(ex: &Exercise, p: Option<&ExerciseProgress>, view: &RunView) -> Check {
+    match p.and_then(|p| p.reproduced.as_ref()) {
+        None => (ex.reproduce.check)(view, None),
+        Some(before) => (ex.fix.check)(view, Some(before.value)),
+    }
+}
+
+/// The recap: the prediction against the measurement, then the learner's numbers from both runs.
+pub fn recap(ex: &Exercise, p: &ExerciseProgress) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(chosen) = p.prediction.and_then(|i| ex.prediction.options.get(i)) {
+        let verdict = if p.prediction == Some(ex.prediction.answer) { "right" } else { "not what you measured" };
+        lines.push(format!("You predicted \"{chosen}\": {verdict}. {}", ex.prediction.why));
+    }
+    if let Some(r) = &p.reproduced {
+        lines.push(format!("{}: {}", ex.reproduce.title, r.text));
+    }
+    if let Some(f) = &p.fixed {
+        lines.push(format!("{}: {}", ex.fix.title, f.text));
+    }
+    lines
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;

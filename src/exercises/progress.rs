@@ -1,0 +1,142 @@
+//! The learner's progress through the exercises, kept in the browser's localStorage as JSON under a
+//! versioned key. Reading never fails: text that cannot be read is set aside with a notice and the
+//! progress starts afresh.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The localStorage key.
+pub const STORAGE_KEY: &str = "faultline.progress.v1";
+/// Where text that could not be read is kept, so a reset loses nothing.
+pub const UNREADABLE_KEY: &str = "faultline.progress.v1.unreadable";
+/// The format this build writes.
+pub const VERSION: u32 = 1;
+
+/// A check that passed: the measured number a later check compares with, and the sentence that
+/// quotes the learner's run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub value: f32,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExerciseProgress {
+    /// The option the learner predicted.
+    #[serde(default)]
+    pub prediction: Option<usize>,
+    #[serde(default)]
+    pub reproduced: Option<Evidence>,
+    #[serde(default)]
+    pub fixed: Option<Evidence>,
+    /// The learner has read the recap and closed the exercise.
+    #[serde(default)]
+    pub done: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub version: u32,
+    /// The exercise whose checks read the current run.
+    #[serde(default)]
+    pub active: Option<String>,
+    #[serde(default)]
+    pub exercises: BTreeMap<String, ExerciseProgress>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self { version: VERSION, active: None, exercises: BTreeMap::new() }
+    }
+}
+
+impl Progress {
+    /// The progress stored as `text` (`None`: nothing stored), and a notice when it could not be used.
+    pub fn load(text: Option<&str>) -> (Progress, Option<String>) {
+        let Some(text) = text else { return (Progress::default(), None) };
+        let reset = |why: &str| {
+            let notice =
+                format!("Your saved exercise progress {why}, so it starts afresh (the old text is kept under {UNREADABLE_KEY}).");
+            (Progress::default(), Some(notice))
+        };
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => return reset("could not be read"),
+        };
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(VERSION) => {}
+            Some(v) if v > u64::from(VERSION) => return reset(&format!("was saved by a newer Faultline (format {v})")),
+            _ => return reset("is not in a format this Faultline knows"),
+        }
+        match serde_json::from_value::<Progress>(value) {
+            Ok(p) => (p, None),
+            Err(_) => reset("could not be read"),
+        }
+    }
+
+    /// The text to store.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ExerciseProgress> {
+        self.exercises.get(id)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    fn sample() -> Progress {
+        let mut p = Progress { active: Some("first-run".into()), ..Progress::default() };
+        p.exercises.insert(
+            "first-run".into(),
+            ExerciseProgress {
+                prediction: Some(1),
+                reproduced: Some(Evidence { value: 3.7, text: "your first loss was 3.70".into() }),
+                fixed: None,
+                done: false,
+            },
+        );
+        p
+    }
+
+    #[test]
+    fn nothing_stored_is_a_fresh_start_without_a_notice() {
+        assert_eq!(Progress::load(None), (Progress::default(), None));
+    }
+
+    #[test]
+    fn progress_round_trips() {
+        let p = sample();
+        assert_eq!(Progress::load(Some(&p.to_json())), (p, None));
+    }
+
+    #[test]
+    fn unreadable_foreign_and_future_data_reset_with_a_notice() {
+        for (text, says) in [
+            ("{not json", "could not be read"),
+            ("", "could not be read"),
+            ("[1,2]", "not in a format"),
+            ("{\"exercises\":{}}", "not in a format"),
+            ("{\"version\":\"1\"}", "not in a format"),
+            ("{\"version\":2,\"anything\":true}", "newer Faultline (format 2)"),
+            ("{\"version\":1,\"exercises\":{\"first-run\":{\"prediction\":\"b\"}}}", "could not be read"),
+            ("{\"version\":1,\"exercises\":[]}", "could not be read"),
+        ] {
+            let (p, notice) = Progress::load(Some(text));
+            assert_eq!(p, Progress::default(), "{text}");
+            let notice = notice.unwrap_or_else(|| panic!("no notice for {text}"));
+            assert!(notice.contains(says) && notice.contains(UNREADABLE_KEY), "{text}: {notice}");
+        }
+    }
+
+    #[test]
+    fn missing_optional_fields_take_their_defaults() {
+        let (p, notice) = Progress::load(Some("{\"version\":1,\"exercises\":{\"oom\":{}}}"));
+        assert_eq!(notice, None);
+        assert_eq!(p.get("oom"), Some(&ExerciseProgress::default()));
+        assert_eq!(p.active, None);
+    }
+}

@@ -1,0 +1,303 @@
+//! The exercise pages: the list with the learner's progress, one exercise (prediction, setups, live
+//! checks, hints, recap), and the strip on the trainer page that keeps the current exercise in view.
+//! The checks themselves are [`crate::exercises`]'; this file only shows them and stores progress.
+
+use super::controller::Controller;
+use crate::exercises::progress::{Progress, STORAGE_KEY, UNREADABLE_KEY};
+use crate::exercises::{self, exercise, Exercise, Setup, Stage, Status, EXERCISES};
+use crate::form::RunForm;
+use crate::route::{entry_href, section_href, Route};
+use faultline_engine::guide;
+use leptos::prelude::*;
+use web_sys::Storage;
+
+fn storage() -> Option<Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The learner's progress, shared by the pages through Leptos's context.
+#[derive(Clone, Copy)]
+struct ExerciseState {
+    progress: RwSignal<Progress>,
+    /// Why stored progress was reset or could not be saved.
+    notice: RwSignal<Option<String>>,
+}
+
+/// Loads the stored progress, runs the active exercise's checks whenever the run changes, and saves.
+pub fn provide_exercises(controller: Controller) {
+    let stored = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
+    let (progress, notice) = Progress::load(stored.as_deref());
+    if let (Some(text), Some(s)) = (stored.as_deref().filter(|_| notice.is_some()), storage()) {
+        s.set_item(UNREADABLE_KEY, text).ok();
+    }
+    let state = ExerciseState { progress: RwSignal::new(progress), notice: RwSignal::new(notice) };
+    Effect::new(move |_| {
+        controller.view.with(|v| state.progress.maybe_update(|p| exercises::record(p, v)));
+    });
+    Effect::new(move |_| {
+        let text = state.progress.with(Progress::to_json);
+        if storage().and_then(|s| s.set_item(STORAGE_KEY, &text).ok()).is_none() {
+            state.notice.set(Some(
+                "Your progress could not be saved in this browser; it lasts until you close the tab.".into(),
+            ));
+        }
+    });
+    provide_context(state);
+}
+
+fn state() -> ExerciseState {
+    expect_context::<ExerciseState>()
+}
+
+fn status_of(id: &'static str) -> impl Fn() -> Status + Copy {
+    let progress = state().progress;
+    move || progress.with(|p| Status::of(p.get(id)))
+}
+
+#[component]
+fn Notice() -> impl IntoView {
+    let notice = state().notice;
+    move || notice.get().map(|text| view! { <p class="exercise-notice" role="status">{text}</p> })
+}
+
+#[component]
+pub fn ExerciseList() -> impl IntoView {
+    let items = EXERCISES.iter().map(|ex| view! { <ExerciseItem ex /> }).collect_view();
+    view! {
+        <main class="exercises-page">
+            <h1>"Exercises"</h1>
+            <p class="lede">
+                "Each exercise breaks the model one way. Predict what will happen, reproduce the symptom in your own "
+                "run, fix it, and compare. The checks read only your runs' settings and telemetry."
+            </p>
+            <Notice />
+            <ol class="exercise-list">{items}</ol>
+        </main>
+    }
+}
+
+#[component]
+fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
+    let status = status_of(ex.id);
+    let section = guide::section(ex.section).map_or(ex.section, |s| s.title);
+    view! {
+        <li class="exercise-item" data-exercise-id=ex.id data-status=move || status().as_str()>
+            <a class="exercise-title" href=Route::Exercise(ex.id).href()>{ex.title}</a>
+            <span class="exercise-section">{section}</span>
+            <span class="exercise-status">{move || status().label()}</span>
+        </li>
+    }
+}
+
+/// Puts `setup` into the trainer's form, makes `id` the exercise the checks follow, and shows the trainer.
+fn apply(form: RwSignal<RunForm>, id: &'static str, setup: &'static Setup) {
+    form.set(setup.form());
+    state().progress.update(|p| p.active = Some(id.to_string()));
+    if let Some(w) = web_sys::window() {
+        w.location().set_hash(&Route::Trainer.href()).ok();
+    }
+}
+
+#[component]
+pub fn ExercisePage(controller: Controller, form: RwSignal<RunForm>, ex: &'static Exercise) -> impl IntoView {
+    let progress = state().progress;
+    let status = status_of(ex.id);
+    let predicted = Memo::new(move |_| progress.with(|p| p.get(ex.id).is_some_and(|e| e.prediction.is_some())));
+    let section = guide::section(ex.section).map_or(ex.section, |s| s.title);
+    let hints = ex
+        .entries
+        .iter()
+        .filter_map(|id| guide::entry(id))
+        .map(|e| view! { <li><a href=entry_href(e.id)>{e.title}</a></li> })
+        .collect_view();
+    let stages = move || {
+        predicted.get().then(|| {
+            view! {
+                <StageView controller form ex stage=&ex.reproduce name="reproduce" />
+                <StageView controller form ex stage=&ex.fix name="fix" />
+                <Recap ex />
+            }
+        })
+    };
+    let start_over = move |_| {
+        progress.update(|p| {
+            p.exercises.remove(ex.id);
+        })
+    };
+    view! {
+        <main class="exercises-page exercise-page" data-exercise-id=ex.id data-status=move || status().as_str()>
+            <p class="crumbs"><a href=Route::Exercises.href()>"Exercises"</a></p>
+            <h1>{ex.title}</h1>
+            <p class="exercise-meta">
+                <a href=section_href(ex.section)>{section}</a>
+                " · "
+                <span class="exercise-status">{move || status().label()}</span>
+            </p>
+            <Notice />
+            <p class="lede">{ex.goal}</p>
+            <PredictionView ex />
+            {stages}
+            <section class="exercise-hints">
+                <h2>"Hints from the guide"</h2>
+                <ul class="plain">{hints}</ul>
+            </section>
+            <button type="button" class="link-button" on:click=start_over>"Start this exercise over"</button>
+        </main>
+    }
+}
+
+#[component]
+fn PredictionView(ex: &'static Exercise) -> impl IntoView {
+    let progress = state().progress;
+    let predicted = move || progress.with(|p| p.get(ex.id).and_then(|e| e.prediction));
+    let options = ex
+        .prediction
+        .options
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let choose = move |_| {
+                progress.update(|p| {
+                    p.exercises.entry(ex.id.to_string()).or_default().prediction = Some(i);
+                    p.active = Some(ex.id.to_string());
+                })
+            };
+            view! {
+                <li>
+                    <button
+                        type="button"
+                        class="prediction-option"
+                        data-option=i
+                        aria-pressed=move || if predicted() == Some(i) { "true" } else { "false" }
+                        disabled=move || predicted().is_some()
+                        on:click=choose
+                    >
+                        {*text}
+                    </button>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="exercise-prediction">
+            <h2>"Predict before you run"</h2>
+            <p>{ex.prediction.question}</p>
+            <ul class="plain prediction-options">{options}</ul>
+            {move || {
+                predicted()
+                    .is_none()
+                    .then(|| view! { <p class="muted">"Choose an answer to see the steps; the recap compares it with your runs."</p> })
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn StageView(
+    controller: Controller,
+    form: RwSignal<RunForm>,
+    ex: &'static Exercise,
+    stage: &'static Stage,
+    name: &'static str,
+) -> impl IntoView {
+    let progress = state().progress;
+    let is_fix = name == "fix";
+    let passed = move || {
+        progress.with(|p| {
+            let e = p.get(ex.id)?;
+            if is_fix {
+                e.fixed.clone()
+            } else {
+                e.reproduced.clone()
+            }
+        })
+    };
+    let is_current = move || progress.with(|p| p.get(ex.id).is_some_and(|e| e.reproduced.is_some() == is_fix));
+    let live = move || {
+        let current = progress.with(|p| p.active.as_deref() == Some(ex.id) && is_current());
+        let why = current
+            .then(|| progress.with(|p| controller.view.with(|v| exercises::live(ex, p.get(ex.id), v).err())))
+            .flatten();
+        why.map(|why| view! { <p class="check-waiting">"Current run: " {why}</p> })
+    };
+    let buttons = stage
+        .setups
+        .iter()
+        .map(|setup| {
+            view! {
+                <button type="button" class="apply-setup" on:click=move |_| apply(form, ex.id, setup)>
+                    {setup.label}
+                </button>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="exercise-stage" data-stage=name data-passed=move || passed().is_some().to_string()>
+            <h2>{if is_fix { "2. " } else { "1. " }} {stage.title}</h2>
+            <p>{stage.instructions}</p>
+            <div class="setup-buttons">{buttons}</div>
+            {move || match passed() {
+                Some(e) => view! { <p class="check-passed">"✓ " {e.text}</p> }.into_any(),
+                None => live().into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Recap(ex: &'static Exercise) -> impl IntoView {
+    let progress = state().progress;
+    let next = EXERCISES.iter().skip_while(|e| e.id != ex.id).nth(1);
+    let body = move || {
+        let p = progress.with(|p| p.get(ex.id).cloned())?;
+        p.fixed.as_ref()?;
+        let lines = exercises::recap(ex, &p).into_iter().map(|l| view! { <li>{l}</li> }).collect_view();
+        let finish = move |_| progress.update(|p| p.exercises.entry(ex.id.to_string()).or_default().done = true);
+        let end = if p.done {
+            let link = next.map(|n| view! { <a href=Route::Exercise(n.id).href()>"Next: " {n.title}</a> });
+            view! { <p class="exercise-done">"Done. " {link}</p> }.into_any()
+        } else {
+            view! { <button type="button" class="mark-done" on:click=finish>"Mark as done"</button> }.into_any()
+        };
+        Some(view! {
+            <section class="exercise-recap">
+                <h2>"What you saw"</h2>
+                <ul>{lines}</ul>
+                {end}
+            </section>
+        })
+    };
+    body
+}
+
+/// The trainer page's reminder of the exercise being worked on, with its next check's state.
+#[component]
+pub fn ExerciseStrip(controller: Controller) -> impl IntoView {
+    let progress = state().progress;
+    move || {
+        let (ex, p) = progress.with(|p| {
+            let ex = exercise(p.active.as_deref()?)?;
+            Some((ex, p.get(ex.id).cloned()))
+        })?;
+        let status = Status::of(p.as_ref());
+        if status == Status::Done {
+            return None;
+        }
+        let check = match status {
+            _ if p.as_ref().and_then(|e| e.prediction).is_none() => "Answer the prediction first.".to_string(),
+            Status::Fixed => "Both checks passed: read the recap.".to_string(),
+            _ => match controller.view.with(|v| exercises::live(ex, p.as_ref(), v)) {
+                Ok(e) => format!("✓ {}", e.text),
+                Err(why) => why,
+            },
+        };
+        Some(view! {
+            <aside class="exercise-strip" aria-label="Current exercise" data-status=status.as_str()>
+                <span>"Exercise: "</span>
+                <a href=Route::Exercise(ex.id).href()>{ex.title}</a>
+                <span class="exercise-status">{status.label()}</span>
+                <span class="check-waiting">{check}</span>
+            </aside>
+        })
+    }
+}

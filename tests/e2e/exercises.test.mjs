@@ -1,0 +1,118 @@
+// The guided exercises, done as a learner does them: open the list, pick the first-run exercise, answer
+// the prediction, apply the setup, start training on the trainer page, and wait for the checks (computed
+// from the run's telemetry in the page) to pass and the recap to quote the run's numbers. Progress must
+// survive a reload, and unreadable stored progress must be reset with a notice.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { launchBrowser, openPage, screenshot } from "./lib/browser.mjs";
+
+const LOAD_TIMEOUT = 60_000;
+const RUN_TIMEOUT = 180_000;
+const NARROW = { width: 390, height: 844 };
+const WIDE = { width: 1280, height: 900 };
+
+let browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function openList(path = "#/exercises") {
+  const opened = await openPage(browser, path);
+  await opened.page.locator(".exercise-list .exercise-item").first().waitFor({ timeout: LOAD_TIMEOUT });
+  return opened;
+}
+
+async function screenshots(page, name) {
+  await page.setViewportSize(NARROW);
+  await screenshot(page, `${name}-390.png`);
+  await page.setViewportSize(WIDE);
+  await screenshot(page, `${name}.png`);
+}
+
+async function statusOf(page, id) {
+  return page.locator(`.exercise-item[data-exercise-id="${id}"]`).getAttribute("data-status");
+}
+
+describe("the exercises", { timeout: RUN_TIMEOUT + 120_000 }, () => {
+  test("the first-run exercise, from the list to the recap", async () => {
+    const { page, problems } = await openList();
+    try {
+      const ids = await page.locator(".exercise-item").evaluateAll((items) => items.map((i) => i.dataset.exerciseId));
+      assert.ok(ids.length >= 12, `${ids.length} exercises`);
+      assert.equal(ids[0], "first-run");
+      assert.equal(new Set(ids).size, ids.length, "ids are unique");
+      const statuses = await page.locator(".exercise-item").evaluateAll((items) => items.map((i) => i.dataset.status));
+      assert.ok(statuses.every((s) => s === "not-started"), statuses.join());
+      assert.equal(await page.locator('nav a[href="#/exercises"][aria-current="page"]').count(), 1);
+      await screenshots(page, "exercises-list");
+
+      await page.locator('.exercise-item[data-exercise-id="first-run"] a').click();
+      const exercise = page.locator('.exercise-page[data-exercise-id="first-run"]');
+      await exercise.waitFor();
+      assert.equal(await page.locator(".exercise-stage").count(), 0, "the steps wait for a prediction");
+      await page.locator('.prediction-option[data-option="1"]').click();
+      assert.equal(await page.locator('.prediction-option[data-option="1"]').getAttribute("aria-pressed"), "true");
+      assert.ok(await page.locator('.prediction-option[data-option="0"]').isDisabled(), "the prediction is locked");
+
+      await page.locator('.exercise-stage[data-stage="reproduce"] .apply-setup').first().click();
+      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      assert.equal(await page.locator("#steps").inputValue(), "60", "the setup is in the form");
+      const strip = page.locator(".exercise-strip");
+      assert.match(await strip.textContent(), /first run/i);
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="fixed"]').waitFor({ timeout: 10_000 });
+      await screenshot(page, "exercise-strip.png");
+
+      await strip.locator("a").click();
+      await exercise.waitFor();
+      for (const stage of ["reproduce", "fix"]) {
+        await page.locator(`.exercise-stage[data-stage="${stage}"][data-passed="true"]`).waitFor();
+      }
+      const recap = page.locator(".exercise-recap");
+      const text = await recap.textContent();
+      assert.match(text, /You predicted "About ln V: it guesses every token equally": right/);
+      assert.match(text, /your first loss was \d+\.\d\d, next to ln V = \d+\.\d\d/);
+      assert.match(text, /after 60 steps your loss was \d+\.\d\d/);
+      await screenshots(page, "exercise-first-run");
+      await recap.locator(".mark-done").click();
+      await recap.locator(".exercise-done").waitFor();
+
+      await page.locator('nav a[href="#/exercises"]').click();
+      await page.locator('.exercise-item[data-exercise-id="first-run"][data-status="done"]').waitFor();
+      await page.reload({ waitUntil: "load" });
+      await page.locator(".exercise-item").first().waitFor({ timeout: LOAD_TIMEOUT });
+      assert.equal(await statusOf(page, "first-run"), "done", "progress survives a reload");
+      assert.equal(await page.locator(".exercise-notice").count(), 0);
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("unreadable stored progress is reset with a notice and kept aside", async () => {
+    const { page, problems } = await openList();
+    try {
+      // Let the worker finish loading first: a reload would abort its request.
+      await page.waitForLoadState("networkidle");
+      await page.evaluate(() => localStorage.setItem("faultline.progress.v1", '{"version":1,"exercises":'));
+      await page.reload({ waitUntil: "load" });
+      await page.locator(".exercise-notice").waitFor({ timeout: LOAD_TIMEOUT });
+      assert.match(await page.locator(".exercise-notice").textContent(), /could not be read/);
+      assert.equal(await statusOf(page, "first-run"), "not-started");
+      const kept = await page.evaluate(() => localStorage.getItem("faultline.progress.v1.unreadable"));
+      assert.equal(kept, '{"version":1,"exercises":');
+      const saved = await page.evaluate(() => JSON.parse(localStorage.getItem("faultline.progress.v1")));
+      assert.equal(saved.version, 1);
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+});
