@@ -51,6 +51,8 @@ pub struct Trainer<B: Backend = CpuBackend> {
     grad_sq: Vec<f64>,
     /// Per-tensor ‖Δw‖/‖w‖ of the last update, measured only when an evaluation follows it.
     update_ratios: Vec<Option<f32>>,
+    /// The learning rate of the step being taken by [`Trainer::step_at`], in place of the schedule's.
+    lr_override: Option<f32>,
 }
 
 impl Trainer<CpuBackend> {
@@ -101,6 +103,7 @@ impl<B: Backend> Trainer<B> {
             train_ms: 0.0,
             grad_sq: Vec::new(),
             update_ratios: Vec::new(),
+            lr_override: None,
         })
     }
 
@@ -230,7 +233,7 @@ impl<B: Backend> Trainer<B> {
                 self.backend.scale(g, factor);
             }
         }
-        let lr = self.current_lr();
+        let lr = self.lr_override.unwrap_or_else(|| self.current_lr());
         let measure_update = self.eval_follows() || self.cfg.faults.sync_every_step;
         let before: Vec<Vec<f32>> = if measure_update {
             self.model.params.tensors().into_iter().map(|p| self.backend.download(p)).collect()
@@ -264,6 +267,15 @@ impl<B: Backend> Trainer<B> {
         let record = StepRecord { step: self.steps_done, loss, grad_norm: norm as f32, lr, tokens, times };
         self.history.steps.push(record.clone());
         Ok(record)
+    }
+
+    /// One optimiser step at learning rate `lr` instead of the schedule's (the learning-rate range
+    /// test sets every step's rate itself). Everything else is [`Trainer::step`].
+    pub fn step_at(&mut self, lr: f32) -> Result<StepRecord, EngineError> {
+        self.lr_override = Some(lr);
+        let record = self.step();
+        self.lr_override = None;
+        record
     }
 
     /// Whether an evaluation is due right after the step about to run.
