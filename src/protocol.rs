@@ -8,6 +8,7 @@
 use faultline_engine::bench::BenchResult;
 use faultline_engine::data::CorpusInfo;
 use faultline_engine::diagnosis::Finding;
+use faultline_engine::lr_range::{RangePoint, RangeResult, RangeSettings};
 use faultline_engine::memory::MemoryEstimate;
 use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::{EvalRecord, ModelConfig, Preset, RunConfig, RunSummary, StepRecord};
@@ -47,6 +48,14 @@ pub enum ToWorker {
         request: u32,
         config: Box<RunConfig>,
     },
+    /// Run the learning-rate range test for `config` on a fresh model of its own, in slices like
+    /// training. Refused while a training run is running or paused; a later request, a Start or a
+    /// Reset ends it. Answered with [`FromWorker::LrRange`] events for `request`.
+    LrRange {
+        request: u32,
+        config: Box<RunConfig>,
+        settings: RangeSettings,
+    },
 }
 
 /// The settings of one generated sample.
@@ -72,6 +81,22 @@ pub enum FromWorker {
     Estimate { request: u32, result: EstimateResult },
     /// The worker itself failed (a panic, a message it could not read): nothing it runs can be trusted.
     Fatal { message: String },
+    /// Progress of the learning-rate range test number `request`.
+    LrRange { request: u32, event: LrRangeEvent },
+}
+
+/// The life of one learning-rate range test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrRangeEvent {
+    /// The model is built; `planned` rates will be tried unless the loss blows up first.
+    Started { planned: usize },
+    /// The steps taken since the last message, in order.
+    Points(Vec<RangePoint>),
+    /// The sweep ended: every point, why it ended and the suggested rate.
+    Done(RangeResult),
+    /// The test was refused, could not start, or was ended by another request.
+    Failed { message: String },
 }
 
 /// The life of one training run, as the worker tells it.
@@ -163,6 +188,7 @@ pub mod wire {
 mod tests {
     use super::test_support::{eval_record, run_info, step_record, summary};
     use super::*;
+    use faultline_engine::lr_range::RangeEnd;
     use faultline_engine::Preset;
 
     fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug>(msg: T) -> serde_json::Value {
@@ -192,6 +218,12 @@ mod tests {
         assert_eq!(bench["bench"]["config"], "tiny");
         let estimate = round_trip(ToWorker::Estimate { request: 3, config: Box::new(RunConfig::default()) });
         assert_eq!(estimate["estimate"]["request"], 3);
+        let sweep = round_trip(ToWorker::LrRange {
+            request: 4,
+            config: Box::new(RunConfig::default()),
+            settings: RangeSettings::default(),
+        });
+        assert_eq!(sweep["lr-range"]["settings"]["num_lrs"], 100);
     }
 
     #[test]
@@ -242,6 +274,22 @@ mod tests {
         let memory = faultline_engine::memory::estimate(&RunConfig::default(), 29);
         round_trip(FromWorker::Estimate { request: 1, result: EstimateResult::Known { vocab_size: 29, memory } });
         round_trip(FromWorker::Estimate { request: 2, result: EstimateResult::Unavailable { message: "no".into() } });
+        let points = vec![RangePoint { step: 1, lr: 1e-7, loss: 3.4 }, RangePoint { step: 2, lr: 1e-6, loss: 3.3 }];
+        let events = [
+            LrRangeEvent::Started { planned: 100 },
+            LrRangeEvent::Points(points.clone()),
+            LrRangeEvent::Done(RangeResult {
+                settings: RangeSettings::default(),
+                suggestion: faultline_engine::lr_range::suggest(&points),
+                points,
+                end: RangeEnd::Exploded { step: 2, lr: 1e-6, loss: 20.0 },
+            }),
+            LrRangeEvent::Failed { message: "a training run is in progress".into() },
+        ];
+        for event in events {
+            let json = round_trip(FromWorker::LrRange { request: 5, event });
+            assert_eq!(json["lr-range"]["request"], 5);
+        }
     }
 }
 
