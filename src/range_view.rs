@@ -68,6 +68,14 @@ impl RangeView {
         true
     }
 
+    /// Marks a test still waiting for the worker as failed (the worker crashed).
+    pub fn fail(&mut self, message: &str) {
+        if self.state == RangeState::Running {
+            self.state = RangeState::Failed;
+            self.message = Some(message.to_string());
+        }
+    }
+
     /// The guide's suggestion, once the sweep has ended.
     pub fn suggestion(&self) -> Option<Suggestion> {
         self.result.as_ref().and_then(|r| r.suggestion)
@@ -175,6 +183,12 @@ mod tests {
         let mut v = RangeView::requested(1, RangeSettings::default());
         v.apply(1, LrRangeEvent::Failed { message: "a training run is in progress".into() });
         assert_eq!((v.state, v.status().as_str()), (RangeState::Failed, "a training run is in progress"));
+        let mut crashed = RangeView::requested(2, RangeSettings::default());
+        crashed.fail("the training worker crashed");
+        assert_eq!((crashed.state, crashed.status().as_str()), (RangeState::Failed, "the training worker crashed"));
+        let mut idle = RangeView::default();
+        idle.fail("the training worker crashed");
+        assert_eq!(idle.state, RangeState::Idle, "only a waiting test fails");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod guide;
 mod guide_text;
 mod line_chart;
 mod loss_chart;
+mod lr_finder;
 mod memory;
 mod phase_chart;
 mod sample;

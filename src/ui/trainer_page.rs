@@ -5,6 +5,7 @@ use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
 use super::faults::FaultPanel;
 use super::loss_chart::LossChart;
+use super::lr_finder::LrFinder;
 use super::memory::MemoryPanel;
 use super::sample::SamplePanel;
 use super::settings::RunSettings;
@@ -42,6 +43,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             <SymptomPanel controller form />
             <section class="panel charts-panel" aria-label="Training">
                 <LossChart view ghost=controller.ghost />
+                <LrFinder controller form />
                 <SamplePanel view />
                 <TelemetryCharts view />
             </section>
