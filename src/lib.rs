@@ -2,7 +2,8 @@
 //!
 //! - [`protocol`]: the typed messages between the page and the worker.
 //! - [`worker`]: the worker's training session ([`worker::session`], plain Rust) and its JavaScript glue.
-//! - [`run_view`], [`range_view`], [`form`], [`chart`], [`bench`]: what the page knows and checks, tested natively.
+//! - [`run_view`], [`range_view`], [`form`], [`generation`], [`chart`], [`bench`]: what the page knows and
+//!   checks, tested natively.
 //! - [`symptoms`], [`checklist`], [`route`], [`markup`]: what the symptom panel and the guide pages make of a run,
 //!   and the hash routes between the pages.
 //! - `ui`, `client`, `banner` (WebAssembly only): the Leptos components, the worker handle, the error banner.
@@ -11,6 +12,7 @@ pub mod bench;
 pub mod chart;
 pub mod checklist;
 pub mod form;
+pub mod generation;
 pub mod markup;
 pub mod protocol;
 pub mod range_view;

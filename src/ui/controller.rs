@@ -4,7 +4,7 @@
 use crate::banner;
 use crate::chart::loss::{loss_curve, LossCurve};
 use crate::client::WorkerClient;
-use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, ToWorker};
+use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, SampleRequest, ToWorker};
 use crate::range_view::RangeView;
 use crate::run_view::{RunState, RunView};
 use faultline_engine::lr_range::RangeSettings;
@@ -141,6 +141,14 @@ impl Controller {
         banner::hide();
         self.post(ToWorker::Reset);
         self.view.update(RunView::reset);
+    }
+
+    /// Asks the current run's model for text; the answer arrives in the view's `generated`.
+    pub fn generate(&self, request: SampleRequest) {
+        if self.view.with_untracked(|v| v.info.is_some()) {
+            self.view.update(|v| v.generating = true);
+            self.post(ToWorker::Sample(request));
+        }
     }
 
     /// Starts the learning-rate range test for `config` on a fresh model (the guide's sweep).

@@ -7,7 +7,7 @@ use super::faults::FaultPanel;
 use super::loss_chart::LossChart;
 use super::lr_finder::LrFinder;
 use super::memory::MemoryPanel;
-use super::sample::SamplePanel;
+use super::sample::{GeneratePanel, SamplePanel};
 use super::settings::RunSettings;
 use super::stats::RunStats;
 use super::symptoms::SymptomPanel;
@@ -45,6 +45,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <LossChart view ghost=controller.ghost />
                 <LrFinder controller form />
                 <SamplePanel view />
+                <GeneratePanel controller />
                 <TelemetryCharts view />
             </section>
         </main>

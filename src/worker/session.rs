@@ -356,11 +356,11 @@ impl Run {
 
     fn sample(&mut self, request: &SampleRequest) -> FromWorker {
         let step = self.trainer.steps_done();
-        let text = self
+        let sample = self
             .trainer
-            .sample(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
-            .unwrap_or_else(|e| format!("(no sample: {e})"));
-        self.event(RunEvent::Sample { step, text })
+            .sample_stats(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
+            .map_err(|e| e.to_string());
+        self.event(RunEvent::Sample { step, sample })
     }
 }
 
@@ -603,7 +603,27 @@ mod tests {
         s.handle(ToWorker::Step);
         let request =
             SampleRequest { prompt: String::new(), max_new_tokens: 8, sampling: SamplingConfig::default(), seed: 3 };
-        let out = events(s.handle(ToWorker::Sample(request)), 9);
-        assert!(matches!(out.as_slice(), [RunEvent::Sample { step: 1, text }] if !text.is_empty()), "{out:?}");
+        let out = events(s.handle(ToWorker::Sample(request.clone())), 9);
+        let [RunEvent::Sample { step: 1, sample: Ok(stats) }] = out.as_slice() else { panic!("{out:?}") };
+        assert!(stats.text.chars().count() > 8, "{stats:?}");
+        assert!((0.0..=1.0).contains(&stats.repeated_ngram_rate) && stats.sampler_entropy > 0.0, "{stats:?}");
+        let greedy =
+            SampleRequest { sampling: SamplingConfig { greedy: true, ..SamplingConfig::default() }, ..request };
+        let out = events(s.handle(ToWorker::Sample(greedy)), 9);
+        assert!(
+            matches!(out.as_slice(), [RunEvent::Sample { sample: Ok(stats), .. }] if stats.sampler_entropy == 0.0),
+            "greedy decoding keeps no entropy: {out:?}"
+        );
+        let bad = SampleRequest {
+            prompt: String::new(),
+            max_new_tokens: 8,
+            sampling: SamplingConfig { temperature: 0.0, ..SamplingConfig::default() },
+            seed: 3,
+        };
+        let out = events(s.handle(ToWorker::Sample(bad)), 9);
+        assert!(
+            matches!(out.as_slice(), [RunEvent::Sample { sample: Err(message), .. }] if message.contains("temperature")),
+            "{out:?}"
+        );
     }
 }

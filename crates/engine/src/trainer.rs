@@ -438,8 +438,19 @@ impl<B: Backend> Trainer<B> {
             return None;
         }
         let opts = self.sampling();
-        let (ids, choices) =
-            self.generate("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok()?;
+        self.sample_stats("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok()
+    }
+
+    /// Generates like [`Trainer::sample`] and measures the text as an evaluation's sample is measured
+    /// (repeated 4-grams, unseen bigrams, the entropy the decoding kept).
+    pub fn sample_stats(
+        &mut self,
+        prompt: &str,
+        max_new_tokens: usize,
+        opts: &SamplingConfig,
+        seed: u64,
+    ) -> Result<SampleStats, EngineError> {
+        let (ids, choices) = self.generate(prompt, max_new_tokens, opts, seed)?;
         let text = self.decode(&ids);
         // Measure what the reader sees: re-encode the text (a mismatched vocabulary shows up here).
         let seen = self.dataset.tokenizer.encode(&text).unwrap_or_default();
@@ -447,7 +458,7 @@ impl<B: Backend> Trainer<B> {
         let pairs = seen.windows(2).count().max(1);
         let unseen = seen.windows(2).filter(|p| !self.train_bigrams[p[0] as usize * v + p[1] as usize]).count();
         let reference: Vec<u32> = self.dataset.val.iter().take(seen.len()).copied().collect();
-        Some(SampleStats {
+        Ok(SampleStats {
             text,
             repeated_ngram_rate: repeated_ngram_rate(&seen, 4),
             reference_ngram_rate: repeated_ngram_rate(&reference, 4),
