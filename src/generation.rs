@@ -128,8 +128,7 @@ mod tests {
 
     #[test]
     fn the_defaults_make_the_runs_own_decoding() {
-        let mut form = GenerateForm::default();
-        form.prompt = "the ".into();
+        let form = GenerateForm { prompt: "the ".into(), ..GenerateForm::default() };
         let request = form.to_request(7).unwrap();
         assert_eq!(request.sampling, SamplingConfig::default());
         assert_eq!((request.prompt.as_str(), request.max_new_tokens, request.seed), ("the ", DEFAULT_LENGTH, 7));

@@ -140,7 +140,8 @@ fn draw(canvas: &HtmlCanvasElement, data: &RangeChart) -> Option<()> {
             .ok()?;
         let label = format!("suggested {}", lr_text(10f64.powf(x) as f32));
         let style = font(11.0).color(&PICK).pos(Pos::new(HPos::Right, VPos::Top));
-        chart.draw_series(std::iter::once(Text::new(label, (x, y_max), style))).ok()?;
+        let text = EmptyElement::at((x, y_max)) + Text::new(label, (-px(5.0), px(2.0)), style);
+        chart.draw_series(std::iter::once(text)).ok()?;
     }
     if data.points.is_empty() {
         let style = font(12.0).color(&MUTED).pos(Pos::new(HPos::Center, VPos::Center));

@@ -1,5 +1,6 @@
 // The learning-rate range test on the trainer page: run the guide's sweep in the worker, read the curve
-// and the suggestion, and put the suggestion into the learning-rate field with one click.
+// and the suggestion, and put the suggestion into the learning-rate field with one click. And the
+// generation panel: decode from the trained model and read the repeated-4-gram meter.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -120,6 +121,58 @@ describe("the learning-rate range test", { timeout: SWEEP_TIMEOUT + 120_000 }, (
       assert.match((await page.locator("#lr-status").textContent()) ?? "", /Fix the settings .*\(lr\)/);
       assert.equal(await page.locator("#lr-finder").getAttribute("data-state"), "idle", "no sweep started");
       assert.equal(await lr.inputValue(), "abc", "the typed text stays");
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe("the generation panel", { timeout: 240_000 }, () => {
+  test("generates after a short run and measures the repetition", async (t) => {
+    const { page, problems } = await openApp();
+    try {
+      assert.ok(await page.locator("#generate-btn").isDisabled(), "nothing to generate from before a run");
+      const steps = page.locator("#steps");
+      await steps.fill("30");
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: 180_000 });
+
+      await page.locator("#gen-prompt").fill("the ");
+      await page.locator("#gen-sample-tokens").fill("80");
+      const temperature = page.locator("#gen-temperature");
+      await temperature.fill("hot");
+      await page.locator('[data-error-for="gen-temperature"]').waitFor({ state: "visible", timeout: 5_000 });
+      assert.match((await page.locator("#gen-temperature-error").textContent()) ?? "", /'hot' is not a number/);
+      assert.ok(await page.locator("#generate-btn").isDisabled(), "a bad field blocks Generate");
+      assert.equal(await temperature.inputValue(), "hot", "the typed text stays");
+      await temperature.fill("0.8");
+
+      await page.locator("#generate-btn").click();
+      await page.locator("#gen-text").waitFor({ timeout: 30_000 });
+      const text = (await page.locator("#gen-text").textContent()) ?? "";
+      assert.ok(text.startsWith("the ") && text.length > 40, `generated after the prompt: ${JSON.stringify(text)}`);
+      const meter = page.locator("#gen-repeat");
+      const rate = Number(await meter.getAttribute("data-rate"));
+      const shown = Number(((await meter.textContent()) ?? "").replace("%", "").trim());
+      assert.ok(rate >= 0 && rate <= 1, `repeated 4-gram rate ${rate}`);
+      assert.ok(shown >= 0 && shown <= 100 && Math.abs(shown - 100 * rate) < 0.06, `meter shows ${shown} %`);
+      t.diagnostic(`sampled: repeated 4-grams ${shown} %, ${await page.locator("#gen-entropy").textContent()}`);
+
+      await page.locator("#gen-greedy").check();
+      await page.locator("#generate-btn").click();
+      await page.waitForFunction(
+        () => /drew from 0\.00 nats/.test(document.querySelector("#gen-entropy")?.textContent ?? ""),
+        null,
+        { timeout: 30_000 },
+      );
+      const greedy = Number(await meter.getAttribute("data-rate"));
+      t.diagnostic(`greedy: repeated 4-grams ${(100 * greedy).toFixed(1)} %`);
+      assert.ok(greedy >= 0 && greedy <= 1);
+      await page.locator("#generate").screenshot({ path: join(screenshotDir, "generate-1280.png") });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForTimeout(300);
+      await page.locator("#generate").screenshot({ path: join(screenshotDir, "generate-390.png") });
+      assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
     } finally {
       await page.close();
     }
