@@ -44,6 +44,11 @@ pub fn LrFinder(controller: Controller, form: RwSignal<RunForm>) -> impl IntoVie
                 </button>
             </div>
             <RangeChartView range />
+            <p class="legend">
+                <span class="key">"loss after one step at that rate"</span>
+                <span class="key lowest">"lowest loss"</span>
+                <span class="key pick">"suggested rate: a tenth of the lowest loss's"</span>
+            </p>
             <p id="lr-status" class="lr-status" aria-live="polite">
                 {move || note.get().unwrap_or_else(|| range.with(RangeView::status))}
             </p>
