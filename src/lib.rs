@@ -2,8 +2,10 @@
 //!
 //! - [`protocol`]: the typed messages between the page and the worker.
 //! - [`worker`]: the worker's training session ([`worker::session`], plain Rust) and its JavaScript glue.
-//! - [`run_view`], [`form`], [`chart`], [`bench`]: what the page knows and checks, tested natively.
+//! - [`run_view`], [`range_view`], [`form`], [`generation`], [`export`], [`chart`], [`bench`]: what the page
+//!   knows and checks, tested natively.
 //! - [`exercises`]: the guided exercises, their checks over a run's telemetry, and the learner's progress.
+//! - [`mystery`]: mystery rounds: a seeded hidden fault, the learner's guess and score.
 //! - [`symptoms`], [`checklist`], [`route`], [`markup`]: what the symptom panel and the guide pages make of a run,
 //!   and the hash routes between the pages.
 //! - `ui`, `client`, `banner` (WebAssembly only): the Leptos components, the worker handle, the error banner.
@@ -14,9 +16,11 @@ pub mod checklist;
 pub mod exercises;
 pub mod export;
 pub mod form;
+pub mod generation;
 pub mod markup;
 pub mod mystery;
 pub mod protocol;
+pub mod range_view;
 pub mod route;
 pub mod run_view;
 pub mod symptoms;

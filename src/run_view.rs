@@ -2,6 +2,7 @@
 
 use crate::protocol::{RunEvent, RunId, RunInfo};
 use faultline_engine::diagnosis::Finding;
+use faultline_engine::telemetry::SampleStats;
 use faultline_engine::{EvalRecord, RunConfig, StepRecord};
 
 /// Evaluations whose attention maps the page keeps; older ones keep their numbers only.
@@ -88,8 +89,12 @@ pub struct RunView {
     pub diagnosis: Option<Diagnosis>,
     pub stop: Option<StopPoint>,
     pub tokens_per_s: Option<f64>,
-    /// The latest generated text (from an evaluation or asked for) and the step it was generated at.
+    /// The latest evaluation's sample and the step it was generated at.
     pub sample: Option<(usize, String)>,
+    /// The latest text the learner asked for, measured, and the step it was generated at.
+    pub generated: Option<(usize, Result<SampleStats, String>)>,
+    /// A generation was asked for and has not been answered yet.
+    pub generating: bool,
     /// Why the run stopped or failed.
     pub message: Option<String>,
 }
@@ -139,7 +144,10 @@ impl RunView {
             RunEvent::Diagnosis { step, vocab_size, findings } => {
                 self.diagnosis = Some(Diagnosis { step, vocab_size, findings });
             }
-            RunEvent::Sample { step, text } => self.sample = Some((step, text)),
+            RunEvent::Sample { step, sample } => {
+                self.generated = Some((step, sample));
+                self.generating = false;
+            }
             RunEvent::Paused { step } => {
                 self.steps_done = step;
                 self.state = RunState::Paused;
@@ -222,8 +230,11 @@ mod tests {
         assert_eq!((v.steps_done, v.last_train_loss(), v.last_val_loss()), (2, Some(4.0), Some(4.3)));
         assert_eq!(v.tokens_per_s, Some(900.0));
         assert_eq!(v.sample, Some((2, "the cat".to_string())));
-        v.apply(3, RunEvent::Sample { step: 2, text: "a dog".into() });
-        assert_eq!(v.sample, Some((2, "a dog".to_string())));
+        v.generating = true;
+        let asked = eval_record(2, 4.1, None, Some("a dog")).sample.expect("a sample");
+        v.apply(3, RunEvent::Sample { step: 2, sample: Ok(asked.clone()) });
+        assert_eq!(v.sample, Some((2, "the cat".to_string())), "the evaluation's sample stays");
+        assert_eq!((v.generated.clone(), v.generating), (Some((2, Ok(asked))), false));
         v.apply(3, RunEvent::Paused { step: 2 });
         assert_eq!(v.state, RunState::Paused);
         v.apply(3, RunEvent::Resumed { step: 2 });

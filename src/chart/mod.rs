@@ -5,10 +5,12 @@
 //! - [`lines`]: per-block telemetry over time (gradient norms, dead units, update sizes).
 //! - [`attention`]: one attention map as a heatmap.
 //! - [`phases`]: where each step's time goes.
+//! - [`lr_range`]: the learning-rate range test's loss against the rate, on a log axis.
 
 pub mod attention;
 pub mod lines;
 pub mod loss;
+pub mod lr_range;
 pub mod phases;
 
 pub use loss::{HoverPoint, LossSeries};

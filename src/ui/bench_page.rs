@@ -22,7 +22,10 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
                     result.set(Some(json));
                 }
                 FromWorker::Fatal { message } => result.set(Some(bench::error_json(&message))),
-                FromWorker::Ready | FromWorker::Run { .. } | FromWorker::Estimate { .. } => {}
+                FromWorker::Ready
+                | FromWorker::Run { .. }
+                | FromWorker::Estimate { .. }
+                | FromWorker::LrRange { .. } => {}
             });
             client.post(ToWorker::Bench { config: preset, steps, seed });
             Some(client)

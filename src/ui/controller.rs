@@ -4,8 +4,10 @@
 use crate::banner;
 use crate::chart::loss::{loss_curve, LossCurve};
 use crate::client::WorkerClient;
-use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, ToWorker};
+use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, SampleRequest, ToWorker};
+use crate::range_view::RangeView;
 use crate::run_view::{RunState, RunView};
+use faultline_engine::lr_range::RangeSettings;
 use faultline_engine::RunConfig;
 use leptos::prelude::*;
 
@@ -27,6 +29,8 @@ pub struct Controller {
     /// the current one.
     pub ghost: RwSignal<Option<LossCurve>>,
     pub estimate: RwSignal<Option<Estimate>>,
+    /// The latest learning-rate range test.
+    pub lr_range: RwSignal<RangeView>,
     client: StoredValue<WorkerClient, LocalStorage>,
     next_run: StoredValue<RunId>,
     /// The estimate request the page waits for, and its settings.
@@ -39,6 +43,7 @@ impl Controller {
         let view = RwSignal::new(RunView::default());
         let estimate = RwSignal::new(None::<Estimate>);
         let pending_estimate = StoredValue::new((0u32, None::<RunConfig>));
+        let lr_range = RwSignal::new(RangeView::default());
         let client = WorkerClient::spawn(move |msg| match msg {
             FromWorker::Run { run, event } => {
                 let failure = match &event {
@@ -58,6 +63,7 @@ impl Controller {
             }
             FromWorker::Fatal { message } => {
                 banner::show(&message);
+                lr_range.update(|v| v.fail(&message));
                 view.update(|v| {
                     if v.state.is_active() {
                         v.state = RunState::Error;
@@ -65,12 +71,16 @@ impl Controller {
                     }
                 });
             }
+            FromWorker::LrRange { request, event } => {
+                lr_range.try_update(|v| v.apply(request, event));
+            }
             FromWorker::Ready | FromWorker::BenchDone(_) => {}
         });
         Self {
             view,
             ghost: RwSignal::new(None),
             estimate,
+            lr_range,
             client: StoredValue::new_local(client),
             next_run: StoredValue::new(1),
             pending_estimate,
@@ -131,6 +141,22 @@ impl Controller {
         banner::hide();
         self.post(ToWorker::Reset);
         self.view.update(RunView::reset);
+    }
+
+    /// Asks the current run's model for text; the answer arrives in the view's `generated`.
+    pub fn generate(&self, request: SampleRequest) {
+        if self.view.with_untracked(|v| v.info.is_some()) {
+            self.view.update(|v| v.generating = true);
+            self.post(ToWorker::Sample(request));
+        }
+    }
+
+    /// Starts the learning-rate range test for `config` on a fresh model (the guide's sweep).
+    pub fn find_lr(&self, config: RunConfig) {
+        let request = self.lr_range.with_untracked(|v| v.request).wrapping_add(1);
+        let settings = RangeSettings::default();
+        self.lr_range.set(RangeView::requested(request, settings));
+        self.post(ToWorker::LrRange { request, config: Box::new(config), settings });
     }
 
     /// Asks the worker what a run with `config` would need in memory; only the latest answer is kept.

@@ -14,6 +14,7 @@ mod guide_text;
 mod line_chart;
 mod link;
 mod loss_chart;
+mod lr_finder;
 mod memory;
 mod mystery;
 mod phase_chart;

@@ -8,8 +8,9 @@ use super::export::ExportBar;
 use super::faults::FaultPanel;
 use super::link::CopyLink;
 use super::loss_chart::LossChart;
+use super::lr_finder::LrFinder;
 use super::memory::MemoryPanel;
-use super::sample::SamplePanel;
+use super::sample::{GeneratePanel, SamplePanel};
 use super::settings::RunSettings;
 use super::stats::RunStats;
 use super::symptoms::SymptomPanel;
@@ -56,7 +57,9 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             <section class="panel charts-panel" aria-label="Training">
                 <LossChart view ghost=controller.ghost />
                 <ExportBar view />
+                <LrFinder controller form />
                 <SamplePanel view />
+                <GeneratePanel controller />
                 <TelemetryCharts view />
             </section>
         </main>

@@ -2,11 +2,12 @@
 //! and engine results into messages for the page. The JavaScript glue in [`super::runtime`] only moves
 //! messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
 
-use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, RunInfo, SampleRequest, ToWorker};
+use crate::protocol::{EstimateResult, FromWorker, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest, ToWorker};
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::config::CorpusSource;
 use faultline_engine::data::Dataset;
 use faultline_engine::diagnosis::diagnose;
+use faultline_engine::lr_range::RangeTest;
 use faultline_engine::memory;
 use faultline_engine::telemetry::History;
 use faultline_engine::trainer::{Clock, Trainer};
@@ -33,6 +34,20 @@ struct Run {
     /// Tokens and milliseconds of the steps in `pending`, for the throughput figure.
     pending_tokens: usize,
     pending_step_ms: f64,
+}
+
+/// A learning-rate range test in progress.
+struct Sweep {
+    request: u32,
+    test: RangeTest,
+    /// Points already sent to the page.
+    sent: usize,
+}
+
+impl Sweep {
+    fn event(&self, event: LrRangeEvent) -> FromWorker {
+        FromWorker::LrRange { request: self.request, event }
+    }
 }
 
 /// Vocabulary sizes of the corpora already loaded, at most this many remembered.
@@ -66,12 +81,13 @@ impl VocabKey {
 pub struct Session {
     clock: Clock,
     run: Option<Run>,
+    sweep: Option<Sweep>,
     vocab: Vec<(VocabKey, Result<usize, String>)>,
 }
 
 impl Session {
     pub fn new(clock: Clock) -> Self {
-        Self { clock, run: None, vocab: Vec::new() }
+        Self { clock, run: None, sweep: None, vocab: Vec::new() }
     }
 
     /// The vocabulary size a run with `config` gets (loading its corpus the first time).
@@ -100,9 +116,16 @@ impl Session {
         }
     }
 
-    /// True while a run wants [`Session::run_chunk`] called again.
+    /// True while a run or a learning-rate range test wants [`Session::run_chunk`] called again.
     pub fn is_running(&self) -> bool {
-        self.run.as_ref().is_some_and(|r| r.phase == Phase::Running)
+        self.sweep.is_some() || self.run.as_ref().is_some_and(|r| r.phase == Phase::Running)
+    }
+
+    /// Ends the range test in progress, if any, telling the page why.
+    fn end_sweep(&mut self, why: &str, out: &mut Vec<FromWorker>) {
+        if let Some(sweep) = self.sweep.take() {
+            out.push(sweep.event(LrRangeEvent::Failed { message: format!("the range test stopped: {why}") }));
+        }
     }
 
     /// Handles one message from the page and returns what to post back.
@@ -110,6 +133,7 @@ impl Session {
         let mut out = Vec::new();
         match msg {
             ToWorker::Start { run, config, paused } => {
+                self.end_sweep("a training run started", &mut out);
                 self.run = None;
                 match Trainer::cpu((*config).clone(), self.clock) {
                     Ok(trainer) => {
@@ -172,7 +196,10 @@ impl Session {
                     r.flush(self.clock, &mut out);
                 }
             }
-            ToWorker::Reset => self.run = None,
+            ToWorker::Reset => {
+                self.end_sweep("the page was reset", &mut out);
+                self.run = None;
+            }
             ToWorker::Sample(request) => {
                 if let Some(r) = self.run.as_mut() {
                     r.flush(self.clock, &mut out);
@@ -180,18 +207,72 @@ impl Session {
                 }
             }
             ToWorker::Bench { config, steps, seed } => {
+                self.sweep = None;
                 self.run = None;
                 out.push(FromWorker::BenchDone(run_training_bench(config, steps, seed, self.clock)));
             }
             ToWorker::Estimate { request, config } => {
                 out.push(FromWorker::Estimate { request, result: self.estimate(&config) });
             }
+            ToWorker::LrRange { request, config, settings } => {
+                self.end_sweep("a newer range test replaced it", &mut out);
+                let reply = |event| FromWorker::LrRange { request, event };
+                if self.run.as_ref().is_some_and(|r| r.phase != Phase::Over) {
+                    let message =
+                        "a training run is in progress: let it finish or reset it, then run the range test".to_string();
+                    out.push(reply(LrRangeEvent::Failed { message }));
+                    return out;
+                }
+                match RangeTest::cpu(&config, settings, self.clock) {
+                    Ok(test) => {
+                        out.push(reply(LrRangeEvent::Started { planned: test.planned() }));
+                        self.sweep = Some(Sweep { request, test, sent: 0 });
+                    }
+                    Err(e) => out.push(reply(LrRangeEvent::Failed { message: e.to_string() })),
+                }
+            }
         }
         out
     }
 
-    /// Trains for about `budget_ms` milliseconds (at least one step) and returns what to post.
+    /// Sweeps for about `budget_ms` milliseconds (at least one step); sends the new points, and the
+    /// result once the sweep has ended.
+    fn sweep_chunk(&mut self, budget_ms: f64) -> Vec<FromWorker> {
+        let clock = self.clock;
+        let Some(s) = self.sweep.as_mut() else { return Vec::new() };
+        let start = clock();
+        let mut failure = None;
+        while !s.test.is_done() {
+            if let Err(e) = s.test.advance() {
+                failure = Some(e);
+                break;
+            }
+            if clock() - start >= budget_ms {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        let new = s.test.points()[s.sent..].to_vec();
+        s.sent += new.len();
+        if !new.is_empty() {
+            out.push(s.event(LrRangeEvent::Points(new)));
+        }
+        if let Some(e) = failure {
+            out.push(s.event(LrRangeEvent::Failed { message: e.to_string() }));
+            self.sweep = None;
+        } else if s.test.is_done() {
+            out.push(s.event(LrRangeEvent::Done(s.test.result())));
+            self.sweep = None;
+        }
+        out
+    }
+
+    /// Trains (or sweeps the range test) for about `budget_ms` milliseconds (at least one step) and
+    /// returns what to post.
     pub fn run_chunk(&mut self, budget_ms: f64) -> Vec<FromWorker> {
+        if self.sweep.is_some() {
+            return self.sweep_chunk(budget_ms);
+        }
         let mut out = Vec::new();
         let clock = self.clock;
         let Some(r) = self.run.as_mut().filter(|r| r.phase == Phase::Running) else {
@@ -275,17 +356,18 @@ impl Run {
 
     fn sample(&mut self, request: &SampleRequest) -> FromWorker {
         let step = self.trainer.steps_done();
-        let text = self
+        let sample = self
             .trainer
-            .sample(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
-            .unwrap_or_else(|e| format!("(no sample: {e})"));
-        self.event(RunEvent::Sample { step, text })
+            .sample_stats(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
+            .map_err(|e| e.to_string());
+        self.event(RunEvent::Sample { step, sample })
     }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use faultline_engine::lr_range::{RangePoint, RangeSettings};
     use faultline_engine::sampling::SamplingConfig;
     use faultline_engine::trainer::native_clock;
     use faultline_engine::{OptimizerKind, Preset, RunConfig};
@@ -445,6 +527,75 @@ mod tests {
         assert!(!s.is_running());
     }
 
+    fn sweep_events(out: Vec<FromWorker>, request: u32) -> Vec<LrRangeEvent> {
+        out.into_iter()
+            .map(|m| match m {
+                FromWorker::LrRange { request: r, event } if r == request => event,
+                other => panic!("unexpected message {other:?}"),
+            })
+            .collect()
+    }
+
+    fn sweep(request: u32) -> ToWorker {
+        let settings = RangeSettings { start_lr: 1e-4, end_lr: 1.0, num_lrs: 8 };
+        ToWorker::LrRange { request, config: Box::new(config(10)), settings }
+    }
+
+    #[test]
+    fn a_range_test_runs_in_slices_and_ends_with_its_result() {
+        let mut s = Session::new(native_clock);
+        let started = sweep_events(s.handle(sweep(1)), 1);
+        assert_eq!(started, [LrRangeEvent::Started { planned: 8 }]);
+        let mut chunks = 0;
+        let mut all = Vec::new();
+        while s.is_running() {
+            all.extend(sweep_events(s.run_chunk(0.0), 1));
+            chunks += 1;
+        }
+        let streamed: Vec<RangePoint> = all
+            .iter()
+            .flat_map(|e| match e {
+                LrRangeEvent::Points(p) => p.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(chunks, streamed.len(), "one step per zero-budget chunk");
+        let Some(LrRangeEvent::Done(result)) = all.last() else { panic!("{:?}", all.last()) };
+        assert_eq!(result.points, streamed);
+        let direct = faultline_engine::lr_range::run(&config(10), result.settings, native_clock).unwrap();
+        assert_eq!(*result, direct, "the worker's sweep is the engine's");
+    }
+
+    #[test]
+    fn a_range_test_is_refused_during_a_run_and_ended_by_a_start() {
+        let mut s = Session::new(native_clock);
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(10)), paused: true });
+        let refused = sweep_events(s.handle(sweep(2)), 2);
+        assert!(
+            matches!(refused.as_slice(), [LrRangeEvent::Failed { message }] if message.contains("training run")),
+            "{refused:?}"
+        );
+        assert!(!s.is_running(), "the paused run stays paused and no sweep runs");
+        s.handle(ToWorker::Step);
+        s.handle(ToWorker::Reset);
+        assert!(matches!(sweep_events(s.handle(sweep(3)), 3).as_slice(), [LrRangeEvent::Started { .. }]));
+        s.run_chunk(0.0);
+        let out = s.handle(ToWorker::Start { run: 4, config: Box::new(config(10)), paused: true });
+        assert!(
+            matches!(&out[0], FromWorker::LrRange { request: 3, event: LrRangeEvent::Failed { message } } if message.contains("training run started")),
+            "{out:?}"
+        );
+        assert!(matches!(&out[1], FromWorker::Run { run: 4, event: RunEvent::Started(_) }));
+        let bad = ToWorker::LrRange {
+            request: 5,
+            config: Box::new(config(10)),
+            settings: RangeSettings { num_lrs: 1, ..RangeSettings::default() },
+        };
+        s.handle(ToWorker::Reset);
+        let out = sweep_events(s.handle(bad), 5);
+        assert!(matches!(out.as_slice(), [LrRangeEvent::Failed { message }] if message.contains("num-lrs")), "{out:?}");
+    }
+
     #[test]
     fn on_demand_samples_carry_the_step() {
         let mut s = Session::new(native_clock);
@@ -452,7 +603,27 @@ mod tests {
         s.handle(ToWorker::Step);
         let request =
             SampleRequest { prompt: String::new(), max_new_tokens: 8, sampling: SamplingConfig::default(), seed: 3 };
-        let out = events(s.handle(ToWorker::Sample(request)), 9);
-        assert!(matches!(out.as_slice(), [RunEvent::Sample { step: 1, text }] if !text.is_empty()), "{out:?}");
+        let out = events(s.handle(ToWorker::Sample(request.clone())), 9);
+        let [RunEvent::Sample { step: 1, sample: Ok(stats) }] = out.as_slice() else { panic!("{out:?}") };
+        assert!(stats.text.chars().count() > 8, "{stats:?}");
+        assert!((0.0..=1.0).contains(&stats.repeated_ngram_rate) && stats.sampler_entropy > 0.0, "{stats:?}");
+        let greedy =
+            SampleRequest { sampling: SamplingConfig { greedy: true, ..SamplingConfig::default() }, ..request };
+        let out = events(s.handle(ToWorker::Sample(greedy)), 9);
+        assert!(
+            matches!(out.as_slice(), [RunEvent::Sample { sample: Ok(stats), .. }] if stats.sampler_entropy == 0.0),
+            "greedy decoding keeps no entropy: {out:?}"
+        );
+        let bad = SampleRequest {
+            prompt: String::new(),
+            max_new_tokens: 8,
+            sampling: SamplingConfig { temperature: 0.0, ..SamplingConfig::default() },
+            seed: 3,
+        };
+        let out = events(s.handle(ToWorker::Sample(bad)), 9);
+        assert!(
+            matches!(out.as_slice(), [RunEvent::Sample { sample: Err(message), .. }] if message.contains("temperature")),
+            "{out:?}"
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! - [`sampling`]: greedy, temperature, top-k, top-p and repetition-penalty decoding.
 //! - [`faults`]: the fault table, the one place every fault is declared.
 //! - [`trainer`]: a training run: steps, evaluation, telemetry records, NaN detection.
+//! - [`lr_range`]: the guide's learning-rate range test and its suggested rate.
 
 pub mod backend;
 pub mod bench;
@@ -23,6 +24,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod faults;
 pub mod guide;
+pub mod lr_range;
 pub mod memory;
 pub mod model;
 pub mod optim;

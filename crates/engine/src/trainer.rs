@@ -54,6 +54,8 @@ pub struct Trainer<B: Backend = CpuBackend> {
     grad_sq: Vec<f64>,
     /// Per-tensor ‖Δw‖/‖w‖ of the last update, measured only when an evaluation follows it.
     update_ratios: Vec<Option<f32>>,
+    /// The learning rate of the step being taken by [`Trainer::step_at`], in place of the schedule's.
+    lr_override: Option<f32>,
 }
 
 impl Trainer<CpuBackend> {
@@ -108,6 +110,7 @@ impl<B: Backend> Trainer<B> {
             train_ms: 0.0,
             grad_sq: Vec::new(),
             update_ratios: Vec::new(),
+            lr_override: None,
         })
     }
 
@@ -227,7 +230,7 @@ impl<B: Backend> Trainer<B> {
         let max_norm = if self.cfg.faults.no_grad_clip { 0.0 } else { self.cfg.grad_clip }; // faults.no_grad_clip: no ceiling on the step
         let losses: Vec<&B::Buf> = self.loss_rows.iter().chain([&self.acts.losses]).collect();
         self.backend.clip_grad_norm(&mut self.grads.tensors_mut(), &losses, max_norm);
-        let lr = self.current_lr();
+        let lr = self.lr_override.unwrap_or_else(|| self.current_lr());
         let measure_update = self.eval_follows() || self.cfg.faults.sync_every_step;
         let before: Vec<Vec<f32>> = if measure_update {
             self.model.params.tensors().into_iter().map(|p| self.backend.download(p)).collect()
@@ -273,6 +276,15 @@ impl<B: Backend> Trainer<B> {
         let record = StepRecord { step: self.steps_done, loss, grad_norm: norm as f32, lr, tokens, times };
         self.history.steps.push(record.clone());
         Ok(record)
+    }
+
+    /// One optimiser step at learning rate `lr` instead of the schedule's (the learning-rate range
+    /// test sets every step's rate itself). Everything else is [`Trainer::step`].
+    pub fn step_at(&mut self, lr: f32) -> Result<StepRecord, EngineError> {
+        self.lr_override = Some(lr);
+        let record = self.step();
+        self.lr_override = None;
+        record
     }
 
     /// Runs micro-batch `micro`'s forward pass again, its batch drawn from `rng` as the step drew it,
@@ -446,8 +458,19 @@ impl<B: Backend> Trainer<B> {
             return None;
         }
         let opts = self.sampling();
-        let (ids, choices) =
-            self.generate("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok()?;
+        self.sample_stats("", self.cfg.sample_tokens, &opts, self.cfg.seed ^ self.steps_done as u64).ok()
+    }
+
+    /// Generates like [`Trainer::sample`] and measures the text as an evaluation's sample is measured
+    /// (repeated 4-grams, unseen bigrams, the entropy the decoding kept).
+    pub fn sample_stats(
+        &mut self,
+        prompt: &str,
+        max_new_tokens: usize,
+        opts: &SamplingConfig,
+        seed: u64,
+    ) -> Result<SampleStats, EngineError> {
+        let (ids, choices) = self.generate(prompt, max_new_tokens, opts, seed)?;
         let text = self.decode(&ids);
         // Measure what the reader sees: re-encode the text (a mismatched vocabulary shows up here).
         let seen = self.dataset.tokenizer.encode(&text).unwrap_or_default();
@@ -455,7 +478,7 @@ impl<B: Backend> Trainer<B> {
         let pairs = seen.windows(2).count().max(1);
         let unseen = seen.windows(2).filter(|p| !self.train_bigrams[p[0] as usize * v + p[1] as usize]).count();
         let reference: Vec<u32> = self.dataset.val.iter().take(seen.len()).copied().collect();
-        Some(SampleStats {
+        Ok(SampleStats {
             text,
             repeated_ngram_rate: repeated_ngram_rate(&seen, 4),
             reference_ngram_rate: repeated_ngram_rate(&reference, 4),

@@ -1,4 +1,4 @@
-//! `faultline`: the engine's command line (train, faults, corpora, guide, bench).
+//! `faultline`: the engine's command line (train, lr-find, faults, corpora, guide, bench).
 //!
 //! Bad arguments print one line naming the argument and exit with code 2.
 
@@ -7,6 +7,7 @@ use faultline_engine::config::{CorpusSource, Preset, RunConfig};
 use faultline_engine::data::CorpusId;
 use faultline_engine::faults::FAULTS;
 use faultline_engine::guide;
+use faultline_engine::lr_range::{self, RangeEnd, RangeSettings};
 use faultline_engine::settings::{setting, SettingKind, SETTINGS};
 use faultline_engine::trainer::{native_clock, Trainer};
 use faultline_engine::{ConfigError, EngineError};
@@ -17,6 +18,8 @@ const USAGE: &str = "usage:
   faultline train [--config tiny|small] [--fault ID[=VALUE]]... [--steps N] [--seed S]
                   [--corpus ID | --text-file F] [--lr X] [--optimizer adamw|sgd] [--json]
                   [--sample N] [--SETTING VALUE]...   (every setting: faultline settings)
+  faultline lr-find [--config tiny|small] [--seed S] [--fault ID[=VALUE]]... [--json]
+                  [--start-lr X] [--end-lr X] [--num-lrs N] [--SETTING VALUE]...
   faultline settings [--json]
   faultline faults  [--json]
   faultline corpora [--json]
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "train" => train(rest),
+        "lr-find" => lr_find(rest),
         "faults" => faults(rest),
         "corpora" => corpora(rest),
         "guide" => guide_cmd(rest),
@@ -49,7 +53,9 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
-        other => Err(ArgError(format!("unknown command '{other}' (expected train, faults, corpora, guide or bench)"))),
+        other => Err(ArgError(format!(
+            "unknown command '{other}' (expected train, lr-find, faults, corpora, guide or bench)"
+        ))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,6 +208,72 @@ fn train(rest: &[String]) -> Result<(), ArgError> {
             s.tokens_per_s,
             s.diverged_at.map(|st| format!(", diverged at step {st}")).unwrap_or_default()
         );
+    }
+    Ok(())
+}
+
+/// The guide's learning-rate range test: one step per rate from a fresh model, and the suggested rate.
+fn lr_find(rest: &[String]) -> Result<(), ArgError> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    let mut json = false;
+    let mut sweep = RangeSettings::default();
+    let mut args = Args::new(rest);
+    while let Some(flag) = args.next_flag() {
+        let key = flag.strip_prefix("--").unwrap_or(flag);
+        match key {
+            "json" => json = true,
+            "start-lr" => sweep.start_lr = args.parse(flag, "a number")?,
+            "end-lr" => sweep.end_lr = args.parse(flag, "a number")?,
+            "num-lrs" => sweep.num_lrs = args.parse(flag, "a whole number")?,
+            "fault" => pairs.push(("fault", args.value(flag)?)),
+            _ => match setting(key) {
+                Some(s) if flag.starts_with("--") => {
+                    let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
+                    pairs.push((s.key, value));
+                }
+                _ => return Err(ArgError(format!("{flag}: unknown argument for 'lr-find'"))),
+            },
+        }
+    }
+    let cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+    cfg.validate()?;
+    sweep.validate()?;
+    let result = match lr_range::run(&cfg, sweep, native_clock) {
+        Ok(r) => r,
+        Err(EngineError::Config(e)) => return Err(e.into()),
+        Err(e) => return Err(ArgError(format!("--corpus: {e}"))),
+    };
+    if json {
+        let mut doc = serde_json::to_value(&result).expect("the sweep serialises");
+        doc["guide_entry"] = json!(lr_range::GUIDE_ENTRY);
+        println!("{doc}");
+        return Ok(());
+    }
+    println!(
+        "faultline: learning-rate range test ({}), {} rates from {:e} to {:e}, one step each from a fresh model",
+        lr_range::GUIDE_ENTRY,
+        sweep.num_lrs,
+        sweep.start_lr,
+        sweep.end_lr
+    );
+    for p in &result.points {
+        println!("step {:>5} | lr {:.3e} | loss {:.4}", p.step, p.lr, p.loss);
+    }
+    match &result.end {
+        RangeEnd::Completed => println!("every rate tried"),
+        RangeEnd::Exploded { step, lr, loss } => {
+            println!("stopped at step {step} (lr {lr:.3e}): loss {loss:.4} is more than 4x the first")
+        }
+        RangeEnd::NonFinite { step, lr, tensor } => {
+            println!("stopped at step {step} (lr {lr:.3e}): NaN or Inf in {tensor}")
+        }
+    }
+    match result.suggestion {
+        Some(s) => println!(
+            "suggested lr {:.3e}: a tenth of {:.3e}, where the loss was lowest ({:.4})",
+            s.lr, s.lowest_lr, s.lowest_loss
+        ),
+        None => println!("no suggestion: the loss never fell below its first value"),
     }
     Ok(())
 }
