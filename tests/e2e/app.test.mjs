@@ -4,27 +4,19 @@
 // CI is a 2-core machine and the model trains on the CPU in a Web Worker.
 
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { launchBrowser, openPage, screenshot, typeInto } from "./lib/browser.mjs";
+import { describe, test } from "node:test";
+import { openPage, screenshot, sharedBrowser, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 300_000;
 /** How long a click on #ping may take to be answered while training runs. */
 const PROMPT_MS = 1_500;
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const shared = sharedBrowser();
 
 /** Opens the app and waits until it is ready for input. */
 async function openApp() {
-  const opened = await openPage(browser);
+  const opened = await openPage(shared.browser);
   await opened.page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
   return opened;
 }

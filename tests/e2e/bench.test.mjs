@@ -1,24 +1,16 @@
 // The bench page: `/?bench=tiny&backend=cpu&steps=20&seed=1` trains with no interaction and reports JSON.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, runBenchPage } from "./lib/browser.mjs";
+import { test } from "node:test";
+import { runBenchPage, sharedBrowser } from "./lib/browser.mjs";
 
 const BENCH_TIMEOUT = 300_000;
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const shared = sharedBrowser();
 
 test("the bench page reports a finite first loss, a positive speed and its kernel report", { timeout: BENCH_TIMEOUT + 60_000 }, async () => {
   const params = { bench: "tiny", backend: "cpu", steps: "20", seed: "1" };
-  const { result, problems } = await runBenchPage(browser, params, BENCH_TIMEOUT);
+  const { result, problems } = await runBenchPage(shared.browser, params, BENCH_TIMEOUT);
   assert.equal(result.error, undefined, `the bench ran without error: ${result.error}`);
   assert.equal(result.backend, "cpu");
   assert.equal(result.config, "tiny");

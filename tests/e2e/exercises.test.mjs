@@ -4,35 +4,18 @@
 // survive a reload, and unreadable stored progress must be reset with a notice.
 
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { launchBrowser, openPage, screenshot } from "./lib/browser.mjs";
+import { describe, test } from "node:test";
+import { openPage, screenshot, screenshots, sharedBrowser } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 180_000;
-const NARROW = { width: 390, height: 844 };
-const WIDE = { width: 1280, height: 900 };
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const shared = sharedBrowser();
 
 async function openList(path = "#/exercises") {
-  const opened = await openPage(browser, path);
+  const opened = await openPage(shared.browser, path);
   await opened.page.locator(".exercise-list .exercise-item").first().waitFor({ timeout: LOAD_TIMEOUT });
   return opened;
-}
-
-async function screenshots(page, name) {
-  await page.setViewportSize(NARROW);
-  await screenshot(page, `${name}-390.png`);
-  await page.setViewportSize(WIDE);
-  await screenshot(page, `${name}.png`);
 }
 
 async function statusOf(page, id) {

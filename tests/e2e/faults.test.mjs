@@ -6,27 +6,19 @@
 // model trains on the CPU in a Web Worker.
 
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { launchBrowser, openPage, screenshot, screenshots, typeInto } from "./lib/browser.mjs";
+import { describe, test } from "node:test";
+import { openPage, screenshot, screenshots, sharedBrowser, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 300_000;
 /** How long a click on #ping may take to be answered. */
 const PROMPT_MS = 1_500;
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const shared = sharedBrowser();
 
 /** Opens `path` of the app and waits until the trainer (or the page asked for) is ready. */
 async function openApp(path = "") {
-  const opened = await openPage(browser, path);
+  const opened = await openPage(shared.browser, path);
   if (path === "") {
     await opened.page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
   }

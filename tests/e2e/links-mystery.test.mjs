@@ -2,21 +2,13 @@
 // setting, reload, copy the link; play one mystery round from start to reveal.
 
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { baseUrl, launchBrowser, openPage, screenshot, screenshots, typeInto } from "./lib/browser.mjs";
+import { describe, test } from "node:test";
+import { baseUrl, openPage, screenshot, screenshots, sharedBrowser, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 240_000;
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const shared = sharedBrowser();
 
 function query(page) {
   return new URL(page.url()).searchParams;
@@ -25,7 +17,7 @@ function query(page) {
 describe("links", { timeout: LOAD_TIMEOUT * 4 }, () => {
   test("a link's settings reach the form, bad ones get a notice and their default, edits reach the link", async () => {
     const link = "?lr=0.01&seed=5&fault=no-causal-mask&steps=many&colour=red";
-    const { page, problems } = await openPage(browser, link);
+    const { page, problems } = await openPage(shared.browser, link);
     try {
       await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
       const notices = await page.locator("#link-notices li").allTextContents();
@@ -51,7 +43,7 @@ describe("links", { timeout: LOAD_TIMEOUT * 4 }, () => {
       const copied = await page.evaluate(() => navigator.clipboard.readText());
       assert.equal(copied, page.url(), "the clipboard holds the page's link");
 
-      const again = await openPage(browser, copied.slice(baseUrl().length));
+      const again = await openPage(shared.browser, copied.slice(baseUrl().length));
       try {
         await again.page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
         assert.equal(await again.page.locator("#link-notices").count(), 0, "a link the page wrote has nothing to complain about");
@@ -73,7 +65,7 @@ describe("mystery mode", { timeout: RUN_TIMEOUT + 60_000 }, () => {
   test("one round: start, watch, guess, reveal and score", async (t) => {
     // Round 20's hidden fault is no-causal-mask (the seed picks it through the engine's Rng, so the test
     // can know it); the page must not show it, or the detector's panel, before the guess.
-    const { page, problems } = await openPage(browser, "#/mystery/20");
+    const { page, problems } = await openPage(shared.browser, "#/mystery/20");
     try {
       await page.locator("#mystery-start").waitFor({ timeout: LOAD_TIMEOUT });
       assert.equal(await page.locator("#symptoms").count(), 0, "no detector panel before the guess");

@@ -4,26 +4,18 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { launchBrowser, openPage, screenshot, screenshotDir } from "./lib/browser.mjs";
+import { describe, test } from "node:test";
+import { openPage, screenshot, screenshotDir, sharedBrowser } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const SWEEP_TIMEOUT = 120_000;
 /** The guide's sweep, which the page runs. */
 const [START_LR, END_LR] = [1e-7, 1];
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const shared = sharedBrowser();
 
 async function openApp() {
-  const opened = await openPage(browser);
+  const opened = await openPage(shared.browser);
   await opened.page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
   return opened;
 }

@@ -7,6 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -42,6 +43,21 @@ export async function launchBrowser({ webgpu = false } = {}) {
     headless: true,
     args,
   });
+}
+
+/**
+ * One browser for a test file: launched before its first test, closed after its last. Tests read
+ * `shared.browser`.
+ */
+export function sharedBrowser(options) {
+  const shared = { browser: null };
+  before(async () => {
+    shared.browser = await launchBrowser(options);
+  });
+  after(async () => {
+    await shared.browser?.close();
+  });
+  return shared;
 }
 
 /**
