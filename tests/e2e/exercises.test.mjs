@@ -69,7 +69,8 @@ describe("the exercises", { timeout: RUN_TIMEOUT + 120_000 }, () => {
 
       await page.locator('nav a[href="#/exercises"]').click();
       await page.locator('.exercise-item[data-exercise-id="first-run"][data-status="done"]').waitFor();
-      await page.reload({ waitUntil: "load" });
+      // "networkidle": the reloaded page's worker has loaded, so closing the page aborts no request.
+      await page.reload({ waitUntil: "networkidle" });
       await page.locator(".exercise-item").first().waitFor({ timeout: LOAD_TIMEOUT });
       assert.equal(await statusOf(page, "first-run"), "done", "progress survives a reload");
       assert.equal(await page.locator(".exercise-notice").count(), 0);

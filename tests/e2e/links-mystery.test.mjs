@@ -93,7 +93,7 @@ describe("mystery mode", { timeout: RUN_TIMEOUT + 60_000 }, () => {
       t.diagnostic(`the detector read: ${detector}`);
       await screenshots(page, "mystery");
 
-      await page.reload({ waitUntil: "load" });
+      await page.reload({ waitUntil: "networkidle" });
       await page.locator("#mystery-score").waitFor({ timeout: LOAD_TIMEOUT });
       assert.match(await page.locator("#mystery-score").textContent(), /^2 points from 1 rounds/, "the score is kept");
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
