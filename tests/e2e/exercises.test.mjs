@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { openPage, screenshot, screenshots, sharedBrowser } from "./lib/browser.mjs";
+import { openPage, reloadWithWorker, screenshot, screenshots, sharedBrowser } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 180_000;
@@ -69,8 +69,7 @@ describe("the exercises", { timeout: RUN_TIMEOUT + 120_000 }, () => {
 
       await page.locator('nav a[href="#/exercises"]').click();
       await page.locator('.exercise-item[data-exercise-id="first-run"][data-status="done"]').waitFor();
-      // "networkidle": the reloaded page's worker has loaded, so closing the page aborts no request.
-      await page.reload({ waitUntil: "networkidle" });
+      await reloadWithWorker(page);
       await page.locator(".exercise-item").first().waitFor({ timeout: LOAD_TIMEOUT });
       assert.equal(await statusOf(page, "first-run"), "done", "progress survives a reload");
       assert.equal(await page.locator(".exercise-notice").count(), 0);

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { baseUrl, openPage, screenshot, screenshots, sharedBrowser, typeInto } from "./lib/browser.mjs";
+import { baseUrl, openPage, reloadWithWorker, screenshot, screenshots, sharedBrowser, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 240_000;
@@ -36,6 +36,17 @@ describe("links", { timeout: LOAD_TIMEOUT * 4 }, () => {
       assert.equal(written.get("lr"), "0.01");
       assert.deepEqual(written.getAll("fault"), ["no-causal-mask"]);
       assert.equal(written.get("colour"), null, "what the form could not take is not written back");
+
+      // Moving between pages keeps the document (and so the form and a running run): the hash links
+      // must not drop the query and reload.
+      await page.evaluate(() => { window.faultlineSameDocument = true; });
+      for (const name of ["Guide", "Exercises", "Mystery", "Trainer"]) {
+        await page.locator("nav.nav a", { hasText: name }).click();
+        await page.waitForFunction((n) => document.querySelector('nav.nav a[aria-current="page"]')?.textContent.trim() === n, name);
+      }
+      assert.equal(await page.evaluate(() => window.faultlineSameDocument), true, "no page load between pages");
+      assert.equal(await page.locator("#seed").inputValue(), "9", "the form survives the trip");
+      assert.equal(query(page).get("seed"), "9", "and so does the link");
 
       await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(baseUrl()).origin });
       await page.locator("#copy-link").click();
@@ -93,7 +104,7 @@ describe("mystery mode", { timeout: RUN_TIMEOUT + 60_000 }, () => {
       t.diagnostic(`the detector read: ${detector}`);
       await screenshots(page, "mystery");
 
-      await page.reload({ waitUntil: "networkidle" });
+      await reloadWithWorker(page);
       await page.locator("#mystery-score").waitFor({ timeout: LOAD_TIMEOUT });
       assert.match(await page.locator("#mystery-score").textContent(), /^2 points from 1 rounds/, "the score is kept");
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");

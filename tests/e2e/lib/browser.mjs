@@ -85,6 +85,19 @@ export async function openPage(browser, path = "") {
   return { page, problems };
 }
 
+/**
+ * Reloads the page and waits until the training worker's WebAssembly has arrived too, so that closing
+ * the page afterwards aborts no request.
+ */
+export async function reloadWithWorker(page) {
+  const workerLoaded = page.waitForEvent("requestfinished", {
+    predicate: (request) => /faultline-worker.*_bg\.wasm$/.test(request.url()),
+    timeout: 60_000,
+  });
+  await page.reload({ waitUntil: "load" });
+  await workerLoaded;
+}
+
 /** Saves a full-page screenshot as target/e2e-screenshots/<name> and returns its path. */
 export async function screenshot(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
