@@ -5,6 +5,8 @@
 //! says exactly what the command line and the URL say. Every field is checked on its own, so each
 //! shows its own message.
 
+use faultline_engine::config::CorpusSource;
+use faultline_engine::data::MAX_TEXT_BYTES;
 use faultline_engine::faults::{spec, FaultSpec, FAULTS};
 use faultline_engine::settings::{SettingKind, SETTINGS};
 use faultline_engine::{ConfigError, RunConfig};
@@ -15,6 +17,68 @@ pub const MAIN_SETTINGS: [&str; 6] = ["config", "corpus", "lr", "steps", "seed",
 /// The `data-error-for` name of a fault's strength field.
 pub fn fault_field(id: &str) -> String {
     format!("fault-{id}")
+}
+
+/// The corpus choice that trains on the learner's own text (the `corpus` field's value).
+pub const OWN_TEXT: &str = "own-text";
+
+/// The name of text typed or pasted rather than read from a file.
+pub const PASTED: &str = "pasted text";
+
+/// A size in bytes in decimal units, as the engine's limit is written: `812 bytes`, `12.3 KB`, `2 MB`.
+pub fn human_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if bytes < 1000 {
+        format!("{bytes} bytes")
+    } else if bytes < 1_000_000 {
+        format!("{:.1} KB", b / 1e3)
+    } else {
+        let mb = format!("{:.2}", b / 1e6);
+        format!("{} MB", mb.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+/// The learner's own text: what the text box holds, its name, and what went wrong with the last file
+/// (shown until the next text arrives; the text itself is never replaced by a failed file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnText {
+    /// The file's name, or [`PASTED`].
+    pub name: String,
+    pub text: String,
+    pub file_problem: Option<String>,
+}
+
+impl Default for OwnText {
+    fn default() -> Self {
+        Self { name: PASTED.to_string(), text: String::new(), file_problem: None }
+    }
+}
+
+impl OwnText {
+    /// Its size against the limit, e.g. `12,000 characters, 12 KB of at most 2 MB`.
+    pub fn size_line(&self) -> String {
+        format!(
+            "{} characters, {} of at most {}",
+            self.text.chars().count(),
+            human_bytes(self.text.len() as u64),
+            human_bytes(MAX_TEXT_BYTES as u64)
+        )
+    }
+
+    /// What is wrong with the text as a corpus: empty or over the limit.
+    fn error(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("paste some text here or choose a text file".to_string());
+        }
+        (self.text.len() > MAX_TEXT_BYTES).then(|| {
+            format!(
+                "this text is {} ({} bytes) but a corpus can be at most {} ({MAX_TEXT_BYTES} bytes): shorten it",
+                human_bytes(self.text.len() as u64),
+                self.text.len(),
+                human_bytes(MAX_TEXT_BYTES as u64)
+            )
+        })
+    }
 }
 
 /// One fault's switch and strength, as shown.
@@ -33,6 +97,8 @@ pub struct RunForm {
     values: Vec<(&'static str, String)>,
     /// One switch per [`FAULTS`] entry, in the table's order.
     faults: Vec<FaultToggle>,
+    /// Used when `corpus` is [`OWN_TEXT`]; kept when another corpus is chosen.
+    own: OwnText,
 }
 
 /// One message per bad field: settings in [`SETTINGS`] order, then faults (named `fault-<id>`).
@@ -52,8 +118,18 @@ impl RunForm {
     /// The fields that describe `config`.
     pub fn from_config(config: &RunConfig) -> Self {
         let active = config.faults.active();
+        let own = match &config.corpus {
+            CorpusSource::Text { name, text } => {
+                Some(OwnText { name: name.clone(), text: text.clone(), file_problem: None })
+            }
+            CorpusSource::Builtin(_) => None,
+        };
+        let value = |key: &str| match key {
+            "corpus" if own.is_some() => OWN_TEXT.to_string(),
+            _ => config.get(key).unwrap_or_default(),
+        };
         Self {
-            values: SETTINGS.iter().map(|s| (s.key, config.get(s.key).unwrap_or_default())).collect(),
+            values: SETTINGS.iter().map(|s| (s.key, value(s.key))).collect(),
             faults: FAULTS
                 .iter()
                 .map(|f| {
@@ -61,7 +137,65 @@ impl RunForm {
                     FaultToggle { id: f.id, on: on.is_some(), strength: strength_text(f, on.and_then(|a| a.1)) }
                 })
                 .collect(),
+            own: own.unwrap_or_default(),
         }
+    }
+
+    /// Whether the run trains on the learner's own text.
+    pub fn uses_own_text(&self) -> bool {
+        self.get("corpus") == OWN_TEXT
+    }
+
+    pub fn own_text(&self) -> &OwnText {
+        &self.own
+    }
+
+    /// The text as typed or pasted into the text box; it keeps its name unless it is emptied.
+    pub fn set_own_text(&mut self, text: String) {
+        if text.is_empty() {
+            self.own.name = PASTED.to_string();
+        }
+        self.own.text = text;
+        self.own.file_problem = None;
+    }
+
+    /// Checks a chosen file's size before it is read: false (and a message, the text unchanged) when it
+    /// is over the limit.
+    pub fn accept_file_size(&mut self, name: &str, bytes: u64) -> bool {
+        let fits = bytes <= MAX_TEXT_BYTES as u64;
+        if !fits {
+            self.own.file_problem = Some(format!(
+                "'{name}' is {} ({bytes} bytes) but a corpus can be at most {} ({MAX_TEXT_BYTES} bytes); \
+                 your text below is unchanged",
+                human_bytes(bytes),
+                human_bytes(MAX_TEXT_BYTES as u64)
+            ));
+        }
+        fits
+    }
+
+    /// A file's contents: they become the text when they are UTF-8 text within the limit; otherwise the
+    /// text stays as it was and the message says why.
+    pub fn read_file(&mut self, name: &str, bytes: Vec<u8>) {
+        if !self.accept_file_size(name, bytes.len() as u64) {
+            return;
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.own = OwnText { name: name.to_string(), text, file_problem: None };
+            }
+            Err(e) => {
+                self.own.file_problem = Some(format!(
+                    "'{name}' is not UTF-8 text (byte {} is not valid UTF-8); your text below is unchanged",
+                    e.utf8_error().valid_up_to()
+                ));
+            }
+        }
+    }
+
+    /// A message for the own-text field: the last file's problem, else what is wrong with the text.
+    pub fn own_text_message(&self) -> Option<String> {
+        self.own.file_problem.clone().or_else(|| self.own.error())
     }
 
     /// The form a link's query describes: `config` first, then every setting it names and every
@@ -108,10 +242,12 @@ impl RunForm {
 
     /// The query that describes this form in a link: the model, every setting that differs from the
     /// model's default (as typed), the seed, and every fault that is on (with its strength when it is
-    /// not the default). [`RunForm::from_query`] reads it back.
+    /// not the default). [`RunForm::from_query`] reads it back. The learner's own text is too big for
+    /// a link: with it chosen, the link names no corpus (and so opens on the default one).
     pub fn to_query(&self) -> Vec<(String, String)> {
         let mut pairs = vec![("config".to_string(), self.get("config").trim().to_string())];
-        for s in SETTINGS.iter().filter(|s| s.key != "config") {
+        let in_link = |key: &str| key != "config" && !(key == "corpus" && self.uses_own_text());
+        for s in SETTINGS.iter().filter(|s| in_link(s.key)) {
             if s.key == "seed" || self.differs_from_default(s.key) {
                 pairs.push((s.key.to_string(), self.get(s.key).trim().to_string()));
             }
@@ -218,7 +354,14 @@ impl RunForm {
         let base = config.clone();
         for s in SETTINGS.iter().filter(|s| s.key != "config") {
             let text = self.get(s.key);
-            if let Some(e) = field_error(&base, s.key, text) {
+            if s.key == "corpus" && self.uses_own_text() {
+                match self.own.error() {
+                    Some(message) => errors.push(ConfigError::new(OWN_TEXT, message)),
+                    None => {
+                        config.corpus = CorpusSource::Text { name: self.own.name.clone(), text: self.own.text.clone() }
+                    }
+                }
+            } else if let Some(e) = field_error(&base, s.key, text) {
                 errors.push(e);
             } else if let Err(e) = set_checked(&mut config, s.key, text) {
                 errors.push(e);
@@ -469,5 +612,84 @@ mod tests {
             assert_eq!(notices, Vec::<String>::new(), "{query:?}");
             assert_eq!(back.to_config(), form.to_config(), "{query:?}");
         }
+    }
+
+    fn own_text_form(text: &str) -> RunForm {
+        let mut f = RunForm::default();
+        f.set("corpus", OWN_TEXT.into());
+        f.set_own_text(text.into());
+        f
+    }
+
+    #[test]
+    fn own_text_reaches_the_config() {
+        let mut f = own_text_form("to be or not to be\n");
+        f.set("lr", "0.01".into());
+        let config = f.to_config().unwrap();
+        let pasted = CorpusSource::Text { name: PASTED.into(), text: "to be or not to be\n".into() };
+        assert_eq!((&config.corpus, config.lr), (&pasted, 0.01));
+        f.read_file("notes.txt", "line one\nline two\n".as_bytes().to_vec());
+        let read = CorpusSource::Text { name: "notes.txt".into(), text: "line one\nline two\n".into() };
+        assert_eq!(f.to_config().unwrap().corpus, read);
+        assert_eq!(RunForm::from_config(&f.to_config().unwrap()), f, "a run's own text comes back to the form");
+        f.set("corpus", "arithmetic".into());
+        assert_eq!(f.to_config().unwrap().corpus, CorpusSource::Builtin("arithmetic".into()));
+        assert_eq!(f.own_text().text, "line one\nline two\n", "another corpus keeps the text for later");
+    }
+
+    #[test]
+    fn empty_and_oversized_text_get_their_messages_and_keep_the_text() {
+        let errors = own_text_form("").to_config().unwrap_err();
+        assert_eq!(fields(&errors), [OWN_TEXT]);
+        assert!(errors[0].message.contains("paste some text"), "{}", errors[0].message);
+
+        let big = "abc\n".repeat(MAX_TEXT_BYTES / 4 + 1);
+        let mut f = own_text_form(&big);
+        let errors = f.to_config().unwrap_err();
+        assert_eq!(fields(&errors), [OWN_TEXT]);
+        assert!(errors[0].message.contains("2 MB (2000004 bytes)"), "{}", errors[0].message);
+        assert!(errors[0].message.contains("at most 2 MB (2000000 bytes)"), "{}", errors[0].message);
+        assert_eq!(f.own_text().text, big, "the text stays to be shortened");
+        f.set_own_text(big[..MAX_TEXT_BYTES].to_string());
+        assert!(f.to_config().is_ok(), "exactly the limit is accepted");
+    }
+
+    #[test]
+    fn a_bad_file_leaves_the_text_as_it_was() {
+        let mut f = own_text_form("my pasted words\n");
+        assert!(!f.accept_file_size("big.txt", MAX_TEXT_BYTES as u64 + 1));
+        let message = f.own_text_message().unwrap();
+        assert!(message.contains("'big.txt' is 2 MB (2000001 bytes)") && message.contains("unchanged"), "{message}");
+        f.read_file("huge.txt", vec![b'a'; MAX_TEXT_BYTES + 10]);
+        assert!(f.own_text_message().unwrap().contains("'huge.txt'"));
+        f.read_file("image.png", vec![b'o', b'k', 0xff, 0xfe]);
+        let message = f.own_text_message().unwrap();
+        assert!(message.contains("'image.png' is not UTF-8 text (byte 2"), "{message}");
+        assert_eq!((f.own_text().name.as_str(), f.own_text().text.as_str()), (PASTED, "my pasted words\n"));
+        assert_eq!(f.to_config().unwrap().corpus.name(), PASTED, "a refused file does not stop the pasted text");
+        f.set_own_text("my pasted words, edited\n".into());
+        assert_eq!(f.own_text_message(), None, "the message goes with the next text");
+    }
+
+    #[test]
+    fn the_link_leaves_the_own_text_out() {
+        let mut f = own_text_form("a secret diary that must not travel in a link\n");
+        f.set("lr", "0.02".into());
+        let query = f.to_query();
+        assert!(!query.iter().any(|(k, v)| k == "corpus" || v.contains("diary")), "{query:?}");
+        assert!(query.contains(&("lr".to_string(), "0.02".to_string())), "the rest is still there: {query:?}");
+        let (back, notices) = RunForm::from_query(&query);
+        assert_eq!(notices, Vec::<String>::new());
+        let config = back.to_config().unwrap();
+        assert_eq!((config.corpus, config.lr), (RunConfig::default().corpus, 0.02));
+    }
+
+    #[test]
+    fn sizes_are_in_decimal_units() {
+        assert_eq!(human_bytes(812), "812 bytes");
+        assert_eq!(human_bytes(12_345), "12.3 KB");
+        assert_eq!(human_bytes(MAX_TEXT_BYTES as u64), "2 MB");
+        assert_eq!(human_bytes(2_100_000), "2.1 MB");
+        assert_eq!(own_text_form("héllo").own_text().size_line(), "5 characters, 6 bytes of at most 2 MB");
     }
 }
