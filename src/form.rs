@@ -193,6 +193,11 @@ impl RunForm {
         }
     }
 
+    /// The browser could not read the file at all; the text stays as it was.
+    pub fn file_unreadable(&mut self, name: &str) {
+        self.own.file_problem = Some(format!("the browser could not read '{name}'; your text below is unchanged"));
+    }
+
     /// A message for the own-text field: the last file's problem, else what is wrong with the text.
     pub fn own_text_message(&self) -> Option<String> {
         self.own.file_problem.clone().or_else(|| self.own.error())

@@ -45,9 +45,10 @@ pub fn LinkNotices(notices: RwSignal<Vec<String>>) -> impl IntoView {
 }
 
 /// Copies the address (which carries every setting, fault and the seed) to the clipboard, and says
-/// whether that worked.
+/// whether that worked; with the learner's own text chosen, it says that the text is not in the link.
 #[component]
-pub fn CopyLink() -> impl IntoView {
+pub fn CopyLink(form: RwSignal<RunForm>) -> impl IntoView {
+    let own_text = Memo::new(move |_| form.with(RunForm::uses_own_text));
     let said = RwSignal::new(String::new());
     let copy = move |_| {
         let Some(window) = web_sys::window() else { return };
@@ -68,5 +69,11 @@ pub fn CopyLink() -> impl IntoView {
             " "
             <span id="copy-link-status" role="status">{said}</span>
         </p>
+        <Show when=move || own_text.get()>
+            <p id="link-own-text-note" class="note">
+                "Your own text is not in the link (it is too big for one): whoever opens the link gets the "
+                "other settings and the default corpus."
+            </p>
+        </Show>
     }
 }

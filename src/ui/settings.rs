@@ -2,11 +2,13 @@
 //! first few are always shown; the rest sit under "More settings", which opens by itself when one of
 //! them differs from its default or is wrong.
 
-use crate::form::{FieldErrors, RunForm, MAIN_SETTINGS};
+use crate::form::{human_bytes, FieldErrors, RunForm, MAIN_SETTINGS, OWN_TEXT};
 use faultline_engine::data::CorpusId;
+use faultline_engine::data::MAX_TEXT_BYTES;
 use faultline_engine::settings::{setting, Setting, SettingKind, SETTINGS};
 use faultline_engine::Preset;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[component]
 pub fn RunSettings(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl IntoView {
@@ -36,7 +38,17 @@ pub fn RunSettings(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl I
 
 fn field(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, s: &'static Setting) -> AnyView {
     match s.kind {
-        SettingKind::Choice(options) => view! { <SelectField form errors setting=s options /> }.into_any(),
+        SettingKind::Choice(options) if s.key == "corpus" => {
+            let options = options.iter().copied().chain([OWN_TEXT]).collect();
+            view! {
+                <SelectField form errors setting=s options />
+                <OwnTextField form />
+            }
+            .into_any()
+        }
+        SettingKind::Choice(options) => {
+            view! { <SelectField form errors setting=s options=options.to_vec() /> }.into_any()
+        }
         SettingKind::Flag => view! { <FlagField form errors setting=s /> }.into_any(),
         SettingKind::Integer { .. } => view! { <TextField form errors setting=s mode="numeric" /> }.into_any(),
         SettingKind::Number { .. } => view! { <TextField form errors setting=s mode="decimal" /> }.into_any(),
@@ -119,6 +131,9 @@ fn FlagField(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, setting: &'stat
 fn describe_choice(key: &str, id: &str) -> String {
     match key {
         "config" => Preset::parse(id).map(preset_hint).unwrap_or_default(),
+        "corpus" if id == OWN_TEXT => {
+            format!("text you paste or read from a file, up to {}", human_bytes(MAX_TEXT_BYTES as u64))
+        }
         "corpus" => CorpusId::parse(id).map(|c| c.description().to_string()).unwrap_or_default(),
         _ => String::new(),
     }
@@ -134,7 +149,7 @@ fn SelectField(
     form: RwSignal<RunForm>,
     errors: Memo<FieldErrors>,
     setting: &'static Setting,
-    options: &'static [&'static str],
+    options: Vec<&'static str>,
 ) -> impl IntoView {
     let name = setting.key;
     let hint = move || {
@@ -155,12 +170,12 @@ fn SelectField(
                 on:change:target=move |ev| form.update(|f| f.set(name, ev.target().value()))
             >
                 {options
-                    .iter()
-                    .map(|&id| {
+                    .into_iter()
+                    .map(|id| {
                         let selected = move || form.with(|f| f.get(name) == id);
                         view! {
                             <option value=id title=describe_choice(name, id) prop:selected=selected>
-                                {id}
+                                {if id == OWN_TEXT { "your own text" } else { id }}
                             </option>
                         }
                     })
@@ -169,5 +184,69 @@ fn SelectField(
             <p class="hint" id=format!("{name}-hint")>{hint}</p>
             <FieldError errors name />
         </div>
+    }
+}
+
+/// The learner's own text, shown when it is the chosen corpus: a text box to paste into, a file to read
+/// instead, its size against the limit, and what is wrong with it. A refused file leaves the text alone.
+#[component]
+fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
+    let chosen = Memo::new(move |_| form.with(RunForm::uses_own_text));
+    let text = Memo::new(move |_| form.with(|f| f.own_text().text.clone()));
+    let size = Memo::new(move |_| form.with(|f| f.own_text().size_line()));
+    let source = Memo::new(move |_| form.with(|f| f.own_text().name.clone()));
+    let message = Memo::new(move |_| form.with(RunForm::own_text_message));
+    let read_file = move |ev: web_sys::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
+        input.set_value("");
+        let name = file.name();
+        if !form.try_update(|f| f.accept_file_size(&name, file.size() as u64)).unwrap_or(false) {
+            return;
+        }
+        let reading = wasm_bindgen_futures::JsFuture::from(file.array_buffer());
+        leptos::task::spawn_local(async move {
+            match reading.await {
+                Ok(buffer) => {
+                    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+                    form.update(|f| f.read_file(&name, bytes));
+                }
+                Err(_) => form.update(|f| f.file_unreadable(&name)),
+            }
+        });
+    };
+    view! {
+        <Show when=move || chosen.get()>
+            <div class="field own-text" class:invalid=move || message.with(Option::is_some)>
+                <label for="own-text">{move || format!("Your text ({})", source.get())}</label>
+                <textarea
+                    id="own-text"
+                    name="own-text"
+                    rows="8"
+                    spellcheck="false"
+                    placeholder="Paste or type the text to train on"
+                    aria-invalid=move || if message.with(Option::is_some) { "true" } else { "false" }
+                    aria-describedby="own-text-size own-text-error"
+                    prop:value=move || text.get()
+                    on:input:target=move |ev| form.update(|f| f.set_own_text(ev.target().value()))
+                ></textarea>
+                <label class="own-text-file">
+                    "or read a text file: "
+                    <input id="own-text-file" type="file" accept=".txt,.md,.csv,.json,text/*" on:change=read_file />
+                </label>
+                <p class="hint" id="own-text-size">{move || size.get()}</p>
+                {move || {
+                    message
+                        .get()
+                        .map(|m| {
+                            view! {
+                                <p class="field-error" id="own-text-error" data-error-for=OWN_TEXT role="alert">
+                                    {m}
+                                </p>
+                            }
+                        })
+                }}
+            </div>
+        </Show>
     }
 }

@@ -45,7 +45,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             <section id="run-settings" class="panel side" aria-label="Run">
                 <RunSettings form errors />
                 <RunControls controller form />
-                <CopyLink />
+                <CopyLink form />
                 <PingButton />
                 <MemoryPanel controller config />
                 <FaultPanel form errors />
