@@ -66,7 +66,7 @@ impl OwnText {
     }
 
     /// What is wrong with the text as a corpus: empty or over the limit.
-    fn error(&self) -> Option<String> {
+    pub fn error(&self) -> Option<String> {
         if self.text.is_empty() {
             return Some("paste some text here or choose a text file".to_string());
         }
@@ -141,6 +141,15 @@ impl RunForm {
         }
     }
 
+    /// This form with `previous`'s own text when it has none of its own, so that a scenario or an
+    /// exercise that sets the form up does not throw away the text the learner pasted.
+    pub fn keeping_own_text(mut self, previous: &RunForm) -> Self {
+        if self.own.text.is_empty() {
+            self.own = previous.own.clone();
+        }
+        self
+    }
+
     /// Whether the run trains on the learner's own text.
     pub fn uses_own_text(&self) -> bool {
         self.get("corpus") == OWN_TEXT
@@ -166,7 +175,7 @@ impl RunForm {
         if !fits {
             self.own.file_problem = Some(format!(
                 "'{name}' is {} ({bytes} bytes) but a corpus can be at most {} ({MAX_TEXT_BYTES} bytes); \
-                 your text below is unchanged",
+                 your text is unchanged",
                 human_bytes(bytes),
                 human_bytes(MAX_TEXT_BYTES as u64)
             ));
@@ -186,7 +195,7 @@ impl RunForm {
             }
             Err(e) => {
                 self.own.file_problem = Some(format!(
-                    "'{name}' is not UTF-8 text (byte {} is not valid UTF-8); your text below is unchanged",
+                    "'{name}' is not UTF-8 text (byte {} is not valid UTF-8); your text is unchanged",
                     e.utf8_error().valid_up_to()
                 ));
             }
@@ -195,7 +204,7 @@ impl RunForm {
 
     /// The browser could not read the file at all; the text stays as it was.
     pub fn file_unreadable(&mut self, name: &str) {
-        self.own.file_problem = Some(format!("the browser could not read '{name}'; your text below is unchanged"));
+        self.own.file_problem = Some(format!("the browser could not read '{name}'; your text is unchanged"));
     }
 
     /// A message for the own-text field: the last file's problem, else what is wrong with the text.
@@ -674,6 +683,18 @@ mod tests {
         assert_eq!(f.to_config().unwrap().corpus.name(), PASTED, "a refused file does not stop the pasted text");
         f.set_own_text("my pasted words, edited\n".into());
         assert_eq!(f.own_text_message(), None, "the message goes with the next text");
+    }
+
+    #[test]
+    fn a_scenario_keeps_the_pasted_text_but_not_its_choice() {
+        let pasted = own_text_form("words I pasted\n");
+        let shown = RunForm::show_me("no-causal-mask").keeping_own_text(&pasted);
+        assert!(!shown.uses_own_text(), "the scenario's own corpus is chosen");
+        assert_eq!(shown.own_text().text, "words I pasted\n");
+        assert_eq!(shown.to_config(), RunForm::show_me("no-causal-mask").to_config());
+        let mine = CorpusSource::Text { name: "mine".into(), text: "my run's text\n".into() };
+        let run = RunForm::from_config(&RunConfig { corpus: mine.clone(), ..RunConfig::default() });
+        assert_eq!(run.keeping_own_text(&pasted).to_config().unwrap().corpus, mine, "a run's own text wins");
     }
 
     #[test]

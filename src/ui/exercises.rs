@@ -91,7 +91,7 @@ fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
 
 /// Puts `setup` into the trainer's form, makes `id` the exercise the checks follow, and shows the trainer.
 fn apply(form: RwSignal<RunForm>, id: &'static str, setup: &'static Setup) {
-    form.set(setup.form());
+    form.update(|f| *f = setup.form().keeping_own_text(f));
     state().progress.update(|p| p.active = Some(id.to_string()));
     if let Some(w) = web_sys::window() {
         w.location().set_hash(&Route::Trainer.href()).ok();

@@ -114,7 +114,7 @@ fn FaultRow(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, spec: &'static F
                     view! { <p class="field-error" data-error-for=fault_field(id) role="alert">{message}</p> }
                 })
             }}
-            <button type="button" class="link show-me" data-show-me=id title=scenario on:click=move |_| form.set(RunForm::show_me(id))>
+            <button type="button" class="link show-me" data-show-me=id title=scenario on:click=move |_| form.update(|f| *f = RunForm::show_me(id).keeping_own_text(f))>
                 "show me"
             </button>
         </li>

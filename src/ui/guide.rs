@@ -14,7 +14,7 @@ use leptos::prelude::*;
 fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: &'static str) {
     let shown = RunForm::show_me(id);
     let config = shown.to_config();
-    form.set(shown);
+    form.update(|f| *f = shown.keeping_own_text(f));
     if let Ok(config) = config {
         controller.start(config, false);
     }

@@ -153,7 +153,7 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, seed: u64, reveal
                 .into_any()
         })
     };
-    let open = move |_| form.set(RunForm::show_me(fault.id));
+    let open = move |_| form.update(|f| *f = RunForm::show_me(fault.id).keeping_own_text(f));
     view! {
         <div id="mystery-reveal" class="mystery-reveal" data-verdict=reveal.verdict.as_str() role="status">
             <p class="verdict">{verdict}</p>

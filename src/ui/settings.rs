@@ -196,6 +196,8 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
     let size = Memo::new(move |_| form.with(|f| f.own_text().size_line()));
     let source = Memo::new(move |_| form.with(|f| f.own_text().name.clone()));
     let message = Memo::new(move |_| form.with(RunForm::own_text_message));
+    // Red only when the text itself is unusable; a refused file leaves a good text as it was.
+    let invalid = Memo::new(move |_| form.with(|f| f.own_text().error().is_some()));
     let read_file = move |ev: web_sys::Event| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
         let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
@@ -217,7 +219,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
     };
     view! {
         <Show when=move || chosen.get()>
-            <div class="field own-text" class:invalid=move || message.with(Option::is_some)>
+            <div class="field own-text" class:invalid=move || invalid.get()>
                 <label for="own-text">{move || format!("Your text ({})", source.get())}</label>
                 <textarea
                     id="own-text"
@@ -225,7 +227,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
                     rows="8"
                     spellcheck="false"
                     placeholder="Paste or type the text to train on"
-                    aria-invalid=move || if message.with(Option::is_some) { "true" } else { "false" }
+                    aria-invalid=move || if invalid.get() { "true" } else { "false" }
                     aria-describedby="own-text-size own-text-error"
                     prop:value=move || text.get()
                     on:input:target=move |ev| form.update(|f| f.set_own_text(ev.target().value()))

@@ -73,7 +73,7 @@ fn FindingCard(
             .map(|fix| {
                 let config = fix.config.clone();
                 let apply = move |_| {
-                    form.set(RunForm::from_config(&config));
+                    form.update(|f| *f = RunForm::from_config(&config).keeping_own_text(f));
                     controller.start(config.clone(), false);
                 };
                 view! {
