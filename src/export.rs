@@ -50,15 +50,20 @@ pub fn run_json(view: &RunView) -> String {
     serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// A file name for this run's exports: its model, corpus and seed, e.g. `faultline-tiny-toy-english-seed1`.
+/// A file name for this run's exports: its model, corpus and seed, e.g. `faultline-tiny-toy-english-seed1`;
+/// anything but letters, digits, `-` and `_` in the corpus's name (a pasted text's "pasted text", an
+/// uploaded file's name) becomes `-`.
 pub fn file_stem(view: &RunView) -> String {
     match &view.config {
-        Some(c) => format!(
-            "faultline-{}-{}-seed{}",
-            c.get("config").unwrap_or_default(),
-            c.get("corpus").unwrap_or_default(),
-            c.seed
-        ),
+        Some(c) => {
+            let corpus: String = c
+                .get("corpus")
+                .unwrap_or_default()
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' { ch } else { '-' })
+                .collect();
+            format!("faultline-{}-{corpus}-seed{}", c.get("config").unwrap_or_default(), c.seed)
+        }
         None => "faultline-run".to_string(),
     }
 }
@@ -121,5 +126,10 @@ mod tests {
         let config = RunConfig::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         assert_eq!(Some(config), view.config);
         assert_eq!(file_stem(&view), "faultline-tiny-toy-english-seed3");
+        let mut own = view.clone();
+        if let Some(c) = own.config.as_mut() {
+            c.corpus = faultline_engine::config::CorpusSource::Text { name: "my notes.txt".into(), text: "x".into() };
+        }
+        assert_eq!(file_stem(&own), "faultline-tiny-my-notes-txt-seed3");
     }
 }
