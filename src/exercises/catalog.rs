@@ -4,7 +4,7 @@
 
 use super::measure::*;
 use super::progress::Evidence;
-use super::{Check, Exercise, Prediction, Setup, Stage};
+use super::{Check, Exercise, Lab, Prediction, Setup, Stage};
 use crate::run_view::{RunState, RunView};
 
 fn pass(value: f32, text: String) -> Check {
@@ -17,7 +17,8 @@ fn missing(what: &str) -> String {
 
 // 1. The first run, read against ln V.
 
-fn first_run_starts_at_ln_v(v: &RunView, _: Option<f32>) -> Check {
+fn first_run_starts_at_ln_v(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     over(v)?;
     require(v.is_fault_free(), || "this run has a fault switched on; the first run has none".into())?;
     let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
@@ -32,7 +33,8 @@ fn first_run_starts_at_ln_v(v: &RunView, _: Option<f32>) -> Check {
     )
 }
 
-fn first_run_learns(v: &RunView, _: Option<f32>) -> Check {
+fn first_run_learns(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     finished(v)?;
     require(v.is_fault_free(), || "this run has a fault switched on; the first run has none".into())?;
     let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
@@ -51,7 +53,8 @@ fn first_run_learns(v: &RunView, _: Option<f32>) -> Check {
 
 // 2. Make it explode, then fix it with a lower learning rate and clipping.
 
-fn explodes(v: &RunView, _: Option<f32>) -> Check {
+fn explodes(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "lr-too-high")?;
     over(v)?;
     let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
@@ -64,7 +67,8 @@ fn explodes(v: &RunView, _: Option<f32>) -> Check {
     pass(peak, format!("at lr {lr} your loss peaked at {peak:.2}, above ln V = {ln_v:.2}: worse than guessing"))
 }
 
-fn calmed(v: &RunView, _: Option<f32>) -> Check {
+fn calmed(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "lr-too-high")?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
     require(c.lr <= 0.003, || format!("this run's lr is {}; use 0.003 or lower", c.lr))?;
@@ -77,9 +81,54 @@ fn calmed(v: &RunView, _: Option<f32>) -> Check {
     pass(last, format!("with lr {} and clipping at {} your loss ended at {last:.2}", c.lr, c.grad_clip))
 }
 
-// 3. The cheating model: no causal mask.
+// 3. Find the learning rate with the range test.
 
-fn cheats(v: &RunView, _: Option<f32>) -> Check {
+fn crawls(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, "lr-too-low")?;
+    finished(v)?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    let (first, last) = first_loss(v).zip(final_loss(v)).ok_or_else(|| missing("loss"))?;
+    let fell = first - last;
+    require(fell < 0.5, || format!("the loss fell {fell:.2} nats, from {first:.2} to {last:.2}: not a crawl"))?;
+    let lr = v.config.as_ref().map_or(0.0, |c| c.lr / c.faults.lr_too_low.unwrap_or(1.0));
+    pass(
+        last,
+        format!(
+            "at an effective lr of {lr:.1e} the loss fell only {fell:.2} nats in {} steps, from {first:.2} to {last:.2} (ln V = {ln_v:.2})",
+            v.steps_done
+        ),
+    )
+}
+
+fn found_by_range_test(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    let suggestion = lab.range.suggestion().ok_or_else(|| {
+        "no suggestion from the range test yet: run it on the trainer page and wait for it to finish".to_string()
+    })?;
+    without_fault(v, "lr-too-low")?;
+    let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
+    require((c.lr / suggestion.lr - 1.0).abs() < 0.01, || {
+        format!("this run's lr is {}, not the suggested {:.3e}: press Use, then Start", c.lr, suggestion.lr)
+    })?;
+    finished(v)?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    let last = final_loss(v).ok_or_else(|| missing("loss"))?;
+    require(last < ln_v - 1.0, || format!("the loss ended at {last:.2}, not 1 nat below ln V = {ln_v:.2}"))?;
+    let before = before.map(|b| format!(", against {b:.2} with the crawling rate")).unwrap_or_default();
+    pass(
+        last,
+        format!(
+            "the range test's loss was lowest ({:.2}) at lr {:.1e}; a tenth of that, {:.1e}, took your run to {last:.2}{before}",
+            suggestion.lowest_loss, suggestion.lowest_lr, c.lr
+        ),
+    )
+}
+
+// 4. The cheating model: no causal mask.
+
+fn cheats(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "no-causal-mask")?;
     over(v)?;
     let above = max_above_diag(last_eval(v)?);
@@ -88,7 +137,8 @@ fn cheats(v: &RunView, _: Option<f32>) -> Check {
     pass(above, format!("{:.0}% of one head's attention went to later positions (loss {loss:.2})", above * 100.0))
 }
 
-fn masked(v: &RunView, before: Option<f32>) -> Check {
+fn masked(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "no-causal-mask")?;
     finished(v)?;
     let above = max_above_diag(last_eval(v)?);
@@ -98,13 +148,14 @@ fn masked(v: &RunView, before: Option<f32>) -> Check {
     pass(above, format!("with the mask back no head looked ahead (0%{before}); loss {loss:.2}"))
 }
 
-// 4. Sampling temperature and repetition.
+// 5. Sampling temperature and repetition.
 
 fn sample_of(v: &RunView) -> Result<&faultline_engine::telemetry::SampleStats, String> {
     last_eval(v)?.sample.as_ref().ok_or_else(|| missing("sample"))
 }
 
-fn repeats(v: &RunView, _: Option<f32>) -> Check {
+fn repeats(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "temperature-too-low")?;
     over(v)?;
     let s = sample_of(v)?;
@@ -123,7 +174,8 @@ fn repeats(v: &RunView, _: Option<f32>) -> Check {
     )
 }
 
-fn varied(v: &RunView, _: Option<f32>) -> Check {
+fn varied(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "temperature-too-low")?;
     finished(v)?;
     let s = sample_of(v)?;
@@ -142,9 +194,10 @@ fn varied(v: &RunView, _: Option<f32>) -> Check {
     )
 }
 
-// 5. Tokenization: <UNK> and the roundtrip.
+// 6. Tokenization: <UNK> and the roundtrip.
 
-fn unknowns(v: &RunView, _: Option<f32>) -> Check {
+fn unknowns(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     let word = has_fault(v, "word-level-vocab");
     require(word || has_fault(v, "lossy-normalization"), || {
         "this run has neither word-level-vocab nor lossy-normalization switched on".into()
@@ -169,7 +222,8 @@ fn unknowns(v: &RunView, _: Option<f32>) -> Check {
     pass(0.0, format!("decode(encode(text)) did not give the text back{change}"))
 }
 
-fn all_known(v: &RunView, before: Option<f32>) -> Check {
+fn all_known(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "word-level-vocab")?;
     without_fault(v, "lossy-normalization")?;
     finished(v)?;
@@ -179,9 +233,10 @@ fn all_known(v: &RunView, before: Option<f32>) -> Check {
     pass(0.0, format!("the character tokenizer had 0% <UNK>{before} and decode(encode(text)) gave the text back"))
 }
 
-// 6. Out of memory, and gradient accumulation.
+// 7. Out of memory, and gradient accumulation.
 
-fn out_of_memory(v: &RunView, _: Option<f32>) -> Check {
+fn out_of_memory(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "batch-too-large")?;
     over(v)?;
     require(v.state == RunState::Error && named(v, "out-of-memory-oom"), || {
@@ -191,7 +246,8 @@ fn out_of_memory(v: &RunView, _: Option<f32>) -> Check {
     pass(batch, format!("a batch of {batch} sequences failed: {}", v.message.as_deref().unwrap_or("out of memory")))
 }
 
-fn accumulated(v: &RunView, _: Option<f32>) -> Check {
+fn accumulated(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "batch-too-large")?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
     require(c.grad_accum > 1, || "this run does not accumulate gradients (grad-accum 1)".into())?;
@@ -208,9 +264,10 @@ fn accumulated(v: &RunView, _: Option<f32>) -> Check {
     )
 }
 
-// 7. A slow run and its timing breakdown.
+// 8. A slow run and its timing breakdown.
 
-fn slow(v: &RunView, _: Option<f32>) -> Check {
+fn slow(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "sync-every-step")?;
     over(v)?;
     let (share, ms) = telemetry_share(v).ok_or_else(|| missing("timed step"))?;
@@ -218,7 +275,8 @@ fn slow(v: &RunView, _: Option<f32>) -> Check {
     pass(ms as f32, format!("reading telemetry back took {:.0}% of each step; {ms:.1} ms per step", share * 100.0))
 }
 
-fn fast(v: &RunView, before: Option<f32>) -> Check {
+fn fast(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "sync-every-step")?;
     finished(v)?;
     let (share, ms) = telemetry_share(v).ok_or_else(|| missing("timed step"))?;
@@ -227,11 +285,12 @@ fn fast(v: &RunView, before: Option<f32>) -> Check {
     pass(ms as f32, format!("telemetry took {:.0}% of each step; {ms:.1} ms per step{before}", share * 100.0))
 }
 
-// 8. The three ways to get NaN.
+// 9. The three ways to get NaN.
 
 const UNSTABLE: [&str; 3] = ["softmax-no-max-shift", "naive-log-softmax", "layernorm-no-eps"];
 
-fn nan(v: &RunView, _: Option<f32>) -> Check {
+fn nan(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     let on = UNSTABLE.iter().find(|id| has_fault(v, id));
     let on = on.ok_or_else(|| "this run has none of the three unstable formulas switched on".to_string())?;
     over(v)?;
@@ -242,7 +301,8 @@ fn nan(v: &RunView, _: Option<f32>) -> Check {
     )
 }
 
-fn stable(v: &RunView, before: Option<f32>) -> Check {
+fn stable(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     if let Some(on) = UNSTABLE.iter().find(|id| has_fault(v, id)) {
         return Err(format!("this run still has {on} switched on"));
     }
@@ -254,9 +314,10 @@ fn stable(v: &RunView, before: Option<f32>) -> Check {
     pass(last, format!("the stable form ran all {} steps{before}; loss {last:.2}, finite", v.steps_done))
 }
 
-// 9. The forgotten zero_grad.
+// 10. The forgotten zero_grad.
 
-fn piles_up(v: &RunView, _: Option<f32>) -> Check {
+fn piles_up(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "no-zero-grad")?;
     over(v)?;
     let early = median_grad(v, 0.05, 0.2).ok_or_else(|| missing("steps"))?;
@@ -267,7 +328,8 @@ fn piles_up(v: &RunView, _: Option<f32>) -> Check {
     pass(late, format!("the gradient norm grew from {early:.1} early on to {late:.1} late in the run"))
 }
 
-fn cleared(v: &RunView, before: Option<f32>) -> Check {
+fn cleared(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "no-zero-grad")?;
     finished(v)?;
     let late = median_grad(v, 0.75, 1.0).ok_or_else(|| missing("steps"))?;
@@ -279,9 +341,10 @@ fn cleared(v: &RunView, before: Option<f32>) -> Check {
     pass(late, format!("with gradients cleared every step the late gradient norm was {late:.2}{before}"))
 }
 
-// 10. Dead ReLUs.
+// 11. Dead ReLUs.
 
-fn dead(v: &RunView, _: Option<f32>) -> Check {
+fn dead(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "dead-relu")?;
     over(v)?;
     let d = max_dead(last_eval(v)?);
@@ -289,7 +352,8 @@ fn dead(v: &RunView, _: Option<f32>) -> Check {
     pass(d, format!("{:.0}% of one block's MLP units never fired", d * 100.0))
 }
 
-fn alive(v: &RunView, before: Option<f32>) -> Check {
+fn alive(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "dead-relu")?;
     finished(v)?;
     let d = max_dead(last_eval(v)?);
@@ -298,9 +362,10 @@ fn alive(v: &RunView, before: Option<f32>) -> Check {
     pass(d, format!("with GELU and the normal bias {:.0}% of units were dead{before}", d * 100.0))
 }
 
-// 11. Vanishing gradients without residuals.
+// 12. Vanishing gradients without residuals.
 
-fn vanishing(v: &RunView, _: Option<f32>) -> Check {
+fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "no-residual")?;
     over(v)?;
     let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
@@ -310,7 +375,8 @@ fn vanishing(v: &RunView, _: Option<f32>) -> Check {
     pass(ratio, format!("block 0 got {ratio:.1e} of the last block's gradient norm"))
 }
 
-fn flowing(v: &RunView, before: Option<f32>) -> Check {
+fn flowing(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "no-residual")?;
     finished(v)?;
     let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
@@ -322,16 +388,18 @@ fn flowing(v: &RunView, before: Option<f32>) -> Check {
     pass(ratio, format!("with residuals block 0 got {ratio:.2} of the last block's gradient{before}"))
 }
 
-// 12. What 1/sqrt(d_k) really does.
+// 13. What 1/sqrt(d_k) really does.
 
-fn unscaled(v: &RunView, _: Option<f32>) -> Check {
+fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "no-attn-scale")?;
     finished(v)?;
     let e = mean_entropy(last_eval(v)?);
     pass(e, format!("without the scale the mean attention entropy was {e:.2} nats"))
 }
 
-fn scaled(v: &RunView, before: Option<f32>) -> Check {
+fn scaled(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "no-attn-scale")?;
     finished(v)?;
     let e = mean_entropy(last_eval(v)?);
@@ -346,13 +414,14 @@ fn scaled(v: &RunView, before: Option<f32>) -> Check {
     )
 }
 
-// 13. Overfitting a tiny corpus, and the cure.
+// 14. Overfitting a tiny corpus, and the cure.
 
 fn val_losses(v: &RunView) -> Vec<f32> {
     v.evals.iter().filter_map(|e| e.val_loss).collect()
 }
 
-fn overfits(v: &RunView, _: Option<f32>) -> Check {
+fn overfits(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
     with_fault(v, "tiny-dataset")?;
     finished(v)?;
     let vals = val_losses(v);
@@ -368,7 +437,8 @@ fn overfits(v: &RunView, _: Option<f32>) -> Check {
     )
 }
 
-fn generalises(v: &RunView, before: Option<f32>) -> Check {
+fn generalises(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
     without_fault(v, "tiny-dataset")?;
     finished(v)?;
     let e = last_eval(v)?;
@@ -437,6 +507,31 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Turn the fault off, keep lr at 0.003 or lower and grad-clip above 0, and run again.",
             setups: &[setup("lr 0.003, clip 1, 60 steps", None, &[("steps", "60"), ("lr", "0.003"), ("grad-clip", "1")])],
             check: calmed,
+        },
+    },
+    Exercise {
+        id: "find-lr",
+        title: "Find the learning rate with the range test",
+        section: "learning-rate-issues",
+        goal: "Train with a rate a hundred times too small and watch the loss crawl; then let the range test pick the rate instead of guessing.",
+        prediction: Prediction {
+            question: "The range test raises the rate a little at every step and records the loss. Which rate does the guide tell you to train with?",
+            options: &["The rate where the loss was lowest", "A tenth of the rate where the loss was lowest", "The largest rate that did not give NaN"],
+            answer: 1,
+            why: "At the lowest point the loss is about to turn upward, so that rate is already at the edge of stability; a tenth of it trains fast with room to spare.",
+        },
+        entries: &["finding-the-right-learning-rate", "loss-decreases-very-slowly"],
+        reproduce: Stage {
+            title: "Crawl with a tiny rate",
+            instructions: "Apply the setup (learning rate ÷100) and start. Compare the loss at the end with where it began.",
+            setups: &[setup("Learning rate ÷100, 60 steps", Some("lr-too-low"), &[("steps", "60")])],
+            check: crawls,
+        },
+        fix: Stage {
+            title: "Let the range test choose",
+            instructions: "Apply the setup (fault off), run the learning-rate range test on the trainer page, press Use on its suggestion, then Start.",
+            setups: &[setup("Fault off, 60 steps", None, &[("steps", "60")])],
+            check: found_by_range_test,
         },
     },
     Exercise {

@@ -1,9 +1,10 @@
 //! Guided exercises: break the model in a named way, see the symptom in your own run, fix it, and
 //! compare what you predicted with what you measured.
 //!
-//! Every check is a pure function of the run the learner trained ([`RunView`]): its settings (which the
-//! learner chose and can see) and its telemetry and the detector's findings. Nothing here learns which
-//! fault is on from anywhere else.
+//! Every check is a pure function of what the learner did ([`Lab`]): the run they trained ([`RunView`]),
+//! its settings (which the learner chose and can see), its telemetry and the detector's findings, and
+//! their latest learning-rate range test ([`RangeView`]). Nothing here learns which fault is on from
+//! anywhere else.
 //!
 //! - [`catalog`]: the exercises, in order from the first run to the hardest.
 //! - [`measure`]: the numbers the checks read off a run.
@@ -14,6 +15,7 @@ pub mod measure;
 pub mod progress;
 
 use crate::form::RunForm;
+use crate::range_view::RangeView;
 use crate::run_view::RunView;
 use progress::{Evidence, ExerciseProgress, Progress};
 
@@ -21,6 +23,13 @@ pub use catalog::EXERCISES;
 
 /// What a check makes of a run: passed, with the learner's own numbers, or why not (yet).
 pub type Check = Result<Evidence, String>;
+
+/// What the checks read: the learner's current training run and their latest range test.
+#[derive(Clone, Copy, Debug)]
+pub struct Lab<'a> {
+    pub run: &'a RunView,
+    pub range: &'a RangeView,
+}
 
 /// A "predict before you run" question.
 #[derive(Debug)]
@@ -75,7 +84,7 @@ pub struct Stage {
     /// The first is the one to use; others are variations worth trying.
     pub setups: &'static [Setup],
     /// Reads a finished run; the fix stage also gets the value the reproduction recorded.
-    pub check: fn(&RunView, Option<f32>) -> Check,
+    pub check: fn(&Lab, Option<f32>) -> Check,
 }
 
 #[derive(Debug)]
@@ -135,10 +144,10 @@ impl Status {
     }
 }
 
-/// Runs the active exercise's checks that have not passed yet on `view` and records the passes; true
+/// Runs the active exercise's checks that have not passed yet on `lab` and records the passes; true
 /// when something changed. Checks count only once the learner has answered the prediction, and the fix
 /// only after the reproduction, so the recap always has both.
-pub fn record(progress: &mut Progress, view: &RunView) -> bool {
+pub fn record(progress: &mut Progress, lab: &Lab) -> bool {
     let Some(ex) = progress.active.as_deref().and_then(exercise) else { return false };
     let p = progress.exercises.entry(ex.id.to_string()).or_default();
     if p.prediction.is_none() || p.done {
@@ -146,21 +155,21 @@ pub fn record(progress: &mut Progress, view: &RunView) -> bool {
     }
     let mut changed = false;
     if p.reproduced.is_none() {
-        p.reproduced = (ex.reproduce.check)(view, None).ok();
+        p.reproduced = (ex.reproduce.check)(lab, None).ok();
         changed = p.reproduced.is_some();
     }
     if let (Some(before), None) = (&p.reproduced, &p.fixed) {
-        p.fixed = (ex.fix.check)(view, Some(before.value)).ok();
+        p.fixed = (ex.fix.check)(lab, Some(before.value)).ok();
         changed |= p.fixed.is_some();
     }
     changed
 }
 
 /// What the current run means for the exercise's next stage, in words: its pass, or what is missing.
-pub fn live(ex: &Exercise, p: Option<&ExerciseProgress>, view: &RunView) -> Check {
+pub fn live(ex: &Exercise, p: Option<&ExerciseProgress>, lab: &Lab) -> Check {
     match p.and_then(|p| p.reproduced.as_ref()) {
-        None => (ex.reproduce.check)(view, None),
-        Some(before) => (ex.fix.check)(view, Some(before.value)),
+        None => (ex.reproduce.check)(lab, None),
+        Some(before) => (ex.fix.check)(lab, Some(before.value)),
     }
 }
 

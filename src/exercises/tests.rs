@@ -5,9 +5,11 @@
 use super::progress::{ExerciseProgress, Progress};
 use super::*;
 use crate::protocol::{FromWorker, ToWorker};
+use crate::range_view::{RangeState, RangeView};
 use crate::run_view::RunState;
 use crate::worker::session::Session;
 use faultline_engine::guide;
+use faultline_engine::lr_range::RangeSettings;
 use faultline_engine::trainer::native_clock;
 use faultline_engine::RunConfig;
 use std::sync::OnceLock;
@@ -48,12 +50,18 @@ fn healthy() -> &'static RunView {
     RUN.get_or_init(|| run_of(&ex("first-run").reproduce.setups[0]))
 }
 
-fn passes(check: fn(&RunView, Option<f32>) -> Check, v: &RunView, before: Option<f32>) -> Evidence {
-    check(v, before).unwrap_or_else(|why| panic!("expected a pass: {why}"))
+/// What the checks see of `v` when the learner has not run a range test.
+fn run_only(v: &RunView) -> Lab<'_> {
+    static NO_RANGE: OnceLock<RangeView> = OnceLock::new();
+    Lab { run: v, range: NO_RANGE.get_or_init(RangeView::default) }
 }
 
-fn fails(check: fn(&RunView, Option<f32>) -> Check, v: &RunView, before: Option<f32>) -> String {
-    match check(v, before) {
+fn passes(check: fn(&Lab, Option<f32>) -> Check, v: &RunView, before: Option<f32>) -> Evidence {
+    check(&run_only(v), before).unwrap_or_else(|why| panic!("expected a pass: {why}"))
+}
+
+fn fails(check: fn(&Lab, Option<f32>) -> Check, v: &RunView, before: Option<f32>) -> String {
+    match check(&run_only(v), before) {
         Ok(e) => panic!("expected a failure, passed with: {}", e.text),
         Err(why) => why,
     }
@@ -82,8 +90,8 @@ fn the_catalogue_is_complete_and_consistent() {
 fn nothing_passes_before_a_run() {
     let idle = RunView::default();
     for e in EXERCISES {
-        assert!((e.reproduce.check)(&idle, None).is_err(), "{}", e.id);
-        assert!((e.fix.check)(&idle, Some(1.0)).is_err(), "{}", e.id);
+        assert!((e.reproduce.check)(&run_only(&idle), None).is_err(), "{}", e.id);
+        assert!((e.fix.check)(&run_only(&idle), Some(1.0)).is_err(), "{}", e.id);
     }
 }
 
@@ -120,6 +128,49 @@ fn a_300x_learning_rate_climbs_above_ln_v_without_nan() {
     assert!(v.stop.is_none() && broken.value > (v.vocab_size().unwrap() as f32).ln() + 1.0, "{}", broken.text);
     assert!(fails(e.fix.check, &v, None).contains("lr-too-high"));
     assert!(fails(ex("first-run").reproduce.check, &v, None).contains("fault"));
+}
+
+/// Runs the learning-rate range test on `config` through the worker's session, as the LR finder does.
+fn range_test(config: RunConfig) -> RangeView {
+    let mut session = Session::new(native_clock);
+    let settings = RangeSettings::default();
+    let mut view = RangeView::requested(1, settings);
+    let apply = |out: Vec<FromWorker>, view: &mut RangeView| {
+        for msg in out {
+            if let FromWorker::LrRange { request, event } = msg {
+                view.apply(request, event);
+            }
+        }
+    };
+    apply(session.handle(ToWorker::LrRange { request: 1, config: Box::new(config), settings }), &mut view);
+    while view.state == RangeState::Running {
+        apply(session.run_chunk(50.0), &mut view);
+    }
+    view
+}
+
+#[test]
+fn the_range_tests_rate_cures_a_crawl() {
+    let e = ex("find-lr");
+    let crawl = run_of(&e.reproduce.setups[0]);
+    let broken = passes(e.reproduce.check, &crawl, None);
+    let ln_v = (crawl.vocab_size().unwrap() as f32).ln();
+    assert!(broken.value > ln_v - 0.5, "{}", broken.text);
+    assert!(fails(e.fix.check, &crawl, None).contains("range test"), "no range test, no pass");
+
+    let mut form = e.fix.setups[0].form();
+    let range = range_test(form.to_config().unwrap());
+    let suggested = range.suggested_text().expect("the healthy model's range test suggests a rate");
+    let untuned = healthy();
+    let lab = |run| Lab { run, range: &range };
+    let why = (e.fix.check)(&lab(untuned), Some(broken.value)).unwrap_err();
+    assert!(why.contains("not the suggested"), "the default rate is not the suggestion: {why}");
+
+    form.set("lr", suggested);
+    let tuned = train(form.to_config().unwrap());
+    let fixed = (e.fix.check)(&lab(&tuned), Some(broken.value)).unwrap_or_else(|why| panic!("{why}"));
+    assert!(fixed.value < broken.value - 1.0, "{}", fixed.text);
+    assert!(fixed.text.contains(&format!("against {:.2}", broken.value)), "{}", fixed.text);
 }
 
 #[test]
@@ -186,10 +237,10 @@ fn unscaled_attention_is_sharper_not_uniform() {
 #[test]
 fn progress_records_only_after_a_prediction_and_recaps_both_runs() {
     let mut p = Progress { active: Some("first-run".into()), ..Progress::default() };
-    assert!(!record(&mut p, healthy()), "no prediction yet");
+    assert!(!record(&mut p, &run_only(healthy())), "no prediction yet");
     p.exercises.insert("first-run".into(), ExerciseProgress { prediction: Some(0), ..Default::default() });
-    assert!(record(&mut p, healthy()), "the first run passes both checks at once");
-    assert!(!record(&mut p, healthy()), "nothing left to record");
+    assert!(record(&mut p, &run_only(healthy())), "the first run passes both checks at once");
+    assert!(!record(&mut p, &run_only(healthy())), "nothing left to record");
     let got = p.get("first-run").unwrap();
     assert_eq!(Status::of(Some(got)), Status::Fixed);
     let lines = recap(ex("first-run"), got);
@@ -198,6 +249,6 @@ fn progress_records_only_after_a_prediction_and_recaps_both_runs() {
     assert!(lines[1].contains(&format!("{:.2}", start.value)) && lines[2].contains(&format!("{:.2}", end.value)));
     let mut other = Progress { active: Some("explode".into()), ..Progress::default() };
     other.exercises.insert("explode".into(), ExerciseProgress { prediction: Some(1), ..Default::default() });
-    assert!(!record(&mut other, healthy()), "the healthy run does not reproduce an explosion");
+    assert!(!record(&mut other, &run_only(healthy())), "the healthy run does not reproduce an explosion");
     assert_eq!(Status::of(other.get("explode")), Status::NotStarted);
 }

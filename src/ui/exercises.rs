@@ -4,7 +4,7 @@
 
 use super::controller::Controller;
 use crate::exercises::progress::{Progress, STORAGE_KEY, UNREADABLE_KEY};
-use crate::exercises::{self, exercise, Exercise, Setup, Stage, Status, EXERCISES};
+use crate::exercises::{self, exercise, Exercise, Lab, Setup, Stage, Status, EXERCISES};
 use crate::form::RunForm;
 use crate::route::{entry_href, section_href, Route};
 use faultline_engine::guide;
@@ -32,7 +32,7 @@ pub fn provide_exercises(controller: Controller) {
     }
     let state = ExerciseState { progress: RwSignal::new(progress), notice: RwSignal::new(notice) };
     Effect::new(move |_| {
-        controller.view.with(|v| state.progress.maybe_update(|p| exercises::record(p, v)));
+        with_lab(controller, |lab| state.progress.maybe_update(|p| exercises::record(p, lab)));
     });
     Effect::new(move |_| {
         let text = state.progress.with(Progress::to_json);
@@ -43,6 +43,11 @@ pub fn provide_exercises(controller: Controller) {
         }
     });
     provide_context(state);
+}
+
+/// Calls `f` with what the checks read, the run and the range test, tracking both.
+fn with_lab<T>(controller: Controller, f: impl FnOnce(&Lab) -> T) -> T {
+    controller.view.with(|run| controller.lr_range.with(|range| f(&Lab { run, range })))
 }
 
 fn state() -> ExerciseState {
@@ -216,7 +221,7 @@ fn StageView(
     let live = move || {
         let current = progress.with(|p| p.active.as_deref() == Some(ex.id) && is_current());
         let why = current
-            .then(|| progress.with(|p| controller.view.with(|v| exercises::live(ex, p.get(ex.id), v).err())))
+            .then(|| progress.with(|p| with_lab(controller, |lab| exercises::live(ex, p.get(ex.id), lab).err())))
             .flatten();
         why.map(|why| view! { <p class="check-waiting">"Current run: " {why}</p> })
     };
@@ -286,7 +291,7 @@ pub fn ExerciseStrip(controller: Controller) -> impl IntoView {
         let check = match status {
             _ if p.as_ref().and_then(|e| e.prediction).is_none() => "Answer the prediction first.".to_string(),
             Status::Fixed => "Both checks passed: read the recap.".to_string(),
-            _ => match controller.view.with(|v| exercises::live(ex, p.as_ref(), v)) {
+            _ => match with_lab(controller, |lab| exercises::live(ex, p.as_ref(), lab)) {
                 Ok(e) => format!("✓ {}", e.text),
                 Err(why) => why,
             },

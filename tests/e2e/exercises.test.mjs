@@ -1,7 +1,8 @@
 // The guided exercises, done as a learner does them: open the list, pick the first-run exercise, answer
 // the prediction, apply the setup, start training on the trainer page, and wait for the checks (computed
 // from the run's telemetry in the page) to pass and the recap to quote the run's numbers. Progress must
-// survive a reload, and unreadable stored progress must be reset with a notice.
+// survive a reload, and unreadable stored progress must be reset with a notice. The range-test exercise
+// is done the same way, with the learner's own range test choosing the rate of the fix.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -22,7 +23,7 @@ async function statusOf(page, id) {
   return page.locator(`.exercise-item[data-exercise-id="${id}"]`).getAttribute("data-status");
 }
 
-describe("the exercises", { timeout: RUN_TIMEOUT + 120_000 }, () => {
+describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
   test("the first-run exercise, from the list to the recap", async () => {
     const { page, problems } = await openList();
     try {
@@ -73,6 +74,38 @@ describe("the exercises", { timeout: RUN_TIMEOUT + 120_000 }, () => {
       await page.locator(".exercise-item").first().waitFor({ timeout: LOAD_TIMEOUT });
       assert.equal(await statusOf(page, "first-run"), "done", "progress survives a reload");
       assert.equal(await page.locator(".exercise-notice").count(), 0);
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("the range-test exercise: crawl, then train at the rate the range test suggests", async () => {
+    const { page, problems } = await openPage(shared.browser, "#/exercises/find-lr");
+    try {
+      await page.locator('.exercise-page[data-exercise-id="find-lr"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator('.prediction-option[data-option="1"]').click();
+      await page.locator('.exercise-stage[data-stage="reproduce"] .apply-setup').first().click();
+      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="reproduced"]').waitFor({ timeout: 10_000 });
+      assert.match(await page.locator(".exercise-strip").textContent(), /no suggestion from the range test yet/);
+
+      await page.locator(".exercise-strip a").click();
+      await page.locator('.exercise-stage[data-stage="fix"] .apply-setup').first().click();
+      await page.locator("#lr-find").click();
+      await page.locator('#lr-finder[data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
+      assert.doesNotMatch(await page.locator(".exercise-strip").textContent(), /no suggestion/);
+      await page.locator("#lr-use").click();
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="fixed"]').waitFor({ timeout: 10_000 });
+
+      await page.locator(".exercise-strip a").click();
+      const text = await page.locator(".exercise-recap").textContent();
+      assert.match(text, /the loss fell only \d+\.\d\d nats in 60 steps/);
+      assert.match(text, /a tenth of that, \d\.\de-\d, took your run to \d+\.\d\d, against \d+\.\d\d with the crawling rate/);
       assert.deepEqual(problems, []);
     } finally {
       await page.close();
