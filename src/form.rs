@@ -343,19 +343,25 @@ impl RunForm {
     /// other faults) of its scenario.
     pub fn show_me(id: &str) -> Self {
         let mut form = Self::default();
-        let Some(spec) = spec(id) else { return form };
+        form.add_scenario(id);
+        form
+    }
+
+    /// Turns fault `id` on with the settings (and other faults) of its scenario, over what the fields
+    /// already hold.
+    pub fn add_scenario(&mut self, id: &str) {
+        let Some(spec) = spec(id) else { return };
         for (k, v) in spec.scenario_pairs().into_iter().filter(|(k, _)| *k == "config") {
-            form.set(k, v.to_string());
+            self.set(k, v.to_string());
         }
         for (k, v) in spec.scenario_pairs() {
             match k {
                 "config" => {}
-                "fault" => form.turn_on_from_arg(v),
-                _ => form.set(k, v.to_string()),
+                "fault" => self.turn_on_from_arg(v),
+                _ => self.set(k, v.to_string()),
             }
         }
-        form.set_fault(id, true);
-        form
+        self.set_fault(id, true);
     }
 
     /// The configuration these fields describe, or a message for every field that is wrong.

@@ -1,9 +1,10 @@
-//! Mystery mode: a run with a hidden fault, chosen from the fault table by a seed. The learner watches
-//! the measurements, names the guide entry they point to, and is scored against the fault's entry.
+//! Mystery mode: a run with one or two hidden faults, chosen from the fault table by a seed. The learner
+//! watches the measurements, names the guide entries they point to, and is scored against the faults'
+//! entries.
 //!
-//! The round's run is the fault's tested scenario ([`RunForm::show_me`]): the same set-up the symptom
-//! tests show the symptom with, so every round has something to find. Nothing here reaches the worker
-//! or the detector except that run's configuration.
+//! The round's run is the hidden faults' tested scenarios ([`RunForm::show_me`]): the set-ups the
+//! symptom tests show each symptom with, so every round has something to find. Nothing here reaches
+//! the worker or the detector except that run's configuration.
 
 use crate::form::RunForm;
 use faultline_engine::faults::{FaultSpec, FAULTS};
@@ -14,17 +15,62 @@ use serde::{Deserialize, Serialize};
 /// The key the score is kept under in `localStorage`; the version changes when [`Score`]'s shape does.
 pub const SCORE_KEY: &str = "faultline.mystery.v1";
 
-/// The fault hidden in round `seed`.
-pub fn hidden_fault(seed: u64) -> &'static FaultSpec {
-    &FAULTS[Rng::derive(seed, "mystery").below(FAULTS.len())]
+/// One round: the seed that picks its faults, and how many it hides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Round {
+    pub seed: u64,
+    /// 1 or 2.
+    pub faults: usize,
 }
 
-/// The settings of round `seed`: its fault's scenario.
-pub fn round_form(seed: u64) -> RunForm {
-    RunForm::show_me(hidden_fault(seed).id)
+/// A fault whose symptom ends the run (a NaN stops it, running out of memory refuses it), so it would
+/// hide any second fault; two-fault rounds leave these out.
+fn ends_the_run(f: &FaultSpec) -> bool {
+    matches!(f.guide_entry, "loss-becomes-nan" | "out-of-memory-oom")
 }
 
-/// How a guess compares with the hidden fault's entry.
+/// Whether `a` and `b` can hide in one run: different guide entries, neither ends the run, their
+/// scenarios set different settings, and together they make a valid run.
+fn compatible(a: &FaultSpec, b: &FaultSpec) -> bool {
+    let keys = |f: &FaultSpec| f.scenario_pairs().into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    a.guide_entry != b.guide_entry
+        && !ends_the_run(a)
+        && !ends_the_run(b)
+        && keys(a).iter().all(|k| !keys(b).contains(k))
+        && two_fault_form(a, b).to_config().is_ok()
+}
+
+fn two_fault_form(a: &FaultSpec, b: &FaultSpec) -> RunForm {
+    let mut form = RunForm::show_me(a.id);
+    form.add_scenario(b.id);
+    form
+}
+
+/// The faults hidden in `round`.
+pub fn hidden_faults(round: Round) -> Vec<&'static FaultSpec> {
+    if round.faults < 2 {
+        return vec![&FAULTS[Rng::derive(round.seed, "mystery").below(FAULTS.len())]];
+    }
+    let firsts: Vec<&FaultSpec> = FAULTS.iter().filter(|f| !ends_the_run(f)).collect();
+    let first = firsts[Rng::derive(round.seed, "mystery-two").below(firsts.len())];
+    let partners: Vec<&FaultSpec> = FAULTS.iter().filter(|b| compatible(first, b)).collect();
+    match partners.len() {
+        0 => vec![first],
+        n => vec![first, partners[Rng::derive(round.seed, "mystery-partner").below(n)]],
+    }
+}
+
+/// The settings of `round`: its faults' scenarios, one over the other.
+pub fn round_form(round: Round) -> RunForm {
+    let faults = hidden_faults(round);
+    let mut form = RunForm::show_me(faults[0].id);
+    for f in &faults[1..] {
+        form.add_scenario(f.id);
+    }
+    form
+}
+
+/// How a guess compares with a hidden fault's entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// The fault's own entry.
@@ -35,7 +81,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Points for the round: 2 for the entry, 1 for its section.
+    /// Points for one hidden fault: 2 for the entry, 1 for its section.
     pub fn points(self) -> u32 {
         match self {
             Verdict::Right => 2,
@@ -53,9 +99,9 @@ impl Verdict {
     }
 }
 
-/// Judges `guess` (a guide entry id) against round `seed`'s fault.
-pub fn judge(seed: u64, guess: &str) -> Verdict {
-    let answer = hidden_fault(seed).guide_entry;
+/// Judges one guess (a guide entry id) against one fault.
+fn judge_one(fault: &FaultSpec, guess: &str) -> Verdict {
+    let answer = fault.guide_entry;
     let section = |id: &str| guide::entry(id).map(|e: &GuideEntry| e.section_id);
     if guess == answer {
         Verdict::Right
@@ -66,15 +112,43 @@ pub fn judge(seed: u64, guess: &str) -> Verdict {
     }
 }
 
+/// Judges `guesses` against `round`'s faults: for each hidden fault, in [`hidden_faults`]' order, its
+/// verdict and the guess it was paired with. Guesses pair with faults the way that scores best (the
+/// order the learner named them in does not matter); a fault left without a guess is wrong.
+pub fn judge<'a>(round: Round, guesses: &[&'a str]) -> Vec<(Verdict, Option<&'a str>)> {
+    let faults = hidden_faults(round);
+    let pairing = |order: [usize; 2]| -> Vec<(Verdict, Option<&'a str>)> {
+        faults
+            .iter()
+            .zip(order)
+            .map(|(f, g)| {
+                let guess = guesses.get(g).copied();
+                (judge_one(f, guess.unwrap_or("")), guess)
+            })
+            .collect()
+    };
+    let total = |v: &[(Verdict, Option<&str>)]| v.iter().map(|(v, _)| v.points()).sum::<u32>();
+    let straight = pairing([0, 1]);
+    let crossed = pairing([1, 0]);
+    if faults.len() > 1 && total(&crossed) > total(&straight) {
+        crossed
+    } else {
+        straight
+    }
+}
+
 /// The learner's running score, kept between visits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Score {
+    /// Hidden faults guessed at (a two-fault round counts two); the stored name predates those rounds.
     pub rounds: u32,
     pub points: u32,
+    /// Hidden faults named by their exact entry.
     pub right: u32,
 }
 
 impl Score {
+    /// Counts one hidden fault's verdict.
     pub fn add(&mut self, verdict: Verdict) {
         self.rounds += 1;
         self.points += verdict.points();
@@ -103,38 +177,88 @@ impl Score {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rounds_are_reproducible_and_reach_every_fault() {
-        assert_eq!(hidden_fault(7).id, hidden_fault(7).id);
-        let mut seen: Vec<&str> = (0..2000).map(|s| hidden_fault(s).id).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        assert_eq!(seen.len(), FAULTS.len(), "2000 seeds reach every fault");
+    fn one(seed: u64) -> Round {
+        Round { seed, faults: 1 }
+    }
+
+    fn two(seed: u64) -> Round {
+        Round { seed, faults: 2 }
+    }
+
+    fn verdicts(round: Round, guesses: &[&str]) -> Vec<Verdict> {
+        judge(round, guesses).into_iter().map(|(v, _)| v).collect()
     }
 
     #[test]
-    fn every_round_is_a_valid_run() {
-        for seed in 0..200 {
-            let form = round_form(seed);
-            let config = form.to_config().unwrap_or_else(|e| panic!("round {seed}: {e:?}"));
-            let id = hidden_fault(seed).id;
-            assert!(config.faults.active().iter().any(|(f, _)| *f == id), "round {seed} runs with {id} on");
+    fn rounds_are_reproducible_and_reach_every_fault() {
+        assert_eq!(hidden_faults(one(7)), hidden_faults(one(7)));
+        let mut seen: Vec<&str> = (0..2000).map(|s| hidden_faults(one(s))[0].id).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), FAULTS.len(), "2000 seeds reach every fault");
+        assert_eq!(hidden_faults(one(20))[0].id, "no-causal-mask", "the browser test's round");
+    }
+
+    #[test]
+    fn every_round_is_a_valid_run_with_its_faults_on() {
+        for round in (0..200).flat_map(|s| [one(s), two(s)]) {
+            let config = round_form(round).to_config().unwrap_or_else(|e| panic!("{round:?}: {e:?}"));
+            let faults = hidden_faults(round);
+            assert_eq!(faults.len(), round.faults, "{round:?}");
+            for f in faults {
+                assert!(config.faults.active().iter().any(|(on, _)| *on == f.id), "{round:?} runs with {} on", f.id);
+            }
         }
+    }
+
+    #[test]
+    fn two_fault_rounds_pair_faults_that_can_both_show() {
+        let mut pairs = Vec::new();
+        for seed in 0..500 {
+            let faults = hidden_faults(two(seed));
+            let (a, b) = (faults[0], faults[1]);
+            assert_ne!(a.guide_entry, b.guide_entry, "seed {seed}");
+            assert!(!ends_the_run(a) && !ends_the_run(b), "seed {seed}: {} with {}", a.id, b.id);
+            pairs.push((a.id, b.id));
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        assert!(pairs.len() > 50, "only {} different pairs in 500 rounds", pairs.len());
+        let nan = FAULTS.iter().find(|f| f.guide_entry == "loss-becomes-nan").unwrap();
+        assert!(FAULTS.iter().all(|b| !compatible(nan, b)), "a fault that stops the run hides the other");
     }
 
     #[test]
     fn guesses_are_judged_by_entry_then_section() {
-        let seed = (0..).find(|&s| hidden_fault(s).id == "no-causal-mask").unwrap();
-        let answer = hidden_fault(seed).guide_entry;
-        assert_eq!(judge(seed, answer), Verdict::Right);
+        let round = one(20);
+        let answer = hidden_faults(round)[0].guide_entry;
+        assert_eq!(verdicts(round, &[answer]), [Verdict::Right]);
         let entry = guide::entry(answer).unwrap();
         let sibling = guide::ENTRIES.iter().find(|e| e.section_id == entry.section_id && e.id != answer);
         if let Some(sibling) = sibling {
-            assert_eq!(judge(seed, sibling.id), Verdict::SameSection);
+            assert_eq!(verdicts(round, &[sibling.id]), [Verdict::SameSection]);
         }
         let stranger = guide::ENTRIES.iter().find(|e| e.section_id != entry.section_id).unwrap();
-        assert_eq!(judge(seed, stranger.id), Verdict::Wrong);
-        assert_eq!(judge(seed, "not-an-entry"), Verdict::Wrong);
+        assert_eq!(verdicts(round, &[stranger.id]), [Verdict::Wrong]);
+        assert_eq!(verdicts(round, &["not-an-entry"]), [Verdict::Wrong]);
+        assert_eq!(verdicts(round, &[]), [Verdict::Wrong]);
+    }
+
+    #[test]
+    fn two_guesses_score_in_either_order() {
+        let round = (0..).map(two).find(|r| {
+            let f = hidden_faults(*r);
+            guide::entry(f[0].guide_entry).map(|e| e.section_id) != guide::entry(f[1].guide_entry).map(|e| e.section_id)
+        });
+        let round = round.unwrap();
+        let faults = hidden_faults(round);
+        let (a, b) = (faults[0].guide_entry, faults[1].guide_entry);
+        assert_eq!(verdicts(round, &[a, b]), [Verdict::Right, Verdict::Right]);
+        assert_eq!(verdicts(round, &[b, a]), [Verdict::Right, Verdict::Right]);
+        assert_eq!(verdicts(round, &["not-an-entry", a]), [Verdict::Right, Verdict::Wrong]);
+        assert_eq!(verdicts(round, &[b]), [Verdict::Wrong, Verdict::Right]);
+        assert_eq!(judge(round, &[b, a]), [(Verdict::Right, Some(a)), (Verdict::Right, Some(b))], "paired guesses");
+        assert_eq!(verdicts(round, &[a, a]), [Verdict::Right, Verdict::Wrong], "one entry names one fault");
     }
 
     #[test]

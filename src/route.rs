@@ -1,7 +1,7 @@
 //! The page's routes, kept in the URL's hash so a static host serves every page from `index.html`:
 //! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry, `#/exercises` the exercises,
 //! `#/exercises/<id>` one exercise, `#/mystery` a mystery round with a new seed and `#/mystery/<seed>`
-//! a given one.
+//! a given one, `#/mystery/two` and `#/mystery/two/<seed>` the same with two hidden faults.
 
 use crate::exercises;
 use faultline_engine::guide;
@@ -15,13 +15,19 @@ pub enum Route {
     Exercises,
     /// An exercise that exists.
     Exercise(&'static str),
-    /// A mystery round: the seed the link names, or none for a new one.
-    Mystery(Option<u64>),
+    /// A mystery round: how many faults it hides, and the seed the link names (none for a new one).
+    Mystery {
+        faults: usize,
+        seed: Option<u64>,
+    },
     /// Anything else, as written.
     NotFound(String),
 }
 
 impl Route {
+    /// The mystery link of the site's navigation: one hidden fault, a new seed.
+    pub const MYSTERY: Route = Route::Mystery { faults: 1, seed: None };
+
     /// The route a `location.hash` (with or without its `#`) names; a second `#` starts an anchor
     /// within the page (see [`anchor`]).
     pub fn parse(hash: &str) -> Route {
@@ -36,11 +42,15 @@ impl Route {
                 Some(e) => Route::Exercise(e.id),
                 None => Route::NotFound(hash.to_string()),
             },
-            None if path == "mystery" => Route::Mystery(None),
-            Some(("mystery", seed)) => match seed.parse() {
-                Ok(seed) => Route::Mystery(Some(seed)),
-                Err(_) => Route::NotFound(hash.to_string()),
-            },
+            None if path == "mystery" => Route::Mystery { faults: 1, seed: None },
+            Some(("mystery", "two")) => Route::Mystery { faults: 2, seed: None },
+            Some(("mystery", rest)) => {
+                let (faults, seed) = rest.strip_prefix("two/").map_or((1, rest), |seed| (2, seed));
+                match seed.parse() {
+                    Ok(seed) => Route::Mystery { faults, seed: Some(seed) },
+                    Err(_) => Route::NotFound(hash.to_string()),
+                }
+            }
             Some(("guide", id)) => match guide::entry(id) {
                 Some(e) => Route::GuideEntry(e.id),
                 None => Route::NotFound(hash.to_string()),
@@ -57,8 +67,11 @@ impl Route {
             Route::GuideEntry(id) => entry_href(id),
             Route::Exercises => "#/exercises".to_string(),
             Route::Exercise(id) => format!("#/exercises/{id}"),
-            Route::Mystery(None) => "#/mystery".to_string(),
-            Route::Mystery(Some(seed)) => format!("#/mystery/{seed}"),
+            Route::Mystery { faults, seed } => {
+                let two = if *faults > 1 { "/two" } else { "" };
+                let seed = seed.map(|s| format!("/{s}")).unwrap_or_default();
+                format!("#/mystery{two}{seed}")
+            }
             Route::NotFound(hash) => hash.clone(),
         }
     }
@@ -98,10 +111,19 @@ mod tests {
         assert_eq!(Route::parse(&section_href("numerical-issues")), Route::GuideIndex);
         assert_eq!(anchor(&section_href("numerical-issues")), Some("numerical-issues"));
         assert_eq!(anchor("#/guide"), None);
-        assert_eq!(Route::parse("#/mystery"), Route::Mystery(None));
-        assert_eq!(Route::parse("#/mystery/42"), Route::Mystery(Some(42)));
-        assert_eq!(Route::parse(&Route::Mystery(Some(7)).href()), Route::Mystery(Some(7)));
+        assert_eq!(Route::parse("#/mystery"), Route::Mystery { faults: 1, seed: None });
+        assert_eq!(Route::parse("#/mystery/42"), Route::Mystery { faults: 1, seed: Some(42) });
+        assert_eq!(Route::parse("#/mystery/two"), Route::Mystery { faults: 2, seed: None });
+        assert_eq!(Route::parse("#/mystery/two/42"), Route::Mystery { faults: 2, seed: Some(42) });
+        for faults in [1, 2] {
+            for seed in [None, Some(7)] {
+                let route = Route::Mystery { faults, seed };
+                assert_eq!(Route::parse(&route.href()), route);
+            }
+        }
         assert_eq!(Route::parse("#/mystery/x"), Route::NotFound("#/mystery/x".into()));
+        assert_eq!(Route::parse("#/mystery/two/x"), Route::NotFound("#/mystery/two/x".into()));
+        assert_eq!(Route::parse("#/mystery/three/1"), Route::NotFound("#/mystery/three/1".into()));
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
             Some(ex) => view! { <ExercisePage controller form ex /> }.into_any(),
             None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
         },
-        Route::Mystery(seed) => view! { <MysteryPage controller form seed /> }.into_any(),
+        Route::Mystery { faults, seed } => view! { <MysteryPage controller form faults seed /> }.into_any(),
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
     view! {
@@ -78,7 +78,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 >
                     "Exercises"
                 </a>
-                <a href=Route::Mystery(None).href() aria-current=move || matches!(route.get(), Route::Mystery(_)).then_some("page")>
+                <a href=Route::MYSTERY.href() aria-current=move || matches!(route.get(), Route::Mystery { .. }).then_some("page")>
                     "Mystery"
                 </a>
             </nav>

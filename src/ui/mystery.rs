@@ -1,6 +1,6 @@
-//! Mystery mode's page: start a run with a hidden fault, watch its measurements (the detector's panel
-//! is not shown), name the guide entry, then see the hidden fault, the detector's evidence and the
-//! guess side by side.
+//! Mystery mode's page: start a run with one or two hidden faults, watch its measurements (the detector's
+//! panel is not shown), name the guide entries, then see the hidden faults, the detector's evidence and
+//! the guesses side by side.
 
 use super::controller::Controller;
 use super::loss_chart::LossChart;
@@ -8,7 +8,7 @@ use super::sample::SamplePanel;
 use super::stats::RunStats;
 use super::telemetry::TelemetryCharts;
 use crate::form::RunForm;
-use crate::mystery::{hidden_fault, judge, round_form, Score, Verdict, SCORE_KEY};
+use crate::mystery::{hidden_faults, judge, round_form, Round, Score, Verdict, SCORE_KEY};
 use crate::route::{entry_href, Route};
 use faultline_engine::guide::{self, SECTIONS};
 use leptos::prelude::*;
@@ -33,36 +33,20 @@ fn fresh_seed() -> u64 {
     (js_sys::Math::random() * 1e9) as u64
 }
 
-/// What the learner sees once they have guessed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Reveal {
-    guess: &'static str,
-    verdict: Verdict,
+/// What the learner sees once they have guessed: per hidden fault, its verdict and the guess paired
+/// with it.
+type Reveal = Vec<(Verdict, Option<&'static str>)>;
+
+/// The score in words.
+fn score_text(s: &Score) -> String {
+    let points = if s.points == 1 { "point" } else { "points" };
+    let faults = if s.rounds == 1 { "hidden fault" } else { "hidden faults" };
+    format!("{} {points} for {} {faults} ({} named exactly)", s.points, s.rounds, s.right)
 }
 
-#[component]
-pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, seed: Option<u64>) -> impl IntoView {
-    let seed = seed.unwrap_or_else(fresh_seed);
-    let (stored, unreadable) = load_score();
-    let score = RwSignal::new(stored);
-    let started = RwSignal::new(false);
-    let guess = RwSignal::new(String::new());
-    let reveal = RwSignal::new(None::<Reveal>);
-    let view = controller.view;
-    let start = move |_| {
-        if let Ok(config) = round_form(seed).to_config() {
-            controller.start(config, false);
-            started.set(true);
-        }
-    };
-    let submit = move |_| {
-        let Some(entry) = guess.with(|g| guide::entry(g)) else { return };
-        let verdict = judge(seed, entry.id);
-        score.update(|s| s.add(verdict));
-        save_score(score.get_untracked());
-        reveal.set(Some(Reveal { guess: entry.id, verdict }));
-    };
-    let options = SECTIONS
+/// The guide's entries, grouped by section, as a select's options.
+fn entry_options() -> impl IntoView {
+    SECTIONS
         .iter()
         .map(|s| {
             let entries = guide::ENTRIES
@@ -72,41 +56,100 @@ pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, seed: Option
                 .collect_view();
             view! { <optgroup label=s.title>{entries}</optgroup> }
         })
+        .collect_view()
+}
+
+#[component]
+pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, faults: usize, seed: Option<u64>) -> impl IntoView {
+    let round = Round { seed: seed.unwrap_or_else(fresh_seed), faults: faults.clamp(1, 2) };
+    let (stored, unreadable) = load_score();
+    let score = RwSignal::new(stored);
+    let started = RwSignal::new(false);
+    let guesses: Vec<RwSignal<String>> = (0..round.faults).map(|_| RwSignal::new(String::new())).collect();
+    let reveal = RwSignal::new(None::<Reveal>);
+    let view = controller.view;
+    let start = move |_| {
+        if let Ok(config) = round_form(round).to_config() {
+            controller.start(config, false);
+            started.set(true);
+        }
+    };
+    let chosen = guesses.clone();
+    let submit = move |_| {
+        let named: Vec<&'static str> =
+            chosen.iter().filter_map(|g| g.with(|g| guide::entry(g)).map(|e| e.id)).collect();
+        if named.len() < chosen.len() {
+            return;
+        }
+        let judged = judge(round, &named);
+        score.update(|s| judged.iter().for_each(|&(v, _)| s.add(v)));
+        save_score(score.get_untracked());
+        reveal.set(Some(judged));
+    };
+    let unguessed = guesses.clone();
+    let incomplete = move || unguessed.iter().any(|g| g.with(String::is_empty));
+    let selects = guesses
+        .iter()
+        .enumerate()
+        .map(|(i, &guess)| {
+            let id = if i == 0 { "mystery-guess".to_string() } else { format!("mystery-guess-{}", i + 1) };
+            let label = match (round.faults, i) {
+                (1, _) => "Which guide entry explains what you see?",
+                (_, 0) => "One guide entry that explains what you see",
+                _ => "The other one",
+            };
+            view! {
+                <label for=id.clone()>{label}</label>
+                <select id=id on:change=move |ev| guess.set(event_target_value(&ev)) prop:value=move || guess.get()>
+                    <option value="">"Choose an entry…"</option>
+                    {entry_options()}
+                </select>
+            }
+        })
         .collect_view();
-    let score_text =
-        move || score.with(|s| format!("{} points from {} rounds ({} named exactly)", s.points, s.rounds, s.right));
+    let (title, intro, other_mode) = if round.faults == 1 {
+        (
+            format!("Mystery run #{}", round.seed),
+            "One fault from the catalogue is switched on in this run, and its settings are hidden. Watch the loss, \
+             the gradients, the attention and the samples, then name the guide entry they point to. The detector's \
+             diagnosis stays hidden until you have guessed.",
+            ("Harder: two hidden faults", Route::Mystery { faults: 2, seed: None }),
+        )
+    } else {
+        (
+            format!("Mystery run #{}, two faults", round.seed),
+            "Two faults from the catalogue are switched on in this run, with different guide entries, and neither \
+             stops the run before the other can show. Name an entry for each; the order does not matter. The \
+             detector's diagnosis stays hidden until you have guessed.",
+            ("One hidden fault", Route::MYSTERY),
+        )
+    };
+    let next = Route::Mystery { faults: round.faults, seed: Some(round.seed.wrapping_add(1)) };
     view! {
         <main class="layout mystery">
             <section class="panel side mystery-head" aria-labelledby="mystery-title">
-                <h1 id="mystery-title">{format!("Mystery run #{seed}")}</h1>
-                <p>
-                    "One fault from the catalogue is switched on in this run, and its settings are hidden. Watch the loss, "
-                    "the gradients, the attention and the samples, then name the guide entry they point to. The detector's "
-                    "diagnosis stays hidden until you have guessed."
-                </p>
+                <h1 id="mystery-title">{title}</h1>
+                <p>{intro}</p>
                 {unreadable.map(|n| view! { <p class="notice" role="status">{n}</p> })}
-                <p class="mystery-score">"Your score: " <span id="mystery-score">{score_text}</span></p>
+                <p class="mystery-score">"Your score: " <span id="mystery-score">{move || score.with(score_text)}</span></p>
                 <div class="controls">
                     <button id="mystery-start" class="primary" on:click=start disabled=move || started.get()>
                         "Start the mystery run"
                     </button>
-                    <a class="button-link" href=format!("#/mystery/{}", seed.wrapping_add(1))>"Next round"</a>
+                    <a class="button-link" href=next.href()>"Next round"</a>
+                    <a id="mystery-mode" class="button-link" href=other_mode.1.href()>{other_mode.0}</a>
                 </div>
                 <div class="mystery-guess">
-                    <label for="mystery-guess">"Which guide entry explains what you see?"</label>
-                    <select id="mystery-guess" on:change=move |ev| guess.set(event_target_value(&ev)) prop:value=move || guess.get()>
-                        <option value="">"Choose an entry…"</option>
-                        {options}
-                    </select>
+                    {selects}
                     <button
                         id="mystery-submit"
                         on:click=submit
-                        disabled=move || !started.get() || reveal.with(Option::is_some) || guess.with(String::is_empty)
+                        disabled=move || !started.get() || reveal.with(Option::is_some) || incomplete()
                     >
                         "Guess"
                     </button>
                 </div>
-                {move || reveal.get().map(|r| view! { <RevealCard controller form seed reveal=r /> })}
+                {move || reveal.get().map(|r| view! { <RevealCard controller form round reveal=r /> })}
             </section>
             <section class="panel stats-panel" aria-label="Run status">
                 <RunStats view />
@@ -120,17 +163,52 @@ pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, seed: Option
     }
 }
 
-/// The hidden fault and what the detector read, beside the learner's guess.
+/// The hidden faults and what the detector read, beside the learner's guesses.
 #[component]
-fn RevealCard(controller: Controller, form: RwSignal<RunForm>, seed: u64, reveal: Reveal) -> impl IntoView {
-    let fault = hidden_fault(seed);
-    let answer = guide::entry(fault.guide_entry);
-    let guessed = guide::entry(reveal.guess);
-    let verdict = match reveal.verdict {
+fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, reveal: Reveal) -> impl IntoView {
+    let faults = hidden_faults(round);
+    let suffix = |i: usize| if i == 0 { String::new() } else { format!("-{}", i + 1) };
+    let verdict_text = |v: Verdict| match v {
         Verdict::Right => "Right: that is the fault's entry (2 points).",
         Verdict::SameSection => "Close: the right section of the guide, another entry (1 point).",
         Verdict::Wrong => "Not this time (0 points).",
     };
+    let verdicts = reveal
+        .iter()
+        .zip(&faults)
+        .map(|(&(v, _), f)| {
+            let text =
+                if round.faults == 1 { verdict_text(v).to_string() } else { format!("{}: {}", f.id, verdict_text(v)) };
+            view! { <p class="verdict">{text}</p> }
+        })
+        .collect_view();
+    let guessed = reveal
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, g))| {
+            let entry = g.and_then(guide::entry);
+            view! {
+                <p id=format!("mystery-your-guess{}", suffix(i))>
+                    {entry.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
+                </p>
+            }
+        })
+        .collect_view();
+    let answers = faults
+        .iter()
+        .enumerate()
+        .map(|(i, fault)| {
+            let answer = guide::entry(fault.guide_entry);
+            view! {
+                <p id=format!("mystery-answer{}", suffix(i))>
+                    <code>{fault.id}</code>
+                    {format!(": {}. ", fault.summary)}
+                    {answer.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
+                </p>
+            }
+        })
+        .collect_view();
+    let data_verdict = reveal.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>().join(" ");
     let detector = move || {
         controller.view.with(|v| {
             if v.findings().is_empty() {
@@ -153,24 +231,19 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, seed: u64, reveal
                 .into_any()
         })
     };
-    let open = move |_| form.update(|f| *f = RunForm::show_me(fault.id).keeping_own_text(f));
+    let open = move |_| form.update(|f| *f = round_form(round).keeping_own_text(f));
+    let plural = if round.faults == 1 { "" } else { "s" };
     view! {
-        <div id="mystery-reveal" class="mystery-reveal" data-verdict=reveal.verdict.as_str() role="status">
-            <p class="verdict">{verdict}</p>
+        <div id="mystery-reveal" class="mystery-reveal" data-verdict=data_verdict role="status">
+            {verdicts}
             <div class="side-by-side">
                 <div>
-                    <h3>"Your guess"</h3>
-                    <p id="mystery-your-guess">
-                        {guessed.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
-                    </p>
+                    <h3>{format!("Your guess{}", if round.faults == 1 { "" } else { "es" })}</h3>
+                    {guessed}
                 </div>
                 <div>
-                    <h3>"The hidden fault"</h3>
-                    <p id="mystery-answer">
-                        <code>{fault.id}</code>
-                        {format!(": {}. ", fault.summary)}
-                        {answer.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
-                    </p>
+                    <h3>{format!("The hidden fault{plural}")}</h3>
+                    {answers}
                 </div>
                 <div>
                     <h3>"What the detector read"</h3>

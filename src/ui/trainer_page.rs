@@ -36,7 +36,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <a href="#/#run-settings">"1. Press Start for a healthy run"</a>
                 <a href="#/#faults">"2. Switch on a fault and run again"</a>
                 <a href=Route::Exercises.href()>"3. Follow the guided exercises"</a>
-                <a href=Route::Mystery(None).href()>"4. Play a mystery round"</a>
+                <a href=Route::MYSTERY.href()>"4. Play a mystery round"</a>
                 <a href=Route::GuideIndex.href()>"Read the guide"</a>
             </nav>
         </div>

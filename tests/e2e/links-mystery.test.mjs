@@ -72,7 +72,7 @@ describe("links", { timeout: LOAD_TIMEOUT * 4 }, () => {
   });
 });
 
-describe("mystery mode", { timeout: RUN_TIMEOUT + 60_000 }, () => {
+describe("mystery mode", { timeout: 2 * RUN_TIMEOUT + 60_000 }, () => {
   test("one round: start, watch, guess, reveal and score", async (t) => {
     // Round 20's hidden fault is no-causal-mask (the seed picks it through the engine's Rng, so the test
     // can know it); the page must not show it, or the detector's panel, before the guess.
@@ -98,7 +98,7 @@ describe("mystery mode", { timeout: RUN_TIMEOUT + 60_000 }, () => {
       assert.match(await page.locator("#mystery-your-guess").textContent(), /future/i);
       const scoreAfter = await page.locator("#mystery-score").textContent();
       t.diagnostic(`score ${scoreBefore} → ${scoreAfter}`);
-      assert.match(scoreAfter, /^2 points from 1 rounds \(1 named exactly\)$/);
+      assert.match(scoreAfter, /^2 points for 1 hidden fault \(1 named exactly\)$/);
       await page.locator("#mystery-reveal .mystery-finding").first().waitFor({ timeout: RUN_TIMEOUT });
       const detector = await page.locator("#mystery-reveal .mystery-finding").first().textContent();
       t.diagnostic(`the detector read: ${detector}`);
@@ -106,8 +106,40 @@ describe("mystery mode", { timeout: RUN_TIMEOUT + 60_000 }, () => {
 
       await reloadWithWorker(page);
       await page.locator("#mystery-score").waitFor({ timeout: LOAD_TIMEOUT });
-      assert.match(await page.locator("#mystery-score").textContent(), /^2 points from 1 rounds/, "the score is kept");
+      assert.match(await page.locator("#mystery-score").textContent(), /^2 points for 1 hidden fault /, "the score is kept");
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("a two-fault round: two guesses, both faults revealed, each scored", async () => {
+    const { page, problems } = await openPage(shared.browser, "#/mystery/two/3");
+    try {
+      await page.locator("#mystery-start").waitFor({ timeout: LOAD_TIMEOUT });
+      assert.match(await page.locator("#mystery-title").textContent(), /two faults/);
+      await page.locator("#mystery-start").click();
+      await page.waitForFunction(() => Number(document.querySelector("#step-count")?.textContent) >= 10, null, {
+        timeout: RUN_TIMEOUT,
+      });
+      await page.locator("#mystery-guess").selectOption("loss-oscillates-wildly");
+      assert.ok(await page.locator("#mystery-submit").isDisabled(), "both entries must be named");
+      await page.locator("#mystery-guess-2").selectOption("model-outputs-repetitive-text");
+      await page.locator("#mystery-submit").click();
+
+      const reveal = page.locator("#mystery-reveal");
+      await reveal.waitFor({ timeout: 5_000 });
+      const verdicts = (await reveal.getAttribute("data-verdict")).split(" ");
+      assert.equal(verdicts.length, 2);
+      assert.ok(verdicts.every((v) => ["right", "same-section", "wrong"].includes(v)), verdicts.join());
+      const answers = [await page.locator("#mystery-answer").textContent(), await page.locator("#mystery-answer-2").textContent()];
+      const ids = answers.map((a) => a.split(":")[0]);
+      assert.notEqual(ids[0], ids[1], "two different faults");
+      const points = { right: 2, "same-section": 1, wrong: 0 };
+      const earned = verdicts.reduce((sum, v) => sum + points[v], 0);
+      assert.match(await page.locator("#mystery-score").textContent(), new RegExp(`^${earned} points? for 2 hidden faults`));
+      await screenshots(page, "mystery-two");
+      assert.deepEqual(problems, []);
     } finally {
       await page.close();
     }
