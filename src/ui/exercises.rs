@@ -3,17 +3,13 @@
 //! The checks themselves are [`crate::exercises`]'; this file only shows them and stores progress.
 
 use super::controller::Controller;
+use super::local_storage;
 use crate::exercises::progress::{Progress, STORAGE_KEY, UNREADABLE_KEY};
 use crate::exercises::{self, exercise, Exercise, Lab, Setup, Stage, Status, EXERCISES};
 use crate::form::RunForm;
 use crate::route::{entry_href, section_href, Route};
 use faultline_engine::guide;
 use leptos::prelude::*;
-use web_sys::Storage;
-
-fn storage() -> Option<Storage> {
-    web_sys::window()?.local_storage().ok()?
-}
 
 /// The learner's progress, shared by the pages through Leptos's context.
 #[derive(Clone, Copy)]
@@ -25,9 +21,9 @@ struct ExerciseState {
 
 /// Loads the stored progress, runs the active exercise's checks whenever the run changes, and saves.
 pub fn provide_exercises(controller: Controller) {
-    let stored = storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
+    let stored = local_storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
     let (progress, notice) = Progress::load(stored.as_deref());
-    if let (Some(text), Some(s)) = (stored.as_deref().filter(|_| notice.is_some()), storage()) {
+    if let (Some(text), Some(s)) = (stored.as_deref().filter(|_| notice.is_some()), local_storage()) {
         s.set_item(UNREADABLE_KEY, text).ok();
     }
     let state = ExerciseState { progress: RwSignal::new(progress), notice: RwSignal::new(notice) };
@@ -36,7 +32,7 @@ pub fn provide_exercises(controller: Controller) {
     });
     Effect::new(move |_| {
         let text = state.progress.with(Progress::to_json);
-        if storage().and_then(|s| s.set_item(STORAGE_KEY, &text).ok()).is_none() {
+        if local_storage().and_then(|s| s.set_item(STORAGE_KEY, &text).ok()).is_none() {
             state.notice.set(Some(
                 "Your progress could not be saved in this browser; it lasts until you close the tab.".into(),
             ));

@@ -35,6 +35,11 @@ use web_sys::UrlSearchParams;
 /// The element the app renders into; the error banner sits outside it.
 const ROOT_ID: &str = "app";
 
+/// The browser's `localStorage`, where the page may use it (not in private modes that refuse it).
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
 /// The URL's query as (key, value) pairs, repeated keys (`fault`) included, in order.
 fn query() -> Vec<(String, String)> {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();

@@ -3,6 +3,7 @@
 //! the guesses side by side.
 
 use super::controller::Controller;
+use super::local_storage;
 use super::loss_chart::LossChart;
 use super::sample::SamplePanel;
 use super::stats::RunStats;
@@ -13,17 +14,13 @@ use crate::route::{entry_href, Route};
 use faultline_engine::guide::{self, SECTIONS};
 use leptos::prelude::*;
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok()?
-}
-
 fn load_score() -> (Score, Option<String>) {
-    let text = storage().and_then(|s| s.get_item(SCORE_KEY).ok()?);
+    let text = local_storage().and_then(|s| s.get_item(SCORE_KEY).ok()?);
     Score::load(text.as_deref())
 }
 
 fn save_score(score: Score) {
-    if let Some(s) = storage() {
+    if let Some(s) = local_storage() {
         s.set_item(SCORE_KEY, &score.to_text()).ok();
     }
 }
