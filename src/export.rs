@@ -71,26 +71,12 @@ pub fn file_stem(view: &RunView) -> String {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::protocol::{FromWorker, ToWorker};
-    use crate::worker::session::Session;
-    use faultline_engine::trainer::native_clock;
+    use crate::run_view::trained;
     use faultline_engine::RunConfig;
 
     /// A short real run, through the worker's own session code, into a page's run view.
     fn real_run() -> RunView {
-        let config = RunConfig::from_pairs([("steps", "12"), ("eval-every", "5"), ("seed", "3")]).unwrap();
-        let mut view = RunView::starting(1, config.clone());
-        let mut session = Session::new(native_clock);
-        let mut messages = session.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false });
-        while session.is_running() {
-            messages.extend(session.run_chunk(50.0));
-        }
-        for message in messages {
-            if let FromWorker::Run { run, event } = message {
-                view.apply(run, event);
-            }
-        }
-        view
+        trained(RunConfig::from_pairs([("steps", "12"), ("eval-every", "5"), ("seed", "3")]).unwrap())
     }
 
     #[test]

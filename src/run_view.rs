@@ -207,6 +207,28 @@ impl RunView {
     }
 }
 
+/// Trains `config` to its end natively through the worker's own session and applies its messages to a
+/// view exactly as the page does: the real run the tests of the page's logic read.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub fn trained(config: RunConfig) -> RunView {
+    use crate::protocol::{FromWorker, ToWorker};
+    use crate::worker::session::Session;
+    let mut session = Session::new(faultline_engine::trainer::native_clock);
+    let mut view = RunView::starting(1, config.clone());
+    let mut apply = |out: Vec<FromWorker>| {
+        for msg in out {
+            if let FromWorker::Run { run, event } = msg {
+                view.apply(run, event);
+            }
+        }
+    };
+    apply(session.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false }));
+    while session.is_running() {
+        apply(session.run_chunk(50.0));
+    }
+    view
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;

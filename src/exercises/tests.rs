@@ -6,7 +6,7 @@ use super::progress::{ExerciseProgress, Progress};
 use super::*;
 use crate::protocol::{FromWorker, ToWorker};
 use crate::range_view::{RangeState, RangeView};
-use crate::run_view::RunState;
+use crate::run_view::{trained, RunState};
 use crate::worker::session::Session;
 use faultline_engine::guide;
 use faultline_engine::lr_range::RangeSettings;
@@ -22,26 +22,8 @@ fn config_of(setup: &Setup) -> RunConfig {
     setup.form().to_config().unwrap_or_else(|e| panic!("{}: {e:?}", setup.label))
 }
 
-/// Trains `config` to its end through the worker's session and returns the page's view of it.
-fn train(config: RunConfig) -> RunView {
-    let mut session = Session::new(native_clock);
-    let mut view = RunView::starting(1, config.clone());
-    let apply = |out: Vec<FromWorker>, view: &mut RunView| {
-        for msg in out {
-            if let FromWorker::Run { run, event } = msg {
-                view.apply(run, event);
-            }
-        }
-    };
-    apply(session.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false }), &mut view);
-    while session.is_running() {
-        apply(session.run_chunk(50.0), &mut view);
-    }
-    view
-}
-
 fn run_of(setup: &Setup) -> RunView {
-    train(config_of(setup))
+    trained(config_of(setup))
 }
 
 /// The healthy 60-step run, shared: several fix setups describe exactly its configuration.
@@ -167,7 +149,7 @@ fn the_range_tests_rate_cures_a_crawl() {
     assert!(why.contains("not the suggested"), "the default rate is not the suggestion: {why}");
 
     form.set("lr", suggested);
-    let tuned = train(form.to_config().unwrap());
+    let tuned = trained(form.to_config().unwrap());
     let fixed = (e.fix.check)(&lab(&tuned), Some(broken.value)).unwrap_or_else(|why| panic!("{why}"));
     assert!(fixed.value < broken.value - 1.0, "{}", fixed.text);
     assert!(fixed.text.contains(&format!("against {:.2}", broken.value)), "{}", fixed.text);
@@ -192,7 +174,7 @@ fn unstable_softmax_stops_and_the_stable_form_runs_through() {
     assert!(broken.text.contains(&v.stop.as_ref().unwrap().tensor), "{}", broken.text);
     let fixed_config = config_of(&e.fix.setups[0]);
     assert!(fixed_config.faults.lr_too_high.is_some(), "the fix keeps the scenario's high learning rate");
-    let fixed = train(fixed_config);
+    let fixed = trained(fixed_config);
     passes(e.fix.check, &fixed, Some(broken.value));
     fails(e.reproduce.check, &fixed, None);
 }
