@@ -25,6 +25,22 @@ pub const OWN_TEXT: &str = "own-text";
 /// The name of text typed or pasted rather than read from a file.
 pub const PASTED: &str = "pasted text";
 
+/// The key the learner's own text is kept under in `localStorage`, so it survives a reload; the version
+/// changes when the stored shape does.
+pub const OWN_TEXT_KEY: &str = "faultline.own-text.v1";
+
+/// Below this many characters a text trains but is small: the `tiny-dataset` fault's 2,000 tokens
+/// overfit within its scenario's 800 steps (`crates/engine/tests/symptoms.rs`).
+pub const SMALL_TEXT_CHARS: usize = 10_000;
+
+/// The own text as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredText {
+    version: u32,
+    name: String,
+    text: String,
+}
+
 /// A size in bytes in decimal units, as the engine's limit is written: `812 bytes`, `12.3 KB`, `2 MB`.
 pub fn human_bytes(bytes: u64) -> String {
     let b = bytes as f64;
@@ -63,6 +79,39 @@ impl OwnText {
             human_bytes(self.text.len() as u64),
             human_bytes(MAX_TEXT_BYTES as u64)
         )
+    }
+
+    /// A caution for a usable text that is short enough to be memorised.
+    pub fn warning(&self) -> Option<String> {
+        let chars = self.text.chars().count();
+        (chars > 0 && chars < SMALL_TEXT_CHARS && self.error().is_none()).then(|| {
+            format!(
+                "{chars} characters is little to learn from: the model can memorise it, and its validation loss \
+                 will turn upward (the tiny-dataset fault shows this with 2,000 tokens). {} characters or more \
+                 train better.",
+                SMALL_TEXT_CHARS
+            )
+        })
+    }
+
+    /// The text as kept in the browser.
+    pub fn to_stored(&self) -> String {
+        let stored = StoredText { version: 1, name: self.name.clone(), text: self.text.clone() };
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    /// The text kept as `stored`, or why it cannot be used (the caller keeps the unreadable data aside).
+    pub fn from_stored(stored: &str) -> Result<OwnText, String> {
+        let unreadable = "Your saved text could not be read, so the text box starts empty";
+        let kept: StoredText = serde_json::from_str(stored).map_err(|_| unreadable.to_string())?;
+        if kept.version != 1 {
+            return Err(format!("{unreadable} (it was saved by a newer version of Faultline)"));
+        }
+        let own = OwnText { name: kept.name, text: kept.text, file_problem: None };
+        match own.error() {
+            Some(why) if !own.text.is_empty() => Err(format!("{unreadable}: {why}")),
+            _ => Ok(own),
+        }
     }
 
     /// What is wrong with the text as a corpus: empty or over the limit.
@@ -157,6 +206,11 @@ impl RunForm {
 
     pub fn own_text(&self) -> &OwnText {
         &self.own
+    }
+
+    /// Puts back a text kept from an earlier visit.
+    pub fn restore_own_text(&mut self, own: OwnText) {
+        self.own = own;
     }
 
     /// The text as typed or pasted into the text box; it keeps its name unless it is emptied.
@@ -723,5 +777,39 @@ mod tests {
         assert_eq!(human_bytes(MAX_TEXT_BYTES as u64), "2 MB");
         assert_eq!(human_bytes(2_100_000), "2.1 MB");
         assert_eq!(own_text_form("héllo").own_text().size_line(), "5 characters, 6 bytes of at most 2 MB");
+    }
+
+    #[test]
+    fn own_text_is_kept_and_bad_stored_text_is_refused_with_a_reason() {
+        let mut f = RunForm::default();
+        f.read_file("poems.txt", "Roses are red. ".repeat(1000).into_bytes());
+        let kept = OwnText::from_stored(&f.own_text().to_stored()).unwrap();
+        assert_eq!(&kept, f.own_text());
+        let mut restored = RunForm::default();
+        restored.restore_own_text(kept);
+        assert_eq!(restored.own_text().name, "poems.txt");
+        for (bad, why) in [
+            ("{", "could not be read"),
+            (r#"{"version":2,"name":"x","text":"y"}"#, "newer version"),
+            (r#"{"name":"x"}"#, "could not be read"),
+        ] {
+            let err = OwnText::from_stored(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        let huge = OwnText { name: PASTED.into(), text: "a".repeat(MAX_TEXT_BYTES + 1), file_problem: None };
+        assert!(OwnText::from_stored(&huge.to_stored()).unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn a_short_text_gets_a_warning_not_an_error() {
+        let mut f = RunForm::default();
+        f.set_own_text("to be or not to be ".repeat(100));
+        assert!(f.own_text().error().is_none());
+        let warning = f.own_text().warning().expect("1,900 characters is short");
+        assert!(warning.starts_with("1900 characters") && warning.contains("10000"), "{warning}");
+        f.set_own_text("x".repeat(SMALL_TEXT_CHARS));
+        assert_eq!(f.own_text().warning(), None);
+        f.set_own_text(String::new());
+        assert_eq!(f.own_text().warning(), None, "an empty text gets its error instead");
     }
 }

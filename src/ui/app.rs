@@ -6,6 +6,7 @@ use super::exercises::{provide_exercises, ExerciseList, ExercisePage};
 use super::guide::{GuideEntryPage, GuideIndex, NotFound};
 use super::link::{sync_query, LinkNotices};
 use super::mystery::MysteryPage;
+use super::settings::keep_own_text;
 use super::trainer_page::TrainerPage;
 use crate::form::RunForm;
 use crate::route::{anchor, Route};
@@ -33,6 +34,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let form = RwSignal::new(initial);
     let notices = RwSignal::new(notices);
     sync_query(form);
+    keep_own_text(form, notices);
     provide_exercises(controller);
     let current = RwSignal::new(hash());
     let route = Memo::new(move |_| current.with(|h| Route::parse(h)));

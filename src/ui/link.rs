@@ -32,7 +32,7 @@ pub fn sync_query(form: RwSignal<RunForm>) {
 pub fn LinkNotices(notices: RwSignal<Vec<String>>) -> impl IntoView {
     view! {
         <Show when=move || notices.with(|n| !n.is_empty())>
-            <section id="link-notices" class="notice" role="status" aria-label="About this link">
+            <section id="link-notices" class="notice" role="status" aria-label="About these settings">
                 <ul>
                     <For each=move || notices.get() key=|n| n.clone() let:notice>
                         <li>{notice}</li>
@@ -72,7 +72,7 @@ pub fn CopyLink(form: RwSignal<RunForm>) -> impl IntoView {
         <Show when=move || own_text.get()>
             <p id="link-own-text-note" class="note">
                 "Your own text is not in the link (it is too big for one): whoever opens the link gets the "
-                "other settings and the default corpus."
+                "other settings and the default corpus. This browser keeps your text for your next visit."
             </p>
         </Show>
     }

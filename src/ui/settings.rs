@@ -2,7 +2,8 @@
 //! first few are always shown; the rest sit under "More settings", which opens by itself when one of
 //! them differs from its default or is wrong.
 
-use crate::form::{human_bytes, FieldErrors, RunForm, MAIN_SETTINGS, OWN_TEXT};
+use super::local_storage;
+use crate::form::{human_bytes, FieldErrors, OwnText, RunForm, MAIN_SETTINGS, OWN_TEXT, OWN_TEXT_KEY};
 use faultline_engine::data::CorpusId;
 use faultline_engine::data::MAX_TEXT_BYTES;
 use faultline_engine::settings::{setting, Setting, SettingKind, SETTINGS};
@@ -187,6 +188,42 @@ fn SelectField(
     }
 }
 
+/// Restores the learner's own text from the browser and keeps it there as it changes. Stored text that
+/// cannot be used is kept aside under `<key>.unreadable` with a notice; a text the browser will not keep
+/// (over its storage quota) gets a notice and lasts until the tab is closed.
+pub fn keep_own_text(form: RwSignal<RunForm>, notices: RwSignal<Vec<String>>) {
+    let storage = local_storage();
+    if let Some(stored) = storage.as_ref().and_then(|s| s.get_item(OWN_TEXT_KEY).ok().flatten()) {
+        match OwnText::from_stored(&stored) {
+            Ok(own) => form.update(|f| f.restore_own_text(own)),
+            Err(why) => {
+                if let Some(s) = &storage {
+                    s.set_item(&format!("{OWN_TEXT_KEY}.unreadable"), &stored).ok();
+                }
+                notices.update(|n| n.push(format!("{why}; it is kept aside in this browser.")));
+            }
+        }
+    }
+    let text = Memo::new(move |_| form.with(|f| f.own_text().clone()));
+    Effect::new(move |previous: Option<()>| {
+        let own = text.get();
+        if previous.is_none() {
+            return;
+        }
+        let Some(s) = local_storage() else { return };
+        let saved = if own.text.is_empty() {
+            s.remove_item(OWN_TEXT_KEY).is_ok()
+        } else {
+            s.set_item(OWN_TEXT_KEY, &own.to_stored()).is_ok()
+        };
+        let refused =
+            "This browser would not keep your text (over its storage quota), so it lasts until you close the tab.";
+        if !saved && notices.with_untracked(|n| !n.iter().any(|m| m == refused)) {
+            notices.update(|n| n.push(refused.to_string()));
+        }
+    });
+}
+
 /// The learner's own text, shown when it is the chosen corpus: a text box to paste into, a file to read
 /// instead, its size against the limit, and what is wrong with it. A refused file leaves the text alone.
 #[component]
@@ -196,6 +233,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
     let size = Memo::new(move |_| form.with(|f| f.own_text().size_line()));
     let source = Memo::new(move |_| form.with(|f| f.own_text().name.clone()));
     let message = Memo::new(move |_| form.with(RunForm::own_text_message));
+    let warning = Memo::new(move |_| form.with(|f| f.own_text().warning()));
     // Red only when the text itself is unusable; a refused file leaves a good text as it was.
     let invalid = Memo::new(move |_| form.with(|f| f.own_text().error().is_some()));
     let read_file = move |ev: web_sys::Event| {
@@ -228,7 +266,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
                     spellcheck="false"
                     placeholder="Paste or type the text to train on"
                     aria-invalid=move || if invalid.get() { "true" } else { "false" }
-                    aria-describedby="own-text-size own-text-error"
+                    aria-describedby="own-text-size own-text-warning own-text-error"
                     prop:value=move || text.get()
                     on:input:target=move |ev| form.update(|f| f.set_own_text(ev.target().value()))
                 ></textarea>
@@ -237,6 +275,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
                     <input id="own-text-file" type="file" accept=".txt,.md,.csv,.json,text/*" on:change=read_file />
                 </label>
                 <p class="hint" id="own-text-size">{move || size.get()}</p>
+                {move || warning.get().map(|w| view! { <p class="field-warning" id="own-text-warning">{w}</p> })}
                 {move || {
                     message
                         .get()

@@ -1,11 +1,12 @@
 // Training on the learner's own text: choose "your own text", paste into #own-text, see its size
 // against the 2 MB limit, train a short run on it, and have the file input refuse a file that is too
 // large or not UTF-8 with an inline message while the pasted text stays, read a good file, and keep the
-// text through a fault's "show me". The text never enters the link.
+// text through a fault's "show me" and a reload (the browser keeps it); a short text gets a warning at
+// the field. The text never enters the link.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { openPage, screenshots, sharedBrowser, typeInto } from "./lib/browser.mjs";
+import { openPage, reloadWithWorker, screenshots, sharedBrowser, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 60_000;
@@ -32,7 +33,7 @@ async function ownTextError(page) {
   return (await error.textContent()) ?? "";
 }
 
-describe("own text", { timeout: 4 * LOAD_TIMEOUT }, () => {
+describe("own text", { timeout: 6 * LOAD_TIMEOUT }, () => {
   test("pasted text trains, stays out of the link, and survives refused files", async (t) => {
     const { page, problems } = await openPage(shared.browser);
     try {
@@ -119,6 +120,20 @@ describe("own text", { timeout: 4 * LOAD_TIMEOUT }, () => {
       assert.notEqual(await page.locator("#corpus").inputValue(), "own-text");
       await page.locator("#corpus").selectOption("own-text");
       assert.equal(await page.locator("#own-text").inputValue(), notes, "the text is still there");
+
+      // The browser keeps the text for the next visit; a short text is warned about at the field.
+      await reloadWithWorker(page);
+      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("#corpus").selectOption("own-text");
+      assert.equal(await page.locator("#own-text").inputValue(), notes, "the text survives a reload");
+      assert.match((await page.locator('label[for="own-text"]').textContent()) ?? "", /notes\.txt/);
+      assert.equal(await page.locator("#own-text-warning").count(), 0, "12 KB is not short");
+      await page.locator("#own-text").fill(text.slice(0, 3_000));
+      const warning = page.locator("#own-text-warning");
+      await warning.waitFor({ timeout: 5_000 });
+      assert.match((await warning.textContent()) ?? "", /^3000 characters is little to learn from/);
+      assert.equal(await page.locator("#own-text").getAttribute("aria-invalid"), "false", "a warning, not an error");
+      await screenshots(page, "own-text-short");
       assert.deepEqual(problems, []);
     } finally {
       await page.close();
