@@ -19,6 +19,7 @@ pub mod form;
 pub mod generation;
 pub mod markup;
 pub mod mystery;
+pub mod performance;
 pub mod protocol;
 pub mod range_view;
 pub mod route;

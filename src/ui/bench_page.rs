@@ -1,14 +1,18 @@
-//! The bench page: runs one training benchmark in the worker, with no interaction, and writes its
-//! one-line JSON result into `<pre id="bench-result" data-done="1">`.
+//! The bench page: runs one training benchmark in the worker, with no interaction, shows it as tables
+//! (training speed against the reference kernels measured in the same run, the matrix products and the
+//! other kernels) and writes its one-line JSON result into `<pre id="bench-result" data-done="1">` for
+//! `cargo xtask bench`.
 
 use crate::bench::{self, BenchRequest, RESULT_ID};
 use crate::client::WorkerClient;
 use crate::protocol::{FromWorker, ToWorker};
+use faultline_engine::bench::BenchResult;
 use leptos::prelude::*;
 
 #[component]
 pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
     let result = RwSignal::new(None::<String>);
+    let measured = RwSignal::new(None::<BenchResult>);
     let request = bench::parse(&query);
     let client = match &request {
         Err(message) => {
@@ -20,6 +24,7 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
                 FromWorker::BenchDone(r) => {
                     let json = serde_json::to_string(&r).unwrap_or_else(|e| bench::error_json(&e.to_string()));
                     result.set(Some(json));
+                    measured.set(Some(r));
                 }
                 FromWorker::Fatal { message } => result.set(Some(bench::error_json(&message))),
                 FromWorker::Ready
@@ -43,6 +48,7 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
         <main class="bench">
             <h1>"Faultline bench"</h1>
             <p>{described}</p>
+            {move || measured.get().map(|r| view! { <BenchTables result=r /> })}
             <pre
                 id=RESULT_ID
                 data-done=move || result.with(|r| r.as_ref().map(|_| "1"))
@@ -51,4 +57,87 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
             </pre>
         </main>
     }
+}
+
+/// The result as a reader wants it: ratios first, each against a figure from the same run.
+#[component]
+fn BenchTables(result: BenchResult) -> impl IntoView {
+    if let Some(error) = &result.error {
+        return view! { <p class="field-error" role="alert">{format!("The benchmark could not run: {error}")}</p> }
+            .into_any();
+    }
+    let speedup = result.reference_steps_per_s.filter(|r| *r > 0.0).map(|r| result.steps_per_s / r);
+    let kernels = result.kernels.clone();
+    let ceiling = kernels.as_ref().map(|k| k.simd_ceiling_gflops);
+    let matmul = kernels
+        .as_ref()
+        .map(|k| {
+            k.matmul
+                .iter()
+                .map(|m| {
+                    let share = ceiling.filter(|c| *c > 0.0).map(|c| format!("{:.0}%", 100.0 * m.gflops / c));
+                    view! {
+                        <tr>
+                            <th scope="row">{m.name.clone()}</th>
+                            <td class="num">{format!("{}×{}×{}", m.m, m.k, m.n)}</td>
+                            <td class="num">{format!("{:.1}", m.gflops)}</td>
+                            <td class="num">{share.unwrap_or_default()}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()
+        })
+        .unwrap_or_default();
+    let rows = kernels
+        .as_ref()
+        .map(|k| {
+            k.rows
+                .iter()
+                .map(|r| {
+                    view! {
+                        <tr>
+                            <th scope="row">{r.name.clone()}</th>
+                            <td class="num">{format!("{:.3}", r.reference_ms)}</td>
+                            <td class="num">{format!("{:.3}", r.fast_ms)}</td>
+                            <td class="num">{format!("{:.2}×", r.speedup)}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()
+        })
+        .unwrap_or_default();
+    view! {
+        <table id="bench-training" class="bench-table">
+            <caption>{format!("Training, {} ({}, {} thread)", result.config, result.backend_name, result.threads)}</caption>
+            <tbody>
+                <tr><th scope="row">"steps/s, fast kernels"</th><td class="num">{format!("{:.2}", result.steps_per_s)}</td></tr>
+                <tr>
+                    <th scope="row">"steps/s, reference kernels"</th>
+                    <td class="num">{result.reference_steps_per_s.map(|r| format!("{r:.2}")).unwrap_or_default()}</td>
+                </tr>
+                <tr><th scope="row">"speed-up"</th><td class="num">{speedup.map(|s| format!("{s:.2}×")).unwrap_or_default()}</td></tr>
+                <tr><th scope="row">"tokens/s"</th><td class="num">{format!("{:.0}", result.tokens_per_s)}</td></tr>
+            </tbody>
+        </table>
+        <table id="bench-matmul" class="bench-table">
+            <caption>
+                {format!(
+                    "Matrix products, GFLOP/s (share of this page's multiply-add loop, {:.1} GFLOP/s)",
+                    ceiling.unwrap_or(0.0)
+                )}
+            </caption>
+            <thead>
+                <tr><th scope="col">"product"</th><th scope="col" class="num">"m×k×n"</th><th scope="col" class="num">"GFLOP/s"</th><th scope="col" class="num">"share"</th></tr>
+            </thead>
+            <tbody>{matmul}</tbody>
+        </table>
+        <table id="bench-kernels" class="bench-table">
+            <caption>"Other kernels of a step, ms per call"</caption>
+            <thead>
+                <tr><th scope="col">"kernel"</th><th scope="col" class="num">"reference"</th><th scope="col" class="num">"fast"</th><th scope="col" class="num">"speed-up"</th></tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }

@@ -17,6 +17,7 @@ mod loss_chart;
 mod lr_finder;
 mod memory;
 mod mystery;
+mod performance;
 mod phase_chart;
 mod sample;
 mod settings;

@@ -10,6 +10,7 @@ use super::link::CopyLink;
 use super::loss_chart::LossChart;
 use super::lr_finder::LrFinder;
 use super::memory::MemoryPanel;
+use super::performance::PerformancePanel;
 use super::sample::{GeneratePanel, SamplePanel};
 use super::settings::RunSettings;
 use super::stats::RunStats;
@@ -61,6 +62,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <SamplePanel view />
                 <GeneratePanel controller />
                 <TelemetryCharts view />
+                <PerformancePanel view />
             </section>
         </main>
     }

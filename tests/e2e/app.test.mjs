@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { openPage, screenshot, sharedBrowser, typeInto } from "./lib/browser.mjs";
+import { join } from "node:path";
+import { openPage, screenshot, screenshotDir, sharedBrowser, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 300_000;
@@ -111,6 +112,14 @@ describe("the training page", { timeout: RUN_TIMEOUT + 120_000 }, () => {
         { timeout: LOAD_TIMEOUT },
       );
       assert.ok(!(await page.locator("#error-banner").isVisible()), "no error banner");
+      // The Performance panel reads the same run's step times.
+      assert.match(await page.locator("#perf-speed").textContent(), /^\d+\.\d steps\/s \(\d+\.\d ms a step/);
+      const shares = await page.locator("#perf-phases tbody tr td:nth-child(3)").allTextContents();
+      assert.equal(shares.length, 5, `five phases: ${shares}`);
+      const total = shares.reduce((sum, s) => sum + Number.parseFloat(s), 0);
+      assert.ok(Math.abs(total - 100) <= 3, `the phase shares add up to about 100%: ${shares}`);
+      assert.match(await page.locator("#perf-threads").textContent(), /^1: training runs in one Web Worker/);
+      await page.locator("#performance").screenshot({ path: join(screenshotDir, "performance.png") });
       await screenshot(page, "training.png");
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
     } finally {

@@ -1,4 +1,5 @@
-// The bench page: `/?bench=tiny&backend=cpu&steps=20&seed=1` trains with no interaction and reports JSON.
+// The bench page: `/?bench=tiny&backend=cpu&steps=20&seed=1` trains with no interaction and reports JSON,
+// and shows the same figures as tables.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -10,7 +11,7 @@ const shared = sharedBrowser();
 
 test("the bench page reports a finite first loss, a positive speed and its kernel report", { timeout: BENCH_TIMEOUT + 60_000 }, async () => {
   const params = { bench: "tiny", backend: "cpu", steps: "20", seed: "1" };
-  const { result, problems } = await runBenchPage(shared.browser, params, BENCH_TIMEOUT);
+  const { result, rows, problems } = await runBenchPage(shared.browser, params, BENCH_TIMEOUT);
   assert.equal(result.error, undefined, `the bench ran without error: ${result.error}`);
   assert.equal(result.backend, "cpu");
   assert.equal(result.config, "tiny");
@@ -36,5 +37,10 @@ test("the bench page reports a finite first loss, a positive speed and its kerne
   for (const r of kernels.rows) {
     assert.ok(r.fast_ms > 0 && r.reference_ms > 0, `${r.name}: ${r.fast_ms} ms vs ${r.reference_ms} ms`);
   }
+  assert.deepEqual(
+    rows,
+    { "bench-training": 4, "bench-matmul": kernels.matmul.length, "bench-kernels": kernels.rows.length },
+    "the page shows the result as tables",
+  );
   assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
 });

@@ -142,7 +142,11 @@ export async function runBenchPage(browser, params, timeoutMs) {
     const result = page.locator('#bench-result[data-done="1"]');
     await result.waitFor({ state: "attached", timeout: timeoutMs });
     const text = await result.textContent();
-    return { result: JSON.parse(text), problems };
+    // The same result as the tables a reader sees: rows per table id.
+    const rows = await page.evaluate(() =>
+      Object.fromEntries([...document.querySelectorAll(".bench-table")].map((t) => [t.id, t.querySelectorAll("tbody tr").length])),
+    );
+    return { result: JSON.parse(text), rows, problems };
   } finally {
     await page.close();
   }

@@ -1,0 +1,90 @@
+//! The Performance panel: the backend, how many threads train, the recent steps per second and the
+//! time per phase, all from the run's own step records; and the way to the benchmark page.
+
+use crate::performance::{measure, WINDOW};
+use crate::run_view::RunView;
+use leptos::prelude::*;
+
+/// Whether the page may share memory with threads (the server sent COOP/COEP), and the cores the
+/// browser reports.
+fn threading() -> (bool, Option<u32>) {
+    let Some(window) = web_sys::window() else { return (false, None) };
+    let isolated = js_sys::Reflect::get(&window, &"crossOriginIsolated".into()).ok().and_then(|v| v.as_bool());
+    let cores = window.navigator().hardware_concurrency();
+    (isolated.unwrap_or(false), (cores >= 1.0).then_some(cores as u32))
+}
+
+#[component]
+pub fn PerformancePanel(view: RwSignal<RunView>) -> impl IntoView {
+    let perf = Memo::new(move |_| view.with(|v| measure(&v.steps, v.info.as_ref().map(|i| i.param_count))));
+    let backend = move || view.with(|v| v.info.as_ref().map(|i| i.backend.clone()));
+    let (isolated, cores) = threading();
+    let threads = format!(
+        "1: training runs in one Web Worker on one core{}. The page {} cross-origin isolated, which threads would need.",
+        cores.map(|c| format!(" of the {c} this browser reports")).unwrap_or_default(),
+        if isolated { "is" } else { "is not" }
+    );
+    let summary = move || {
+        perf.get().map(|p| {
+            let gflops =
+                p.gflops.map(|g| format!(", about {g:.2} GFLOP/s (6 × parameters × tokens)")).unwrap_or_default();
+            format!(
+                "{:.1} steps/s ({:.1} ms a step, {:.0} tokens/s of step time{gflops}), mean of the last {} steps.",
+                p.steps_per_s, p.ms_per_step, p.tokens_per_s, p.steps
+            )
+        })
+    };
+    let phases = move || {
+        perf.get().map(|p| {
+            let slowest = p.slowest().map(|s| s.name);
+            p.phases
+                .into_iter()
+                .map(|phase| {
+                    let width = format!("width: {:.1}%", phase.share * 100.0);
+                    view! {
+                        <tr data-phase=phase.name class:slowest=slowest == Some(phase.name)>
+                            <th scope="row">{phase.name}</th>
+                            <td class="num">{format!("{:.2} ms", phase.ms)}</td>
+                            <td class="num">{format!("{:.0}%", phase.share * 100.0)}</td>
+                            <td class="bar-cell" aria-hidden="true"><span class="bar" style=width></span></td>
+                        </tr>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <section id="performance" class="performance" aria-labelledby="performance-title">
+            <h2 id="performance-title" class="section-title">"Performance"</h2>
+            <dl class="perf-facts">
+                <dt>"Backend"</dt>
+                <dd id="perf-backend">{move || backend().unwrap_or_else(|| "starts with the run".into())}</dd>
+                <dt>"Threads"</dt>
+                <dd id="perf-threads">{threads}</dd>
+                <dt>"Speed"</dt>
+                <dd id="perf-speed">
+                    {move || summary().unwrap_or_else(|| format!("measured over the last {WINDOW} steps once the run trains"))}
+                </dd>
+            </dl>
+            <Show when=move || perf.with(Option::is_some)>
+                <table id="perf-phases" class="perf-phases">
+                    <caption>"Where a step's time goes"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"phase"</th>
+                            <th scope="col" class="num">"mean"</th>
+                            <th scope="col" class="num">"share"</th>
+                            <th scope="col"><span class="visually-hidden">"bar"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>{phases}</tbody>
+                </table>
+            </Show>
+            <p class="hint">
+                "The forward and backward passes should take most of a step; a large data or telemetry share means the model waits. "
+                <a href="?bench=tiny">"Run the benchmark"</a>
+                " to compare the kernels on this machine."
+            </p>
+        </section>
+    }
+}
