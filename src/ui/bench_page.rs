@@ -69,6 +69,7 @@ fn BenchTables(result: BenchResult) -> impl IntoView {
     let speedup = result.reference_steps_per_s.filter(|r| *r > 0.0).map(|r| result.steps_per_s / r);
     let kernels = result.kernels.clone();
     let ceiling = kernels.as_ref().map(|k| k.simd_ceiling_gflops);
+    let above_ceiling = kernels.as_ref().is_some_and(|k| k.matmul.iter().any(|m| m.gflops > k.simd_ceiling_gflops));
     let matmul = kernels
         .as_ref()
         .map(|k| {
@@ -131,6 +132,11 @@ fn BenchTables(result: BenchResult) -> impl IntoView {
             </thead>
             <tbody>{matmul}</tbody>
         </table>
+        {above_ceiling.then(|| view! {
+            <p class="note">
+                "A share above 100% means the multiply-add loop ran slower than a real product here, so it is no ceiling on this run."
+            </p>
+        })}
         <table id="bench-kernels" class="bench-table">
             <caption>"Other kernels of a step, ms per call"</caption>
             <thead>
