@@ -112,9 +112,9 @@ pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, seed: Option
                 <RunStats view />
             </section>
             <section class="panel charts-panel" aria-label="Training">
-                <LossChart view ghost=controller.ghost />
+                <LossChart view comparison=controller.runs.comparison />
                 <SamplePanel view />
-                <TelemetryCharts view />
+                <TelemetryCharts view comparison=controller.runs.comparison />
             </section>
         </main>
     }
