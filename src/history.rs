@@ -100,8 +100,9 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// The record of `view`'s run under `id`; `None` for a run of fewer than [`MIN_STEPS`] steps.
-    pub fn from_view(id: u64, view: &RunView) -> Option<Self> {
+    /// The record of `view`'s run under `id`; `None` for a run of fewer than [`MIN_STEPS`] steps. A run
+    /// `hidden_as` a name (a mystery round's) is kept under that name, without its settings or finding.
+    pub fn from_view(id: u64, view: &RunView, hidden_as: Option<&str>) -> Option<Self> {
         let config = view.config.as_ref().filter(|_| view.steps.len() >= MIN_STEPS)?;
         let faults: Vec<&str> = config.faults.active().into_iter().map(|(id, _)| id).collect();
         let faults = if faults.is_empty() { "no fault".to_string() } else { faults.join(" + ") };
@@ -120,8 +121,9 @@ impl RunRecord {
             _ => End::Paused,
         };
         let healthy = view.is_fault_free() && view.findings().is_empty() && matches!(end, End::Finished | End::Paused);
-        let finding =
-            view.findings().first().map(|f| guide::entry(&f.entry).map_or(f.entry.clone(), |e| e.title.to_string()));
+        let finding = view.findings().first().filter(|_| hidden_as.is_none());
+        let finding = finding.map(|f| guide::entry(&f.entry).map_or(f.entry.clone(), |e| e.title.to_string()));
+        let label = hidden_as.map_or(label, str::to_string);
         let per_step = |value: fn(&faultline_engine::StepRecord) -> f32| -> Curve {
             thin(&view.steps.iter().map(|r| (r.step as u32, value(r))).collect::<Vec<_>>(), CURVE_POINTS)
         };
@@ -226,10 +228,10 @@ impl Default for History {
 }
 
 impl History {
-    /// Keeps `view`'s run (when it is long enough) as the newest, forgetting the oldest beyond [`KEPT`];
-    /// returns its id.
-    pub fn add(&mut self, view: &RunView) -> Option<u64> {
-        let record = RunRecord::from_view(self.next_id, view)?;
+    /// Keeps `view`'s run (when it is long enough; `hidden_as` as in [`RunRecord::from_view`]) as the
+    /// newest, forgetting the oldest beyond [`KEPT`]; returns its id.
+    pub fn add(&mut self, view: &RunView, hidden_as: Option<&str>) -> Option<u64> {
+        let record = RunRecord::from_view(self.next_id, view, hidden_as)?;
         self.next_id += 1;
         self.runs.insert(0, record);
         self.runs.truncate(KEPT);
@@ -322,13 +324,13 @@ mod tests {
 
     #[test]
     fn a_kept_run_says_what_it_was_and_how_it_ended() {
-        let r = RunRecord::from_view(7, &run(20, RunState::Finished)).expect("long enough");
+        let r = RunRecord::from_view(7, &run(20, RunState::Finished), None).expect("long enough");
         assert_eq!(r.label, "toy-english · tiny · no fault · seed 1 · lr 0.003");
         assert_eq!((r.id, r.end.clone(), r.steps, r.healthy), (7, End::Finished, 20, true));
         assert_eq!((r.train_loss, r.val_loss), (Some(4.0 - 20.0 * 0.01), Some(3.7)));
         assert_eq!(r.curves.train.len(), 20);
         assert_eq!(r.curves.val, [(20, 3.7)]);
-        assert!(RunRecord::from_view(1, &run(MIN_STEPS - 1, RunState::Finished)).is_none());
+        assert!(RunRecord::from_view(1, &run(MIN_STEPS - 1, RunState::Finished), None).is_none());
 
         let mut stopped = run(12, RunState::Stopped);
         stopped.config.as_mut().unwrap().faults.set("no-causal-mask", None).unwrap();
@@ -336,23 +338,25 @@ mod tests {
         stopped.steps[11].loss = f32::NAN;
         let finding = Finding { entry: "loss-becomes-nan".into(), score: 1.0, evidence: vec![] };
         stopped.diagnosis = Some(crate::run_view::Diagnosis { step: 12, vocab_size: 40, findings: vec![finding] });
-        let r = RunRecord::from_view(2, &stopped).unwrap();
+        let r = RunRecord::from_view(2, &stopped, None).unwrap();
         assert!(r.label.contains("no-causal-mask") && !r.healthy);
         assert_eq!(r.end.describe(), "stopped at step 12: NaN/Inf in logits");
         assert_eq!(r.train_loss, None, "a NaN loss is not kept as a number");
         assert_eq!(r.curves.train.len(), 11);
         let title = guide::entry("loss-becomes-nan").map(|e| e.title.to_string());
         assert!(title.is_some() && r.finding == title);
-        assert_eq!(RunRecord::from_view(3, &run(15, RunState::Running)).unwrap().end, End::Paused);
+        assert_eq!(RunRecord::from_view(3, &run(15, RunState::Running), None).unwrap().end, End::Paused);
+        let mystery = RunRecord::from_view(4, &stopped, Some("mystery run #20")).unwrap();
+        assert_eq!((mystery.label.as_str(), mystery.finding), ("mystery run #20", None), "a mystery keeps its secret");
     }
 
     #[test]
     fn the_newest_come_first_and_the_oldest_go() {
         let mut h = History::default();
         for _ in 0..KEPT + 2 {
-            h.add(&run(MIN_STEPS, RunState::Finished));
+            h.add(&run(MIN_STEPS, RunState::Finished), None);
         }
-        assert_eq!(h.add(&run(3, RunState::Finished)), None, "too short to keep");
+        assert_eq!(h.add(&run(3, RunState::Finished), None), None, "too short to keep");
         let ids: Vec<u64> = h.runs.iter().map(|r| r.id).collect();
         assert_eq!(ids, (3..=KEPT as u64 + 2).rev().collect::<Vec<_>>());
         assert_eq!(h.next_id, KEPT as u64 + 3);
@@ -376,10 +380,10 @@ mod tests {
     #[test]
     fn picks_choose_what_the_charts_draw() {
         let mut h = History::default();
-        let healthy = h.add(&run(MIN_STEPS, RunState::Finished)).unwrap();
+        let healthy = h.add(&run(MIN_STEPS, RunState::Finished), None).unwrap();
         let mut faulty = run(MIN_STEPS, RunState::Finished);
         faulty.config.as_mut().unwrap().faults.set("no-causal-mask", None).unwrap();
-        let broken = h.add(&faulty).unwrap();
+        let broken = h.add(&faulty, None).unwrap();
         let ids = |c: &Comparison| c.runs.iter().map(|r| r.id).collect::<Vec<_>>();
 
         let c = h.comparison(&[], None);
@@ -405,7 +409,7 @@ mod tests {
     fn history_round_trips_and_sheds_old_runs_to_fit() {
         let mut h = History::default();
         for _ in 0..3 {
-            h.add(&run(1_500, RunState::Finished));
+            h.add(&run(1_500, RunState::Finished), None);
         }
         assert!((CURVE_POINTS / 2..=CURVE_POINTS).contains(&h.runs[0].curves.train.len()));
         assert_eq!(History::load(Some(&h.to_json())), (h.clone(), None));

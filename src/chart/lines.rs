@@ -215,7 +215,7 @@ mod tests {
         kept.steps = (1..=30).map(|s| step_record(s, 3.0)).collect();
         kept.steps[20].grad_norm = 400.0;
         let mut history = crate::history::History::default();
-        let id = history.add(&kept).expect("long enough to keep");
+        let id = history.add(&kept, None).expect("long enough to keep");
         let c = grad_norms(&v, 100, &history.runs);
         assert_eq!(c.compared.len(), 1);
         assert_eq!((c.compared[0].name.as_str(), c.compared[0].points.len()), ("run 1", 30));

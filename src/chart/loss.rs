@@ -152,7 +152,7 @@ mod tests {
         kept.steps[9].loss = 6.0;
         kept.evals.push(eval_record(40, 1.0, Some(1.2), None));
         let mut history = crate::history::History::default();
-        history.add(&kept);
+        history.add(&kept, None);
         let s = LossSeries::from_view(&v, &history.runs, 100, Scale::Linear);
         assert_eq!(s.compared.len(), 1);
         let c = &s.compared[0];

@@ -107,6 +107,12 @@ impl Controller {
         self.post(ToWorker::Start { run, config: Box::new(config), paused });
     }
 
+    /// Starts a mystery round's run, kept in the history as `name` so its settings stay hidden.
+    pub fn start_hidden(&self, config: RunConfig, name: String) {
+        self.start(config, false);
+        self.runs.hide(self.view.with_untracked(|v| v.run), name);
+    }
+
     pub fn pause(&self) {
         if matches!(self.state(), RunState::Starting | RunState::Running) {
             self.post(ToWorker::Pause);

@@ -26,6 +26,8 @@ pub struct RunHistory {
     on_page: RwSignal<Option<u64>>,
     /// The page's run last kept, so no run is kept twice.
     kept_run: StoredValue<Option<RunId>>,
+    /// A run to keep under a name instead of its settings (a mystery round's).
+    hidden: StoredValue<Option<(RunId, String)>>,
 }
 
 impl RunHistory {
@@ -40,7 +42,15 @@ impl RunHistory {
         let picks = RwSignal::new(Vec::new());
         let on_page = RwSignal::new(None);
         let comparison = Memo::new(move |_| list.with(|h| picks.with(|p| h.comparison(p, on_page.get()))));
-        Self { list, picks, notice: RwSignal::new(notice), comparison, on_page, kept_run: StoredValue::new(None) }
+        Self {
+            list,
+            picks,
+            notice: RwSignal::new(notice),
+            comparison,
+            on_page,
+            kept_run: StoredValue::new(None),
+            hidden: StoredValue::new(None),
+        }
     }
 
     /// Keeps `view`'s run, unless it is too short or already kept, and stores the list.
@@ -48,10 +58,16 @@ impl RunHistory {
         if self.kept_run.get_value() == Some(view.run) {
             return;
         }
-        let Some(id) = self.list.try_update(|h| h.add(view)).flatten() else { return };
+        let hidden = self.hidden.with_value(|h| h.clone().filter(|(run, _)| *run == view.run).map(|(_, name)| name));
+        let Some(id) = self.list.try_update(|h| h.add(view, hidden.as_deref())).flatten() else { return };
         self.kept_run.set_value(Some(view.run));
         self.on_page.set(Some(id));
         self.save();
+    }
+
+    /// Keeps the page's run `run`, once it ends, as `name` without its settings or finding.
+    pub fn hide(&self, run: RunId, name: String) {
+        self.hidden.set_value(Some((run, name)));
     }
 
     /// The page's run is being replaced: it is kept if it can be, and the next one is not kept yet.
@@ -92,8 +108,9 @@ pub fn RunsPanel(controller: Controller) -> impl IntoView {
     let empty = move || runs.list.with(|h| h.runs.is_empty());
     let live_picked = move || runs.picks.with(|p| p.contains(&Pick::Live));
     let live_detail = move || {
+        let kept = runs.on_page.get().map(|id| format!(" · kept as run {id}")).unwrap_or_default();
         controller.view.with(|v| match v.config {
-            Some(_) => format!("{} steps · train {}", v.steps_done, loss(v.last_train_loss())),
+            Some(_) => format!("{} steps · train {}{kept}", v.steps_done, loss(v.last_train_loss())),
             None => "no run yet".to_string(),
         })
     };

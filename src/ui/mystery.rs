@@ -51,7 +51,7 @@ pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, seed: Option
     let view = controller.view;
     let start = move |_| {
         if let Ok(config) = round_form(seed).to_config() {
-            controller.start(config, false);
+            controller.start_hidden(config, format!("mystery run #{seed}"));
             started.set(true);
         }
     };
