@@ -38,19 +38,20 @@ pub struct LineChart {
 }
 
 impl LineChart {
-    /// The chart of `lines` and, over them, `curve` of each of the `compared` runs; the axes show them all.
+    /// The chart of `lines` and, over them, `curve` of each of the `compared` runs, named after the run
+    /// and what the curve measures; the axes show them all.
     fn new(
         view: &RunView,
         lines: Vec<Line>,
-        compared: (&[RunRecord], fn(&Curves) -> &Curve),
+        compared: (&[RunRecord], fn(&Curves) -> &Curve, &str),
         scale: Scale,
         reference: Option<Reference>,
     ) -> Self {
-        let (runs, curve) = compared;
+        let (runs, curve, measures) = compared;
         let compared: Vec<Line> = runs
             .iter()
             .map(|r| Line {
-                name: r.name(),
+                name: format!("{}, {measures}", r.name()),
                 points: curve(&r.curves).iter().map(|&(x, y)| (x as f64, y as f64)).collect(),
                 faint: false,
             })
@@ -119,14 +120,14 @@ pub fn grad_norms(view: &RunView, max_points: usize, compared: &[RunRecord]) -> 
     let mut lines = vec![Line { name: "all parameters".into(), points: downsample(&global, max_points), faint: true }];
     lines.extend(per_block(view, |e, b| e.blocks.get(b).map(|s| s.grad_norm as f64)));
     let reference = Reference { value: 10.0, label: "10: the top of the healthy range" };
-    LineChart::new(view, lines, (compared, |c| &c.grad_norm), Scale::Log, Some(reference))
+    LineChart::new(view, lines, (compared, |c| &c.grad_norm, "all parameters"), Scale::Log, Some(reference))
 }
 
 /// The fraction of each block's MLP units that never fire on the evaluation batch; the `compared` runs'
 /// averages over the blocks.
 pub fn dead_fractions(view: &RunView, compared: &[RunRecord]) -> LineChart {
     let lines = per_block(view, |e, b| e.blocks.get(b).map(|s| s.dead_fraction as f64));
-    let mut chart = LineChart::new(view, lines, (compared, |c| &c.dead), Scale::Linear, None);
+    let mut chart = LineChart::new(view, lines, (compared, |c| &c.dead, "mean of the blocks"), Scale::Linear, None);
     chart.y_max = 1.0;
     chart
 }
@@ -155,7 +156,7 @@ pub fn update_ratios(view: &RunView, compared: &[RunRecord]) -> LineChart {
         faint: false,
     });
     let reference = Reference { value: 1e-3, label: "1e-3: a typical healthy update" };
-    LineChart::new(view, lines, (compared, |c| &c.update), Scale::Log, Some(reference))
+    LineChart::new(view, lines, (compared, |c| &c.update, "all matrices"), Scale::Log, Some(reference))
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -218,10 +219,10 @@ mod tests {
         let id = history.add(&kept, None).expect("long enough to keep");
         let c = grad_norms(&v, 100, &history.runs);
         assert_eq!(c.compared.len(), 1);
-        assert_eq!((c.compared[0].name.as_str(), c.compared[0].points.len()), ("run 1", 30));
+        assert_eq!((c.compared[0].name.as_str(), c.compared[0].points.len()), ("run 1, all parameters", 30));
         assert_eq!((id, c.x_max), (1, 30.0), "the axis reaches the compared run's last step");
         assert!(c.y_max > 400f64.log10(), "and its highest value");
-        assert!(c.readout(21.0).unwrap().contains("run 1 400"));
+        assert!(c.readout(21.0).unwrap().contains("run 1, all parameters 400"));
         let alone = grad_norms(&RunView::default(), 100, &history.runs);
         assert!(!alone.is_empty() && alone.lines.iter().all(|l| l.points.is_empty()));
     }

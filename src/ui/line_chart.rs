@@ -55,6 +55,7 @@ pub fn LineChartView(
                 .lines
                 .iter()
                 .enumerate()
+                .filter(|(_, l)| !l.points.is_empty())
                 .map(|(i, l)| view! { <span class="key swatch" style=key_style(line_color(d, i))>{l.name.clone()}</span> })
                 .collect_view();
             let compared = d.compared.iter().enumerate().map(|(i, l)| {
