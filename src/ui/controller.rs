@@ -47,10 +47,16 @@ impl Controller {
                     RunEvent::Failed { message } => Some(message.clone()),
                     _ => None,
                 };
-                let ended = matches!(event, RunEvent::Finished(_) | RunEvent::Stopped { .. } | RunEvent::Failed { .. });
+                // A run is kept once it has ended and the detector has read it: its last reading comes just
+                // before Finished, and just after Stopped or Failed.
+                let settles = matches!(event, RunEvent::Finished(_) | RunEvent::Diagnosis { .. });
                 let current = view.try_update(|v| v.apply(run, event)).unwrap_or(false);
-                if current && ended {
-                    view.with_untracked(|v| runs.keep(v));
+                if current && settles {
+                    view.with_untracked(|v| {
+                        if matches!(v.state, RunState::Finished | RunState::Stopped | RunState::Error) {
+                            runs.keep(v);
+                        }
+                    });
                 }
                 if let Some(message) = failure.filter(|_| current) {
                     banner::show(&message);
