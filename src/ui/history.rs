@@ -3,6 +3,8 @@
 
 use super::canvas::{compared_color, key_style};
 use super::controller::Controller;
+use super::export::save_text;
+use crate::export::kept_run_json;
 use crate::history::{toggle, Comparison, History, Pick, RunRecord, STORAGE_KEY, UNREADABLE_KEY};
 use crate::protocol::RunId;
 use crate::run_view::RunView;
@@ -156,6 +158,7 @@ pub fn RunsPanel(controller: Controller) -> impl IntoView {
 #[component]
 fn RunRow(record: RunRecord, runs: RunHistory) -> impl IntoView {
     let id = record.id;
+    let exported = record.clone();
     let picked = move || runs.picks.with(|p| p.contains(&Pick::Past(id)));
     let drawn_at = move || runs.comparison.with(|c| c.runs.iter().position(|r| r.id == id));
     let key = move || drawn_at().map(|i| (format!("run-key key compared-{i}"), key_style(compared_color(i))));
@@ -183,6 +186,15 @@ fn RunRow(record: RunRecord, runs: RunHistory) -> impl IntoView {
                 )}
             </span>
             {record.finding.clone().map(|f| view! { <span class="run-finding">"Detector: " {f}</span> })}
+            <button
+                class="quiet run-export"
+                aria-label=format!("Save {} as JSON", record.name())
+                on:click=move |_| {
+                    save_text(&kept_run_json(&exported), &format!("faultline-kept-run-{id}.json"), "application/json");
+                }
+            >
+                "Save as JSON"
+            </button>
         </li>
     }
 }

@@ -3,6 +3,7 @@
 // stored list the page cannot read is set aside with a notice.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { openPage, reloadWithWorker, screenshots, sharedBrowser } from "./lib/browser.mjs";
 
@@ -30,7 +31,7 @@ function keptRows(page) {
   return page.locator('#run-history li[data-run-id]:not([data-run-id="live"])');
 }
 
-describe("kept runs", { timeout: RUN_TIMEOUT * 2 + 120_000 }, () => {
+describe("kept runs", { timeout: RUN_TIMEOUT * 3 + 120_000 }, () => {
   test("a healthy and a broken run are kept, drawn together, and survive a reload", async (t) => {
     const { page, problems } = await openTrainer("?steps=40&eval-every=10&seed=1");
     try {
@@ -94,10 +95,36 @@ describe("kept runs", { timeout: RUN_TIMEOUT * 2 + 120_000 }, () => {
       assert.deepEqual(after, ids, "the kept runs survive a reload");
       assert.deepEqual(await keptRows(page).locator(".run-label").allTextContents(), labels);
 
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        keptRows(page).first().locator(".run-export").click(),
+      ]);
+      assert.equal(download.suggestedFilename(), `faultline-kept-run-${ids[0]}.json`);
+      const exported = JSON.parse(readFileSync(await download.path(), "utf8"));
+      assert.equal(exported.format, "faultline-kept-run-v1");
+      assert.equal(exported.label, labels[0]);
+      assert.equal(exported.curves.train.length, 40, "every step's measured loss");
+
       await page.locator("#clear-history").click();
       assert.equal(await keptRows(page).count(), 0, "Clear history empties the list");
       const stored = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)), KEY);
       assert.deepEqual(stored.runs, [], "and the stored list");
+      assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("a mystery round's run is kept under the round's name, its fault not given away", async () => {
+    const { page, problems } = await openPage(shared.browser, "#/mystery/20");
+    try {
+      await page.locator("#mystery-start").click();
+      await page.locator('#status:is([data-state="finished"], [data-state="stopped"])').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator("nav.nav a", { hasText: "Trainer" }).click();
+      const row = keptRows(page).first();
+      await row.waitFor({ timeout: LOAD_TIMEOUT });
+      assert.equal(await row.locator(".run-label").textContent(), "mystery run #20");
+      assert.equal(await row.locator(".run-finding").count(), 0, "no detector finding either");
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
     } finally {
       await page.close();
