@@ -1,7 +1,8 @@
 //! A run's telemetry as files the learner can keep: every step as CSV (with the validation loss on the
 //! evaluation steps), and the whole run as JSON (settings as link pairs, every step, every evaluation,
-//! the detector's findings and where the run stopped).
+//! the detector's findings and where the run stopped); a kept run as JSON, as the Runs panel keeps it.
 
+use crate::history::RunRecord;
 use crate::run_view::RunView;
 use serde::Serialize;
 
@@ -47,6 +48,20 @@ pub fn run_json(view: &RunView) -> String {
         findings: view.findings(),
         stopped: view.stop.as_ref().map(|s| format!("NaN/Inf in {} at step {}", s.tensor, s.step)),
     };
+    serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[derive(Serialize)]
+struct KeptRunFile<'a> {
+    format: &'static str,
+    #[serde(flatten)]
+    run: &'a RunRecord,
+}
+
+/// A kept run as JSON: its label, how it ended, its final losses and finding, and its curves as kept
+/// (thinned to at most [`crate::history::CURVE_POINTS`] points each); `format` names this layout.
+pub fn kept_run_json(record: &RunRecord) -> String {
+    let file = KeptRunFile { format: "faultline-kept-run-v1", run: record };
     serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
@@ -117,5 +132,20 @@ mod tests {
             c.corpus = faultline_engine::config::CorpusSource::Text { name: "my notes.txt".into(), text: "x".into() };
         }
         assert_eq!(file_stem(&own), "faultline-tiny-my-notes-txt-seed3");
+    }
+
+    #[test]
+    fn a_kept_run_exports_as_it_is_kept() {
+        let view = real_run();
+        let mut history = crate::history::History::default();
+        history.add(&view, None).expect("12 steps are kept");
+        let record = &history.runs[0];
+        let parsed: serde_json::Value = serde_json::from_str(&kept_run_json(record)).unwrap();
+        assert_eq!(parsed["format"], "faultline-kept-run-v1");
+        assert_eq!(parsed["label"], record.label.as_str());
+        assert_eq!(parsed["end"]["state"], "finished");
+        let train: Vec<(u32, f32)> = serde_json::from_value(parsed["curves"]["train"].clone()).unwrap();
+        let measured: Vec<(u32, f32)> = view.steps.iter().map(|s| (s.step as u32, s.loss)).collect();
+        assert_eq!(train, measured, "the measured losses, exactly");
     }
 }

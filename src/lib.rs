@@ -2,7 +2,7 @@
 //!
 //! - [`protocol`]: the typed messages between the page and the worker.
 //! - [`worker`]: the worker's training session ([`worker::session`], plain Rust) and its JavaScript glue.
-//! - [`run_view`], [`range_view`], [`form`], [`generation`], [`export`], [`chart`], [`bench`]: what the page
+//! - [`run_view`], [`range_view`], [`form`], [`generation`], [`export`], [`history`], [`chart`], [`bench`]: what the page
 //!   knows and checks, tested natively.
 //! - [`exercises`]: the guided exercises, their checks over a run's telemetry, and the learner's progress.
 //! - [`mystery`]: mystery rounds: a seeded hidden fault, the learner's guess and score.
@@ -17,6 +17,7 @@ pub mod exercises;
 pub mod export;
 pub mod form;
 pub mod generation;
+pub mod history;
 pub mod markup;
 pub mod mystery;
 pub mod performance;

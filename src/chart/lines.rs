@@ -1,7 +1,9 @@
 //! Per-block telemetry over the run, one line per block: gradient norms, the fraction of dead MLP
-//! units, and the size of each update relative to the weights.
+//! units, and the size of each update relative to the weights; kept runs being compared add one
+//! line each.
 
 use super::{downsample, format_value, Scale, MIN_STEPS_SHOWN};
+use crate::history::{Curve, Curves, RunRecord};
 use crate::run_view::RunView;
 use faultline_engine::EvalRecord;
 
@@ -25,6 +27,8 @@ pub struct Reference {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineChart {
     pub lines: Vec<Line>,
+    /// One line for each kept run being compared, named after it, in the order picked.
+    pub compared: Vec<Line>,
     pub scale: Scale,
     pub reference: Option<Reference>,
     pub x_max: f64,
@@ -34,13 +38,31 @@ pub struct LineChart {
 }
 
 impl LineChart {
-    fn new(view: &RunView, lines: Vec<Line>, scale: Scale, reference: Option<Reference>) -> Self {
+    /// The chart of `lines` and, over them, `curve` of each of the `compared` runs, named after the run
+    /// and what the curve measures; the axes show them all.
+    fn new(
+        view: &RunView,
+        lines: Vec<Line>,
+        compared: (&[RunRecord], fn(&Curves) -> &Curve, &str),
+        scale: Scale,
+        reference: Option<Reference>,
+    ) -> Self {
+        let (runs, curve, measures) = compared;
+        let compared: Vec<Line> = runs
+            .iter()
+            .map(|r| Line {
+                name: format!("{}, {measures}", r.name()),
+                points: curve(&r.curves).iter().map(|&(x, y)| (x as f64, y as f64)).collect(),
+                faint: false,
+            })
+            .collect();
         let planned = view.info.as_ref().map_or(0, |i| i.steps).max(view.steps_done).max(MIN_STEPS_SHOWN);
-        let values: Vec<f64> = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).collect();
+        let last_compared = compared.iter().filter_map(|l| l.points.last()).map(|p| p.0).fold(0.0, f64::max);
+        let values: Vec<f64> = lines.iter().chain(&compared).flat_map(|l| l.points.iter().map(|p| p.1)).collect();
         // The reference joins the range only beside real values; alone it would make a degenerate axis.
         let reference_value = reference.as_ref().filter(|_| !values.is_empty()).map(|r| r.value);
         let (y_min, y_max) = scale.range(values.into_iter().chain(reference_value));
-        Self { lines, scale, reference, x_max: planned as f64, y_min, y_max }
+        Self { lines, compared, scale, reference, x_max: (planned as f64).max(last_compared), y_min, y_max }
     }
 
     /// The points of `line` in axis units. Values the scale cannot show (a gradient of exactly zero on a
@@ -55,7 +77,7 @@ impl LineChart {
 
     /// Whether there is anything to draw.
     pub fn is_empty(&self) -> bool {
-        self.lines.iter().all(|l| l.points.is_empty())
+        self.lines.iter().chain(&self.compared).all(|l| l.points.is_empty())
     }
 
     /// The readout for the pointer at step `x`: the nearest recorded step and each line's value there.
@@ -64,6 +86,7 @@ impl LineChart {
         let closest = |faint: bool| {
             self.lines
                 .iter()
+                .chain(&self.compared)
                 .filter(|l| l.faint == faint)
                 .filter_map(nearest)
                 .min_by(|a, b| (a.0 - x).abs().total_cmp(&(b.0 - x).abs()))
@@ -71,7 +94,7 @@ impl LineChart {
         let anchor = closest(false).or_else(|| closest(true))?;
         let step = anchor.0;
         let mut parts = vec![format!("step {step:.0}")];
-        for line in &self.lines {
+        for line in self.lines.iter().chain(&self.compared) {
             let Some(p) = line.points.iter().find(|p| (p.0 - step).abs() < 0.5) else { continue };
             parts.push(format!("{} {}", line.name, format_value(p.1)));
         }
@@ -90,35 +113,42 @@ fn per_block(view: &RunView, value: impl Fn(&EvalRecord, usize) -> Option<f64>) 
         .collect()
 }
 
-/// The global gradient norm of every step (faint) and each block's at every evaluation, on a log axis.
-pub fn grad_norms(view: &RunView, max_points: usize) -> LineChart {
+/// The global gradient norm of every step (faint) and each block's at every evaluation, on a log axis;
+/// the `compared` runs' global norms over them.
+pub fn grad_norms(view: &RunView, max_points: usize, compared: &[RunRecord]) -> LineChart {
     let global: Vec<(usize, f32)> = view.steps.iter().map(|r| (r.step, r.grad_norm)).collect();
     let mut lines = vec![Line { name: "all parameters".into(), points: downsample(&global, max_points), faint: true }];
     lines.extend(per_block(view, |e, b| e.blocks.get(b).map(|s| s.grad_norm as f64)));
     let reference = Reference { value: 10.0, label: "10: the top of the healthy range" };
-    LineChart::new(view, lines, Scale::Log, Some(reference))
+    LineChart::new(view, lines, (compared, |c| &c.grad_norm, "all parameters"), Scale::Log, Some(reference))
 }
 
-/// The fraction of each block's MLP units that never fire on the evaluation batch.
-pub fn dead_fractions(view: &RunView) -> LineChart {
+/// The fraction of each block's MLP units that never fire on the evaluation batch; the `compared` runs'
+/// averages over the blocks.
+pub fn dead_fractions(view: &RunView, compared: &[RunRecord]) -> LineChart {
     let lines = per_block(view, |e, b| e.blocks.get(b).map(|s| s.dead_fraction as f64));
-    let mut chart = LineChart::new(view, lines, Scale::Linear, None);
+    let mut chart = LineChart::new(view, lines, (compared, |c| &c.dead, "mean of the blocks"), Scale::Linear, None);
     chart.y_max = 1.0;
     chart
 }
 
-/// The median of ‖Δw‖/‖w‖ over each block's weight matrices, and over the embeddings and head.
-pub fn update_ratios(view: &RunView) -> LineChart {
-    let median_of = |e: &EvalRecord, block: Option<usize>| {
-        let mut ratios: Vec<f64> = e
-            .tensors
-            .iter()
-            .filter(|t| t.block == block && !t.name.contains(".ln") && !t.name.starts_with("lnf"))
-            .filter_map(|t| t.update_ratio.map(f64::from))
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        ratios.get(ratios.len() / 2).copied()
-    };
+/// The median of ‖Δw‖/‖w‖ over the weight matrices (not the layer norms) of the blocks `block` accepts
+/// (`None`: the embeddings and head).
+pub fn median_update_ratio(e: &EvalRecord, block: impl Fn(Option<usize>) -> bool) -> Option<f32> {
+    let mut ratios: Vec<f32> = e
+        .tensors
+        .iter()
+        .filter(|t| block(t.block) && !t.name.contains(".ln") && !t.name.starts_with("lnf"))
+        .filter_map(|t| t.update_ratio)
+        .collect();
+    ratios.sort_by(f32::total_cmp);
+    ratios.get(ratios.len() / 2).copied()
+}
+
+/// The median of ‖Δw‖/‖w‖ over each block's weight matrices, and over the embeddings and head; the
+/// `compared` runs' medians over all weight matrices.
+pub fn update_ratios(view: &RunView, compared: &[RunRecord]) -> LineChart {
+    let median_of = |e: &EvalRecord, block: Option<usize>| median_update_ratio(e, |b| b == block).map(f64::from);
     let mut lines = per_block(view, |e, b| median_of(e, Some(b)));
     lines.push(Line {
         name: "embeddings & head".into(),
@@ -126,7 +156,7 @@ pub fn update_ratios(view: &RunView) -> LineChart {
         faint: false,
     });
     let reference = Reference { value: 1e-3, label: "1e-3: a typical healthy update" };
-    LineChart::new(view, lines, Scale::Log, Some(reference))
+    LineChart::new(view, lines, (compared, |c| &c.update, "all matrices"), Scale::Log, Some(reference))
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -154,7 +184,7 @@ mod tests {
     #[test]
     fn gradient_norms_per_block_with_the_global_norm_behind() {
         let v = view();
-        let c = grad_norms(&v, 100);
+        let c = grad_norms(&v, 100, &[]);
         let names: Vec<&str> = c.lines.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["all parameters", "block 0", "block 1"]);
         assert_eq!(c.lines[0].points.len(), 4);
@@ -169,10 +199,10 @@ mod tests {
     #[test]
     fn dead_units_and_update_sizes() {
         let v = view();
-        let d = dead_fractions(&v);
+        let d = dead_fractions(&v, &[]);
         assert_eq!(d.lines[1].points, [(2.0, 0.25), (4.0, 0.25)]);
         assert_eq!((d.y_min, d.y_max), (0.0, 1.0));
-        let u = update_ratios(&v);
+        let u = update_ratios(&v, &[]);
         assert_eq!(u.lines.len(), 3);
         assert_eq!(u.lines[0].points, [(2.0, 1e-3f32 as f64), (4.0, 1e-3f32 as f64)]);
         assert!((u.lines[2].points[0].1 - 2e-3).abs() < 1e-9);
@@ -180,8 +210,26 @@ mod tests {
     }
 
     #[test]
+    fn compared_runs_add_a_named_line_and_widen_the_axes() {
+        let v = view();
+        let mut kept = RunView::starting(1, faultline_engine::RunConfig::default());
+        kept.steps = (1..=30).map(|s| step_record(s, 3.0)).collect();
+        kept.steps[20].grad_norm = 400.0;
+        let mut history = crate::history::History::default();
+        let id = history.add(&kept, None).expect("long enough to keep");
+        let c = grad_norms(&v, 100, &history.runs);
+        assert_eq!(c.compared.len(), 1);
+        assert_eq!((c.compared[0].name.as_str(), c.compared[0].points.len()), ("run 1, all parameters", 30));
+        assert_eq!((id, c.x_max), (1, 30.0), "the axis reaches the compared run's last step");
+        assert!(c.y_max > 400f64.log10(), "and its highest value");
+        assert!(c.readout(21.0).unwrap().contains("run 1, all parameters 400"));
+        let alone = grad_norms(&RunView::default(), 100, &history.runs);
+        assert!(!alone.is_empty() && alone.lines.iter().all(|l| l.points.is_empty()));
+    }
+
+    #[test]
     fn an_empty_run_has_nothing_to_read() {
-        let c = grad_norms(&RunView::default(), 100);
+        let c = grad_norms(&RunView::default(), 100, &[]);
         assert!(c.is_empty() && c.readout(3.0).is_none());
         assert_eq!((c.y_min, c.y_max), Scale::Log.range([]), "an empty chart keeps the default range");
         assert_eq!(c.x_max, MIN_STEPS_SHOWN as f64);

@@ -1,16 +1,19 @@
 //! The loss chart's series: per-step training loss, evaluated train and validation loss, the corpus's
-//! entropy rate and the faint ghost of the last healthy run.
+//! entropy rate and the kept runs being compared.
 
 use super::{downsample, Scale, MIN_STEPS_SHOWN};
+use crate::history::RunRecord;
 use crate::run_view::RunView;
 use faultline_engine::EvalRecord;
 
-/// A run's per-step training loss: (step, loss).
-pub type LossCurve = Vec<(usize, f32)>;
-
-/// The per-step loss curve of `view`, for keeping as a ghost.
-pub fn loss_curve(view: &RunView) -> LossCurve {
-    view.steps.iter().map(|r| (r.step, r.loss)).collect()
+/// A kept run's curves on the loss chart, in axis units.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ComparedLoss {
+    /// The legend's name for it.
+    pub name: String,
+    /// Per-step training loss, averaged into at most the requested number of points.
+    pub train: Vec<(f64, f64)>,
+    pub val: Vec<(f64, f64)>,
 }
 
 /// The series of the loss chart, in axis units (step, and loss on the chosen scale).
@@ -21,8 +24,8 @@ pub struct LossSeries {
     pub train: Vec<(f64, f64)>,
     pub eval_train: Vec<(f64, f64)>,
     pub eval_val: Vec<(f64, f64)>,
-    /// The last healthy run's per-step loss, within this run's step range.
-    pub ghost: Vec<(f64, f64)>,
+    /// The kept runs drawn over this one, in the order picked.
+    pub compared: Vec<ComparedLoss>,
     /// The corpus's entropy rate, where known.
     pub floor: Option<f64>,
     pub x_max: f64,
@@ -31,33 +34,42 @@ pub struct LossSeries {
 }
 
 impl LossSeries {
-    /// The chart's data for `view` (and the `ghost` run behind it), with each per-step curve reduced to
-    /// at most `max_points` points.
-    pub fn from_view(view: &RunView, ghost: Option<&[(usize, f32)]>, max_points: usize, scale: Scale) -> Self {
+    /// The chart's data for `view` and the `compared` runs, with each per-step curve reduced to at most
+    /// `max_points` points; the axes show every run whole.
+    pub fn from_view(view: &RunView, compared: &[RunRecord], max_points: usize, scale: Scale) -> Self {
         let on_axis = |points: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
             points.into_iter().filter_map(|(x, y)| Some((x, scale.to_axis(y)?))).collect()
         };
-        let train = on_axis(downsample(&loss_curve(view), max_points));
+        let per_step: Vec<(usize, f32)> = view.steps.iter().map(|r| (r.step, r.loss)).collect();
+        let train = on_axis(downsample(&per_step, max_points));
         let evals = |value: fn(&EvalRecord) -> Option<f32>| {
             on_axis(view.evals.iter().filter_map(|e| Some((e.step as f64, value(e)? as f64))).collect())
         };
         let eval_train = evals(|e| Some(e.train_loss));
         let eval_val = evals(|e| e.val_loss);
         let floor = view.entropy_rate().and_then(|f| scale.to_axis(f));
-        let planned = view.info.as_ref().map_or(0, |i| i.steps).max(view.steps_done).max(MIN_STEPS_SHOWN);
-        let x_max = planned as f64;
-        let ghost = ghost
-            .map(|g| {
-                let within: Vec<(usize, f32)> = g.iter().copied().filter(|&(s, _)| s as f64 <= x_max).collect();
-                on_axis(downsample(&within, max_points))
+        let compared: Vec<ComparedLoss> = compared
+            .iter()
+            .map(|r| {
+                let train: Vec<(usize, f32)> = r.curves.train.iter().map(|&(s, l)| (s as usize, l)).collect();
+                ComparedLoss {
+                    name: r.name(),
+                    train: on_axis(downsample(&train, max_points)),
+                    val: on_axis(r.curves.val.iter().map(|&(s, l)| (s as f64, l as f64)).collect()),
+                }
             })
-            .unwrap_or_default();
-        let shown = train.iter().chain(&eval_train).chain(&eval_val).chain(&ghost).map(|p| scale.from_axis(p.1));
+            .collect();
+        let planned = view.info.as_ref().map_or(0, |i| i.steps).max(view.steps_done).max(MIN_STEPS_SHOWN);
+        let last_compared = compared.iter().flat_map(|c| c.train.last().into_iter().chain(c.val.last())).map(|p| p.0);
+        let x_max = last_compared.fold(planned as f64, f64::max);
+        let compared_points = compared.iter().flat_map(|c| c.train.iter().chain(&c.val));
+        let shown =
+            train.iter().chain(&eval_train).chain(&eval_val).chain(compared_points).map(|p| scale.from_axis(p.1));
         let (y_min, y_max) = match scale {
             Scale::Linear => (0.0, scale.range(shown.chain(floor)).1.max(1.0)),
             Scale::Log => scale.range(shown.chain(floor.map(|f| scale.from_axis(f)))),
         };
-        Self { scale, train, eval_train, eval_val, ghost, floor, x_max, y_min, y_max }
+        Self { scale, train, eval_train, eval_val, compared, floor, x_max, y_min, y_max }
     }
 }
 
@@ -114,31 +126,41 @@ mod tests {
         let mut v = view(&[4.0, 3.0, f32::INFINITY]);
         v.evals.push(eval_record(2, 3.5, Some(5.0), None));
         v.steps_done = 3;
-        let s = LossSeries::from_view(&v, None, 100, Scale::Linear);
+        let s = LossSeries::from_view(&v, &[], 100, Scale::Linear);
         assert_eq!(s.train.len(), 2);
         assert_eq!((s.eval_train.clone(), s.eval_val.clone()), (vec![(2.0, 3.5)], vec![(2.0, 5.0)]));
         assert_eq!(s.x_max, MIN_STEPS_SHOWN as f64);
         assert_eq!(s.y_min, 0.0);
         assert!((s.y_max - 5.0 * 1.08).abs() < 1e-9);
-        assert!(s.ghost.is_empty());
+        assert!(s.compared.is_empty());
     }
 
     #[test]
     fn the_log_scale_shows_a_blow_up_and_the_ordinary_values_together() {
         let v = view(&[3.3, 2.0, 2.5e6]);
-        let s = LossSeries::from_view(&v, None, 100, Scale::Log);
+        let s = LossSeries::from_view(&v, &[], 100, Scale::Log);
         assert_eq!(s.train.iter().map(|p| p.1.round()).collect::<Vec<_>>(), [1.0, 0.0, 6.0]);
         assert!(s.y_min < 2f64.log10() && s.y_max > 6.0);
     }
 
     #[test]
-    fn the_ghost_is_cut_to_this_runs_steps() {
+    fn compared_runs_are_drawn_whole_on_shared_axes() {
         let mut v = view(&[4.0, 3.0]);
         v.steps_done = 2;
-        let ghost: Vec<(usize, f32)> = (1..=40).map(|s| (s, 1.0)).collect();
-        let s = LossSeries::from_view(&v, Some(&ghost), 100, Scale::Linear);
-        assert_eq!(s.ghost.len(), MIN_STEPS_SHOWN);
-        assert_eq!(loss_curve(&v), [(1, 4.0), (2, 3.0)]);
+        let mut kept = RunView::starting(1, faultline_engine::RunConfig::default());
+        kept.steps = (1..=40).map(|s| step_record(s, 1.0)).collect();
+        kept.steps[9].loss = 6.0;
+        kept.evals.push(eval_record(40, 1.0, Some(1.2), None));
+        let mut history = crate::history::History::default();
+        history.add(&kept, None);
+        let s = LossSeries::from_view(&v, &history.runs, 100, Scale::Linear);
+        assert_eq!(s.compared.len(), 1);
+        let c = &s.compared[0];
+        assert_eq!((c.name.as_str(), c.train.len(), c.val.clone()), ("run 1", 40, vec![(40.0, 1.2f32 as f64)]));
+        assert_eq!(s.x_max, 40.0, "the step axis reaches the longer run's end");
+        assert!((s.y_max - 6.0 * 1.08).abs() < 1e-9, "the loss axis its highest loss");
+        let alone = LossSeries::from_view(&RunView::default(), &history.runs, 100, Scale::Linear);
+        assert!(alone.train.is_empty() && alone.compared[0].train.len() == 40);
     }
 
     #[test]

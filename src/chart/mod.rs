@@ -1,7 +1,7 @@
 //! What the charts show and the mapping between their pixels and their axes, kept apart from the
 //! drawing so it can be tested without a canvas.
 //!
-//! - [`loss`]: the loss curves, the corpus's floor and the ghost of the last healthy run.
+//! - [`loss`]: the loss curves, the corpus's floor and the kept runs being compared.
 //! - [`lines`]: per-block telemetry over time (gradient norms, dead units, update sizes).
 //! - [`attention`]: one attention map as a heatmap.
 //! - [`phases`]: where each step's time goes.

@@ -23,6 +23,33 @@ pub const PALETTE: [RGBColor; 6] = [
     RGBColor(8, 145, 178),
 ];
 
+/// The colours of the kept runs being compared, in the order picked, apart from [`PALETTE`]'s.
+pub const COMPARED: [RGBColor; 2] = [RGBColor(190, 24, 93), RGBColor(68, 64, 60)];
+
+/// The dash and gap (CSS pixels) of compared run `i`'s lines: long dashes, then dots, so the two are
+/// told apart without colour; the legend's keys (`key compared-i`) draw the same.
+const COMPARED_DASH: [(f64, f64); 2] = [(8.0, 4.0), (2.0, 3.0)];
+
+/// Compared run `i`'s colour.
+pub fn compared_color(i: usize) -> RGBColor {
+    COMPARED[i % COMPARED.len()]
+}
+
+/// Compared run `i`'s line through `points`, dashed in its colour.
+pub fn compared_line<P>(i: usize, points: P) -> DashedLineSeries<P::IntoIter, u32>
+where
+    P: IntoIterator<Item = (f64, f64)>,
+    P::IntoIter: Clone,
+{
+    let (dash, gap) = COMPARED_DASH[i % COMPARED_DASH.len()];
+    DashedLineSeries::new(points, px(dash) as u32, px(gap) as u32, stroke(compared_color(i).to_rgba(), 2.0))
+}
+
+/// The inline style that gives a legend key (`.key.swatch`, `.key.compared-i`) its colour.
+pub fn key_style(color: RGBColor) -> String {
+    format!("--key: rgb({}, {}, {})", color.0, color.1, color.2)
+}
+
 /// Device pixels per CSS pixel.
 pub fn pixel_ratio() -> f64 {
     web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0)

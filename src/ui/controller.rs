@@ -1,8 +1,8 @@
 //! The page's side of a training run: the run's view, the commands the buttons send to the worker,
-//! the memory estimates it asks for, and the ghost of the last healthy run.
+//! the memory estimates it asks for, and the kept runs it adds to as runs end or are replaced.
 
+use super::history::RunHistory;
 use crate::banner;
-use crate::chart::loss::{loss_curve, LossCurve};
 use crate::client::WorkerClient;
 use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, SampleRequest, ToWorker};
 use crate::range_view::RangeView;
@@ -10,9 +10,6 @@ use crate::run_view::{RunState, RunView};
 use faultline_engine::lr_range::RangeSettings;
 use faultline_engine::RunConfig;
 use leptos::prelude::*;
-
-/// Runs shorter than this are not kept as the ghost curve.
-const GHOST_MIN_STEPS: usize = 10;
 
 /// The worker's latest memory estimate and the settings it is for.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,9 +22,8 @@ pub struct Estimate {
 #[derive(Clone, Copy)]
 pub struct Controller {
     pub view: RwSignal<RunView>,
-    /// The per-step loss of the last healthy run (no fault on, nothing diagnosed), drawn faintly behind
-    /// the current one.
-    pub ghost: RwSignal<Option<LossCurve>>,
+    /// The last runs, and the ones the charts compare.
+    pub runs: RunHistory,
     pub estimate: RwSignal<Option<Estimate>>,
     /// The latest learning-rate range test.
     pub lr_range: RwSignal<RangeView>,
@@ -44,13 +40,24 @@ impl Controller {
         let estimate = RwSignal::new(None::<Estimate>);
         let pending_estimate = StoredValue::new((0u32, None::<RunConfig>));
         let lr_range = RwSignal::new(RangeView::default());
+        let runs = RunHistory::load();
         let client = WorkerClient::spawn(move |msg| match msg {
             FromWorker::Run { run, event } => {
                 let failure = match &event {
                     RunEvent::Failed { message } => Some(message.clone()),
                     _ => None,
                 };
+                // A run is kept once it has ended and the detector has read it: its last reading comes just
+                // before Finished, and just after Stopped or Failed.
+                let settles = matches!(event, RunEvent::Finished(_) | RunEvent::Diagnosis { .. });
                 let current = view.try_update(|v| v.apply(run, event)).unwrap_or(false);
+                if current && settles {
+                    view.with_untracked(|v| {
+                        if matches!(v.state, RunState::Finished | RunState::Stopped | RunState::Error) {
+                            runs.keep(v);
+                        }
+                    });
+                }
                 if let Some(message) = failure.filter(|_| current) {
                     banner::show(&message);
                 }
@@ -68,6 +75,7 @@ impl Controller {
                     if v.state.is_active() {
                         v.state = RunState::Error;
                         v.message = Some(message);
+                        runs.keep(v);
                     }
                 });
             }
@@ -78,7 +86,7 @@ impl Controller {
         });
         Self {
             view,
-            ghost: RwSignal::new(None),
+            runs,
             estimate,
             lr_range,
             client: StoredValue::new_local(client),
@@ -95,20 +103,20 @@ impl Controller {
         self.view.with_untracked(|v| v.state)
     }
 
-    /// Starts a new run with `config`, replacing any run in progress (a healthy one becomes the ghost).
+    /// Starts a new run with `config`, replacing any run in progress (which is kept if it can be).
     pub fn start(&self, config: RunConfig, paused: bool) {
         banner::hide();
-        let healthy = self.view.with_untracked(|v| {
-            let clean = v.is_fault_free() && v.findings().is_empty() && v.stop.is_none() && v.state != RunState::Error;
-            (clean && v.steps.len() >= GHOST_MIN_STEPS).then(|| loss_curve(v))
-        });
-        if healthy.is_some() {
-            self.ghost.set(healthy);
-        }
+        self.view.with_untracked(|v| self.runs.replace(v));
         let run = self.next_run.get_value();
         self.next_run.set_value(run.wrapping_add(1));
         self.view.set(RunView::starting(run, config.clone()));
         self.post(ToWorker::Start { run, config: Box::new(config), paused });
+    }
+
+    /// Starts a mystery round's run, kept in the history as `name` so its settings stay hidden.
+    pub fn start_hidden(&self, config: RunConfig, name: String) {
+        self.start(config, false);
+        self.runs.hide(self.view.with_untracked(|v| v.run), name);
     }
 
     pub fn pause(&self) {
@@ -140,6 +148,7 @@ impl Controller {
     pub fn reset(&self) {
         banner::hide();
         self.post(ToWorker::Reset);
+        self.view.with_untracked(|v| self.runs.replace(v));
         self.view.update(RunView::reset);
     }
 

@@ -17,7 +17,7 @@ fn save(href: &str, name: &str) -> Option<()> {
 }
 
 /// Saves `text` as a file called `name` of type `mime`.
-fn save_text(text: &str, name: &str, mime: &str) -> Option<()> {
+pub(super) fn save_text(text: &str, name: &str, mime: &str) -> Option<()> {
     let parts = js_sys::Array::of1(&text.into());
     let options = BlobPropertyBag::new();
     options.set_type(mime);

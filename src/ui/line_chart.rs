@@ -1,7 +1,10 @@
-//! A small chart of per-block lines over the run (gradient norms, dead units, update sizes), with a
-//! readout of the values under the pointer.
+//! A small chart of per-block lines over the run (gradient norms, dead units, update sizes) and the
+//! compared runs' lines dashed over them, with a readout of the values under the pointer.
 
-use super::canvas::{fit, font, pixel_ratio, px, resize_signal, stroke, GRID, INK, MUTED, PALETTE};
+use super::canvas::{
+    compared_color, compared_line, fit, font, key_style, pixel_ratio, px, resize_signal, stroke, GRID, INK, MUTED,
+    PALETTE,
+};
 use crate::chart::lines::LineChart;
 use crate::chart::PlotFrame;
 use leptos::html::Canvas;
@@ -48,15 +51,18 @@ pub fn LineChartView(
     };
     let legend = move || {
         data.with(|d| {
-            d.lines
+            let lines = d
+                .lines
                 .iter()
                 .enumerate()
-                .map(|(i, l)| {
-                    let color = line_color(d, i);
-                    let style = format!("--key: rgb({}, {}, {})", color.0, color.1, color.2);
-                    view! { <span class="key swatch" style=style>{l.name.clone()}</span> }
-                })
-                .collect_view()
+                .filter(|(_, l)| !l.points.is_empty())
+                .map(|(i, l)| view! { <span class="key swatch" style=key_style(line_color(d, i))>{l.name.clone()}</span> })
+                .collect_view();
+            let compared = d.compared.iter().enumerate().map(|(i, l)| {
+                let class = format!("key compared-{i}");
+                view! { <span class=class style=key_style(compared_color(i))>{l.name.clone()}</span> }
+            });
+            (lines, compared.collect_view())
         })
     };
     view! {
@@ -138,6 +144,9 @@ fn draw(canvas: &HtmlCanvasElement, data: &LineChart, y_label: &str, hover: Opti
         let color = line_color(data, i);
         chart.draw_series(LineSeries::new(points.iter().copied(), stroke(color.to_rgba(), 2.0))).ok()?;
         chart.draw_series(points.iter().map(|&p| Circle::new(p, px(3.0), color.filled()))).ok()?;
+    }
+    for (i, line) in data.compared.iter().enumerate() {
+        chart.draw_series(compared_line(i, data.plotted(line))).ok()?;
     }
     if let Some(x) = hover {
         chart.draw_series(LineSeries::new([(x, y_min), (x, y_max)], stroke(INK.mix(0.3), 1.0))).ok()?;

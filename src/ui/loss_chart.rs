@@ -1,10 +1,10 @@
 //! The live loss chart: per-step training loss (faint), evaluated train and validation loss, the
-//! corpus's entropy rate as a dashed floor and the last healthy run as a ghost behind it all, on a
-//! linear or a log axis. The pointer shows the step and the values under it.
+//! corpus's entropy rate as a dashed floor and the compared kept runs dashed over it all (by default
+//! the last healthy run), on a linear or a log axis. The pointer shows the step and the values under it.
 
-use super::canvas::{fit, font, px, resize_signal, stroke, GRID, INK};
-use crate::chart::loss::LossCurve;
+use super::canvas::{compared_color, compared_line, fit, font, key_style, px, resize_signal, stroke, GRID, INK};
 use crate::chart::{HoverPoint, LossSeries, PlotFrame, Scale};
+use crate::history::{Comparison, RunRecord};
 use crate::run_view::RunView;
 use leptos::html::Canvas;
 use leptos::prelude::*;
@@ -16,10 +16,9 @@ use web_sys::{HtmlCanvasElement, PointerEvent};
 const TRAIN: RGBColor = RGBColor(37, 99, 235);
 const VAL: RGBColor = RGBColor(217, 72, 15);
 const FLOOR: RGBColor = RGBColor(100, 116, 139);
-const GHOST: RGBColor = RGBColor(148, 163, 184);
 
 #[component]
-pub fn LossChart(view: RwSignal<RunView>, ghost: RwSignal<Option<LossCurve>>) -> impl IntoView {
+pub fn LossChart(view: RwSignal<RunView>, comparison: Memo<Comparison>) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let frame = StoredValue::new(None::<PlotFrame>);
     let hover_step = RwSignal::new(None::<f64>);
@@ -31,8 +30,12 @@ pub fn LossChart(view: RwSignal<RunView>, ghost: RwSignal<Option<LossCurve>>) ->
         let hover = hover_step.get();
         let scale = if log.get() { Scale::Log } else { Scale::Linear };
         let Some(canvas) = canvas.get() else { return };
-        let drawn = ghost.with(|g| {
-            view.with(|v| draw(&canvas, v, g.as_deref(), scale, hover.and_then(|s| HoverPoint::nearest(v, s))))
+        let drawn = comparison.with(|c| {
+            let empty = RunView::default();
+            view.with(|v| {
+                let v = if c.live { v } else { &empty };
+                draw(&canvas, v, &c.runs, scale, hover.and_then(|s| HoverPoint::nearest(v, s)))
+            })
         });
         frame.set_value(drawn);
     });
@@ -41,8 +44,27 @@ pub fn LossChart(view: RwSignal<RunView>, ghost: RwSignal<Option<LossCurve>>) ->
         let x = ev.offset_x() as f64 * super::canvas::pixel_ratio();
         hover_step.set(frame.get_value().and_then(|f| f.step_at(x)));
     };
-    let tooltip = move || hover_step.get().and_then(|s| view.with(|v| HoverPoint::nearest(v, s))).map(|h| h.describe());
-
+    let live = move || comparison.with(|c| c.live);
+    let tooltip = move || {
+        let step = hover_step.get().filter(|_| live())?;
+        view.with(|v| HoverPoint::nearest(v, step)).map(|h| h.describe())
+    };
+    let compared = move || {
+        comparison.with(|c| {
+            c.runs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let class = format!("key compared-{i}");
+                    view! {
+                        <span class=class style=key_style(compared_color(i)) data-run-id=r.id>
+                            {format!("{}: {}", r.name(), r.label)}
+                        </span>
+                    }
+                })
+                .collect_view()
+        })
+    };
     view! {
         <figure class="chart">
             <div class="chart-head">
@@ -56,21 +78,21 @@ pub fn LossChart(view: RwSignal<RunView>, ghost: RwSignal<Option<LossCurve>>) ->
                 id="loss-chart"
                 node_ref=canvas
                 role="img"
-                aria-label="Training loss per step, evaluated train and validation loss, the corpus entropy rate and the last healthy run"
+                aria-label="Training loss per step, evaluated train and validation loss, the corpus entropy rate and the compared runs"
                 on:pointermove=on_move
                 on:pointerleave=move |_| hover_step.set(None)
             ></canvas>
             <p id="chart-hover" class="chart-hover" aria-live="off">
                 {move || tooltip().unwrap_or_else(|| "Point at the chart to read a step's loss.".to_string())}
             </p>
-            <figcaption class="legend">
-                <span class="key train-step">"train loss, each step"</span>
-                <span class="key train-eval">"train loss, evaluated"</span>
-                <span class="key val-eval">"validation loss"</span>
-                <span class="key floor">"entropy rate (the floor)"</span>
-                <Show when=move || ghost.with(Option::is_some)>
-                    <span class="key ghost">"last healthy run"</span>
+            <figcaption id="loss-legend" class="legend">
+                <Show when=live>
+                    <span class="key train-step">"train loss, each step"</span>
+                    <span class="key train-eval">"train loss, evaluated"</span>
+                    <span class="key val-eval">"validation loss"</span>
+                    <span class="key floor">"entropy rate (the floor)"</span>
                 </Show>
+                {compared}
             </figcaption>
         </figure>
     }
@@ -80,7 +102,7 @@ pub fn LossChart(view: RwSignal<RunView>, ghost: RwSignal<Option<LossCurve>>) ->
 fn draw(
     canvas: &HtmlCanvasElement,
     view: &RunView,
-    ghost: Option<&[(usize, f32)]>,
+    compared: &[RunRecord],
     scale: Scale,
     hover: Option<HoverPoint>,
 ) -> Option<PlotFrame> {
@@ -88,7 +110,7 @@ fn draw(
     let root = CanvasBackend::with_canvas_object(canvas.clone())?.into_drawing_area();
     root.fill(&WHITE).ok()?;
 
-    let series = LossSeries::from_view(view, ghost, width as usize, scale);
+    let series = LossSeries::from_view(view, compared, width as usize, scale);
     let (y_min, y_max) = (series.y_min, series.y_max);
     let mut chart = ChartBuilder::on(&root)
         .margin(px(12.0))
@@ -112,7 +134,11 @@ fn draw(
         .draw()
         .ok()?;
 
-    chart.draw_series(LineSeries::new(series.ghost.iter().copied(), stroke(GHOST.mix(0.7), 2.0))).ok()?;
+    for (i, run) in series.compared.iter().enumerate() {
+        chart.draw_series(compared_line(i, run.train.iter().copied())).ok()?;
+        let color = compared_color(i);
+        chart.draw_series(run.val.iter().map(|&p| TriangleMarker::new(p, px(4.0), color.filled()))).ok()?;
+    }
     chart.draw_series(LineSeries::new(series.train.iter().copied(), stroke(TRAIN.mix(0.45), 1.0))).ok()?;
     if let Some(floor) = series.floor {
         let points = [(0.0, floor), (series.x_max, floor)];

@@ -11,6 +11,7 @@ mod export;
 mod faults;
 mod guide;
 mod guide_text;
+mod history;
 mod line_chart;
 mod link;
 mod loss_chart;

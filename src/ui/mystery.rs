@@ -67,7 +67,8 @@ pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, faults: usiz
     let view = controller.view;
     let start = move |_| {
         if let Ok(config) = round_form(round).to_config() {
-            controller.start(config, false);
+            let two = if round.faults > 1 { ", two faults" } else { "" };
+            controller.start_hidden(config, format!("mystery run #{}{two}", round.seed));
             started.set(true);
         }
     };
@@ -152,9 +153,9 @@ pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, faults: usiz
                 <RunStats view />
             </section>
             <section class="panel charts-panel" aria-label="Training">
-                <LossChart view ghost=controller.ghost />
+                <LossChart view comparison=controller.runs.comparison />
                 <SamplePanel view />
-                <TelemetryCharts view />
+                <TelemetryCharts view comparison=controller.runs.comparison />
             </section>
         </main>
     }

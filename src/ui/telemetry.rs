@@ -1,10 +1,11 @@
 //! The run's telemetry beyond the loss: gradient norms, attention, dead units, update sizes and where
-//! the time goes.
+//! the time goes; the line charts draw the compared runs too.
 
 use super::attention_map::AttentionMap;
 use super::line_chart::LineChartView;
 use super::phase_chart::PhaseChart;
-use crate::chart::lines::{dead_fractions, grad_norms, update_ratios};
+use crate::chart::lines::{dead_fractions, grad_norms, update_ratios, LineChart};
+use crate::history::{Comparison, RunRecord};
 use crate::run_view::RunView;
 use leptos::prelude::*;
 
@@ -12,10 +13,13 @@ use leptos::prelude::*;
 const GRAD_POINTS: usize = 400;
 
 #[component]
-pub fn TelemetryCharts(view: RwSignal<RunView>) -> impl IntoView {
-    let grads = Memo::new(move |_| view.with(|v| grad_norms(v, GRAD_POINTS)));
-    let dead = Memo::new(move |_| view.with(dead_fractions));
-    let updates = Memo::new(move |_| view.with(update_ratios));
+pub fn TelemetryCharts(view: RwSignal<RunView>, comparison: Memo<Comparison>) -> impl IntoView {
+    let shown = move |chart: fn(&RunView, &[RunRecord]) -> LineChart| {
+        comparison.with(|c| if c.live { view.with(|v| chart(v, &c.runs)) } else { chart(&RunView::default(), &c.runs) })
+    };
+    let grads = Memo::new(move |_| shown(|v, runs| grad_norms(v, GRAD_POINTS, runs)));
+    let dead = Memo::new(move |_| shown(dead_fractions));
+    let updates = Memo::new(move |_| shown(update_ratios));
     view! {
         <section class="telemetry" aria-labelledby="telemetry-title">
             <h2 id="telemetry-title" class="section-title">"Inside the model"</h2>

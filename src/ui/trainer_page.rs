@@ -1,11 +1,12 @@
-//! The trainer: settings, faults and controls on one side; the run's numbers, the symptom panel and the
-//! charts beside them.
+//! The trainer: settings, faults and controls on one side; the run's numbers, the symptom panel, the
+//! charts and the kept runs beside them.
 
 use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
 use super::exercises::ExerciseStrip;
 use super::export::ExportBar;
 use super::faults::FaultPanel;
+use super::history::RunsPanel;
 use super::link::CopyLink;
 use super::loss_chart::LossChart;
 use super::lr_finder::LrFinder;
@@ -56,12 +57,13 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             </section>
             <SymptomPanel controller form />
             <section class="panel charts-panel" aria-label="Training">
-                <LossChart view ghost=controller.ghost />
+                <LossChart view comparison=controller.runs.comparison />
                 <ExportBar view />
+                <RunsPanel controller />
                 <LrFinder controller form />
                 <SamplePanel view />
                 <GeneratePanel controller />
-                <TelemetryCharts view />
+                <TelemetryCharts view comparison=controller.runs.comparison />
                 <PerformancePanel view />
             </section>
         </main>
