@@ -28,9 +28,9 @@ fn scroll_for(hash: &str) {
 
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
-    let controller = Controller::new();
     let (initial, notices) = RunForm::from_query(&query);
     let form = RwSignal::new(initial);
+    let controller = Controller::new(form);
     let notices = RwSignal::new(notices);
     sync_query(form);
     provide_exercises(controller);

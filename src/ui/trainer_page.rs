@@ -1,6 +1,7 @@
 //! The trainer: settings, faults and controls on one side; the run's numbers, the symptom panel and the
 //! charts beside them.
 
+use super::checkpoint::CheckpointBar;
 use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
 use super::exercises::ExerciseStrip;
@@ -57,6 +58,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             <section class="panel charts-panel" aria-label="Training">
                 <LossChart view ghost=controller.ghost />
                 <ExportBar view />
+                <CheckpointBar controller />
                 <LrFinder controller form />
                 <SamplePanel view />
                 <GeneratePanel controller />
