@@ -8,7 +8,7 @@ use crate::chart::loss::{loss_curve, LossCurve};
 use crate::client::WorkerClient;
 use crate::export::checkpoint_file_name;
 use crate::form::RunForm;
-use crate::protocol::{EstimateResult, FromWorker, LoadedCheckpoint, RunEvent, RunId, SampleRequest, ToWorker};
+use crate::protocol::{Bytes, EstimateResult, FromWorker, LoadedCheckpoint, RunEvent, RunId, SampleRequest, ToWorker};
 use crate::range_view::RangeView;
 use crate::run_view::{RunState, RunView};
 use faultline_engine::lr_range::RangeSettings;
@@ -99,7 +99,7 @@ impl Controller {
                 let status = match result {
                     Ok(bytes) => {
                         let name = view.with_untracked(checkpoint_file_name);
-                        match save_bytes(&bytes, &name, "application/octet-stream") {
+                        match save_bytes(&bytes.0, &name, "application/octet-stream") {
                             Some(()) => CheckpointStatus { message: format!("Saved {name}."), failed: false },
                             None => CheckpointStatus {
                                 message: "The browser did not let the page save the file.".into(),
@@ -237,7 +237,7 @@ impl Controller {
         self.next_run.set_value(run.wrapping_add(1));
         self.checkpoint.set(CheckpointStatus { message: format!("Reading {name}…"), failed: false });
         self.pending_load.set_value(Some((run, name)));
-        self.post(ToWorker::LoadCheckpoint { run, bytes, paused: true });
+        self.post(ToWorker::LoadCheckpoint { run, bytes: Bytes(bytes), paused: true });
     }
 
     /// Asks the worker what a run with `config` would need in memory; only the latest answer is kept.

@@ -3,7 +3,8 @@
 //! messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
 
 use crate::protocol::{
-    EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest, ToWorker,
+    Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest,
+    ToWorker,
 };
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::bench::run_training_bench;
@@ -242,11 +243,11 @@ impl Session {
                 out.push(FromWorker::Estimate { request, result: self.estimate(&config) });
             }
             ToWorker::SaveCheckpoint { request } => {
-                let result = self.save_checkpoint(&mut out);
+                let result = self.save_checkpoint(&mut out).map(Bytes);
                 out.push(FromWorker::Checkpoint { request, result });
             }
             ToWorker::LoadCheckpoint { run, bytes, paused } => {
-                match Trainer::from_checkpoint(&bytes, CpuBackend::new(), self.clock) {
+                match Trainer::from_checkpoint(&bytes.0, CpuBackend::new(), self.clock) {
                     Ok(trainer) => {
                         self.end_sweep("a training run started", &mut out);
                         let config = Box::new(trainer.config().clone());
@@ -670,7 +671,7 @@ mod tests {
         );
     }
 
-    fn save(s: &mut Session, request: u32) -> (Vec<FromWorker>, Result<Vec<u8>, String>) {
+    fn save(s: &mut Session, request: u32) -> (Vec<FromWorker>, Result<Bytes, String>) {
         let mut out = s.handle(ToWorker::SaveCheckpoint { request });
         let Some(FromWorker::Checkpoint { request: answered, result }) = out.pop() else { panic!("{out:?}") };
         assert_eq!(answered, request);
@@ -724,7 +725,7 @@ mod tests {
         seen.extend(step_numbers(&events(before.clone(), 3)));
         assert_eq!(seen, [1]);
         assert!(matches!(before.last(), Some(FromWorker::Run { run: 3, event: RunEvent::Paused { step: 1 } })));
-        assert!(bytes.unwrap().starts_with(b"FLCKPT"));
+        assert!(bytes.unwrap().0.starts_with(b"FLCKPT"));
         assert!(!s.is_running(), "the run stays paused after the save");
     }
 
@@ -733,7 +734,8 @@ mod tests {
         let mut s = Session::new(native_clock);
         s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true });
         s.handle(ToWorker::Step);
-        let out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes: b"not a checkpoint".to_vec(), paused: true });
+        let out =
+            s.handle(ToWorker::LoadCheckpoint { run: 2, bytes: Bytes(b"not a checkpoint".to_vec()), paused: true });
         let [FromWorker::CheckpointLoaded { run: 2, result: Err(message) }] = out.as_slice() else { panic!("{out:?}") };
         assert!(message.starts_with("not a Faultline checkpoint"), "{message}");
         assert_eq!(step_numbers(&events(s.handle(ToWorker::Step), 1)), [2], "run 1 goes on where it was");
