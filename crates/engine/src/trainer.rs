@@ -757,12 +757,6 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
-/// Mean entropy of the attention rows and mean probability above the diagonal, per head, from
-/// `probs [batch, heads, time, time]`.
-/// Per head: the spread (standard deviation across a row's visible positions) of the attention logits,
-/// recovered as `ln p`, summed over rows, over the same spread of `q·k/√d_k` computed from `qkv`
-/// (`[N, 3C]`). Rows where a visible position's probability underflowed to 0 are skipped: their
-/// logits cannot be recovered.
 /// What a checkpoint saves, in its order: parameters, optimiser state and, where the `no-zero-grad`
 /// fault lets them carry over to the next step (`keep_grads`), the gradients.
 fn saved_buffers<T>(params: Vec<T>, state: Vec<T>, keep_grads: bool, grads: impl FnOnce() -> Vec<T>) -> Vec<T> {
@@ -774,6 +768,12 @@ fn saved_buffers<T>(params: Vec<T>, state: Vec<T>, keep_grads: bool, grads: impl
     buffers
 }
 
+/// Mean entropy of the attention rows and mean probability above the diagonal, per head, from
+/// `probs [batch, heads, time, time]`.
+/// Per head: the spread (standard deviation across a row's visible positions) of the attention logits,
+/// recovered as `ln p`, summed over rows, over the same spread of `q·k/√d_k` computed from `qkv`
+/// (`[N, 3C]`). Rows where a visible position's probability underflowed to 0 are skipped: their
+/// logits cannot be recovered.
 /// The mean of per-row losses, summed in f64.
 fn mean(rows: &[f32]) -> f32 {
     (rows.iter().map(|&l| l as f64).sum::<f64>() / rows.len() as f64) as f32
