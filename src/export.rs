@@ -1,9 +1,11 @@
 //! A run's telemetry as files the learner can keep: every step as CSV (with the validation loss on the
 //! evaluation steps), and the whole run as JSON (settings as link pairs, every step, every evaluation,
-//! the detector's findings and where the run stopped); a kept run as JSON, as the Runs panel keeps it.
+//! the detector's findings and where the run stopped); a kept run as JSON, as the Runs panel keeps it;
+//! and the names of those files and of the run's checkpoint.
 
 use crate::history::RunRecord;
 use crate::run_view::RunView;
+use faultline_engine::RunConfig;
 use serde::Serialize;
 
 /// Every step of the run, one CSV row each: the batch's loss, the gradient norm before clipping, the
@@ -65,22 +67,29 @@ pub fn kept_run_json(record: &RunRecord) -> String {
     serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// A file name for this run's exports: its model, corpus and seed, e.g. `faultline-tiny-toy-english-seed1`;
-/// anything but letters, digits, `-` and `_` in the corpus's name (a pasted text's "pasted text", an
-/// uploaded file's name) becomes `-`.
+/// A file name for this run's exports: its model, corpus and seed, e.g. `faultline-tiny-toy-english-seed1`.
 pub fn file_stem(view: &RunView) -> String {
     match &view.config {
-        Some(c) => {
-            let corpus: String = c
-                .get("corpus")
-                .unwrap_or_default()
-                .chars()
-                .map(|ch| if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' { ch } else { '-' })
-                .collect();
-            format!("faultline-{}-{corpus}-seed{}", c.get("config").unwrap_or_default(), c.seed)
-        }
+        Some(c) => format!("faultline-{}-{}-seed{}", c.get("config").unwrap_or_default(), corpus_name(c), c.seed),
         None => "faultline-run".to_string(),
     }
+}
+
+/// A file name for this run's checkpoint at its current step, e.g. `faultline-toy-english-step120.flckpt`.
+pub fn checkpoint_file_name(view: &RunView) -> String {
+    let corpus = view.config.as_ref().map(corpus_name).unwrap_or_else(|| "run".to_string());
+    format!("faultline-{corpus}-step{}.flckpt", view.steps_done)
+}
+
+/// The corpus's name fit for a file name: anything but letters, digits, `-` and `_` (a pasted text's
+/// "pasted text", an uploaded file's name) becomes `-`.
+fn corpus_name(config: &RunConfig) -> String {
+    config
+        .get("corpus")
+        .unwrap_or_default()
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' { ch } else { '-' })
+        .collect()
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -132,6 +141,8 @@ mod tests {
             c.corpus = faultline_engine::config::CorpusSource::Text { name: "my notes.txt".into(), text: "x".into() };
         }
         assert_eq!(file_stem(&own), "faultline-tiny-my-notes-txt-seed3");
+        assert_eq!(checkpoint_file_name(&own), "faultline-my-notes-txt-step12.flckpt");
+        assert_eq!(checkpoint_file_name(&view), "faultline-toy-english-step12.flckpt");
     }
 
     #[test]

@@ -57,6 +57,19 @@ pub enum ToWorker {
         config: Box<RunConfig>,
         settings: RangeSettings,
     },
+    /// Save the current run as checkpoint bytes; a running run is paused first (its `Paused` event
+    /// comes before the answer). Answered with [`FromWorker::Checkpoint`].
+    SaveCheckpoint {
+        request: u32,
+    },
+    /// Continue the run saved in checkpoint `bytes` as run `run`, replacing the run in progress, or
+    /// wait for `Step`/`Resume` when `paused`. Answered with [`FromWorker::CheckpointLoaded`]; a
+    /// file that is refused leaves the run in progress as it was.
+    LoadCheckpoint {
+        run: RunId,
+        bytes: Bytes,
+        paused: bool,
+    },
 }
 
 /// The settings of one generated sample.
@@ -84,6 +97,64 @@ pub enum FromWorker {
     Fatal { message: String },
     /// Progress of the learning-rate range test number `request`.
     LrRange { request: u32, event: LrRangeEvent },
+    /// The answer to [`ToWorker::SaveCheckpoint`] number `request`: the file's bytes, or why there
+    /// are none.
+    Checkpoint { request: u32, result: Result<Bytes, String> },
+    /// The answer to [`ToWorker::LoadCheckpoint`] for run `run`: the settings and step the run
+    /// continues from (its `Started` event follows), or why the file was refused.
+    CheckpointLoaded { run: RunId, result: Result<LoadedCheckpoint, String> },
+}
+
+/// A file's bytes. They travel as one `Uint8Array` (serde's bytes) rather than as an array of a
+/// million numbers; JSON, in the tests, spells them as an array.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor).map(Bytes)
+    }
+}
+
+struct BytesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("bytes")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+        Ok(v.to_vec())
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+        Ok(v)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(b) = seq.next_element()? {
+            bytes.push(b);
+        }
+        Ok(bytes)
+    }
+}
+
+/// What a loaded checkpoint continues.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadedCheckpoint {
+    /// The saved run's settings, faults included.
+    pub config: Box<RunConfig>,
+    /// Steps the saved run had taken.
+    pub step: usize,
 }
 
 /// The life of one learning-rate range test.
@@ -226,6 +297,9 @@ mod tests {
             settings: RangeSettings::default(),
         });
         assert_eq!(sweep["lr-range"]["settings"]["num_lrs"], 100);
+        assert_eq!(round_trip(ToWorker::SaveCheckpoint { request: 2 })["save-checkpoint"]["request"], 2);
+        let load = round_trip(ToWorker::LoadCheckpoint { run: 8, bytes: Bytes(b"FLCKPT".to_vec()), paused: true });
+        assert_eq!(load["load-checkpoint"]["bytes"][0], b'F');
     }
 
     #[test]
@@ -280,6 +354,11 @@ mod tests {
         let memory = faultline_engine::memory::estimate(&RunConfig::default(), 29);
         round_trip(FromWorker::Estimate { request: 1, result: EstimateResult::Known { vocab_size: 29, memory } });
         round_trip(FromWorker::Estimate { request: 2, result: EstimateResult::Unavailable { message: "no".into() } });
+        round_trip(FromWorker::Checkpoint { request: 1, result: Ok(Bytes(vec![0, 255])) });
+        round_trip(FromWorker::Checkpoint { request: 2, result: Err("there is no run to save".into()) });
+        let loaded = LoadedCheckpoint { config: Box::new(RunConfig::default()), step: 120 };
+        round_trip(FromWorker::CheckpointLoaded { run: 3, result: Ok(loaded) });
+        round_trip(FromWorker::CheckpointLoaded { run: 4, result: Err("not a Faultline checkpoint".into()) });
         let points = vec![RangePoint { step: 1, lr: 1e-7, loss: 3.4 }, RangePoint { step: 2, lr: 1e-6, loss: 3.3 }];
         let events = [
             LrRangeEvent::Started { planned: 100 },

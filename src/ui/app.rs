@@ -29,9 +29,9 @@ fn scroll_for(hash: &str) {
 
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
-    let controller = Controller::new();
     let (initial, notices) = RunForm::from_query(&query);
     let form = RwSignal::new(initial);
+    let controller = Controller::new(form);
     let notices = RwSignal::new(notices);
     sync_query(form);
     keep_own_text(form, notices);

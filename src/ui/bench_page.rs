@@ -30,7 +30,9 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
                 FromWorker::Ready
                 | FromWorker::Run { .. }
                 | FromWorker::Estimate { .. }
-                | FromWorker::LrRange { .. } => {}
+                | FromWorker::LrRange { .. }
+                | FromWorker::Checkpoint { .. }
+                | FromWorker::CheckpointLoaded { .. } => {}
             });
             client.post(ToWorker::Bench { config: preset, steps, seed });
             Some(client)

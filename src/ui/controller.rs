@@ -1,10 +1,14 @@
 //! The page's side of a training run: the run's view, the commands the buttons send to the worker,
-//! the memory estimates it asks for, and the kept runs it adds to as runs end or are replaced.
+//! the memory estimates it asks for, the checkpoints it saves and loads, and the kept runs it adds to as
+//! runs end or are replaced.
 
+use super::export::save_bytes;
 use super::history::RunHistory;
 use crate::banner;
 use crate::client::WorkerClient;
-use crate::protocol::{EstimateResult, FromWorker, RunEvent, RunId, SampleRequest, ToWorker};
+use crate::export::checkpoint_file_name;
+use crate::form::RunForm;
+use crate::protocol::{Bytes, EstimateResult, FromWorker, LoadedCheckpoint, RunEvent, RunId, SampleRequest, ToWorker};
 use crate::range_view::RangeView;
 use crate::run_view::{RunState, RunView};
 use faultline_engine::lr_range::RangeSettings;
@@ -16,6 +20,14 @@ use leptos::prelude::*;
 pub struct Estimate {
     pub config: RunConfig,
     pub result: EstimateResult,
+}
+
+/// What the checkpoint controls say about the last save or load.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckpointStatus {
+    pub message: String,
+    /// The last file was refused or the save failed.
+    pub failed: bool,
 }
 
 /// Copyable handle shared by the page's components.
@@ -31,12 +43,21 @@ pub struct Controller {
     next_run: StoredValue<RunId>,
     /// The estimate request the page waits for, and its settings.
     pending_estimate: StoredValue<(u32, Option<RunConfig>)>,
+    pub checkpoint: RwSignal<CheckpointStatus>,
+    /// The save request the page waits for.
+    pending_save: StoredValue<u32>,
+    /// The run a loaded checkpoint will become, and the file's name, while the worker reads it.
+    pending_load: StoredValue<Option<(RunId, String)>>,
 }
 
 impl Controller {
-    /// Starts the worker; its messages update `view` from now on.
-    pub fn new() -> Self {
+    /// Starts the worker; its messages update `view` from now on, and a loaded checkpoint's
+    /// settings fill `form`.
+    pub fn new(form: RwSignal<RunForm>) -> Self {
         let view = RwSignal::new(RunView::default());
+        let checkpoint = RwSignal::new(CheckpointStatus::default());
+        let pending_save = StoredValue::new(0u32);
+        let pending_load = StoredValue::new(None::<(RunId, String)>);
         let estimate = RwSignal::new(None::<Estimate>);
         let pending_estimate = StoredValue::new((0u32, None::<RunConfig>));
         let lr_range = RwSignal::new(RangeView::default());
@@ -82,7 +103,47 @@ impl Controller {
             FromWorker::LrRange { request, event } => {
                 lr_range.try_update(|v| v.apply(request, event));
             }
-            FromWorker::Ready | FromWorker::BenchDone(_) => {}
+            FromWorker::Checkpoint { request, result } if request == pending_save.get_value() => {
+                let status = match result {
+                    Ok(bytes) => {
+                        let name = view.with_untracked(checkpoint_file_name);
+                        match save_bytes(&bytes.0, &name, "application/octet-stream") {
+                            Some(()) => CheckpointStatus { message: format!("Saved {name}."), failed: false },
+                            None => CheckpointStatus {
+                                message: "The browser did not let the page save the file.".into(),
+                                failed: true,
+                            },
+                        }
+                    }
+                    Err(message) => CheckpointStatus { message: format!("Not saved: {message}."), failed: true },
+                };
+                checkpoint.set(status);
+            }
+            FromWorker::CheckpointLoaded { run, result } => {
+                let Some((_, name)) = pending_load.get_value().filter(|(waiting, _)| *waiting == run) else {
+                    return;
+                };
+                pending_load.set_value(None);
+                let status = match result {
+                    Ok(LoadedCheckpoint { config, step }) => {
+                        banner::hide();
+                        let message = format!(
+                            "Resumed from step {step} of {} ({name}): press Resume or Step to continue.",
+                            config.steps
+                        );
+                        form.update(|f| *f = RunForm::from_config(&config).keeping_own_text(f));
+                        view.with_untracked(|v| runs.replace(v));
+                        view.set(RunView { steps_done: step, ..RunView::starting(run, *config) });
+                        CheckpointStatus { message, failed: false }
+                    }
+                    Err(message) => CheckpointStatus {
+                        message: format!("{name} was not loaded: {message}. Your run and settings are unchanged."),
+                        failed: true,
+                    },
+                };
+                checkpoint.set(status);
+            }
+            FromWorker::Ready | FromWorker::BenchDone(_) | FromWorker::Checkpoint { .. } => {}
         });
         Self {
             view,
@@ -92,6 +153,9 @@ impl Controller {
             client: StoredValue::new_local(client),
             next_run: StoredValue::new(1),
             pending_estimate,
+            checkpoint,
+            pending_save,
+            pending_load,
         }
     }
 
@@ -166,6 +230,24 @@ impl Controller {
         let settings = RangeSettings::default();
         self.lr_range.set(RangeView::requested(request, settings));
         self.post(ToWorker::LrRange { request, config: Box::new(config), settings });
+    }
+
+    /// Saves the current run as a checkpoint file (pausing it first when it is running).
+    pub fn save_checkpoint(&self) {
+        let request = self.pending_save.get_value().wrapping_add(1);
+        self.pending_save.set_value(request);
+        self.checkpoint.set(CheckpointStatus { message: "Saving the checkpoint…".into(), failed: false });
+        self.post(ToWorker::SaveCheckpoint { request });
+    }
+
+    /// Continues the run saved in checkpoint file `name` (its `bytes`), paused; until the worker has
+    /// accepted the file the current run and the form stay as they are.
+    pub fn load_checkpoint(&self, name: String, bytes: Vec<u8>) {
+        let run = self.next_run.get_value();
+        self.next_run.set_value(run.wrapping_add(1));
+        self.checkpoint.set(CheckpointStatus { message: format!("Reading {name}…"), failed: false });
+        self.pending_load.set_value(Some((run, name)));
+        self.post(ToWorker::LoadCheckpoint { run, bytes: Bytes(bytes), paused: true });
     }
 
     /// Asks the worker what a run with `config` would need in memory; only the latest answer is kept.

@@ -18,10 +18,19 @@ fn save(href: &str, name: &str) -> Option<()> {
 
 /// Saves `text` as a file called `name` of type `mime`.
 pub(super) fn save_text(text: &str, name: &str, mime: &str) -> Option<()> {
-    let parts = js_sys::Array::of1(&text.into());
+    save_parts(&js_sys::Array::of1(&text.into()), name, mime)
+}
+
+/// Saves `bytes` as a file called `name` of type `mime`.
+pub fn save_bytes(bytes: &[u8], name: &str, mime: &str) -> Option<()> {
+    save_parts(&js_sys::Array::of1(&js_sys::Uint8Array::from(bytes)), name, mime)
+}
+
+/// Saves the blob made of `parts` as a file called `name` of type `mime`.
+fn save_parts(parts: &js_sys::Array, name: &str, mime: &str) -> Option<()> {
     let options = BlobPropertyBag::new();
     options.set_type(mime);
-    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    let blob = Blob::new_with_buffer_source_sequence_and_options(parts, &options).ok()?;
     let url = Url::create_object_url_with_blob(&blob).ok()?;
     let saved = save(&url, name);
     Url::revoke_object_url(&url).ok()?;

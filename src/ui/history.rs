@@ -3,8 +3,8 @@
 
 use super::canvas::{compared_color, key_style};
 use super::controller::Controller;
-use super::local_storage;
 use super::export::save_text;
+use super::local_storage;
 use crate::export::kept_run_json;
 use crate::history::{toggle, Comparison, History, Pick, RunRecord, STORAGE_KEY, UNREADABLE_KEY};
 use crate::protocol::RunId;

@@ -4,6 +4,7 @@ mod app;
 mod attention_map;
 mod bench_page;
 mod canvas;
+mod checkpoint;
 mod controller;
 mod controls;
 mod exercises;

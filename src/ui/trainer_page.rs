@@ -1,6 +1,7 @@
 //! The trainer: settings, faults and controls on one side; the run's numbers, the symptom panel, the
 //! charts and the kept runs beside them.
 
+use super::checkpoint::CheckpointBar;
 use super::controller::Controller;
 use super::controls::{PingButton, RunControls};
 use super::exercises::ExerciseStrip;
@@ -60,6 +61,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <LossChart view comparison=controller.runs.comparison />
                 <ExportBar view />
                 <RunsPanel controller />
+                <CheckpointBar controller />
                 <LrFinder controller form />
                 <SamplePanel view />
                 <GeneratePanel controller />

@@ -2,7 +2,11 @@
 //! and engine results into messages for the page. The JavaScript glue in [`super::runtime`] only moves
 //! messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
 
-use crate::protocol::{EstimateResult, FromWorker, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest, ToWorker};
+use crate::protocol::{
+    Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest,
+    ToWorker,
+};
+use faultline_engine::backend::CpuBackend;
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::config::CorpusSource;
 use faultline_engine::data::Dataset;
@@ -128,6 +132,52 @@ impl Session {
         }
     }
 
+    /// Makes `trainer` the current run `run` and tells the page it started (and, for a loaded run
+    /// that had already taken all its steps, that it finished).
+    fn begin(&mut self, run: RunId, trainer: Trainer, paused: bool, out: &mut Vec<FromWorker>) {
+        let dataset = trainer.dataset();
+        let sample_len = trainer.model_config().context.min(dataset.train.len());
+        let info = RunInfo {
+            steps: trainer.config().steps,
+            backend: trainer.backend_name(),
+            param_count: trainer.param_count(),
+            model: *trainer.model_config(),
+            corpus: dataset.info.clone(),
+            data_sample: dataset.tokenizer.decode(&dataset.train[..sample_len]),
+            paused,
+        };
+        out.push(FromWorker::Run { run, event: RunEvent::Started(info) });
+        let done = trainer.is_done();
+        let mut r = Run {
+            id: run,
+            trainer,
+            phase: if paused { Phase::Paused } else { Phase::Running },
+            pending: Vec::new(),
+            last_flush_ms: (self.clock)(),
+            pending_tokens: 0,
+            pending_step_ms: 0.0,
+        };
+        if done {
+            r.phase = Phase::Over;
+            out.push(r.event(RunEvent::Finished(r.trainer.summary())));
+        }
+        self.run = Some(r);
+    }
+
+    /// The current run as checkpoint bytes, pausing it first when it is running.
+    fn save_checkpoint(&mut self, out: &mut Vec<FromWorker>) -> Result<Vec<u8>, String> {
+        let Some(r) = self.run.as_mut() else {
+            return Err("there is no run to save: start one first".to_string());
+        };
+        if r.phase == Phase::Running {
+            r.phase = Phase::Paused;
+            r.flush(self.clock, out);
+            let step = r.trainer.steps_done();
+            out.push(r.event(RunEvent::Paused { step }));
+        }
+        r.trainer.checkpoint().map_err(|e| e.to_string())
+    }
+
     /// Handles one message from the page and returns what to post back.
     pub fn handle(&mut self, msg: ToWorker) -> Vec<FromWorker> {
         let mut out = Vec::new();
@@ -136,29 +186,7 @@ impl Session {
                 self.end_sweep("a training run started", &mut out);
                 self.run = None;
                 match Trainer::cpu((*config).clone(), self.clock) {
-                    Ok(trainer) => {
-                        let dataset = trainer.dataset();
-                        let sample_len = trainer.model_config().context.min(dataset.train.len());
-                        let info = RunInfo {
-                            steps: trainer.config().steps,
-                            backend: trainer.backend_name(),
-                            param_count: trainer.param_count(),
-                            model: *trainer.model_config(),
-                            corpus: dataset.info.clone(),
-                            data_sample: dataset.tokenizer.decode(&dataset.train[..sample_len]),
-                            paused,
-                        };
-                        out.push(FromWorker::Run { run, event: RunEvent::Started(info) });
-                        self.run = Some(Run {
-                            id: run,
-                            trainer,
-                            phase: if paused { Phase::Paused } else { Phase::Running },
-                            pending: Vec::new(),
-                            last_flush_ms: (self.clock)(),
-                            pending_tokens: 0,
-                            pending_step_ms: 0.0,
-                        });
-                    }
+                    Ok(trainer) => self.begin(run, trainer, paused, &mut out),
                     Err(e) => {
                         out.push(FromWorker::Run { run, event: RunEvent::Failed { message: e.to_string() } });
                         if matches!(e, EngineError::OutOfMemory { .. }) {
@@ -213,6 +241,22 @@ impl Session {
             }
             ToWorker::Estimate { request, config } => {
                 out.push(FromWorker::Estimate { request, result: self.estimate(&config) });
+            }
+            ToWorker::SaveCheckpoint { request } => {
+                let result = self.save_checkpoint(&mut out).map(Bytes);
+                out.push(FromWorker::Checkpoint { request, result });
+            }
+            ToWorker::LoadCheckpoint { run, bytes, paused } => {
+                match Trainer::from_checkpoint(&bytes.0, CpuBackend::new(), self.clock) {
+                    Ok(trainer) => {
+                        self.end_sweep("a training run started", &mut out);
+                        let config = Box::new(trainer.config().clone());
+                        let loaded = LoadedCheckpoint { config, step: trainer.steps_done() };
+                        out.push(FromWorker::CheckpointLoaded { run, result: Ok(loaded) });
+                        self.begin(run, trainer, paused, &mut out);
+                    }
+                    Err(e) => out.push(FromWorker::CheckpointLoaded { run, result: Err(e.to_string()) }),
+                }
             }
             ToWorker::LrRange { request, config, settings } => {
                 self.end_sweep("a newer range test replaced it", &mut out);
@@ -625,5 +669,92 @@ mod tests {
             matches!(out.as_slice(), [RunEvent::Sample { sample: Err(message), .. }] if message.contains("temperature")),
             "{out:?}"
         );
+    }
+
+    fn save(s: &mut Session, request: u32) -> (Vec<FromWorker>, Result<Bytes, String>) {
+        let mut out = s.handle(ToWorker::SaveCheckpoint { request });
+        let Some(FromWorker::Checkpoint { request: answered, result }) = out.pop() else { panic!("{out:?}") };
+        assert_eq!(answered, request);
+        (out, result)
+    }
+
+    #[test]
+    fn a_saved_run_loads_and_continues_with_the_same_losses() {
+        let mut s = Session::new(native_clock);
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true });
+        for _ in 0..3 {
+            s.handle(ToWorker::Step);
+        }
+        let (before, bytes) = save(&mut s, 1);
+        assert!(before.is_empty(), "a paused run is saved as it is: {before:?}");
+        let bytes = bytes.unwrap();
+        let expected: Vec<u32> = (0..2)
+            .flat_map(|_| events(s.handle(ToWorker::Step), 1))
+            .flat_map(|e| match e {
+                RunEvent::Steps { records, .. } => records.into_iter().map(|r| r.loss.to_bits()).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        s.handle(ToWorker::Reset);
+        let mut out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes, paused: true });
+        let rest = events(out.split_off(1), 2);
+        let [FromWorker::CheckpointLoaded { run: 2, result: Ok(loaded) }] = out.as_slice() else { panic!("{out:?}") };
+        assert_eq!((loaded.step, *loaded.config.clone()), (3, config(20)));
+        assert!(matches!(rest.as_slice(), [RunEvent::Started(info)] if info.paused && info.steps == 20), "{rest:?}");
+        let resumed: Vec<RunEvent> = (0..2).flat_map(|_| events(s.handle(ToWorker::Step), 2)).collect();
+        assert_eq!(step_numbers(&resumed), [4, 5]);
+        let losses: Vec<u32> = resumed
+            .iter()
+            .flat_map(|e| match e {
+                RunEvent::Steps { records, .. } => records.iter().map(|r| r.loss.to_bits()).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(losses, expected, "the loaded run takes the steps the saved one would have taken");
+    }
+
+    #[test]
+    fn saving_a_running_run_pauses_it_first_and_saving_nothing_is_refused() {
+        let mut s = Session::new(native_clock);
+        let (_, nothing) = save(&mut s, 1);
+        assert_eq!(nothing, Err("there is no run to save: start one first".to_string()));
+        s.handle(ToWorker::Start { run: 3, config: Box::new(config(50)), paused: false });
+        let trained = events(s.run_chunk(0.0), 3);
+        let (before, bytes) = save(&mut s, 2);
+        let mut seen = step_numbers(&trained);
+        seen.extend(step_numbers(&events(before.clone(), 3)));
+        assert_eq!(seen, [1]);
+        assert!(matches!(before.last(), Some(FromWorker::Run { run: 3, event: RunEvent::Paused { step: 1 } })));
+        assert!(bytes.unwrap().0.starts_with(b"FLCKPT"));
+        assert!(!s.is_running(), "the run stays paused after the save");
+    }
+
+    #[test]
+    fn a_refused_file_keeps_the_run_in_progress() {
+        let mut s = Session::new(native_clock);
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true });
+        s.handle(ToWorker::Step);
+        let out =
+            s.handle(ToWorker::LoadCheckpoint { run: 2, bytes: Bytes(b"not a checkpoint".to_vec()), paused: true });
+        let [FromWorker::CheckpointLoaded { run: 2, result: Err(message) }] = out.as_slice() else { panic!("{out:?}") };
+        assert!(message.starts_with("not a Faultline checkpoint"), "{message}");
+        assert_eq!(step_numbers(&events(s.handle(ToWorker::Step), 1)), [2], "run 1 goes on where it was");
+    }
+
+    #[test]
+    fn a_loaded_run_that_had_finished_is_over() {
+        let mut s = Session::new(native_clock);
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(2)), paused: false });
+        while s.is_running() {
+            s.run_chunk(5.0);
+        }
+        let bytes = save(&mut s, 1).1.unwrap();
+        let mut out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes, paused: false });
+        let rest = events(out.split_off(1), 2);
+        assert!(
+            matches!(rest.as_slice(), [RunEvent::Started(_), RunEvent::Finished(summary)] if summary.steps_run == 2),
+            "{rest:?}"
+        );
+        assert!(!s.is_running());
     }
 }

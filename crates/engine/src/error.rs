@@ -42,6 +42,8 @@ pub enum EngineError {
     },
     /// The text cannot be used as a corpus.
     Data(String),
+    /// A checkpoint file cannot be read or written (see [`crate::checkpoint`]).
+    Checkpoint(String),
 }
 
 impl fmt::Display for EngineError {
@@ -58,6 +60,7 @@ impl fmt::Display for EngineError {
                 *budget_bytes as f64 / 1048576.0
             ),
             EngineError::Data(m) => write!(f, "{m}"),
+            EngineError::Checkpoint(m) => write!(f, "{m}"),
         }
     }
 }

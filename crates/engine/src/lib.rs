@@ -14,10 +14,12 @@
 //! - [`sampling`]: greedy, temperature, top-k, top-p and repetition-penalty decoding.
 //! - [`faults`]: the fault table, the one place every fault is declared.
 //! - [`trainer`]: a training run: steps, evaluation, telemetry records, NaN detection.
+//! - [`checkpoint`]: a run saved to bytes and resumed from them, exactly where it left off.
 //! - [`lr_range`]: the guide's learning-rate range test and its suggested rate.
 
 pub mod backend;
 pub mod bench;
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod diagnosis;

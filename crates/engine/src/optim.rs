@@ -73,6 +73,31 @@ impl<B: Backend> Optimizer<B> {
         Ok(Self { first, second, steps: 0 })
     }
 
+    /// The state buffers: the first moments (AdamW) or velocities (SGD), then AdamW's second
+    /// moments, each in [`ParamSet::tensors`] order.
+    pub fn state(&self) -> Vec<&B::Buf> {
+        let mut v = self.first.tensors();
+        v.extend(self.second.iter().flat_map(|s| s.tensors()));
+        v
+    }
+
+    /// [`Optimizer::state`], writable.
+    pub fn state_mut(&mut self) -> Vec<&mut B::Buf> {
+        let mut v = self.first.tensors_mut();
+        v.extend(self.second.iter_mut().flat_map(|s| s.tensors_mut()));
+        v
+    }
+
+    /// Updates applied so far (AdamW's bias correction counts them).
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+
+    /// Continues the count of [`Optimizer::steps`] from a saved run.
+    pub fn set_steps(&mut self, steps: u32) {
+        self.steps = steps;
+    }
+
     /// Applies one update to every parameter (weight decay only where the spec allows it).
     pub fn update(
         &mut self,

@@ -22,6 +22,16 @@ impl Rng {
         Self { s: [splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st)] }
     }
 
+    /// The generator's whole state, to be stored and given back to [`Rng::from_state`].
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// The generator that [`Rng::state`] gave `s`: it continues that stream exactly.
+    pub fn from_state(s: [u64; 4]) -> Self {
+        Self { s }
+    }
+
     /// An independent stream derived from this seed and a label (weights, batches, dropout, ...).
     pub fn derive(seed: u64, label: &str) -> Self {
         let mut h = seed ^ 0xCBF2_9CE4_8422_2325;

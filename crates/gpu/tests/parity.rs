@@ -127,3 +127,25 @@ fn gradient_accumulation_gives_the_same_curves_and_the_same_stop() {
         "{stop:?}"
     );
 }
+
+/// A checkpoint goes through the `Backend` trait both ways: saved from the GPU (download) and loaded
+/// onto either backend (upload), the run continues as the uninterrupted GPU run does.
+#[test]
+fn a_gpu_checkpoint_resumes_on_the_gpu_and_on_the_cpu() {
+    let Some(g) = gpu() else { return };
+    let cfg = RunConfig { steps: 10, ..tiny() };
+    let (whole, stop) = run(Trainer::new(cfg.clone(), g, native_clock).unwrap(), 6);
+    assert!(stop.is_none(), "{stop:?}");
+    let mut first = Trainer::new(cfg, gpu().unwrap(), native_clock).unwrap();
+    for _ in 0..3 {
+        first.step().unwrap();
+    }
+    let bytes = first.checkpoint().unwrap();
+    let on_gpu = run(Trainer::from_checkpoint(&bytes, gpu().unwrap(), native_clock).unwrap(), 3).0;
+    let on_cpu = run(Trainer::from_checkpoint(&bytes, CpuBackend::<f32>::reference(), native_clock).unwrap(), 3).0;
+    for (resumed, backend) in [(on_gpu, "GPU"), (on_cpu, "CPU")] {
+        for (step, (a, b)) in resumed.iter().zip(&whole[3..]).enumerate() {
+            assert!((a - b).abs() <= LOSS_TOL, "step {}: resumed on the {backend} {a} vs uninterrupted {b}", step + 4);
+        }
+    }
+}

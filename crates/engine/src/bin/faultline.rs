@@ -2,6 +2,7 @@
 //!
 //! Bad arguments print one line naming the argument and exit with code 2.
 
+use faultline_engine::backend::CpuBackend;
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::config::{CorpusSource, Preset, RunConfig};
 use faultline_engine::data::CorpusId;
@@ -18,6 +19,9 @@ const USAGE: &str = "usage:
   faultline train [--config tiny|small] [--fault ID[=VALUE]]... [--steps N] [--seed S]
                   [--corpus ID | --text-file F] [--lr X] [--optimizer adamw|sgd] [--json]
                   [--sample N] [--SETTING VALUE]...   (every setting: faultline settings)
+                  [--save-checkpoint F]   (the run's state at its end, to resume later)
+  faultline train --resume F [--json] [--sample N] [--save-checkpoint F]
+                  (continues a checkpoint with its own settings and faults)
   faultline lr-find [--config tiny|small] [--seed S] [--fault ID[=VALUE]]... [--json]
                   [--start-lr X] [--end-lr X] [--num-lrs N] [--SETTING VALUE]...
   faultline settings [--json]
@@ -106,12 +110,16 @@ fn train(rest: &[String]) -> Result<(), ArgError> {
     let mut json = false;
     let mut text_file: Option<&str> = None;
     let mut sample_len = 0usize;
+    let mut save_to: Option<&str> = None;
+    let mut resume: Option<&str> = None;
     let mut args = Args::new(rest);
     while let Some(flag) = args.next_flag() {
         let key = flag.strip_prefix("--").unwrap_or(flag);
         match key {
             "json" => json = true,
             "sample" => sample_len = args.parse(flag, "a whole number")?,
+            "save-checkpoint" => save_to = Some(args.value(flag)?),
+            "resume" => resume = Some(args.value(flag)?),
             "text-file" => text_file = Some(args.value(flag)?),
             "fault" => pairs.push(("fault", args.value(flag)?)),
             _ => match setting(key) {
@@ -123,22 +131,14 @@ fn train(rest: &[String]) -> Result<(), ArgError> {
             },
         }
     }
-    let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
-    if let Some(path) = text_file {
-        if pairs.iter().any(|(k, _)| *k == "corpus") {
-            return Err(ArgError("--text-file: give either --corpus or --text-file, not both".into()));
-        }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
-        cfg.corpus = CorpusSource::Text { name: path.to_string(), text };
-    }
-    cfg.validate()?;
-    let mut trainer = match Trainer::cpu(cfg, native_clock) {
-        Ok(t) => t,
-        Err(EngineError::Config(e)) => return Err(e.into()),
-        Err(e) => return Err(ArgError(format!("--corpus: {e}"))),
+    let mut trainer = match resume {
+        Some(path) => resumed(path, &pairs, text_file)?,
+        None => fresh(&pairs, text_file)?,
     };
     if !json {
+        if resume.is_some() {
+            println!("faultline: resumed from step {} of {}", trainer.steps_done(), trainer.config().steps);
+        }
         let info = &trainer.dataset().info;
         println!(
             "faultline: {} on '{}' ({} tokenizer, vocab {}, {} parameters, backend {}){}",
@@ -184,6 +184,13 @@ fn train(rest: &[String]) -> Result<(), ArgError> {
             }
         }
     }
+    if let Some(path) = save_to {
+        let bytes = trainer.checkpoint().map_err(|e| ArgError(format!("--save-checkpoint: {e}")))?;
+        std::fs::write(path, bytes).map_err(|e| ArgError(format!("--save-checkpoint: cannot write '{path}': {e}")))?;
+        if !json {
+            println!("checkpoint of step {} written to {path}", trainer.steps_done());
+        }
+    }
     let mut summary = serde_json::to_value(trainer.summary()).expect("summary serialises");
     if sample_len > 0 && trainer.stopped().is_none() {
         let text = trainer
@@ -210,6 +217,34 @@ fn train(rest: &[String]) -> Result<(), ArgError> {
         );
     }
     Ok(())
+}
+
+/// A new run from the settings on the command line.
+fn fresh(pairs: &[(&str, &str)], text_file: Option<&str>) -> Result<Trainer, ArgError> {
+    let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+    if let Some(path) = text_file {
+        if pairs.iter().any(|(k, _)| *k == "corpus") {
+            return Err(ArgError("--text-file: give either --corpus or --text-file, not both".into()));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
+        cfg.corpus = CorpusSource::Text { name: path.to_string(), text };
+    }
+    cfg.validate()?;
+    match Trainer::cpu(cfg, native_clock) {
+        Ok(t) => Ok(t),
+        Err(EngineError::Config(e)) => Err(e.into()),
+        Err(e) => Err(ArgError(format!("--corpus: {e}"))),
+    }
+}
+
+/// The run saved in checkpoint file `path`, which brings its own settings: none may be given.
+fn resumed(path: &str, pairs: &[(&str, &str)], text_file: Option<&str>) -> Result<Trainer, ArgError> {
+    if let Some(key) = pairs.first().map(|(k, _)| *k).or(text_file.map(|_| "text-file")) {
+        return Err(ArgError(format!("--{key}: a resumed run keeps the checkpoint's settings; drop --{key}")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| ArgError(format!("--resume: cannot read '{path}': {e}")))?;
+    Trainer::from_checkpoint(&bytes, CpuBackend::new(), native_clock).map_err(|e| ArgError(format!("--resume: {e}")))
 }
 
 /// The guide's learning-rate range test: one step per rate from a fresh model, and the suggested rate.

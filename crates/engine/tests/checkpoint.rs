@@ -1,0 +1,126 @@
+//! Checkpoints: a resumed run continues the uninterrupted one bit for bit, and every damaged file is
+//! refused with a message that says what is wrong.
+
+use faultline_engine::backend::CpuBackend;
+use faultline_engine::checkpoint::{Checkpoint, VERSION};
+use faultline_engine::config::{OptimizerKind, RunConfig};
+use faultline_engine::faults::Faults;
+use faultline_engine::trainer::{native_clock, Trainer};
+use faultline_engine::EngineError;
+
+fn steps(t: &mut Trainer, n: usize) -> Vec<u32> {
+    (0..n).map(|_| t.step().unwrap().loss.to_bits()).collect()
+}
+
+/// Trains `n + m` steps in one go, and `n`, saves, loads and trains `m`: the last `m` losses must
+/// be the same bits (the CPU backend is deterministic, so nothing less than equality is right).
+fn assert_resume_is_exact(cfg: RunConfig, n: usize, m: usize) {
+    let mut whole = Trainer::cpu(cfg.clone(), native_clock).unwrap();
+    let expected = steps(&mut whole, n + m);
+    let mut first = Trainer::cpu(cfg, native_clock).unwrap();
+    steps(&mut first, n);
+    let bytes = first.checkpoint().unwrap();
+    let mut resumed = Trainer::from_checkpoint(&bytes, CpuBackend::new(), native_clock).unwrap();
+    assert_eq!(resumed.steps_done(), n);
+    assert_eq!(steps(&mut resumed, m), expected[n..]);
+}
+
+fn refusal(bytes: &[u8]) -> String {
+    match Trainer::<CpuBackend>::from_checkpoint(bytes, CpuBackend::new(), native_clock) {
+        Err(EngineError::Checkpoint(message)) => message,
+        Err(other) => panic!("expected a checkpoint error, got {other:?}"),
+        Ok(_) => panic!("a damaged checkpoint was accepted"),
+    }
+}
+
+fn small_checkpoint() -> Vec<u8> {
+    let mut t = Trainer::cpu(RunConfig { steps: 20, ..RunConfig::default() }, native_clock).unwrap();
+    steps(&mut t, 2);
+    t.checkpoint().unwrap()
+}
+
+#[test]
+fn resuming_with_adamw_and_dropout_matches_the_uninterrupted_run() {
+    assert_resume_is_exact(RunConfig { steps: 20, dropout: 0.1, ..RunConfig::default() }, 3, 3);
+}
+
+#[test]
+fn resuming_with_sgd_and_accumulated_gradients_matches_too() {
+    let faults = Faults { no_zero_grad: true, ..Faults::default() };
+    let cfg = RunConfig { steps: 20, optimizer: OptimizerKind::Sgd, grad_accum: 2, faults, ..RunConfig::default() };
+    assert_resume_is_exact(cfg, 2, 2);
+}
+
+#[test]
+fn a_checkpoint_keeps_the_settings_faults_and_step_count() {
+    let faults = Faults { no_grad_clip: true, ..Faults::default() };
+    let cfg = RunConfig { steps: 20, seed: 9, lr: 2e-3, faults, ..RunConfig::default() };
+    let mut t = Trainer::cpu(cfg.clone(), native_clock).unwrap();
+    steps(&mut t, 2);
+    let bytes = t.checkpoint().unwrap();
+    let file = Checkpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(file.config, cfg);
+    assert_eq!(file.steps_done, 2);
+    let resumed: Trainer = Trainer::from_checkpoint(&bytes, CpuBackend::new(), native_clock).unwrap();
+    assert_eq!(resumed.config(), &cfg);
+    assert_eq!(resumed.steps_done(), 2);
+    assert_eq!(file.to_bytes(), bytes, "writing what was read gives the same file");
+}
+
+#[test]
+fn a_flipped_byte_fails_the_checksum() {
+    let mut bytes = small_checkpoint();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    assert_eq!(refusal(&bytes), "the checkpoint is damaged: its checksum does not match its contents");
+}
+
+#[test]
+fn a_truncated_file_says_how_much_is_missing() {
+    let bytes = small_checkpoint();
+    let message = refusal(&bytes[..bytes.len() - 100]);
+    assert_eq!(
+        message,
+        format!("the checkpoint is truncated: {} of its {} bytes are there", bytes.len() - 100, bytes.len())
+    );
+    assert!(refusal(&bytes[..12]).starts_with("the checkpoint is truncated"), "{}", refusal(&bytes[..12]));
+}
+
+#[test]
+fn another_file_is_not_a_checkpoint() {
+    assert_eq!(refusal(b"hello, world"), "not a Faultline checkpoint (the file does not start with FLCKPT)");
+    assert_eq!(refusal(b""), "not a Faultline checkpoint (the file does not start with FLCKPT)");
+}
+
+#[test]
+fn a_newer_format_asks_for_a_newer_faultline() {
+    let mut bytes = small_checkpoint();
+    bytes[6..10].copy_from_slice(&(VERSION + 1).to_le_bytes());
+    assert_eq!(
+        refusal(&bytes),
+        format!(
+            "checkpoint format version {} is newer than this Faultline reads (version {VERSION}); update Faultline to load it",
+            VERSION + 1
+        )
+    );
+}
+
+#[test]
+fn nan_in_a_tensor_is_refused_by_name() {
+    let mut file = Checkpoint::from_bytes(&small_checkpoint()).unwrap();
+    file.tensors[1].values[3] = f32::NAN;
+    let name = file.tensors[1].name.clone();
+    assert_eq!(refusal(&file.to_bytes()), format!("the checkpoint holds NaN or Inf in {name}; it cannot be resumed"));
+}
+
+#[test]
+fn tensors_that_do_not_fit_the_settings_are_refused() {
+    let mut file = Checkpoint::from_bytes(&small_checkpoint()).unwrap();
+    file.config.optimizer = OptimizerKind::Sgd;
+    assert!(refusal(&file.to_bytes()).contains("tensors but its settings describe a run with"));
+    let mut file = Checkpoint::from_bytes(&small_checkpoint()).unwrap();
+    file.tensors[0].shape.reverse();
+    file.tensors[0].shape.push(1);
+    let message = refusal(&file.to_bytes());
+    assert!(message.contains("does not match") && message.contains(&file.tensors[0].name), "{message}");
+}
