@@ -6,6 +6,7 @@
 
 use crate::chart::lines::median_update_ratio;
 use crate::run_view::{RunState, RunView};
+use crate::stored::read_versioned;
 use faultline_engine::{guide, EvalRecord};
 use serde::{Deserialize, Serialize};
 
@@ -282,20 +283,9 @@ impl History {
             );
             (History::default(), Some(notice))
         };
-        let value: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(_) => return reset("could not be read"),
-        };
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(VERSION) => {}
-            Some(v) if v > u64::from(VERSION) => {
-                return reset(&format!("were saved by a newer Faultline (format {v})"))
-            }
-            _ => return reset("are not in a format this Faultline knows"),
-        }
-        match serde_json::from_value::<History>(value) {
-            Ok(h) => (h, None),
-            Err(_) => reset("could not be read"),
+        match read_versioned::<History>(text, VERSION) {
+            Ok(kept) => (kept, None),
+            Err(why) => reset(&why.why("were")),
         }
     }
 

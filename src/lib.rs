@@ -25,6 +25,7 @@ pub mod protocol;
 pub mod range_view;
 pub mod route;
 pub mod run_view;
+pub mod stored;
 pub mod symptoms;
 pub mod worker;
 

@@ -2,6 +2,7 @@
 //! versioned key. Reading never fails: text that cannot be read is set aside with a notice and the
 //! progress starts afresh.
 
+use crate::stored::read_versioned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -59,18 +60,9 @@ impl Progress {
                 format!("Your saved exercise progress {why}, so it starts afresh (the old text is kept under {UNREADABLE_KEY}).");
             (Progress::default(), Some(notice))
         };
-        let value: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(_) => return reset("could not be read"),
-        };
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(VERSION) => {}
-            Some(v) if v > u64::from(VERSION) => return reset(&format!("was saved by a newer Faultline (format {v})")),
-            _ => return reset("is not in a format this Faultline knows"),
-        }
-        match serde_json::from_value::<Progress>(value) {
-            Ok(p) => (p, None),
-            Err(_) => reset("could not be read"),
+        match read_versioned::<Progress>(text, VERSION) {
+            Ok(kept) => (kept, None),
+            Err(why) => reset(&why.why("was")),
         }
     }
 
