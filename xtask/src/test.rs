@@ -55,6 +55,19 @@ pub fn run(project: &Project) -> Result {
             cargo(&["test", "--workspace", "--exclude", "faultline-engine"]),
         ),
         Stage::command("native tests: the engine, release build", engine_tests),
+        Stage::command(
+            "native tests: a steady training step allocates nothing (the browser's matrix kernel)",
+            cargo(&[
+                "test",
+                "--release",
+                "-p",
+                "faultline-engine",
+                "--features",
+                "packed-matmul",
+                "--test",
+                "allocation",
+            ]),
+        ),
     ];
     let web_tests = web_tests(project)?;
     if !web_tests.is_empty() {

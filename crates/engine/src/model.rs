@@ -4,7 +4,7 @@
 //! exact line it changes, with the shapes in comments. `N = B·T` rows, `C = d_model`, `F = 4C`,
 //! `H` heads of width `d_k = C / H`, `V` vocabulary entries.
 
-use crate::backend::{Activation, AttnShape, Backend, SoftmaxForm};
+use crate::backend::{Activation, AttnShape, Backend, SoftmaxForm, Tensors, TensorsMut};
 use crate::config::ModelConfig;
 use crate::error::EngineError;
 use crate::faults::Faults;
@@ -83,12 +83,40 @@ pub struct ParamSet<P> {
     pub w_head: P,
 }
 
+impl<P> Tensors<P> for ParamSet<P> {
+    fn each<'a>(&'a self) -> impl Iterator<Item = &'a P>
+    where
+        P: 'a,
+    {
+        self.iter()
+    }
+}
+
+impl<P> TensorsMut<P> for ParamSet<P> {
+    fn each_mut<'a>(&'a mut self) -> impl Iterator<Item = &'a mut P>
+    where
+        P: 'a,
+    {
+        self.iter_mut()
+    }
+}
+
 impl<P> ParamSet<P> {
     /// Every tensor, in a fixed order (embeddings, blocks, final norm, head).
     pub fn tensors(&self) -> Vec<&P> {
-        let mut v = vec![&self.wte, &self.wpe];
-        for b in &self.blocks {
-            v.extend([
+        self.iter().collect()
+    }
+
+    /// Every tensor, mutably, in the order of [`ParamSet::tensors`].
+    pub fn tensors_mut(&mut self) -> Vec<&mut P> {
+        self.iter_mut().collect()
+    }
+
+    /// Every tensor in the order of [`ParamSet::tensors`], without collecting them (a training step
+    /// allocates nothing).
+    pub fn iter(&self) -> impl Iterator<Item = &P> {
+        let blocks = self.blocks.iter().flat_map(|b| {
+            [
                 &b.ln1_gain,
                 &b.ln1_bias,
                 &b.w_qkv,
@@ -101,17 +129,15 @@ impl<P> ParamSet<P> {
                 &b.b_fc,
                 &b.w_out,
                 &b.b_out,
-            ]);
-        }
-        v.extend([&self.lnf_gain, &self.lnf_bias, &self.w_head]);
-        v
+            ]
+        });
+        [&self.wte, &self.wpe].into_iter().chain(blocks).chain([&self.lnf_gain, &self.lnf_bias, &self.w_head])
     }
 
-    /// Every tensor, mutably, in the order of [`ParamSet::tensors`].
-    pub fn tensors_mut(&mut self) -> Vec<&mut P> {
-        let mut v = vec![&mut self.wte, &mut self.wpe];
-        for b in &mut self.blocks {
-            v.extend([
+    /// Every tensor mutably, in the order of [`ParamSet::tensors`], without collecting them.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut P> {
+        let blocks = self.blocks.iter_mut().flat_map(|b| {
+            [
                 &mut b.ln1_gain,
                 &mut b.ln1_bias,
                 &mut b.w_qkv,
@@ -124,10 +150,13 @@ impl<P> ParamSet<P> {
                 &mut b.b_fc,
                 &mut b.w_out,
                 &mut b.b_out,
-            ]);
-        }
-        v.extend([&mut self.lnf_gain, &mut self.lnf_bias, &mut self.w_head]);
-        v
+            ]
+        });
+        [&mut self.wte, &mut self.wpe].into_iter().chain(blocks).chain([
+            &mut self.lnf_gain,
+            &mut self.lnf_bias,
+            &mut self.w_head,
+        ])
     }
 
     /// A new set with the fallible `f` applied to every tensor, in order; the first error wins.

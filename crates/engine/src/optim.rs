@@ -108,14 +108,13 @@ impl<B: Backend> Optimizer<B> {
         h: UpdateSettings,
     ) {
         self.steps += 1;
-        let specs = specs.tensors();
-        let grads = grads.tensors();
-        let firsts = self.first.tensors_mut();
+        let specs = specs.iter();
+        let grads = grads.iter();
+        let firsts = self.first.iter_mut();
         let decay = |s: &ParamSpec| if s.decay { h.weight_decay } else { 0.0 };
         match &mut self.second {
             Some(second) => {
-                let tensors =
-                    params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(second.tensors_mut()).zip(specs);
+                let tensors = params.iter_mut().zip(grads).zip(firsts).zip(second.iter_mut()).zip(specs);
                 for ((((p, g), m), v), s) in tensors {
                     let a = AdamW {
                         lr: h.lr,
@@ -129,7 +128,7 @@ impl<B: Backend> Optimizer<B> {
                 }
             }
             None => {
-                for (((p, g), vel), s) in params.tensors_mut().into_iter().zip(grads).zip(firsts).zip(specs) {
+                for (((p, g), vel), s) in params.iter_mut().zip(grads).zip(firsts).zip(specs) {
                     b.sgd_update(p, g, vel, Sgd { lr: h.lr, momentum: h.momentum, weight_decay: decay(s) });
                 }
             }

@@ -1,7 +1,7 @@
 //! A training run: batches, steps, evaluation, sampling, non-finite detection and the run summary.
 
 use crate::backend::cpu::activation_slope;
-use crate::backend::{AttnShape, Backend, CpuBackend};
+use crate::backend::{AttnShape, Backend, CpuBackend, StepReadout};
 use crate::checkpoint::{Checkpoint, NamedTensor};
 use crate::config::{ModelConfig, OptimizerKind, RunConfig};
 use crate::data::{Dataset, Split};
@@ -53,6 +53,8 @@ pub struct Trainer<B: Backend = CpuBackend> {
     train_ms: f64,
     /// Per-tensor squared gradient norms of the last step, before clipping.
     grad_sq: Vec<f64>,
+    /// The step's readback, its vectors reused from step to step.
+    readout: StepReadout,
     /// Per-tensor ‖Δw‖/‖w‖ of the last update, measured only when an evaluation follows it.
     update_ratios: Vec<Option<f32>>,
     /// The learning rate of the step being taken by [`Trainer::step_at`], in place of the schedule's.
@@ -92,7 +94,9 @@ impl<B: Backend> Trainer<B> {
         let n = batch * model_cfg.context;
         Ok(Self {
             batch_rng: Rng::derive(cfg.seed, "batches"),
-            history: History { vocab_size: v, ..History::default() },
+            // Room for the step records up front (up to 10,000 of them), so recording a step
+            // allocates nothing.
+            history: History { vocab_size: v, steps: Vec::with_capacity(cfg.steps.min(10_000)), ..History::default() },
             cfg,
             backend,
             model,
@@ -110,6 +114,7 @@ impl<B: Backend> Trainer<B> {
             tokens_trained: 0,
             train_ms: 0.0,
             grad_sq: Vec::new(),
+            readout: StepReadout::default(),
             update_ratios: Vec::new(),
             lr_override: None,
         })
@@ -279,7 +284,7 @@ impl<B: Backend> Trainer<B> {
         let mut times = PhaseTimes::default();
         let t_start = now();
         if !self.cfg.faults.no_zero_grad {
-            for g in self.grads.tensors_mut() {
+            for g in self.grads.iter_mut() {
                 self.backend.fill(g, 0.0); // zero_grad(); faults.no_zero_grad skips it and gradients pile up
             }
         }
@@ -306,13 +311,13 @@ impl<B: Backend> Trainer<B> {
         }
         let t4 = now();
         if micro_batches > 1 {
-            for g in self.grads.tensors_mut() {
+            for g in self.grads.iter_mut() {
                 self.backend.scale(g, 1.0 / micro_batches as f32); // the mean over all micro-batches
             }
         }
         let max_norm = if self.cfg.faults.no_grad_clip { 0.0 } else { self.cfg.grad_clip }; // faults.no_grad_clip: no ceiling on the step
-        let losses: Vec<&B::Buf> = self.loss_rows.iter().chain([&self.acts.losses]).collect();
-        self.backend.clip_grad_norm(&mut self.grads.tensors_mut(), &losses, max_norm);
+        let losses = (&self.loss_rows[..], &self.acts.losses);
+        self.backend.clip_grad_norm(&mut self.grads, &losses, max_norm);
         let lr = self.lr_override.unwrap_or_else(|| self.current_lr());
         let measure_update = self.eval_follows() || self.cfg.faults.sync_every_step;
         let before: Vec<Vec<f32>> = if measure_update {
@@ -323,15 +328,15 @@ impl<B: Backend> Trainer<B> {
         let weight_decay = if self.cfg.faults.no_regularization { 0.0 } else { self.cfg.weight_decay }; // faults.no_regularization
         let hyper = UpdateSettings { lr, weight_decay, ..UpdateSettings::from(&self.cfg) };
         self.optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, hyper);
-        let losses: Vec<&B::Buf> = self.loss_rows.iter().chain([&self.acts.losses]).collect();
-        let readout = self.backend.read_step(&losses);
+        let losses = (&self.loss_rows[..], &self.acts.losses);
+        self.backend.read_step(&losses, &mut self.readout);
         let t6 = now();
-        let means: Vec<f32> = readout.losses.iter().map(|rows| mean(rows)).collect();
-        if let Some(micro) = means.iter().position(|l| !l.is_finite()) {
+        if let Some(micro) = self.readout.losses.iter().position(|rows| !mean(rows).is_finite()) {
             self.replay_forward(batches_from, micro);
             return Err(self.stop_non_finite());
         }
-        self.grad_sq = readout.grad_sq;
+        let loss_sum: f64 = self.readout.losses.iter().map(|rows| mean(rows) as f64).sum();
+        self.grad_sq.clone_from(&self.readout.grad_sq);
         let norm = global_norm(&self.grad_sq);
         if !norm.is_finite() {
             return Err(self.stop_non_finite());
@@ -355,7 +360,7 @@ impl<B: Backend> Trainer<B> {
         let tokens = micro_batches * self.cfg.effective_batch() * self.model.config.context;
         self.tokens_trained += tokens;
         self.train_ms += t7 - t_start;
-        let loss = (means.iter().map(|&l| l as f64).sum::<f64>() / micro_batches as f64) as f32;
+        let loss = (loss_sum / micro_batches as f64) as f32;
         let record = StepRecord { step: self.steps_done, loss, grad_norm: norm as f32, lr, tokens, times };
         self.history.steps.push(record.clone());
         Ok(record)

@@ -10,7 +10,9 @@
 
 mod kernels;
 
-use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout};
+use faultline_engine::backend::{
+    Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
+};
 use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
 use kernels::{Kernel, PipelineCache};
@@ -697,15 +699,21 @@ impl Backend for GpuBackend {
         self.dispatch(Kernel::CrossEntropy, params, &buffers, (row_groups(rows), 1));
     }
 
-    fn clip_grad_norm(&mut self, grads: &mut [&mut GpuBuf], losses: &[&GpuBuf], max_norm: f32) {
+    fn clip_grad_norm(
+        &mut self,
+        grads: &mut (impl TensorsMut<GpuBuf> + ?Sized),
+        losses: &(impl Tensors<GpuBuf> + ?Sized),
+        max_norm: f32,
+    ) {
         // Every gradient, then every loss buffer, reduced into its slot of partial sums (up to
         // REDUCE_GROUPS workgroups each, as `sum_squares`), combined per slot and over the gradients
         // by one workgroup, which writes the clip factor and the health flag to `status`.
         let slots: Vec<(wgpu::Buffer, usize)> = grads
-            .iter()
+            .each()
             .map(|g| (g.buffer.clone(), g.len))
-            .chain(losses.iter().map(|l| (l.buffer.clone(), l.len)))
+            .chain(losses.each().map(|l| (l.buffer.clone(), l.len)))
             .collect();
+        let gradients = grads.each().count();
         let stride = 4 * REDUCE_GROUPS;
         let partials = self.storage(stride * slots.len(), "partial sums of squares");
         for (i, (buffer, len)) in slots.iter().enumerate() {
@@ -715,17 +723,17 @@ impl Backend for GpuBackend {
         }
         let norms = self.storage(4 * slots.len(), "sums of squares");
         let status = self.status.clone();
-        let params = Params::default().u(slots.len()).u(grads.len()).u(stride).f(max_norm);
+        let params = Params::default().u(slots.len()).u(gradients).u(stride).f(max_norm);
         self.dispatch(Kernel::GlobalNorm, params, &[(1, &norms), (2, &partials), (3, &status)], (1, 1));
-        for g in grads.iter_mut() {
+        for g in grads.each_mut() {
             let params = Params::default().u(g.len).u(0).f(0.0);
             self.dispatch(Kernel::ClipScale, params, &[(1, &g.buffer), (3, &status)], (stride_groups(g.len), 1));
         }
-        self.norms = Some((norms, grads.len()));
+        self.norms = Some((norms, gradients));
     }
 
-    fn read_step(&mut self, losses: &[&GpuBuf]) -> StepReadout {
-        let mut parts: Vec<(&wgpu::Buffer, usize)> = losses.iter().map(|l| (&l.buffer, l.len)).collect();
+    fn read_step(&mut self, losses: &(impl Tensors<GpuBuf> + ?Sized), out: &mut StepReadout) {
+        let mut parts: Vec<(&wgpu::Buffer, usize)> = losses.each().map(|l| (&l.buffer, l.len)).collect();
         let norms = self.norms.clone();
         if let Some((buffer, grads)) = &norms {
             parts.push((buffer, 4 * grads));
@@ -744,7 +752,7 @@ impl Backend for GpuBackend {
                 }
             })
             .collect();
-        StepReadout { losses: read, grad_sq }
+        *out = StepReadout { losses: read, grad_sq };
     }
 
     fn adamw_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, m: &mut GpuBuf, v: &mut GpuBuf, h: AdamW) {

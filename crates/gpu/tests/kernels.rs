@@ -390,12 +390,14 @@ type Clipped = (Vec<Vec<f32>>, StepReadout);
 fn clip_case(p: &mut Pair, grads: &[Vec<f32>], losses: &[f32], max_norm: f32) -> (Clipped, Clipped) {
     let mut cg = grads.to_vec();
     let cl = losses.to_vec();
-    p.cpu.clip_grad_norm(&mut cg.iter_mut().collect::<Vec<_>>(), &[&cl], max_norm);
-    let c_read = p.cpu.read_step(&[&cl]);
+    let mut c_read = StepReadout::default();
+    p.cpu.clip_grad_norm(cg.as_mut_slice(), std::slice::from_ref(&cl), max_norm);
+    p.cpu.read_step(std::slice::from_ref(&cl), &mut c_read);
     let mut gg: Vec<GpuBuf> = grads.iter().map(|g| p.up(g)).collect();
     let gl = p.up(losses);
-    p.gpu.clip_grad_norm(&mut gg.iter_mut().collect::<Vec<_>>(), &[&gl], max_norm);
-    let g_read = p.gpu.read_step(&[&gl]);
+    let mut g_read = StepReadout::default();
+    p.gpu.clip_grad_norm(gg.as_mut_slice(), std::slice::from_ref(&gl), max_norm);
+    p.gpu.read_step(std::slice::from_ref(&gl), &mut g_read);
     let g_grads = gg.iter().map(|g| p.down(g)).collect();
     ((g_grads, g_read), (cg, c_read))
 }

@@ -80,6 +80,49 @@ impl AttnShape {
     }
 }
 
+/// A fixed list of buffers, visited in order as often as needed, without collecting references into
+/// a vector: a training step passes its gradients and loss rows this way and allocates nothing.
+pub trait Tensors<T> {
+    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a;
+}
+
+/// [`Tensors`] that can also be changed in place.
+pub trait TensorsMut<T>: Tensors<T> {
+    fn each_mut<'a>(&'a mut self) -> impl Iterator<Item = &'a mut T>
+    where
+        T: 'a;
+}
+
+impl<T> Tensors<T> for [T] {
+    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        self.iter()
+    }
+}
+
+impl<T> TensorsMut<T> for [T] {
+    fn each_mut<'a>(&'a mut self) -> impl Iterator<Item = &'a mut T>
+    where
+        T: 'a,
+    {
+        self.iter_mut()
+    }
+}
+
+/// Some buffers and one more after them (a step's earlier micro-batches' loss rows and its last).
+impl<T> Tensors<T> for (&[T], &T) {
+    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        self.0.iter().chain(std::iter::once(self.1))
+    }
+}
+
 /// The host's view of one training step, read back by [`Backend::read_step`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepReadout {
@@ -237,11 +280,16 @@ pub trait Backend {
     /// When any element is not finite the step is *unhealthy*: nothing is scaled, and every
     /// optimiser update until the next call leaves its parameter and state untouched, so the
     /// parameters keep their last good values. The sums are kept for [`Backend::read_step`].
-    fn clip_grad_norm(&mut self, grads: &mut [&mut Self::Buf], losses: &[&Self::Buf], max_norm: f32);
-    /// What a step needs on the host, in one transfer: each of `losses` in full, and the per-gradient
-    /// sums of squares (f64, NaN or Inf as [`Backend::sum_squares`] gives them) of the last
-    /// [`Backend::clip_grad_norm`].
-    fn read_step(&mut self, losses: &[&Self::Buf]) -> StepReadout;
+    fn clip_grad_norm(
+        &mut self,
+        grads: &mut (impl TensorsMut<Self::Buf> + ?Sized),
+        losses: &(impl Tensors<Self::Buf> + ?Sized),
+        max_norm: f32,
+    );
+    /// What a step needs on the host, in one transfer, written into `out` (whose vectors are reused):
+    /// each of `losses` in full, and the per-gradient sums of squares (f64, NaN or Inf as
+    /// [`Backend::sum_squares`] gives them) of the last [`Backend::clip_grad_norm`].
+    fn read_step(&mut self, losses: &(impl Tensors<Self::Buf> + ?Sized), out: &mut StepReadout);
 
     /// One AdamW update of `param` from `grad`, with first/second moments `m` and `v`.
     fn adamw_update(&mut self, param: &mut Self::Buf, grad: &Self::Buf, m: &mut Self::Buf, v: &mut Self::Buf, h: AdamW);

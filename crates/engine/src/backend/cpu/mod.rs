@@ -11,7 +11,7 @@ pub mod fast;
 pub mod matmul;
 pub mod reference;
 
-use super::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout};
+use super::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut};
 use crate::error::EngineError;
 use crate::optim::{clip_factor, global_norm};
 use crate::rng::Rng;
@@ -63,9 +63,9 @@ impl Real for f32 {
         c: &mut [f32],
         sc: Strides,
     ) {
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        #[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), feature = "packed-matmul"))]
         matmul::packed_sgemm(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
-        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), feature = "packed-matmul")))]
         matmul::matrixmultiply_f32(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
     }
     fn of(v: f32) -> Self {
@@ -474,23 +474,35 @@ impl<T: Real> Backend for CpuBackend<T> {
         }
     }
 
-    fn clip_grad_norm(&mut self, grads: &mut [&mut Vec<T>], losses: &[&Vec<T>], max_norm: f32) {
-        self.grad_sq = grads.iter().map(|g| sum_sq(g)).collect();
+    fn clip_grad_norm(
+        &mut self,
+        grads: &mut (impl TensorsMut<Vec<T>> + ?Sized),
+        losses: &(impl Tensors<Vec<T>> + ?Sized),
+        max_norm: f32,
+    ) {
+        self.grad_sq.clear();
+        self.grad_sq.extend(grads.each().map(|g| sum_sq(g)));
         let norm = global_norm(&self.grad_sq);
-        self.unhealthy = !norm.is_finite() || losses.iter().any(|l| l.iter().any(|v| !v.is_finite()));
+        self.unhealthy = !norm.is_finite() || losses.each().any(|l| l.iter().any(|v| !v.is_finite()));
         if self.unhealthy {
             return;
         }
         let factor = clip_factor(norm, max_norm);
         if factor != 1.0 {
-            for g in grads.iter_mut() {
+            for g in grads.each_mut() {
                 self.scale(g, factor);
             }
         }
     }
 
-    fn read_step(&mut self, losses: &[&Vec<T>]) -> StepReadout {
-        StepReadout { losses: losses.iter().map(|l| self.download(l)).collect(), grad_sq: self.grad_sq.clone() }
+    fn read_step(&mut self, losses: &(impl Tensors<Vec<T>> + ?Sized), out: &mut StepReadout) {
+        let count = losses.each().count();
+        out.losses.resize_with(count, Vec::new);
+        for (rows, l) in out.losses.iter_mut().zip(losses.each()) {
+            rows.clear();
+            rows.extend(l.iter().map(|v| v.f32()));
+        }
+        out.grad_sq.clone_from(&self.grad_sq);
     }
 
     fn adamw_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, m: &mut Vec<T>, v: &mut Vec<T>, h: AdamW) {
