@@ -171,38 +171,33 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
         Verdict::SameSection => "Close: the right section of the guide, another entry (1 point).",
         Verdict::Wrong => "Not this time (0 points).",
     };
-    let verdicts = reveal
+    // One row per hidden fault: the fault, the guess judged against it, and the verdict.
+    let rows = faults
         .iter()
-        .zip(&faults)
-        .map(|(&(v, _), f)| {
-            let text =
-                if round.faults == 1 { verdict_text(v).to_string() } else { format!("{}: {}", f.id, verdict_text(v)) };
-            view! { <p class="verdict">{text}</p> }
-        })
-        .collect_view();
-    let guessed = reveal
-        .iter()
+        .zip(reveal.iter())
         .enumerate()
-        .map(|(i, &(_, g))| {
-            let entry = g.and_then(guide::entry);
-            view! {
-                <p id=format!("mystery-your-guess{}", suffix(i))>
-                    {entry.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
-                </p>
-            }
-        })
-        .collect_view();
-    let answers = faults
-        .iter()
-        .enumerate()
-        .map(|(i, fault)| {
+        .map(|(i, (fault, &(verdict, guess)))| {
             let answer = guide::entry(fault.guide_entry);
+            let guessed = guess.and_then(guide::entry);
+            let heading = if round.faults == 1 { "The hidden fault".to_string() } else { format!("Hidden fault {}", i + 1) };
             view! {
-                <p id=format!("mystery-answer{}", suffix(i))>
-                    <code>{fault.id}</code>
-                    {format!(": {}. ", fault.summary)}
-                    {answer.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
-                </p>
+                <div class="mystery-row" data-verdict=verdict.as_str()>
+                    <div>
+                        <h3>{heading}</h3>
+                        <p id=format!("mystery-answer{}", suffix(i))>
+                            <code>{fault.id}</code>
+                            {format!(": {}. ", fault.summary)}
+                            {answer.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
+                        </p>
+                    </div>
+                    <div>
+                        <h3>"Your guess"</h3>
+                        <p id=format!("mystery-your-guess{}", suffix(i))>
+                            {guessed.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
+                        </p>
+                    </div>
+                    <p class="verdict">{verdict_text(verdict)}</p>
+                </div>
             }
         })
         .collect_view();
@@ -230,23 +225,12 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
         })
     };
     let open = move |_| form.update(|f| *f = round_form(round).keeping_own_text(f));
-    let plural = if round.faults == 1 { "" } else { "s" };
     view! {
         <div id="mystery-reveal" class="mystery-reveal" data-verdict=data_verdict role="status">
-            {verdicts}
-            <div class="side-by-side">
-                <div>
-                    <h3>{format!("Your guess{}", if round.faults == 1 { "" } else { "es" })}</h3>
-                    {guessed}
-                </div>
-                <div>
-                    <h3>{format!("The hidden fault{plural}")}</h3>
-                    {answers}
-                </div>
-                <div>
-                    <h3>"What the detector read"</h3>
-                    {detector}
-                </div>
+            {rows}
+            <div class="mystery-detector">
+                <h3>"What the detector read"</h3>
+                {detector}
             </div>
             <p>
                 <a href=Route::Trainer.href() on:click=open>"Open this run's settings on the trainer"</a>
