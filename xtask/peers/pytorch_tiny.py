@@ -22,7 +22,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-VOCAB, CONTEXT, BATCH, D_MODEL, HEADS, LAYERS, MLP_MULT = 65, 64, 16, 64, 4, 2, 4
+# `faultline bench` trains `tiny` on its default corpus, toy-english, whose vocabulary is 29 characters
+# (the V65 is a Shakespeare-sized one: 4,608 more parameters, about 2 % more work per step).
+VOCAB, CONTEXT, BATCH, D_MODEL, HEADS, LAYERS, MLP_MULT = 29, 64, 16, 64, 4, 2, 4
 
 
 class Block(nn.Module):

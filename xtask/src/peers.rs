@@ -1,5 +1,6 @@
-//! The two peers `cargo xtask bench` measures beside the engine, on the engine's `tiny` GPT (V65 T64 B16
-//! D64 H4 L2, the same layers, initialisation and AdamW step; random token ids):
+//! The two peers `cargo xtask bench` measures beside the engine, on the engine's `tiny` GPT as
+//! `faultline bench` trains it (V29, toy-english's characters; T64 B16 D64 H4 L2; the same layers,
+//! initialisation and AdamW step; random token ids):
 //!
 //! - PyTorch on the CPU with one thread: `xtask/peers/pytorch_tiny.py`, in a virtual environment under
 //!   `target/peers/venv` with [`TORCH_VERSION`] from PyPI (installed only when missing).
@@ -20,9 +21,9 @@ use crate::{tools, Result};
 
 /// PyTorch's version on PyPI; its Linux wheel pulls about 4 GB of CUDA packages with it.
 pub const TORCH_VERSION: &str = "2.15.0";
-/// The engine's parameter count for `tiny` (as `faultline train --config tiny` prints it): the peers
-/// must report the same.
-pub const ENGINE_TINY_PARAMS: u64 = 112_512;
+/// The engine's parameter count for `tiny` on toy-english (as `faultline train --config tiny` prints it):
+/// the peers must report the same.
+pub const ENGINE_TINY_PARAMS: u64 = 107_904;
 /// Timed steps and untimed warm-up steps of each peer.
 const PYTORCH_STEPS: &str = "100";
 const TFJS_STEPS: &str = "20";
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn reads_a_peer_result_among_other_lines() {
-        let stdout = "warming up\n{\"note\": 1}\n{\"config\": \"tiny\", \"steps_per_s\": 50.0, \"tokens_per_s\": 51200.0, \"params\": 112512}\n";
+        let stdout = "warming up\n{\"note\": 1}\n{\"config\": \"tiny\", \"steps_per_s\": 50.0, \"tokens_per_s\": 51200.0, \"params\": 107904}\n";
         let result = peer_result(stdout).unwrap();
         let rows = peer_rows(&result, "PyTorch 2.15.0 cpu (1 thread)").unwrap();
         let found: Vec<(&str, &str, Option<f64>)> =
@@ -184,9 +185,9 @@ mod tests {
 
     #[test]
     fn a_different_parameter_count_is_named_and_a_missing_one_fails() {
-        let result = json!({"config": "tiny", "steps_per_s": 3.0, "params": 116672});
+        let result = json!({"config": "tiny", "steps_per_s": 3.0, "params": 112512});
         let rows = peer_rows(&result, "TF.js").unwrap();
-        assert_eq!(rows[0].system, "TF.js, 116672 params, engine 112512");
+        assert_eq!(rows[0].system, "TF.js, 112512 params, engine 107904");
         assert!(peer_rows(&json!({"config": "tiny", "steps_per_s": 3.0}), "TF.js").is_err());
     }
 

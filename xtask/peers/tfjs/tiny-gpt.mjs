@@ -7,7 +7,8 @@
 //
 // Query: ?steps=N&warmup=W. Writes its JSON result into #bench-result and sets data-done="1".
 
-const VOCAB = 65, CONTEXT = 64, BATCH = 16, D_MODEL = 64, HEADS = 4, LAYERS = 2, MLP = 4 * D_MODEL;
+// `faultline bench` trains `tiny` on its default corpus, toy-english, whose vocabulary is 29 characters.
+const VOCAB = 29, CONTEXT = 64, BATCH = 16, D_MODEL = 64, HEADS = 4, LAYERS = 2, MLP = 4 * D_MODEL;
 const LR = 3e-3, BETA1 = 0.9, BETA2 = 0.99, EPS = 1e-8, WEIGHT_DECAY = 0.1, CLIP = 1.0;
 
 const tf = globalThis.tf;
