@@ -1,11 +1,12 @@
 //! `cargo xtask bench`: every benchmark, measured in one run, printed as one ratio table.
 //!
 //! Each [`System`] measures itself and returns [`Row`]s; rows that share a benchmark and a metric are
-//! compared against the native engine's value. A peer (PyTorch, TF.js, ...) is one more `System` in
-//! [`systems`].
+//! compared against the native engine's value. The peers (PyTorch, TF.js: see [`crate::peers`]) are two
+//! more `System`s in [`systems`]; a peer that fails gets a row saying so and the bench goes on.
 
 use serde_json::{Map, Value};
 
+use crate::peers::{PyTorch, TfJs};
 use crate::project::{self, Project};
 use crate::server::StaticServer;
 use crate::{site, tools, Result};
@@ -19,31 +20,48 @@ const PAGE_STEPS: &str = "20";
 const PAGE_SEED: &str = "1";
 
 /// One measured number.
-struct Row {
+pub struct Row {
     /// What ran, e.g. `train tiny` or `matmul 64x64x256`.
-    benchmark: String,
+    pub benchmark: String,
     /// The unit, e.g. `tokens/s`; higher is better for every metric.
-    metric: &'static str,
+    pub metric: &'static str,
     /// Who ran it, e.g. `faultline native` or `faultline browser (cpu, 1 thread)`.
-    system: String,
-    value: f64,
+    pub system: String,
+    /// `None` for a peer that could not be measured.
+    pub value: Option<f64>,
 }
 
-trait System {
+pub trait System {
     fn name(&self) -> &'static str;
     fn measure(&self, project: &Project) -> Result<Vec<Row>>;
+    /// A peer's failure is a row in the table; any other system's stops the bench.
+    fn is_peer(&self) -> bool {
+        false
+    }
 }
 
 fn systems() -> Vec<Box<dyn System>> {
-    vec![Box::new(NativeEngine), Box::new(BrowserPage)]
+    vec![Box::new(NativeEngine), Box::new(BrowserPage), Box::new(PyTorch), Box::new(TfJs)]
 }
 
-pub fn run(project: &Project) -> Result {
+/// Measures every system, or the peers alone with `peers_only`, and prints the table.
+pub fn run(project: &Project, peers_only: bool) -> Result {
     let mut rows = Vec::new();
-    for system in systems() {
+    for system in systems().into_iter().filter(|system| !peers_only || system.is_peer()) {
         println!("\n==> measuring {}", system.name());
-        let measured = system.measure(project).map_err(|err| format!("{}: {err}", system.name()))?;
-        rows.extend(measured);
+        match system.measure(project) {
+            Ok(measured) => rows.extend(measured),
+            Err(err) if system.is_peer() => {
+                println!("{}: skipped: {err}", system.name());
+                rows.push(Row {
+                    benchmark: format!("train {PAGE_CONFIG}"),
+                    metric: "steps/s",
+                    system: format!("{}: skipped (see its error above)", system.name()),
+                    value: None,
+                });
+            }
+            Err(err) => return Err(format!("{}: {err}", system.name()).into()),
+        }
     }
     println!("\n{}", table(&rows));
     Ok(())
@@ -114,7 +132,7 @@ impl System for BrowserPage {
 }
 
 /// The JSON in a command's output: one document, or one per line (non-JSON lines are skipped).
-fn json_values(text: &str) -> Result<Vec<Value>> {
+pub fn json_values(text: &str) -> Result<Vec<Value>> {
     if let Ok(value) = serde_json::from_str::<Value>(text) {
         return Ok(vec![value]);
     }
@@ -129,7 +147,7 @@ fn json_values(text: &str) -> Result<Vec<Value>> {
 /// `steps_per_s` is a training run (labelled by its `config`; its `reference_steps_per_s` and its
 /// `kernels` report are read too), an object with a GFLOP/s field is a kernel (labelled by its `name`,
 /// `kernel` or `op`, and its `shape`), `simd_ceiling_gflops` the multiply-add ceiling.
-fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
+pub fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
     match value {
         Value::Array(items) => {
             for item in items {
@@ -141,21 +159,26 @@ fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
             let mut found = false;
             for (field, metric) in [("steps_per_s", "steps/s"), ("tokens_per_s", "tokens/s")] {
                 if let (Some(benchmark), Some(number)) = (&training, number(object, field)) {
-                    rows.push(Row { benchmark: benchmark.clone(), metric, system: system.into(), value: number });
+                    rows.push(Row { benchmark: benchmark.clone(), metric, system: system.into(), value: Some(number) });
                     found = true;
                 }
             }
             if let (Some(benchmark), Some(number)) = (&training, number(object, "reference_steps_per_s")) {
                 let benchmark = format!("{benchmark} (reference kernels)");
-                rows.push(Row { benchmark, metric: "steps/s", system: system.into(), value: number });
+                rows.push(Row { benchmark, metric: "steps/s", system: system.into(), value: Some(number) });
             }
             if let Some(number) = number(object, "simd_ceiling_gflops") {
                 let benchmark = "multiply-add ceiling f32x4".to_string();
-                rows.push(Row { benchmark, metric: "GFLOP/s", system: system.into(), value: number });
+                rows.push(Row { benchmark, metric: "GFLOP/s", system: system.into(), value: Some(number) });
             }
             if let Some(number) = number(object, "matmul_256_of_ceiling") {
                 let benchmark = "matmul 256x256x256 / ceiling".to_string();
-                rows.push(Row { benchmark, metric: "% of ceiling", system: system.into(), value: 100.0 * number });
+                rows.push(Row {
+                    benchmark,
+                    metric: "% of ceiling",
+                    system: system.into(),
+                    value: Some(100.0 * number),
+                });
             }
             let gflops = object.iter().find(|(key, value)| key.to_lowercase().contains("gflop") && value.is_number());
             if let (Some((_, value)), Some(name)) = (gflops, label(object, &["name", "kernel", "op"])) {
@@ -167,12 +190,7 @@ fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
                     }
                     _ => name,
                 };
-                rows.push(Row {
-                    benchmark,
-                    metric: "GFLOP/s",
-                    system: system.into(),
-                    value: value.as_f64().unwrap_or(f64::NAN),
-                });
+                rows.push(Row { benchmark, metric: "GFLOP/s", system: system.into(), value: value.as_f64() });
                 found = true;
             }
             if !found {
@@ -207,13 +225,14 @@ fn table(rows: &[Row]) -> String {
     let mut lines = vec![header];
     for (benchmark, metric) in groups {
         let group: Vec<&Row> = rows.iter().filter(|row| row.benchmark == benchmark && row.metric == metric).collect();
-        let baseline = group.iter().find(|row| row.system == BASELINE).map(|row| row.value);
+        let baseline = group.iter().find(|row| row.system == BASELINE).and_then(|row| row.value);
         for row in &group {
-            let ratio = match baseline {
-                Some(base) if base > 0.0 && group.len() > 1 => format!("{:.2}", row.value / base),
+            let ratio = match (row.value, baseline) {
+                (Some(value), Some(base)) if base > 0.0 && group.len() > 1 => format!("{:.2}", value / base),
                 _ => "-".into(),
             };
-            lines.push([row.benchmark.clone(), row.metric.into(), row.system.clone(), format_value(row.value), ratio]);
+            let value = row.value.map_or_else(|| "-".into(), format_value);
+            lines.push([row.benchmark.clone(), row.metric.into(), row.system.clone(), value, ratio]);
         }
     }
     let widths: Vec<usize> =
@@ -268,21 +287,36 @@ mod tests {
         let mut rows = Vec::new();
         collect_rows(&native, BASELINE, &mut rows);
         collect_rows(&page, "faultline browser (cpu, 1 thread)", &mut rows);
-        let found: Vec<(&str, &str, f64)> =
+        let found: Vec<(&str, &str, Option<f64>)> =
             rows.iter().map(|row| (row.benchmark.as_str(), row.metric, row.value)).collect();
         assert_eq!(
             found,
             [
-                ("matmul 64x256x64", "GFLOP/s", 12.5),
-                ("train tiny", "steps/s", 10.0),
-                ("train tiny", "tokens/s", 10240.0),
-                ("train tiny", "steps/s", 5.0),
-                ("train tiny", "tokens/s", 5120.0),
+                ("matmul 64x256x64", "GFLOP/s", Some(12.5)),
+                ("train tiny", "steps/s", Some(10.0)),
+                ("train tiny", "tokens/s", Some(10240.0)),
+                ("train tiny", "steps/s", Some(5.0)),
+                ("train tiny", "tokens/s", Some(5120.0)),
             ]
         );
         let table = table(&rows);
         assert!(table.contains("0.50"), "{table}");
         assert_eq!(table.lines().count(), 6, "{table}");
+    }
+
+    #[test]
+    fn a_skipped_peer_has_no_value_and_no_ratio() {
+        let row = |system: &str, value| Row {
+            benchmark: "train tiny".into(),
+            metric: "steps/s",
+            system: system.into(),
+            value,
+        };
+        let table = table(&[row(BASELINE, Some(20.0)), row("PyTorch peer: skipped", None), row("TF.js", Some(2.0))]);
+        let skipped = table.lines().find(|line| line.contains("skipped")).unwrap();
+        let cells: Vec<&str> = skipped.split_whitespace().collect();
+        assert_eq!(cells[cells.len() - 2..], ["-", "-"], "{table}");
+        assert!(table.lines().any(|line| line.contains("TF.js") && line.ends_with("0.10")), "{table}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Command-line parsing: a verb and, for `serve`, a port. Anything else is a usage error (exit code 2).
+//! Command-line parsing: a verb and, for `serve`, a port; for `bench`, `--peers-only`. Anything else is a usage error (exit code 2).
 
 use std::fmt;
 
@@ -9,7 +9,8 @@ verbs:
   serve [--port N]  build the release app and serve it on http://127.0.0.1:N/ (default 8080)
   dist              build the release static site into dist/
   test              fmt, clippy, native tests, wasm tests and the browser end-to-end tests
-  bench             native and in-browser training benchmarks, as one table
+  bench             native and in-browser training benchmarks and the PyTorch and TF.js peers, as one table
+  bench --peers-only  the PyTorch and TF.js peers alone (no baseline, so no ratios)
   help              this message
 ";
 
@@ -21,7 +22,7 @@ pub enum Verb {
     Serve { port: u16 },
     Dist,
     Test,
-    Bench,
+    Bench { peers_only: bool },
     Help,
 }
 
@@ -43,7 +44,10 @@ pub fn parse(args: &[String]) -> Result<Verb, UsageError> {
         "serve" => parse_serve(rest),
         "dist" => no_more(verb, rest).map(|()| Verb::Dist),
         "test" => no_more(verb, rest).map(|()| Verb::Test),
-        "bench" => no_more(verb, rest).map(|()| Verb::Bench),
+        "bench" => match rest {
+            [flag] if flag == "--peers-only" => Ok(Verb::Bench { peers_only: true }),
+            _ => no_more(verb, rest).map(|()| Verb::Bench { peers_only: false }),
+        },
         "help" | "--help" | "-h" => no_more(verb, rest).map(|()| Verb::Help),
         other => Err(UsageError(format!("unknown verb `{other}`: expected serve, dist, test, bench or help"))),
     }
@@ -88,7 +92,8 @@ mod tests {
     fn verbs_parse() {
         assert_eq!(parse_str("dist"), Ok(Verb::Dist));
         assert_eq!(parse_str("test"), Ok(Verb::Test));
-        assert_eq!(parse_str("bench"), Ok(Verb::Bench));
+        assert_eq!(parse_str("bench"), Ok(Verb::Bench { peers_only: false }));
+        assert_eq!(parse_str("bench --peers-only"), Ok(Verb::Bench { peers_only: true }));
         assert_eq!(parse_str("--help"), Ok(Verb::Help));
         assert_eq!(parse_str("serve"), Ok(Verb::Serve { port: 8080 }));
         assert_eq!(parse_str("serve --port 9000"), Ok(Verb::Serve { port: 9000 }));
@@ -102,6 +107,8 @@ mod tests {
             "build",
             "dist --release",
             "test extra",
+            "bench --peers",
+            "bench --peers-only --peers-only",
             "serve --port",
             "serve --port 0",
             "serve --port 70000",

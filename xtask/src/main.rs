@@ -3,13 +3,15 @@
 //! - `serve [--port N]`: build the release site and serve it on 127.0.0.1 with COOP/COEP headers.
 //! - `dist`: build the release static site into `dist/`.
 //! - `test`: fmt, clippy, native tests, wasm tests, then the browser end-to-end suite.
-//! - `bench`: the native engine's benchmark and the in-browser bench page, as one table.
+//! - `bench`: the native engine's benchmark, the in-browser bench page and two peers (PyTorch on the CPU,
+//!   TensorFlow.js on its wasm backend in Chromium), as one table.
 //!
 //! Every verb first installs whatever it needs that is missing (see [`tools`]), with pinned versions, so a
 //! fresh machine needs nothing but rustup's stable Rust, node and npm.
 
 mod bench;
 mod cli;
+mod peers;
 mod project;
 mod server;
 mod site;
@@ -53,6 +55,6 @@ fn run(verb: Verb) -> Result {
         Verb::Serve { port } => site::serve(&project, port),
         Verb::Dist => site::dist(&project),
         Verb::Test => test::run(&project),
-        Verb::Bench => bench::run(&project),
+        Verb::Bench { peers_only } => bench::run(&project, peers_only),
     }
 }

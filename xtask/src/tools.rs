@@ -9,6 +9,8 @@
 //! | wasm-bindgen-cli (+ test runner) | `Cargo.lock`'s wasm-bindgen | `cargo install` (not `--locked`: a dependency's pinned version is missing from the registry) |
 //! | wasm-opt (binaryen) | `xtask/npm-tools/package*.json`, and `Trunk.toml` `[tools] wasm_opt` | `npm ci` into `.tools/` |
 //! | playwright-core | `tests/e2e/package*.json` | `npm ci` in `tests/e2e/` |
+//! | @tensorflow/tfjs, tfjs-backend-wasm (bench peer) | `xtask/peers/tfjs/package*.json` | `npm ci` in `xtask/peers/tfjs/` |
+//! | torch (bench peer) | [`crate::peers::TORCH_VERSION`] | `pip install` from PyPI into `target/peers/venv` |
 //! | chromium, chromium-driver, mesa-vulkan-drivers | Debian's release | `apt-get install -y` |
 
 use std::fs;
@@ -122,7 +124,7 @@ fn ensure_binaryen(project: &Project) -> Result {
 }
 
 /// Runs `npm ci` in `dir` unless every dependency its `package.json` pins is installed at that version.
-fn ensure_npm_packages(project: &Project, dir: &Path) -> Result {
+pub fn ensure_npm_packages(project: &Project, dir: &Path) -> Result {
     let manifest: Value = serde_json::from_str(&fs::read_to_string(dir.join("package.json"))?)?;
     let pins = manifest["dependencies"]
         .as_object()
