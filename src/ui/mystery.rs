@@ -179,7 +179,8 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
         .map(|(i, (fault, &(verdict, guess)))| {
             let answer = guide::entry(fault.guide_entry);
             let guessed = guess.and_then(guide::entry);
-            let heading = if round.faults == 1 { "The hidden fault".to_string() } else { format!("Hidden fault {}", i + 1) };
+            let heading =
+                if round.faults == 1 { "The hidden fault".to_string() } else { format!("Hidden fault {}", i + 1) };
             view! {
                 <div class="mystery-row" data-verdict=verdict.as_str()>
                     <div>

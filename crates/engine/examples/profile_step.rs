@@ -4,7 +4,9 @@
 //! `cargo run --release -p faultline-engine --example profile_step -- [tiny|small] [steps] [reference]`
 //! (`reference`: the reference kernels instead of the fast ones).
 
-use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm, StepReadout};
+use faultline_engine::backend::{
+    Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
+};
 use faultline_engine::config::{Preset, RunConfig};
 use faultline_engine::trainer::{native_clock, Trainer};
 use faultline_engine::EngineError;
@@ -198,11 +200,16 @@ impl Backend for Timed {
     fn sgd_update(&mut self, param: &mut Vec<f32>, grad: &Vec<f32>, velocity: &mut Vec<f32>, h: Sgd) {
         self.time("sgd_update", |b| b.sgd_update(param, grad, velocity, h))
     }
-    fn clip_grad_norm(&mut self, grads: &mut [&mut Vec<f32>], losses: &[&Vec<f32>], max_norm: f32) {
+    fn clip_grad_norm(
+        &mut self,
+        grads: &mut (impl TensorsMut<Vec<f32>> + ?Sized),
+        losses: &(impl Tensors<Vec<f32>> + ?Sized),
+        max_norm: f32,
+    ) {
         self.time("clip_grad_norm", |b| b.clip_grad_norm(grads, losses, max_norm))
     }
-    fn read_step(&mut self, losses: &[&Vec<f32>]) -> StepReadout {
-        self.time("read_step", |b| b.read_step(losses))
+    fn read_step(&mut self, losses: &(impl Tensors<Vec<f32>> + ?Sized), out: &mut StepReadout) {
+        self.time("read_step", |b| b.read_step(losses, out))
     }
 }
 
