@@ -11,8 +11,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, Event, MessageEvent, Worker};
 
-/// The loader script Trunk writes for the worker binary (`data-loader-shim`), relative to the page.
-pub const WORKER_SCRIPT: &str = "./faultline-worker_loader.js";
+/// The worker's boot script (`src/worker/worker-boot.js`, copied by Trunk), which turns JSPI on and then
+/// loads the loader Trunk writes for the worker binary (`data-loader-shim`); relative to the page.
+pub const WORKER_SCRIPT: &str = "./worker-boot.js";
 
 type Handler = Rc<dyn Fn(FromWorker)>;
 

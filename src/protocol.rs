@@ -28,6 +28,7 @@ pub enum ToWorker {
         run: RunId,
         config: Box<RunConfig>,
         paused: bool,
+        compute: Compute,
     },
     Pause,
     Resume,
@@ -69,7 +70,67 @@ pub enum ToWorker {
         run: RunId,
         bytes: Bytes,
         paused: bool,
+        compute: Compute,
     },
+}
+
+/// Which backend the learner wants runs trained on (the Compute setting, `?compute=` in the URL).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compute {
+    /// WebGPU when the browser has it and a short calibration finds it faster for the run's
+    /// configuration, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    /// WebGPU whenever the browser has it (the CPU, with the reason, when it has not).
+    Webgpu,
+}
+
+impl Compute {
+    pub const ALL: [Compute; 3] = [Compute::Auto, Compute::Cpu, Compute::Webgpu];
+
+    /// The id used in the URL and in storage.
+    pub fn id(self) -> &'static str {
+        match self {
+            Compute::Auto => "auto",
+            Compute::Cpu => "cpu",
+            Compute::Webgpu => "webgpu",
+        }
+    }
+
+    /// The label of the setting's option.
+    pub fn label(self) -> &'static str {
+        match self {
+            Compute::Auto => "Auto (the faster here)",
+            Compute::Cpu => "CPU (WebAssembly SIMD)",
+            Compute::Webgpu => "WebGPU",
+        }
+    }
+
+    /// Reads an id; the error says what is accepted.
+    pub fn parse(id: &str) -> Result<Compute, String> {
+        Compute::ALL
+            .into_iter()
+            .find(|c| c.id() == id.trim())
+            .ok_or_else(|| format!("there is no backend '{}' (expected auto, cpu or webgpu)", id.trim()))
+    }
+
+    /// The page's starting choice: a link's `?compute=` first, then the one this browser stored, then
+    /// auto; with a notice for a link value that cannot be used (a stored one that cannot is dropped
+    /// quietly: the learner never typed it).
+    pub fn initial(link: Option<&str>, stored: Option<&str>) -> (Compute, Option<String>) {
+        let remembered = stored.and_then(|s| Compute::parse(s).ok()).unwrap_or_default();
+        match link.map(Compute::parse) {
+            None => (remembered, None),
+            Some(Ok(chosen)) => (chosen, None),
+            Some(Err(why)) => {
+                let notice =
+                    format!("The link's compute={}: {why}; using {}.", link.unwrap_or_default(), remembered.id());
+                (remembered, Some(notice))
+            }
+        }
+    }
 }
 
 /// The settings of one generated sample.
@@ -224,6 +285,8 @@ pub struct RunInfo {
     /// Steps planned.
     pub steps: usize,
     pub backend: String,
+    /// Why the run got this backend (the Compute setting, or what the calibration measured).
+    pub backend_reason: String,
     pub param_count: usize,
     pub model: ModelConfig,
     pub corpus: CorpusInfo,
@@ -272,10 +335,30 @@ mod tests {
     }
 
     #[test]
+    fn the_compute_choice_comes_from_the_link_then_storage_then_auto() {
+        assert_eq!(Compute::initial(None, None), (Compute::Auto, None));
+        assert_eq!(Compute::initial(None, Some("cpu")), (Compute::Cpu, None));
+        assert_eq!(Compute::initial(Some("webgpu"), Some("cpu")), (Compute::Webgpu, None));
+        assert_eq!(Compute::initial(None, Some("quantum")), (Compute::Auto, None));
+        let (chosen, notice) = Compute::initial(Some("gpu"), Some("cpu"));
+        assert_eq!(chosen, Compute::Cpu);
+        assert_eq!(
+            notice.as_deref(),
+            Some("The link's compute=gpu: there is no backend 'gpu' (expected auto, cpu or webgpu); using cpu.")
+        );
+        for c in Compute::ALL {
+            assert_eq!(Compute::parse(c.id()), Ok(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), c.id());
+        }
+    }
+
+    #[test]
     fn every_message_to_the_worker_round_trips() {
         let config = RunConfig { seed: u64::MAX, ..RunConfig::preset(Preset::Small) };
-        let start = round_trip(ToWorker::Start { run: 7, config: Box::new(config), paused: true });
+        let start =
+            round_trip(ToWorker::Start { run: 7, config: Box::new(config), paused: true, compute: Compute::Webgpu });
         assert_eq!(start["start"]["run"], 7);
+        assert_eq!(start["start"]["compute"], "webgpu");
         assert_eq!(start["start"]["config"]["preset"], "small");
         for msg in [ToWorker::Pause, ToWorker::Resume, ToWorker::Step, ToWorker::Reset] {
             round_trip(msg);
@@ -298,7 +381,12 @@ mod tests {
         });
         assert_eq!(sweep["lr-range"]["settings"]["num_lrs"], 100);
         assert_eq!(round_trip(ToWorker::SaveCheckpoint { request: 2 })["save-checkpoint"]["request"], 2);
-        let load = round_trip(ToWorker::LoadCheckpoint { run: 8, bytes: Bytes(b"FLCKPT".to_vec()), paused: true });
+        let load = round_trip(ToWorker::LoadCheckpoint {
+            run: 8,
+            bytes: Bytes(b"FLCKPT".to_vec()),
+            paused: true,
+            compute: Compute::Auto,
+        });
         assert_eq!(load["load-checkpoint"]["bytes"][0], b'F');
     }
 
@@ -392,6 +480,7 @@ pub mod test_support {
         RunInfo {
             steps: 100,
             backend: "CPU (scalar)".into(),
+            backend_reason: "the CPU, as chosen in the Compute setting".into(),
             param_count: 1234,
             model: Preset::Tiny.model(40),
             corpus: CorpusInfo {

@@ -211,7 +211,7 @@ impl RunView {
 /// view exactly as the page does: the real run the tests of the page's logic read.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub fn trained(config: RunConfig) -> RunView {
-    use crate::protocol::{FromWorker, ToWorker};
+    use crate::protocol::{Compute, FromWorker, ToWorker};
     use crate::worker::session::Session;
     let mut session = Session::new(faultline_engine::trainer::native_clock);
     let mut view = RunView::starting(1, config.clone());
@@ -222,7 +222,7 @@ pub fn trained(config: RunConfig) -> RunView {
             }
         }
     };
-    apply(session.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false }));
+    apply(session.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false, compute: Compute::Cpu }));
     while session.is_running() {
         apply(session.run_chunk(50.0));
     }

@@ -2,7 +2,7 @@
 //! browser. (The native unit tests cover the same messages through JSON.)
 #![cfg(target_arch = "wasm32")]
 
-use faultline_app::protocol::{wire, EstimateResult, FromWorker, RunEvent, ToWorker};
+use faultline_app::protocol::{wire, Compute, EstimateResult, FromWorker, RunEvent, ToWorker};
 use faultline_app::worker::session::Session;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::diagnosis::Finding;
@@ -23,7 +23,7 @@ fn through_the_wire<T: serde::Serialize + serde::de::DeserializeOwned>(msg: &T) 
 #[wasm_bindgen_test]
 fn a_start_keeps_every_setting_and_a_seed_above_2_pow_53() {
     let config = RunConfig { seed: u64::MAX - 1, lr: 0.0125, steps: 777, ..RunConfig::preset(Preset::Small) };
-    let msg = ToWorker::Start { run: 41, config: Box::new(config), paused: true };
+    let msg = ToWorker::Start { run: 41, config: Box::new(config), paused: true, compute: Compute::Webgpu };
     assert_eq!(through_the_wire(&msg), msg);
     for msg in [ToWorker::Pause, ToWorker::Resume, ToWorker::Step, ToWorker::Reset] {
         assert_eq!(through_the_wire(&msg), msg);

@@ -1,14 +1,17 @@
 //! The app shell: the header with its navigation and the page the URL's hash names. The training run
 //! and the form outlive the pages, so a run keeps training while the learner reads the guide.
 
+use super::compute::COMPUTE_KEY;
 use super::controller::Controller;
 use super::exercises::{provide_exercises, ExerciseList, ExercisePage};
 use super::guide::{GuideEntryPage, GuideIndex, NotFound};
 use super::link::{sync_query, LinkNotices};
+use super::local_storage;
 use super::mystery::MysteryPage;
 use super::settings::keep_own_text;
 use super::trainer_page::TrainerPage;
 use crate::form::RunForm;
+use crate::protocol::Compute;
 use crate::route::{anchor, Route};
 use leptos::ev;
 use leptos::prelude::*;
@@ -29,9 +32,15 @@ fn scroll_for(hash: &str) {
 
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
-    let (initial, notices) = RunForm::from_query(&query);
+    let (compute_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == "compute");
+    let (initial, mut notices) = RunForm::from_query(&query);
+    let (compute, compute_notice) = Compute::initial(
+        compute_link.last().map(|(_, v)| v.as_str()),
+        local_storage().and_then(|s| s.get_item(COMPUTE_KEY).ok().flatten()).as_deref(),
+    );
+    notices.extend(compute_notice);
     let form = RwSignal::new(initial);
-    let controller = Controller::new(form);
+    let controller = Controller::new(form, compute);
     let notices = RwSignal::new(notices);
     sync_query(form);
     keep_own_text(form, notices);

@@ -8,7 +8,9 @@ use crate::banner;
 use crate::client::WorkerClient;
 use crate::export::checkpoint_file_name;
 use crate::form::RunForm;
-use crate::protocol::{Bytes, EstimateResult, FromWorker, LoadedCheckpoint, RunEvent, RunId, SampleRequest, ToWorker};
+use crate::protocol::{
+    Bytes, Compute, EstimateResult, FromWorker, LoadedCheckpoint, RunEvent, RunId, SampleRequest, ToWorker,
+};
 use crate::range_view::RangeView;
 use crate::run_view::{RunState, RunView};
 use faultline_engine::lr_range::RangeSettings;
@@ -44,6 +46,8 @@ pub struct Controller {
     /// The estimate request the page waits for, and its settings.
     pending_estimate: StoredValue<(u32, Option<RunConfig>)>,
     pub checkpoint: RwSignal<CheckpointStatus>,
+    /// The backend the learner wants the next run on (the Compute setting).
+    pub compute: RwSignal<Compute>,
     /// The save request the page waits for.
     pending_save: StoredValue<u32>,
     /// The run a loaded checkpoint will become, and the file's name, while the worker reads it.
@@ -53,7 +57,8 @@ pub struct Controller {
 impl Controller {
     /// Starts the worker; its messages update `view` from now on, and a loaded checkpoint's
     /// settings fill `form`.
-    pub fn new(form: RwSignal<RunForm>) -> Self {
+    pub fn new(form: RwSignal<RunForm>, compute: Compute) -> Self {
+        let compute = RwSignal::new(compute);
         let view = RwSignal::new(RunView::default());
         let checkpoint = RwSignal::new(CheckpointStatus::default());
         let pending_save = StoredValue::new(0u32);
@@ -154,6 +159,7 @@ impl Controller {
             next_run: StoredValue::new(1),
             pending_estimate,
             checkpoint,
+            compute,
             pending_save,
             pending_load,
         }
@@ -174,7 +180,8 @@ impl Controller {
         let run = self.next_run.get_value();
         self.next_run.set_value(run.wrapping_add(1));
         self.view.set(RunView::starting(run, config.clone()));
-        self.post(ToWorker::Start { run, config: Box::new(config), paused });
+        let compute = self.compute.get_untracked();
+        self.post(ToWorker::Start { run, config: Box::new(config), paused, compute });
     }
 
     /// Starts a mystery round's run, kept in the history as `name` so its settings stay hidden.
@@ -247,7 +254,8 @@ impl Controller {
         self.next_run.set_value(run.wrapping_add(1));
         self.checkpoint.set(CheckpointStatus { message: format!("Reading {name}…"), failed: false });
         self.pending_load.set_value(Some((run, name)));
-        self.post(ToWorker::LoadCheckpoint { run, bytes: Bytes(bytes), paused: true });
+        let compute = self.compute.get_untracked();
+        self.post(ToWorker::LoadCheckpoint { run, bytes: Bytes(bytes), paused: true, compute });
     }
 
     /// Asks the worker what a run with `config` would need in memory; only the latest answer is kept.

@@ -5,6 +5,7 @@ mod attention_map;
 mod bench_page;
 mod canvas;
 mod checkpoint;
+mod compute;
 mod controller;
 mod controls;
 mod exercises;

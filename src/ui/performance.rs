@@ -1,7 +1,9 @@
 //! The Performance panel: the backend, how many threads train, the recent steps per second and the
 //! time per phase, all from the run's own step records; and the way to the benchmark page.
 
+use super::compute::ComputeSetting;
 use crate::performance::{measure, WINDOW};
+use crate::protocol::Compute;
 use crate::run_view::RunView;
 use leptos::prelude::*;
 
@@ -15,9 +17,10 @@ fn threading() -> (bool, Option<u32>) {
 }
 
 #[component]
-pub fn PerformancePanel(view: RwSignal<RunView>) -> impl IntoView {
+pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> impl IntoView {
     let perf = Memo::new(move |_| view.with(|v| measure(&v.steps, v.info.as_ref().map(|i| i.param_count))));
     let backend = move || view.with(|v| v.info.as_ref().map(|i| i.backend.clone()));
+    let reason = move || view.with(|v| v.info.as_ref().map(|i| i.backend_reason.clone()));
     let (isolated, cores) = threading();
     let threads = format!(
         "1: training runs in one Web Worker on one core{}. The page {} cross-origin isolated, which threads would need.",
@@ -56,9 +59,12 @@ pub fn PerformancePanel(view: RwSignal<RunView>) -> impl IntoView {
     view! {
         <section id="performance" class="performance" aria-labelledby="performance-title">
             <h2 id="performance-title" class="section-title">"Performance"</h2>
+            <ComputeSetting compute />
             <dl class="perf-facts">
                 <dt>"Backend"</dt>
                 <dd id="perf-backend">{move || backend().unwrap_or_else(|| "starts with the run".into())}</dd>
+                <dt>"Why"</dt>
+                <dd id="perf-backend-reason">{move || reason().unwrap_or_else(|| "decided when the run starts".into())}</dd>
                 <dt>"Threads"</dt>
                 <dd id="perf-threads">{threads}</dd>
                 <dt>"Speed"</dt>

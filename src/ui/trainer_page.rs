@@ -66,7 +66,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <SamplePanel view />
                 <GeneratePanel controller />
                 <TelemetryCharts view comparison=controller.runs.comparison />
-                <PerformancePanel view />
+                <PerformancePanel view compute=controller.compute />
             </section>
         </main>
     }

@@ -1,5 +1,6 @@
 //! The Web Worker that trains: the page never trains on its own thread.
 
+pub mod compute;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 pub mod session;

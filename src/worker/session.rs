@@ -2,11 +2,11 @@
 //! and engine results into messages for the page. The JavaScript glue in [`super::runtime`] only moves
 //! messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
 
+use super::compute::{Chooser, Origin, RunTrainer};
 use crate::protocol::{
     Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest,
     ToWorker,
 };
-use faultline_engine::backend::CpuBackend;
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::config::CorpusSource;
 use faultline_engine::data::Dataset;
@@ -14,7 +14,7 @@ use faultline_engine::diagnosis::diagnose;
 use faultline_engine::lr_range::RangeTest;
 use faultline_engine::memory;
 use faultline_engine::telemetry::History;
-use faultline_engine::trainer::{Clock, Trainer};
+use faultline_engine::trainer::Clock;
 use faultline_engine::{EngineError, RunConfig, StepRecord};
 
 /// Step records are sent at most this often (20 messages per second) unless something else is sent.
@@ -30,7 +30,7 @@ enum Phase {
 
 struct Run {
     id: RunId,
-    trainer: Trainer,
+    trainer: Box<dyn RunTrainer>,
     phase: Phase,
     /// Step records not yet sent.
     pending: Vec<StepRecord>,
@@ -87,11 +87,12 @@ pub struct Session {
     run: Option<Run>,
     sweep: Option<Sweep>,
     vocab: Vec<(VocabKey, Result<usize, String>)>,
+    chooser: Chooser,
 }
 
 impl Session {
     pub fn new(clock: Clock) -> Self {
-        Self { clock, run: None, sweep: None, vocab: Vec::new() }
+        Self { clock, run: None, sweep: None, vocab: Vec::new(), chooser: Chooser::default() }
     }
 
     /// The vocabulary size a run with `config` gets (loading its corpus the first time).
@@ -132,14 +133,22 @@ impl Session {
         }
     }
 
-    /// Makes `trainer` the current run `run` and tells the page it started (and, for a loaded run
-    /// that had already taken all its steps, that it finished).
-    fn begin(&mut self, run: RunId, trainer: Trainer, paused: bool, out: &mut Vec<FromWorker>) {
+    /// Makes `trainer` the current run `run` and tells the page it started, on which backend and why
+    /// (and, for a loaded run that had already taken all its steps, that it finished).
+    fn begin(
+        &mut self,
+        run: RunId,
+        trainer: Box<dyn RunTrainer>,
+        backend_reason: String,
+        paused: bool,
+        out: &mut Vec<FromWorker>,
+    ) {
         let dataset = trainer.dataset();
         let sample_len = trainer.model_config().context.min(dataset.train.len());
         let info = RunInfo {
             steps: trainer.config().steps,
             backend: trainer.backend_name(),
+            backend_reason,
             param_count: trainer.param_count(),
             model: *trainer.model_config(),
             corpus: dataset.info.clone(),
@@ -182,11 +191,11 @@ impl Session {
     pub fn handle(&mut self, msg: ToWorker) -> Vec<FromWorker> {
         let mut out = Vec::new();
         match msg {
-            ToWorker::Start { run, config, paused } => {
+            ToWorker::Start { run, config, paused, compute } => {
                 self.end_sweep("a training run started", &mut out);
                 self.run = None;
-                match Trainer::cpu((*config).clone(), self.clock) {
-                    Ok(trainer) => self.begin(run, trainer, paused, &mut out),
+                match self.chooser.choose(Origin::Fresh(&config), compute, self.clock) {
+                    Ok(chosen) => self.begin(run, chosen.trainer, chosen.reason, paused, &mut out),
                     Err(e) => {
                         out.push(FromWorker::Run { run, event: RunEvent::Failed { message: e.to_string() } });
                         if matches!(e, EngineError::OutOfMemory { .. }) {
@@ -246,14 +255,14 @@ impl Session {
                 let result = self.save_checkpoint(&mut out).map(Bytes);
                 out.push(FromWorker::Checkpoint { request, result });
             }
-            ToWorker::LoadCheckpoint { run, bytes, paused } => {
-                match Trainer::from_checkpoint(&bytes.0, CpuBackend::new(), self.clock) {
-                    Ok(trainer) => {
+            ToWorker::LoadCheckpoint { run, bytes, paused, compute } => {
+                match self.chooser.choose(Origin::Checkpoint(&bytes.0), compute, self.clock) {
+                    Ok(chosen) => {
                         self.end_sweep("a training run started", &mut out);
-                        let config = Box::new(trainer.config().clone());
-                        let loaded = LoadedCheckpoint { config, step: trainer.steps_done() };
+                        let config = Box::new(chosen.trainer.config().clone());
+                        let loaded = LoadedCheckpoint { config, step: chosen.trainer.steps_done() };
                         out.push(FromWorker::CheckpointLoaded { run, result: Ok(loaded) });
-                        self.begin(run, trainer, paused, &mut out);
+                        self.begin(run, chosen.trainer, chosen.reason, paused, &mut out);
                     }
                     Err(e) => out.push(FromWorker::CheckpointLoaded { run, result: Err(e.to_string()) }),
                 }
@@ -411,6 +420,7 @@ impl Run {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::protocol::Compute;
     use faultline_engine::lr_range::{RangePoint, RangeSettings};
     use faultline_engine::sampling::SamplingConfig;
     use faultline_engine::trainer::native_clock;
@@ -442,7 +452,10 @@ mod tests {
     #[test]
     fn a_run_trains_evaluates_samples_and_finishes() {
         let mut s = Session::new(native_clock);
-        let started = events(s.handle(ToWorker::Start { run: 1, config: Box::new(config(10)), paused: false }), 1);
+        let started = events(
+            s.handle(ToWorker::Start { run: 1, config: Box::new(config(10)), paused: false, compute: Compute::Cpu }),
+            1,
+        );
         let [RunEvent::Started(info)] = started.as_slice() else { panic!("{started:?}") };
         assert_eq!((info.steps, info.paused), (10, false));
         assert!(info.param_count > 0 && !info.backend.is_empty());
@@ -460,10 +473,65 @@ mod tests {
         assert!(matches!(all.last(), Some(RunEvent::Finished(summary)) if summary.steps_run == 10));
     }
 
+    /// Runs `config` to its end on `compute`: what the run said when it started, and its step losses.
+    fn train_on(compute: Compute, config: RunConfig) -> (RunInfo, Vec<f32>) {
+        let mut s = Session::new(native_clock);
+        let started = events(s.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false, compute }), 1);
+        let [RunEvent::Started(info)] = started.as_slice() else { panic!("{started:?}") };
+        let mut losses = Vec::new();
+        while s.is_running() {
+            for e in events(s.run_chunk(50.0), 1) {
+                if let RunEvent::Steps { records, .. } = e {
+                    losses.extend(records.iter().map(|r| r.loss));
+                }
+            }
+        }
+        (info.clone(), losses)
+    }
+
+    /// Natively the WebGPU choice runs wgpu on Vulkan (Mesa's lavapipe in CI): the same run as on
+    /// the CPU, step for step, and the run says which backend it got and why.
+    #[test]
+    fn a_run_trains_on_the_backend_chosen_and_says_why() {
+        let (cpu, cpu_losses) = train_on(Compute::Cpu, config(12));
+        let (gpu, gpu_losses) = train_on(Compute::Webgpu, config(12));
+        assert!(cpu.backend.starts_with("CPU"), "{}", cpu.backend);
+        assert_eq!(cpu.backend_reason, "the CPU, as chosen in the Compute setting");
+        assert!(gpu.backend.starts_with("WebGPU"), "{}", gpu.backend);
+        assert!(
+            gpu.backend_reason.starts_with("WebGPU on ")
+                && gpu.backend_reason.ends_with("as chosen in the Compute setting"),
+            "{}",
+            gpu.backend_reason
+        );
+        assert_eq!(gpu_losses.len(), 12);
+        for (step, (g, c)) in gpu_losses.iter().zip(&cpu_losses).enumerate() {
+            // The GPU sums in another order than the CPU's SIMD kernels; over 12 steps they stay within 1e-3.
+            assert!((g - c).abs() <= 1e-3, "step {}: WebGPU {g} vs CPU {c}", step + 1);
+        }
+    }
+
+    /// "Auto" says what it chose by: a software adapter (natively lavapipe) is ruled out by kind,
+    /// a hardware one by a calibration whose figures the reason quotes.
+    #[test]
+    fn auto_says_what_it_chose_by() {
+        let (info, losses) = train_on(Compute::Auto, config(3));
+        assert_eq!(losses.len(), 3);
+        let reason = &info.backend_reason;
+        assert!(reason.starts_with("auto: "), "{reason}");
+        let on_gpu = reason.ends_with("training on WebGPU");
+        assert_eq!(info.backend.starts_with("WebGPU"), on_gpu, "{} / {reason}", info.backend);
+        if reason.contains("software renderer") {
+            assert!(!on_gpu, "{reason}");
+        } else {
+            assert!(reason.contains("steps/s") && reason.contains("3-step calibration"), "{reason}");
+        }
+    }
+
     #[test]
     fn pause_step_resume_and_reset() {
         let mut s = Session::new(native_clock);
-        s.handle(ToWorker::Start { run: 4, config: Box::new(config(50)), paused: true });
+        s.handle(ToWorker::Start { run: 4, config: Box::new(config(50)), paused: true, compute: Compute::Cpu });
         assert!(!s.is_running());
         let one = events(s.handle(ToWorker::Step), 4);
         assert_eq!(step_numbers(&one), [1]);
@@ -484,7 +552,7 @@ mod tests {
         let mut s = Session::new(native_clock);
         let config =
             RunConfig { optimizer: OptimizerKind::Sgd, lr: 100.0, grad_clip: 0.0, warmup_steps: 0, ..config(200) };
-        s.handle(ToWorker::Start { run: 5, config: Box::new(config), paused: false });
+        s.handle(ToWorker::Start { run: 5, config: Box::new(config), paused: false, compute: Compute::Cpu });
         let mut all = Vec::new();
         while s.is_running() {
             all.extend(events(s.run_chunk(5.0), 5));
@@ -506,7 +574,7 @@ mod tests {
         let mut s = Session::new(native_clock);
         let mut leaky = config(10);
         leaky.faults.set("no-causal-mask", None).unwrap();
-        s.handle(ToWorker::Start { run: 3, config: Box::new(leaky), paused: false });
+        s.handle(ToWorker::Start { run: 3, config: Box::new(leaky), paused: false, compute: Compute::Cpu });
         let mut all = Vec::new();
         while s.is_running() {
             all.extend(events(s.run_chunk(5.0), 3));
@@ -526,7 +594,10 @@ mod tests {
         let mut s = Session::new(native_clock);
         let mut huge = config(10);
         huge.faults.set("batch-too-large", Some(4096.0)).unwrap();
-        let out = events(s.handle(ToWorker::Start { run: 6, config: Box::new(huge), paused: false }), 6);
+        let out = events(
+            s.handle(ToWorker::Start { run: 6, config: Box::new(huge), paused: false, compute: Compute::Cpu }),
+            6,
+        );
         let [RunEvent::Failed { message }, RunEvent::Diagnosis { step: 0, vocab_size, findings }] = out.as_slice()
         else {
             panic!("{out:?}")
@@ -566,7 +637,10 @@ mod tests {
     fn bad_settings_fail_the_start() {
         let mut s = Session::new(native_clock);
         let bad = RunConfig { lr: f32::NAN, ..config(10) };
-        let out = events(s.handle(ToWorker::Start { run: 2, config: Box::new(bad), paused: false }), 2);
+        let out = events(
+            s.handle(ToWorker::Start { run: 2, config: Box::new(bad), paused: false, compute: Compute::Cpu }),
+            2,
+        );
         assert!(matches!(out.as_slice(), [RunEvent::Failed { message }] if message.contains("lr")), "{out:?}");
         assert!(!s.is_running());
     }
@@ -613,7 +687,7 @@ mod tests {
     #[test]
     fn a_range_test_is_refused_during_a_run_and_ended_by_a_start() {
         let mut s = Session::new(native_clock);
-        s.handle(ToWorker::Start { run: 1, config: Box::new(config(10)), paused: true });
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(10)), paused: true, compute: Compute::Cpu });
         let refused = sweep_events(s.handle(sweep(2)), 2);
         assert!(
             matches!(refused.as_slice(), [LrRangeEvent::Failed { message }] if message.contains("training run")),
@@ -624,7 +698,8 @@ mod tests {
         s.handle(ToWorker::Reset);
         assert!(matches!(sweep_events(s.handle(sweep(3)), 3).as_slice(), [LrRangeEvent::Started { .. }]));
         s.run_chunk(0.0);
-        let out = s.handle(ToWorker::Start { run: 4, config: Box::new(config(10)), paused: true });
+        let out =
+            s.handle(ToWorker::Start { run: 4, config: Box::new(config(10)), paused: true, compute: Compute::Cpu });
         assert!(
             matches!(&out[0], FromWorker::LrRange { request: 3, event: LrRangeEvent::Failed { message } } if message.contains("training run started")),
             "{out:?}"
@@ -643,7 +718,7 @@ mod tests {
     #[test]
     fn on_demand_samples_carry_the_step() {
         let mut s = Session::new(native_clock);
-        s.handle(ToWorker::Start { run: 9, config: Box::new(config(10)), paused: true });
+        s.handle(ToWorker::Start { run: 9, config: Box::new(config(10)), paused: true, compute: Compute::Cpu });
         s.handle(ToWorker::Step);
         let request =
             SampleRequest { prompt: String::new(), max_new_tokens: 8, sampling: SamplingConfig::default(), seed: 3 };
@@ -681,7 +756,7 @@ mod tests {
     #[test]
     fn a_saved_run_loads_and_continues_with_the_same_losses() {
         let mut s = Session::new(native_clock);
-        s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true });
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true, compute: Compute::Cpu });
         for _ in 0..3 {
             s.handle(ToWorker::Step);
         }
@@ -696,7 +771,7 @@ mod tests {
             })
             .collect();
         s.handle(ToWorker::Reset);
-        let mut out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes, paused: true });
+        let mut out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes, paused: true, compute: Compute::Cpu });
         let rest = events(out.split_off(1), 2);
         let [FromWorker::CheckpointLoaded { run: 2, result: Ok(loaded) }] = out.as_slice() else { panic!("{out:?}") };
         assert_eq!((loaded.step, *loaded.config.clone()), (3, config(20)));
@@ -718,7 +793,7 @@ mod tests {
         let mut s = Session::new(native_clock);
         let (_, nothing) = save(&mut s, 1);
         assert_eq!(nothing, Err("there is no run to save: start one first".to_string()));
-        s.handle(ToWorker::Start { run: 3, config: Box::new(config(50)), paused: false });
+        s.handle(ToWorker::Start { run: 3, config: Box::new(config(50)), paused: false, compute: Compute::Cpu });
         let trained = events(s.run_chunk(0.0), 3);
         let (before, bytes) = save(&mut s, 2);
         let mut seen = step_numbers(&trained);
@@ -732,10 +807,14 @@ mod tests {
     #[test]
     fn a_refused_file_keeps_the_run_in_progress() {
         let mut s = Session::new(native_clock);
-        s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true });
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true, compute: Compute::Cpu });
         s.handle(ToWorker::Step);
-        let out =
-            s.handle(ToWorker::LoadCheckpoint { run: 2, bytes: Bytes(b"not a checkpoint".to_vec()), paused: true });
+        let out = s.handle(ToWorker::LoadCheckpoint {
+            run: 2,
+            bytes: Bytes(b"not a checkpoint".to_vec()),
+            paused: true,
+            compute: Compute::Cpu,
+        });
         let [FromWorker::CheckpointLoaded { run: 2, result: Err(message) }] = out.as_slice() else { panic!("{out:?}") };
         assert!(message.starts_with("not a Faultline checkpoint"), "{message}");
         assert_eq!(step_numbers(&events(s.handle(ToWorker::Step), 1)), [2], "run 1 goes on where it was");
@@ -744,12 +823,12 @@ mod tests {
     #[test]
     fn a_loaded_run_that_had_finished_is_over() {
         let mut s = Session::new(native_clock);
-        s.handle(ToWorker::Start { run: 1, config: Box::new(config(2)), paused: false });
+        s.handle(ToWorker::Start { run: 1, config: Box::new(config(2)), paused: false, compute: Compute::Cpu });
         while s.is_running() {
             s.run_chunk(5.0);
         }
         let bytes = save(&mut s, 1).1.unwrap();
-        let mut out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes, paused: false });
+        let mut out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes, paused: false, compute: Compute::Cpu });
         let rest = events(out.split_off(1), 2);
         assert!(
             matches!(rest.as_slice(), [RunEvent::Started(_), RunEvent::Finished(summary)] if summary.steps_run == 2),

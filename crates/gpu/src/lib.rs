@@ -9,6 +9,7 @@
 //! per-tensor sums of squares. The kernels are WGSL files under `src/kernels/`, one per family.
 
 mod kernels;
+pub mod wait;
 
 use faultline_engine::backend::{
     Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
@@ -113,6 +114,9 @@ pub struct GpuBackend {
     budget: u64,
     used: u64,
     stats: GpuStatsHandle,
+    /// The first error the device reported outside any error scope (a kernel the browser's WebGPU
+    /// refused, a lost device): the next readback stops with it rather than return zeros.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 /// The uniform parameters of one dispatch, as 32-bit words in the WGSL struct's field order.
@@ -165,10 +169,10 @@ fn row_groups(n: usize) -> u32 {
 }
 
 impl GpuBackend {
-    /// Finds an adapter and opens a device on it (natively, blocking).
-    #[cfg(not(target_arch = "wasm32"))]
+    /// Finds an adapter and opens a device on it, waiting as [`wait::block_on`] does (in the
+    /// browser only inside a suspendable worker turn: see [`wait::can_wait`]).
     pub fn new() -> Result<Self, GpuInitError> {
-        pollster::block_on(Self::new_async())
+        wait::block_on(Self::new_async())
     }
 
     /// Finds an adapter and opens a device on it, with the adapter's own limits.
@@ -201,6 +205,11 @@ impl GpuBackend {
             })
             .await
             .map_err(|e| GpuInitError::NoDevice(e.to_string()))?;
+        let failure = Arc::new(Mutex::new(None::<String>));
+        let slot = Arc::clone(&failure);
+        device.on_uncaptured_error(Arc::new(move |e| {
+            slot.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| e.to_string());
+        }));
         let status = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("clip status"),
             contents: &f32_bytes(&[1.0, 1.0, 0.0, 0.0]),
@@ -219,6 +228,7 @@ impl GpuBackend {
             budget: u64::MAX,
             used: 0,
             stats: GpuStatsHandle::default(),
+            failure,
         })
     }
 
@@ -232,9 +242,21 @@ impl GpuBackend {
         self.stats.clone()
     }
 
-    /// The adapter's name, device type and driver backend.
+    /// Whether the adapter is a software renderer running on the CPU (SwiftShader, lavapipe): it
+    /// computes on the same cores as the CPU backend, without its SIMD kernels.
+    pub fn is_software(&self) -> bool {
+        self.adapter.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The adapter's name, device type and driver backend (a browser names only some adapters).
     pub fn adapter_description(&self) -> String {
-        format!("{} ({:?}, {:?})", self.adapter.name, self.adapter.device_type, self.adapter.backend)
+        let name = self.adapter.name.trim();
+        let name = if name.is_empty() { "an unnamed adapter" } else { name };
+        match (self.adapter.backend, self.adapter.device_type) {
+            (wgpu::Backend::BrowserWebGpu, wgpu::DeviceType::Cpu) => format!("{name} (the browser's software GPU)"),
+            (wgpu::Backend::BrowserWebGpu, _) => format!("{name} (the browser's WebGPU)"),
+            (backend, kind) => format!("{name} ({kind:?}, {backend:?})"),
+        }
     }
 
     /// Compute pipelines compiled so far (each kernel once).
@@ -259,9 +281,27 @@ impl GpuBackend {
         }
     }
 
-    fn wait(&self) {
-        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
-            panic!("the GPU device failed while waiting for its work: {e}");
+    /// Waits until the map requested with `done` as its callback's channel has finished.
+    fn wait_mapped(&self, done: &std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>) {
+        #[cfg(not(target_arch = "wasm32"))]
+        let result = match self.device.poll(wgpu::PollType::wait_indefinitely()) {
+            Ok(_) => done.try_recv(),
+            Err(e) => panic!("the GPU device failed while waiting for its work: {e}"),
+        };
+        #[cfg(target_arch = "wasm32")]
+        let result = loop {
+            match done.try_recv() {
+                Err(std::sync::mpsc::TryRecvError::Empty) => wait::suspend(),
+                other => break other,
+            }
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("reading a GPU buffer back failed: {e}"),
+            Err(_) => panic!("the GPU readback did not complete"),
+        }
+        if let Some(e) = self.failure.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            panic!("the GPU reported an error, so its results cannot be trusted: {e}");
         }
     }
 
@@ -352,12 +392,7 @@ impl GpuBackend {
             // The receiver waits below; it is gone only if this thread has already panicked.
             let _ = tx.send(r);
         });
-        self.wait();
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("reading a GPU buffer back failed: {e}"),
-            Err(_) => panic!("the GPU readback did not complete: blocking readback needs a native device"),
-        }
+        self.wait_mapped(&rx);
         let data: Vec<f32> = {
             let view = staging.slice(..).get_mapped_range().expect("a buffer mapped just now");
             view.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
@@ -419,11 +454,9 @@ impl Backend for GpuBackend {
                 what: format!("{what} (one buffer beyond the GPU's largest storage binding)"),
             });
         }
-        #[cfg(not(target_arch = "wasm32"))]
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let buffer = self.storage(len, what);
-        #[cfg(not(target_arch = "wasm32"))]
-        if pollster::block_on(scope.pop()).is_some() {
+        if wait::block_on(scope.pop()).is_some() {
             return Err(EngineError::OutOfMemory {
                 requested_bytes: self.used.saturating_add(bytes),
                 budget_bytes: self.used,

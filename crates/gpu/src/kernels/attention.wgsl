@@ -26,6 +26,12 @@ fn qkv_at(row: u32, part: u32, h: u32, hd: u32) -> u32 {
 // visible ones (keys ≤ i when causal) exactly as the CPU computes it, zero weight on the rest, then
 // the weighted sum of values. With `subtract_max` off, exp overflows for scores above ~88 and the
 // row turns to Inf/NaN, the fault's symptom.
+// -Inf, made at run time: browsers' WGSL compilers reject an infinite constant expression.
+fn neg_inf() -> f32 {
+    var bits = 0xff800000u;
+    return bitcast<f32>(bits);
+}
+
 @compute @workgroup_size(64)
 fn attention(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = p.time;
@@ -42,7 +48,7 @@ fn attention(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (p.causal != 0u) {
         visible = i + 1u;
     }
-    var mx = bitcast<f32>(0xff800000u); // -Inf
+    var mx = neg_inf();
     let q = qkv_at(b * t + i, 0u, h, hd);
     for (var j = 0u; j < t; j++) {
         let k = qkv_at(b * t + j, 1u, h, hd);

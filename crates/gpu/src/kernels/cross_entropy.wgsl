@@ -18,6 +18,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> logits: array<f32>;
 @group(0) @binding(4) var<storage, read> targets: array<u32>;
 
+// -Inf, made at run time: browsers' WGSL compilers reject an infinite constant expression.
+fn neg_inf() -> f32 {
+    var bits = 0xff800000u;
+    return bitcast<f32>(bits);
+}
+
 @compute @workgroup_size(64)
 fn cross_entropy(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r = gid.x;
@@ -25,7 +31,7 @@ fn cross_entropy(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let base = r * p.vocab;
-    var mx = bitcast<f32>(0xff800000u); // -Inf
+    var mx = neg_inf();
     for (var j = 0u; j < p.vocab; j++) {
         let z = logits[base + j];
         if (z > mx) {

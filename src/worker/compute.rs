@@ -1,0 +1,275 @@
+//! Which backend a run trains on: the learner's choice (auto, CPU, WebGPU), the short calibration that
+//! settles "auto", and the run's trainer behind one object-safe trait, so the session never asks which.
+
+use crate::protocol::Compute;
+use faultline_engine::backend::{Backend, CpuBackend};
+use faultline_engine::data::Dataset;
+use faultline_engine::sampling::SamplingConfig;
+use faultline_engine::telemetry::{History, SampleStats};
+use faultline_engine::trainer::{Clock, Trainer};
+use faultline_engine::{EngineError, EvalRecord, ModelConfig, RunConfig, RunSummary, StepRecord};
+use faultline_gpu::{wait, GpuBackend};
+
+/// Steps timed on each backend when "auto" has both: after one untimed step (pipelines compile,
+/// buffers settle), the mean of these decides.
+pub const CALIBRATION_STEPS: usize = 3;
+
+/// What the session needs of a run's trainer, whatever its backend.
+pub trait RunTrainer {
+    fn config(&self) -> &RunConfig;
+    fn model_config(&self) -> &ModelConfig;
+    fn dataset(&self) -> &Dataset;
+    fn param_count(&self) -> usize;
+    fn backend_name(&self) -> String;
+    fn steps_done(&self) -> usize;
+    fn is_done(&self) -> bool;
+    fn history(&self) -> &History;
+    fn should_evaluate(&self) -> bool;
+    fn step(&mut self) -> Result<StepRecord, EngineError>;
+    fn evaluate(&mut self) -> EvalRecord;
+    fn summary(&self) -> RunSummary;
+    fn checkpoint(&mut self) -> Result<Vec<u8>, EngineError>;
+    fn sample_stats(
+        &mut self,
+        prompt: &str,
+        max_new_tokens: usize,
+        opts: &SamplingConfig,
+        seed: u64,
+    ) -> Result<SampleStats, EngineError>;
+}
+
+impl<B: Backend> RunTrainer for Trainer<B> {
+    fn config(&self) -> &RunConfig {
+        Trainer::config(self)
+    }
+    fn model_config(&self) -> &ModelConfig {
+        Trainer::model_config(self)
+    }
+    fn dataset(&self) -> &Dataset {
+        Trainer::dataset(self)
+    }
+    fn param_count(&self) -> usize {
+        Trainer::param_count(self)
+    }
+    fn backend_name(&self) -> String {
+        Trainer::backend_name(self)
+    }
+    fn steps_done(&self) -> usize {
+        Trainer::steps_done(self)
+    }
+    fn is_done(&self) -> bool {
+        Trainer::is_done(self)
+    }
+    fn history(&self) -> &History {
+        Trainer::history(self)
+    }
+    fn should_evaluate(&self) -> bool {
+        Trainer::should_evaluate(self)
+    }
+    fn step(&mut self) -> Result<StepRecord, EngineError> {
+        Trainer::step(self)
+    }
+    fn evaluate(&mut self) -> EvalRecord {
+        Trainer::evaluate(self)
+    }
+    fn summary(&self) -> RunSummary {
+        Trainer::summary(self)
+    }
+    fn checkpoint(&mut self) -> Result<Vec<u8>, EngineError> {
+        Trainer::checkpoint(self)
+    }
+    fn sample_stats(
+        &mut self,
+        prompt: &str,
+        max_new_tokens: usize,
+        opts: &SamplingConfig,
+        seed: u64,
+    ) -> Result<SampleStats, EngineError> {
+        Trainer::sample_stats(self, prompt, max_new_tokens, opts, seed)
+    }
+}
+
+/// A run's trainer and, in words, which backend it got and why.
+pub struct Chosen {
+    pub trainer: Box<dyn RunTrainer>,
+    pub reason: String,
+}
+
+/// Where a run starts from: a fresh model, or a checkpoint's bytes.
+#[derive(Clone, Copy)]
+pub enum Origin<'a> {
+    Fresh(&'a RunConfig),
+    Checkpoint(&'a [u8]),
+}
+
+impl Origin<'_> {
+    fn build<B: Backend + 'static>(self, backend: B, clock: Clock) -> Result<Box<dyn RunTrainer>, EngineError> {
+        Ok(match self {
+            Origin::Fresh(config) => Box::new(Trainer::new(config.clone(), backend, clock)?),
+            Origin::Checkpoint(bytes) => Box::new(Trainer::from_checkpoint(bytes, backend, clock)?),
+        })
+    }
+}
+
+/// One calibration's outcome, kept per model shape so "auto" measures each shape once.
+#[derive(Clone, Debug, PartialEq)]
+struct Calibration {
+    key: String,
+    cpu_steps_per_s: f64,
+    gpu_steps_per_s: Option<f64>,
+}
+
+/// Picks backends for runs and remembers what calibration measured.
+#[derive(Default)]
+pub struct Chooser {
+    calibrations: Vec<Calibration>,
+}
+
+/// Calibrations remembered, at most.
+const CALIBRATIONS_KEPT: usize = 8;
+
+impl Chooser {
+    /// A trainer for `origin` on the backend `compute` asks for, falling back to the CPU (and saying
+    /// why) when there is no usable WebGPU. Errors are the trainer's own (bad settings, out of memory).
+    pub fn choose(&mut self, origin: Origin, compute: Compute, clock: Clock) -> Result<Chosen, EngineError> {
+        if compute == Compute::Cpu {
+            let trainer = origin.build(cpu(), clock)?;
+            return Ok(Chosen { trainer, reason: "the CPU, as chosen in the Compute setting".into() });
+        }
+        let gpu = match open_gpu() {
+            Ok(gpu) => gpu,
+            Err(why) => {
+                let trainer = origin.build(cpu(), clock)?;
+                return Ok(Chosen { trainer, reason: format!("{why}: training on the CPU") });
+            }
+        };
+        let adapter = gpu.adapter_description();
+        if compute == Compute::Webgpu {
+            let trainer = origin.build(gpu, clock)?;
+            return Ok(Chosen { trainer, reason: format!("WebGPU on {adapter}, as chosen in the Compute setting") });
+        }
+        if gpu.is_software() {
+            let trainer = origin.build(cpu(), clock)?;
+            let reason = format!(
+                "auto: WebGPU here is {adapter}, a software renderer on the same CPU, which cannot beat the \
+                 CPU's own kernels: training on the CPU (choose WebGPU in Compute to try it anyway)"
+            );
+            return Ok(Chosen { trainer, reason });
+        }
+        let config = match origin {
+            Origin::Fresh(config) => config.clone(),
+            Origin::Checkpoint(bytes) => Trainer::from_checkpoint(bytes, cpu(), clock)?.config().clone(),
+        };
+        let calibration = self.calibrate(&config, gpu, clock);
+        let cpu_rate = calibration.cpu_steps_per_s;
+        match calibration.gpu_steps_per_s {
+            Some(gpu_rate) if gpu_rate > cpu_rate => {
+                let measured = format!(
+                    "auto: WebGPU on {adapter} trained {gpu_rate:.1} steps/s and the CPU {cpu_rate:.1} in a \
+                     {CALIBRATION_STEPS}-step calibration"
+                );
+                match open_gpu() {
+                    Ok(gpu) => Ok(Chosen {
+                        trainer: origin.build(gpu, clock)?,
+                        reason: format!("{measured}: training on WebGPU"),
+                    }),
+                    Err(why) => {
+                        let trainer = origin.build(cpu(), clock)?;
+                        Ok(Chosen { trainer, reason: format!("{measured}, but then {why}: training on the CPU") })
+                    }
+                }
+            }
+            Some(gpu_rate) => {
+                let trainer = origin.build(cpu(), clock)?;
+                let reason = format!(
+                    "auto: the CPU trained {cpu_rate:.1} steps/s and WebGPU on {adapter} {gpu_rate:.1} in a \
+                     {CALIBRATION_STEPS}-step calibration: training on the CPU"
+                );
+                Ok(Chosen { trainer, reason })
+            }
+            None => {
+                let trainer = origin.build(cpu(), clock)?;
+                let reason =
+                    format!("auto: WebGPU on {adapter} could not train this configuration: training on the CPU");
+                Ok(Chosen { trainer, reason })
+            }
+        }
+    }
+
+    /// Times both backends on `config` (or recalls an earlier timing of the same model shape).
+    fn calibrate(&mut self, config: &RunConfig, gpu: GpuBackend, clock: Clock) -> Calibration {
+        let key = format!(
+            "{:?}/{}/{}/{}/{}",
+            config.preset,
+            config.heads,
+            config.batch_size,
+            config.grad_accum,
+            config.corpus.name()
+        );
+        if let Some(known) = self.calibrations.iter().find(|c| c.key == key) {
+            return known.clone();
+        }
+        let trial = RunConfig { steps: CALIBRATION_STEPS + 1, eval_every: usize::MAX, ..config.clone() };
+        let calibration = Calibration {
+            cpu_steps_per_s: steps_per_s(Trainer::new(trial.clone(), cpu(), clock), clock).unwrap_or(0.0),
+            gpu_steps_per_s: steps_per_s(Trainer::new(trial, gpu, clock), clock),
+            key,
+        };
+        if self.calibrations.len() == CALIBRATIONS_KEPT {
+            drop(self.calibrations.remove(0));
+        }
+        self.calibrations.push(calibration.clone());
+        calibration
+    }
+}
+
+/// The CPU backend (f32, SIMD kernels).
+fn cpu() -> CpuBackend {
+    CpuBackend::new()
+}
+
+/// A WebGPU device, or why there is none.
+fn open_gpu() -> Result<GpuBackend, String> {
+    if !wait::can_wait() {
+        return Err("this browser cannot wait for WebGPU inside the worker (it lacks JavaScript Promise \
+                    Integration)"
+            .into());
+    }
+    GpuBackend::new().map_err(|e| format!("no usable WebGPU here ({e})"))
+}
+
+/// Steps per second over [`CALIBRATION_STEPS`] steps after one untimed step; `None` when the trainer
+/// could not be built or a step failed.
+fn steps_per_s<B: Backend>(trainer: Result<Trainer<B>, EngineError>, clock: Clock) -> Option<f64> {
+    let mut trainer = trainer.ok()?;
+    trainer.step().ok()?;
+    let start = clock();
+    for _ in 0..CALIBRATION_STEPS {
+        trainer.step().ok()?;
+    }
+    Some(CALIBRATION_STEPS as f64 / ((clock() - start) / 1e3).max(1e-9))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use faultline_engine::trainer::native_clock;
+    use faultline_engine::Preset;
+
+    /// The calibration trains both backends for real (natively on lavapipe) and measures each model
+    /// shape once.
+    #[test]
+    fn calibration_times_both_backends_once_per_shape() {
+        let config = RunConfig { steps: 50, batch_size: 2, ..RunConfig::preset(Preset::Tiny) };
+        let mut chooser = Chooser::default();
+        let gpu = GpuBackend::new().expect("a Vulkan adapter (Mesa's lavapipe in CI)");
+        let first = chooser.calibrate(&config, gpu, native_clock);
+        assert!(first.cpu_steps_per_s > 0.0, "{first:?}");
+        assert!(first.gpu_steps_per_s.is_some_and(|r| r > 0.0), "{first:?}");
+        let again = chooser.calibrate(&config, GpuBackend::new().expect("a second device"), native_clock);
+        assert_eq!(again, first, "the same shape is not measured twice");
+        let other = RunConfig { batch_size: 3, ..config };
+        chooser.calibrate(&other, GpuBackend::new().expect("a third device"), native_clock);
+        assert_eq!(chooser.calibrations.len(), 2);
+    }
+}
