@@ -1,4 +1,4 @@
-//! The bench page's parameters: `/?bench=tiny|small&backend=cpu&steps=N&seed=S`.
+//! The bench page's parameters: `/?bench=tiny|small&backend=cpu|webgpu&steps=N&seed=S`.
 
 use faultline_engine::{Preset, RunConfig};
 
@@ -13,6 +13,8 @@ pub const DEFAULT_SEED: u64 = 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BenchRequest {
     pub preset: Preset,
+    /// `backend=webgpu`: the WebGPU benchmark instead of the CPU's.
+    pub webgpu: bool,
     pub steps: usize,
     pub seed: u64,
 }
@@ -26,11 +28,11 @@ pub fn is_bench(query: &[(String, String)]) -> bool {
 pub fn parse(query: &[(String, String)]) -> Result<BenchRequest, String> {
     let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
     let preset = Preset::parse(get("bench").unwrap_or_default()).map_err(|e| format!("bench: {}", e.message))?;
-    match get("backend").unwrap_or("cpu") {
-        "cpu" => {}
-        "webgpu" => return Err("backend: webgpu is not available in this build yet (use cpu)".into()),
+    let webgpu = match get("backend").unwrap_or("cpu") {
+        "cpu" => false,
+        "webgpu" => true,
         other => return Err(format!("backend: unknown backend '{other}' (expected cpu or webgpu)")),
-    }
+    };
     let steps = match get("steps") {
         None => DEFAULT_STEPS,
         Some(s) => s.parse().map_err(|_| format!("steps: must be a whole number, got '{s}'"))?,
@@ -40,7 +42,7 @@ pub fn parse(query: &[(String, String)]) -> Result<BenchRequest, String> {
         Some(s) => s.parse().map_err(|_| format!("seed: must be a whole number, got '{s}'"))?,
     };
     RunConfig { steps, seed, ..RunConfig::preset(preset) }.validate().map_err(|e| e.to_string())?;
-    Ok(BenchRequest { preset, steps, seed })
+    Ok(BenchRequest { preset, webgpu, steps, seed })
 }
 
 /// The one-line result for a bench that could not run.
@@ -65,14 +67,16 @@ mod tests {
     #[test]
     fn reads_a_full_request() {
         let r = parse(&query("bench=small&backend=cpu&steps=5&seed=9")).unwrap();
-        assert_eq!(r, BenchRequest { preset: Preset::Small, steps: 5, seed: 9 });
+        assert_eq!(r, BenchRequest { preset: Preset::Small, webgpu: false, steps: 5, seed: 9 });
+        let r = parse(&query("bench=tiny&backend=webgpu&steps=3")).unwrap();
+        assert_eq!(r, BenchRequest { preset: Preset::Tiny, webgpu: true, steps: 3, seed: DEFAULT_SEED });
         assert!(is_bench(&query("bench=small")) && !is_bench(&query("steps=3")));
     }
 
     #[test]
     fn fills_in_defaults() {
         let r = parse(&query("bench=tiny")).unwrap();
-        assert_eq!(r, BenchRequest { preset: Preset::Tiny, steps: DEFAULT_STEPS, seed: DEFAULT_SEED });
+        assert_eq!(r, BenchRequest { preset: Preset::Tiny, webgpu: false, steps: DEFAULT_STEPS, seed: DEFAULT_SEED });
     }
 
     #[test]
@@ -81,7 +85,6 @@ mod tests {
             ("bench=huge", "bench"),
             ("bench=", "bench"),
             ("bench=tiny&backend=tpu", "backend"),
-            ("bench=tiny&backend=webgpu", "backend"),
             ("bench=tiny&steps=ten", "steps"),
             ("bench=tiny&steps=-1", "steps"),
             ("bench=tiny&steps=0", "steps"),

@@ -13,6 +13,7 @@ use faultline_engine::memory::MemoryEstimate;
 use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::telemetry::SampleStats;
 use faultline_engine::{EvalRecord, ModelConfig, Preset, RunConfig, RunSummary, StepRecord};
+use faultline_gpu::bench::GpuBench;
 use serde::{Deserialize, Serialize};
 
 /// Identifies one training run; the page picks a fresh one for every Start.
@@ -40,6 +41,12 @@ pub enum ToWorker {
     Sample(SampleRequest),
     /// Run the training benchmark (no run may be in progress; the worker is busy until it answers).
     Bench {
+        config: Preset,
+        steps: usize,
+        seed: u64,
+    },
+    /// Run the WebGPU training benchmark, answered with [`FromWorker::GpuBenchDone`].
+    GpuBench {
         config: Preset,
         steps: usize,
         seed: u64,
@@ -152,6 +159,8 @@ pub enum FromWorker {
     Run { run: RunId, event: RunEvent },
     /// The answer to [`ToWorker::Bench`].
     BenchDone(BenchResult),
+    /// The answer to [`ToWorker::GpuBench`] (its error says why when there is no usable WebGPU).
+    GpuBenchDone(Box<GpuBench>),
     /// The answer to [`ToWorker::Estimate`] number `request`.
     Estimate { request: u32, result: EstimateResult },
     /// The worker itself failed (a panic, a message it could not read): nothing it runs can be trusted.

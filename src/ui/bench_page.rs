@@ -1,30 +1,37 @@
 //! The bench page: runs one training benchmark in the worker, with no interaction, shows it as tables
-//! (training speed against the reference kernels measured in the same run, the matrix products and the
-//! other kernels) and writes its one-line JSON result into `<pre id="bench-result" data-done="1">` for
-//! `cargo xtask bench`.
+//! (on the CPU: training speed against the reference kernels measured in the same run, the matrix
+//! products and the other kernels; on WebGPU: training speed and the GPU's work per step) and writes
+//! its one-line JSON result into `<pre id="bench-result" data-done="1">` for `cargo xtask bench`.
 
 use crate::bench::{self, BenchRequest, RESULT_ID};
 use crate::client::WorkerClient;
 use crate::protocol::{FromWorker, ToWorker};
 use faultline_engine::bench::BenchResult;
+use faultline_gpu::bench::GpuBench;
 use leptos::prelude::*;
 
 #[component]
 pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
     let result = RwSignal::new(None::<String>);
     let measured = RwSignal::new(None::<BenchResult>);
+    let measured_gpu = RwSignal::new(None::<GpuBench>);
     let request = bench::parse(&query);
     let client = match &request {
         Err(message) => {
             result.set(Some(bench::error_json(message)));
             None
         }
-        &Ok(BenchRequest { preset, steps, seed }) => {
+        &Ok(BenchRequest { preset, webgpu, steps, seed }) => {
             let client = WorkerClient::spawn(move |msg| match msg {
                 FromWorker::BenchDone(r) => {
                     let json = serde_json::to_string(&r).unwrap_or_else(|e| bench::error_json(&e.to_string()));
                     result.set(Some(json));
                     measured.set(Some(r));
+                }
+                FromWorker::GpuBenchDone(r) => {
+                    let json = serde_json::to_string(&r).unwrap_or_else(|e| bench::error_json(&e.to_string()));
+                    result.set(Some(json));
+                    measured_gpu.set(Some(*r));
                 }
                 FromWorker::Fatal { message } => result.set(Some(bench::error_json(&message))),
                 FromWorker::Ready
@@ -34,16 +41,24 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
                 | FromWorker::Checkpoint { .. }
                 | FromWorker::CheckpointLoaded { .. } => {}
             });
-            client.post(ToWorker::Bench { config: preset, steps, seed });
+            client.post(if webgpu {
+                ToWorker::GpuBench { config: preset, steps, seed }
+            } else {
+                ToWorker::Bench { config: preset, steps, seed }
+            });
             Some(client)
         }
     };
     // The page's owner keeps the worker alive for as long as the page is shown.
     StoredValue::new_local(client);
     let described = match request {
-        Ok(r) => {
-            format!("{} steps of the {} configuration on the CPU backend, seed {}", r.steps, r.preset.id(), r.seed)
-        }
+        Ok(r) => format!(
+            "{} steps of the {} configuration on the {} backend, seed {}",
+            r.steps,
+            r.preset.id(),
+            if r.webgpu { "WebGPU" } else { "CPU" },
+            r.seed
+        ),
         Err(_) => "bad parameters".to_string(),
     };
     view! {
@@ -51,6 +66,7 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
             <h1>"Faultline bench"</h1>
             <p>{described}</p>
             {move || measured.get().map(|r| view! { <BenchTables result=r /> })}
+            {move || measured_gpu.get().map(|r| view! { <GpuBenchTable bench=r /> })}
             <pre
                 id=RESULT_ID
                 data-done=move || result.with(|r| r.as_ref().map(|_| "1"))
@@ -145,6 +161,42 @@ fn BenchTables(result: BenchResult) -> impl IntoView {
                 <tr><th scope="col">"kernel"</th><th scope="col" class="num">"reference"</th><th scope="col" class="num">"fast"</th><th scope="col" class="num">"speed-up"</th></tr>
             </thead>
             <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// The WebGPU benchmark: training speed, and what each step sends to the GPU and reads back.
+#[component]
+fn GpuBenchTable(bench: GpuBench) -> impl IntoView {
+    let result = &bench.result;
+    if let Some(error) = &result.error {
+        return view! { <p class="field-error" role="alert">{format!("The WebGPU benchmark could not run: {error}")}</p> }
+            .into_any();
+    }
+    let rows = [
+        ("steps/s", format!("{:.2}", result.steps_per_s)),
+        ("tokens/s", format!("{:.0}", result.tokens_per_s)),
+        ("first step (compiles the kernels), ms", format!("{:.0}", bench.first_step_ms)),
+        ("dispatches per step", format!("{:.0}", bench.dispatches_per_step)),
+        ("submissions per step", format!("{:.1}", bench.submissions_per_step)),
+        ("readbacks per step", format!("{:.1}", bench.readbacks_per_step)),
+        ("bytes read back per step", format!("{:.0}", bench.bytes_read_back_per_step)),
+        ("bytes uploaded per step", format!("{:.0}", bench.bytes_uploaded_per_step)),
+        (
+            "steps no evaluation follows: most submissions, bytes read back",
+            format!("{}, {}", bench.submissions_per_plain_step, bench.bytes_read_back_per_plain_step),
+        ),
+    ];
+    view! {
+        <table id="bench-webgpu" class="bench-table">
+            <caption>{format!("Training on WebGPU, {} ({})", result.config, result.backend_name)}</caption>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|(name, value)| view! { <tr><th scope="row">{name}</th><td class="num">{value}</td></tr> })
+                    .collect_view()}
+            </tbody>
         </table>
     }
     .into_any()

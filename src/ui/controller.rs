@@ -148,7 +148,10 @@ impl Controller {
                 };
                 checkpoint.set(status);
             }
-            FromWorker::Ready | FromWorker::BenchDone(_) | FromWorker::Checkpoint { .. } => {}
+            FromWorker::Ready
+            | FromWorker::BenchDone(_)
+            | FromWorker::GpuBenchDone(_)
+            | FromWorker::Checkpoint { .. } => {}
         });
         Self {
             view,

@@ -20,6 +20,7 @@ fn threading() -> (bool, Option<u32>) {
 pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> impl IntoView {
     let perf = Memo::new(move |_| view.with(|v| measure(&v.steps, v.info.as_ref().map(|i| i.param_count))));
     let backend = move || view.with(|v| v.info.as_ref().map(|i| i.backend.clone()));
+    let on_gpu = move || backend().is_some_and(|b| b.starts_with("WebGPU"));
     let reason = move || view.with(|v| v.info.as_ref().map(|i| i.backend_reason.clone()));
     let (isolated, cores) = threading();
     let threads = format!(
@@ -85,6 +86,12 @@ pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> 
                     </thead>
                     <tbody>{phases}</tbody>
                 </table>
+            </Show>
+            <Show when=on_gpu>
+                <p id="perf-gpu-note" class="hint">
+                    "On WebGPU the forward and backward passes only record the GPU's commands; the step waits for the GPU "
+                    "at its one readback, which this table counts under optimizer."
+                </p>
             </Show>
             <p class="hint">
                 "The forward and backward passes should take most of a step; a large data or telemetry share means the model waits. "

@@ -8,7 +8,7 @@ use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::telemetry::{History, SampleStats};
 use faultline_engine::trainer::{Clock, Trainer};
 use faultline_engine::{EngineError, EvalRecord, ModelConfig, RunConfig, RunSummary, StepRecord};
-use faultline_gpu::{wait, GpuBackend};
+use faultline_gpu::GpuBackend;
 
 /// Steps timed on each backend when "auto" has both: after one untimed step (pipelines compile,
 /// buffers settle), the mean of these decides.
@@ -143,11 +143,11 @@ impl Chooser {
                 return Ok(Chosen { trainer, reason: format!("{why}: training on the CPU") });
             }
         };
-        let adapter = gpu.adapter_description();
         if compute == Compute::Webgpu {
             let trainer = origin.build(gpu, clock)?;
-            return Ok(Chosen { trainer, reason: format!("WebGPU on {adapter}, as chosen in the Compute setting") });
+            return Ok(Chosen { trainer, reason: "WebGPU, as chosen in the Compute setting".into() });
         }
+        let adapter = gpu.adapter_description();
         if gpu.is_software() {
             let trainer = origin.build(cpu(), clock)?;
             let reason = format!(
@@ -230,11 +230,6 @@ fn cpu() -> CpuBackend {
 
 /// A WebGPU device, or why there is none.
 fn open_gpu() -> Result<GpuBackend, String> {
-    if !wait::can_wait() {
-        return Err("this browser cannot wait for WebGPU inside the worker (it lacks JavaScript Promise \
-                    Integration)"
-            .into());
-    }
     GpuBackend::new().map_err(|e| format!("no usable WebGPU here ({e})"))
 }
 

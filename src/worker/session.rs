@@ -16,6 +16,7 @@ use faultline_engine::memory;
 use faultline_engine::telemetry::History;
 use faultline_engine::trainer::Clock;
 use faultline_engine::{EngineError, RunConfig, StepRecord};
+use faultline_gpu::bench::run_gpu_bench;
 
 /// Step records are sent at most this often (20 messages per second) unless something else is sent.
 pub const FLUSH_EVERY_MS: f64 = 50.0;
@@ -247,6 +248,11 @@ impl Session {
                 self.sweep = None;
                 self.run = None;
                 out.push(FromWorker::BenchDone(run_training_bench(config, steps, seed, self.clock)));
+            }
+            ToWorker::GpuBench { config, steps, seed } => {
+                self.sweep = None;
+                self.run = None;
+                out.push(FromWorker::GpuBenchDone(Box::new(run_gpu_bench(config, steps, seed, self.clock))));
             }
             ToWorker::Estimate { request, config } => {
                 out.push(FromWorker::Estimate { request, result: self.estimate(&config) });
@@ -498,12 +504,7 @@ mod tests {
         assert!(cpu.backend.starts_with("CPU"), "{}", cpu.backend);
         assert_eq!(cpu.backend_reason, "the CPU, as chosen in the Compute setting");
         assert!(gpu.backend.starts_with("WebGPU"), "{}", gpu.backend);
-        assert!(
-            gpu.backend_reason.starts_with("WebGPU on ")
-                && gpu.backend_reason.ends_with("as chosen in the Compute setting"),
-            "{}",
-            gpu.backend_reason
-        );
+        assert_eq!(gpu.backend_reason, "WebGPU, as chosen in the Compute setting");
         assert_eq!(gpu_losses.len(), 12);
         for (step, (g, c)) in gpu_losses.iter().zip(&cpu_losses).enumerate() {
             // The GPU sums in another order than the CPU's SIMD kernels; over 12 steps they stay within 1e-3.

@@ -8,6 +8,7 @@
 //! training step outside evaluations is one submission: its one readback of the losses and the
 //! per-tensor sums of squares. The kernels are WGSL files under `src/kernels/`, one per family.
 
+pub mod bench;
 mod kernels;
 pub mod wait;
 
@@ -169,9 +170,15 @@ fn row_groups(n: usize) -> u32 {
 }
 
 impl GpuBackend {
-    /// Finds an adapter and opens a device on it, waiting as [`wait::block_on`] does (in the
-    /// browser only inside a suspendable worker turn: see [`wait::can_wait`]).
+    /// Finds an adapter and opens a device on it, waiting as [`wait::block_on`] does. In the browser
+    /// that works only inside a suspendable worker turn ([`wait::can_wait`]); elsewhere it says so.
     pub fn new() -> Result<Self, GpuInitError> {
+        if !wait::can_wait() {
+            return Err(GpuInitError::NoAdapter(
+                "this browser cannot wait for WebGPU inside the worker (it lacks JavaScript Promise Integration)"
+                    .into(),
+            ));
+        }
         wait::block_on(Self::new_async())
     }
 
