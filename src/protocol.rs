@@ -286,6 +286,13 @@ pub enum RunEvent {
     Failed {
         message: String,
     },
+    /// The run's backend failed (a lost GPU device): it continues on `backend` from the state saved
+    /// at `step`, so the records after `step` are void and come again.
+    Moved {
+        step: usize,
+        backend: String,
+        reason: String,
+    },
 }
 
 /// What the page shows about a run that has just started.

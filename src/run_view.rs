@@ -166,6 +166,15 @@ impl RunView {
                 self.state = RunState::Error;
                 self.message = Some(message);
             }
+            RunEvent::Moved { step, backend, reason } => {
+                self.steps.retain(|r| r.step <= step);
+                self.evals.retain(|e| e.step <= step);
+                self.steps_done = step;
+                if let Some(info) = self.info.as_mut() {
+                    info.backend = backend;
+                    info.backend_reason = reason;
+                }
+            }
         }
         true
     }
@@ -237,6 +246,26 @@ mod tests {
 
     fn starting(run: RunId) -> RunView {
         RunView::starting(run, RunConfig::default())
+    }
+
+    #[test]
+    fn a_move_to_another_backend_voids_the_records_after_its_saved_step() {
+        let mut v = RunView::starting(1, RunConfig::default());
+        v.apply(1, RunEvent::Started(run_info(false)));
+        let records = (1..=5).map(|s| step_record(s, 4.0 - s as f32 * 0.1)).collect();
+        v.apply(1, RunEvent::Steps { records, tokens_per_s: None });
+        v.apply(1, RunEvent::Eval(eval_record(2, 3.9, Some(3.9), None)));
+        v.apply(1, RunEvent::Eval(eval_record(4, 3.7, Some(3.7), None)));
+        let reason = "the GPU device was lost at step 5: the run continues on the CPU from step 2".to_string();
+        let moved = RunEvent::Moved { step: 2, backend: "CPU (SIMD)".into(), reason: reason.clone() };
+        assert!(v.apply(1, moved));
+        assert_eq!(v.steps.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(v.evals.iter().map(|e| e.step).collect::<Vec<_>>(), [2]);
+        assert_eq!((v.steps_done, v.state), (2, RunState::Running));
+        let info = v.info.as_ref().unwrap();
+        assert_eq!((info.backend.as_str(), &info.backend_reason), ("CPU (SIMD)", &reason));
+        v.apply(1, RunEvent::Steps { records: vec![step_record(3, 3.8)], tokens_per_s: None });
+        assert_eq!(v.steps.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]

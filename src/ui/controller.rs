@@ -71,6 +71,7 @@ impl Controller {
             FromWorker::Run { run, event } => {
                 let failure = match &event {
                     RunEvent::Failed { message } => Some(message.clone()),
+                    RunEvent::Moved { reason, .. } => Some(reason.clone()),
                     _ => None,
                 };
                 // A run is kept once it has ended and the detector has read it: its last reading comes just

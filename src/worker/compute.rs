@@ -21,6 +21,7 @@ pub trait RunTrainer {
     fn dataset(&self) -> &Dataset;
     fn param_count(&self) -> usize;
     fn backend_name(&self) -> String;
+    fn backend_lost(&self) -> Option<String>;
     fn steps_done(&self) -> usize;
     fn is_done(&self) -> bool;
     fn history(&self) -> &History;
@@ -53,6 +54,9 @@ impl<B: Backend> RunTrainer for Trainer<B> {
     }
     fn backend_name(&self) -> String {
         Trainer::backend_name(self)
+    }
+    fn backend_lost(&self) -> Option<String> {
+        Trainer::backend_lost(self)
     }
     fn steps_done(&self) -> usize {
         Trainer::steps_done(self)
@@ -93,6 +97,11 @@ impl<B: Backend> RunTrainer for Trainer<B> {
 pub struct Chosen {
     pub trainer: Box<dyn RunTrainer>,
     pub reason: String,
+}
+
+/// Continues a run whose backend was lost on the CPU, from `snapshot` (its checkpoint bytes).
+pub fn continue_on_cpu(snapshot: &[u8], clock: Clock) -> Result<Box<dyn RunTrainer>, EngineError> {
+    Origin::Checkpoint(snapshot).build(cpu(), clock)
 }
 
 /// Where a run starts from: a fresh model, or a checkpoint's bytes.
@@ -266,5 +275,32 @@ mod tests {
         let other = RunConfig { batch_size: 3, ..config };
         chooser.calibrate(&other, GpuBackend::new().expect("a third device"), native_clock);
         assert_eq!(chooser.calibrations.len(), 2);
+    }
+
+    /// A GPU lost mid-run (here destroyed, as a driver reset does): the backend says so, and the run
+    /// continues on the CPU from the state saved before, taking the step the uninterrupted run took.
+    #[test]
+    fn a_lost_gpu_continues_on_the_cpu_from_the_saved_state() {
+        let config = RunConfig { steps: 8, batch_size: 2, ..RunConfig::preset(Preset::Tiny) };
+        let gpu = GpuBackend::new().expect("a Vulkan adapter (Mesa's lavapipe in CI)");
+        let device = gpu.device().clone();
+        let mut trainer = Origin::Fresh(&config).build(gpu, native_clock).expect("builds");
+        for _ in 0..3 {
+            trainer.step().expect("healthy steps");
+        }
+        let snapshot = trainer.checkpoint().expect("saves");
+        assert_eq!(trainer.backend_lost(), None);
+        device.destroy();
+        let _ = trainer.step();
+        let why = trainer.backend_lost().expect("a destroyed device is reported");
+        assert!(why.contains("GPU"), "{why}");
+
+        let mut moved = continue_on_cpu(&snapshot, native_clock).expect("the saved state continues");
+        assert_eq!(moved.steps_done(), 3);
+        assert!(moved.backend_name().starts_with("CPU"), "{}", moved.backend_name());
+        let resumed = moved.step().expect("the CPU steps").loss;
+        let mut uninterrupted = Origin::Fresh(&config).build(cpu(), native_clock).expect("builds");
+        let losses: Vec<f32> = (0..4).map(|_| uninterrupted.step().expect("steps").loss).collect();
+        assert!((resumed - losses[3]).abs() <= 1e-3, "step 4: moved {resumed} vs uninterrupted {}", losses[3]);
     }
 }

@@ -2,7 +2,7 @@
 //! and engine results into messages for the page. The JavaScript glue in [`super::runtime`] only moves
 //! messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
 
-use super::compute::{Chooser, Origin, RunTrainer};
+use super::compute::{continue_on_cpu, Chooser, Origin, RunTrainer};
 use crate::protocol::{
     Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest,
     ToWorker,
@@ -39,6 +39,9 @@ struct Run {
     /// Tokens and milliseconds of the steps in `pending`, for the throughput figure.
     pending_tokens: usize,
     pending_step_ms: f64,
+    /// On a backend that can be lost (WebGPU): the last state saved on the host (checkpoint bytes,
+    /// taken at the start and after each evaluation), to continue on the CPU from.
+    snapshot: Option<Vec<u8>>,
 }
 
 /// A learning-rate range test in progress.
@@ -158,6 +161,8 @@ impl Session {
         };
         out.push(FromWorker::Run { run, event: RunEvent::Started(info) });
         let done = trainer.is_done();
+        let mut trainer = trainer;
+        let snapshot = if trainer.backend_name().starts_with("WebGPU") { trainer.checkpoint().ok() } else { None };
         let mut r = Run {
             id: run,
             trainer,
@@ -166,6 +171,7 @@ impl Session {
             last_flush_ms: (self.clock)(),
             pending_tokens: 0,
             pending_step_ms: 0.0,
+            snapshot,
         };
         if done {
             r.phase = Phase::Over;
@@ -359,7 +365,11 @@ impl Run {
     /// One step, then the evaluation (which carries a sample) and the end-of-run message it makes due.
     fn advance(&mut self, clock: Clock, out: &mut Vec<FromWorker>) {
         let before = clock();
-        match self.trainer.step() {
+        let stepped = self.trainer.step();
+        if self.move_off_a_lost_backend(clock, out) {
+            return;
+        }
+        match stepped {
             Ok(record) => {
                 self.pending_step_ms += clock() - before;
                 self.pending_tokens += record.tokens;
@@ -382,14 +392,56 @@ impl Run {
             // The evaluation carries the run's own sample (decoded with the run's sampling settings).
             self.flush(clock, out);
             let record = self.trainer.evaluate();
+            if self.move_off_a_lost_backend(clock, out) {
+                return;
+            }
             out.push(self.event(RunEvent::Eval(record)));
             out.push(self.diagnosis());
+            if self.snapshot.is_some() {
+                if let Ok(bytes) = self.trainer.checkpoint() {
+                    if self.trainer.backend_lost().is_none() {
+                        self.snapshot = Some(bytes);
+                    }
+                }
+            }
         }
         if self.trainer.is_done() {
             self.flush(clock, out);
             self.phase = Phase::Over;
             out.push(self.event(RunEvent::Finished(self.trainer.summary())));
         }
+    }
+
+    /// When the backend has been lost (a GPU device gone), continues the run on the CPU from the
+    /// last saved state and tells the page, which drops the records after it; true when it had to.
+    fn move_off_a_lost_backend(&mut self, clock: Clock, out: &mut Vec<FromWorker>) -> bool {
+        let Some(why) = self.trainer.backend_lost() else { return false };
+        let lost_at = self.trainer.steps_done();
+        // The records since the last evaluation come from after the saved state: they are void.
+        self.pending.clear();
+        self.pending_tokens = 0;
+        self.pending_step_ms = 0.0;
+        self.last_flush_ms = clock();
+        let moved = self.snapshot.take().ok_or_else(|| why.clone()).and_then(|bytes| {
+            continue_on_cpu(&bytes, clock).map_err(|e| format!("{why}, and the saved state could not continue: {e}"))
+        });
+        match moved {
+            Ok(trainer) => {
+                let step = trainer.steps_done();
+                let reason = format!(
+                    "WebGPU stopped working at step {lost_at} ({why}): the run continues on the CPU from step \
+                     {step}, its last saved state"
+                );
+                let backend = trainer.backend_name();
+                self.trainer = trainer;
+                out.push(self.event(RunEvent::Moved { step, backend, reason }));
+            }
+            Err(message) => {
+                self.phase = Phase::Over;
+                out.push(self.event(RunEvent::Failed { message }));
+            }
+        }
+        true
     }
 
     /// What the detector reads in the telemetry so far.

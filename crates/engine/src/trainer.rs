@@ -222,6 +222,11 @@ impl<B: Backend> Trainer<B> {
         self.backend.name()
     }
 
+    /// Why the backend can no longer be trusted, once it cannot ([`Backend::lost`]).
+    pub fn backend_lost(&self) -> Option<String> {
+        self.backend.lost()
+    }
+
     pub fn steps_done(&self) -> usize {
         self.steps_done
     }

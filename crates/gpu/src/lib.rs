@@ -115,8 +115,9 @@ pub struct GpuBackend {
     budget: u64,
     used: u64,
     stats: GpuStatsHandle,
-    /// The first error the device reported outside any error scope (a kernel the browser's WebGPU
-    /// refused, a lost device): the next readback stops with it rather than return zeros.
+    /// The first failure since which the GPU's results cannot be trusted: an error the device
+    /// reported outside any error scope (a kernel the browser's WebGPU refused), a lost device, a
+    /// failed readback. [`Backend::lost`] reports it; readbacks return zeros from then on.
     failure: Arc<Mutex<Option<String>>>,
 }
 
@@ -215,8 +216,15 @@ impl GpuBackend {
         let failure = Arc::new(Mutex::new(None::<String>));
         let slot = Arc::clone(&failure);
         device.on_uncaptured_error(Arc::new(move |e| {
-            slot.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| e.to_string());
+            slot.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(|| format!("the GPU reported an error: {e}"));
         }));
+        let slot = Arc::clone(&failure);
+        device.set_device_lost_callback(move |reason, message| {
+            let why = format!("the GPU device was lost ({reason:?}: {message})");
+            slot.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
+        });
         let status = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("clip status"),
             contents: &f32_bytes(&[1.0, 1.0, 0.0, 0.0]),
@@ -271,6 +279,12 @@ impl GpuBackend {
         self.pipelines.len()
     }
 
+    /// The device, for what a driver reset or the browser reclaiming the GPU does to it
+    /// (`destroy`: the tests lose the device this way).
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
     /// The largest buffer, in bytes, a kernel can bind.
     pub fn max_buffer_bytes(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
@@ -288,12 +302,21 @@ impl GpuBackend {
         }
     }
 
-    /// Waits until the map requested with `done` as its callback's channel has finished.
-    fn wait_mapped(&self, done: &std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>) {
+    /// Records the first reason the GPU's results cannot be trusted any more.
+    fn fail(&self, why: String) {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
+    }
+
+    /// Waits until the map requested with `done` as its callback's channel has finished; false (and
+    /// the reason recorded for [`Backend::lost`]) when it failed or the device has failed before.
+    fn wait_mapped(&self, done: &std::sync::mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>) -> bool {
         #[cfg(not(target_arch = "wasm32"))]
         let result = match self.device.poll(wgpu::PollType::wait_indefinitely()) {
             Ok(_) => done.try_recv(),
-            Err(e) => panic!("the GPU device failed while waiting for its work: {e}"),
+            Err(e) => {
+                self.fail(format!("the GPU device failed while waiting for its work: {e}"));
+                return false;
+            }
         };
         #[cfg(target_arch = "wasm32")]
         let result = loop {
@@ -303,12 +326,15 @@ impl GpuBackend {
             }
         };
         match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("reading a GPU buffer back failed: {e}"),
-            Err(_) => panic!("the GPU readback did not complete"),
-        }
-        if let Some(e) = self.failure.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            panic!("the GPU reported an error, so its results cannot be trusted: {e}");
+            Ok(Ok(())) => self.lost().is_none(),
+            Ok(Err(e)) => {
+                self.fail(format!("reading a GPU buffer back failed: {e}"));
+                false
+            }
+            Err(_) => {
+                self.fail("the GPU readback never completed".into());
+                false
+            }
         }
     }
 
@@ -321,16 +347,32 @@ impl GpuBackend {
         })
     }
 
-    /// A read-only storage buffer holding `bytes` (token ids, targets), set at creation.
+    /// A storage buffer holding `bytes` (token ids, targets, data to copy), set before the next
+    /// submission's commands run.
     fn constant(&mut self, bytes: &[u8], label: &str) -> wgpu::Buffer {
         self.stats.update(|s| s.bytes_uploaded += bytes.len() as u64);
-        let mut contents = bytes.to_vec();
-        contents.resize(contents.len().max(4), 0);
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        self.filled(bytes, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC, label)
+    }
+
+    /// A new buffer for `usage` holding `bytes` (padded to whole words, at least one). It is written
+    /// through the queue, which lands before the next submission; only commands recorded after its
+    /// creation use it. Unlike a buffer mapped at creation this cannot panic on a lost device.
+    fn filled(&self, bytes: &[u8], usage: wgpu::BufferUsages, label: &str) -> wgpu::Buffer {
+        let size = bytes.len().div_ceil(4).max(1) * 4;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            contents: &contents,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        })
+            size: size as u64,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if size == bytes.len() {
+            self.queue.write_buffer(&buffer, 0, bytes);
+        } else {
+            let mut padded = bytes.to_vec();
+            padded.resize(size, 0);
+            self.queue.write_buffer(&buffer, 0, &padded);
+        }
+        buffer
     }
 
     /// Records a copy of `data` into the start of `dst`, in order with the dispatches around it
@@ -346,11 +388,7 @@ impl GpuBackend {
     /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings.
     fn dispatch(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
         let pipeline = self.pipelines.get(&self.device, kernel);
-        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: &params.bytes(),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = self.filled(&params.bytes(), wgpu::BufferUsages::UNIFORM, "params");
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         entries.extend(
             buffers.iter().map(|&(binding, b)| wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() }),
@@ -399,12 +437,17 @@ impl GpuBackend {
             // The receiver waits below; it is gone only if this thread has already panicked.
             let _ = tx.send(r);
         });
-        self.wait_mapped(&rx);
-        let data: Vec<f32> = {
+        let data: Vec<f32> = if self.wait_mapped(&rx) {
             let view = staging.slice(..).get_mapped_range().expect("a buffer mapped just now");
-            view.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            let data = view.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            drop(view);
+            staging.unmap();
+            data
+        } else {
+            // Nothing came back: zeros of the right lengths keep the caller going until it asks
+            // `lost()`, which says why these numbers mean nothing.
+            vec![0.0; (bytes / 4) as usize]
         };
-        staging.unmap();
         self.stats.update(|s| {
             s.readbacks += 1;
             s.bytes_read_back += bytes;
@@ -437,6 +480,10 @@ impl Backend for GpuBackend {
 
     fn name(&self) -> String {
         format!("WebGPU (wgpu on {})", self.adapter_description())
+    }
+
+    fn lost(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn zeros(&mut self, len: usize) -> GpuBuf {

@@ -140,6 +140,13 @@ pub trait Backend {
     /// Human-readable name ("CPU (ndarray)", "WebGPU", ...).
     fn name(&self) -> String;
 
+    /// Why this backend's results can no longer be trusted (a lost GPU device, a kernel its driver
+    /// refused), once that has happened: the run must continue elsewhere from a saved state. Never
+    /// for backends that cannot fail this way.
+    fn lost(&self) -> Option<String> {
+        None
+    }
+
     /// A zero-filled buffer of `len` numbers (for kernels and tests; models allocate with [`Backend::alloc`]).
     fn zeros(&mut self, len: usize) -> Self::Buf;
     /// A zero-filled buffer of `len` numbers counted against the memory budget: fails with
