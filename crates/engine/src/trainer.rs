@@ -336,11 +336,21 @@ impl<B: Backend> Trainer<B> {
         let losses = (&self.loss_rows[..], &self.acts.losses);
         self.backend.read_step(&losses, &mut self.readout);
         let t6 = now();
-        if let Some(micro) = self.readout.losses.iter().position(|rows| !mean(rows).is_finite()) {
+        // One pass over the micro-batches' mean losses: their sum, or the first that is not finite.
+        let mut loss_sum = 0.0f64;
+        let mut non_finite = None;
+        for (micro, rows) in self.readout.losses.iter().enumerate() {
+            let m = mean(rows);
+            if !m.is_finite() {
+                non_finite = Some(micro);
+                break;
+            }
+            loss_sum += m as f64;
+        }
+        if let Some(micro) = non_finite {
             self.replay_forward(batches_from, micro);
             return Err(self.stop_non_finite());
         }
-        let loss_sum: f64 = self.readout.losses.iter().map(|rows| mean(rows) as f64).sum();
         self.grad_sq.clone_from(&self.readout.grad_sq);
         let norm = global_norm(&self.grad_sq);
         if !norm.is_finite() {
