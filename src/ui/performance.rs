@@ -23,11 +23,18 @@ pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> 
     let on_gpu = move || backend().is_some_and(|b| b.starts_with("WebGPU"));
     let reason = move || view.with(|v| v.info.as_ref().map(|i| i.backend_reason.clone()));
     let (isolated, cores) = threading();
-    let threads = format!(
+    let cpu_threads = format!(
         "1: training runs in one Web Worker on one core{}. The page {} cross-origin isolated, which threads would need.",
         cores.map(|c| format!(" of the {c} this browser reports")).unwrap_or_default(),
         if isolated { "is" } else { "is not" }
     );
+    let threads = move || {
+        if on_gpu() {
+            "the GPU computes the step; one Web Worker records its commands and waits for its readback.".to_string()
+        } else {
+            cpu_threads.clone()
+        }
+    };
     let summary = move || {
         perf.get().map(|p| {
             let gflops =

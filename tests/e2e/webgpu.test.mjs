@@ -80,6 +80,7 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
       assert.match(gpu.facts.reason, /^WebGPU, as chosen in the Compute setting$/);
       assert.equal(await gpu.page.locator("#compute-select").inputValue(), "webgpu");
       assert.ok(await gpu.page.locator("#perf-gpu-note").isVisible(), "the note on where a GPU step waits");
+      assert.match(await gpu.page.locator("#perf-threads").textContent(), /^the GPU computes the step/);
       assert.ok(!(await gpu.page.locator("#error-banner").isVisible()), "no error banner");
       assert.deepEqual(gpu.problems, []);
       await gpu.page.locator("#performance").scrollIntoViewIfNeeded();
