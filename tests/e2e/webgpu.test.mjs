@@ -123,6 +123,18 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
     }
   });
 
+  test("a run too big for its memory on WebGPU fails with the out-of-memory entry, not a crash", async () => {
+    const run = await train(shared.browser, "config=tiny&steps=4&seed=3&fault=batch-too-large&compute=webgpu");
+    try {
+      assert.equal(run.facts.state, "error", JSON.stringify(run.facts));
+      await run.page.locator('#symptoms [data-entry="out-of-memory-oom"]').waitFor({ timeout: 10_000 });
+      assert.match(await run.page.locator("#error-banner").textContent(), /memory/i);
+      assert.deepEqual(run.problems, []);
+    } finally {
+      await run.page.close();
+    }
+  });
+
   test("the bench page measures WebGPU training and the GPU's work per step", async () => {
     const { result, rows, problems } = await runBenchPage(
       shared.browser,
