@@ -51,22 +51,29 @@ pub fn run_training_bench(preset: Preset, steps: usize, seed: u64, clock: Clock)
     result
 }
 
+impl BenchResult {
+    /// The result before anything is measured: one thread, no figures, no error.
+    pub fn unmeasured(backend: &str, backend_name: String, preset: Preset, steps: usize) -> Self {
+        BenchResult {
+            backend: backend.to_string(),
+            backend_name,
+            threads: 1,
+            config: preset.id().to_string(),
+            steps,
+            steps_per_s: 0.0,
+            tokens_per_s: 0.0,
+            first_loss: None,
+            last_loss: None,
+            error: None,
+            reference_steps_per_s: None,
+            kernels: None,
+        }
+    }
+}
+
 /// Times `steps` training steps of `preset` on `backend`.
 fn train_timed(backend: CpuBackend, preset: Preset, steps: usize, seed: u64, clock: Clock) -> BenchResult {
-    let mut result = BenchResult {
-        backend: "cpu".to_string(),
-        backend_name: backend.name(),
-        threads: 1,
-        config: preset.id().to_string(),
-        steps,
-        steps_per_s: 0.0,
-        tokens_per_s: 0.0,
-        first_loss: None,
-        last_loss: None,
-        error: None,
-        reference_steps_per_s: None,
-        kernels: None,
-    };
+    let mut result = BenchResult::unmeasured("cpu", backend.name(), preset, steps);
     let cfg = RunConfig { steps: steps.max(1), seed, ..RunConfig::preset(preset) };
     let mut trainer = match Trainer::new(cfg, backend, clock) {
         Ok(t) => t,

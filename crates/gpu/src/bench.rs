@@ -31,20 +31,7 @@ pub struct GpuBench {
 /// Trains `preset` for one untimed step (it compiles every pipeline) and then `steps` timed ones,
 /// from `seed`, counting the GPU's work.
 pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> GpuBench {
-    let mut result = BenchResult {
-        backend: "webgpu".to_string(),
-        backend_name: String::new(),
-        threads: 1,
-        config: preset.id().to_string(),
-        steps,
-        steps_per_s: 0.0,
-        tokens_per_s: 0.0,
-        first_loss: None,
-        last_loss: None,
-        error: None,
-        reference_steps_per_s: None,
-        kernels: None,
-    };
+    let mut result = BenchResult::unmeasured("webgpu", String::new(), preset, steps);
     let mut out = GpuBench {
         result: result.clone(),
         first_step_ms: 0.0,
