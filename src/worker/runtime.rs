@@ -25,6 +25,8 @@ thread_local! {
     static PERFORMANCE: Option<Performance> = js_sys::global().unchecked_into::<WorkerGlobalScope>().performance();
     /// The worker, set once by [`run`]; it lives as long as the thread.
     static WORKER: Cell<Option<&'static Worker>> = const { Cell::new(None) };
+    /// A panic has been reported to the page (the panic hook's `Fatal` carries its message).
+    static PANICKED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The engine's clock inside the worker: `performance.now()`.
@@ -103,7 +105,13 @@ impl Worker {
                         Err(e) => Err(e),
                     };
                     if let Err(e) = ended {
-                        post(&FromWorker::Fatal { message: format!("the training worker's turn failed: {e:?}") });
+                        // The panic hook has already said why, unless the turn trapped without a panic.
+                        if !PANICKED.with(Cell::get) {
+                            post(&FromWorker::Fatal { message: format!("the training worker's turn failed: {e:?}") });
+                        }
+                        // A turn cut short leaves the session mid-change: it takes no more turns, as a
+                        // worker whose plain call panicked does not either.
+                        return;
                     }
                     self.busy.set(false);
                     self.pump();
@@ -152,6 +160,7 @@ fn promising_turn() -> Option<js_sys::Function> {
 /// The worker's entry point: installs the panic reporter, starts listening, then posts `Ready`.
 pub fn run() {
     std::panic::set_hook(Box::new(|info| {
+        PANICKED.with(|p| p.set(true));
         console_error_panic_hook::hook(info);
         post(&FromWorker::Fatal { message: format!("the training worker crashed: {info}") });
     }));

@@ -66,6 +66,7 @@ export function sharedBrowser(options) {
  */
 export async function openPage(browser, path = "") {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.workerLoaded = workerWasmLoaded(page);
   const problems = [];
   page.on("console", (message) => {
     if (message.type() === "error") {
@@ -85,17 +86,30 @@ export async function openPage(browser, path = "") {
   return { page, problems };
 }
 
-/**
- * Reloads the page and waits until the training worker's WebAssembly has arrived too, so that closing
- * the page afterwards aborts no request.
- */
-export async function reloadWithWorker(page) {
-  const workerLoaded = page.waitForEvent("requestfinished", {
+/** Waits for the training worker's WebAssembly to arrive on `page`: the worker fetches it after the page's own load. */
+function workerWasm(page) {
+  return page.waitForEvent("requestfinished", {
     predicate: (request) => /faultline-worker.*_bg\.wasm$/.test(request.url()),
     timeout: 60_000,
   });
+}
+
+/** Resolves once the worker's WebAssembly has arrived, or after a minute, or when the page closes. */
+function workerWasmLoaded(page) {
+  return workerWasm(page).catch(() => {});
+}
+
+/**
+ * Reloads the page and waits until the training worker's WebAssembly has arrived too, so that closing
+ * the page afterwards aborts no request. It first lets the current load's worker arrive, which the
+ * reload would otherwise abort (a failed request).
+ */
+export async function reloadWithWorker(page) {
+  await page.workerLoaded;
+  const arrived = workerWasm(page);
+  page.workerLoaded = arrived.catch(() => {});
   await page.reload({ waitUntil: "load" });
-  await workerLoaded;
+  await arrived;
 }
 
 /** Saves a full-page screenshot as target/e2e-screenshots/<name> and returns its path. */
