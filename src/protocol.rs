@@ -5,6 +5,7 @@
 //! Every message about a training run carries the run's id, chosen by the page, so telemetry still in
 //! flight from a run the learner has already reset is recognised and dropped.
 
+use faultline_engine::backend::BackendKind;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::data::CorpusInfo;
 use faultline_engine::diagnosis::Finding;
@@ -291,6 +292,7 @@ pub enum RunEvent {
     Moved {
         step: usize,
         backend: String,
+        backend_kind: BackendKind,
         reason: String,
     },
 }
@@ -301,6 +303,8 @@ pub struct RunInfo {
     /// Steps planned.
     pub steps: usize,
     pub backend: String,
+    /// Where it computes (the panel's notes on GPU timing depend on it).
+    pub backend_kind: BackendKind,
     /// Why the run got this backend (the Compute setting, or what the calibration measured).
     pub backend_reason: String,
     pub param_count: usize,
@@ -486,6 +490,7 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub mod test_support {
     use super::RunInfo;
+    use faultline_engine::backend::BackendKind;
     use faultline_engine::data::CorpusInfo;
     use faultline_engine::telemetry::SampleStats;
     use faultline_engine::trainer::{native_clock, Trainer};
@@ -496,6 +501,7 @@ pub mod test_support {
         RunInfo {
             steps: 100,
             backend: "CPU (scalar)".into(),
+            backend_kind: BackendKind::Cpu,
             backend_reason: "the CPU, as chosen in the Compute setting".into(),
             param_count: 1234,
             model: Preset::Tiny.model(40),

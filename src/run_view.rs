@@ -166,12 +166,13 @@ impl RunView {
                 self.state = RunState::Error;
                 self.message = Some(message);
             }
-            RunEvent::Moved { step, backend, reason } => {
+            RunEvent::Moved { step, backend, backend_kind, reason } => {
                 self.steps.retain(|r| r.step <= step);
                 self.evals.retain(|e| e.step <= step);
                 self.steps_done = step;
                 if let Some(info) = self.info.as_mut() {
                     info.backend = backend;
+                    info.backend_kind = backend_kind;
                     info.backend_reason = reason;
                 }
             }
@@ -242,6 +243,7 @@ pub fn trained(config: RunConfig) -> RunView {
 mod tests {
     use super::*;
     use crate::protocol::test_support::{eval_record, run_info, step_record, summary};
+    use faultline_engine::backend::BackendKind;
     use faultline_engine::diagnosis::Finding;
 
     fn starting(run: RunId) -> RunView {
@@ -257,7 +259,12 @@ mod tests {
         v.apply(1, RunEvent::Eval(eval_record(2, 3.9, Some(3.9), None)));
         v.apply(1, RunEvent::Eval(eval_record(4, 3.7, Some(3.7), None)));
         let reason = "the GPU device was lost at step 5: the run continues on the CPU from step 2".to_string();
-        let moved = RunEvent::Moved { step: 2, backend: "CPU (SIMD)".into(), reason: reason.clone() };
+        let moved = RunEvent::Moved {
+            step: 2,
+            backend: "CPU (SIMD)".into(),
+            backend_kind: BackendKind::Cpu,
+            reason: reason.clone(),
+        };
         assert!(v.apply(1, moved));
         assert_eq!(v.steps.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(v.evals.iter().map(|e| e.step).collect::<Vec<_>>(), [2]);

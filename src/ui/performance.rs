@@ -5,6 +5,7 @@ use super::compute::ComputeSetting;
 use crate::performance::{measure, WINDOW};
 use crate::protocol::Compute;
 use crate::run_view::RunView;
+use faultline_engine::backend::BackendKind;
 use leptos::prelude::*;
 
 /// Whether the page may share memory with threads (the server sent COOP/COEP), and the cores the
@@ -20,7 +21,7 @@ fn threading() -> (bool, Option<u32>) {
 pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> impl IntoView {
     let perf = Memo::new(move |_| view.with(|v| measure(&v.steps, v.info.as_ref().map(|i| i.param_count))));
     let backend = move || view.with(|v| v.info.as_ref().map(|i| i.backend.clone()));
-    let on_gpu = move || backend().is_some_and(|b| b.starts_with("WebGPU"));
+    let on_gpu = move || view.with(|v| v.info.as_ref().is_some_and(|i| i.backend_kind == BackendKind::Gpu));
     let reason = move || view.with(|v| v.info.as_ref().map(|i| i.backend_reason.clone()));
     let (isolated, cores) = threading();
     let cpu_threads = format!(

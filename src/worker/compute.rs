@@ -2,7 +2,8 @@
 //! settles "auto", and the run's trainer behind one object-safe trait, so the session never asks which.
 
 use crate::protocol::Compute;
-use faultline_engine::backend::{Backend, CpuBackend};
+use faultline_engine::backend::{Backend, BackendKind, CpuBackend};
+use faultline_engine::checkpoint::Checkpoint;
 use faultline_engine::data::Dataset;
 use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::telemetry::{History, SampleStats};
@@ -21,6 +22,7 @@ pub trait RunTrainer {
     fn dataset(&self) -> &Dataset;
     fn param_count(&self) -> usize;
     fn backend_name(&self) -> String;
+    fn backend_kind(&self) -> BackendKind;
     fn backend_lost(&self) -> Option<String>;
     fn steps_done(&self) -> usize;
     fn is_done(&self) -> bool;
@@ -54,6 +56,9 @@ impl<B: Backend> RunTrainer for Trainer<B> {
     }
     fn backend_name(&self) -> String {
         Trainer::backend_name(self)
+    }
+    fn backend_kind(&self) -> BackendKind {
+        Trainer::backend_kind(self)
     }
     fn backend_lost(&self) -> Option<String> {
         Trainer::backend_lost(self)
@@ -167,7 +172,7 @@ impl Chooser {
         }
         let config = match origin {
             Origin::Fresh(config) => config.clone(),
-            Origin::Checkpoint(bytes) => Trainer::from_checkpoint(bytes, cpu(), clock)?.config().clone(),
+            Origin::Checkpoint(bytes) => Checkpoint::from_bytes(bytes)?.config,
         };
         let calibration = self.calibrate(&config, gpu, clock);
         let cpu_rate = calibration.cpu_steps_per_s;

@@ -7,6 +7,7 @@ use crate::protocol::{
     Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, RunInfo, SampleRequest,
     ToWorker,
 };
+use faultline_engine::backend::BackendKind;
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::config::CorpusSource;
 use faultline_engine::data::Dataset;
@@ -142,7 +143,7 @@ impl Session {
     fn begin(
         &mut self,
         run: RunId,
-        trainer: Box<dyn RunTrainer>,
+        mut trainer: Box<dyn RunTrainer>,
         backend_reason: String,
         paused: bool,
         out: &mut Vec<FromWorker>,
@@ -152,6 +153,7 @@ impl Session {
         let info = RunInfo {
             steps: trainer.config().steps,
             backend: trainer.backend_name(),
+            backend_kind: trainer.backend_kind(),
             backend_reason,
             param_count: trainer.param_count(),
             model: *trainer.model_config(),
@@ -161,8 +163,8 @@ impl Session {
         };
         out.push(FromWorker::Run { run, event: RunEvent::Started(info) });
         let done = trainer.is_done();
-        let mut trainer = trainer;
-        let snapshot = if trainer.backend_name().starts_with("WebGPU") { trainer.checkpoint().ok() } else { None };
+        // A GPU holds the run's only state: keep a copy on the host to continue from if it is lost.
+        let snapshot = (trainer.backend_kind() == BackendKind::Gpu).then(|| trainer.checkpoint().ok()).flatten();
         let mut r = Run {
             id: run,
             trainer,
@@ -432,9 +434,9 @@ impl Run {
                     "WebGPU stopped working at step {lost_at} ({why}): the run continues on the CPU from step \
                      {step}, its last saved state"
                 );
-                let backend = trainer.backend_name();
+                let (backend, backend_kind) = (trainer.backend_name(), trainer.backend_kind());
                 self.trainer = trainer;
-                out.push(self.event(RunEvent::Moved { step, backend, reason }));
+                out.push(self.event(RunEvent::Moved { step, backend, backend_kind, reason }));
             }
             Err(message) => {
                 self.phase = Phase::Over;
@@ -555,7 +557,7 @@ mod tests {
         let (gpu, gpu_losses) = train_on(Compute::Webgpu, config(12));
         assert!(cpu.backend.starts_with("CPU"), "{}", cpu.backend);
         assert_eq!(cpu.backend_reason, "the CPU, as chosen in the Compute setting");
-        assert!(gpu.backend.starts_with("WebGPU"), "{}", gpu.backend);
+        assert_eq!(gpu.backend_kind, BackendKind::Gpu, "{}", gpu.backend);
         assert_eq!(gpu.backend_reason, "WebGPU, as chosen in the Compute setting");
         assert_eq!(gpu_losses.len(), 12);
         for (step, (g, c)) in gpu_losses.iter().zip(&cpu_losses).enumerate() {
@@ -573,7 +575,7 @@ mod tests {
         let reason = &info.backend_reason;
         assert!(reason.starts_with("auto: "), "{reason}");
         let on_gpu = reason.ends_with("training on WebGPU");
-        assert_eq!(info.backend.starts_with("WebGPU"), on_gpu, "{} / {reason}", info.backend);
+        assert_eq!(info.backend_kind == BackendKind::Gpu, on_gpu, "{} / {reason}", info.backend);
         if reason.contains("software renderer") {
             assert!(!on_gpu, "{reason}");
         } else {

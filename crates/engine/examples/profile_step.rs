@@ -5,7 +5,7 @@
 //! (`reference`: the reference kernels instead of the fast ones).
 
 use faultline_engine::backend::{
-    Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
+    Activation, AdamW, AttnShape, Backend, BackendKind, CpuBackend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
 };
 use faultline_engine::config::{Preset, RunConfig};
 use faultline_engine::trainer::{native_clock, Trainer};
@@ -43,6 +43,9 @@ impl Backend for Timed {
 
     fn name(&self) -> String {
         self.inner.name()
+    }
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
     }
     fn zeros(&mut self, len: usize) -> Vec<f32> {
         self.inner.zeros(len)

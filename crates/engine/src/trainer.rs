@@ -1,7 +1,7 @@
 //! A training run: batches, steps, evaluation, sampling, non-finite detection and the run summary.
 
 use crate::backend::cpu::activation_slope;
-use crate::backend::{AttnShape, Backend, CpuBackend, StepReadout};
+use crate::backend::{AttnShape, Backend, BackendKind, CpuBackend, StepReadout};
 use crate::checkpoint::{Checkpoint, NamedTensor};
 use crate::config::{ModelConfig, OptimizerKind, RunConfig};
 use crate::data::{Dataset, Split};
@@ -220,6 +220,10 @@ impl<B: Backend> Trainer<B> {
 
     pub fn backend_name(&self) -> String {
         self.backend.name()
+    }
+
+    pub fn backend_kind(&self) -> BackendKind {
+        self.backend.kind()
     }
 
     /// Why the backend can no longer be trusted, once it cannot ([`Backend::lost`]).

@@ -13,7 +13,7 @@ mod kernels;
 pub mod wait;
 
 use faultline_engine::backend::{
-    Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
+    Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
 };
 use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
@@ -170,6 +170,21 @@ fn row_groups(n: usize) -> u32 {
     n.div_ceil(ROW_GROUP).max(1) as u32
 }
 
+/// wgpu's "no adapter" message, less its clauses about backends this build never asked for: it
+/// names every backend wgpu knows ("vulkan support not compiled in, metal not requested, …"),
+/// while the learner needs only what happened to the ones it tried ("BrowserWebGpu found no adapters").
+fn adapter_error_summary(message: &str) -> String {
+    let irrelevant = ["support not compiled in", "not requested", "not explicitly enabled"];
+    let Some((head, clauses)) = message.split_once("; ") else { return message.to_string() };
+    let kept: Vec<&str> =
+        clauses.split(", ").filter(|clause| !irrelevant.iter().any(|end| clause.ends_with(end))).collect();
+    if kept.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}: {}", kept.join(", "))
+    }
+}
+
 impl GpuBackend {
     /// Finds an adapter and opens a device on it, waiting as [`wait::block_on`] does. In the browser
     /// that works only inside a suspendable worker turn ([`wait::can_wait`]); elsewhere it says so.
@@ -192,7 +207,7 @@ impl GpuBackend {
                 ..Default::default()
             })
             .await
-            .map_err(|e| GpuInitError::NoAdapter(e.to_string()))?;
+            .map_err(|e| GpuInitError::NoAdapter(adapter_error_summary(&e.to_string())))?;
         let limits = adapter.limits();
         if limits.max_compute_workgroup_storage_size < WORKGROUP_STORAGE_NEEDED
             || limits.max_compute_invocations_per_workgroup < WORKGROUP as u32
@@ -480,6 +495,10 @@ impl Backend for GpuBackend {
 
     fn name(&self) -> String {
         format!("WebGPU (wgpu on {})", self.adapter_description())
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Gpu
     }
 
     fn lost(&self) -> Option<String> {
@@ -879,5 +898,21 @@ fn activation_id(f: Activation) -> usize {
         Activation::Gelu => 0,
         Activation::Relu => 1,
         Activation::Sigmoid => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adapter_error_summary;
+
+    #[test]
+    fn an_adapter_error_keeps_only_the_backends_that_were_tried() {
+        let browser = "No suitable graphics adapter found; noop not explicitly enabled, vulkan support not compiled \
+                       in, metal support not compiled in, dx12 support not compiled in, gl support not compiled in, \
+                       webgpu found no adapters";
+        assert_eq!(adapter_error_summary(browser), "No suitable graphics adapter found: webgpu found no adapters");
+        let nothing_tried = "No suitable graphics adapter found; noop not requested, vulkan not requested";
+        assert_eq!(adapter_error_summary(nothing_tried), "No suitable graphics adapter found");
+        assert_eq!(adapter_error_summary("WGPU_ADAPTER_NAME not set"), "WGPU_ADAPTER_NAME not set");
     }
 }

@@ -11,6 +11,18 @@ pub mod cpu;
 pub use cpu::CpuBackend;
 
 use crate::error::EngineError;
+use serde::{Deserialize, Serialize};
+
+/// Where a backend computes: what the page shows about the run's hardware, and whether the run's
+/// state can vanish with a device (so the session keeps a copy on the host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// Host memory and the CPU's own cores: it cannot be lost.
+    Cpu,
+    /// A GPU device: buffers live on it, and a driver reset or an unplugged device loses them.
+    Gpu,
+}
 
 /// Element-wise nonlinearities of the MLP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +151,9 @@ pub trait Backend {
 
     /// Human-readable name ("CPU (ndarray)", "WebGPU", ...).
     fn name(&self) -> String;
+
+    /// Where this backend computes.
+    fn kind(&self) -> BackendKind;
 
     /// Why this backend's results can no longer be trusted (a lost GPU device, a kernel its driver
     /// refused), once that has happened: the run must continue elsewhere from a saved state. Never

@@ -11,7 +11,7 @@ pub mod fast;
 pub mod matmul;
 pub mod reference;
 
-use super::{Activation, AdamW, AttnShape, Backend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut};
+use super::{Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut};
 use crate::error::EngineError;
 use crate::optim::{clip_factor, global_norm};
 use crate::rng::Rng;
@@ -214,6 +214,10 @@ impl<T: Real> Backend for CpuBackend<T> {
 
     fn name(&self) -> String {
         if self.reference { "CPU (reference)" } else { "CPU (fused)" }.to_string()
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cpu
     }
 
     fn zeros(&mut self, len: usize) -> Vec<T> {
