@@ -170,8 +170,9 @@ impl Backend for Timed {
         probs: &Vec<f32>,
         shape: AttnShape,
         scale: f32,
+        causal: bool,
     ) {
-        self.time("attention_backward", |b| b.attention_backward(dqkv, dout, qkv, probs, shape, scale))
+        self.time("attention_backward", |b| b.attention_backward(dqkv, dout, qkv, probs, shape, scale, causal))
     }
     fn activation(&mut self, out: &mut Vec<f32>, x: &Vec<f32>, len: usize, f: Activation) {
         self.time("activation", |b| b.activation(out, x, len, f))

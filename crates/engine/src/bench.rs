@@ -315,7 +315,7 @@ pub fn row_kernel_timings(preset: Preset, clock: Clock, min_ms: f64) -> Vec<Kern
     });
     let mut dqkv = vec![0.0f32; rows * 3 * c];
     compare(format!("{id}: attention backward"), &mut |b| {
-        b.attention_backward(&mut dqkv, &x_c, &qkv, &probs, shape, scale);
+        b.attention_backward(&mut dqkv, &x_c, &qkv, &probs, shape, scale, true);
     });
     let mut out_f = vec![0.0f32; rows * f];
     compare(format!("{id}: GELU forward [N,F]"), &mut |b| b.activation(&mut out_f, &x_f, rows * f, Activation::Gelu));

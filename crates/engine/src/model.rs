@@ -750,7 +750,8 @@ impl<B: Backend> Gpt<B> {
         b.matmul(&mut g.w_proj, &a.out, &d.branch, c, n, c, true, false, true); // dW_proj += outᵀ·d  [C, C]
         b.bias_backward(&mut g.b_proj, &d.branch, n, c);
         b.matmul(&mut d.attn, &d.branch, &w.w_proj, n, c, c, false, true, false); // d_out = d·W_projᵀ  [N, C]
-        b.attention_backward(&mut d.qkv, &d.attn, &a.qkv, &a.probs, shape, self.attn_scale()); // [N, 3C]
+        let causal = !self.faults.no_causal_mask; // as the forward pass masked
+        b.attention_backward(&mut d.qkv, &d.attn, &a.qkv, &a.probs, shape, self.attn_scale(), causal); // [N, 3C]
         b.matmul(&mut g.w_qkv, h, &d.qkv, c, n, 3 * c, true, false, true); // dW_qkv += hᵀ·d_qkv  [C, 3C]
         b.bias_backward(&mut g.b_qkv, &d.qkv, n, 3 * c);
         b.matmul(&mut d.input, &d.qkv, &w.w_qkv, n, 3 * c, c, false, true, false);

@@ -752,6 +752,7 @@ impl Backend for GpuBackend {
         probs: &GpuBuf,
         shape: AttnShape,
         scale: f32,
+        _causal: bool, // the kernels zero dS where probs are zero: no work is skipped
     ) {
         let ds = self.scratch(shape.probs_len());
         let params = || attn_params(shape, scale).flag(false).flag(false);

@@ -242,10 +242,10 @@ fn attention_case(p: &mut Pair, shape: AttnShape, input_scale: f32, scale: f32, 
     if c.1.iter().all(|v| v.is_finite()) {
         let dout = p.random(n * shape.d_model, 1.0);
         let mut c_dqkv = vec![f32::NAN; n * 3 * shape.d_model]; // overwritten, not accumulated
-        p.cpu.attention_backward(&mut c_dqkv, &dout, &qkv, &c.1, shape, scale);
+        p.cpu.attention_backward(&mut c_dqkv, &dout, &qkv, &c.1, shape, scale, causal);
         let gdout = p.up(&dout);
         let mut g_dqkv = p.up(&c_dqkv);
-        p.gpu.attention_backward(&mut g_dqkv, &gdout, &gqkv, &g.1, shape, scale);
+        p.gpu.attention_backward(&mut g_dqkv, &gdout, &gqkv, &g.1, shape, scale, causal);
         // Two chained T- and hd-term products from probabilities already within 1e-5: 1e-4.
         assert_close(&format!("{what}: dqkv"), &p.down(&g_dqkv), &c_dqkv, 1e-4);
     }

@@ -260,7 +260,9 @@ pub trait Backend {
         causal: bool,
         form: SoftmaxForm,
     );
-    /// Overwrites `dqkv [N, 3C]` with the gradient of the attention output `dout [N, C]`.
+    /// Overwrites `dqkv [N, 3C]` with the gradient of the attention output `dout [N, C]`. `causal`
+    /// is the forward pass's: `probs` is then zero above the diagonal, which a backend may skip.
+    #[allow(clippy::too_many_arguments)]
     fn attention_backward(
         &mut self,
         dqkv: &mut Self::Buf,
@@ -269,6 +271,7 @@ pub trait Backend {
         probs: &Self::Buf,
         shape: AttnShape,
         scale: f32,
+        causal: bool,
     );
 
     /// `out = f(x)` element-wise over `len` elements.

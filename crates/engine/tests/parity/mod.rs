@@ -97,7 +97,7 @@ pub fn attention(
         let mut probs = vec![f32::NAN; shape.probs_len()];
         b.attention(&mut out, &mut probs, &qkv, shape, scale, causal, form);
         let mut dqkv = vec![f32::NAN; n * 3 * c];
-        b.attention_backward(&mut dqkv, &dout, &qkv, &probs, shape, scale);
+        b.attention_backward(&mut dqkv, &dout, &qkv, &probs, shape, scale, causal);
         (out, probs, dqkv)
     };
     let (out_f, probs_f, d_f) = run(&mut CpuBackend::new());

@@ -146,9 +146,22 @@ fn head_offset(s: AttnShape, b: usize, h: usize, part: usize) -> usize {
     b * s.time * 3 * s.d_model + part * s.d_model + h * s.head_dim()
 }
 
+/// Rows of a head's score matrix computed together. Under the causal mask a block of rows sees only
+/// the keys up to its last row, so the products skip the masked upper triangle block by block: at
+/// context 64 they do 62.5 % of the full products' work.
+const ROW_BLOCK: usize = 16;
+
+/// The row blocks `[start, end)` of a `time`-row head: blocks of [`ROW_BLOCK`] under the causal mask,
+/// else one block (every row sees every key, so nothing is skipped).
+fn row_blocks(time: usize, causal: bool) -> impl Iterator<Item = (usize, usize)> {
+    let step = if causal { ROW_BLOCK } else { time.max(1) };
+    (0..time).step_by(step).map(move |start| (start, (start + step).min(time)))
+}
+
 multiversion! {
-/// Attention forward per head: `S = Q·Kᵀ·scale` as one strided product (no copies of the head's
+/// Attention forward per head: `S = Q·Kᵀ·scale` as strided products (no copies of the head's
 /// blocks), then each row's masked softmax in place, then `O = P·V` into the head's columns of `out`.
+/// Under the causal mask each block of rows multiplies only by the keys and values it can see.
 pub fn attention<T: Real>(
     out: &mut [T],
     probs: &mut [T],
@@ -167,22 +180,28 @@ pub fn attention<T: Real>(
             let (q, k, v) = (head_offset(shape, b, h, 0), head_offset(shape, b, h, 1), head_offset(shape, b, h, 2));
             let p_off = (b * heads + h) * time * time;
             let p = &mut probs[p_off..p_off + time * time];
-            gemm(time, hd, time, T::of(scale), &qkv[q..], packed, &qkv[k..], packed.t(), T::zero(), p, square);
-            for (i, row) in p.chunks_exact_mut(time).enumerate() {
-                let visible = if causal { i + 1 } else { time };
-                let (row, masked) = row.split_at_mut(visible);
-                let shift = if form.subtract_max { max(row) } else { T::zero() };
-                for x in row.iter_mut() {
-                    *x = (*x - shift).exp_fast();
+            for (start, end) in row_blocks(time, causal) {
+                let keys = if causal { end } else { time }; // rows start..end see keys 0..keys
+                let rows = end - start;
+                let p_rows = &mut p[start * time..end * time];
+                let (q_rows, keys_t) = (&qkv[q + start * 3 * c..], &qkv[k..]);
+                gemm(rows, hd, keys, T::of(scale), q_rows, packed, keys_t, packed.t(), T::zero(), p_rows, square);
+                for (i, row) in p_rows.chunks_exact_mut(time).enumerate() {
+                    let visible = if causal { start + i + 1 } else { time };
+                    let (row, masked) = row.split_at_mut(visible);
+                    let shift = if form.subtract_max { max(row) } else { T::zero() };
+                    for x in row.iter_mut() {
+                        *x = (*x - shift).exp_fast();
+                    }
+                    let inv = T::one() / sum(row);
+                    for x in row.iter_mut() {
+                        *x = *x * inv;
+                    }
+                    masked.fill(T::zero()); // the causal mask: no weight on later positions
                 }
-                let inv = T::one() / sum(row);
-                for x in row.iter_mut() {
-                    *x = *x * inv;
-                }
-                masked.fill(T::zero()); // the causal mask: no weight on later positions
+                let o = &mut out[(b * time + start) * c + h * hd..];
+                gemm(rows, keys, hd, T::one(), p_rows, square, &qkv[v..], packed, T::zero(), o, Strides::row_major(c));
             }
-            let o = b * time * c + h * hd;
-            gemm(time, time, hd, T::one(), p, square, &qkv[v..], packed, T::zero(), &mut out[o..], Strides::row_major(c));
         }
     }
 }
@@ -191,6 +210,10 @@ pub fn attention<T: Real>(
 multiversion! {
 /// Attention backward per head, as strided products: `dV = Pᵀ·dO`, `dP = dO·Vᵀ`, through the softmax
 /// row by row (`dS = P ⊙ (dP - rowsum(P ⊙ dP))·scale`), `dQ = dS·K`, `dK = dSᵀ·Q`. `scratch` holds `dS`.
+/// Under the causal mask (`causal`: `P` is zero above the diagonal) the products skip that triangle:
+/// a block of rows of `dQ` needs the keys up to its end, a block of rows of `dV`/`dK` the queries
+/// from its start.
+#[allow(clippy::too_many_arguments)]
 pub fn attention_backward<T: Real>(
     dqkv: &mut [T],
     dout: &[T],
@@ -198,6 +221,7 @@ pub fn attention_backward<T: Real>(
     probs: &[T],
     shape: AttnShape,
     scale: f32,
+    causal: bool,
     scratch: &mut Vec<T>,
 ) {
     let AttnShape { batch, time, d_model: c, heads } = shape;
@@ -211,17 +235,38 @@ pub fn attention_backward<T: Real>(
             let (q, k, v) = (head_offset(shape, b, h, 0), head_offset(shape, b, h, 1), head_offset(shape, b, h, 2));
             let p_off = (b * heads + h) * time * time;
             let p = &probs[p_off..p_off + time * time];
-            let d_o = &dout[b * time * c + h * hd..];
-            gemm(time, time, hd, T::one(), p, square.t(), d_o, narrow, T::zero(), &mut dqkv[v..], packed);
-            gemm(time, hd, time, T::one(), d_o, narrow, &qkv[v..], packed.t(), T::zero(), ds, square);
-            for (ds_row, p_row) in ds.chunks_exact_mut(time).zip(p.chunks_exact(time)) {
-                let pd = dot(ds_row, p_row);
-                for (d, &pv) in ds_row.iter_mut().zip(p_row) {
-                    *d = pv * (*d - pd) * scale;
+            let d_o = b * time * c + h * hd;
+            for (start, end) in row_blocks(time, causal) {
+                let keys = if causal { end } else { time };
+                let rows = end - start;
+                let ds_rows = &mut ds[start * time..end * time];
+                let d_o_rows = &dout[d_o + start * c..];
+                let v_t = &qkv[v..];
+                gemm(rows, hd, keys, T::one(), d_o_rows, narrow, v_t, packed.t(), T::zero(), ds_rows, square);
+                let p_rows = p[start * time..].chunks_exact(time);
+                for (i, (ds_row, p_row)) in ds_rows.chunks_exact_mut(time).zip(p_rows).enumerate() {
+                    let visible = if causal { start + i + 1 } else { time };
+                    let (ds_row, masked) = ds_row.split_at_mut(visible);
+                    let p_row = &p_row[..visible];
+                    let pd = dot(ds_row, p_row);
+                    for (d, &pv) in ds_row.iter_mut().zip(p_row) {
+                        *d = pv * (*d - pd) * scale;
+                    }
+                    masked.fill(T::zero()); // P is zero there, so dS is too
                 }
+                let dq = &mut dqkv[q + start * 3 * c..];
+                gemm(rows, keys, hd, T::one(), ds_rows, square, &qkv[k..], packed, T::zero(), dq, packed);
             }
-            gemm(time, time, hd, T::one(), ds, square, &qkv[k..], packed, T::zero(), &mut dqkv[q..], packed);
-            gemm(time, time, hd, T::one(), ds, square.t(), &qkv[q..], packed, T::zero(), &mut dqkv[k..], packed);
+            for (start, end) in row_blocks(time, causal) {
+                let first = if causal { start } else { 0 }; // keys start..end are seen by queries first..time
+                let (rows, queries) = (end - start, time - first);
+                let (p_t, ds_t) = (&p[first * time + start..], &ds[first * time + start..]);
+                let (d_o_seen, q_seen) = (&dout[d_o + first * c..], &qkv[q + first * 3 * c..]);
+                let dv = &mut dqkv[v + start * 3 * c..];
+                gemm(rows, queries, hd, T::one(), p_t, square.t(), d_o_seen, narrow, T::zero(), dv, packed);
+                let dk = &mut dqkv[k + start * 3 * c..];
+                gemm(rows, queries, hd, T::one(), ds_t, square.t(), q_seen, packed, T::zero(), dk, packed);
+            }
         }
     }
 }

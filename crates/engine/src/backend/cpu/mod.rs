@@ -423,11 +423,12 @@ impl<T: Real> Backend for CpuBackend<T> {
         probs: &Vec<T>,
         shape: AttnShape,
         scale: f32,
+        causal: bool,
     ) {
         if self.reference {
             reference::attention_backward(dqkv, dout, qkv, probs, shape, scale);
         } else {
-            fast::attention_backward(dqkv, dout, qkv, probs, shape, scale, &mut self.scratch);
+            fast::attention_backward(dqkv, dout, qkv, probs, shape, scale, causal, &mut self.scratch);
         }
     }
 
