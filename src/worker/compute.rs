@@ -150,7 +150,7 @@ impl Chooser {
             let trainer = origin.build(cpu(), clock)?;
             return Ok(Chosen { trainer, reason: "the CPU, as chosen in the Compute setting".into() });
         }
-        let gpu = match open_gpu() {
+        let mut gpu = match open_gpu() {
             Ok(gpu) => gpu,
             Err(why) => {
                 let trainer = origin.build(cpu(), clock)?;
@@ -174,24 +174,15 @@ impl Chooser {
             Origin::Fresh(config) => config.clone(),
             Origin::Checkpoint(bytes) => Checkpoint::from_bytes(bytes)?.config,
         };
-        let calibration = self.calibrate(&config, gpu, clock);
+        let calibration = self.calibrate(&config, &mut gpu, clock);
         let cpu_rate = calibration.cpu_steps_per_s;
         match calibration.gpu_steps_per_s {
             Some(gpu_rate) if gpu_rate > cpu_rate => {
-                let measured = format!(
+                let reason = format!(
                     "auto: WebGPU on {adapter} trained {gpu_rate:.1} steps/s and the CPU {cpu_rate:.1} in a \
-                     {CALIBRATION_STEPS}-step calibration"
+                     {CALIBRATION_STEPS}-step calibration: training on WebGPU"
                 );
-                match open_gpu() {
-                    Ok(gpu) => Ok(Chosen {
-                        trainer: origin.build(gpu, clock)?,
-                        reason: format!("{measured}: training on WebGPU"),
-                    }),
-                    Err(why) => {
-                        let trainer = origin.build(cpu(), clock)?;
-                        Ok(Chosen { trainer, reason: format!("{measured}, but then {why}: training on the CPU") })
-                    }
-                }
+                Ok(Chosen { trainer: origin.build(gpu, clock)?, reason })
             }
             Some(gpu_rate) => {
                 let trainer = origin.build(cpu(), clock)?;
@@ -210,8 +201,9 @@ impl Chooser {
         }
     }
 
-    /// Times both backends on `config` (or recalls an earlier timing of the same model shape).
-    fn calibrate(&mut self, config: &RunConfig, gpu: GpuBackend, clock: Clock) -> Calibration {
+    /// Times both backends on `config` (or recalls an earlier timing of the same model shape). The GPU
+    /// trial trains on a sibling of `gpu` (the same device), whose compiled pipelines `gpu` then keeps.
+    fn calibrate(&mut self, config: &RunConfig, gpu: &mut GpuBackend, clock: Clock) -> Calibration {
         let key = format!(
             "{:?}/{}/{}/{}/{}",
             config.preset,
@@ -224,11 +216,16 @@ impl Chooser {
             return known.clone();
         }
         let trial = RunConfig { steps: CALIBRATION_STEPS + 1, eval_every: usize::MAX, ..config.clone() };
+        let cpu_trial = Trainer::new(trial.clone(), cpu(), clock);
+        let mut gpu_trial = Trainer::new(trial, gpu.sibling(), clock);
         let calibration = Calibration {
-            cpu_steps_per_s: steps_per_s(Trainer::new(trial.clone(), cpu(), clock), clock).unwrap_or(0.0),
-            gpu_steps_per_s: steps_per_s(Trainer::new(trial, gpu, clock), clock),
+            cpu_steps_per_s: cpu_trial.ok().and_then(|mut t| steps_per_s(&mut t, clock)).unwrap_or(0.0),
+            gpu_steps_per_s: gpu_trial.as_mut().ok().and_then(|t| steps_per_s(t, clock)),
             key,
         };
+        if let Ok(trial) = &gpu_trial {
+            gpu.adopt_pipelines(trial.backend());
+        }
         if self.calibrations.len() == CALIBRATIONS_KEPT {
             drop(self.calibrations.remove(0));
         }
@@ -249,8 +246,7 @@ fn open_gpu() -> Result<GpuBackend, String> {
 
 /// Steps per second over [`CALIBRATION_STEPS`] steps after one untimed step; `None` when the trainer
 /// could not be built or a step failed.
-fn steps_per_s<B: Backend>(trainer: Result<Trainer<B>, EngineError>, clock: Clock) -> Option<f64> {
-    let mut trainer = trainer.ok()?;
+fn steps_per_s<B: Backend>(trainer: &mut Trainer<B>, clock: Clock) -> Option<f64> {
     trainer.step().ok()?;
     let start = clock();
     for _ in 0..CALIBRATION_STEPS {
@@ -271,15 +267,22 @@ mod tests {
     fn calibration_times_both_backends_once_per_shape() {
         let config = RunConfig { steps: 50, batch_size: 2, ..RunConfig::preset(Preset::Tiny) };
         let mut chooser = Chooser::default();
-        let gpu = GpuBackend::new().expect("a Vulkan adapter (Mesa's lavapipe in CI)");
-        let first = chooser.calibrate(&config, gpu, native_clock);
+        let mut gpu = GpuBackend::new().expect("a Vulkan adapter (Mesa's lavapipe in CI)");
+        let first = chooser.calibrate(&config, &mut gpu, native_clock);
         assert!(first.cpu_steps_per_s > 0.0, "{first:?}");
         assert!(first.gpu_steps_per_s.is_some_and(|r| r > 0.0), "{first:?}");
-        let again = chooser.calibrate(&config, GpuBackend::new().expect("a second device"), native_clock);
+        let compiled = gpu.pipelines_compiled();
+        assert!(compiled > 20, "the trial's pipelines are kept for the run: {compiled}");
+        let again = chooser.calibrate(&config, &mut gpu, native_clock);
         assert_eq!(again, first, "the same shape is not measured twice");
-        let other = RunConfig { batch_size: 3, ..config };
-        chooser.calibrate(&other, GpuBackend::new().expect("a third device"), native_clock);
+        let other = RunConfig { batch_size: 3, ..config.clone() };
+        chooser.calibrate(&other, &mut gpu, native_clock);
         assert_eq!(chooser.calibrations.len(), 2);
+        // The run then trains on the device the calibration used, with nothing left to compile.
+        let mut run = Origin::Fresh(&config).build(gpu, native_clock).expect("builds");
+        let record = run.step().expect("steps on the calibrated device");
+        assert!(record.loss.is_finite(), "{record:?}");
+        assert_eq!(run.backend_lost(), None);
     }
 
     /// A GPU lost mid-run (here destroyed, as a driver reset does): the backend says so, and the run

@@ -222,6 +222,11 @@ impl<B: Backend> Trainer<B> {
         self.backend.name()
     }
 
+    /// The backend the run trains on.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
     pub fn backend_kind(&self) -> BackendKind {
         self.backend.kind()
     }

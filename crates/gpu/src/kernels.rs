@@ -99,7 +99,7 @@ impl Kernel {
 
 /// Shader modules and pipelines, each created once. Pipelines use the layout WGSL implies
 /// (`layout: None`), so a bind group lists exactly the bindings its entry point uses.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct PipelineCache {
     modules: HashMap<Source, wgpu::ShaderModule>,
     pipelines: HashMap<Kernel, wgpu::ComputePipeline>,

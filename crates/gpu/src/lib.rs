@@ -170,6 +170,15 @@ fn row_groups(n: usize) -> u32 {
     n.div_ceil(ROW_GROUP).max(1) as u32
 }
 
+/// The clip status buffer, (clip factor 1, healthy) until the first `clip_grad_norm`.
+fn status_buffer(device: &wgpu::Device) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("clip status"),
+        contents: &f32_bytes(&[1.0, 1.0, 0.0, 0.0]),
+        usage: wgpu::BufferUsages::STORAGE,
+    })
+}
+
 /// wgpu's "no adapter" message, less its clauses about backends this build never asked for: it
 /// names every backend wgpu knows ("vulkan support not compiled in, metal not requested, …"),
 /// while the learner needs only what happened to the ones it tried ("BrowserWebGpu found no adapters").
@@ -240,12 +249,8 @@ impl GpuBackend {
             let why = format!("the GPU device was lost ({reason:?}: {message})");
             slot.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
         });
-        let status = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("clip status"),
-            contents: &f32_bytes(&[1.0, 1.0, 0.0, 0.0]),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
         Ok(Self {
+            status: status_buffer(&device),
             device,
             queue,
             adapter: adapter.get_info(),
@@ -253,13 +258,41 @@ impl GpuBackend {
             pipelines: PipelineCache::default(),
             encoder: None,
             scratch: None,
-            status,
             norms: None,
             budget: u64::MAX,
             used: 0,
             stats: GpuStatsHandle::default(),
             failure,
         })
+    }
+
+    /// A second backend on the same device: its own buffers, budget and counters, the pipelines
+    /// compiled so far shared. Auto's calibration trains on one while the run keeps the other, so
+    /// choosing a backend opens one device, not one per trial.
+    pub fn sibling(&self) -> Self {
+        Self {
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            adapter: self.adapter.clone(),
+            limits: self.limits.clone(),
+            pipelines: self.pipelines.clone(),
+            encoder: None,
+            scratch: None,
+            status: status_buffer(&self.device),
+            norms: None,
+            budget: u64::MAX,
+            used: 0,
+            stats: GpuStatsHandle::default(),
+            failure: Arc::clone(&self.failure),
+        }
+    }
+
+    /// Takes over the pipelines `other` (a sibling) compiled, so this backend's first step does not
+    /// compile them again.
+    pub fn adopt_pipelines(&mut self, other: &GpuBackend) {
+        if other.pipelines.len() > self.pipelines.len() {
+            self.pipelines = other.pipelines.clone();
+        }
     }
 
     /// The counters so far.
