@@ -27,6 +27,7 @@ pub trait RunTrainer {
     fn steps_done(&self) -> usize;
     fn is_done(&self) -> bool;
     fn history(&self) -> &History;
+    fn adopt_history(&mut self, earlier: &History);
     fn should_evaluate(&self) -> bool;
     fn step(&mut self) -> Result<StepRecord, EngineError>;
     fn evaluate(&mut self) -> EvalRecord;
@@ -71,6 +72,9 @@ impl<B: Backend> RunTrainer for Trainer<B> {
     }
     fn history(&self) -> &History {
         Trainer::history(self)
+    }
+    fn adopt_history(&mut self, earlier: &History) {
+        Trainer::adopt_history(self, earlier)
     }
     fn should_evaluate(&self) -> bool {
         Trainer::should_evaluate(self)
@@ -305,6 +309,10 @@ mod tests {
 
         let mut moved = continue_on_cpu(&snapshot, native_clock).expect("the saved state continues");
         assert_eq!(moved.steps_done(), 3);
+        assert!(moved.history().steps.is_empty(), "a checkpoint holds no telemetry");
+        moved.adopt_history(trainer.history());
+        let steps: Vec<usize> = moved.history().steps.iter().map(|s| s.step).collect();
+        assert_eq!(steps, [1, 2, 3], "the steps up to the saved state, not the lost step after it");
         assert!(moved.backend_name().starts_with("CPU"), "{}", moved.backend_name());
         let resumed = moved.step().expect("the CPU steps").loss;
         let mut uninterrupted = Origin::Fresh(&config).build(cpu(), native_clock).expect("builds");

@@ -428,7 +428,8 @@ impl Run {
             continue_on_cpu(&bytes, clock).map_err(|e| format!("{why}, and the saved state could not continue: {e}"))
         });
         match moved {
-            Ok(trainer) => {
+            Ok(mut trainer) => {
+                trainer.adopt_history(self.trainer.history()); // the detector keeps what it saw before
                 let step = trainer.steps_done();
                 let reason = format!(
                     "WebGPU stopped working at step {lost_at} ({why}): the run continues on the CPU from step \

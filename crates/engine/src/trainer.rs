@@ -254,6 +254,16 @@ impl<B: Backend> Trainer<B> {
         &self.history
     }
 
+    /// Takes over what `earlier` (the same run, before it was saved and restored here) measured up to
+    /// this trainer's step: a checkpoint holds no telemetry, and without it the detector would start
+    /// over (a run moved off a lost GPU continues from its saved state on the CPU).
+    pub fn adopt_history(&mut self, earlier: &History) {
+        let upto = self.steps_done;
+        self.history.steps.clear();
+        self.history.steps.extend(earlier.steps.iter().filter(|s| s.step <= upto).cloned());
+        self.history.evals = earlier.evals.iter().filter(|e| e.step <= upto).cloned().collect();
+    }
+
     /// Bytes allocated for this run.
     pub fn memory_used(&self) -> u64 {
         self.backend.memory_used()
