@@ -246,13 +246,13 @@ pub fn attention_backward<T: Real>(
                 let p_rows = p[start * time..].chunks_exact(time);
                 for (i, (ds_row, p_row)) in ds_rows.chunks_exact_mut(time).zip(p_rows).enumerate() {
                     let visible = if causal { start + i + 1 } else { time };
-                    let (ds_row, masked) = ds_row.split_at_mut(visible);
-                    let p_row = &p_row[..visible];
+                    // P is zero past `visible`, so dS is too. The dot runs over the whole row (its zeros
+                    // add nothing), so it sums in the same order, and rounds the same, as the unblocked kernel.
+                    ds_row[visible..].fill(T::zero());
                     let pd = dot(ds_row, p_row);
-                    for (d, &pv) in ds_row.iter_mut().zip(p_row) {
+                    for (d, &pv) in ds_row[..visible].iter_mut().zip(p_row) {
                         *d = pv * (*d - pd) * scale;
                     }
-                    masked.fill(T::zero()); // P is zero there, so dS is too
                 }
                 let dq = &mut dqkv[q + start * 3 * c..];
                 gemm(rows, keys, hd, T::one(), ds_rows, square, &qkv[k..], packed, T::zero(), dq, packed);
