@@ -10,7 +10,7 @@ verbs:
   dist              build the release static site into dist/
   test              fmt, clippy, native tests, wasm tests and the browser end-to-end tests
   bench             native and in-browser training benchmarks and the PyTorch and TF.js peers, as one table
-  bench --peers-only  the PyTorch and TF.js peers alone (no baseline, so no ratios)
+    --peers-only    the PyTorch and TF.js peers alone (no baseline, so no ratios)
   help              this message
 ";
 

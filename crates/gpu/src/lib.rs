@@ -180,8 +180,9 @@ fn status_buffer(device: &wgpu::Device) -> wgpu::Buffer {
 }
 
 /// wgpu's "no adapter" message, less its clauses about backends this build never asked for: it
-/// names every backend wgpu knows ("vulkan support not compiled in, metal not requested, …"),
-/// while the learner needs only what happened to the ones it tried ("BrowserWebGpu found no adapters").
+/// names every backend wgpu knows ("No suitable graphics adapter found; vulkan support not compiled
+/// in, metal not requested, …"), while the learner needs only what happened to the ones it tried
+/// ("webgpu found no adapters"). With none tried, its first sentence.
 fn adapter_error_summary(message: &str) -> String {
     let irrelevant = ["support not compiled in", "not requested", "not explicitly enabled"];
     let Some((head, clauses)) = message.split_once("; ") else { return message.to_string() };
@@ -190,7 +191,7 @@ fn adapter_error_summary(message: &str) -> String {
     if kept.is_empty() {
         head.to_string()
     } else {
-        format!("{head}: {}", kept.join(", "))
+        kept.join(", ")
     }
 }
 
@@ -944,7 +945,7 @@ mod tests {
         let browser = "No suitable graphics adapter found; noop not explicitly enabled, vulkan support not compiled \
                        in, metal support not compiled in, dx12 support not compiled in, gl support not compiled in, \
                        webgpu found no adapters";
-        assert_eq!(adapter_error_summary(browser), "No suitable graphics adapter found: webgpu found no adapters");
+        assert_eq!(adapter_error_summary(browser), "webgpu found no adapters");
         let nothing_tried = "No suitable graphics adapter found; noop not requested, vulkan not requested";
         assert_eq!(adapter_error_summary(nothing_tried), "No suitable graphics adapter found");
         assert_eq!(adapter_error_summary("WGPU_ADAPTER_NAME not set"), "WGPU_ADAPTER_NAME not set");
