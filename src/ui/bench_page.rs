@@ -179,13 +179,17 @@ fn GpuBenchTable(bench: GpuBench) -> impl IntoView {
         ("tokens/s", format!("{:.0}", result.tokens_per_s)),
         ("first step (compiles the kernels), ms", format!("{:.0}", bench.first_step_ms)),
         ("dispatches per step", format!("{:.0}", bench.dispatches_per_step)),
-        ("submissions per step", format!("{:.1}", bench.submissions_per_step)),
-        ("readbacks per step", format!("{:.1}", bench.readbacks_per_step)),
+        ("submissions per step", format!("{:.2}", bench.submissions_per_step)),
+        ("readbacks per step", format!("{:.2}", bench.readbacks_per_step)),
         ("bytes read back per step", format!("{:.0}", bench.bytes_read_back_per_step)),
         ("bytes uploaded per step", format!("{:.0}", bench.bytes_uploaded_per_step)),
+        ("steps recorded per readback", bench.steps_per_readback.to_string()),
         (
-            "steps no evaluation follows: most submissions, bytes read back",
-            format!("{}, {}", bench.submissions_per_plain_step, bench.bytes_read_back_per_plain_step),
+            "steps no evaluation follows: submissions, bytes read back, per step",
+            format!(
+                "{:.3}, {:.0} ({} steps)",
+                bench.submissions_per_plain_step, bench.bytes_read_back_per_plain_step, bench.plain_steps
+            ),
         ),
     ];
     view! {

@@ -6,6 +6,7 @@ use crate::performance::{measure, WINDOW};
 use crate::protocol::Compute;
 use crate::run_view::RunView;
 use faultline_engine::backend::BackendKind;
+use faultline_engine::trainer::GPU_STEPS_PER_READBACK;
 use leptos::prelude::*;
 
 /// Whether the page may share memory with threads (the server sent COOP/COEP), and the cores the
@@ -97,8 +98,11 @@ pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> 
             </Show>
             <Show when=on_gpu>
                 <p id="perf-gpu-note" class="hint">
-                    "On WebGPU the forward and backward passes only record the GPU's commands; the step waits for the GPU "
-                    "at its one readback, which this table counts under optimizer."
+                    {format!(
+                        "On WebGPU the forward and backward passes only record the GPU's commands. Up to {GPU_STEPS_PER_READBACK} \
+                         steps are recorded before one readback of their losses; the wait for it counts under optimizer, \
+                         in the last of them."
+                    )}
                 </p>
             </Show>
             <p class="hint">

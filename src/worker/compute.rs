@@ -30,6 +30,8 @@ pub trait RunTrainer {
     fn adopt_history(&mut self, earlier: &History);
     fn should_evaluate(&self) -> bool;
     fn step(&mut self) -> Result<StepRecord, EngineError>;
+    fn steps(&mut self, limit: usize) -> Result<usize, EngineError>;
+    fn steps_per_readback(&self) -> usize;
     fn evaluate(&mut self) -> EvalRecord;
     fn summary(&self) -> RunSummary;
     fn checkpoint(&mut self) -> Result<Vec<u8>, EngineError>;
@@ -81,6 +83,12 @@ impl<B: Backend> RunTrainer for Trainer<B> {
     }
     fn step(&mut self) -> Result<StepRecord, EngineError> {
         Trainer::step(self)
+    }
+    fn steps(&mut self, limit: usize) -> Result<usize, EngineError> {
+        Trainer::steps(self, limit)
+    }
+    fn steps_per_readback(&self) -> usize {
+        Trainer::steps_per_readback(self)
     }
     fn evaluate(&mut self) -> EvalRecord {
         Trainer::evaluate(self)

@@ -40,6 +40,8 @@ struct Run {
     /// Tokens and milliseconds of the steps in `pending`, for the throughput figure.
     pending_tokens: usize,
     pending_step_ms: f64,
+    /// Milliseconds per step of the last launch, which sizes the next (see [`Run::launch_size`]).
+    ms_per_step: Option<f64>,
     /// On a backend that can be lost (WebGPU): the last state saved on the host (checkpoint bytes,
     /// taken at the start and after each evaluation), to continue on the CPU from.
     snapshot: Option<Vec<u8>>,
@@ -173,6 +175,7 @@ impl Session {
             last_flush_ms: (self.clock)(),
             pending_tokens: 0,
             pending_step_ms: 0.0,
+            ms_per_step: None,
             snapshot,
         };
         if done {
@@ -238,7 +241,7 @@ impl Session {
             }
             ToWorker::Step => {
                 if let Some(r) = self.run.as_mut().filter(|r| r.phase == Phase::Paused) {
-                    r.advance(self.clock, &mut out);
+                    r.advance(self.clock, 1, &mut out);
                     r.flush(self.clock, &mut out);
                 }
             }
@@ -347,7 +350,8 @@ impl Session {
         };
         let start = clock();
         while r.phase == Phase::Running {
-            r.advance(clock, &mut out);
+            let launch = r.launch_size(budget_ms - (clock() - start));
+            r.advance(clock, launch, &mut out);
             if clock() - start >= budget_ms {
                 break;
             }
@@ -364,31 +368,46 @@ impl Run {
         FromWorker::Run { run: self.id, event }
     }
 
-    /// One step, then the evaluation (which carries a sample) and the end-of-run message it makes due.
-    fn advance(&mut self, clock: Clock, out: &mut Vec<FromWorker>) {
+    /// Steps to launch before the next readback: as many as the trainer records between readbacks
+    /// (one on the CPU), fewer where that many would overrun `left_ms` at the pace so far, so the
+    /// worker still answers the page (a pause, a reset) within about one chunk. One while the pace is
+    /// unknown (the first step also compiles the GPU's kernels).
+    fn launch_size(&self, left_ms: f64) -> usize {
+        let most = self.trainer.steps_per_readback();
+        match self.ms_per_step {
+            Some(ms) if ms > 0.0 => ((left_ms / ms).floor().max(0.0) as usize).clamp(1, most),
+            _ => 1,
+        }
+    }
+
+    /// Up to `launch` steps with one readback, then the evaluation (which carries a sample) and the
+    /// end-of-run message it makes due.
+    fn advance(&mut self, clock: Clock, launch: usize, out: &mut Vec<FromWorker>) {
         let before = clock();
-        let stepped = self.trainer.step();
+        let recorded = self.trainer.history().steps.len();
+        let stepped = self.trainer.steps(launch);
         if self.move_off_a_lost_backend(clock, out) {
             return;
         }
-        match stepped {
-            Ok(record) => {
-                self.pending_step_ms += clock() - before;
-                self.pending_tokens += record.tokens;
-                self.pending.push(record);
-            }
-            Err(e) => {
-                self.flush(clock, out);
-                self.phase = Phase::Over;
-                let message = e.to_string();
-                let event = match e {
-                    EngineError::NonFinite { step, tensor } => RunEvent::Stopped { step, tensor, message },
-                    _ => RunEvent::Failed { message },
-                };
-                out.push(self.event(event));
-                out.push(self.diagnosis());
-                return;
-            }
+        let new = &self.trainer.history().steps[recorded..];
+        if !new.is_empty() {
+            let ms = clock() - before;
+            self.ms_per_step = Some(ms / new.len() as f64);
+            self.pending_step_ms += ms;
+            self.pending_tokens += new.iter().map(|r| r.tokens).sum::<usize>();
+            self.pending.extend_from_slice(new);
+        }
+        if let Err(e) = stepped {
+            self.flush(clock, out);
+            self.phase = Phase::Over;
+            let message = e.to_string();
+            let event = match e {
+                EngineError::NonFinite { step, tensor } => RunEvent::Stopped { step, tensor, message },
+                _ => RunEvent::Failed { message },
+            };
+            out.push(self.event(event));
+            out.push(self.diagnosis());
+            return;
         }
         if self.trainer.should_evaluate() {
             // The evaluation carries the run's own sample (decoded with the run's sampling settings).
@@ -536,18 +555,42 @@ mod tests {
 
     /// Runs `config` to its end on `compute`: what the run said when it started, and its step losses.
     fn train_on(compute: Compute, config: RunConfig) -> (RunInfo, Vec<f32>) {
+        let (info, all) = train_in_chunks(compute, config, 50.0);
+        let losses = all
+            .iter()
+            .flat_map(|e| match e {
+                RunEvent::Steps { records, .. } => records.iter().map(|r| r.loss).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        (info, losses)
+    }
+
+    /// Runs `config` to its end on `compute` in chunks of `budget_ms`: what the run said when it
+    /// started, and every event after.
+    fn train_in_chunks(compute: Compute, config: RunConfig, budget_ms: f64) -> (RunInfo, Vec<RunEvent>) {
         let mut s = Session::new(native_clock);
         let started = events(s.handle(ToWorker::Start { run: 1, config: Box::new(config), paused: false, compute }), 1);
         let [RunEvent::Started(info)] = started.as_slice() else { panic!("{started:?}") };
-        let mut losses = Vec::new();
+        let mut all = Vec::new();
         while s.is_running() {
-            for e in events(s.run_chunk(50.0), 1) {
-                if let RunEvent::Steps { records, .. } = e {
-                    losses.extend(records.iter().map(|r| r.loss));
-                }
-            }
+            all.extend(events(s.run_chunk(budget_ms), 1));
         }
-        (info.clone(), losses)
+        (info.clone(), all)
+    }
+
+    /// With time to spare in a chunk, a GPU run records several steps per readback (after a first
+    /// step alone, which sets the pace): every step still reaches the page once, in order, and the
+    /// evaluations come at their steps (a launch stops short before each).
+    #[test]
+    fn a_gpu_run_in_launches_of_steps_reports_every_step_once() {
+        let (info, all) = train_in_chunks(Compute::Webgpu, config(12), 60_000.0);
+        assert_eq!(info.backend_kind, BackendKind::Gpu, "{}", info.backend);
+        assert_eq!(step_numbers(&all), (1..=12).collect::<Vec<_>>());
+        let evals: Vec<usize> =
+            all.iter().filter_map(|e| if let RunEvent::Eval(r) = e { Some(r.step) } else { None }).collect();
+        assert_eq!(evals, [5, 10, 12], "every 5 steps and at the end");
+        assert!(matches!(all.last(), Some(RunEvent::Finished(summary)) if summary.steps_run == 12));
     }
 
     /// Natively the WebGPU choice runs wgpu on Vulkan (Mesa's lavapipe in CI): the same run as on

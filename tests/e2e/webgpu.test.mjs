@@ -138,18 +138,21 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
   test("the bench page measures WebGPU training and the GPU's work per step", async () => {
     const { result, rows, problems } = await runBenchPage(
       shared.browser,
-      { bench: "tiny", backend: "webgpu", steps: 2, seed: 1 },
+      { bench: "tiny", backend: "webgpu", steps: 9, seed: 1 },
       RUN_TIMEOUT,
     );
     assert.ok(!result.error, `no error: ${result.error}`);
     assert.equal(result.backend, "webgpu");
     assert.match(result.backend_name, /^WebGPU/);
     assert.ok(result.steps_per_s > 0 && Number.isFinite(result.last_loss), JSON.stringify(result));
-    // One submission and one readback per step outside evaluations: the design's budget.
+    // Outside evaluations, one submission and one readback per launch of steps_per_readback steps:
+    // after the untimed first step, steps 2-9 are one launch (step 10, the last, has the evaluation).
     assert.ok(result.dispatches_per_step > 50, `dispatches per step: ${result.dispatches_per_step}`);
-    assert.equal(result.submissions_per_plain_step, 1);
+    assert.equal(result.steps_per_readback, 8);
+    assert.equal(result.plain_steps, 8);
+    assert.equal(result.submissions_per_plain_step, 1 / 8);
     assert.ok(result.bytes_read_back_per_plain_step > 0);
-    assert.deepEqual(rows, { "bench-webgpu": 9 });
+    assert.deepEqual(rows, { "bench-webgpu": 10 });
     assert.deepEqual(problems, []);
   });
 

@@ -212,8 +212,11 @@ impl Backend for Timed {
     ) {
         self.time("clip_grad_norm", |b| b.clip_grad_norm(grads, losses, max_norm))
     }
-    fn read_step(&mut self, losses: &(impl Tensors<Vec<f32>> + ?Sized), out: &mut StepReadout) {
-        self.time("read_step", |b| b.read_step(losses, out))
+    fn keep_step(&mut self, losses: &(impl Tensors<Vec<f32>> + ?Sized)) {
+        self.time("keep_step", |b| b.keep_step(losses))
+    }
+    fn read_steps(&mut self, out: &mut Vec<StepReadout>) {
+        self.time("read_steps", |b| b.read_steps(out))
     }
 }
 

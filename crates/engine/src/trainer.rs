@@ -28,6 +28,22 @@ pub fn native_clock() -> f64 {
     START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
 }
 
+/// Steps a GPU run records between readbacks of their telemetry: the GPU works through them while
+/// the host records the next, instead of idling at every step's wait. The records reach the page
+/// in bursts of this many, a fraction of a second apart on a real GPU.
+pub const GPU_STEPS_PER_READBACK: usize = 8;
+
+/// A step recorded on the backend whose telemetry has not been read back yet.
+#[derive(Clone)]
+struct InFlight {
+    /// The batch sampler as the step found it, to draw its batches again.
+    batches_from: Rng,
+    lr: f32,
+    times: PhaseTimes,
+    /// Milliseconds from its start until it was recorded.
+    ms: f64,
+}
+
 /// One training run on backend `B`.
 pub struct Trainer<B: Backend = CpuBackend> {
     cfg: RunConfig,
@@ -53,8 +69,10 @@ pub struct Trainer<B: Backend = CpuBackend> {
     train_ms: f64,
     /// Per-tensor squared gradient norms of the last step, before clipping.
     grad_sq: Vec<f64>,
-    /// The step's readback, its vectors reused from step to step.
-    readout: StepReadout,
+    /// The steps launched since the last readback (see [`Trainer::steps`]).
+    in_flight: Vec<InFlight>,
+    /// The last readback, one per step launched, its vectors reused from launch to launch.
+    readouts: Vec<StepReadout>,
     /// Per-tensor ‖Δw‖/‖w‖ of the last update, measured only when an evaluation follows it.
     update_ratios: Vec<Option<f32>>,
     /// The learning rate of the step being taken by [`Trainer::step_at`], in place of the schedule's.
@@ -114,7 +132,8 @@ impl<B: Backend> Trainer<B> {
             tokens_trained: 0,
             train_ms: 0.0,
             grad_sq: Vec::new(),
-            readout: StepReadout::default(),
+            in_flight: Vec::with_capacity(GPU_STEPS_PER_READBACK),
+            readouts: Vec::new(),
             update_ratios: Vec::new(),
             lr_override: None,
         })
@@ -297,12 +316,54 @@ impl<B: Backend> Trainer<B> {
     /// stops the run: the backend skips the update of such a step, so the parameters keep their last
     /// good values.
     pub fn step(&mut self) -> Result<StepRecord, EngineError> {
+        self.steps(1)?;
+        Ok(self.history.steps.last().cloned().expect("a step was just recorded"))
+    }
+
+    /// Up to `limit` optimiser steps (at least one), recorded back to back, then one readback of all
+    /// their losses and gradient sums of squares: a GPU computes them without waiting for the host
+    /// in between (see [`Trainer::steps_per_readback`]). It stops short before an evaluation, at the
+    /// end of the run, and after every step under `faults.sync_every_step`. Returns how many steps
+    /// it added to the history (its last records). A non-finite loss or gradient stops the run at
+    /// the first step that had one: the backend skips its update and every later one before the
+    /// readback, so the parameters keep the values of the last good step, and the steps after it
+    /// are not counted.
+    pub fn steps(&mut self, limit: usize) -> Result<usize, EngineError> {
         if let Some(e) = &self.history.stopped {
             return Err(e.clone());
         }
         if self.steps_done >= self.cfg.steps {
             return Err(ConfigError::new("steps", format!("the run has finished its {} steps", self.cfg.steps)).into());
         }
+        let first = (self.steps_done, self.optimizer.steps());
+        self.in_flight.clear();
+        let mut before = Vec::new();
+        loop {
+            // The update ratios an evaluation reports need the parameters from before its update.
+            let measure_update = self.eval_follows() || self.cfg.faults.sync_every_step;
+            self.launch_step(measure_update.then_some(&mut before))?;
+            self.steps_done += 1;
+            if measure_update || self.in_flight.len() >= limit || self.steps_done >= self.cfg.steps {
+                break;
+            }
+        }
+        self.land_steps(first, &before)
+    }
+
+    /// How many steps [`Trainer::steps`] should record between readbacks: one on the CPU, where
+    /// reading is free, and under `faults.sync_every_step` (that fault *is* a readback every step);
+    /// [`GPU_STEPS_PER_READBACK`] on a GPU, whose every wait for the host leaves it idle.
+    pub fn steps_per_readback(&self) -> usize {
+        if self.cfg.faults.sync_every_step || self.backend.kind() == BackendKind::Cpu {
+            1
+        } else {
+            GPU_STEPS_PER_READBACK
+        }
+    }
+
+    /// Records one step on the backend, up to its update and the [`Backend::keep_step`] of its
+    /// telemetry, without reading anything back (but the parameters into `before`, when given).
+    fn launch_step(&mut self, before: Option<&mut Vec<Vec<f32>>>) -> Result<(), EngineError> {
         self.apply_weight_faults()?;
         let now = self.clock;
         let mut times = PhaseTimes::default();
@@ -312,9 +373,8 @@ impl<B: Backend> Trainer<B> {
                 self.backend.fill(g, 0.0); // zero_grad(); faults.no_zero_grad skips it and gradients pile up
             }
         }
-        let micro_batches = self.cfg.grad_accum;
         let batches_from = self.batch_rng.clone();
-        for micro in 0..micro_batches {
+        for micro in 0..self.cfg.grad_accum {
             let t0 = now();
             let (batch, context) = (self.cfg.effective_batch(), self.model.config.context);
             self.dataset.batch(Split::Train, &mut self.batch_rng, batch, context, &mut self.x, &mut self.y);
@@ -334,72 +394,118 @@ impl<B: Backend> Trainer<B> {
             times.backward_ms += t4 - t3;
         }
         let t4 = now();
+        self.mean_over_micro_batches();
+        let max_norm = if self.cfg.faults.no_grad_clip { 0.0 } else { self.cfg.grad_clip }; // faults.no_grad_clip: no ceiling on the step
+        let losses = (&self.loss_rows[..], &self.acts.losses);
+        self.backend.clip_grad_norm(&mut self.grads, &losses, max_norm);
+        let lr = self.lr_override.unwrap_or_else(|| self.current_lr());
+        if let Some(before) = before {
+            *before = self.model.params.tensors().into_iter().map(|p| self.backend.download(p)).collect();
+        }
+        let weight_decay = if self.cfg.faults.no_regularization { 0.0 } else { self.cfg.weight_decay }; // faults.no_regularization
+        let hyper = UpdateSettings { lr, weight_decay, ..UpdateSettings::from(&self.cfg) };
+        self.optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, hyper);
+        let losses = (&self.loss_rows[..], &self.acts.losses);
+        self.backend.keep_step(&losses);
+        // Clipping and the update (on a GPU, recording them).
+        let t_end = now();
+        times.optimizer_ms = t_end - t4;
+        self.in_flight.push(InFlight { batches_from, lr, times, ms: t_end - t_start });
+        Ok(())
+    }
+
+    /// The gradients of `grad_accum` micro-batches, summed by the backward passes, divided into
+    /// their mean.
+    fn mean_over_micro_batches(&mut self) {
+        let micro_batches = self.cfg.grad_accum;
         if micro_batches > 1 {
             for g in self.grads.iter_mut() {
                 self.backend.scale(g, 1.0 / micro_batches as f32); // the mean over all micro-batches
             }
         }
-        let max_norm = if self.cfg.faults.no_grad_clip { 0.0 } else { self.cfg.grad_clip }; // faults.no_grad_clip: no ceiling on the step
-        let losses = (&self.loss_rows[..], &self.acts.losses);
-        self.backend.clip_grad_norm(&mut self.grads, &losses, max_norm);
-        let lr = self.lr_override.unwrap_or_else(|| self.current_lr());
-        let measure_update = self.eval_follows() || self.cfg.faults.sync_every_step;
-        let before: Vec<Vec<f32>> = if measure_update {
-            self.model.params.tensors().into_iter().map(|p| self.backend.download(p)).collect()
-        } else {
-            Vec::new()
-        };
-        let weight_decay = if self.cfg.faults.no_regularization { 0.0 } else { self.cfg.weight_decay }; // faults.no_regularization
-        let hyper = UpdateSettings { lr, weight_decay, ..UpdateSettings::from(&self.cfg) };
-        self.optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, hyper);
-        let losses = (&self.loss_rows[..], &self.acts.losses);
-        self.backend.read_step(&losses, &mut self.readout);
-        let t6 = now();
-        // One pass over the micro-batches' mean losses: their sum, or the first that is not finite.
-        let mut loss_sum = 0.0f64;
-        let mut non_finite = None;
-        for (micro, rows) in self.readout.losses.iter().enumerate() {
-            let m = mean(rows);
-            if !m.is_finite() {
-                non_finite = Some(micro);
-                break;
-            }
-            loss_sum += m as f64;
-        }
-        if let Some(micro) = non_finite {
-            self.replay_forward(batches_from, micro);
-            return Err(self.stop_non_finite());
-        }
-        self.grad_sq.clone_from(&self.readout.grad_sq);
-        let norm = global_norm(&self.grad_sq);
-        if !norm.is_finite() {
-            return Err(self.stop_non_finite());
-        }
-        if measure_update {
-            self.update_ratios = self.update_ratios_since(&before);
-        }
-        if self.cfg.faults.sync_every_step {
-            // faults.sync_every_step: a validation pass and every statistic read back after every step,
-            // as logging each step does
-            self.split_loss(Split::Val);
-            self.tensor_stats();
-            self.block_stats();
-        }
-        let t7 = now();
-        // Clipping, the update and the wait for the step's one readback.
-        times.optimizer_ms = t6 - t4;
-        times.telemetry_ms += t7 - t6;
-
-        self.steps_done += 1;
-        let tokens = micro_batches * self.cfg.effective_batch() * self.model.config.context;
-        self.tokens_trained += tokens;
-        self.train_ms += t7 - t_start;
-        let loss = (loss_sum / micro_batches as f64) as f32;
-        let record = StepRecord { step: self.steps_done, loss, grad_norm: norm as f32, lr, tokens, times };
-        self.history.steps.push(record.clone());
-        Ok(record)
     }
 
+    /// Reads back the steps launched since `first` (the steps done and the optimiser's updates
+    /// then) and records them, up to the first with a non-finite loss or gradient, where the run
+    /// stops.
+    fn land_steps(&mut self, first: (usize, u32), before: &[Vec<f32>]) -> Result<usize, EngineError> {
+        let now = self.clock;
+        let t_read = now();
+        self.backend.read_steps(&mut self.readouts);
+        let waited = now() - t_read;
+        let launched = self.in_flight.len();
+        let tokens = self.cfg.grad_accum * self.cfg.effective_batch() * self.model.config.context;
+        for i in 0..launched {
+            let readout = &self.readouts[i];
+            // One pass over the micro-batches' mean losses: their sum, or the first that is not finite.
+            let mut loss_sum = 0.0f64;
+            let mut bad_loss = None;
+            for (micro, rows) in readout.losses.iter().enumerate() {
+                let m = mean(rows);
+                if !m.is_finite() {
+                    bad_loss = Some(micro);
+                    break;
+                }
+                loss_sum += m as f64;
+            }
+            let norm = global_norm(&readout.grad_sq);
+            if bad_loss.is_some() || !norm.is_finite() {
+                return Err(self.stop_in_launch(first, i, bad_loss));
+            }
+            self.grad_sq.clone_from(&readout.grad_sq);
+            let flight = self.in_flight[i].clone();
+            let (mut times, mut ms) = (flight.times, flight.ms);
+            if i + 1 == launched {
+                // The wait for the readback, and the statistics read after it, count in the last step.
+                let t_post = now();
+                if !before.is_empty() {
+                    self.update_ratios = self.update_ratios_since(before);
+                }
+                if self.cfg.faults.sync_every_step {
+                    // faults.sync_every_step: a validation pass and every statistic read back after
+                    // every step, as logging each step does
+                    self.split_loss(Split::Val);
+                    self.tensor_stats();
+                    self.block_stats();
+                }
+                let post = now() - t_post;
+                times.optimizer_ms += waited;
+                times.telemetry_ms += post;
+                ms += waited + post;
+            }
+            self.tokens_trained += tokens;
+            self.train_ms += ms;
+            let loss = (loss_sum / self.cfg.grad_accum as f64) as f32;
+            let step = first.0 + i + 1;
+            let record = StepRecord { step, loss, grad_norm: norm as f32, lr: flight.lr, tokens, times };
+            self.history.steps.push(record);
+        }
+        Ok(launched)
+    }
+
+    /// Stops the run at the `index`-th step launched from `first` (steps done, optimiser updates),
+    /// the first whose readback holds a non-finite value (a loss of micro-batch `bad_loss`, or else
+    /// a gradient): the steps from it on are undone (the backend skipped their updates), and the
+    /// step's state is computed again where the buffers hold a later one's, so the error names the
+    /// first tensor that step made non-finite.
+    fn stop_in_launch(&mut self, first: (usize, u32), index: usize, bad_loss: Option<usize>) -> EngineError {
+        let launched = self.steps_done;
+        self.steps_done = first.0 + index;
+        self.optimizer.set_steps(first.1 + index as u32);
+        let rng = self.in_flight[index].batches_from.clone();
+        // The sampler as it was before the stopped step, matching the steps done.
+        self.batch_rng = rng.clone();
+        match bad_loss {
+            // The backend skipped this update and every later one, so the parameters are the ones
+            // that gave this loss: its forward pass again shows where the non-finite values began.
+            Some(micro) => self.replay_forward(rng, micro),
+            // The gradient buffers hold a later step's (piled onto this one's under no_zero_grad,
+            // where they stay non-finite), so this step's backward passes run again.
+            None if self.steps_done + 1 < launched && !self.cfg.faults.no_zero_grad => self.replay_backward(rng),
+            None => {}
+        }
+        self.stop_non_finite()
+    }
     /// One optimiser step at learning rate `lr` instead of the schedule's (the learning-rate range
     /// test sets every step's rate itself). Everything else is [`Trainer::step`].
     pub fn step_at(&mut self, lr: f32) -> Result<StepRecord, EngineError> {
@@ -419,6 +525,22 @@ impl<B: Backend> Trainer<B> {
         }
         let pass = self.pass(true, micro);
         self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
+    }
+
+    /// Runs the step about to be taken again up to its gradients, its batches drawn from `rng` as
+    /// the step drew them (the parameters are unchanged: the backend skipped the update).
+    fn replay_backward(&mut self, mut rng: Rng) {
+        let (batch, context) = (self.cfg.effective_batch(), self.model.config.context);
+        for g in self.grads.iter_mut() {
+            self.backend.fill(g, 0.0);
+        }
+        for micro in 0..self.cfg.grad_accum {
+            self.dataset.batch(Split::Train, &mut rng, batch, context, &mut self.x, &mut self.y);
+            let pass = self.pass(true, micro);
+            self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
+            self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &self.x, pass);
+        }
+        self.mean_over_micro_batches();
     }
 
     /// Whether an evaluation is due right after the step about to run.

@@ -1,6 +1,7 @@
 //! Whole-run tests of the trainer: determinism, learning, non-finite detection, sampling, bench parity.
 
 use faultline_engine::bench::run_training_bench;
+use faultline_engine::checkpoint::Checkpoint;
 use faultline_engine::config::{CorpusSource, OptimizerKind, Preset, RunConfig};
 use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::trainer::{native_clock, Trainer};
@@ -72,6 +73,77 @@ fn sgd_at_a_huge_learning_rate_stops_cleanly_naming_the_tensor() {
     assert_eq!(s.diverged_at, Some(*step));
     assert_eq!(s.first_bad_tensor.as_deref(), Some(tensor.as_str()));
     assert_eq!(s.steps_run, step - 1, "the failing step made no update");
+}
+
+/// A step record as bits where it holds numbers: step, loss, gradient norm, learning rate, tokens.
+type StepBits = (usize, u32, u32, u32, usize);
+
+/// Every step record of `t`'s history, and its evaluations' steps and training losses.
+fn recorded(t: &Trainer) -> (Vec<StepBits>, Vec<(usize, u32)>) {
+    let h = t.history();
+    let steps = h.steps.iter().map(|r| (r.step, r.loss.to_bits(), r.grad_norm.to_bits(), r.lr.to_bits(), r.tokens));
+    let evals = h.evals.iter().map(|e| (e.step, e.train_loss.to_bits()));
+    (steps.collect(), evals.collect())
+}
+
+#[test]
+fn steps_launched_together_record_the_same_run_as_one_at_a_time() {
+    // Dropout and two micro-batches: every seed a step derives must be the one a single step uses.
+    let cfg = RunConfig { steps: 23, eval_every: 10, dropout: 0.1, grad_accum: 2, ..RunConfig::default() };
+    let mut single = Trainer::cpu(cfg.clone(), native_clock).unwrap();
+    let mut launched = Trainer::cpu(cfg, native_clock).unwrap();
+    let mut sizes = Vec::new();
+    while !single.is_done() {
+        single.step().unwrap();
+        if single.should_evaluate() {
+            single.evaluate();
+        }
+    }
+    while !launched.is_done() {
+        sizes.push(launched.steps(7).unwrap());
+        if launched.should_evaluate() {
+            launched.evaluate();
+        }
+    }
+    // Launches stop short before each evaluation (steps 10, 20) and at the end of the run.
+    assert_eq!(sizes, [7, 3, 7, 3, 3]);
+    assert_eq!(recorded(&launched), recorded(&single));
+    assert_eq!(launched.summary().steps_run, 23);
+}
+
+#[test]
+fn a_non_finite_step_inside_a_launch_stops_the_run_where_single_steps_do() {
+    let mut cfg =
+        RunConfig { steps: 200, eval_every: 200, optimizer: OptimizerKind::Sgd, lr: 100.0, ..RunConfig::default() };
+    cfg.faults.set("no-grad-clip", None).unwrap();
+    let mut single = Trainer::cpu(cfg.clone(), native_clock).unwrap();
+    let err = loop {
+        if let Err(e) = single.step() {
+            break e;
+        }
+    };
+    let EngineError::NonFinite { step, .. } = err.clone() else { panic!("expected NonFinite, got {err:?}") };
+    // One launch runs past the failing step: the backend skips its update and every later one, and
+    // the trainer undoes the steps after it.
+    let mut launched = Trainer::cpu(cfg, native_clock).unwrap();
+    assert_eq!(launched.steps(step + 5).unwrap_err(), err);
+    assert_eq!(launched.steps_done(), step - 1);
+    assert_eq!(recorded(&launched), recorded(&single));
+    // The same parameters, optimiser state and sampler position, after the same number of applied
+    // updates: the same checkpoint (or the same refusal, when the last good update left a NaN).
+    let (a, b) = (launched.checkpoint(), single.checkpoint());
+    let read = |c: &Result<Vec<u8>, EngineError>| c.clone().map(|bytes| Checkpoint::from_bytes(&bytes).unwrap());
+    let (a, b) = (read(&a), read(&b));
+    if let Ok(c) = &b {
+        assert_eq!((c.steps_done, c.optimizer_steps), (step - 1, step as u32 - 1), "the failed update is not counted");
+    }
+    eprintln!("stopped at step {step}; checkpoint saved: {}", b.is_ok());
+    assert!(
+        a == b,
+        "the checkpoints differ: {:?} vs {:?}",
+        a.as_ref().map(|c| c.optimizer_steps),
+        b.map(|c| c.optimizer_steps)
+    );
 }
 
 #[test]

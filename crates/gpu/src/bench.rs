@@ -21,15 +21,17 @@ pub struct GpuBench {
     pub readbacks_per_step: f64,
     pub bytes_read_back_per_step: f64,
     pub bytes_uploaded_per_step: f64,
-    /// The steps no evaluation follows (the others also read the parameters back, for the
-    /// update ratios an evaluation reports): the most submissions and bytes read back of any.
+    /// Steps recorded between readbacks (the trainer's `steps_per_readback`).
+    pub steps_per_readback: usize,
+    /// The steps of launches no evaluation follows (the others also read the parameters back, for
+    /// the update ratios an evaluation reports), and their submissions and bytes read back per step.
     pub plain_steps: usize,
-    pub submissions_per_plain_step: u64,
-    pub bytes_read_back_per_plain_step: u64,
+    pub submissions_per_plain_step: f64,
+    pub bytes_read_back_per_plain_step: f64,
 }
 
 /// Trains `preset` for one untimed step (it compiles every pipeline) and then `steps` timed ones,
-/// from `seed`, counting the GPU's work.
+/// from `seed`, as a run does (launches of `steps_per_readback` steps), counting the GPU's work.
 pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> GpuBench {
     let mut result = BenchResult::unmeasured("webgpu", String::new(), preset, steps);
     let mut out = GpuBench {
@@ -40,9 +42,10 @@ pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> G
         readbacks_per_step: 0.0,
         bytes_read_back_per_step: 0.0,
         bytes_uploaded_per_step: 0.0,
+        steps_per_readback: 0,
         plain_steps: 0,
-        submissions_per_plain_step: 0,
-        bytes_read_back_per_plain_step: 0,
+        submissions_per_plain_step: 0.0,
+        bytes_read_back_per_plain_step: 0.0,
     };
     let gpu = match GpuBackend::new() {
         Ok(g) => g,
@@ -66,26 +69,30 @@ pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> G
     let t1 = clock();
     out.first_step_ms = t1 - t0;
     let before = stats.get();
-    let mut tokens = 0;
-    let mut plain: Vec<GpuStats> = Vec::new();
+    let launch = trainer.steps_per_readback();
+    out.steps_per_readback = launch;
+    // Submissions and bytes read back over the launches no evaluation follows, and their steps.
+    let mut plain = GpuStats::default();
+    let mut plain_steps = 0;
     let outcome = first.and_then(|r| {
         result.first_loss = Some(r.loss);
-        for _ in 0..steps {
+        let mut done = 0;
+        while done < steps {
             let at = stats.get();
-            let r = trainer.step()?;
+            let n = trainer.steps(launch.min(steps - done))?;
             if !trainer.should_evaluate() {
                 let now = stats.get();
-                plain.push(GpuStats {
-                    submissions: now.submissions - at.submissions,
-                    bytes_read_back: now.bytes_read_back - at.bytes_read_back,
-                    ..GpuStats::default()
-                });
+                plain.submissions += now.submissions - at.submissions;
+                plain.bytes_read_back += now.bytes_read_back - at.bytes_read_back;
+                plain_steps += n;
             }
-            result.last_loss = Some(r.loss);
-            tokens += r.tokens;
+            done += n;
         }
         Ok(())
     });
+    let timed = &trainer.history().steps[1..];
+    let tokens: usize = timed.iter().map(|r| r.tokens).sum();
+    result.last_loss = timed.last().map(|r| r.loss);
     let secs = (clock() - t1) / 1000.0;
     let after = stats.get();
     if let Err(e) = outcome {
@@ -99,9 +106,10 @@ pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> G
         out.readbacks_per_step = per(after.readbacks, before.readbacks);
         out.bytes_read_back_per_step = per(after.bytes_read_back, before.bytes_read_back);
         out.bytes_uploaded_per_step = per(after.bytes_uploaded, before.bytes_uploaded);
-        out.plain_steps = plain.len();
-        out.submissions_per_plain_step = plain.iter().map(|s| s.submissions).max().unwrap_or(0);
-        out.bytes_read_back_per_plain_step = plain.iter().map(|s| s.bytes_read_back).max().unwrap_or(0);
+        out.plain_steps = plain_steps;
+        let per_plain = |v: u64| if plain_steps > 0 { v as f64 / plain_steps as f64 } else { 0.0 };
+        out.submissions_per_plain_step = per_plain(plain.submissions);
+        out.bytes_read_back_per_plain_step = per_plain(plain.bytes_read_back);
     }
     out.result = result;
     out

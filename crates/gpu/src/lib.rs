@@ -3,10 +3,10 @@
 //!
 //! Buffers stay in GPU memory for the whole run. Each operation records a compute dispatch (or a
 //! copy) into one command encoder; nothing is submitted until a readback ([`Backend::download`],
-//! [`Backend::sum_squares`], [`Backend::read_step`]) needs the results. Gradient clipping runs on the
-//! GPU (the clip factor is computed in a kernel and read by the clip and optimiser kernels), so a
-//! training step outside evaluations is one submission: its one readback of the losses and the
-//! per-tensor sums of squares. The kernels are WGSL files under `src/kernels/`, one per family.
+//! [`Backend::sum_squares`], [`Backend::read_steps`]) needs the results. Gradient clipping runs on the
+//! GPU (the clip factor is computed in a kernel and read by the clip and optimiser kernels), and each
+//! step's losses and per-tensor sums of squares are copied aside on the GPU ([`Backend::keep_step`]),
+//! so the trainer's launch of several steps between evaluations is one submission and one readback. The kernels are WGSL files under `src/kernels/`, one per family.
 
 pub mod bench;
 mod kernels;
@@ -110,8 +110,10 @@ pub struct GpuBackend {
     /// (1, healthy) until the first.
     status: wgpu::Buffer,
     /// The last `clip_grad_norm`'s (scale, ssq, saw NaN, saw Inf) per slot, and how many of the
-    /// slots are gradients, for `read_step`.
+    /// slots are gradients, for `keep_step`.
     norms: Option<(wgpu::Buffer, usize)>,
+    /// The steps kept since the last `read_steps`, in GPU memory until then.
+    kept: Vec<KeptStep>,
     budget: u64,
     used: u64,
     stats: GpuStatsHandle,
@@ -119,6 +121,37 @@ pub struct GpuBackend {
     /// reported outside any error scope (a kernel the browser's WebGPU refused), a lost device, a
     /// failed readback. [`Backend::lost`] reports it; readbacks return zeros from then on.
     failure: Arc<Mutex<Option<String>>>,
+}
+
+/// One step's losses and sums of squares, copied into one GPU buffer by `keep_step`: the loss
+/// buffers' lengths in order, then `4 × gradients` floats of `clip_grad_norm`'s slots.
+struct KeptStep {
+    buffer: wgpu::Buffer,
+    losses: Vec<usize>,
+    gradients: usize,
+}
+
+impl KeptStep {
+    fn len(&self) -> usize {
+        self.losses.iter().sum::<usize>() + 4 * self.gradients
+    }
+}
+
+/// (scale, ssq, saw NaN, saw Inf) per gradient, as `global_norm` writes them, to sums of squares:
+/// NaN or Inf where a gradient held one.
+fn sums_of_squares(slots: &[f32]) -> Vec<f64> {
+    slots
+        .chunks_exact(4)
+        .map(|s| {
+            if s[2] != 0.0 {
+                f64::NAN
+            } else if s[3] != 0.0 {
+                f64::INFINITY
+            } else {
+                (s[0] as f64) * (s[0] as f64) * s[1] as f64
+            }
+        })
+        .collect()
 }
 
 /// The uniform parameters of one dispatch, as 32-bit words in the WGSL struct's field order.
@@ -175,7 +208,7 @@ fn status_buffer(device: &wgpu::Device) -> wgpu::Buffer {
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some("clip status"),
         contents: &f32_bytes(&[1.0, 1.0, 0.0, 0.0]),
-        usage: wgpu::BufferUsages::STORAGE,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
     })
 }
 
@@ -260,6 +293,7 @@ impl GpuBackend {
             encoder: None,
             scratch: None,
             norms: None,
+            kept: Vec::new(),
             budget: u64::MAX,
             used: 0,
             stats: GpuStatsHandle::default(),
@@ -281,6 +315,7 @@ impl GpuBackend {
             scratch: None,
             status: status_buffer(&self.device),
             norms: None,
+            kept: Vec::new(),
             budget: u64::MAX,
             used: 0,
             stats: GpuStatsHandle::default(),
@@ -873,27 +908,41 @@ impl Backend for GpuBackend {
         self.norms = Some((norms, gradients));
     }
 
-    fn read_step(&mut self, losses: &(impl Tensors<GpuBuf> + ?Sized), out: &mut StepReadout) {
-        let mut parts: Vec<(&wgpu::Buffer, usize)> = losses.each().map(|l| (&l.buffer, l.len)).collect();
-        let norms = self.norms.clone();
-        if let Some((buffer, grads)) = &norms {
-            parts.push((buffer, 4 * grads));
+    fn keep_step(&mut self, losses: &(impl Tensors<GpuBuf> + ?Sized)) {
+        let lens: Vec<usize> = losses.each().map(|l| l.len).collect();
+        let gradients = self.norms.as_ref().map_or(0, |(_, g)| *g);
+        let buffer = self.storage(lens.iter().sum::<usize>() + 4 * gradients, "kept step");
+        let mut offset = 0;
+        for l in losses.each() {
+            if l.len > 0 {
+                self.encoder().copy_buffer_to_buffer(&l.buffer, 0, &buffer, offset, (l.len * 4) as u64);
+            }
+            offset += (l.len * 4) as u64;
         }
-        let mut read = self.read_back_many(&parts);
-        let sums = if norms.is_some() { read.pop().unwrap_or_default() } else { Vec::new() };
-        let grad_sq = sums
-            .chunks_exact(4)
-            .map(|s| {
-                if s[2] != 0.0 {
-                    f64::NAN
-                } else if s[3] != 0.0 {
-                    f64::INFINITY
-                } else {
-                    (s[0] as f64) * (s[0] as f64) * s[1] as f64
-                }
-            })
-            .collect();
-        *out = StepReadout { losses: read, grad_sq };
+        if let Some((norms, g)) = self.norms.clone() {
+            self.encoder().copy_buffer_to_buffer(&norms, 0, &buffer, offset, (g * 16) as u64);
+        }
+        self.kept.push(KeptStep { buffer, losses: lens, gradients });
+    }
+
+    fn read_steps(&mut self, out: &mut Vec<StepReadout>) {
+        let kept = std::mem::take(&mut self.kept);
+        let parts: Vec<(&wgpu::Buffer, usize)> = kept.iter().map(|k| (&k.buffer, k.len())).collect();
+        let read = self.read_back_many(&parts);
+        out.resize_with(kept.len(), StepReadout::default);
+        for ((o, k), data) in out.iter_mut().zip(&kept).zip(read) {
+            let mut rest = data.as_slice();
+            o.losses.clear();
+            for &len in &k.losses {
+                let (rows, tail) = rest.split_at(len);
+                o.losses.push(rows.to_vec());
+                rest = tail;
+            }
+            o.grad_sq = sums_of_squares(rest);
+        }
+        // A fresh stretch: the next step's updates run unless it is unhealthy itself.
+        let status = self.status.clone();
+        self.write(&status, &[1.0, 1.0, 0.0, 0.0]);
     }
 
     fn adamw_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, m: &mut GpuBuf, v: &mut GpuBuf, h: AdamW) {

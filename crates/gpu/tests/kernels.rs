@@ -383,23 +383,27 @@ fn optimiser_updates_match_cpu() {
     assert_close("sgd velocity", &p.down(&gvel), &cvel, 1e-6);
 }
 
-/// The gradients after a clip and the step's readout, on one backend.
-type Clipped = (Vec<Vec<f32>>, StepReadout);
-
-/// Clips `grads` with the loss rows `losses` on both backends and reads the step back (GPU first).
-fn clip_case(p: &mut Pair, grads: &[Vec<f32>], losses: &[f32], max_norm: f32) -> (Clipped, Clipped) {
+/// Clips `grads` with the loss rows `losses` on both backends and keeps the step for a later
+/// [`read_kept`]: the gradients after the clip, GPU first.
+fn clip_case(p: &mut Pair, grads: &[Vec<f32>], losses: &[f32], max_norm: f32) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let mut cg = grads.to_vec();
     let cl = losses.to_vec();
-    let mut c_read = StepReadout::default();
     p.cpu.clip_grad_norm(cg.as_mut_slice(), std::slice::from_ref(&cl), max_norm);
-    p.cpu.read_step(std::slice::from_ref(&cl), &mut c_read);
+    p.cpu.keep_step(std::slice::from_ref(&cl));
     let mut gg: Vec<GpuBuf> = grads.iter().map(|g| p.up(g)).collect();
     let gl = p.up(losses);
-    let mut g_read = StepReadout::default();
     p.gpu.clip_grad_norm(gg.as_mut_slice(), std::slice::from_ref(&gl), max_norm);
-    p.gpu.read_step(std::slice::from_ref(&gl), &mut g_read);
+    p.gpu.keep_step(std::slice::from_ref(&gl));
     let g_grads = gg.iter().map(|g| p.down(g)).collect();
-    ((g_grads, g_read), (cg, c_read))
+    (g_grads, cg)
+}
+
+/// The steps both backends kept since their last readback, GPU first.
+fn read_kept(p: &mut Pair) -> (Vec<StepReadout>, Vec<StepReadout>) {
+    let (mut g, mut c) = (Vec::new(), Vec::new());
+    p.gpu.read_steps(&mut g);
+    p.cpu.read_steps(&mut c);
+    (g, c)
 }
 
 #[test]
@@ -410,7 +414,10 @@ fn clipping_by_global_norm_matches_cpu() {
     for (scale, max_norm) in [(1.0, 1.0), (1e-3, 1.0), (1.0, 0.0), (1e25, 5.0)] {
         let grads: Vec<Vec<f32>> = [3000, 17, 70_000].iter().map(|&n| p.random(n, scale)).collect();
         let losses = p.random(64, 1.0);
-        let ((gg, gr), (cg, cr)) = clip_case(&mut p, &grads, &losses, max_norm);
+        let (gg, cg) = clip_case(&mut p, &grads, &losses, max_norm);
+        let (mut gr, mut cr) = read_kept(&mut p);
+        assert_eq!((gr.len(), cr.len()), (1, 1), "one step kept, one read");
+        let (gr, cr) = (gr.remove(0), cr.remove(0));
         let what = format!("scale {scale}, max_norm {max_norm}");
         assert_eq!(gr.losses, cr.losses, "{what}: the loss rows are copies");
         assert_eq!(gr.grad_sq.len(), 3, "{what}");
@@ -455,16 +462,13 @@ fn an_unhealthy_step_scales_nothing_and_updates_nothing_on_both() {
         ("a NaN gradient", &nan_grad, &fine_loss, Some(f64::NAN)),
         ("an Inf gradient", &inf_grad, &fine_loss, Some(f64::INFINITY)),
     ] {
-        let ((gg, gr), (cg, cr)) = clip_case(&mut p, g, l, 1.0);
+        let (gg, cg) = clip_case(&mut p, g, l, 1.0);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&cg[0]), bits(&g[0]), "{what}: the CPU must leave the gradients unscaled");
         assert_eq!(bits(&gg[0]), bits(&g[0]), "{what}: the GPU must leave the gradients unscaled");
-        match sq {
-            None => assert!(cr.grad_sq[0].is_finite() && gr.grad_sq[0].is_finite(), "{what}: {cr:?} {gr:?}"),
-            Some(v) if v.is_nan() => assert!(cr.grad_sq[0].is_nan() && gr.grad_sq[0].is_nan(), "{what}"),
-            Some(v) => assert!(cr.grad_sq[0] == v && gr.grad_sq[0] == v, "{what}: {:?} {:?}", cr.grad_sq, gr.grad_sq),
-        }
-        // The updates after an unhealthy clip leave parameters and state as they were.
+        // A healthy step recorded after it, before the host has read either, updates nothing
+        // either: the host will stop the run at the unhealthy one, with the parameters it left.
+        let _ = clip_case(&mut p, &grads, &fine_loss, 1.0);
         let gg0 = p.up(&g[0]);
         p.cpu.adamw_update(&mut cp, &g[0], &mut cm, &mut cv, h);
         p.gpu.adamw_update(&mut gp, &gg0, &mut gm, &mut gv, h);
@@ -474,8 +478,17 @@ fn an_unhealthy_step_scales_nothing_and_updates_nothing_on_both() {
         assert_eq!(p.down(&gp), param, "{what}: GPU parameter");
         assert!(cm.iter().chain(&cv).all(|&x| x == 0.0), "{what}: CPU optimiser state");
         assert!(p.down(&gm).iter().chain(&p.down(&gv)).all(|&x| x == 0.0), "{what}: GPU optimiser state");
+        let (gr, cr) = read_kept(&mut p);
+        assert_eq!((gr.len(), cr.len()), (2, 2), "{what}: both steps kept");
+        assert!(gr[1].grad_sq[0].is_finite() && cr[1].grad_sq[0].is_finite(), "{what}: the healthy step's sums");
+        let (gr, cr) = (&gr[0], &cr[0]);
+        match sq {
+            None => assert!(cr.grad_sq[0].is_finite() && gr.grad_sq[0].is_finite(), "{what}: {cr:?} {gr:?}"),
+            Some(v) if v.is_nan() => assert!(cr.grad_sq[0].is_nan() && gr.grad_sq[0].is_nan(), "{what}"),
+            Some(v) => assert!(cr.grad_sq[0] == v && gr.grad_sq[0] == v, "{what}: {:?} {:?}", cr.grad_sq, gr.grad_sq),
+        }
     }
-    // A healthy clip lets the next update through again.
+    // After the readback a healthy clip lets the next update through again.
     let _ = clip_case(&mut p, &grads, &fine_loss, 1.0);
     let gg0 = p.up(&grads[0]);
     p.cpu.adamw_update(&mut cp, &grads[0], &mut cm, &mut cv, h);

@@ -5,7 +5,7 @@ mod common;
 
 use common::gpu;
 use faultline_engine::config::RunConfig;
-use faultline_engine::trainer::{native_clock, Trainer};
+use faultline_engine::trainer::{native_clock, Trainer, GPU_STEPS_PER_READBACK};
 use faultline_gpu::GpuStats;
 
 /// Per step of `cfg` (evaluating whenever one is due): the counters' change over the step alone, and
@@ -68,6 +68,31 @@ fn a_step_between_evaluations_is_one_submission_and_one_small_readback() {
     for (s, _) in steps.iter().filter(|(_, evaluates)| *evaluates) {
         assert!(s.readbacks > 2 * tensors as u64, "{s:?}");
     }
+}
+
+#[test]
+fn a_launch_of_steps_is_one_submission_and_one_readback() {
+    let Some(g) = gpu() else { return };
+    let stats = g.stats_handle();
+    let cfg = RunConfig { eval_every: 10, ..tiny("10", &[]) };
+    let rows = cfg.effective_batch() * cfg.preset.model(1).context;
+    let mut t = Trainer::new(cfg, g, native_clock).unwrap();
+    let n = GPU_STEPS_PER_READBACK;
+    assert_eq!(t.steps_per_readback(), n);
+    let before = stats.get();
+    assert_eq!(t.steps(n).unwrap(), n);
+    let after = stats.get();
+    let (submissions, readbacks) = (after.submissions - before.submissions, after.readbacks - before.readbacks);
+    let bytes = after.bytes_read_back - before.bytes_read_back;
+    eprintln!("{n} steps launched: {submissions} submission, {readbacks} readback, {bytes} bytes");
+    assert_eq!((submissions, readbacks), (1, 1));
+    // The next launch stops before the evaluation at step 10.
+    assert_eq!(t.steps(n).unwrap(), 10 - n);
+    assert!(t.should_evaluate());
+    t.evaluate();
+    // Each step's loss rows and one slot per gradient tensor, as a single step reads them.
+    let tensors = t.history().evals[0].tensors.len();
+    assert_eq!(bytes, (n * (rows * 4 + tensors * 16)) as u64);
 }
 
 #[test]

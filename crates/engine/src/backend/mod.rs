@@ -135,7 +135,8 @@ impl<T> Tensors<T> for (&[T], &T) {
     }
 }
 
-/// The host's view of one training step, read back by [`Backend::read_step`].
+/// The host's view of one training step, kept by [`Backend::keep_step`] and read back by
+/// [`Backend::read_steps`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepReadout {
     /// The per-row losses of each buffer asked for, in full.
@@ -303,18 +304,24 @@ pub trait Backend {
     /// and of `losses` is finite, every gradient scaled in place by
     /// [`clip_factor`](crate::optim::clip_factor)`(‖g‖, max_norm)` (`max_norm` 0: no clipping).
     /// When any element is not finite the step is *unhealthy*: nothing is scaled, and every
-    /// optimiser update until the next call leaves its parameter and state untouched, so the
-    /// parameters keep their last good values. The sums are kept for [`Backend::read_step`].
+    /// optimiser update until the next [`Backend::read_steps`] leaves its parameter and state
+    /// untouched (later steps recorded before that readback included), so the parameters keep the
+    /// values of the last good step. The sums are kept for [`Backend::keep_step`].
     fn clip_grad_norm(
         &mut self,
         grads: &mut (impl TensorsMut<Self::Buf> + ?Sized),
         losses: &(impl Tensors<Self::Buf> + ?Sized),
         max_norm: f32,
     );
-    /// What a step needs on the host, in one transfer, written into `out` (whose vectors are reused):
-    /// each of `losses` in full, and the per-gradient sums of squares (f64, NaN or Inf as
-    /// [`Backend::sum_squares`] gives them) of the last [`Backend::clip_grad_norm`].
-    fn read_step(&mut self, losses: &(impl Tensors<Self::Buf> + ?Sized), out: &mut StepReadout);
+    /// Keeps what the step just recorded needs on the host, without waiting for it: each of
+    /// `losses` in full, and the per-gradient sums of squares (f64, NaN or Inf as
+    /// [`Backend::sum_squares`] gives them) of the last [`Backend::clip_grad_norm`]. A GPU keeps
+    /// them in its own memory until [`Backend::read_steps`].
+    fn keep_step(&mut self, losses: &(impl Tensors<Self::Buf> + ?Sized));
+    /// Every step kept since the last call, oldest first, written into `out` (one [`StepReadout`]
+    /// each, their vectors reused): one transfer and one wait for all of them. It also ends the
+    /// stretch in which an unhealthy step skips every later update.
+    fn read_steps(&mut self, out: &mut Vec<StepReadout>);
 
     /// One AdamW update of `param` from `grad`, with first/second moments `m` and `v`.
     fn adamw_update(&mut self, param: &mut Self::Buf, grad: &Self::Buf, m: &mut Self::Buf, v: &mut Self::Buf, h: AdamW);

@@ -57,8 +57,8 @@ mod native {
             }
             println!(
                 "{:<6} {:>7.2} steps/s {:>9.0} tokens/s | first step {:>7.0} ms | per step: {:.0} dispatches, \
-                 {:.1} submissions, {:.1} readbacks ({:.0} B), {:.0} B uploaded | steps no evaluation follows \
-                 ({}): at most {} submissions, {} B read back | {}",
+                 {:.2} submissions, {:.2} readbacks ({:.0} B), {:.0} B uploaded | {} steps per readback; the {} \
+                 steps no evaluation follows: {:.3} submissions, {:.0} B read back each | {}",
                 r.config,
                 r.steps_per_s,
                 r.tokens_per_s,
@@ -68,6 +68,7 @@ mod native {
                 b.readbacks_per_step,
                 b.bytes_read_back_per_step,
                 b.bytes_uploaded_per_step,
+                b.steps_per_readback,
                 b.plain_steps,
                 b.submissions_per_plain_step,
                 b.bytes_read_back_per_plain_step,

@@ -89,7 +89,9 @@ fn sum_squares(
 // next in x) are combined into out[4t ..] = (scale, ssq, saw_nan, saw_inf) for each of the `len`
 // slots. The first `cols` slots are the gradients: their global norm ‖g‖ = scale · √ssq gives the
 // clip factor max_norm / (‖g‖ + 1e-6) when it is above max_norm > 0 (else 1), as the CPU's
-// clip_factor; the step is healthy when no slot saw a NaN or an Inf. status = (factor, healthy).
+// clip_factor; the step is healthy when no slot saw a NaN or an Inf. status = (factor, healthy), and
+// healthy stays 0 once a step was not, until the host's read_steps sets it back to 1: the steps
+// recorded after a bad one, before the host has seen it, update nothing either.
 @compute @workgroup_size(256)
 fn global_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
     for (var t = lid.x; t < p.len; t += 256u) {
@@ -131,7 +133,7 @@ fn global_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
             factor = (p.max_norm / scale) / (root + 1e-6 / scale);
         }
         status[0] = factor;
-        status[1] = select(1.0, 0.0, bad);
+        status[1] = select(status[1], 0.0, bad);
     }
 }
 

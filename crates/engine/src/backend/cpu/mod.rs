@@ -127,8 +127,13 @@ pub struct CpuBackend<T: Real = f32> {
     scratch: Vec<T>,
     /// Per-gradient sums of squares of the last [`Backend::clip_grad_norm`].
     grad_sq: Vec<f64>,
-    /// The last [`Backend::clip_grad_norm`] saw a non-finite value: optimiser updates are skipped.
+    /// A [`Backend::clip_grad_norm`] since the last [`Backend::read_steps`] saw a non-finite value:
+    /// optimiser updates are skipped.
     unhealthy: bool,
+    /// The steps kept since the last [`Backend::read_steps`]: the first `kept_steps` of `kept`
+    /// (the rest are vectors to reuse).
+    kept: Vec<StepReadout>,
+    kept_steps: usize,
     _t: PhantomData<T>,
 }
 
@@ -148,6 +153,8 @@ impl<T: Real> CpuBackend<T> {
             scratch: Vec::new(),
             grad_sq: Vec::new(),
             unhealthy: false,
+            kept: Vec::new(),
+            kept_steps: 0,
             _t: PhantomData,
         }
     }
@@ -488,7 +495,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         self.grad_sq.clear();
         self.grad_sq.extend(grads.each().map(|g| sum_sq(g)));
         let norm = global_norm(&self.grad_sq);
-        self.unhealthy = !norm.is_finite() || losses.each().any(|l| l.iter().any(|v| !v.is_finite()));
+        self.unhealthy |= !norm.is_finite() || losses.each().any(|l| l.iter().any(|v| !v.is_finite()));
         if self.unhealthy {
             return;
         }
@@ -500,7 +507,12 @@ impl<T: Real> Backend for CpuBackend<T> {
         }
     }
 
-    fn read_step(&mut self, losses: &(impl Tensors<Vec<T>> + ?Sized), out: &mut StepReadout) {
+    fn keep_step(&mut self, losses: &(impl Tensors<Vec<T>> + ?Sized)) {
+        if self.kept.len() == self.kept_steps {
+            self.kept.push(StepReadout::default());
+        }
+        let out = &mut self.kept[self.kept_steps];
+        self.kept_steps += 1;
         let count = losses.each().count();
         out.losses.resize_with(count, Vec::new);
         for (rows, l) in out.losses.iter_mut().zip(losses.each()) {
@@ -508,6 +520,14 @@ impl<T: Real> Backend for CpuBackend<T> {
             rows.extend(l.iter().map(|v| v.f32()));
         }
         out.grad_sq.clone_from(&self.grad_sq);
+    }
+
+    fn read_steps(&mut self, out: &mut Vec<StepReadout>) {
+        // The kept readouts change places with `out`'s, whose vectors are reused for the next steps.
+        std::mem::swap(out, &mut self.kept);
+        out.truncate(self.kept_steps);
+        self.kept_steps = 0;
+        self.unhealthy = false;
     }
 
     fn adamw_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, m: &mut Vec<T>, v: &mut Vec<T>, h: AdamW) {
@@ -531,5 +551,37 @@ impl<T: Real> Backend for CpuBackend<T> {
             velocity[i] = mu * velocity[i] + g;
             param[i] = param[i] - lr * velocity[i];
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unhealthy_step_skips_every_update_until_the_readback() {
+        let mut b = CpuBackend::<f32>::new();
+        let h = Sgd { lr: 0.1, momentum: 0.0, weight_decay: 0.0 };
+        let (mut param, mut velocity) = (vec![1.0f32; 4], vec![0.0f32; 4]);
+        let grad = vec![1.0f32; 4];
+        let nan = vec![vec![f32::NAN; 4]];
+        let fine = vec![vec![0.5f32; 4]];
+        let losses = vec![vec![2.0f32; 3]];
+        b.clip_grad_norm(nan.clone().as_mut_slice(), losses.as_slice(), 1.0);
+        b.keep_step(losses.as_slice());
+        // A healthy step recorded after the unhealthy one, before the readback, updates nothing.
+        b.clip_grad_norm(fine.clone().as_mut_slice(), losses.as_slice(), 1.0);
+        b.keep_step(losses.as_slice());
+        b.sgd_update(&mut param, &grad, &mut velocity, h);
+        assert_eq!(param, [1.0; 4]);
+        let mut read = Vec::new();
+        b.read_steps(&mut read);
+        assert_eq!(read.len(), 2);
+        assert!(read[0].grad_sq[0].is_nan() && read[1].grad_sq[0] == 1.0, "{read:?}");
+        assert_eq!(read[1].losses, losses);
+        // After the readback a healthy step updates again.
+        b.clip_grad_norm(fine.clone().as_mut_slice(), losses.as_slice(), 1.0);
+        b.sgd_update(&mut param, &grad, &mut velocity, h);
+        assert_eq!(param, [0.9; 4]);
     }
 }
