@@ -184,7 +184,7 @@ impl Chooser {
         }
         let config = match origin {
             Origin::Fresh(config) => config.clone(),
-            Origin::Checkpoint(bytes) => Checkpoint::from_bytes(bytes)?.config,
+            Origin::Checkpoint(bytes) => Checkpoint::read_config(bytes)?,
         };
         let calibration = self.calibrate(&config, &mut gpu, clock);
         let cpu_rate = calibration.cpu_steps_per_s;

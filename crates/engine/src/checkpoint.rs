@@ -95,6 +95,44 @@ impl Checkpoint {
     /// file that is not a checkpoint, one from a newer version, a truncated or damaged one, and one
     /// holding NaN or Inf (naming the tensor).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EngineError> {
+        let (mut r, config) = Self::open(bytes)?;
+        let steps_done = r.u64()? as usize;
+        let optimizer_steps = r.u32()?;
+        let batch_rng = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
+        let count = r.u32()?;
+        let mut tensors = Vec::new();
+        for _ in 0..count {
+            let name_len = r.u32()? as usize;
+            let name = String::from_utf8(r.take(name_len)?.to_vec())
+                .map_err(|_| refused("the checkpoint is damaged: a tensor name is not UTF-8"))?;
+            let rank = r.u32()?;
+            let shape = (0..rank).map(|_| r.u64().map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
+            let numel = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            let bytes = numel
+                .and_then(|n| n.checked_mul(4))
+                .ok_or_else(|| refused(format!("the checkpoint is damaged: tensor {name} is impossibly large")))?;
+            let values: Vec<f32> =
+                r.take(bytes)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(refused(format!("the checkpoint holds NaN or Inf in {name}; it cannot be resumed")));
+            }
+            tensors.push(NamedTensor { name, shape, values });
+        }
+        if r.at != r.bytes.len() {
+            return Err(refused("the checkpoint is damaged: there are bytes after its last tensor"));
+        }
+        Ok(Self { config, steps_done, optimizer_steps, batch_rng, tensors })
+    }
+
+    /// The run settings of a checkpoint, without decoding its tensors (refused as
+    /// [`Checkpoint::from_bytes`] refuses a file that is not a checkpoint or is damaged).
+    pub fn read_config(bytes: &[u8]) -> Result<RunConfig, EngineError> {
+        Ok(Self::open(bytes)?.1)
+    }
+
+    /// Checks the file's magic, version, length and checksum and reads its run settings: a reader
+    /// over the file less its checksum, at what follows the settings, and the settings.
+    fn open(bytes: &[u8]) -> Result<(Reader<'_>, RunConfig), EngineError> {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(refused("not a Faultline checkpoint (the file does not start with FLCKPT)"));
         }
@@ -129,32 +167,7 @@ impl Checkpoint {
         let config_len = r.u32()? as usize;
         let config = serde_json::from_slice(r.take(config_len)?)
             .map_err(|e| refused(format!("the checkpoint's run settings cannot be read: {e}")))?;
-        let steps_done = r.u64()? as usize;
-        let optimizer_steps = r.u32()?;
-        let batch_rng = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
-        let count = r.u32()?;
-        let mut tensors = Vec::new();
-        for _ in 0..count {
-            let name_len = r.u32()? as usize;
-            let name = String::from_utf8(r.take(name_len)?.to_vec())
-                .map_err(|_| refused("the checkpoint is damaged: a tensor name is not UTF-8"))?;
-            let rank = r.u32()?;
-            let shape = (0..rank).map(|_| r.u64().map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
-            let numel = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-            let bytes = numel
-                .and_then(|n| n.checked_mul(4))
-                .ok_or_else(|| refused(format!("the checkpoint is damaged: tensor {name} is impossibly large")))?;
-            let values: Vec<f32> =
-                r.take(bytes)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            if values.iter().any(|v| !v.is_finite()) {
-                return Err(refused(format!("the checkpoint holds NaN or Inf in {name}; it cannot be resumed")));
-            }
-            tensors.push(NamedTensor { name, shape, values });
-        }
-        if r.at != body.len() {
-            return Err(refused("the checkpoint is damaged: there are bytes after its last tensor"));
-        }
-        Ok(Self { config, steps_done, optimizer_steps, batch_rng, tensors })
+        Ok((r, config))
     }
 }
 

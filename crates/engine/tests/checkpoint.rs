@@ -26,9 +26,15 @@ fn assert_resume_is_exact(cfg: RunConfig, n: usize, m: usize) {
 }
 
 fn refusal(bytes: &[u8]) -> String {
+    match refusal_error(bytes) {
+        EngineError::Checkpoint(message) => message,
+        other => panic!("expected a checkpoint error, got {other:?}"),
+    }
+}
+
+fn refusal_error(bytes: &[u8]) -> EngineError {
     match Trainer::<CpuBackend>::from_checkpoint(bytes, CpuBackend::new(), native_clock) {
-        Err(EngineError::Checkpoint(message)) => message,
-        Err(other) => panic!("expected a checkpoint error, got {other:?}"),
+        Err(e) => e,
         Ok(_) => panic!("a damaged checkpoint was accepted"),
     }
 }
@@ -60,6 +66,7 @@ fn a_checkpoint_keeps_the_settings_faults_and_step_count() {
     let bytes = t.checkpoint().unwrap();
     let file = Checkpoint::from_bytes(&bytes).unwrap();
     assert_eq!(file.config, cfg);
+    assert_eq!(Checkpoint::read_config(&bytes).unwrap(), cfg, "the settings alone, tensors not decoded");
     assert_eq!(file.steps_done, 2);
     let resumed: Trainer = Trainer::from_checkpoint(&bytes, CpuBackend::new(), native_clock).unwrap();
     assert_eq!(resumed.config(), &cfg);
@@ -73,6 +80,8 @@ fn a_flipped_byte_fails_the_checksum() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
     assert_eq!(refusal(&bytes), "the checkpoint is damaged: its checksum does not match its contents");
+    let settings_only = Checkpoint::read_config(&bytes).map(|_| ()).unwrap_err();
+    assert_eq!(settings_only.to_string(), refusal_error(&bytes).to_string(), "reading the settings checks it too");
 }
 
 #[test]

@@ -283,13 +283,26 @@ impl GpuBackend {
             let why = format!("the GPU device was lost ({reason:?}: {message})");
             slot.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
         });
-        Ok(Self {
+        Ok(Self::on_device(device, queue, adapter.get_info(), limits, failure, PipelineCache::default()))
+    }
+
+    /// A backend on an open device, with nothing allocated or recorded yet: no budget, zeroed
+    /// counters, a fresh clip status, and the failure slot the device's callbacks write to.
+    fn on_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter: wgpu::AdapterInfo,
+        limits: wgpu::Limits,
+        failure: Arc<Mutex<Option<String>>>,
+        pipelines: PipelineCache,
+    ) -> Self {
+        Self {
             status: status_buffer(&device),
             device,
             queue,
-            adapter: adapter.get_info(),
+            adapter,
             limits,
-            pipelines: PipelineCache::default(),
+            pipelines,
             encoder: None,
             scratch: None,
             norms: None,
@@ -298,29 +311,21 @@ impl GpuBackend {
             used: 0,
             stats: GpuStatsHandle::default(),
             failure,
-        })
+        }
     }
 
     /// A second backend on the same device: its own buffers, budget and counters, the pipelines
     /// compiled so far shared. Auto's calibration trains on one while the run keeps the other, so
     /// choosing a backend opens one device, not one per trial.
     pub fn sibling(&self) -> Self {
-        Self {
-            device: self.device.clone(),
-            queue: self.queue.clone(),
-            adapter: self.adapter.clone(),
-            limits: self.limits.clone(),
-            pipelines: self.pipelines.clone(),
-            encoder: None,
-            scratch: None,
-            status: status_buffer(&self.device),
-            norms: None,
-            kept: Vec::new(),
-            budget: u64::MAX,
-            used: 0,
-            stats: GpuStatsHandle::default(),
-            failure: Arc::clone(&self.failure),
-        }
+        Self::on_device(
+            self.device.clone(),
+            self.queue.clone(),
+            self.adapter.clone(),
+            self.limits.clone(),
+            Arc::clone(&self.failure),
+            self.pipelines.clone(),
+        )
     }
 
     /// Takes over the pipelines `other` (a sibling) compiled, so this backend's first step does not

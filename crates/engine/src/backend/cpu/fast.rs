@@ -151,11 +151,53 @@ fn head_offset(s: AttnShape, b: usize, h: usize, part: usize) -> usize {
 /// context 64 they do 62.5 % of the full products' work.
 const ROW_BLOCK: usize = 16;
 
-/// The row blocks `[start, end)` of a `time`-row head: blocks of [`ROW_BLOCK`] under the causal mask,
-/// else one block (every row sees every key, so nothing is skipped).
-fn row_blocks(time: usize, causal: bool) -> impl Iterator<Item = (usize, usize)> {
+/// Rows `start..end` of a `time`-row head's score matrix, and what the causal mask lets them see.
+#[derive(Clone, Copy)]
+struct RowBlock {
+    start: usize,
+    end: usize,
+    time: usize,
+    causal: bool,
+}
+
+impl RowBlock {
+    fn rows(self) -> usize {
+        self.end - self.start
+    }
+
+    /// The keys its rows see, `0..keys`: up to its last row under the mask, else all.
+    fn keys(self) -> usize {
+        if self.causal {
+            self.end
+        } else {
+            self.time
+        }
+    }
+
+    /// The keys its `i`-th row sees, `0..visible`.
+    fn visible(self, i: usize) -> usize {
+        if self.causal {
+            self.start + i + 1
+        } else {
+            self.time
+        }
+    }
+
+    /// Read as keys `start..end`: the queries that see them are `first_query..time`.
+    fn first_query(self) -> usize {
+        if self.causal {
+            self.start
+        } else {
+            0
+        }
+    }
+}
+
+/// The row blocks of a `time`-row head: blocks of [`ROW_BLOCK`] under the causal mask, else one
+/// block (every row sees every key, so nothing is skipped).
+fn row_blocks(time: usize, causal: bool) -> impl Iterator<Item = RowBlock> {
     let step = if causal { ROW_BLOCK } else { time.max(1) };
-    (0..time).step_by(step).map(move |start| (start, (start + step).min(time)))
+    (0..time).step_by(step).map(move |start| RowBlock { start, end: (start + step).min(time), time, causal })
 }
 
 multiversion! {
@@ -180,15 +222,13 @@ pub fn attention<T: Real>(
             let (q, k, v) = (head_offset(shape, b, h, 0), head_offset(shape, b, h, 1), head_offset(shape, b, h, 2));
             let p_off = (b * heads + h) * time * time;
             let p = &mut probs[p_off..p_off + time * time];
-            for (start, end) in row_blocks(time, causal) {
-                let keys = if causal { end } else { time }; // rows start..end see keys 0..keys
-                let rows = end - start;
+            for block in row_blocks(time, causal) {
+                let (start, end, rows, keys) = (block.start, block.end, block.rows(), block.keys());
                 let p_rows = &mut p[start * time..end * time];
                 let (q_rows, keys_t) = (&qkv[q + start * 3 * c..], &qkv[k..]);
                 gemm(rows, hd, keys, T::of(scale), q_rows, packed, keys_t, packed.t(), T::zero(), p_rows, square);
                 for (i, row) in p_rows.chunks_exact_mut(time).enumerate() {
-                    let visible = if causal { start + i + 1 } else { time };
-                    let (row, masked) = row.split_at_mut(visible);
+                    let (row, masked) = row.split_at_mut(block.visible(i));
                     let shift = if form.subtract_max { max(row) } else { T::zero() };
                     for x in row.iter_mut() {
                         *x = (*x - shift).exp_fast();
@@ -236,16 +276,15 @@ pub fn attention_backward<T: Real>(
             let p_off = (b * heads + h) * time * time;
             let p = &probs[p_off..p_off + time * time];
             let d_o = b * time * c + h * hd;
-            for (start, end) in row_blocks(time, causal) {
-                let keys = if causal { end } else { time };
-                let rows = end - start;
+            for block in row_blocks(time, causal) {
+                let (start, end, rows, keys) = (block.start, block.end, block.rows(), block.keys());
                 let ds_rows = &mut ds[start * time..end * time];
                 let d_o_rows = &dout[d_o + start * c..];
                 let v_t = &qkv[v..];
                 gemm(rows, hd, keys, T::one(), d_o_rows, narrow, v_t, packed.t(), T::zero(), ds_rows, square);
                 let p_rows = p[start * time..].chunks_exact(time);
                 for (i, (ds_row, p_row)) in ds_rows.chunks_exact_mut(time).zip(p_rows).enumerate() {
-                    let visible = if causal { start + i + 1 } else { time };
+                    let visible = block.visible(i);
                     // P is zero past `visible`, so dS is too. The dot runs over the whole row (its zeros
                     // add nothing), so it sums in the same order, and rounds the same, as the unblocked kernel.
                     ds_row[visible..].fill(T::zero());
@@ -257,9 +296,9 @@ pub fn attention_backward<T: Real>(
                 let dq = &mut dqkv[q + start * 3 * c..];
                 gemm(rows, keys, hd, T::one(), ds_rows, square, &qkv[k..], packed, T::zero(), dq, packed);
             }
-            for (start, end) in row_blocks(time, causal) {
-                let first = if causal { start } else { 0 }; // keys start..end are seen by queries first..time
-                let (rows, queries) = (end - start, time - first);
+            for block in row_blocks(time, causal) {
+                let (start, rows, first) = (block.start, block.rows(), block.first_query());
+                let queries = time - first; // keys start..end are seen by queries first..time
                 let (p_t, ds_t) = (&p[first * time + start..], &ds[first * time + start..]);
                 let (d_o_seen, q_seen) = (&dout[d_o + first * c..], &qkv[q + first * 3 * c..]);
                 let dv = &mut dqkv[v + start * 3 * c..];
