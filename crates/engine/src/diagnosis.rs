@@ -431,6 +431,10 @@ fn accumulating(h: &History, add: &mut Add) {
     }
 }
 
+/// How many steps before a loss jump a gradient spike may be blamed for it: its own update, and the
+/// momentum that carries it into the next two.
+const SPIKE_LEAD: usize = 3;
+
 /// A sudden jump of the loss after it had come down: damaged or replaced weights.
 fn loss_jump(h: &History, add: &mut Add) {
     let losses: Vec<f32> = h.steps.iter().map(|s| s.loss).collect();
@@ -438,12 +442,16 @@ fn loss_jump(h: &History, add: &mut Add) {
         let before = median(losses[i.saturating_sub(10)..i].to_vec());
         let first = losses[0];
         if losses[i] > before + 0.6 && before < first - 0.5 {
-            // A gradient spike in the steps just before the jump caused it; a jump with no spike
-            // before it means the weights themselves changed.
+            // A gradient spike in the last few steps before the jump caused it (its update threw
+            // the loss); a jump with no such spike means the weights themselves changed. Healthy
+            // runs spike too (on arithmetic up to ~25× their median, with no jump after), so the
+            // culprit must also be the largest gradient since the first 10 steps: a spike no
+            // bigger than earlier harmless ones cannot explain the jump.
             let norms: Vec<f32> = h.steps.iter().map(|s| s.grad_norm).collect();
             let med = median(norms.clone());
-            let spike = (i.saturating_sub(5)..i).max_by(|&a, &b| norms[a].total_cmp(&norms[b]));
-            if let Some(j) = spike.filter(|&j| norms[j] > 10.0 * med) {
+            let spike = (i.saturating_sub(SPIKE_LEAD)..i).max_by(|&a, &b| norms[a].total_cmp(&norms[b]));
+            let record = |j: usize| norms[10.min(j)..j].iter().all(|&n| n < norms[j]);
+            if let Some(j) = spike.filter(|&j| norms[j] > 10.0 * med && record(j)) {
                 add(
                     "exploding-gradients",
                     0.9,
@@ -541,6 +549,49 @@ fn slow_steps(h: &History, add: &mut Add) {
                 "{:.0}% of each step goes to reading back statistics and data, not to computing",
                 overhead / total * 100.0
             ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::{PhaseTimes, StepRecord};
+
+    /// 100 steps whose loss falls from 3.0 to 1.5 by step 60 and then holds, jumping to 3.0 at step
+    /// 80; gradient norms near 1 but for `spikes` (step, norm).
+    fn jumping_run(spikes: &[(usize, f32)]) -> History {
+        let steps = (1..=100)
+            .map(|step| {
+                let loss = if step >= 80 { 3.0 } else { 3.0 - 1.5 * (step.min(60) as f32 / 60.0) };
+                let wobble = 1.0 + 0.1 * (step as f32).sin();
+                let grad_norm = spikes.iter().find(|&&(s, _)| s == step).map_or(wobble, |&(_, n)| n);
+                StepRecord { step, loss, grad_norm, lr: 1e-3, tokens: 1024, times: PhaseTimes::default() }
+            })
+            .collect();
+        History { vocab_size: 29, steps, ..History::default() }
+    }
+
+    /// What `loss_jump` says about `h`: the entry it names.
+    fn blamed(h: &History) -> Vec<String> {
+        let mut entries = Vec::new();
+        loss_jump(h, &mut |entry: &str, _, _| entries.push(entry.to_string()));
+        entries
+    }
+
+    #[test]
+    fn a_jump_is_blamed_on_a_spike_only_when_it_is_recent_and_the_largest_yet() {
+        assert_eq!(blamed(&jumping_run(&[])), ["model-outputs-nonsense"], "no spike: the weights changed");
+        assert_eq!(blamed(&jumping_run(&[(78, 15.0)])), ["exploding-gradients"], "a record spike two steps before");
+        assert_eq!(
+            blamed(&jumping_run(&[(40, 20.0), (78, 15.0)])),
+            ["model-outputs-nonsense"],
+            "a larger spike earlier did no harm, so this one explains nothing"
+        );
+        assert_eq!(
+            blamed(&jumping_run(&[(75, 15.0)])),
+            ["model-outputs-nonsense"],
+            "a spike five steps before: its update would have shown in the loss already"
         );
     }
 }
