@@ -506,6 +506,7 @@ impl<B: Backend> Trainer<B> {
         }
         self.stop_non_finite()
     }
+
     /// One optimiser step at learning rate `lr` instead of the schedule's (the learning-rate range
     /// test sets every step's rate itself). Everything else is [`Trainer::step`].
     pub fn step_at(&mut self, lr: f32) -> Result<StepRecord, EngineError> {
