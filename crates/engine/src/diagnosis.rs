@@ -444,9 +444,9 @@ fn loss_jump(h: &History, add: &mut Add) {
         if losses[i] > before + 0.6 && before < first - 0.5 {
             // A gradient spike in the last few steps before the jump caused it (its update threw
             // the loss); a jump with no such spike means the weights themselves changed. Healthy
-            // runs spike too (on arithmetic up to ~25× their median, with no jump after), so the
-            // culprit must also be the largest gradient since the first 10 steps: a spike no
-            // bigger than earlier harmless ones cannot explain the jump.
+            // runs spike too (on arithmetic up to ~10× their median after step 10, with no jump
+            // after), so the culprit must also be the largest gradient since the first 10 steps: a
+            // spike no bigger than earlier harmless ones cannot explain the jump.
             let norms: Vec<f32> = h.steps.iter().map(|s| s.grad_norm).collect();
             let med = median(norms.clone());
             let spike = (i.saturating_sub(SPIKE_LEAD)..i).max_by(|&a, &b| norms[a].total_cmp(&norms[b]));
