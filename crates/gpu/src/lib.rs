@@ -6,7 +6,8 @@
 //! [`Backend::sum_squares`], [`Backend::read_steps`]) needs the results. Gradient clipping runs on the
 //! GPU (the clip factor is computed in a kernel and read by the clip and optimiser kernels), and each
 //! step's losses and per-tensor sums of squares are copied aside on the GPU ([`Backend::keep_step`]),
-//! so the trainer's launch of several steps between evaluations is one submission and one readback. The kernels are WGSL files under `src/kernels/`, one per family.
+//! so the trainer's launch of several steps between evaluations is one submission and one readback.
+//! The kernels are WGSL files under `src/kernels/`, one per family.
 
 pub mod bench;
 mod kernels;
@@ -104,6 +105,8 @@ pub struct GpuBackend {
     limits: wgpu::Limits,
     pipelines: PipelineCache,
     encoder: Option<wgpu::CommandEncoder>,
+    /// The parameters of the dispatches recorded since the last submission.
+    params: ParamArena,
     /// The attention backward pass's dS scratch, grown as needed.
     scratch: Option<wgpu::Buffer>,
     /// (clip factor, healthy) of the last `clip_grad_norm`, read by the clip and optimiser kernels;
@@ -132,8 +135,13 @@ struct KeptStep {
 }
 
 impl KeptStep {
+    /// Floats in the buffer of a step with these loss lengths and gradients.
+    fn floats(losses: &[usize], gradients: usize) -> usize {
+        losses.iter().sum::<usize>() + 4 * gradients
+    }
+
     fn len(&self) -> usize {
-        self.losses.iter().sum::<usize>() + 4 * self.gradients
+        Self::floats(&self.losses, self.gradients)
     }
 }
 
@@ -176,6 +184,54 @@ impl Params {
         let mut b: Vec<u8> = self.0.iter().flat_map(|w| w.to_le_bytes()).collect();
         b.resize(b.len().div_ceil(16).max(1) * 16, 0);
         b
+    }
+}
+
+/// Bytes of one dispatch's parameters in the arena: WebGPU's largest uniform offset alignment, so any
+/// adapter accepts every slot's offset. Each kernel's `Params` struct is far smaller.
+const PARAM_SLOT: u64 = 256;
+/// Slots per uniform buffer of the arena (256 KiB each).
+const PARAM_SLOTS_PER_BLOCK: u64 = 1024;
+
+/// Every dispatch's parameters between two submissions, in slots of uniform buffers kept for the whole
+/// run. A dispatch takes the next slot; the slots' bytes gather on the host and reach the GPU as one
+/// queue write per buffer, which lands before the submission that reads them (and after the
+/// previous one, which read the slots before). One buffer and one write per thousand dispatches,
+/// not one of each per dispatch.
+#[derive(Default)]
+struct ParamArena {
+    blocks: Vec<wgpu::Buffer>,
+    /// The used slots' bytes, slot after slot.
+    host: Vec<u8>,
+}
+
+impl ParamArena {
+    /// Takes the next slot for `bytes` (at most [`PARAM_SLOT`]): its buffer and offset.
+    fn push(&mut self, device: &wgpu::Device, bytes: &[u8]) -> (wgpu::Buffer, u64) {
+        assert!(bytes.len() as u64 <= PARAM_SLOT, "a kernel's parameters outgrew their slot");
+        let at = self.host.len() as u64;
+        let block = (at / (PARAM_SLOT * PARAM_SLOTS_PER_BLOCK)) as usize;
+        if block == self.blocks.len() {
+            self.blocks.push(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("params"),
+                size: PARAM_SLOT * PARAM_SLOTS_PER_BLOCK,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        self.host.extend_from_slice(bytes);
+        self.host.resize((at + PARAM_SLOT) as usize, 0);
+        (self.blocks[block].clone(), at % (PARAM_SLOT * PARAM_SLOTS_PER_BLOCK))
+    }
+
+    /// Writes the used slots to their buffers through `queue` and frees every slot for the
+    /// dispatches after the next submission.
+    fn flush(&mut self, queue: &wgpu::Queue) {
+        let block_bytes = (PARAM_SLOT * PARAM_SLOTS_PER_BLOCK) as usize;
+        for (buffer, bytes) in self.blocks.iter().zip(self.host.chunks(block_bytes)) {
+            queue.write_buffer(buffer, 0, bytes);
+        }
+        self.host.clear();
     }
 }
 
@@ -304,6 +360,7 @@ impl GpuBackend {
             limits,
             pipelines,
             encoder: None,
+            params: ParamArena::default(),
             scratch: None,
             norms: None,
             kept: Vec::new(),
@@ -386,6 +443,7 @@ impl GpuBackend {
 
     fn submit(&mut self) {
         if let Some(enc) = self.encoder.take() {
+            self.params.flush(&self.queue);
             self.queue.submit(Some(enc.finish()));
             self.stats.update(|s| s.submissions += 1);
         }
@@ -477,8 +535,9 @@ impl GpuBackend {
     /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings.
     fn dispatch(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
         let pipeline = self.pipelines.get(&self.device, kernel);
-        let uniform = self.filled(&params.bytes(), wgpu::BufferUsages::UNIFORM, "params");
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        let (block, offset) = self.params.push(&self.device, &params.bytes());
+        let uniform = wgpu::BufferBinding { buffer: &block, offset, size: wgpu::BufferSize::new(PARAM_SLOT) };
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(uniform) }];
         entries.extend(
             buffers.iter().map(|&(binding, b)| wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() }),
         );
@@ -916,7 +975,7 @@ impl Backend for GpuBackend {
     fn keep_step(&mut self, losses: &(impl Tensors<GpuBuf> + ?Sized)) {
         let lens: Vec<usize> = losses.each().map(|l| l.len).collect();
         let gradients = self.norms.as_ref().map_or(0, |(_, g)| *g);
-        let buffer = self.storage(lens.iter().sum::<usize>() + 4 * gradients, "kept step");
+        let buffer = self.storage(KeptStep::floats(&lens, gradients), "kept step");
         let mut offset = 0;
         for l in losses.each() {
             if l.len > 0 {
