@@ -7,7 +7,7 @@ use crate::bench::{self, BenchRequest, RESULT_ID};
 use crate::client::WorkerClient;
 use crate::protocol::{FromWorker, ToWorker};
 use faultline_engine::bench::BenchResult;
-use faultline_gpu::bench::GpuBench;
+use faultline_gpu::bench::{GpuBench, DISPATCH_PROBE};
 use leptos::prelude::*;
 
 #[component]
@@ -189,6 +189,13 @@ fn GpuBenchTable(bench: GpuBench) -> impl IntoView {
             format!(
                 "{:.3}, {:.0} ({} steps)",
                 bench.submissions_per_plain_step, bench.bytes_read_back_per_plain_step, bench.plain_steps
+            ),
+        ),
+        (
+            "one dispatch, µs: recorded; recorded and run",
+            format!(
+                "{:.1}; {:.1} (over {DISPATCH_PROBE} adds of 256 floats)",
+                bench.record_us_per_dispatch, bench.run_us_per_dispatch
             ),
         ),
     ];

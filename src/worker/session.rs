@@ -16,7 +16,7 @@ use faultline_engine::lr_range::RangeTest;
 use faultline_engine::memory;
 use faultline_engine::telemetry::History;
 use faultline_engine::trainer::Clock;
-use faultline_engine::{EngineError, RunConfig, StepRecord};
+use faultline_engine::{EngineError, Faults, RunConfig, StepRecord};
 use faultline_gpu::bench::run_gpu_bench;
 
 /// Step records are sent at most this often (20 messages per second) unless something else is sent.
@@ -263,7 +263,13 @@ impl Session {
             ToWorker::GpuBench { config, steps, seed } => {
                 self.sweep = None;
                 self.run = None;
-                out.push(FromWorker::GpuBenchDone(Box::new(run_gpu_bench(config, steps, seed, self.clock))));
+                out.push(FromWorker::GpuBenchDone(Box::new(run_gpu_bench(
+                    config,
+                    &Faults::default(),
+                    steps,
+                    seed,
+                    self.clock,
+                ))));
             }
             ToWorker::Estimate { request, config } => {
                 out.push(FromWorker::Estimate { request, result: self.estimate(&config) });
@@ -617,6 +623,7 @@ mod tests {
         let (info, losses) = train_on(Compute::Auto, config(3));
         assert_eq!(losses.len(), 3);
         let reason = &info.backend_reason;
+        eprintln!("{reason}");
         assert!(reason.starts_with("auto: "), "{reason}");
         let on_gpu = reason.ends_with("training on WebGPU");
         assert_eq!(info.backend_kind == BackendKind::Gpu, on_gpu, "{} / {reason}", info.backend);

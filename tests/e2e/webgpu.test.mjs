@@ -152,7 +152,10 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
     assert.equal(result.plain_steps, 8);
     assert.equal(result.submissions_per_plain_step, 1 / 8);
     assert.ok(result.bytes_read_back_per_plain_step > 0);
-    assert.deepEqual(rows, { "bench-webgpu": 10 });
+    // The dispatch-cost probe: recording alone is part of recording, running and reading back.
+    assert.ok(result.record_us_per_dispatch > 0, `recording: ${result.record_us_per_dispatch} µs`);
+    assert.ok(result.run_us_per_dispatch > result.record_us_per_dispatch, JSON.stringify(result));
+    assert.deepEqual(rows, { "bench-webgpu": 11 });
     assert.deepEqual(problems, []);
   });
 

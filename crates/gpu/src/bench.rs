@@ -4,10 +4,12 @@
 
 use faultline_engine::bench::BenchResult;
 use faultline_engine::config::{Preset, RunConfig};
+use faultline_engine::faults::Faults;
 use faultline_engine::trainer::{Clock, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::{GpuBackend, GpuStats};
+use faultline_engine::backend::Backend;
 
 /// The engine's bench result for the `webgpu` backend, plus the GPU's work per step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,11 +30,38 @@ pub struct GpuBench {
     pub plain_steps: usize,
     pub submissions_per_plain_step: f64,
     pub bytes_read_back_per_plain_step: f64,
+    /// What one dispatch costs the backend and the API beneath it, apart from the GPU's own work:
+    /// microseconds per dispatch to record [`DISPATCH_PROBE`] trivial ones (an add of 256 floats),
+    /// and to record, run and read them back once.
+    pub record_us_per_dispatch: f64,
+    pub run_us_per_dispatch: f64,
 }
 
-/// Trains `preset` for one untimed step (it compiles every pipeline) and then `steps` timed ones,
-/// from `seed`, as a run does (launches of `steps_per_readback` steps), counting the GPU's work.
-pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> GpuBench {
+/// The trivial dispatches the dispatch-cost probe records.
+pub const DISPATCH_PROBE: usize = 2000;
+
+/// The dispatch-cost probe on `gpu`: (µs to record one of [`DISPATCH_PROBE`] adds of 256 floats, µs
+/// per add to record, run and read them all back), after one untimed round that compiles the kernel.
+fn dispatch_cost(gpu: &mut GpuBackend, clock: Clock) -> (f64, f64) {
+    let mut a = gpu.zeros(256);
+    let b = gpu.zeros(256);
+    gpu.add_assign(&mut a, &b);
+    let _ = gpu.download(&a);
+    let t0 = clock();
+    for _ in 0..DISPATCH_PROBE {
+        gpu.add_assign(&mut a, &b);
+    }
+    let t1 = clock();
+    let _ = gpu.download(&a);
+    let t2 = clock();
+    let per = |ms: f64| ms * 1e3 / DISPATCH_PROBE as f64;
+    (per(t1 - t0), per(t2 - t0))
+}
+
+/// Trains `preset` with `faults` (the bench's own: none, or `sync-every-step` to compare a readback every
+/// step) for one untimed step (it compiles every pipeline) and then `steps` timed ones, from `seed`, as a
+/// run does (launches of `steps_per_readback` steps), counting the GPU's work.
+pub fn run_gpu_bench(preset: Preset, faults: &Faults, steps: usize, seed: u64, clock: Clock) -> GpuBench {
     let mut result = BenchResult::unmeasured("webgpu", String::new(), preset, steps);
     let mut out = GpuBench {
         result: result.clone(),
@@ -46,6 +75,8 @@ pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> G
         plain_steps: 0,
         submissions_per_plain_step: 0.0,
         bytes_read_back_per_plain_step: 0.0,
+        record_us_per_dispatch: 0.0,
+        run_us_per_dispatch: 0.0,
     };
     let gpu = match GpuBackend::new() {
         Ok(g) => g,
@@ -54,8 +85,10 @@ pub fn run_gpu_bench(preset: Preset, steps: usize, seed: u64, clock: Clock) -> G
             return out;
         }
     };
+    (out.record_us_per_dispatch, out.run_us_per_dispatch) = dispatch_cost(&mut gpu.sibling(), clock);
     let stats = gpu.stats_handle();
-    let cfg = RunConfig { steps: steps + 1, seed, sample_tokens: 0, ..RunConfig::preset(preset) };
+    let cfg =
+        RunConfig { steps: steps + 1, seed, sample_tokens: 0, faults: faults.clone(), ..RunConfig::preset(preset) };
     let mut trainer = match Trainer::new(cfg, gpu, clock) {
         Ok(t) => t,
         Err(e) => {
