@@ -8,7 +8,7 @@ use faultline_engine::data::Dataset;
 use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::telemetry::{History, SampleStats};
 use faultline_engine::trainer::{Clock, Trainer};
-use faultline_engine::{EngineError, EvalRecord, ModelConfig, RunConfig, RunSummary, StepRecord};
+use faultline_engine::{EngineError, EvalRecord, ModelConfig, RunConfig, RunSummary};
 use faultline_gpu::GpuBackend;
 
 /// Steps timed on each backend when "auto" has both: after one untimed step (pipelines compile,
@@ -29,7 +29,6 @@ pub trait RunTrainer {
     fn history(&self) -> &History;
     fn adopt_history(&mut self, earlier: &History);
     fn should_evaluate(&self) -> bool;
-    fn step(&mut self) -> Result<StepRecord, EngineError>;
     fn steps(&mut self, limit: usize) -> Result<usize, EngineError>;
     fn steps_per_readback(&self) -> usize;
     fn evaluate(&mut self) -> EvalRecord;
@@ -80,9 +79,6 @@ impl<B: Backend> RunTrainer for Trainer<B> {
     }
     fn should_evaluate(&self) -> bool {
         Trainer::should_evaluate(self)
-    }
-    fn step(&mut self) -> Result<StepRecord, EngineError> {
-        Trainer::step(self)
     }
     fn steps(&mut self, limit: usize) -> Result<usize, EngineError> {
         Trainer::steps(self, limit)
@@ -256,13 +252,15 @@ fn open_gpu() -> Result<GpuBackend, String> {
     GpuBackend::new().map_err(|e| format!("no usable WebGPU here ({e})"))
 }
 
-/// Steps per second over [`CALIBRATION_STEPS`] steps after one untimed step; `None` when the trainer
-/// could not be built or a step failed.
+/// Steps per second over [`CALIBRATION_STEPS`] steps after one untimed step (it compiles the GPU's
+/// pipelines), taken in the launches a run takes (`steps_per_readback`), so a GPU's saved waits count;
+/// `None` when a step failed.
 fn steps_per_s<B: Backend>(trainer: &mut Trainer<B>, clock: Clock) -> Option<f64> {
     trainer.step().ok()?;
     let start = clock();
-    for _ in 0..CALIBRATION_STEPS {
-        trainer.step().ok()?;
+    let mut done = 0;
+    while done < CALIBRATION_STEPS {
+        done += trainer.steps(trainer.steps_per_readback().min(CALIBRATION_STEPS - done)).ok()?;
     }
     Some(CALIBRATION_STEPS as f64 / ((clock() - start) / 1e3).max(1e-9))
 }
@@ -271,7 +269,13 @@ fn steps_per_s<B: Backend>(trainer: &mut Trainer<B>, clock: Clock) -> Option<f64
 mod tests {
     use super::*;
     use faultline_engine::trainer::native_clock;
-    use faultline_engine::Preset;
+    use faultline_engine::{Preset, StepRecord};
+
+    /// One step, as the session takes them (`steps`), and its record.
+    fn one_step(trainer: &mut dyn RunTrainer) -> Result<StepRecord, EngineError> {
+        trainer.steps(1)?;
+        Ok(trainer.history().steps.last().expect("a step taken is recorded").clone())
+    }
 
     /// The calibration trains both backends for real (natively on lavapipe) and measures each model
     /// shape once.
@@ -292,7 +296,7 @@ mod tests {
         assert_eq!(chooser.calibrations.len(), 2);
         // The run then trains on the device the calibration used, with nothing left to compile.
         let mut run = Origin::Fresh(&config).build(gpu, native_clock).expect("builds");
-        let record = run.step().expect("steps on the calibrated device");
+        let record = one_step(run.as_mut()).expect("steps on the calibrated device");
         assert!(record.loss.is_finite(), "{record:?}");
         assert_eq!(run.backend_lost(), None);
     }
@@ -306,12 +310,12 @@ mod tests {
         let device = gpu.device().clone();
         let mut trainer = Origin::Fresh(&config).build(gpu, native_clock).expect("builds");
         for _ in 0..3 {
-            trainer.step().expect("healthy steps");
+            one_step(trainer.as_mut()).expect("healthy steps");
         }
         let snapshot = trainer.checkpoint().expect("saves");
         assert_eq!(trainer.backend_lost(), None);
         device.destroy();
-        let _ = trainer.step();
+        let _ = one_step(trainer.as_mut());
         let why = trainer.backend_lost().expect("a destroyed device is reported");
         assert!(why.contains("GPU"), "{why}");
 
@@ -322,9 +326,9 @@ mod tests {
         let steps: Vec<usize> = moved.history().steps.iter().map(|s| s.step).collect();
         assert_eq!(steps, [1, 2, 3], "the steps up to the saved state, not the lost step after it");
         assert!(moved.backend_name().starts_with("CPU"), "{}", moved.backend_name());
-        let resumed = moved.step().expect("the CPU steps").loss;
+        let resumed = one_step(moved.as_mut()).expect("the CPU steps").loss;
         let mut uninterrupted = Origin::Fresh(&config).build(cpu(), native_clock).expect("builds");
-        let losses: Vec<f32> = (0..4).map(|_| uninterrupted.step().expect("steps").loss).collect();
+        let losses: Vec<f32> = (0..4).map(|_| one_step(uninterrupted.as_mut()).expect("steps").loss).collect();
         assert!((resumed - losses[3]).abs() <= 1e-3, "step 4: moved {resumed} vs uninterrupted {}", losses[3]);
     }
 }
