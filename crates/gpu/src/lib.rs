@@ -105,6 +105,9 @@ pub struct GpuBackend {
     limits: wgpu::Limits,
     pipelines: PipelineCache,
     encoder: Option<wgpu::CommandEncoder>,
+    /// The compute pass consecutive dispatches are recorded in, open until a copy, a clear or a
+    /// submission needs the encoder (wgpu still orders the dispatches inside it).
+    pass: Option<wgpu::ComputePass<'static>>,
     /// The parameters of the dispatches recorded since the last submission.
     params: ParamArena,
     /// The attention backward pass's dS scratch, grown as needed.
@@ -360,6 +363,7 @@ impl GpuBackend {
             limits,
             pipelines,
             encoder: None,
+            pass: None,
             params: ParamArena::default(),
             scratch: None,
             norms: None,
@@ -436,12 +440,15 @@ impl GpuBackend {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
+    /// The command encoder, for a copy or a clear: the open compute pass, if any, ends first.
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        drop(self.pass.take());
         self.encoder
             .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()))
     }
 
     fn submit(&mut self) {
+        drop(self.pass.take());
         if let Some(enc) = self.encoder.take() {
             self.params.flush(&self.queue);
             self.queue.submit(Some(enc.finish()));
@@ -546,11 +553,14 @@ impl GpuBackend {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let mut pass = self.encoder().begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        if self.pass.is_none() {
+            let pass = self.encoder().begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            self.pass = Some(pass.forget_lifetime());
+        }
+        let pass = self.pass.as_mut().expect("a compute pass was opened just now");
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, 1);
-        drop(pass);
         self.stats.update(|s| s.dispatches += 1);
     }
 
