@@ -77,7 +77,7 @@ impl System for NativeEngine {
 
     fn measure(&self, project: &Project) -> Result<Vec<Row>> {
         let mut cargo = project.cargo();
-        cargo.args(["run", "--release", "-p", "faultline-engine", "--bin", "faultline", "--", "bench", "--json"]);
+        cargo.args(["run", "--release", "-p", "faultline-cli", "--bin", "faultline", "--", "bench", "--json"]);
         println!("$ {}", project::display(&cargo));
         let stdout = project::output(&mut cargo)?;
         let mut rows = Vec::new();

@@ -1,5 +1,5 @@
 //! The GPU backend's training benchmark: throughput on a reference configuration, with the work each
-//! step sends to the GPU and reads back. `faultline-gpu-bench` prints it natively; the bench page
+//! step sends to the GPU and reads back. `faultline bench --webgpu` prints it natively; the bench page
 //! (`?bench=tiny&backend=webgpu`) runs it in the browser's worker.
 
 use faultline_engine::bench::BenchResult;

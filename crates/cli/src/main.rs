@@ -1,4 +1,5 @@
-//! `faultline`: the engine's command line (train, lr-find, faults, corpora, guide, bench).
+//! `faultline`: the native command line (train, lr-find, faults, corpora, guide, bench). It trains on
+//! the CPU backend; `bench --webgpu` also measures the GPU backend (Vulkan) beside it.
 //!
 //! Bad arguments print one line naming the argument and exit with code 2.
 
@@ -11,7 +12,8 @@ use faultline_engine::guide;
 use faultline_engine::lr_range::{self, RangeEnd, RangeSettings};
 use faultline_engine::settings::{setting, SettingKind, SETTINGS};
 use faultline_engine::trainer::{native_clock, Trainer};
-use faultline_engine::{ConfigError, EngineError};
+use faultline_engine::{ConfigError, EngineError, Faults};
+use faultline_gpu::bench::{run_gpu_bench, GpuBench};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -28,7 +30,9 @@ const USAGE: &str = "usage:
   faultline faults  [--json]
   faultline corpora [--json]
   faultline guide   [--json]
-  faultline bench   [--json] [--steps N]";
+  faultline bench   [--json] [--steps N] [--config tiny|small] [--webgpu [--sync-every-step]]
+                  (--webgpu: the GPU backend too, with its dispatches, submissions and readbacks
+                   per step; --sync-every-step: the GPU reads everything back after every step)";
 
 /// A command-line mistake: the message names the argument.
 struct ArgError(String);
@@ -389,6 +393,9 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
     let mut args = Args::new(rest);
     let mut json = false;
     let mut steps = 20usize;
+    let mut presets = Preset::ALL.to_vec();
+    let mut webgpu = false;
+    let mut gpu_faults = Faults::default();
     while let Some(flag) = args.next_flag() {
         match flag {
             "--json" => json = true,
@@ -398,13 +405,30 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
                     return Err(ArgError("--steps: must be at least 1".into()));
                 }
             }
+            "--config" => presets = vec![Preset::parse(args.value(flag)?)?],
+            "--webgpu" => webgpu = true,
+            "--sync-every-step" => gpu_faults.sync_every_step = true,
             other => return Err(ArgError(format!("{other}: unknown argument for 'bench'"))),
         }
     }
-    let training: Vec<_> = Preset::ALL.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
-    if json {
-        println!("{}", json!({ "training": training }));
+    if gpu_faults.sync_every_step && !webgpu {
+        return Err(ArgError("--sync-every-step: only with --webgpu (the CPU's readback is a copy)".into()));
+    }
+    let training: Vec<_> = presets.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
+    let gpu: Vec<GpuBench> = if webgpu {
+        presets.iter().map(|&p| run_gpu_bench(p, &gpu_faults, steps, 1, native_clock)).collect()
     } else {
+        Vec::new()
+    };
+    if json {
+        let mut out = json!({ "training": training });
+        if webgpu {
+            out["webgpu"] = json!(gpu);
+        }
+        println!("{out}");
+        return Ok(());
+    }
+    {
         for t in &training {
             println!(
                 "train {:<6} {:>8.2} steps/s ({:.2}x the reference kernels' {:.2}) {:>10.0} tokens/s  first loss {:.4}  backend {}",
@@ -430,5 +454,42 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
             }
         }
     }
+    for (b, cpu) in gpu.iter().zip(&training) {
+        print_gpu_bench(b, cpu.steps_per_s);
+    }
     Ok(())
+}
+
+/// One GPU bench as text, with its speed against the CPU's (`cpu_steps_per_s`) in the same run.
+fn print_gpu_bench(b: &GpuBench, cpu_steps_per_s: f64) {
+    let r = &b.result;
+    if let Some(e) = &r.error {
+        println!("webgpu {:<6} {e}", r.config);
+        return;
+    }
+    println!(
+        "webgpu {:<6} {:>7.2} steps/s ({:.2}x the CPU's) {:>9.0} tokens/s  first step {:.0} ms  backend {}",
+        r.config,
+        r.steps_per_s,
+        r.steps_per_s / cpu_steps_per_s,
+        r.tokens_per_s,
+        b.first_step_ms,
+        r.backend_name
+    );
+    println!(
+        "  per step: {:.0} dispatches, {:.2} submissions, {:.2} readbacks ({:.0} B), {:.0} B uploaded",
+        b.dispatches_per_step,
+        b.submissions_per_step,
+        b.readbacks_per_step,
+        b.bytes_read_back_per_step,
+        b.bytes_uploaded_per_step
+    );
+    println!(
+        "  {} steps per readback; the {} steps no evaluation follows: {:.3} submissions, {:.0} B read back each",
+        b.steps_per_readback, b.plain_steps, b.submissions_per_plain_step, b.bytes_read_back_per_plain_step
+    );
+    println!(
+        "  one dispatch: {:.1} µs to record, {:.1} µs recorded and run",
+        b.record_us_per_dispatch, b.run_us_per_dispatch
+    );
 }

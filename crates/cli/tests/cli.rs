@@ -1,0 +1,77 @@
+//! The `faultline` command line: a run saved with `--save-checkpoint` comes back with `--resume`, a file
+//! that is not a checkpoint is refused with exit code 2, and `bench --webgpu` measures both backends.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("the faultline binary runs")
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("faultline-cli-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn a_saved_run_resumes_with_its_own_settings() {
+    let file = temp("run.flckpt");
+    let path = file.to_str().unwrap();
+    let train = faultline(&["train", "--steps", "3", "--batch", "2", "--seed", "5", "--save-checkpoint", path]);
+    assert!(train.status.success(), "{}", String::from_utf8_lossy(&train.stderr));
+    assert!(String::from_utf8_lossy(&train.stdout).contains(&format!("checkpoint of step 3 written to {path}")));
+    let resume = faultline(&["train", "--resume", path]);
+    let stdout = String::from_utf8_lossy(&resume.stdout);
+    assert!(resume.status.success(), "{}", String::from_utf8_lossy(&resume.stderr));
+    assert!(stdout.contains("resumed from step 3 of 3") && stdout.contains("done: 3 steps"), "{stdout}");
+    let mixed = faultline(&["train", "--resume", path, "--lr", "0.1"]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("--lr: a resumed run keeps the checkpoint's settings"));
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn a_file_that_is_not_a_checkpoint_is_refused() {
+    let file = temp("garbage.flckpt");
+    std::fs::write(&file, b"just some text").unwrap();
+    let out = faultline(&["train", "--resume", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--resume: not a Faultline checkpoint"), "{stderr}");
+    std::fs::remove_file(file).unwrap();
+}
+
+/// `bench --webgpu` measures the GPU backend beside the CPU in one run, with its work per step
+/// (natively on Mesa's lavapipe; `FAULTLINE_SKIP_GPU=1` skips it on a machine without a Vulkan adapter).
+#[test]
+fn bench_measures_the_gpu_beside_the_cpu() {
+    if std::env::var("FAULTLINE_SKIP_GPU").is_ok_and(|v| v == "1") {
+        eprintln!("FAULTLINE_SKIP_GPU=1: skipping a GPU test");
+        return;
+    }
+    let out = faultline(&["bench", "--json", "--config", "tiny", "--steps", "2", "--webgpu"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let cpu = v["training"].as_array().expect("the CPU's results");
+    assert_eq!(cpu.len(), 1, "--config tiny measures tiny alone: {v}");
+    assert_eq!(cpu[0]["config"], "tiny");
+    let gpu = v["webgpu"].as_array().expect("the GPU's results");
+    assert_eq!(gpu.len(), 1, "{v}");
+    let g = &gpu[0];
+    assert!(g["error"].is_null(), "{g}");
+    assert_eq!((g["config"].as_str(), g["backend"].as_str()), (Some("tiny"), Some("webgpu")));
+    assert!(g["steps_per_s"].as_f64().is_some_and(|s| s > 0.0), "{g}");
+    assert!(g["dispatches_per_step"].as_f64().is_some_and(|d| d > 50.0), "{g}");
+    assert!(g["readbacks_per_step"].as_f64().is_some_and(|r| r > 0.0), "{g}");
+    assert_eq!(g["steps_per_readback"], 8);
+    assert!(g["record_us_per_dispatch"].as_f64().is_some_and(|r| r > 0.0), "{g}");
+}
+
+#[test]
+fn bench_arguments_that_make_no_sense_are_refused() {
+    let sync = faultline(&["bench", "--sync-every-step"]);
+    assert_eq!(sync.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&sync.stderr).contains("--sync-every-step: only with --webgpu"));
+    let config = faultline(&["bench", "--config", "huge"]);
+    assert_eq!(config.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&config.stderr).contains("--config: unknown config 'huge'"));
+}
