@@ -104,10 +104,11 @@ pub struct GpuBackend {
     adapter: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     pipelines: PipelineCache,
-    encoder: Option<wgpu::CommandEncoder>,
     /// The compute pass consecutive dispatches are recorded in, open until a copy, a clear or a
-    /// submission needs the encoder (wgpu still orders the dispatches inside it).
+    /// submission needs the encoder (wgpu still orders the dispatches inside it). Declared before the
+    /// encoder, so a backend dropped mid-recording ends its pass before the encoder goes.
     pass: Option<wgpu::ComputePass<'static>>,
+    encoder: Option<wgpu::CommandEncoder>,
     /// The parameters of the dispatches recorded since the last submission.
     params: ParamArena,
     /// The attention backward pass's dS scratch, grown as needed.
