@@ -295,24 +295,31 @@ fn store_tile(
 }
 
 /// `tile = Σ_p a[p]ᵀ·b[p]` over one strip pair: `a` is `kc × MR`, `b` is `kc × NR`. SIMD128: the
-/// 4×8 tile is eight `f32x4` accumulators in locals; per depth step one load of the four `a` values
-/// (each row's value spread by a lane shuffle), two loads of `b`, eight multiplies and eight adds.
+/// 4×8 tile is eight `f32x4` accumulators in locals; per depth step four splat loads of the `a`
+/// values (a broadcast straight from memory, which keeps lane shuffles off the arithmetic's ports),
+/// two loads of `b`, eight multiplies and eight adds.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
-    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, i32x4_shuffle, v128, v128_load, v128_store};
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat, v128_store};
     assert!(a.len() >= kc * MR && b.len() >= kc * NR);
     let z = f32x4_splat(0.0);
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
-    let (ap, bp) = (a.as_ptr() as *const v128, b.as_ptr() as *const v128);
+    let (ap, bp) = (a.as_ptr() as *const u32, b.as_ptr() as *const v128);
     for p in 0..kc {
         // SAFETY: `p < kc`, so `a[p·4 .. p·4 + 4]` and `b[p·8 .. p·8 + 8]` are inside the slices
-        // (asserted above); v128 loads have no alignment requirement.
-        let (av, b0, b1) = unsafe { (v128_load(ap.add(p)), v128_load(bp.add(2 * p)), v128_load(bp.add(2 * p + 1))) };
-        let a0 = i32x4_shuffle::<0, 0, 0, 0>(av, av);
-        let a1 = i32x4_shuffle::<1, 1, 1, 1>(av, av);
-        let a2 = i32x4_shuffle::<2, 2, 2, 2>(av, av);
-        let a3 = i32x4_shuffle::<3, 3, 3, 3>(av, av);
+        // (asserted above); wasm loads have no alignment requirement.
+        let (a0, a1, a2, a3, b0, b1) = unsafe {
+            let at = ap.add(4 * p);
+            (
+                v128_load32_splat(at),
+                v128_load32_splat(at.add(1)),
+                v128_load32_splat(at.add(2)),
+                v128_load32_splat(at.add(3)),
+                v128_load(bp.add(2 * p)),
+                v128_load(bp.add(2 * p + 1)),
+            )
+        };
         c00 = f32x4_add(c00, f32x4_mul(a0, b0));
         c01 = f32x4_add(c01, f32x4_mul(a0, b1));
         c10 = f32x4_add(c10, f32x4_mul(a1, b0));
