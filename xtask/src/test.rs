@@ -51,7 +51,7 @@ pub fn run(project: &Project) -> Result {
             cargo(&["clippy", "-p", "faultline-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]),
         ),
         Stage::command(
-            "native tests: the app, the GPU backend, xtask",
+            "native tests: the app, the GPU backend, the command line, xtask",
             cargo(&["test", "--workspace", "--exclude", "faultline-engine"]),
         ),
         Stage::command("native tests: the engine, release build", engine_tests),
