@@ -2,6 +2,7 @@
 //! step sends to the GPU and reads back. `faultline bench --webgpu` prints it natively; the bench page
 //! (`?bench=tiny&backend=webgpu`) runs it in the browser's worker.
 
+use faultline_engine::backend::Backend;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::config::{Preset, RunConfig};
 use faultline_engine::faults::Faults;
@@ -9,7 +10,6 @@ use faultline_engine::trainer::{Clock, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::{GpuBackend, GpuStats};
-use faultline_engine::backend::Backend;
 
 /// The engine's bench result for the `webgpu` backend, plus the GPU's work per step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -502,22 +502,17 @@ impl GpuBackend {
         })
     }
 
-    /// A storage buffer holding `bytes` (token ids, targets, data to copy), set before the next
-    /// submission's commands run.
+    /// A new storage buffer holding `bytes` (token ids, targets, data to copy), padded to whole words,
+    /// at least one. It is written through the queue, which lands before the next submission; only
+    /// commands recorded after its creation use it. Unlike a buffer mapped at creation this cannot
+    /// panic on a lost device.
     fn constant(&mut self, bytes: &[u8], label: &str) -> wgpu::Buffer {
         self.stats.update(|s| s.bytes_uploaded += bytes.len() as u64);
-        self.filled(bytes, wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC, label)
-    }
-
-    /// A new buffer for `usage` holding `bytes` (padded to whole words, at least one). It is written
-    /// through the queue, which lands before the next submission; only commands recorded after its
-    /// creation use it. Unlike a buffer mapped at creation this cannot panic on a lost device.
-    fn filled(&self, bytes: &[u8], usage: wgpu::BufferUsages, label: &str) -> wgpu::Buffer {
         let size = bytes.len().div_ceil(4).max(1) * 4;
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: size as u64,
-            usage: usage | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         if size == bytes.len() {
