@@ -428,30 +428,28 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
         println!("{out}");
         return Ok(());
     }
-    {
-        for t in &training {
+    for t in &training {
+        println!(
+            "train {:<6} {:>8.2} steps/s ({:.2}x the reference kernels' {:.2}) {:>10.0} tokens/s  first loss {:.4}  backend {}",
+            t.config,
+            t.steps_per_s,
+            t.steps_per_s / t.reference_steps_per_s.unwrap_or(f64::NAN),
+            t.reference_steps_per_s.unwrap_or(f64::NAN),
+            t.tokens_per_s,
+            t.first_loss.unwrap_or(f32::NAN),
+            t.backend_name
+        );
+        let Some(k) = &t.kernels else { continue };
+        println!("  multiply-add ceiling (f32x4, 1 thread) {:>8.2} GFLOP/s", k.simd_ceiling_gflops);
+        for m in &k.matmul {
+            println!("  matmul {:<38} {:>8.2} GFLOP/s", m.name, m.gflops);
+        }
+        println!("  256x256x256 backend at {:.0} % of the ceiling", 100.0 * k.matmul_256_of_ceiling);
+        for r in &k.rows {
             println!(
-                "train {:<6} {:>8.2} steps/s ({:.2}x the reference kernels' {:.2}) {:>10.0} tokens/s  first loss {:.4}  backend {}",
-                t.config,
-                t.steps_per_s,
-                t.steps_per_s / t.reference_steps_per_s.unwrap_or(f64::NAN),
-                t.reference_steps_per_s.unwrap_or(f64::NAN),
-                t.tokens_per_s,
-                t.first_loss.unwrap_or(f32::NAN),
-                t.backend_name
+                "  {:<38} {:>8.3} ms fast, {:>8.3} ms reference ({:.2}x)",
+                r.name, r.fast_ms, r.reference_ms, r.speedup
             );
-            let Some(k) = &t.kernels else { continue };
-            println!("  multiply-add ceiling (f32x4, 1 thread) {:>8.2} GFLOP/s", k.simd_ceiling_gflops);
-            for m in &k.matmul {
-                println!("  matmul {:<38} {:>8.2} GFLOP/s", m.name, m.gflops);
-            }
-            println!("  256x256x256 backend at {:.0} % of the ceiling", 100.0 * k.matmul_256_of_ceiling);
-            for r in &k.rows {
-                println!(
-                    "  {:<38} {:>8.3} ms fast, {:>8.3} ms reference ({:.2}x)",
-                    r.name, r.fast_ms, r.reference_ms, r.speedup
-                );
-            }
         }
     }
     for (b, cpu) in gpu.iter().zip(&training) {
