@@ -4,7 +4,7 @@
 //! Bad arguments print one line naming the argument and exit with code 2.
 
 use faultline_engine::backend::CpuBackend;
-use faultline_engine::bench::run_training_bench;
+use faultline_engine::bench::{run_training_bench, threaded_run};
 use faultline_engine::config::{CorpusSource, Preset, RunConfig};
 use faultline_engine::data::CorpusId;
 use faultline_engine::faults::FAULTS;
@@ -30,8 +30,9 @@ const USAGE: &str = "usage:
   faultline faults  [--json]
   faultline corpora [--json]
   faultline guide   [--json]
-  faultline bench   [--json] [--steps N] [--config tiny|small] [--webgpu [--sync-every-step]]
-                  (--webgpu: the GPU backend too, with its dispatches, submissions and readbacks
+  faultline bench   [--json] [--steps N] [--config tiny|small] [--threads N] [--webgpu [--sync-every-step]]
+                  (--threads N: the CPU's training again, split across N threads;
+                   --webgpu: the GPU backend too, with its dispatches, submissions and readbacks
                    per step; --sync-every-step: the GPU reads everything back after every step)";
 
 /// A command-line mistake: the message names the argument.
@@ -396,9 +397,16 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
     let mut presets = Preset::ALL.to_vec();
     let mut webgpu = false;
     let mut gpu_faults = Faults::default();
+    let mut threads = 1usize;
     while let Some(flag) = args.next_flag() {
         match flag {
             "--json" => json = true,
+            "--threads" => {
+                threads = args.parse(flag, "a whole number")?;
+                if !(1..=256).contains(&threads) {
+                    return Err(ArgError("--threads: must be between 1 and 256".into()));
+                }
+            }
             "--steps" => {
                 steps = args.parse(flag, "a whole number")?;
                 if steps == 0 {
@@ -414,7 +422,18 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
     if gpu_faults.sync_every_step && !webgpu {
         return Err(ArgError("--sync-every-step: only with --webgpu (the CPU's readback is a copy)".into()));
     }
-    let training: Vec<_> = presets.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
+    let mut training: Vec<_> = presets.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
+    if threads > 1 {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| ArgError(format!("--threads: cannot start {threads} threads: {e}")))?;
+        for (result, &preset) in training.iter_mut().zip(&presets) {
+            if result.error.is_none() {
+                result.threaded = Some(pool.install(|| threaded_run(preset, steps, 1, native_clock, result)));
+            }
+        }
+    }
     let gpu: Vec<GpuBench> = if webgpu {
         presets.iter().map(|&p| run_gpu_bench(p, &gpu_faults, steps, 1, native_clock)).collect()
     } else {
@@ -439,6 +458,9 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
             t.first_loss.unwrap_or(f32::NAN),
             t.backend_name
         );
+        if let Some(r) = &t.threaded {
+            println!("  on {} threads {:>8.2} steps/s ({:.2}x one thread)", r.threads, r.steps_per_s, r.speedup);
+        }
         let Some(k) = &t.kernels else { continue };
         println!("  multiply-add ceiling (f32x4, 1 thread) {:>8.2} GFLOP/s", k.simd_ceiling_gflops);
         for m in &k.matmul {

@@ -30,6 +30,18 @@ pub struct BenchResult {
     /// Kernel speeds at this preset's shapes, measured in the same run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernels: Option<KernelReport>,
+    /// The same training split across a thread pool, measured right after (`faultline bench --threads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threaded: Option<ThreadedRun>,
+}
+
+/// Training throughput on more than one thread, beside a [`BenchResult`]'s one-thread figure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThreadedRun {
+    pub threads: usize,
+    pub steps_per_s: f64,
+    /// Against the one-thread `steps_per_s` of the same result.
+    pub speedup: f64,
 }
 
 /// Trains `steps` steps of `preset` with default settings from `seed` and times them, then does the
@@ -67,13 +79,27 @@ impl BenchResult {
             error: None,
             reference_steps_per_s: None,
             kernels: None,
+            threaded: None,
         }
+    }
+}
+
+/// Times `steps` training steps of `preset` with the fast kernels on the threads the calling code
+/// provides (inside a pool, [`crate::backend::cpu::parallel`] splits across it), after two untimed steps.
+pub fn threaded_run(preset: Preset, steps: usize, seed: u64, clock: Clock, one_thread: &BenchResult) -> ThreadedRun {
+    train_timed(CpuBackend::new(), preset, steps.min(2), seed, clock);
+    let run = train_timed(CpuBackend::new(), preset, steps, seed, clock);
+    ThreadedRun {
+        threads: run.threads,
+        steps_per_s: run.steps_per_s,
+        speedup: run.steps_per_s / one_thread.steps_per_s,
     }
 }
 
 /// Times `steps` training steps of `preset` on `backend`.
 fn train_timed(backend: CpuBackend, preset: Preset, steps: usize, seed: u64, clock: Clock) -> BenchResult {
     let mut result = BenchResult::unmeasured("cpu", backend.name(), preset, steps);
+    result.threads = crate::backend::cpu::parallel::threads();
     let cfg = RunConfig { steps: steps.max(1), seed, ..RunConfig::preset(preset) };
     let mut trainer = match Trainer::new(cfg, backend, clock) {
         Ok(t) => t,

@@ -249,8 +249,8 @@ pub fn attention<T: Real>(
 
 multiversion! {
 /// Attention backward per head, as strided products: `dV = Pᵀ·dO`, `dP = dO·Vᵀ`, through the softmax
-/// row by row (`dS = P ⊙ (dP - rowsum(P ⊙ dP))·scale`), `dQ = dS·K`, `dK = dSᵀ·Q`. `scratch` holds `dS`.
-/// Under the causal mask (`causal`: `P` is zero above the diagonal) the products skip that triangle:
+/// row by row (`dS = P ⊙ (dP - rowsum(P ⊙ dP))·scale`), `dQ = dS·K`, `dK = dSᵀ·Q`. `scratch` (at
+/// least `time²` values) holds `dS`. Under the causal mask (`causal`: `P` is zero above the diagonal) the products skip that triangle:
 /// a block of rows of `dQ` needs the keys up to its end, a block of rows of `dV`/`dK` the queries
 /// from its start.
 #[allow(clippy::too_many_arguments)]
@@ -262,13 +262,12 @@ pub fn attention_backward<T: Real>(
     shape: AttnShape,
     scale: f32,
     causal: bool,
-    scratch: &mut Vec<T>,
+    scratch: &mut [T],
 ) {
     let AttnShape { batch, time, d_model: c, heads } = shape;
     let hd = shape.head_dim();
     let (packed, narrow, square) = (Strides::row_major(3 * c), Strides::row_major(c), Strides::row_major(time));
     let scale = T::of(scale);
-    scratch.resize(time * time, T::zero());
     let ds = &mut scratch[..time * time];
     for b in 0..batch {
         for h in 0..heads {

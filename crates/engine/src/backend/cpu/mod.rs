@@ -9,6 +9,7 @@
 
 pub mod fast;
 pub mod matmul;
+pub mod parallel;
 pub mod reference;
 
 use super::{Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut};
@@ -19,6 +20,9 @@ use matmul::Strides;
 use ndarray::LinalgScalar;
 use num_traits::Float;
 use std::marker::PhantomData;
+
+/// Elements of an element-wise kernel a thread's share must reach before it is split off.
+const ELEMENTS_PER_THREAD: usize = 1 << 14;
 
 /// Element types the CPU backend computes in.
 pub trait Real: Float + LinalgScalar + Default + Send + Sync + std::fmt::Debug + 'static {
@@ -123,7 +127,8 @@ pub struct CpuBackend<T: Real = f32> {
     used: u64,
     /// Train with the [`reference`] kernels instead of the [`fast`] ones.
     reference: bool,
-    /// The fast attention kernels' working space, kept between calls so a step allocates nothing.
+    /// The fast attention kernels' working space (a score matrix per sequence, so threads can share
+    /// it out), kept between calls so a step allocates nothing.
     scratch: Vec<T>,
     /// Per-gradient sums of squares of the last [`Backend::clip_grad_norm`].
     grad_sq: Vec<f64>,
@@ -314,7 +319,7 @@ impl<T: Real> Backend for CpuBackend<T> {
             let sa = if trans_a { Strides::row_major(m).t() } else { Strides::row_major(k) };
             let sb = if trans_b { Strides::row_major(k).t() } else { Strides::row_major(n) };
             let beta = if accumulate { T::one() } else { T::zero() };
-            matmul::gemm(m, k, n, T::one(), a, sa, b, sb, beta, out, Strides::row_major(n));
+            matmul::gemm_rows(m, k, n, T::one(), a, sa, b, sb, beta, out, Strides::row_major(n));
         }
     }
 
@@ -418,7 +423,14 @@ impl<T: Real> Backend for CpuBackend<T> {
         if self.reference {
             reference::attention(out, probs, qkv, shape, scale, causal, form);
         } else {
-            fast::attention(out, probs, qkv, shape, scale, causal, form);
+            // Each thread takes whole sequences: their output rows, probabilities and inputs.
+            let AttnShape { time, d_model: c, heads, .. } = shape;
+            let (out_len, probs_len) = (time * c, heads * time * time);
+            parallel::split_mut(shape.batch, 1, out, out_len, probs, probs_len, &|seqs, out, probs| {
+                let part = AttnShape { batch: seqs.len(), ..shape };
+                let qkv = &qkv[seqs.start * time * 3 * c..];
+                fast::attention(out, probs, qkv, part, scale, causal, form);
+            });
         }
     }
 
@@ -435,7 +447,16 @@ impl<T: Real> Backend for CpuBackend<T> {
         if self.reference {
             reference::attention_backward(dqkv, dout, qkv, probs, shape, scale);
         } else {
-            fast::attention_backward(dqkv, dout, qkv, probs, shape, scale, causal, &mut self.scratch);
+            // Each thread takes whole sequences, with a score-sized working space per sequence.
+            let AttnShape { batch, time, d_model: c, heads } = shape;
+            self.scratch.resize(batch * time * time, T::zero());
+            let (scratch, square) = (&mut self.scratch[..batch * time * time], time * time);
+            parallel::split_mut(batch, 1, dqkv, time * 3 * c, scratch, square, &|seqs, dqkv, ds| {
+                let part = AttnShape { batch: seqs.len(), ..shape };
+                let (dout, qkv) = (&dout[seqs.start * time * c..], &qkv[seqs.start * time * 3 * c..]);
+                let probs = &probs[seqs.start * heads * square..];
+                fast::attention_backward(dqkv, dout, qkv, probs, part, scale, causal, ds);
+            });
         }
     }
 
@@ -443,7 +464,10 @@ impl<T: Real> Backend for CpuBackend<T> {
         if self.reference {
             reference::activation(out, x, len, f);
         } else {
-            fast::activation(out, x, len, f);
+            // Each thread takes a contiguous run of elements.
+            parallel::split_mut(len, ELEMENTS_PER_THREAD, &mut out[..len], 1, &mut [(); 0], 0, &|run, out, _| {
+                fast::activation(out, &x[run.clone()], run.len(), f);
+            });
         }
     }
 
@@ -451,7 +475,9 @@ impl<T: Real> Backend for CpuBackend<T> {
         if self.reference {
             reference::activation_backward(dx, dout, x, len, f);
         } else {
-            fast::activation_backward(dx, dout, x, len, f);
+            parallel::split_mut(len, ELEMENTS_PER_THREAD, &mut dx[..len], 1, &mut [(); 0], 0, &|run, dx, _| {
+                fast::activation_backward(dx, &dout[run.clone()], &x[run.clone()], run.len(), f);
+            });
         }
     }
 
