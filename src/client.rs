@@ -94,8 +94,19 @@ fn send(worker: &Worker, msg: &ToWorker) -> Result<(), String> {
     worker.post_message(&value).map_err(|e| format!("cannot reach the training worker: {e:?}"))
 }
 
+/// [`WORKER_SCRIPT`], with `?threads=1` when the page's own URL asks for one thread (the boot script
+/// then loads the single-thread build even on a cross-origin isolated page).
+fn worker_script() -> String {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    let one_thread = web_sys::UrlSearchParams::new_with_str(&search).ok().and_then(|p| p.get("threads"));
+    match one_thread.as_deref() {
+        Some("1") => format!("{WORKER_SCRIPT}?threads=1"),
+        _ => WORKER_SCRIPT.to_string(),
+    }
+}
+
 fn spawn_worker(inner: Weak<RefCell<Inner>>) -> Result<Live, String> {
-    let worker = Worker::new(WORKER_SCRIPT).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
+    let worker = Worker::new(&worker_script()).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
     let on_message = {
         let inner = inner.clone();
         Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {

@@ -307,12 +307,20 @@ pub struct RunInfo {
     pub backend_kind: BackendKind,
     /// Why the run got this backend (the Compute setting, or what the calibration measured).
     pub backend_reason: String,
+    /// The threads the CPU backend's large kernels split across (1 unless the worker runs its
+    /// threaded build); runs stored before threads existed read as 1.
+    #[serde(default = "one_thread")]
+    pub threads: usize,
     pub param_count: usize,
     pub model: ModelConfig,
     pub corpus: CorpusInfo,
     /// The start of the training split, decoded back to text: what the model will learn from.
     pub data_sample: String,
     pub paused: bool,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 /// The memory a configuration needs, or why it cannot be estimated (its text cannot be loaded).
@@ -457,6 +465,7 @@ mod tests {
             error: None,
             reference_steps_per_s: None,
             kernels: None,
+            threaded: None,
         }));
         round_trip(FromWorker::Fatal { message: "panicked".into() });
         let memory = faultline_engine::memory::estimate(&RunConfig::default(), 29);
@@ -503,6 +512,7 @@ pub mod test_support {
             backend: "CPU (scalar)".into(),
             backend_kind: BackendKind::Cpu,
             backend_reason: "the CPU, as chosen in the Compute setting".into(),
+            threads: 1,
             param_count: 1234,
             model: Preset::Tiny.model(40),
             corpus: CorpusInfo {

@@ -70,6 +70,7 @@ fn a_real_evaluation_and_a_bench_result_round_trip() {
         error: None,
         reference_steps_per_s: Some(2.0),
         kernels: None,
+        threaded: Some(faultline_engine::bench::ThreadedRun { threads: 2, steps_per_s: 7.5, speedup: 1.875 }),
     });
     assert_eq!(through_the_wire(&bench), bench);
 }

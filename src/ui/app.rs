@@ -33,7 +33,12 @@ fn scroll_for(hash: &str) {
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let (compute_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == "compute");
+    // `threads=1` is read by the worker's boot script (client.rs passes it on), not by the form.
+    let (threads_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == "threads");
     let (initial, mut notices) = RunForm::from_query(&query);
+    notices.extend(threads_link.iter().filter(|(_, v)| v != "1").map(|(_, v)| {
+        format!("The link's threads={v}: only threads=1 (train on one thread) can be asked for; ignored.")
+    }));
     let (compute, compute_notice) = Compute::initial(
         compute_link.last().map(|(_, v)| v.as_str()),
         local_storage().and_then(|s| s.get_item(COMPUTE_KEY).ok().flatten()).as_deref(),

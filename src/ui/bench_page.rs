@@ -127,7 +127,15 @@ fn BenchTables(result: BenchResult) -> impl IntoView {
         .unwrap_or_default();
     view! {
         <table id="bench-training" class="bench-table">
-            <caption>{format!("Training, {} ({}, {} thread)", result.config, result.backend_name, result.threads)}</caption>
+            <caption>
+                {format!(
+                    "Training, {} ({}, {} thread{})",
+                    result.config,
+                    result.backend_name,
+                    result.threads,
+                    if result.threads == 1 { "" } else { "s" },
+                )}
+            </caption>
             <tbody>
                 <tr><th scope="row">"steps/s, fast kernels"</th><td class="num">{format!("{:.2}", result.steps_per_s)}</td></tr>
                 <tr>

@@ -25,17 +25,22 @@ pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> 
     let on_gpu = move || view.with(|v| v.info.as_ref().is_some_and(|i| i.backend_kind == BackendKind::Gpu));
     let reason = move || view.with(|v| v.info.as_ref().map(|i| i.backend_reason.clone()));
     let (isolated, cores) = threading();
-    let cpu_threads = format!(
+    let one_thread = format!(
         "1: training runs in one Web Worker on one core{}. The page {} cross-origin isolated, which threads would need.",
         cores.map(|c| format!(" of the {c} this browser reports")).unwrap_or_default(),
         if isolated { "is" } else { "is not" }
     );
-    let threads = move || {
-        if on_gpu() {
+    let run_threads = move || view.with(|v| v.info.as_ref().map_or(1, |i| i.threads));
+    let threads = move || match run_threads() {
+        _ if on_gpu() => {
             "the GPU computes the step; one Web Worker records its commands and waits for its readback.".to_string()
-        } else {
-            cpu_threads.clone()
         }
+        1 => one_thread.clone(),
+        n => format!(
+            "{n}: the page is cross-origin isolated, so the worker runs its threaded build; large matrix products, \
+             attention and GELU split across {n} threads sharing its memory, LayerNorm, cross-entropy and AdamW \
+             stay on one."
+        ),
     };
     let summary = move || {
         perf.get().map(|p| {

@@ -157,7 +157,8 @@ fn promising_turn() -> Option<js_sys::Function> {
     promising.call1(&webassembly, &export).ok()?.dyn_into().ok()
 }
 
-/// The worker's entry point: installs the panic reporter, starts listening, then posts `Ready`.
+/// The worker's entry point: installs the panic reporter, starts listening (and, in the threaded build,
+/// its pool's threads), then posts `Ready`.
 pub fn run() {
     std::panic::set_hook(Box::new(|info| {
         PANICKED.with(|p| p.set(true));
@@ -184,5 +185,8 @@ pub fn run() {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
 
+    #[cfg(all(feature = "threads", target_feature = "atomics"))]
+    super::threads::start(Box::new(|| post(&FromWorker::Ready)));
+    #[cfg(not(all(feature = "threads", target_feature = "atomics")))]
     post(&FromWorker::Ready);
 }

@@ -157,6 +157,7 @@ impl Session {
             backend: trainer.backend_name(),
             backend_kind: trainer.backend_kind(),
             backend_reason,
+            threads: faultline_engine::backend::cpu::parallel::threads(),
             param_count: trainer.param_count(),
             model: *trainer.model_config(),
             corpus: dataset.info.clone(),

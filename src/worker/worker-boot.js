@@ -6,6 +6,11 @@
 // turn until the GPU answers (crates/gpu/src/wait.rs; the turns are in src/worker/runtime.rs). It
 // hooks WebAssembly.instantiate(Streaming) because the imports object is built inside the
 // wasm-bindgen glue that Trunk's loader runs next.
+//
+// Then it picks the build. Where the page is cross-origin isolated (so memory can be shared) and the
+// threaded build is there (`cargo xtask dist` builds it; `trunk serve` does not), it loads that one,
+// which trains on a pool of threads (src/worker/threads.rs); `?threads=1` on the page keeps one thread.
+// Everywhere else it loads the single-thread build through Trunk's loader.
 (() => {
   self.faultlineSuspendYield = () =>
     new Promise((resolve) => {
@@ -32,4 +37,18 @@
   WebAssembly.instantiateStreaming = (source, imports) => streaming(source, suspending(imports));
   WebAssembly.instantiate = (source, imports) => plain(source, suspending(imports));
 })();
-importScripts("./faultline-worker_loader.js");
+(() => {
+  const oneThread = new URL(self.location.href).searchParams.get("threads") === "1";
+  if (self.crossOriginIsolated && typeof SharedArrayBuffer === "function" && !oneThread) {
+    try {
+      importScripts("./faultline-worker-mt.js");
+    } catch (missing) {
+      console.info("no threaded build here; training on one thread", missing);
+    }
+    if (typeof wasm_bindgen === "function") {
+      wasm_bindgen({ module_or_path: "./faultline-worker-mt_bg.wasm" });
+      return;
+    }
+  }
+  importScripts("./faultline-worker_loader.js");
+})();

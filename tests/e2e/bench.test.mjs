@@ -44,3 +44,31 @@ test("the bench page reports a finite first loss, a positive speed and its kerne
   );
   assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
 });
+
+test("the threaded build trains the same bits on every core as on one thread", { timeout: 2 * BENCH_TIMEOUT }, async (t) => {
+  const params = { bench: "tiny", backend: "cpu", steps: "6", seed: "3" };
+  const threaded = await runBenchPage(shared.browser, params, BENCH_TIMEOUT);
+  const single = await runBenchPage(shared.browser, { ...params, threads: "1" }, BENCH_TIMEOUT);
+  const cores = Math.min(await coresOf(shared.browser), 8);
+  assert.equal(threaded.result.threads, cores > 1 ? cores : 1, "a thread per core on a cross-origin isolated page");
+  assert.equal(single.result.threads, 1, "?threads=1 keeps one thread");
+  for (const field of ["first_loss", "last_loss"]) {
+    assert.ok(Number.isFinite(single.result[field]), `${field} is finite: ${single.result[field]}`);
+    assert.equal(threaded.result[field], single.result[field], `${field}: the same bits on ${cores} threads`);
+  }
+  t.diagnostic(
+    `tiny: ${threaded.result.steps_per_s.toFixed(2)} steps/s on ${threaded.result.threads} threads, ` +
+      `${single.result.steps_per_s.toFixed(2)} on one`,
+  );
+  assert.deepEqual([...threaded.problems, ...single.problems], [], "no console errors, page errors or failed requests");
+});
+
+/** The cores the browser reports. */
+async function coresOf(browser) {
+  const page = await browser.newPage();
+  try {
+    return await page.evaluate(() => navigator.hardwareConcurrency);
+  } finally {
+    await page.close();
+  }
+}

@@ -26,10 +26,42 @@ pub fn serve(project: &Project, port: u16) -> Result {
     server.run()
 }
 
-/// `trunk build --release` into `dist`, with binaryen's wasm-opt from `.tools/` (pinned in Trunk.toml).
-/// Needs [`tools::ensure_site_tools`] first.
+/// The threaded worker's code generation: shared memory (atomics, an imported memory with a maximum)
+/// and the thread-local storage exports wasm-bindgen's thread support needs, plus the SIMD128 the
+/// single-thread build has (`.cargo/config.toml`, which `RUSTFLAGS` replaces).
+const THREADED_RUSTFLAGS: &str = "-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 \
+    -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
+    -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align \
+    -C link-arg=--export=__tls_base";
+
+/// `trunk build --release` into `dist`, with binaryen's wasm-opt from `.tools/` (pinned in Trunk.toml),
+/// then the worker's threaded build beside it. Needs [`tools::ensure_site_tools`] first.
 pub fn build_release(project: &Project, dist: &Path) -> Result {
     let mut trunk = project.command("trunk");
     trunk.args(["build", "--release", "--dist"]).arg(dist).env("TRUNK_SKIP_VERSION_CHECK", "true");
-    project::run(&mut trunk)
+    project::run(&mut trunk)?;
+    build_threaded_worker(project, dist)
+}
+
+/// The training worker built again with the `threads` feature (src/worker/threads.rs), as
+/// `faultline-worker-mt.js` and `faultline-worker-mt_bg.wasm` in `dist`; the worker's boot script loads
+/// it on cross-origin isolated pages. Trunk cannot build it: it needs nightly's `-Z build-std` to
+/// recompile the standard library with atomics.
+fn build_threaded_worker(project: &Project, dist: &Path) -> Result {
+    let target = project.target_dir().join("threaded");
+    let mut cargo = project.command("cargo");
+    cargo
+        .arg(format!("+{}", tools::NIGHTLY))
+        .args(["build", "--release", "--target", tools::WASM_TARGET, "-Z", "build-std=std,panic_abort"])
+        .args(["-p", "faultline-app", "--bin", "faultline-worker", "--features", "threads"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env("RUSTFLAGS", THREADED_RUSTFLAGS)
+        .env_remove("RUSTUP_TOOLCHAIN");
+    project::run(&mut cargo)?;
+    let wasm = target.join(tools::WASM_TARGET).join("release/faultline-worker.wasm");
+    let mut bindgen = project.command("wasm-bindgen");
+    bindgen.args(["--target", "no-modules", "--no-typescript", "--out-name", "faultline-worker-mt", "--out-dir"]);
+    project::run(bindgen.arg(dist).arg(wasm))?;
+    let out = dist.join("faultline-worker-mt_bg.wasm");
+    project::run(project.command("wasm-opt").arg("-O3").arg(&out).arg("-o").arg(&out))
 }

@@ -41,7 +41,7 @@ pub fn run(project: &Project) -> Result {
     // debug assertions and overflow checks off (Cargo.toml). The confusion matrix over three seeds
     // trains ~170 more runs: CI checks its first seed, whose runs the symptom test shares;
     // `cargo test --release -p faultline-engine --test symptoms` without the variable runs all three.
-    let mut engine_tests = cargo(&["test", "--release", "-p", "faultline-engine"]);
+    let mut engine_tests = cargo(&["test", "--release", "-p", "faultline-engine", "--features", "threads"]);
     engine_tests.env("FAULTLINE_MATRIX_SEEDS", "1");
     let mut stages = vec![
         Stage::command("formatting", cargo(&["fmt", "--all", "--check"])),

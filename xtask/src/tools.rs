@@ -5,6 +5,7 @@
 //! | tool | pinned by | installed with |
 //! |---|---|---|
 //! | wasm32-unknown-unknown, rustfmt, clippy | the stable toolchain | `rustup` |
+//! | nightly with rust-src (the worker's threaded build) | [`NIGHTLY`], the nightly rustup has | `rustup` |
 //! | trunk | [`TRUNK_VERSION`] | `cargo install --locked` |
 //! | wasm-bindgen-cli (+ test runner) | `Cargo.lock`'s wasm-bindgen | `cargo install` (not `--locked`: a dependency's pinned version is missing from the registry) |
 //! | wasm-opt (binaryen) | `xtask/npm-tools/package*.json`, and `Trunk.toml` `[tools] wasm_opt` | `npm ci` into `.tools/` |
@@ -28,7 +29,11 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's chromedriver, used by `wasm-bindgen-test-runner` for the in-browser wasm tests.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The toolchain that builds the worker's threaded build (`-Z build-std` needs nightly): whichever
+/// nightly rustup has, or today's where it has none.
+pub const NIGHTLY: &str = "nightly";
+
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const BROWSER_PACKAGES: [&str; 2] = ["chromium", "chromium-driver"];
 /// Mesa's CPU Vulkan driver (lavapipe), for running the WGSL kernels without a GPU.
 const VULKAN_PACKAGES: [&str; 1] = ["mesa-vulkan-drivers"];
@@ -41,6 +46,7 @@ pub fn ensure_site_tools(project: &Project) -> Result {
     project::run(project.cargo().arg("fetch"))?;
     ensure_trunk(project)?;
     ensure_wasm_bindgen(project)?;
+    ensure_nightly(project)?;
     ensure_binaryen(project)
 }
 
@@ -83,6 +89,21 @@ fn ensure_wasm_target(project: &Project) -> Result {
     let installed = project::output(project.command("rustup").args(["target", "list", "--installed"]))?;
     if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
         project::run(project.command("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+    Ok(())
+}
+
+/// Nightly Rust with its standard library's source, which the threaded build recompiles with atomics.
+fn ensure_nightly(project: &Project) -> Result {
+    let rustup = |args: &[&str]| project.command("rustup").args(args).output();
+    let has_nightly = rustup(&["run", NIGHTLY, "rustc", "--version"]).is_ok_and(|out| out.status.success());
+    if !has_nightly {
+        project::run(project.command("rustup").args(["toolchain", "install", NIGHTLY, "--profile", "minimal"]))?;
+    }
+    let components =
+        project::output(project.command("rustup").args(["component", "list", "--installed", "--toolchain", NIGHTLY]))?;
+    if !components.lines().any(|line| line.trim() == "rust-src") {
+        project::run(project.command("rustup").args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))?;
     }
     Ok(())
 }
