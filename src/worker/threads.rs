@@ -12,15 +12,18 @@
 //! the shared memory and runs the builder's loop in [`faultline_thread_run`]. Each posts "started"
 //! first; the worker says it is ready once all have, or one failed, or [`START_TIMEOUT_MS`] passed. A
 //! thread that has not started takes no work (this thread does it): the results are the same bits
-//! whatever the thread count.
+//! whatever the thread count. A panic on a pool thread reaches the page too: the panic hook posts to
+//! the thread's parent, this worker, which passes the message on.
 
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Event, MessageEvent, Worker, WorkerGlobalScope};
+use web_sys::{DedicatedWorkerGlobalScope, Event, MessageEvent, Worker, WorkerGlobalScope};
 
 /// The script each pool thread starts with (copied by Trunk, relative to this worker's script).
 const THREAD_SCRIPT: &str = "./faultline-thread.js";
+/// What a pool thread posts once its module is instantiated (`faultline-thread.js`).
+const STARTED_MESSAGE: &str = "started";
 /// More threads than this only add waiting on the products `tiny` and `small` multiply.
 const MAX_THREADS: usize = 8;
 /// How long the worker waits for its threads before it says it is ready without them.
@@ -83,7 +86,13 @@ pub fn start(on_ready: Box<dyn FnOnce()>) {
 fn spawn(thread: rayon::ThreadBuilder) -> std::io::Result<()> {
     let failed = |e: JsValue| std::io::Error::other(format!("cannot start a pool thread: {e:?}"));
     let worker = Worker::new(THREAD_SCRIPT).map_err(failed)?;
-    let on_message = Closure::<dyn Fn(MessageEvent)>::new(|_: MessageEvent| {
+    let on_message = Closure::<dyn Fn(MessageEvent)>::new(|event: MessageEvent| {
+        if event.data().as_string().as_deref() != Some(STARTED_MESSAGE) {
+            // The panic hook's report from a pool thread (it posts to its parent, this worker): the page's.
+            let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+            scope.post_message(&event.data()).ok();
+            return;
+        }
         STARTED.with(|s| s.set(s.get() + 1));
         // This thread is one of the pool's: the others have all started when the count is one short.
         if POOL.with(|p| p.borrow().as_ref().is_some_and(|(_, threads)| STARTED.with(Cell::get) + 1 >= *threads)) {
@@ -93,7 +102,7 @@ fn spawn(thread: rayon::ThreadBuilder) -> std::io::Result<()> {
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     let on_error = Closure::<dyn Fn(Event)>::new(|event: Event| {
-        web_sys::console::error_2(&"a pool thread failed to start; training stays on one thread".into(), &event);
+        web_sys::console::error_2(&"a pool thread failed".into(), &event);
         ready();
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
