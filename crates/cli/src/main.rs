@@ -22,6 +22,7 @@ const USAGE: &str = "usage:
                   [--corpus ID | --text-file F] [--lr X] [--optimizer adamw|sgd] [--json]
                   [--sample N] [--SETTING VALUE]...   (every setting: faultline settings)
                   [--save-checkpoint F]   (the run's state at its end, to resume later)
+                  [--threads N]   (train and lr-find: products, attention and GELU on N threads)
   faultline train --resume F [--json] [--sample N] [--save-checkpoint F]
                   (continues a checkpoint with its own settings and faults)
   faultline lr-find [--config tiny|small] [--seed S] [--fault ID[=VALUE]]... [--json]
@@ -51,8 +52,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
-        "train" => train(rest),
-        "lr-find" => lr_find(rest),
+        "train" => on_threads(rest, train),
+        "lr-find" => on_threads(rest, lr_find),
         "faults" => faults(rest),
         "corpora" => corpora(rest),
         "guide" => guide_cmd(rest),
@@ -73,6 +74,39 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--threads N` (1 to 256), wherever it is among `rest`, and the other arguments.
+fn threads_arg(rest: &[String]) -> Result<(usize, Vec<String>), ArgError> {
+    let mut threads = 1;
+    let mut others = Vec::new();
+    let mut args = rest.iter();
+    while let Some(arg) = args.next() {
+        if arg != "--threads" {
+            others.push(arg.clone());
+            continue;
+        }
+        let value = args.next().ok_or_else(|| ArgError("--threads: needs a value".into()))?;
+        threads = match value.parse() {
+            Ok(n @ 1..=256) => n,
+            _ => return Err(ArgError(format!("--threads: must be a whole number from 1 to 256, got '{value}'"))),
+        };
+    }
+    Ok((threads, others))
+}
+
+/// Runs `command` with the engine's large kernels split across `--threads N` threads (results are
+/// bit-identical to one thread); without the flag, on this thread.
+fn on_threads(rest: &[String], command: fn(&[String]) -> Result<(), ArgError>) -> Result<(), ArgError> {
+    let (threads, rest) = threads_arg(rest)?;
+    if threads == 1 {
+        return command(&rest);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| ArgError(format!("--threads: cannot start {threads} threads: {e}")))?;
+    pool.install(|| command(&rest))
 }
 
 /// Walks `--flag value` pairs and bare `--switch`es.
@@ -404,7 +438,7 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
             "--threads" => {
                 threads = args.parse(flag, "a whole number")?;
                 if !(1..=256).contains(&threads) {
-                    return Err(ArgError("--threads: must be between 1 and 256".into()));
+                    return Err(ArgError(format!("--threads: must be a whole number from 1 to 256, got '{threads}'")));
                 }
             }
             "--steps" => {

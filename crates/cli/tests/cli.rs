@@ -75,3 +75,36 @@ fn bench_arguments_that_make_no_sense_are_refused() {
     assert_eq!(config.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&config.stderr).contains("--config: unknown config 'huge'"));
 }
+
+/// `--threads N` splits the large kernels across N threads and changes no bit of the run: the same
+/// losses and the same checkpoint file as one thread.
+#[test]
+fn threads_train_the_same_run() {
+    let (one, three) = (temp("one-thread.flckpt"), temp("three-threads.flckpt"));
+    let run = |file: &PathBuf, threads: &[&str]| {
+        let mut args = vec!["train", "--config", "tiny", "--steps", "4", "--batch", "8", "--json"];
+        args.extend(threads);
+        args.extend(["--save-checkpoint", file.to_str().unwrap()]);
+        let out = faultline(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let summary = text.lines().find(|l| l.contains("\"event\":\"summary\"")).expect("a summary line").to_string();
+        let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        (v["train_loss"].clone(), v["val_loss"].clone())
+    };
+    let (single, threaded) = (run(&one, &[]), run(&three, &["--threads", "3"]));
+    assert!(single.0.is_number() && single.1.is_number(), "{single:?}");
+    assert_eq!(threaded, single, "train and validation loss");
+    assert!(std::fs::read(&one).unwrap() == std::fs::read(&three).unwrap(), "the checkpoints differ");
+    let bench = faultline(&["bench", "--json", "--config", "tiny", "--steps", "2", "--threads", "2"]);
+    assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&bench.stdout).unwrap();
+    assert_eq!(v["training"][0]["threaded"]["threads"], 2, "{v}");
+    for bad in ["0", "many"] {
+        let out = faultline(&["train", "--threads", bad]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--threads: must be a whole number from 1 to 256"));
+    }
+    std::fs::remove_file(one).unwrap();
+    std::fs::remove_file(three).unwrap();
+}
