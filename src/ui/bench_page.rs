@@ -51,6 +51,7 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
     };
     // The page's owner keeps the worker alive for as long as the page is shown.
     StoredValue::new_local(client);
+    let other_threads = move || measured.with(|r| r.as_ref().and_then(|r| threads_link(&query, r.threads)));
     let described = match request {
         Ok(r) => format!(
             "{} steps of the {} configuration on the {} backend, seed {}",
@@ -65,6 +66,12 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
         <main class="bench">
             <h1>"Faultline bench"</h1>
             <p>{described}</p>
+            {move || other_threads().map(|(href, text)| view! {
+                <p class="note" id="bench-threads-link">
+                    <a href=href>{text}</a>
+                    ": the two results side by side show what the threads give on this machine."
+                </p>
+            })}
             {move || measured.get().map(|r| view! { <BenchTables result=r /> })}
             {move || measured_gpu.get().map(|r| view! { <GpuBenchTable bench=r /> })}
             <pre
@@ -75,6 +82,25 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
             </pre>
         </main>
     }
+}
+
+/// A link to the same bench on one thread (after a threaded run), or back on every core (after
+/// `threads=1`); none when the page could only run one thread anyway.
+fn threads_link(query: &[(String, String)], threads: usize) -> Option<(String, &'static str)> {
+    let one_thread = query.iter().any(|(k, v)| k == "threads" && v == "1");
+    let text = match (threads > 1, one_thread) {
+        (true, _) => "The same benchmark on one thread",
+        (false, true) => "The same benchmark on every core",
+        (false, false) => return None,
+    };
+    let params = web_sys::UrlSearchParams::new().ok()?;
+    for (k, v) in query.iter().filter(|(k, _)| k != "threads") {
+        params.append(k, v);
+    }
+    if threads > 1 {
+        params.append("threads", "1");
+    }
+    Some((format!("?{}", String::from(params.to_string())), text))
 }
 
 /// The result as a reader wants it: ratios first, each against a figure from the same run.

@@ -52,6 +52,10 @@ test("the threaded build trains the same bits on every core as on one thread", {
   const cores = Math.min(await coresOf(shared.browser), 8);
   assert.equal(threaded.result.threads, cores > 1 ? cores : 1, "a thread per core on a cross-origin isolated page");
   assert.equal(single.result.threads, 1, "?threads=1 keeps one thread");
+  if (cores > 1) {
+    assert.equal(threaded.threadsLink, "?bench=tiny&backend=cpu&steps=6&seed=3&threads=1", "the link to one thread");
+    assert.equal(single.threadsLink, "?bench=tiny&backend=cpu&steps=6&seed=3", "the link back to every core");
+  }
   for (const field of ["first_loss", "last_loss"]) {
     assert.ok(Number.isFinite(single.result[field]), `${field} is finite: ${single.result[field]}`);
     assert.equal(threaded.result[field], single.result[field], `${field}: the same bits on ${cores} threads`);

@@ -160,7 +160,9 @@ export async function runBenchPage(browser, params, timeoutMs) {
     const rows = await page.evaluate(() =>
       Object.fromEntries([...document.querySelectorAll(".bench-table")].map((t) => [t.id, t.querySelectorAll("tbody tr").length])),
     );
-    return { result: JSON.parse(text), rows, problems };
+    // The link to the same bench on the other number of threads, if the page offers one.
+    const threadsLink = await page.evaluate(() => document.querySelector("#bench-threads-link a")?.getAttribute("href"));
+    return { result: JSON.parse(text), rows, threadsLink, problems };
   } finally {
     await page.close();
   }

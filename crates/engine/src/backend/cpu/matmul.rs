@@ -7,7 +7,9 @@
 //! micro-kernel is SIMD128 (`f32x4`) when the target has `+simd128` and plain Rust otherwise.
 //! [`packed_sgemm`] is public so it is tested and benchmarked natively too.
 
-use super::{parallel, Real};
+#[cfg(doc)]
+use super::parallel;
+use super::Real;
 
 /// Row and column strides of a matrix operand: element `(i, j)` is at `i * rows + j * cols`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,31 +60,14 @@ pub fn gemm<T: Real>(
     T::gemm(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
 }
 
-/// Multiply-adds a thread's share of a product must reach before [`gemm_rows`] hands it one.
+/// Multiply-adds a thread's share of a product must reach before it is split off.
 const MIN_THREAD_WORK: usize = 1 << 15;
 
-/// [`gemm`] with `c`'s rows split across the threads of [`parallel`]'s pool, each share a product of
-/// its own (`c` must be row-major: `sc.cols == 1`, `sc.rows >= n`). Every element is computed as in
-/// [`gemm`], so the result does not depend on the thread count.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_rows<T: Real>(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: &[T],
-    sa: Strides,
-    b: &[T],
-    sb: Strides,
-    beta: T,
-    c: &mut [T],
-    sc: Strides,
-) {
-    assert!(sc.cols == 1 && sc.rows >= n, "matrix product: split rows need a row-major c");
-    let min_rows = (MIN_THREAD_WORK / (k * n).max(1)).max(MR);
-    parallel::split_mut(m, min_rows, c, sc.rows, &mut [(); 0], 0, &|rows, c, _| {
-        gemm(rows.len(), k, n, alpha, &a[rows.start * sa.rows..], sa, b, sb, beta, c, sc);
-    });
+/// The fewest rows of an `[m,k]·[k,n]` product worth a thread of their own
+/// ([`super::parallel::split_mut`] hands each thread whole rows of `c`; every element is computed as in [`gemm`], so the result does
+/// not depend on the thread count).
+pub fn rows_per_thread(k: usize, n: usize) -> usize {
+    (MIN_THREAD_WORK / (k * n).max(1)).max(MR)
 }
 
 /// Panics unless every element that the shapes and strides reach lies inside its operand's slice.

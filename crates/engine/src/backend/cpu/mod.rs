@@ -319,7 +319,11 @@ impl<T: Real> Backend for CpuBackend<T> {
             let sa = if trans_a { Strides::row_major(m).t() } else { Strides::row_major(k) };
             let sb = if trans_b { Strides::row_major(k).t() } else { Strides::row_major(n) };
             let beta = if accumulate { T::one() } else { T::zero() };
-            matmul::gemm_rows(m, k, n, T::one(), a, sa, b, sb, beta, out, Strides::row_major(n));
+            // Each thread takes whole rows of `out`.
+            parallel::split_mut(m, matmul::rows_per_thread(k, n), out, n, &mut [(); 0], 0, &|rows, out, _| {
+                let a = &a[rows.start * sa.rows..];
+                matmul::gemm(rows.len(), k, n, T::one(), a, sa, b, sb, beta, out, Strides::row_major(n));
+            });
         }
     }
 
