@@ -56,14 +56,14 @@ pub fn run(project: &Project) -> Result {
         ),
         Stage::command("native tests: the engine, release build", engine_tests),
         Stage::command(
-            "native tests: a steady training step allocates nothing (the browser's matrix kernel)",
+            "native tests: a steady training step allocates nothing (the browser's matrix kernel, 1 and 2 threads)",
             cargo(&[
                 "test",
                 "--release",
                 "-p",
                 "faultline-engine",
                 "--features",
-                "packed-matmul",
+                "packed-matmul,threads",
                 "--test",
                 "allocation",
             ]),

@@ -1,36 +1,44 @@
 //! A training step in steady state allocates nothing: every buffer it needs was made when the run
-//! started. The global allocator here counts the allocations this thread makes while the counter is
-//! armed.
+//! started. The global allocator here counts the allocations that the threads taking part make while
+//! the counter is armed: the test's own thread and, with the `threads` feature, its pool's threads.
 //!
 //! It needs the `packed-matmul` feature, which gives native builds the matrix kernel the browser runs
 //! (the engine's own, with packing buffers kept per thread): natively the engine otherwise calls
 //! `matrixmultiply`, which allocates its packing buffers in every product. `cargo xtask test` runs
-//! `cargo test --release -p faultline-engine --features packed-matmul --test allocation`.
+//! `cargo test --release -p faultline-engine --features packed-matmul,threads --test allocation`.
 #![cfg(feature = "packed-matmul")]
 
 use faultline_engine::config::{OptimizerKind, RunConfig};
 use faultline_engine::trainer::{native_clock, Trainer};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 struct Counting;
 
 thread_local! {
-    /// `Some(n)`: armed on this thread, `n` allocations so far.
-    static COUNT: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+    /// This thread's allocations count while the counter is armed.
+    static TAKES_PART: Cell<bool> = const { Cell::new(false) };
 }
+
+/// The counter is armed; what it has counted; one test at a time (a pool's threads take part in
+/// whatever is armed, so no other test may arm the counter while they run).
+static ARMED: AtomicBool = AtomicBool::new(false);
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn note(bytes: usize) {
     // `try_with`: the thread-local may already be gone while the thread shuts down.
-    let _ = COUNT.try_with(|c| {
-        if let Some((n, b)) = c.get() {
-            c.set(Some((n + 1, b + bytes)));
-        }
-    });
+    if ARMED.load(Ordering::SeqCst) && TAKES_PART.try_with(Cell::get).unwrap_or(false) {
+        COUNT.fetch_add(1, Ordering::SeqCst);
+        BYTES.fetch_add(bytes, Ordering::SeqCst);
+    }
 }
 
-// SAFETY: every call is passed on to the system allocator unchanged; the counting touches only a
-// const-initialised thread-local `Cell`, which never allocates.
+// SAFETY: every call is passed on to the system allocator unchanged; the counting touches only
+// atomics and a const-initialised thread-local `Cell`, which never allocate.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(layout.size());
@@ -52,16 +60,22 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// The allocations (count, bytes) `f` makes on this thread.
+/// The allocations (count, bytes) `f` makes on this thread and on the threads that take part.
 fn allocations(f: impl FnOnce()) -> (usize, usize) {
-    COUNT.with(|c| c.set(Some((0, 0))));
+    let took_part = TAKES_PART.with(|t| t.replace(true));
+    COUNT.store(0, Ordering::SeqCst);
+    BYTES.store(0, Ordering::SeqCst);
+    ARMED.store(true, Ordering::SeqCst);
     f();
-    COUNT.with(|c| c.take()).expect("armed")
+    ARMED.store(false, Ordering::SeqCst);
+    TAKES_PART.with(|t| t.set(took_part));
+    (COUNT.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst))
 }
 
 /// Steps a run past its warm-up, then counts the allocations of steps that are neither evaluations
 /// nor the step before one (that one downloads the parameters to measure the update's size).
 fn assert_steady_steps_allocate_nothing(cfg: RunConfig) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let label = format!("{:?} {:?}", cfg.preset, cfg.optimizer);
     let mut t = Trainer::cpu(RunConfig { steps: 40, eval_every: 20, ..cfg }, native_clock).unwrap();
     for _ in 0..3 {
@@ -86,5 +100,20 @@ fn a_steady_sgd_step_with_accumulation_allocates_nothing() {
         optimizer: OptimizerKind::Sgd,
         grad_accum: 2,
         ..RunConfig::default()
+    });
+}
+
+/// The same with the products, attention and GELU split across a pool of 2 (its threads take part).
+#[cfg(feature = "threads")]
+#[test]
+fn a_steady_step_on_two_threads_allocates_nothing() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(|_| TAKES_PART.with(|t| t.set(true)))
+        .build()
+        .unwrap();
+    pool.install(|| {
+        assert_eq!(faultline_engine::backend::cpu::parallel::threads(), 2);
+        assert_steady_steps_allocate_nothing(RunConfig::default());
     });
 }
