@@ -138,6 +138,11 @@ fn receive(client: &WorkerClient, data: JsValue) {
     };
     match msg {
         FromWorker::Ready => {
+            // Visible to the end-to-end tests: the worker has loaded everything it fetches (its
+            // WebAssembly and, in the threaded build, its threads' scripts), so a reload aborts nothing.
+            if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+                root.set_attribute("data-worker", "ready").ok();
+            }
             let failure = {
                 let mut inner = client.inner.borrow_mut();
                 let Some(live) = inner.live.as_mut() else { return };

@@ -66,7 +66,6 @@ export function sharedBrowser(options) {
  */
 export async function openPage(browser, path = "") {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.workerLoaded = workerWasmLoaded(page);
   const problems = [];
   page.on("console", (message) => {
     if (message.type() === "error") {
@@ -83,33 +82,29 @@ export async function openPage(browser, path = "") {
     }
   });
   await page.goto(new URL(path, baseUrl()).href, { waitUntil: "load" });
+  page.workerLoaded = workerReady(page);
   return { page, problems };
 }
 
-/** Waits for the training worker's WebAssembly to arrive on `page`: the worker fetches it after the page's own load. */
-function workerWasm(page) {
-  return page.waitForEvent("requestfinished", {
-    predicate: (request) => /faultline-worker.*_bg\.wasm$/.test(request.url()),
-    timeout: 60_000,
-  });
-}
-
-/** Resolves once the worker's WebAssembly has arrived, or after a minute, or when the page closes. */
-function workerWasmLoaded(page) {
-  return workerWasm(page).catch(() => {});
+/**
+ * Resolves once the training worker has said it is ready (the page then marks `<html data-worker="ready">`):
+ * it has loaded its WebAssembly and, in the threaded build, its threads' scripts. Or after a minute, or
+ * when the page closes.
+ */
+function workerReady(page) {
+  return page.waitForSelector('html[data-worker="ready"]', { state: "attached", timeout: 60_000 }).catch(() => {});
 }
 
 /**
- * Reloads the page and waits until the training worker's WebAssembly has arrived too, so that closing
- * the page afterwards aborts no request. It first lets the current load's worker arrive, which the
+ * Reloads the page and waits until the training worker is ready again, so that closing the page
+ * afterwards aborts no request. It first lets the current load's worker finish loading, which the
  * reload would otherwise abort (a failed request).
  */
 export async function reloadWithWorker(page) {
   await page.workerLoaded;
-  const arrived = workerWasm(page);
-  page.workerLoaded = arrived.catch(() => {});
   await page.reload({ waitUntil: "load" });
-  await arrived;
+  page.workerLoaded = workerReady(page);
+  await page.workerLoaded;
 }
 
 /** Saves a full-page screenshot as target/e2e-screenshots/<name> and returns its path. */
