@@ -102,11 +102,15 @@ fn on_threads(rest: &[String], command: fn(&[String]) -> Result<(), ArgError>) -
     if threads == 1 {
         return command(&rest);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
+    pool(threads)?.install(|| command(&rest))
+}
+
+/// A pool of `threads` for `--threads`.
+fn pool(threads: usize) -> Result<rayon::ThreadPool, ArgError> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| ArgError(format!("--threads: cannot start {threads} threads: {e}")))?;
-    pool.install(|| command(&rest))
+        .map_err(|e| ArgError(format!("--threads: cannot start {threads} threads: {e}")))
 }
 
 /// Walks `--flag value` pairs and bare `--switch`es.
@@ -425,22 +429,16 @@ fn guide_cmd(rest: &[String]) -> Result<(), ArgError> {
 }
 
 fn bench(rest: &[String]) -> Result<(), ArgError> {
-    let mut args = Args::new(rest);
+    let (threads, rest) = threads_arg(rest)?;
+    let mut args = Args::new(&rest);
     let mut json = false;
     let mut steps = 20usize;
     let mut presets = Preset::ALL.to_vec();
     let mut webgpu = false;
     let mut gpu_faults = Faults::default();
-    let mut threads = 1usize;
     while let Some(flag) = args.next_flag() {
         match flag {
             "--json" => json = true,
-            "--threads" => {
-                threads = args.parse(flag, "a whole number")?;
-                if !(1..=256).contains(&threads) {
-                    return Err(ArgError(format!("--threads: must be a whole number from 1 to 256, got '{threads}'")));
-                }
-            }
             "--steps" => {
                 steps = args.parse(flag, "a whole number")?;
                 if steps == 0 {
@@ -458,10 +456,7 @@ fn bench(rest: &[String]) -> Result<(), ArgError> {
     }
     let mut training: Vec<_> = presets.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
     if threads > 1 {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| ArgError(format!("--threads: cannot start {threads} threads: {e}")))?;
+        let pool = pool(threads)?;
         for (result, &preset) in training.iter_mut().zip(&presets) {
             if result.error.is_none() {
                 result.threaded = Some(pool.install(|| threaded_run(preset, steps, 1, native_clock, result)));
