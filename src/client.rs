@@ -27,6 +27,8 @@ struct Live {
 
 struct Inner {
     handler: Handler,
+    /// The boot script with its query: [`worker_script`].
+    script: String,
     live: Option<Live>,
     /// The last failed worker, kept until the next failure: its callbacks may still be on the stack.
     retired: Option<Live>,
@@ -39,10 +41,11 @@ pub struct WorkerClient {
 }
 
 impl WorkerClient {
-    /// Starts the worker; `handler` receives every message except `Ready`.
-    pub fn spawn(handler: impl Fn(FromWorker) + 'static) -> Self {
-        let client =
-            Self { inner: Rc::new(RefCell::new(Inner { handler: Rc::new(handler), live: None, retired: None })) };
+    /// Starts the worker, its single-thread build when `one_thread` (and every replacement after a
+    /// failure the same); `handler` receives every message, `Ready` once what waited for it is sent.
+    pub fn spawn(one_thread: bool, handler: impl Fn(FromWorker) + 'static) -> Self {
+        let inner = Inner { handler: Rc::new(handler), script: worker_script(one_thread), live: None, retired: None };
+        let client = Self { inner: Rc::new(RefCell::new(inner)) };
         client.ensure_live();
         client
     }
@@ -68,7 +71,8 @@ impl WorkerClient {
         if self.inner.borrow().live.is_some() {
             return;
         }
-        let started = spawn_worker(Rc::downgrade(&self.inner));
+        let script = self.inner.borrow().script.clone();
+        let started = spawn_worker(&script, Rc::downgrade(&self.inner));
         match started {
             Ok(live) => self.inner.borrow_mut().live = Some(live),
             Err(message) => self.fail(message),
@@ -94,19 +98,27 @@ fn send(worker: &Worker, msg: &ToWorker) -> Result<(), String> {
     worker.post_message(&value).map_err(|e| format!("cannot reach the training worker: {e:?}"))
 }
 
-/// [`WORKER_SCRIPT`], with `?threads=1` when the page's own URL asks for one thread (the boot script
-/// then loads the single-thread build even on a cross-origin isolated page).
-fn worker_script() -> String {
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let one_thread = web_sys::UrlSearchParams::new_with_str(&search).ok().and_then(|p| p.get("threads"));
-    match one_thread.as_deref() {
-        Some("1") => format!("{WORKER_SCRIPT}?threads=1"),
-        _ => WORKER_SCRIPT.to_string(),
+/// The query parameter that asks for the worker's single-thread build: `threads=1`.
+pub const THREADS_PARAM: &str = "threads";
+
+/// Whether a page's query asks for one thread (`threads=1`). The page reads it once, at load: its own
+/// address bar is rewritten as the form changes.
+pub fn one_thread_asked(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, v)| k == THREADS_PARAM && v == "1")
+}
+
+/// [`WORKER_SCRIPT`], with `?threads=1` when the page asks for one thread: the boot script then loads
+/// the single-thread build even on a cross-origin isolated page.
+fn worker_script(one_thread: bool) -> String {
+    if one_thread {
+        format!("{WORKER_SCRIPT}?{THREADS_PARAM}=1")
+    } else {
+        WORKER_SCRIPT.to_string()
     }
 }
 
-fn spawn_worker(inner: Weak<RefCell<Inner>>) -> Result<Live, String> {
-    let worker = Worker::new(&worker_script()).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
+fn spawn_worker(script: &str, inner: Weak<RefCell<Inner>>) -> Result<Live, String> {
+    let worker = Worker::new(script).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
     let on_message = {
         let inner = inner.clone();
         Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
@@ -137,7 +149,7 @@ fn receive(client: &WorkerClient, data: JsValue) {
         Err(message) => return client.fail(message),
     };
     match msg {
-        FromWorker::Ready => {
+        FromWorker::Ready { threads } => {
             // Visible to the end-to-end tests: the worker has loaded everything it fetches (its
             // WebAssembly and, in the threaded build, its threads' scripts), so a reload aborts nothing.
             if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
@@ -151,8 +163,10 @@ fn receive(client: &WorkerClient, data: JsValue) {
                 queue.iter().find_map(|m| send(&live.worker, m).err())
             };
             if let Some(message) = failure {
-                client.fail(message);
+                return client.fail(message);
             }
+            let handler = Rc::clone(&client.inner.borrow().handler);
+            handler(FromWorker::Ready { threads });
         }
         FromWorker::Fatal { message } => client.fail(message),
         other => {

@@ -154,8 +154,10 @@ pub struct SampleRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FromWorker {
-    /// The worker's module is loaded and listening; anything posted before this is lost.
-    Ready,
+    /// The worker's module is loaded and listening (anything posted before this is lost), with the
+    /// threads its CPU kernels split across: 1 in the single-thread build, the pool's size in the
+    /// threaded one.
+    Ready { threads: usize },
     /// Something about training run `run`.
     Run { run: RunId, event: RunEvent },
     /// The answer to [`ToWorker::Bench`].
@@ -420,7 +422,7 @@ mod tests {
 
     #[test]
     fn every_message_from_the_worker_round_trips() {
-        assert_eq!(round_trip(FromWorker::Ready), "ready");
+        assert_eq!(round_trip(FromWorker::Ready { threads: 2 })["ready"]["threads"], 2);
         let events = [
             RunEvent::Started(run_info(false)),
             RunEvent::Steps { records: vec![step_record(1, 4.5), step_record(2, 4.25)], tokens_per_s: Some(1e4) },

@@ -10,6 +10,7 @@ use super::local_storage;
 use super::mystery::MysteryPage;
 use super::settings::keep_own_text;
 use super::trainer_page::TrainerPage;
+use crate::client::{one_thread_asked, THREADS_PARAM};
 use crate::form::RunForm;
 use crate::protocol::Compute;
 use crate::route::{anchor, Route};
@@ -33,8 +34,9 @@ fn scroll_for(hash: &str) {
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let (compute_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == "compute");
-    // `threads=1` is read by the worker's boot script (client.rs passes it on), not by the form.
-    let (threads_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == "threads");
+    // `threads=1` chooses the worker's build (client.rs), not a setting of the form.
+    let (threads_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == THREADS_PARAM);
+    let one_thread = one_thread_asked(&threads_link);
     let (initial, mut notices) = RunForm::from_query(&query);
     notices.extend(threads_link.iter().filter(|(_, v)| v != "1").map(|(_, v)| {
         format!("The link's threads={v}: only threads=1 (train on one thread) can be asked for; ignored.")
@@ -45,9 +47,9 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     );
     notices.extend(compute_notice);
     let form = RwSignal::new(initial);
-    let controller = Controller::new(form, compute);
+    let controller = Controller::new(form, compute, one_thread);
     let notices = RwSignal::new(notices);
-    sync_query(form);
+    sync_query(form, one_thread);
     keep_own_text(form, notices);
     provide_exercises(controller);
     let current = RwSignal::new(hash());

@@ -4,7 +4,7 @@
 //! its one-line JSON result into `<pre id="bench-result" data-done="1">` for `cargo xtask bench`.
 
 use crate::bench::{self, BenchRequest, RESULT_ID};
-use crate::client::WorkerClient;
+use crate::client::{one_thread_asked, WorkerClient, THREADS_PARAM};
 use crate::protocol::{FromWorker, ToWorker};
 use faultline_engine::bench::BenchResult;
 use faultline_gpu::bench::{GpuBench, DISPATCH_PROBE};
@@ -22,7 +22,7 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
             None
         }
         &Ok(BenchRequest { preset, webgpu, steps, seed }) => {
-            let client = WorkerClient::spawn(move |msg| match msg {
+            let client = WorkerClient::spawn(one_thread_asked(&query), move |msg| match msg {
                 FromWorker::BenchDone(r) => {
                     let json = serde_json::to_string(&r).unwrap_or_else(|e| bench::error_json(&e.to_string()));
                     result.set(Some(json));
@@ -34,7 +34,7 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
                     measured_gpu.set(Some(*r));
                 }
                 FromWorker::Fatal { message } => result.set(Some(bench::error_json(&message))),
-                FromWorker::Ready
+                FromWorker::Ready { .. }
                 | FromWorker::Run { .. }
                 | FromWorker::Estimate { .. }
                 | FromWorker::LrRange { .. }
@@ -87,18 +87,18 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
 /// A link to the same bench on one thread (after a threaded run), or back on every core (after
 /// `threads=1`); none when the page could only run one thread anyway.
 fn threads_link(query: &[(String, String)], threads: usize) -> Option<(String, &'static str)> {
-    let one_thread = query.iter().any(|(k, v)| k == "threads" && v == "1");
+    let one_thread = one_thread_asked(query);
     let text = match (threads > 1, one_thread) {
         (true, _) => "The same benchmark on one thread",
         (false, true) => "The same benchmark on every core",
         (false, false) => return None,
     };
     let params = web_sys::UrlSearchParams::new().ok()?;
-    for (k, v) in query.iter().filter(|(k, _)| k != "threads") {
+    for (k, v) in query.iter().filter(|(k, _)| k != THREADS_PARAM) {
         params.append(k, v);
     }
     if threads > 1 {
-        params.append("threads", "1");
+        params.append(THREADS_PARAM, "1");
     }
     Some((format!("?{}", String::from(params.to_string())), text))
 }

@@ -52,12 +52,16 @@ pub struct Controller {
     pending_save: StoredValue<u32>,
     /// The run a loaded checkpoint will become, and the file's name, while the worker reads it.
     pending_load: StoredValue<Option<(RunId, String)>>,
+    /// The threads the worker's CPU kernels split across, from its `Ready`; none while it loads.
+    pub worker_threads: RwSignal<Option<usize>>,
+    /// The page's link asked for one thread (`threads=1`).
+    pub one_thread: bool,
 }
 
 impl Controller {
-    /// Starts the worker; its messages update `view` from now on, and a loaded checkpoint's
-    /// settings fill `form`.
-    pub fn new(form: RwSignal<RunForm>, compute: Compute) -> Self {
+    /// Starts the worker (its single-thread build when `one_thread`); its messages update `view` from
+    /// now on, and a loaded checkpoint's settings fill `form`.
+    pub fn new(form: RwSignal<RunForm>, compute: Compute, one_thread: bool) -> Self {
         let compute = RwSignal::new(compute);
         let view = RwSignal::new(RunView::default());
         let checkpoint = RwSignal::new(CheckpointStatus::default());
@@ -67,7 +71,8 @@ impl Controller {
         let pending_estimate = StoredValue::new((0u32, None::<RunConfig>));
         let lr_range = RwSignal::new(RangeView::default());
         let runs = RunHistory::load();
-        let client = WorkerClient::spawn(move |msg| match msg {
+        let worker_threads = RwSignal::new(None::<usize>);
+        let client = WorkerClient::spawn(one_thread, move |msg| match msg {
             FromWorker::Run { run, event } => {
                 let failure = match &event {
                     RunEvent::Failed { message } => Some(message.clone()),
@@ -149,10 +154,8 @@ impl Controller {
                 };
                 checkpoint.set(status);
             }
-            FromWorker::Ready
-            | FromWorker::BenchDone(_)
-            | FromWorker::GpuBenchDone(_)
-            | FromWorker::Checkpoint { .. } => {}
+            FromWorker::Ready { threads } => worker_threads.set(Some(threads)),
+            FromWorker::BenchDone(_) | FromWorker::GpuBenchDone(_) | FromWorker::Checkpoint { .. } => {}
         });
         Self {
             view,
@@ -166,6 +169,8 @@ impl Controller {
             compute,
             pending_save,
             pending_load,
+            worker_threads,
+            one_thread,
         }
     }
 

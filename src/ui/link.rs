@@ -2,6 +2,7 @@
 //! shared link gives the same run), the notices for parameters a link carried that the form could not
 //! take, and the "Copy link" button.
 
+use crate::client::THREADS_PARAM;
 use crate::form::RunForm;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -22,9 +23,16 @@ fn write_query(pairs: &[(String, String)]) {
     }
 }
 
-/// Keeps the address bar's query in step with the form.
-pub fn sync_query(form: RwSignal<RunForm>) {
-    Effect::new(move |_| write_query(&form.with(RunForm::to_query)));
+/// Keeps the address bar's query in step with the form, keeping `threads=1` when the page was
+/// opened with it (so a reload or a shared link trains on one thread too).
+pub fn sync_query(form: RwSignal<RunForm>, one_thread: bool) {
+    Effect::new(move |_| {
+        let mut pairs = form.with(RunForm::to_query);
+        if one_thread {
+            pairs.push((THREADS_PARAM.to_string(), "1".to_string()));
+        }
+        write_query(&pairs);
+    });
 }
 
 /// What a link carried that the form could not use, until the learner dismisses it.

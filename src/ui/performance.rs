@@ -18,25 +18,45 @@ fn threading() -> (bool, Option<u32>) {
     (isolated.unwrap_or(false), (cores >= 1.0).then_some(cores as u32))
 }
 
+/// Why the worker trains on one thread, for the Performance panel.
+fn why_one_thread(isolated: bool, cores: Option<u32>, one_thread: bool) -> String {
+    let of_cores = cores.map(|c| format!(" of the {c} this browser reports")).unwrap_or_default();
+    let why = if !isolated {
+        "The page is not cross-origin isolated, which threads would need."
+    } else if one_thread {
+        "The link asks for one thread (threads=1)."
+    } else if cores.is_some_and(|c| c < 2) {
+        "The browser reports one core."
+    } else {
+        "The page is cross-origin isolated, but the threaded build did not start: the browser's console says why."
+    };
+    format!("1: training runs in one Web Worker on one core{of_cores}. {why}")
+}
+
 #[component]
-pub fn PerformancePanel(view: RwSignal<RunView>, compute: RwSignal<Compute>) -> impl IntoView {
+pub fn PerformancePanel(
+    view: RwSignal<RunView>,
+    compute: RwSignal<Compute>,
+    /// The worker's thread count from its `Ready`, before any run reports its own.
+    worker_threads: RwSignal<Option<usize>>,
+    /// The link asked for one thread.
+    one_thread: bool,
+) -> impl IntoView {
     let perf = Memo::new(move |_| view.with(|v| measure(&v.steps, v.info.as_ref().map(|i| i.param_count))));
     let backend = move || view.with(|v| v.info.as_ref().map(|i| i.backend.clone()));
     let on_gpu = move || view.with(|v| v.info.as_ref().is_some_and(|i| i.backend_kind == BackendKind::Gpu));
     let reason = move || view.with(|v| v.info.as_ref().map(|i| i.backend_reason.clone()));
     let (isolated, cores) = threading();
-    let one_thread = format!(
-        "1: training runs in one Web Worker on one core{}. The page {} cross-origin isolated, which threads would need.",
-        cores.map(|c| format!(" of the {c} this browser reports")).unwrap_or_default(),
-        if isolated { "is" } else { "is not" }
-    );
-    let run_threads = move || view.with(|v| v.info.as_ref().map_or(1, |i| i.threads));
+    let single = why_one_thread(isolated, cores, one_thread);
+    // The run's own count once it has started; before that, the worker's.
+    let run_threads = move || view.with(|v| v.info.as_ref().map(|i| i.threads)).or_else(|| worker_threads.get());
     let threads = move || match run_threads() {
         _ if on_gpu() => {
             "the GPU computes the step; one Web Worker records its commands and waits for its readback.".to_string()
         }
-        1 => one_thread.clone(),
-        n => format!(
+        None => "counted once the training worker has loaded".to_string(),
+        Some(1) => single.clone(),
+        Some(n) => format!(
             "{n}: the page is cross-origin isolated, so the worker runs its threaded build; large matrix products, \
              attention and GELU split across {n} threads sharing its memory, LayerNorm, cross-entropy and AdamW \
              stay on one."

@@ -66,7 +66,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <SamplePanel view />
                 <GeneratePanel controller />
                 <TelemetryCharts view comparison=controller.runs.comparison />
-                <PerformancePanel view compute=controller.compute />
+                <PerformancePanel view compute=controller.compute worker_threads=controller.worker_threads one_thread=controller.one_thread />
             </section>
         </main>
     }

@@ -185,8 +185,9 @@ pub fn run() {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
 
+    let ready = || post(&FromWorker::Ready { threads: faultline_engine::backend::cpu::parallel::threads() });
     #[cfg(all(feature = "threads", target_feature = "atomics"))]
-    super::threads::start(Box::new(|| post(&FromWorker::Ready)));
+    super::threads::start(Box::new(ready));
     #[cfg(not(all(feature = "threads", target_feature = "atomics")))]
-    post(&FromWorker::Ready);
+    ready();
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { join } from "node:path";
-import { openPage, screenshot, screenshotDir, sharedBrowser, typeInto } from "./lib/browser.mjs";
+import { openPage, reloadWithWorker, screenshot, screenshotDir, sharedBrowser, typeInto } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 300_000;
@@ -50,6 +50,32 @@ describe("the training page", { timeout: RUN_TIMEOUT + 120_000 }, () => {
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
     } finally {
       await page.close();
+    }
+  });
+
+  test("counts the worker's threads before any run, and a threads=1 link keeps one thread across a reload", async () => {
+    const { page, problems } = await openApp();
+    try {
+      await page.workerLoaded;
+      const cores = await page.evaluate(() => Math.min(navigator.hardwareConcurrency, 8));
+      const threads = await page.locator("#perf-threads").textContent();
+      assert.match(threads, new RegExp(cores > 1 ? `^${cores}: the page is cross-origin isolated` : "^1: "));
+      assert.equal(await page.locator('#status').getAttribute("data-state"), "idle", "no run has started");
+    } finally {
+      await page.close();
+    }
+    const single = await openPage(shared.browser, "?threads=1");
+    try {
+      await single.page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await single.page.workerLoaded;
+      const one = /^1: training runs in one Web Worker on one core of the \d+ this browser reports\. The link asks for one thread/;
+      assert.match(await single.page.locator("#perf-threads").textContent(), one);
+      assert.match(single.page.url(), /[?&]threads=1(&|$)/, "the address bar keeps threads=1 as the form writes it");
+      await reloadWithWorker(single.page);
+      assert.match(await single.page.locator("#perf-threads").textContent(), one, "still one thread after a reload");
+      assert.deepEqual([...problems, ...single.problems], [], "no console errors, page errors or failed requests");
+    } finally {
+      await single.page.close();
     }
   });
 
