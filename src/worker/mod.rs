@@ -8,4 +8,4 @@ pub mod session;
 mod threads;
 
 #[cfg(target_arch = "wasm32")]
-pub use runtime::run;
+pub use runtime::{run, turn};

@@ -138,9 +138,12 @@ impl Worker {
     }
 }
 
-/// One turn of the worker; called by the worker itself through `WebAssembly.promising` (not by the page).
-#[wasm_bindgen]
-pub fn faultline_worker_turn() {
+/// The name the worker's binary exports [`turn`] under (`src/bin/faultline-worker.rs`).
+const TURN_EXPORT: &str = "faultline_worker_turn";
+
+/// One turn of the worker; called by the worker itself through `WebAssembly.promising` (not by the
+/// page), as the worker binary's export [`TURN_EXPORT`].
+pub fn turn() {
     if let Some(worker) = WORKER.with(Cell::get) {
         worker.turn();
     }
@@ -153,7 +156,7 @@ fn promising_turn() -> Option<js_sys::Function> {
     }
     let webassembly = js_sys::Reflect::get(&js_sys::global(), &"WebAssembly".into()).ok()?;
     let promising: js_sys::Function = js_sys::Reflect::get(&webassembly, &"promising".into()).ok()?.dyn_into().ok()?;
-    let export = js_sys::Reflect::get(&wasm_bindgen::exports(), &"faultline_worker_turn".into()).ok()?;
+    let export = js_sys::Reflect::get(&wasm_bindgen::exports(), &TURN_EXPORT.into()).ok()?;
     promising.call1(&webassembly, &export).ok()?.dyn_into().ok()
 }
 

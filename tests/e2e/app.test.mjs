@@ -44,6 +44,11 @@ describe("the training page", { timeout: RUN_TIMEOUT + 120_000 }, () => {
       }
       assert.equal(await page.locator("[data-error-for]").count(), 0, "no field errors at first");
       assert.ok(await page.evaluate(() => self.crossOriginIsolated), "served cross-origin isolated");
+      // The worker's export lives in the worker's binary: had the library exported it, the page's
+      // WebAssembly would carry the whole training worker too (a third more bytes to load).
+      const pageExports = await page.evaluate(() => Object.keys(window.wasmBindings ?? {}));
+      assert.ok(pageExports.length > 0, "Trunk exposes the page's module as window.wasmBindings");
+      assert.ok(!pageExports.includes("faultline_worker_turn"), `the page carries no training worker: ${pageExports}`);
       assert.ok(!(await page.locator("#error-banner").isVisible()), "the error banner is hidden");
       // Give the worker a moment to start, so errors it reports are caught too.
       await page.waitForTimeout(2_000);
