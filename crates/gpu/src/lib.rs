@@ -119,6 +119,10 @@ pub struct GpuBackend {
     /// The last `clip_grad_norm`'s (scale, ssq, saw NaN, saw Inf) per slot, and how many of the
     /// slots are gradients, for `keep_step`.
     norms: Option<(wgpu::Buffer, usize)>,
+    /// Gradients (buffer, length) `clip_grad_norm` has yet to scale by the clip factor. The
+    /// optimiser's update scales each as it reads it, one dispatch instead of two; anything else that
+    /// uses one first records its scaling ([`GpuBackend::scale_unscaled`]).
+    unscaled: Vec<(wgpu::Buffer, usize)>,
     /// The steps kept since the last `read_steps`, in GPU memory until then.
     kept: Vec<KeptStep>,
     budget: u64,
@@ -368,6 +372,7 @@ impl GpuBackend {
             params: ParamArena::default(),
             scratch: None,
             norms: None,
+            unscaled: Vec::new(),
             kept: Vec::new(),
             budget: u64::MAX,
             used: 0,
@@ -441,11 +446,45 @@ impl GpuBackend {
         self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
-    /// The command encoder, for a copy or a clear: the open compute pass, if any, ends first.
+    /// The command encoder, for a copy or a clear: the open compute pass, if any, ends first. A
+    /// caller that copies from or into a gradient first calls [`GpuBackend::scale_unscaled`] for it.
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
         drop(self.pass.take());
+        self.open_encoder()
+    }
+
+    /// The command encoder, created if there is none.
+    fn open_encoder(&mut self) -> &mut wgpu::CommandEncoder {
         self.encoder
             .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()))
+    }
+
+    /// Records the clip scaling of the gradients still waiting for it: those among `used`, or all.
+    fn scale_unscaled<'a>(&mut self, used: Option<impl IntoIterator<Item = &'a wgpu::Buffer>>) {
+        if self.unscaled.is_empty() {
+            return;
+        }
+        let waiting = std::mem::take(&mut self.unscaled);
+        let (due, waiting): (Vec<_>, Vec<_>) = match used {
+            None => (waiting, Vec::new()),
+            Some(used) => {
+                let used: Vec<&wgpu::Buffer> = used.into_iter().collect();
+                waiting.into_iter().partition(|(g, _)| used.contains(&g))
+            }
+        };
+        self.unscaled = waiting;
+        let status = self.status.clone();
+        for (g, len) in due {
+            let params = Params::default().u(len).u(0).f(0.0);
+            self.record(Kernel::ClipScale, params, &[(1, &g), (3, &status)], (stride_groups(len), 1));
+        }
+    }
+
+    /// Whether `grad` waits for its clip scaling, which the caller's kernel then applies; it no
+    /// longer waits.
+    fn take_unscaled(&mut self, grad: &wgpu::Buffer) -> bool {
+        let waiting = self.unscaled.iter().position(|(g, _)| g == grad);
+        waiting.map(|i| self.unscaled.swap_remove(i)).is_some()
     }
 
     fn submit(&mut self) {
@@ -531,12 +570,20 @@ impl GpuBackend {
         if data.is_empty() {
             return;
         }
+        self.scale_unscaled(Some([dst]));
         let staging = self.constant(&f32_bytes(data), "upload");
         self.encoder().copy_buffer_to_buffer(&staging, 0, dst, 0, (data.len() * 4) as u64);
     }
 
-    /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings.
+    /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings,
+    /// after the clip scaling of any gradient among them that still waits for it.
     fn dispatch(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
+        self.scale_unscaled(Some(buffers.iter().map(|&(_, b)| b)));
+        self.record(kernel, params, buffers, groups);
+    }
+
+    /// Records one dispatch, as [`GpuBackend::dispatch`] without the clip scaling.
+    fn record(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
         let pipeline = self.pipelines.get(&self.device, kernel);
         let (block, offset) = self.params.push(&self.device, &params.bytes());
         let uniform = wgpu::BufferBinding { buffer: &block, offset, size: wgpu::BufferSize::new(PARAM_SLOT) };
@@ -550,7 +597,7 @@ impl GpuBackend {
             entries: &entries,
         });
         if self.pass.is_none() {
-            let pass = self.encoder().begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            let pass = self.open_encoder().begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             self.pass = Some(pass.forget_lifetime());
         }
         let pass = self.pass.as_mut().expect("a compute pass was opened just now");
@@ -578,6 +625,7 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        self.scale_unscaled(Some(parts.iter().map(|&(src, _)| src)));
         let mut offset = 0;
         for &(src, len) in parts {
             if len > 0 {
@@ -702,6 +750,8 @@ impl Backend for GpuBackend {
 
     fn fill(&mut self, buf: &mut GpuBuf, value: f32) {
         if value.to_bits() == 0 {
+            // A cleared gradient needs no scaling: it no longer waits for one.
+            self.take_unscaled(&buf.buffer);
             self.encoder().clear_buffer(&buf.buffer, 0, None);
         } else {
             let params = Params::default().u(buf.len).u(0).f(value);
@@ -712,6 +762,7 @@ impl Backend for GpuBackend {
     fn copy(&mut self, dst: &mut GpuBuf, src: &GpuBuf) {
         let n = dst.len.min(src.len);
         if n > 0 {
+            self.scale_unscaled(Some([&src.buffer, &dst.buffer]));
             self.encoder().copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, (n * 4) as u64);
         }
     }
@@ -953,7 +1004,10 @@ impl Backend for GpuBackend {
     ) {
         // Every gradient, then every loss buffer, reduced into its slot of partial sums (up to
         // REDUCE_GROUPS workgroups each, as `sum_squares`), combined per slot and over the gradients
-        // by one workgroup, which writes the clip factor and the health flag to `status`.
+        // by one workgroup, which writes the clip factor and the health flag to `status`. The
+        // gradients are scaled by it later: by the update, or before anything else uses them. Any
+        // still waiting from an earlier call are scaled first, by the factor they were clipped with.
+        self.scale_unscaled(None::<[&wgpu::Buffer; 0]>);
         let slots: Vec<(wgpu::Buffer, usize)> = grads
             .each()
             .map(|g| (g.buffer.clone(), g.len))
@@ -971,10 +1025,7 @@ impl Backend for GpuBackend {
         let status = self.status.clone();
         let params = Params::default().u(slots.len()).u(gradients).u(stride).f(max_norm);
         self.dispatch(Kernel::GlobalNorm, params, &[(1, &norms), (2, &partials), (3, &status)], (1, 1));
-        for g in grads.each_mut() {
-            let params = Params::default().u(g.len).u(0).f(0.0);
-            self.dispatch(Kernel::ClipScale, params, &[(1, &g.buffer), (3, &status)], (stride_groups(g.len), 1));
-        }
+        self.unscaled = grads.each().map(|g| (g.buffer.clone(), g.len)).collect();
         self.norms = Some((norms, gradients));
     }
 
@@ -1028,15 +1079,26 @@ impl Backend for GpuBackend {
             .f(h.weight_decay)
             .f(bias1)
             .f(bias2)
-            .f(0.0);
+            .f(0.0)
+            .flag(self.take_unscaled(&grad.buffer));
         let status = self.status.clone();
         let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &m.buffer), (4, &v.buffer), (5, &status)];
         self.dispatch(Kernel::AdamW, params, &buffers, (stride_groups(param.len), 1));
     }
 
     fn sgd_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, velocity: &mut GpuBuf, h: Sgd) {
-        let params =
-            Params::default().u(param.len).f(h.lr).f(0.0).f(0.0).f(0.0).f(h.weight_decay).f(0.0).f(0.0).f(h.momentum);
+        let clip = self.take_unscaled(&grad.buffer);
+        let params = Params::default()
+            .u(param.len)
+            .f(h.lr)
+            .f(0.0)
+            .f(0.0)
+            .f(0.0)
+            .f(h.weight_decay)
+            .f(0.0)
+            .f(0.0)
+            .f(h.momentum)
+            .flag(clip);
         let status = self.status.clone();
         let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &velocity.buffer), (5, &status)];
         self.dispatch(Kernel::Sgd, params, &buffers, (stride_groups(param.len), 1));

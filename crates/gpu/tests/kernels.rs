@@ -440,6 +440,76 @@ fn clipping_by_global_norm_matches_cpu() {
     }
 }
 
+/// The GPU's clip, then an AdamW update of `param` with the first gradient and an SGD update with the
+/// second; with `read_between`, the gradients are read back between the clip and the updates. The
+/// bits of both parameters and both gradients after the updates, and the dispatches it took.
+fn clip_then_update(
+    p: &mut Pair,
+    grads: &[Vec<f32>],
+    losses: &[f32],
+    param: &[f32],
+    read_between: bool,
+) -> (Vec<Vec<u32>>, u64) {
+    let h = AdamW { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, step: 1 };
+    let s = Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.01 };
+    let n = param.len();
+    let gl = p.up(losses);
+    let mut gg: Vec<GpuBuf> = grads.iter().map(|g| p.up(g)).collect();
+    let (mut p0, mut p1) = (p.up(param), p.up(param));
+    let (mut m, mut v, mut vel) = (p.gpu.zeros(n), p.gpu.zeros(n), p.gpu.zeros(n));
+    let before = p.gpu.stats().dispatches;
+    p.gpu.clip_grad_norm(gg.as_mut_slice(), std::slice::from_ref(&gl), 1.0);
+    if read_between {
+        for g in &gg {
+            p.down(g);
+        }
+    }
+    p.gpu.adamw_update(&mut p0, &gg[0], &mut m, &mut v, h);
+    p.gpu.sgd_update(&mut p1, &gg[1], &mut vel, s);
+    let dispatches = p.gpu.stats().dispatches - before;
+    let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect();
+    let out = [&p0, &p1, &gg[0], &gg[1]].into_iter().map(|b| bits(p.down(b))).collect();
+    (out, dispatches)
+}
+
+#[test]
+fn an_update_after_a_clip_scales_its_gradient_as_the_clip_would_have() {
+    let Some(mut p) = Pair::new(14) else { return };
+    // Two gradients of norm about 77 against a threshold of 1: clipped.
+    let grads = vec![p.random(3000, 1.0), p.random(3000, 1.0)];
+    let (losses, param) = (p.random(64, 1.0), p.random(3000, 1.0));
+    // The updates scale the gradients they read (written back, as the clip would have): the same
+    // bits as when a readback between made the GPU scale them first, in one dispatch less each.
+    let (fused, fused_dispatches) = clip_then_update(&mut p, &grads, &losses, &param, false);
+    let (apart, apart_dispatches) = clip_then_update(&mut p, &grads, &losses, &param, true);
+    for (i, what) in ["adamw param", "sgd param", "gradient 0", "gradient 1"].iter().enumerate() {
+        assert!(fused[i] == apart[i], "{what}: the update's own scaling must give the clip's bits");
+    }
+    assert_eq!(apart_dispatches - fused_dispatches, 2, "one clip scaling fewer per updated gradient");
+    // And the CPU's clip then updates, to the optimiser's tolerance (see optimiser_updates_match_cpu).
+    let mut cg = grads.clone();
+    p.cpu.clip_grad_norm(cg.as_mut_slice(), std::slice::from_ref(&losses), 1.0);
+    let (mut c0, mut c1, mut cm, mut cv, mut cvel) =
+        (param.clone(), param.clone(), vec![0.0; 3000], vec![0.0; 3000], vec![0.0; 3000]);
+    p.cpu.adamw_update(
+        &mut c0,
+        &cg[0],
+        &mut cm,
+        &mut cv,
+        AdamW { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1, step: 1 },
+    );
+    p.cpu.sgd_update(&mut c1, &cg[1], &mut cvel, Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.01 });
+    let floats = |b: &[u32]| b.iter().map(|&x| f32::from_bits(x)).collect::<Vec<_>>();
+    for (what, gpu, cpu) in [
+        ("adamw param", &fused[0], &c0),
+        ("sgd param", &fused[1], &c1),
+        ("gradient 0", &fused[2], &cg[0]),
+        ("gradient 1", &fused[3], &cg[1]),
+    ] {
+        assert_close(what, &floats(gpu), cpu, 1e-6);
+    }
+}
+
 #[test]
 fn an_unhealthy_step_scales_nothing_and_updates_nothing_on_both() {
     let Some(mut p) = Pair::new(13) else { return };

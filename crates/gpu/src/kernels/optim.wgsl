@@ -10,15 +10,28 @@ struct Params {
     bias1: f32, // 1 - beta1^step, computed on the host as the CPU does
     bias2: f32, // 1 - beta2^step
     momentum: f32,
+    // 1: the gradient still waits for clip_grad_norm's scaling, which the update applies
+    clip: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 // (clip factor, healthy) from reduce.wgsl's global_norm: an unhealthy step updates nothing.
 @group(0) @binding(5) var<storage, read> status: array<f32>;
+
+// The gradient's element i, scaled by the clip factor first when it still waits for that (p.clip):
+// the scaled value is written back, as elementwise.wgsl's clip_scale writes it.
+fn clipped_grad(i: u32) -> f32 {
+    if (p.clip == 0u) {
+        return grad[i];
+    }
+    let g = grad[i] * status[0];
+    grad[i] = g;
+    return g;
+}
 
 // AdamW: moments, bias correction, and decoupled weight decay outside the adaptive step.
 @compute @workgroup_size(256)
@@ -27,7 +40,7 @@ fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
         return;
     }
     for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
-        let g = grad[i];
+        let g = clipped_grad(i);
         let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
         let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
         m[i] = mi;
@@ -45,7 +58,7 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
         return;
     }
     for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
-        let g = grad[i] + p.weight_decay * param[i];
+        let g = clipped_grad(i) + p.weight_decay * param[i];
         let vel = p.momentum * m[i] + g;
         m[i] = vel;
         param[i] = param[i] - p.lr * vel;
