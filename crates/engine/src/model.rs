@@ -590,12 +590,10 @@ impl<B: Backend> Gpt<B> {
         let w = &self.params.blocks[l];
         let shape = AttnShape { batch: pass.batch, time: pass.time, d_model: c, heads: m.n_heads };
         let causal = !self.faults.no_causal_mask; // faults.no_causal_mask: position i also sees j > i
-        b.matmul(&mut a.qkv, h, &w.w_qkv, n, c, 3 * c, false, false, false); // qkv = h·W_qkv  [N, 3C]
-        b.add_bias(&mut a.qkv, &w.b_qkv, n, 3 * c);
-        // softmax(q·kᵀ·scale [+ causal mask])·v, per head  [N, C]
+        b.linear(&mut a.qkv, h, &w.w_qkv, &w.b_qkv, n, c, 3 * c); // qkv = h·W_qkv + b_qkv  [N, 3C]
+                                                                  // softmax(q·kᵀ·scale [+ causal mask])·v, per head  [N, C]
         b.attention(&mut a.out, &mut a.probs, &a.qkv, shape, self.attn_scale(), causal, self.softmax_form());
-        b.matmul(&mut a.branch, &a.out, &w.w_proj, n, c, c, false, false, false); // [N, C]
-        b.add_bias(&mut a.branch, &w.b_proj, n, c);
+        b.linear(&mut a.branch, &a.out, &w.w_proj, &w.b_proj, n, c, c); // out·W_proj + b_proj  [N, C]
         if pass.dropout > 0.0 {
             b.dropout_mask(&mut a.drop, n * c, pass.dropout, dropout_seed(pass, 2 * l as u64 + 1));
             b.mul_assign(&mut a.branch, &a.drop, n * c);
@@ -607,11 +605,9 @@ impl<B: Backend> Gpt<B> {
         let m = &self.config;
         let (n, c, f) = (pass.batch * pass.time, m.d_model, m.mlp_dim());
         let w = &self.params.blocks[l];
-        b.matmul(&mut a.fc, h, &w.w_fc, n, c, f, false, false, false); // [N, F]
-        b.add_bias(&mut a.fc, &w.b_fc, n, f);
+        b.linear(&mut a.fc, h, &w.w_fc, &w.b_fc, n, c, f); // h·W_fc + b_fc  [N, F]
         b.activation(&mut a.act, &a.fc, n * f, self.mlp_activation()); // GELU  [N, F]
-        b.matmul(&mut a.branch, &a.act, &w.w_out, n, f, c, false, false, false); // [N, C]
-        b.add_bias(&mut a.branch, &w.b_out, n, c);
+        b.linear(&mut a.branch, &a.act, &w.w_out, &w.b_out, n, f, c); // act·W_out + b_out  [N, C]
         if pass.dropout > 0.0 {
             b.dropout_mask(&mut a.drop, n * c, pass.dropout, dropout_seed(pass, 2 * l as u64 + 2));
             b.mul_assign(&mut a.branch, &a.drop, n * c);

@@ -268,6 +268,17 @@ fn row_groups(n: usize) -> u32 {
 }
 
 /// The clip status buffer, (clip factor 1, healthy) until the first `clip_grad_norm`.
+/// The shape and layout of one matrix product (see [`Backend::matmul`]).
+#[derive(Clone, Copy)]
+struct Product {
+    m: usize,
+    k: usize,
+    n: usize,
+    trans_a: bool,
+    trans_b: bool,
+    accumulate: bool,
+}
+
 fn status_buffer(device: &wgpu::Device) -> wgpu::Buffer {
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some("clip status"),
@@ -582,6 +593,26 @@ impl GpuBackend {
         self.record(kernel, params, buffers, groups);
     }
 
+    /// Records `out = op(a) · op(b)` (or `+=`), with `bias` added to every row when given.
+    fn product(&mut self, out: &GpuBuf, a: &GpuBuf, b: &GpuBuf, p: Product, bias: Option<&wgpu::Buffer>) {
+        let Product { m, k, n, trans_a, trans_b, accumulate } = p;
+        let params = Params::default().u(m).u(k).u(n).flag(trans_a).flag(trans_b).flag(accumulate).flag(bias.is_some());
+        let groups = (n.div_ceil(MATMUL_TILE).max(1) as u32, m.div_ceil(MATMUL_TILE).max(1) as u32);
+        // Without a bias the kernel never reads binding 6, which then holds a placeholder.
+        let status = self.status.clone();
+        let bias = bias.unwrap_or(&status);
+        // vec4 loads need each operand's stored rows to be whole vec4s.
+        let a_row = if trans_a { m } else { k };
+        let b_row = if trans_b { k } else { n };
+        if a_row.is_multiple_of(4) && b_row.is_multiple_of(4) {
+            let buffers = [(1, &out.buffer), (4, &a.buffer), (5, &b.buffer), (6, bias)];
+            self.dispatch(Kernel::MatmulVec4, params, &buffers, groups);
+        } else {
+            let buffers = [(1, &out.buffer), (2, &a.buffer), (3, &b.buffer), (6, bias)];
+            self.dispatch(Kernel::Matmul, params, &buffers, groups);
+        }
+    }
+
     /// Records one dispatch, as [`GpuBackend::dispatch`] without the clip scaling.
     fn record(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
         let pipeline = self.pipelines.get(&self.device, kernel);
@@ -811,16 +842,13 @@ impl Backend for GpuBackend {
         trans_b: bool,
         accumulate: bool,
     ) {
-        let params = Params::default().u(m).u(k).u(n).flag(trans_a).flag(trans_b).flag(accumulate);
-        let groups = (n.div_ceil(MATMUL_TILE).max(1) as u32, m.div_ceil(MATMUL_TILE).max(1) as u32);
-        // vec4 loads need each operand's stored rows to be whole vec4s.
-        let a_row = if trans_a { m } else { k };
-        let b_row = if trans_b { k } else { n };
-        if a_row.is_multiple_of(4) && b_row.is_multiple_of(4) {
-            self.dispatch(Kernel::MatmulVec4, params, &[(1, &out.buffer), (4, &a.buffer), (5, &b.buffer)], groups);
-        } else {
-            self.dispatch(Kernel::Matmul, params, &[(1, &out.buffer), (2, &a.buffer), (3, &b.buffer)], groups);
-        }
+        let product = Product { m, k, n, trans_a, trans_b, accumulate };
+        self.product(out, a, b, product, None);
+    }
+
+    fn linear(&mut self, out: &mut GpuBuf, x: &GpuBuf, w: &GpuBuf, bias: &GpuBuf, m: usize, k: usize, n: usize) {
+        let product = Product { m, k, n, trans_a: false, trans_b: false, accumulate: false };
+        self.product(out, x, w, product, Some(&bias.buffer));
     }
 
     fn add_bias(&mut self, out: &mut GpuBuf, bias: &GpuBuf, rows: usize, cols: usize) {

@@ -95,6 +95,28 @@ fn matmul_matches_cpu_for_every_transpose_and_accumulate() {
 }
 
 #[test]
+fn a_linear_layer_is_its_product_then_its_bias() {
+    let Some(mut p) = Pair::new(15) else { return };
+    // Ragged shapes (the scalar kernel) and whole vec4 rows (the vec4 kernel), partial tiles included.
+    for &(m, k, n) in &[(5, 7, 3), (70, 33, 129), (68, 20, 132), (64, 64, 192)] {
+        let (x, w, bias) = (p.random(m * k, 1.0), p.random(k * n, 1.0), p.random(n, 1.0));
+        let mut cpu_out = vec![0.0; m * n];
+        p.cpu.linear(&mut cpu_out, &x, &w, &bias, m, k, n);
+        let (gx, gw, gbias) = (p.up(&x), p.up(&w), p.up(&bias));
+        let mut fused = p.gpu.zeros(m * n);
+        p.gpu.linear(&mut fused, &gx, &gw, &gbias, m, k, n);
+        let mut apart = p.gpu.zeros(m * n);
+        p.gpu.matmul(&mut apart, &gx, &gw, m, k, n, false, false, false);
+        p.gpu.add_bias(&mut apart, &gbias, m, n);
+        let (fused, apart) = (p.down(&fused), p.down(&apart));
+        // The bias is added as each element is stored: the same single rounding as add_bias.
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fused), bits(&apart), "linear m{m} k{k} n{n}: the GPU's product then its bias");
+        assert_close(&format!("linear m{m} k{k} n{n}"), &fused, &cpu_out, MATMUL_TOL);
+    }
+}
+
+#[test]
 fn elementwise_kernels_match_cpu_exactly() {
     let Some(mut p) = Pair::new(2) else { return };
     let (rows, cols) = (37, 23);

@@ -199,6 +199,23 @@ pub trait Backend {
         trans_b: bool,
         accumulate: bool,
     );
+    /// `out[m,n] = x[m,k] · w[k,n] + bias[n]`, a linear layer's forward pass: the product, then the
+    /// bias added to every row, as [`Backend::matmul`] and [`Backend::add_bias`] give them (a backend
+    /// may do both in one kernel, with the same roundings).
+    #[allow(clippy::too_many_arguments)]
+    fn linear(
+        &mut self,
+        out: &mut Self::Buf,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        bias: &Self::Buf,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        self.matmul(out, x, w, m, k, n, false, false, false);
+        self.add_bias(out, bias, m, n);
+    }
     /// `out[r, c] += bias[c]` for `rows` rows of width `cols`.
     fn add_bias(&mut self, out: &mut Self::Buf, bias: &Self::Buf, rows: usize, cols: usize);
     /// Accumulates `dbias[c] += Σ_r dout[r, c]`.

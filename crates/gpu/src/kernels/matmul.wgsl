@@ -1,4 +1,5 @@
-// out[m, n] = op(a) · op(b), or += when `accumulate`.
+// out[m, n] = op(a) · op(b), or += when `accumulate`, or op(a) · op(b) + bias[n] when `bias` (a linear
+// layer: the bias added as each element is stored, the add elementwise.wgsl's add_bias would do).
 //
 // op(a) is [m, k]: `a` is stored [m, k], or [k, m] when `trans_a`. op(b) is [k, n]: `b` is stored
 // [k, n], or [n, k] when `trans_b`. Each workgroup computes one 64×64 tile of `out`: it walks the
@@ -15,12 +16,15 @@ struct Params {
     trans_a: u32,
     trans_b: u32,
     accumulate: u32,
+    bias: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
+// The bias of a linear layer; a placeholder when `bias` is 0.
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
 
 const TILE: u32 = 64u;
 const SLAB: u32 = 16u;
@@ -77,7 +81,8 @@ fn multiply_slabs(lid: vec3<u32>, acc: Block) -> Block {
     return r;
 }
 
-// Writes one row of the block (or adds it, when `accumulate`), inside the matrix.
+// Writes one row of the block (or adds it, when `accumulate`; or with the bias added, when `bias`),
+// inside the matrix.
 fn store_row(row: u32, col: u32, v: vec4<f32>) {
     if (row >= p.m) {
         return;
@@ -87,6 +92,8 @@ fn store_row(row: u32, col: u32, v: vec4<f32>) {
             let o = row * p.n + col + j;
             if (p.accumulate != 0u) {
                 out[o] = out[o] + v[j];
+            } else if (p.bias != 0u) {
+                out[o] = v[j] + bias[col + j];
             } else {
                 out[o] = v[j];
             }
