@@ -267,7 +267,6 @@ fn row_groups(n: usize) -> u32 {
     n.div_ceil(ROW_GROUP).max(1) as u32
 }
 
-/// The clip status buffer, (clip factor 1, healthy) until the first `clip_grad_norm`.
 /// The shape and layout of one matrix product (see [`Backend::matmul`]).
 #[derive(Clone, Copy)]
 struct Product {
@@ -279,6 +278,7 @@ struct Product {
     accumulate: bool,
 }
 
+/// The clip status buffer, (clip factor 1, healthy) until the first `clip_grad_norm`.
 fn status_buffer(device: &wgpu::Device) -> wgpu::Buffer {
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some("clip status"),
