@@ -591,7 +591,8 @@ impl<B: Backend> Gpt<B> {
         let shape = AttnShape { batch: pass.batch, time: pass.time, d_model: c, heads: m.n_heads };
         let causal = !self.faults.no_causal_mask; // faults.no_causal_mask: position i also sees j > i
         b.linear(&mut a.qkv, h, &w.w_qkv, &w.b_qkv, n, c, 3 * c); // qkv = h·W_qkv + b_qkv  [N, 3C]
-                                                                  // softmax(q·kᵀ·scale [+ causal mask])·v, per head  [N, C]
+
+        // softmax(q·kᵀ·scale [+ causal mask])·v, per head  [N, C]
         b.attention(&mut a.out, &mut a.probs, &a.qkv, shape, self.attn_scale(), causal, self.softmax_form());
         b.linear(&mut a.branch, &a.out, &w.w_proj, &w.b_proj, n, c, c); // out·W_proj + b_proj  [N, C]
         if pass.dropout > 0.0 {

@@ -470,19 +470,13 @@ impl GpuBackend {
             .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()))
     }
 
-    /// Records the clip scaling of the gradients still waiting for it: those among `used`, or all.
-    fn scale_unscaled<'a>(&mut self, used: Option<impl IntoIterator<Item = &'a wgpu::Buffer>>) {
+    /// Records the clip scaling of the gradients still waiting for it that `used` picks.
+    fn scale_unscaled(&mut self, used: impl Fn(&wgpu::Buffer) -> bool) {
         if self.unscaled.is_empty() {
             return;
         }
-        let waiting = std::mem::take(&mut self.unscaled);
-        let (due, waiting): (Vec<_>, Vec<_>) = match used {
-            None => (waiting, Vec::new()),
-            Some(used) => {
-                let used: Vec<&wgpu::Buffer> = used.into_iter().collect();
-                waiting.into_iter().partition(|(g, _)| used.contains(&g))
-            }
-        };
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.unscaled).into_iter().partition(|(g, _)| used(g));
         self.unscaled = waiting;
         let status = self.status.clone();
         for (g, len) in due {
@@ -581,7 +575,7 @@ impl GpuBackend {
         if data.is_empty() {
             return;
         }
-        self.scale_unscaled(Some([dst]));
+        self.scale_unscaled(|g| g == dst);
         let staging = self.constant(&f32_bytes(data), "upload");
         self.encoder().copy_buffer_to_buffer(&staging, 0, dst, 0, (data.len() * 4) as u64);
     }
@@ -589,7 +583,7 @@ impl GpuBackend {
     /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings,
     /// after the clip scaling of any gradient among them that still waits for it.
     fn dispatch(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
-        self.scale_unscaled(Some(buffers.iter().map(|&(_, b)| b)));
+        self.scale_unscaled(|g| buffers.iter().any(|&(_, b)| b == g));
         self.record(kernel, params, buffers, groups);
     }
 
@@ -656,7 +650,7 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.scale_unscaled(Some(parts.iter().map(|&(src, _)| src)));
+        self.scale_unscaled(|g| parts.iter().any(|&(src, _)| src == g));
         let mut offset = 0;
         for &(src, len) in parts {
             if len > 0 {
@@ -793,7 +787,7 @@ impl Backend for GpuBackend {
     fn copy(&mut self, dst: &mut GpuBuf, src: &GpuBuf) {
         let n = dst.len.min(src.len);
         if n > 0 {
-            self.scale_unscaled(Some([&src.buffer, &dst.buffer]));
+            self.scale_unscaled(|g| *g == src.buffer || *g == dst.buffer);
             self.encoder().copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, (n * 4) as u64);
         }
     }
@@ -1035,7 +1029,7 @@ impl Backend for GpuBackend {
         // by one workgroup, which writes the clip factor and the health flag to `status`. The
         // gradients are scaled by it later: by the update, or before anything else uses them. Any
         // still waiting from an earlier call are scaled first, by the factor they were clipped with.
-        self.scale_unscaled(None::<[&wgpu::Buffer; 0]>);
+        self.scale_unscaled(|_| true);
         let slots: Vec<(wgpu::Buffer, usize)> = grads
             .each()
             .map(|g| (g.buffer.clone(), g.len))
@@ -1097,6 +1091,7 @@ impl Backend for GpuBackend {
     fn adamw_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, m: &mut GpuBuf, v: &mut GpuBuf, h: AdamW) {
         // Bias corrections in f32 with powi, as the CPU computes them.
         let bias1 = 1.0 - h.beta1.powi(h.step as i32);
+        let clip = self.take_unscaled(&grad.buffer);
         let bias2 = 1.0 - h.beta2.powi(h.step as i32);
         let params = Params::default()
             .u(param.len)
@@ -1108,7 +1103,7 @@ impl Backend for GpuBackend {
             .f(bias1)
             .f(bias2)
             .f(0.0)
-            .flag(self.take_unscaled(&grad.buffer));
+            .flag(clip);
         let status = self.status.clone();
         let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &m.buffer), (4, &v.buffer), (5, &status)];
         self.dispatch(Kernel::AdamW, params, &buffers, (stride_groups(param.len), 1));
