@@ -133,3 +133,24 @@ fn tensors_that_do_not_fit_the_settings_are_refused() {
     let message = refusal(&file.to_bytes());
     assert!(message.contains("does not match") && message.contains(&file.tensors[0].name), "{message}");
 }
+
+/// Steps 31 to 40 of the run kept in `fixtures/tiny-step30.flckpt` (tiny, seed 7, dropout 0.1,
+/// `lr-too-low=10` and `no-grad-clip`, 60 steps planned), as the code that wrote the file trained them
+/// without a pause: the loss bits of its uninterrupted run.
+const FIXTURE_NEXT_LOSSES: [u32; 10] = [
+    1078032152, 1077990967, 1077909471, 1077926461, 1077778408, 1077780065, 1077682342, 1077563431, 1077668927,
+    1077510884,
+];
+
+/// A file written by an earlier version of the code (before the typed ids): its settings and faults
+/// still read, and the run resumes with the losses the earlier code computed, bit for bit.
+#[test]
+fn a_checkpoint_written_by_earlier_code_still_resumes_bit_for_bit() {
+    let bytes = include_bytes!("fixtures/tiny-step30.flckpt");
+    let mut resumed = Trainer::from_checkpoint(bytes, CpuBackend::new(), native_clock).unwrap();
+    assert_eq!(resumed.steps_done(), 30);
+    let faults = resumed.config().faults.clone();
+    assert_eq!(faults.lr_too_low, Some(10.0));
+    assert!(faults.no_grad_clip);
+    assert_eq!(steps(&mut resumed, 10), FIXTURE_NEXT_LOSSES);
+}
