@@ -1,8 +1,10 @@
 //! The `faultline` command line: a run saved with `--save-checkpoint` comes back with `--resume`, a file
-//! that is not a checkpoint is refused with exit code 2, and `bench --webgpu` measures both backends.
+//! that is not a checkpoint is refused with exit code 2, `bench --webgpu` measures both backends, and a
+//! reader that goes away ends the output quietly.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn faultline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("the faultline binary runs")
@@ -107,4 +109,26 @@ fn threads_train_the_same_run() {
     }
     std::fs::remove_file(one).unwrap();
     std::fs::remove_file(three).unwrap();
+}
+
+/// A reader that goes away (`faultline ... | head`) ends the command quietly: exit code 0, nothing on
+/// stderr. The run's evaluation lines (about 5 KB each) add up to far more than a pipe holds (64 KiB),
+/// so it is still writing when the reader goes.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let args = ["train", "--json", "--steps", "40", "--eval-every", "1", "--sample-tokens", "0", "--batch", "2"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the faultline binary runs");
+    let mut reader = child.stdout.take().expect("a piped stdout");
+    let mut start = [0u8; 13];
+    reader.read_exact(&mut start).unwrap();
+    assert_eq!(&start, b"{\"attention\":");
+    drop(reader);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{:?}: {stderr}", out.status);
 }
