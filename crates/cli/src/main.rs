@@ -1,7 +1,8 @@
 //! `faultline`: the native command line (train, lr-find, faults, corpora, guide, bench). It trains on
 //! the CPU backend; `bench --webgpu` also measures the GPU backend (Vulkan) beside it.
 //!
-//! Bad arguments print one line naming the argument and exit with code 2.
+//! Bad arguments print one line naming the argument and exit with code 2. A run that fails (out of
+//! memory, or a NaN or Inf that stops it) prints one line saying why and exits with code 1.
 
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::bench::{run_training_bench, threaded_run};
@@ -50,6 +51,9 @@ impl From<ConfigError> for ArgError {
 enum Failure {
     /// A command-line mistake: exit code 2.
     Arg(ArgError),
+    /// A run that failed (out of memory, a NaN or Inf): exit code 1. The message says why, naming no
+    /// argument unless one is the cause.
+    Run(String),
     /// Standard output could not be written. A reader that went away (`| head`) ends the command
     /// quietly with exit code 0, as if it had printed everything; any other error exits with code 1.
     Output(std::io::Error),
@@ -98,6 +102,10 @@ fn main() -> ExitCode {
         Err(Failure::Arg(ArgError(msg))) => {
             eprintln!("faultline: {msg}");
             ExitCode::from(2)
+        }
+        Err(Failure::Run(msg)) => {
+            eprintln!("faultline: {msg}");
+            ExitCode::from(1)
         }
         Err(Failure::Output(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Output(e)) => {
@@ -225,13 +233,12 @@ fn train(rest: &[String]) -> Result<(), Failure> {
             info.entropy_rate.map(|h| format!(", entropy rate {h:.4} nats/char")).unwrap_or_default()
         )?;
     }
+    let mut stopped = None;
     while !trainer.is_done() {
         let step = match trainer.step() {
             Ok(rec) => rec,
             Err(e) => {
-                if !json {
-                    eprintln!("faultline: run stopped: {e}");
-                }
+                stopped = Some(e);
                 break;
             }
         };
@@ -290,25 +297,54 @@ fn train(rest: &[String]) -> Result<(), Failure> {
             s.diverged_at.map(|st| format!(", diverged at step {st}")).unwrap_or_default()
         )?;
     }
-    Ok(())
+    match stopped {
+        Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
+        None => Ok(()),
+    }
 }
 
 /// A new run from the settings on the command line.
-fn fresh(pairs: &[(&str, &str)], text_file: Option<&str>) -> Result<Trainer, ArgError> {
+fn fresh(pairs: &[(&str, &str)], text_file: Option<&str>) -> Result<Trainer, Failure> {
     let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
     if let Some(path) = text_file {
         if pairs.iter().any(|(k, _)| *k == "corpus") {
-            return Err(ArgError("--text-file: give either --corpus or --text-file, not both".into()));
+            return Err(ArgError("--text-file: give either --corpus or --text-file, not both".into()).into());
         }
         let text =
             std::fs::read_to_string(path).map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
         cfg.corpus = CorpusSource::Text { name: path.to_string(), text };
     }
     cfg.validate()?;
-    match Trainer::cpu(cfg, native_clock) {
-        Ok(t) => Ok(t),
-        Err(EngineError::Config(e)) => Err(e.into()),
-        Err(e) => Err(ArgError(format!("--corpus: {e}"))),
+    Trainer::cpu(cfg.clone(), native_clock).map_err(|e| refusal(e, &cfg))
+}
+
+/// Why the engine would not start a run with `cfg`, as the command line reports it: a setting's
+/// error names the setting, a text that cannot be a corpus names where it came from, and anything
+/// else is a run that failed, not a bad argument (out of memory names the config and the batch).
+fn refusal(e: EngineError, cfg: &RunConfig) -> Failure {
+    match e {
+        EngineError::Config(e) => e.into(),
+        EngineError::Data(message) => {
+            let flag = match cfg.corpus {
+                CorpusSource::Builtin(_) => "--corpus",
+                CorpusSource::Text { .. } => "--text-file",
+            };
+            ArgError(format!("{flag}: {message}")).into()
+        }
+        e @ EngineError::OutOfMemory { .. } => {
+            let batch = match cfg.faults.batch_too_large {
+                Some(factor) => {
+                    format!(
+                        "{}: --batch {} × {factor} from --fault batch-too-large",
+                        cfg.effective_batch(),
+                        cfg.batch_size
+                    )
+                }
+                None => cfg.batch_size.to_string(),
+            };
+            Failure::Run(format!("{e} (config {}, batch {batch})", cfg.preset.id()))
+        }
+        e => Failure::Run(e.to_string()),
     }
 }
 
@@ -347,11 +383,7 @@ fn lr_find(rest: &[String]) -> Result<(), Failure> {
     let cfg = RunConfig::from_pairs(pairs.iter().copied())?;
     cfg.validate()?;
     sweep.validate()?;
-    let result = match lr_range::run(&cfg, sweep, native_clock) {
-        Ok(r) => r,
-        Err(EngineError::Config(e)) => return Err(e.into()),
-        Err(e) => return Err(ArgError(format!("--corpus: {e}")).into()),
-    };
+    let result = lr_range::run(&cfg, sweep, native_clock).map_err(|e| refusal(e, &cfg))?;
     if json {
         let mut doc = serde_json::to_value(&result).expect("the sweep serialises");
         doc["guide_entry"] = json!(lr_range::GUIDE_ENTRY);

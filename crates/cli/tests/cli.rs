@@ -1,6 +1,6 @@
 //! The `faultline` command line: a run saved with `--save-checkpoint` comes back with `--resume`, a file
-//! that is not a checkpoint is refused with exit code 2, `bench --webgpu` measures both backends, and a
-//! reader that goes away ends the output quietly.
+//! that is not a checkpoint is refused with exit code 2, a run that fails exits with code 1 and still
+//! reports, `bench --webgpu` measures both backends, and a reader that goes away ends the output quietly.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -131,4 +131,56 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.is_empty(), "{:?}: {stderr}", out.status);
+}
+
+/// The `{"event":"summary",...}` line of a `--json` run's output.
+fn summary(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line =
+        text.lines().find(|l| l.contains("\"event\":\"summary\"")).unwrap_or_else(|| panic!("no summary in {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+/// The keys of a finished run's summary line.
+fn finished_summary_keys() -> Vec<String> {
+    let out = faultline(&["train", "--steps", "1", "--batch", "2", "--sample-tokens", "0", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    summary(&out).as_object().unwrap().keys().cloned().collect()
+}
+
+/// A NaN stops the run (`layernorm-no-eps` on its fault-table scenario, `init-zero`: NaN at step 1):
+/// exit code 1 and the reason on stderr, and under `--json` the summary line a finished run prints,
+/// with the detector's reading and null for the losses never measured.
+#[test]
+fn a_run_stopped_by_a_nan_says_so_and_still_reports() {
+    let out = faultline(&["train", "--fault", "layernorm-no-eps", "--fault", "init-zero", "--steps", "20", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("faultline: run stopped: non-finite value (NaN or Inf) in "), "{stderr}");
+    let s = summary(&out);
+    assert_eq!(s.as_object().unwrap().keys().cloned().collect::<Vec<_>>(), finished_summary_keys(), "{s}");
+    assert_eq!((&s["diverged_at"], &s["steps_run"]), (&serde_json::json!(1), &serde_json::json!(0)), "{s}");
+    assert!(s["train_loss"].is_null() && s["val_loss"].is_null() && s["first_bad_tensor"].is_string(), "{s}");
+    assert_eq!(s["diagnosis"], serde_json::json!(["loss-becomes-nan"]), "{s}");
+}
+
+/// An error names what caused it: an unusable `--text-file` names that flag, and a run that does not
+/// fit in memory (exit code 1: the run failed, no argument was bad) names its config and batch.
+#[test]
+fn errors_name_their_cause() {
+    let file = temp("empty.txt");
+    std::fs::write(&file, "").unwrap();
+    let empty = faultline(&["train", "--text-file", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&empty.stderr);
+    assert_eq!(empty.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("faultline: --text-file: the text '") && stderr.contains("' is empty"), "{stderr}");
+    std::fs::remove_file(file).unwrap();
+    let oom = faultline(&["train", "--config", "small", "--batch", "300", "--fault", "batch-too-large=4"]);
+    let stderr = String::from_utf8_lossy(&oom.stderr);
+    assert_eq!(oom.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("faultline: out of memory: "), "{stderr}");
+    assert!(
+        stderr.trim_end().ends_with("(config small, batch 1200: --batch 300 × 4 from --fault batch-too-large)"),
+        "{stderr}"
+    );
 }
