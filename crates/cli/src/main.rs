@@ -4,18 +4,20 @@
 //! Bad arguments print one line naming the argument and exit with code 2. A run that fails (out of
 //! memory, or a NaN or Inf that stops it) prints one line saying why and exits with code 1.
 
-use faultline_engine::backend::CpuBackend;
+use faultline_engine::backend::{Backend, CpuBackend};
 use faultline_engine::bench::{run_training_bench, threaded_run};
 use faultline_engine::config::{CorpusSource, Preset, RunConfig};
-use faultline_engine::data::CorpusId;
+use faultline_engine::data::{CorpusId, Dataset};
+use faultline_engine::diagnosis::diagnose;
 use faultline_engine::faults::FAULTS;
 use faultline_engine::guide;
-use faultline_engine::lr_range::{self, RangeEnd, RangeSettings};
+use faultline_engine::lr_range::{self, RangeEnd, RangeResult, RangeSettings};
 use faultline_engine::settings::{setting, SettingKind, SETTINGS};
+use faultline_engine::telemetry::History;
 use faultline_engine::trainer::{native_clock, Trainer};
-use faultline_engine::{ConfigError, EngineError, Faults};
+use faultline_engine::{ConfigError, EngineError, Faults, RunSummary};
 use faultline_gpu::bench::{run_gpu_bench, GpuBench};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
@@ -215,7 +217,7 @@ fn train(rest: &[String]) -> Result<(), Failure> {
     }
     let mut trainer = match resume {
         Some(path) => resumed(path, &pairs, text_file)?,
-        None => fresh(&pairs, text_file)?,
+        None => fresh(&pairs, text_file, json)?,
     };
     if !json {
         if resume.is_some() {
@@ -303,8 +305,9 @@ fn train(rest: &[String]) -> Result<(), Failure> {
     }
 }
 
-/// A new run from the settings on the command line.
-fn fresh(pairs: &[(&str, &str)], text_file: Option<&str>) -> Result<Trainer, Failure> {
+/// A new run from the settings on the command line. Under `--json`, one refused for memory prints its
+/// summary line before failing, as a run that stops does.
+fn fresh(pairs: &[(&str, &str)], text_file: Option<&str>, json: bool) -> Result<Trainer, Failure> {
     let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
     if let Some(path) = text_file {
         if pairs.iter().any(|(k, _)| *k == "corpus") {
@@ -315,7 +318,49 @@ fn fresh(pairs: &[(&str, &str)], text_file: Option<&str>) -> Result<Trainer, Fai
         cfg.corpus = CorpusSource::Text { name: path.to_string(), text };
     }
     cfg.validate()?;
-    Trainer::cpu(cfg.clone(), native_clock).map_err(|e| refusal(e, &cfg))
+    match Trainer::cpu(cfg.clone(), native_clock) {
+        Ok(trainer) => Ok(trainer),
+        Err(e) => {
+            if json && matches!(e, EngineError::OutOfMemory { .. }) {
+                out!("{}", refused_summary(&cfg, e.clone())?)?;
+            }
+            Err(refusal(e, &cfg))
+        }
+    }
+}
+
+/// The detector's reading of a run refused before its first step: a history that holds nothing but
+/// `error`, with the vocabulary of the corpus `cfg` loads (returned with it).
+fn diagnose_refused(cfg: &RunConfig, error: EngineError) -> Result<(Dataset, Vec<String>), Failure> {
+    let dataset =
+        Dataset::load_with(&cfg.corpus, cfg.seed, cfg.model(0).context, &cfg.faults).map_err(|e| refusal(e, cfg))?;
+    let history = History { vocab_size: dataset.tokenizer.vocab_size(), stopped: Some(error), ..History::default() };
+    let diagnosis = diagnose(&history).into_iter().map(|f| f.entry).collect();
+    Ok((dataset, diagnosis))
+}
+
+/// The summary line of a run refused for memory, with the keys of a finished run's: the corpus and
+/// vocabulary its settings give, the detector's reading of `error`, and null for what no step measured.
+fn refused_summary(cfg: &RunConfig, error: EngineError) -> Result<Value, Failure> {
+    let (dataset, diagnosis) = diagnose_refused(cfg, error)?;
+    let summary = RunSummary {
+        steps_run: 0,
+        vocab_size: dataset.tokenizer.vocab_size(),
+        corpus: dataset.info.id,
+        train_loss: None,
+        val_loss: None,
+        diverged_at: None,
+        first_bad_tensor: None,
+        tokens_per_s: 0.0,
+        entropy_rate: dataset.info.entropy_rate,
+        diagnosis,
+        backend: CpuBackend::<f32>::new().name(),
+    };
+    let mut line = serde_json::to_value(summary).expect("summary serialises");
+    // No step was timed: the run has no throughput.
+    line["tokens_per_s"] = json!(null);
+    line["event"] = json!("summary");
+    Ok(line)
 }
 
 /// Why the engine would not start a run with `cfg`, as the command line reports it: a setting's
@@ -383,12 +428,23 @@ fn lr_find(rest: &[String]) -> Result<(), Failure> {
     let cfg = RunConfig::from_pairs(pairs.iter().copied())?;
     cfg.validate()?;
     sweep.validate()?;
-    let result = lr_range::run(&cfg, sweep, native_clock).map_err(|e| refusal(e, &cfg))?;
+    let result = match lr_range::run(&cfg, sweep, native_clock) {
+        Ok(result) => result,
+        Err(e) => {
+            if json && matches!(e, EngineError::OutOfMemory { .. }) {
+                let (_, diagnosis) = diagnose_refused(&cfg, e.clone())?;
+                let never_ran =
+                    RangeResult { settings: sweep, points: Vec::new(), end: RangeEnd::Completed, suggestion: None };
+                let mut doc = sweep_doc(&never_ran, Some(diagnosis));
+                // The sweep never began: it has no end.
+                doc["end"] = json!(null);
+                out!("{doc}")?;
+            }
+            return Err(refusal(e, &cfg));
+        }
+    };
     if json {
-        let mut doc = serde_json::to_value(&result).expect("the sweep serialises");
-        doc["guide_entry"] = json!(lr_range::GUIDE_ENTRY);
-        out!("{doc}")?;
-        return Ok(());
+        return out!("{}", sweep_doc(&result, None));
     }
     out!(
         "faultline: learning-rate range test ({}), {} rates from {:e} to {:e}, one step each from a fresh model",
@@ -418,6 +474,15 @@ fn lr_find(rest: &[String]) -> Result<(), Failure> {
         ),
         None => out!("no suggestion: the loss never fell below its first value"),
     }
+}
+
+/// `lr-find --json`'s document: the sweep, the guide entry it follows and the detector's `diagnosis`
+/// of a sweep refused before its first step (null for one that ran: the detector reads training runs).
+fn sweep_doc(result: &RangeResult, diagnosis: Option<Vec<String>>) -> Value {
+    let mut doc = serde_json::to_value(result).expect("the sweep serialises");
+    doc["guide_entry"] = json!(lr_range::GUIDE_ENTRY);
+    doc["diagnosis"] = json!(diagnosis);
+    doc
 }
 
 fn faults(rest: &[String]) -> Result<(), Failure> {

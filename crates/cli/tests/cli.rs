@@ -184,3 +184,50 @@ fn errors_name_their_cause() {
         "{stderr}"
     );
 }
+
+/// The guide entry `faults --json` gives for fault `id`.
+fn guide_entry_of(id: &str) -> serde_json::Value {
+    let out = faultline(&["faults", "--json"]);
+    let faults: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    faults.as_array().unwrap().iter().find(|f| f["id"] == id).expect("a fault of the table")["guide_entry"].clone()
+}
+
+/// A run refused for memory before its first step (`batch-too-large`) still ends its `--json` output
+/// with a summary line with the keys of a finished run's: the corpus's vocabulary from the settings,
+/// the detector's diagnosis (the fault's own guide entry) and null for what no step measured.
+#[test]
+fn a_run_refused_for_memory_still_reports() {
+    let out = faultline(&["train", "--fault", "batch-too-large", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(config tiny, batch 2048: --batch 16 × 128 from --fault batch-too-large)"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1, "one line: the summary");
+    let s = summary(&out);
+    assert_eq!(s.as_object().unwrap().keys().cloned().collect::<Vec<_>>(), finished_summary_keys(), "{s}");
+    assert_eq!(s["diagnosis"], serde_json::json!([guide_entry_of("batch-too-large")]), "{s}");
+    let corpora: serde_json::Value = serde_json::from_slice(&faultline(&["corpora", "--json"]).stdout).unwrap();
+    assert_eq!((&s["corpus"], &s["vocab_size"]), (&corpora[0]["id"], &corpora[0]["vocab_size"]), "{s}");
+    assert_eq!(s["steps_run"], 0, "{s}");
+    for never_measured in ["train_loss", "val_loss", "diverged_at", "first_bad_tensor", "tokens_per_s"] {
+        assert!(s[never_measured].is_null(), "{never_measured}: {s}");
+    }
+}
+
+/// `lr-find` trains too: a sweep refused for memory prints the document of a finished sweep, with no
+/// point, no end and the detector's diagnosis (null for a sweep that ran: the detector reads runs).
+#[test]
+fn a_sweep_refused_for_memory_still_reports() {
+    let keys = |doc: &serde_json::Value| doc.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let ran = faultline(&["lr-find", "--num-lrs", "2", "--json"]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let ran: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    assert!(ran["diagnosis"].is_null(), "{ran}");
+    let out = faultline(&["lr-find", "--fault", "batch-too-large", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(config tiny, batch 2048: --batch 16 × 128 from --fault batch-too-large)"), "{stderr}");
+    let refused: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(keys(&refused), keys(&ran), "{refused}");
+    assert_eq!(refused["diagnosis"], serde_json::json!([guide_entry_of("batch-too-large")]), "{refused}");
+    assert!(refused["points"].as_array().is_some_and(|p| p.is_empty()) && refused["end"].is_null(), "{refused}");
+}
