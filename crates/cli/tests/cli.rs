@@ -1,8 +1,10 @@
 //! The `faultline` command line: a run saved with `--save-checkpoint` comes back with `--resume`, a file
-//! that is not a checkpoint is refused with exit code 2, and `bench --webgpu` measures both backends.
+//! that is not a checkpoint is refused with exit code 2, a run that fails exits with code 1 and still
+//! reports, `bench --webgpu` measures both backends, and a reader that goes away ends the output quietly.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn faultline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("the faultline binary runs")
@@ -107,4 +109,125 @@ fn threads_train_the_same_run() {
     }
     std::fs::remove_file(one).unwrap();
     std::fs::remove_file(three).unwrap();
+}
+
+/// A reader that goes away (`faultline ... | head`) ends the command quietly: exit code 0, nothing on
+/// stderr. The run's evaluation lines (about 5 KB each) add up to far more than a pipe holds (64 KiB),
+/// so it is still writing when the reader goes.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let args = ["train", "--json", "--steps", "40", "--eval-every", "1", "--sample-tokens", "0", "--batch", "2"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the faultline binary runs");
+    let mut reader = child.stdout.take().expect("a piped stdout");
+    let mut start = [0u8; 13];
+    reader.read_exact(&mut start).unwrap();
+    assert_eq!(&start, b"{\"attention\":");
+    drop(reader);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{:?}: {stderr}", out.status);
+}
+
+/// The `{"event":"summary",...}` line of a `--json` run's output.
+fn summary(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line =
+        text.lines().find(|l| l.contains("\"event\":\"summary\"")).unwrap_or_else(|| panic!("no summary in {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+/// The keys of a finished run's summary line.
+fn finished_summary_keys() -> Vec<String> {
+    let out = faultline(&["train", "--steps", "1", "--batch", "2", "--sample-tokens", "0", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    summary(&out).as_object().unwrap().keys().cloned().collect()
+}
+
+/// A NaN stops the run (`layernorm-no-eps` on its fault-table scenario, `init-zero`: NaN at step 1):
+/// exit code 1 and the reason on stderr, and under `--json` the summary line a finished run prints,
+/// with the detector's reading and null for the losses never measured.
+#[test]
+fn a_run_stopped_by_a_nan_says_so_and_still_reports() {
+    let out = faultline(&["train", "--fault", "layernorm-no-eps", "--fault", "init-zero", "--steps", "20", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("faultline: run stopped: non-finite value (NaN or Inf) in "), "{stderr}");
+    let s = summary(&out);
+    assert_eq!(s.as_object().unwrap().keys().cloned().collect::<Vec<_>>(), finished_summary_keys(), "{s}");
+    assert_eq!((&s["diverged_at"], &s["steps_run"]), (&serde_json::json!(1), &serde_json::json!(0)), "{s}");
+    assert!(s["train_loss"].is_null() && s["val_loss"].is_null() && s["first_bad_tensor"].is_string(), "{s}");
+    assert_eq!(s["diagnosis"], serde_json::json!(["loss-becomes-nan"]), "{s}");
+}
+
+/// An error names what caused it: an unusable `--text-file` names that flag, and a run that does not
+/// fit in memory (exit code 1: the run failed, no argument was bad) names its config and batch.
+#[test]
+fn errors_name_their_cause() {
+    let file = temp("empty.txt");
+    std::fs::write(&file, "").unwrap();
+    let empty = faultline(&["train", "--text-file", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&empty.stderr);
+    assert_eq!(empty.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("faultline: --text-file: the text '") && stderr.contains("' is empty"), "{stderr}");
+    std::fs::remove_file(file).unwrap();
+    let oom = faultline(&["train", "--config", "small", "--batch", "300", "--fault", "batch-too-large=4"]);
+    let stderr = String::from_utf8_lossy(&oom.stderr);
+    assert_eq!(oom.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("faultline: out of memory: "), "{stderr}");
+    assert!(
+        stderr.trim_end().ends_with("(config small, batch 1200: --batch 300 × 4 from --fault batch-too-large)"),
+        "{stderr}"
+    );
+}
+
+/// The guide entry `faults --json` gives for fault `id`.
+fn guide_entry_of(id: &str) -> serde_json::Value {
+    let out = faultline(&["faults", "--json"]);
+    let faults: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    faults.as_array().unwrap().iter().find(|f| f["id"] == id).expect("a fault of the table")["guide_entry"].clone()
+}
+
+/// A run refused for memory before its first step (`batch-too-large`) still ends its `--json` output
+/// with a summary line with the keys of a finished run's: the corpus's vocabulary from the settings,
+/// the detector's diagnosis (the fault's own guide entry) and null for what no step measured.
+#[test]
+fn a_run_refused_for_memory_still_reports() {
+    let out = faultline(&["train", "--fault", "batch-too-large", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(config tiny, batch 2048: --batch 16 × 128 from --fault batch-too-large)"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1, "one line: the summary");
+    let s = summary(&out);
+    assert_eq!(s.as_object().unwrap().keys().cloned().collect::<Vec<_>>(), finished_summary_keys(), "{s}");
+    assert_eq!(s["diagnosis"], serde_json::json!([guide_entry_of("batch-too-large")]), "{s}");
+    let corpora: serde_json::Value = serde_json::from_slice(&faultline(&["corpora", "--json"]).stdout).unwrap();
+    assert_eq!((&s["corpus"], &s["vocab_size"]), (&corpora[0]["id"], &corpora[0]["vocab_size"]), "{s}");
+    assert_eq!(s["steps_run"], 0, "{s}");
+    for never_measured in ["train_loss", "val_loss", "diverged_at", "first_bad_tensor", "tokens_per_s"] {
+        assert!(s[never_measured].is_null(), "{never_measured}: {s}");
+    }
+}
+
+/// `lr-find` trains too: a sweep refused for memory prints the document of a finished sweep, with no
+/// point, no end and the detector's diagnosis (null for a sweep that ran: the detector reads runs).
+#[test]
+fn a_sweep_refused_for_memory_still_reports() {
+    let keys = |doc: &serde_json::Value| doc.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let ran = faultline(&["lr-find", "--num-lrs", "2", "--json"]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let ran: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    assert!(ran["diagnosis"].is_null(), "{ran}");
+    let out = faultline(&["lr-find", "--fault", "batch-too-large", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(config tiny, batch 2048: --batch 16 × 128 from --fault batch-too-large)"), "{stderr}");
+    let refused: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(keys(&refused), keys(&ran), "{refused}");
+    assert_eq!(refused["diagnosis"], serde_json::json!([guide_entry_of("batch-too-large")]), "{refused}");
+    assert!(refused["points"].as_array().is_some_and(|p| p.is_empty()) && refused["end"].is_null(), "{refused}");
 }
