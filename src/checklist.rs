@@ -1,7 +1,7 @@
 //! The guide's Quick Checklist, ticked from the current run's telemetry.
 
 use crate::run_view::RunView;
-use faultline_engine::guide::{ChecklistItem, CHECKLIST};
+use faultline_engine::guide::{CheckId, ChecklistItem, CHECKLIST};
 
 /// Where one checklist item stands for the current run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,7 +26,7 @@ impl Check {
 /// One item's state, with the measurement behind it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckResult {
-    pub id: &'static str,
+    pub id: CheckId,
     /// The item as the guide words it, and how the app checks it.
     pub text: &'static str,
     pub how_checked: &'static str,
@@ -58,17 +58,17 @@ fn verdict(ok: bool, detail: String) -> (Check, String) {
     (if ok { Check::Pass } else { Check::Fail }, detail)
 }
 
-fn check(id: &str, view: &RunView) -> (Check, String) {
+fn check(id: CheckId, view: &RunView) -> (Check, String) {
     let started = view.info.is_some();
     match id {
-        "data-sample" => match &view.info {
+        CheckId::DataSample => match &view.info {
             Some(info) if !info.data_sample.is_empty() => {
                 (Check::Pass, format!("the first training tokens, decoded: {:?}", info.data_sample))
             }
             Some(_) => verdict(false, "the training split decodes to no text".to_string()),
             None => pending("decoded when the run starts, before step 1"),
         },
-        "shapes" => match &view.info {
+        CheckId::Shapes => match &view.info {
             Some(info) => {
                 let m = &info.model;
                 (
@@ -87,7 +87,7 @@ fn check(id: &str, view: &RunView) -> (Check, String) {
             }
             None => pending("checked when the model is built"),
         },
-        "loss-vs-ln-v" => match (view.steps.first(), view.vocab_size()) {
+        CheckId::LossVsLnV => match (view.steps.first(), view.vocab_size()) {
             (Some(first), Some(vocab)) => {
                 let ln_v = (vocab as f32).ln();
                 let gap = (first.loss - ln_v).abs();
@@ -98,7 +98,7 @@ fn check(id: &str, view: &RunView) -> (Check, String) {
             }
             _ => pending("compared at step 1"),
         },
-        "nonzero-gradients" => {
+        CheckId::NonzeroGradients => {
             if let Some(stop) = &view.stop {
                 return verdict(false, format!("a non-finite value in {} at step {}", stop.tensor, stop.step));
             }
@@ -114,7 +114,7 @@ fn check(id: &str, view: &RunView) -> (Check, String) {
                 ),
             )
         }
-        "lr-range" => {
+        CheckId::LrRange => {
             let peak = view.steps.iter().map(|r| r.lr).fold(0.0f32, f32::max);
             if view.steps.is_empty() {
                 return pending("read from the step records");
@@ -125,7 +125,7 @@ fn check(id: &str, view: &RunView) -> (Check, String) {
                 format!("peak learning rate {peak} (the usual AdamW band: {lo} to {hi})"),
             )
         }
-        "clipping-on" => match &view.config {
+        CheckId::ClippingOn => match &view.config {
             Some(c) if started || !view.steps.is_empty() => {
                 let off = c.grad_clip == 0.0 || c.faults.no_grad_clip;
                 if off {
@@ -139,7 +139,7 @@ fn check(id: &str, view: &RunView) -> (Check, String) {
             }
             _ => pending("read from the run's settings"),
         },
-        "training-mode" => match (view.config.as_ref(), view.steps.is_empty(), view.evals.is_empty()) {
+        CheckId::TrainingMode => match (view.config.as_ref(), view.steps.is_empty(), view.evals.is_empty()) {
             (Some(c), false, false) => (
                 Check::Pass,
                 format!(
@@ -151,11 +151,10 @@ fn check(id: &str, view: &RunView) -> (Check, String) {
             ),
             _ => pending("shown once a step and an evaluation have run"),
         },
-        "seed-set" => match &view.config {
+        CheckId::SeedSet => match &view.config {
             Some(c) if started => (Check::Pass, format!("seed {}: the same seed gives the same run", c.seed)),
             _ => pending("recorded when the run starts"),
         },
-        _ => pending("not measured"),
     }
 }
 
@@ -165,6 +164,7 @@ mod tests {
     use crate::protocol::test_support::{eval_record, run_info, step_record};
     use crate::protocol::RunEvent;
     use crate::run_view::StopPoint;
+    use faultline_engine::faults::FaultId;
     use faultline_engine::{RunConfig, StepRecord};
 
     fn states(view: &RunView) -> Vec<Check> {
@@ -194,17 +194,17 @@ mod tests {
     #[test]
     fn a_broken_run_fails_the_items_it_breaks() {
         let mut config = RunConfig { lr: 1.0, ..RunConfig::default() };
-        config.faults.set("no-grad-clip", None).unwrap();
+        config.faults.set(FaultId::NoGradClip, None).unwrap();
         let mut v = RunView::starting(1, config);
         v.apply(1, RunEvent::Started(run_info(false)));
         let records = vec![StepRecord { lr: 1.0, grad_norm: 0.0, ..step_record(1, 9.0) }];
         v.apply(1, RunEvent::Steps { records, tokens_per_s: None });
-        let by_id = |v: &RunView, id: &str| run_checklist(v).into_iter().find(|c| c.id == id).unwrap().check;
-        for id in ["loss-vs-ln-v", "nonzero-gradients", "lr-range", "clipping-on"] {
+        let by_id = |v: &RunView, id: CheckId| run_checklist(v).into_iter().find(|c| c.id == id).unwrap().check;
+        for id in [CheckId::LossVsLnV, CheckId::NonzeroGradients, CheckId::LrRange, CheckId::ClippingOn] {
             assert_eq!(by_id(&v, id), Check::Fail, "{id}");
         }
         v.stop = Some(StopPoint { step: 2, tensor: "logits".into() });
-        let nonzero = run_checklist(&v).into_iter().find(|c| c.id == "nonzero-gradients").unwrap();
+        let nonzero = run_checklist(&v).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
         assert!(nonzero.detail.contains("logits"));
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::history::RunRecord;
 use crate::run_view::RunView;
+use faultline_engine::settings::SettingKey;
 use faultline_engine::RunConfig;
 use serde::Serialize;
 
@@ -70,7 +71,7 @@ pub fn kept_run_json(record: &RunRecord) -> String {
 /// A file name for this run's exports: its model, corpus and seed, e.g. `faultline-tiny-toy-english-seed1`.
 pub fn file_stem(view: &RunView) -> String {
     match &view.config {
-        Some(c) => format!("faultline-{}-{}-seed{}", c.get("config").unwrap_or_default(), corpus_name(c), c.seed),
+        Some(c) => format!("faultline-{}-{}-seed{}", c.get(SettingKey::Config), corpus_name(c), c.seed),
         None => "faultline-run".to_string(),
     }
 }
@@ -85,8 +86,7 @@ pub fn checkpoint_file_name(view: &RunView) -> String {
 /// "pasted text", an uploaded file's name) becomes `-`.
 fn corpus_name(config: &RunConfig) -> String {
     config
-        .get("corpus")
-        .unwrap_or_default()
+        .get(SettingKey::Corpus)
         .chars()
         .map(|ch| if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' { ch } else { '-' })
         .collect()

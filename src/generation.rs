@@ -5,13 +5,20 @@
 
 use crate::form::FieldErrors;
 use crate::protocol::SampleRequest;
-use faultline_engine::settings::{setting, SettingKind};
+use faultline_engine::settings::SettingKey;
+use faultline_engine::settings::SettingKind;
 use faultline_engine::telemetry::SampleStats;
 use faultline_engine::{ConfigError, RunConfig};
 
 /// The settings-table rows the panel shows, in order; `sample-tokens` is the length to generate.
-pub const GENERATION_KEYS: [&str; 6] =
-    ["sample-tokens", "temperature", "top-k", "top-p", "repetition-penalty", "greedy"];
+pub const GENERATION_KEYS: [SettingKey; 6] = [
+    SettingKey::SampleTokens,
+    SettingKey::Temperature,
+    SettingKey::TopK,
+    SettingKey::TopP,
+    SettingKey::RepetitionPenalty,
+    SettingKey::Greedy,
+];
 
 /// Tokens generated unless the learner asks for another number.
 pub const DEFAULT_LENGTH: usize = 200;
@@ -28,7 +35,7 @@ pub fn field_id(key: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenerateForm {
     pub prompt: String,
-    values: Vec<(&'static str, String)>,
+    values: Vec<(SettingKey, String)>,
 }
 
 impl Default for GenerateForm {
@@ -37,8 +44,7 @@ impl Default for GenerateForm {
         let values = GENERATION_KEYS
             .iter()
             .map(|&k| {
-                let text =
-                    if k == "sample-tokens" { DEFAULT_LENGTH.to_string() } else { config.get(k).unwrap_or_default() };
+                let text = if k == SettingKey::SampleTokens { DEFAULT_LENGTH.to_string() } else { config.get(k) };
                 (k, text)
             })
             .collect();
@@ -47,13 +53,13 @@ impl Default for GenerateForm {
 }
 
 impl GenerateForm {
-    /// A field's current text; empty for an unknown key.
-    pub fn get(&self, key: &str) -> &str {
+    /// A field's current text; empty for a setting the panel does not show.
+    pub fn get(&self, key: SettingKey) -> &str {
         self.values.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v.as_str())
     }
 
-    /// Replaces one field's text; unknown keys change nothing.
-    pub fn set(&mut self, key: &str, value: String) {
+    /// Replaces one field's text; settings the panel does not show change nothing.
+    pub fn set(&mut self, key: SettingKey, value: String) {
         if let Some((_, v)) = self.values.iter_mut().find(|(k, _)| *k == key) {
             *v = value;
         }
@@ -61,7 +67,7 @@ impl GenerateForm {
 
     /// Greedy decoding is on (temperature, top-k and top-p are then unused).
     pub fn greedy(&self) -> bool {
-        matches!(self.get("greedy").trim(), "on" | "true" | "1")
+        matches!(self.get(SettingKey::Greedy).trim(), "on" | "true" | "1")
     }
 
     /// The request these fields describe, or one message per bad field (named by its settings key, or
@@ -71,9 +77,9 @@ impl GenerateForm {
         let mut config = RunConfig::default();
         for key in GENERATION_KEYS {
             let text = self.get(key);
-            let flag = setting(key).is_some_and(|s| s.kind == SettingKind::Flag);
+            let flag = key.setting().kind == SettingKind::Flag;
             let checked = if text.trim().is_empty() && !flag {
-                Err(ConfigError::new(key, "needs a value"))
+                Err(ConfigError::new(key.as_str(), "needs a value"))
             } else {
                 config.set(key, text)
             };
@@ -81,8 +87,9 @@ impl GenerateForm {
                 errors.push(e);
             }
         }
-        if config.sample_tokens == 0 && !errors.iter().any(|e| e.field == "sample-tokens") {
-            errors.push(ConfigError::new("sample-tokens", "must be at least 1 to generate anything"));
+        let length = SettingKey::SampleTokens.as_str();
+        if config.sample_tokens == 0 && !errors.iter().any(|e| e.field == length) {
+            errors.push(ConfigError::new(length, "must be at least 1 to generate anything"));
         }
         if self.prompt.chars().count() > MAX_PROMPT_CHARS {
             errors.push(ConfigError::new("prompt", format!("must be at most {MAX_PROMPT_CHARS} characters")));
@@ -138,11 +145,17 @@ mod tests {
     #[test]
     fn every_field_reaches_the_request() {
         let mut form = GenerateForm::default();
-        for (k, v) in [("sample-tokens", "40"), ("temperature", "1.5"), ("top-k", "5"), ("top-p", "0.9")] {
+        let values = [
+            (SettingKey::SampleTokens, "40"),
+            (SettingKey::Temperature, "1.5"),
+            (SettingKey::TopK, "5"),
+            (SettingKey::TopP, "0.9"),
+        ];
+        for (k, v) in values {
             form.set(k, v.into());
         }
-        form.set("repetition-penalty", "1.3".into());
-        form.set("greedy", "on".into());
+        form.set(SettingKey::RepetitionPenalty, "1.3".into());
+        form.set(SettingKey::Greedy, "on".into());
         let r = form.to_request(1).unwrap();
         let expected = SamplingConfig { greedy: true, temperature: 1.5, top_k: 5, top_p: 0.9, repetition_penalty: 1.3 };
         assert_eq!((r.max_new_tokens, r.sampling), (40, expected));
@@ -152,23 +165,23 @@ mod tests {
     #[test]
     fn bad_fields_get_the_settings_tables_messages_and_keep_their_text() {
         let mut form = GenerateForm::default();
-        form.set("temperature", "hot".into());
-        form.set("top-p", "0".into());
-        form.set("sample-tokens", "".into());
-        form.set("repetition-penalty", "NaN".into());
+        form.set(SettingKey::Temperature, "hot".into());
+        form.set(SettingKey::TopP, "0".into());
+        form.set(SettingKey::SampleTokens, "".into());
+        form.set(SettingKey::RepetitionPenalty, "NaN".into());
         let errors = form.to_request(1).unwrap_err();
         assert_eq!(fields(&errors), ["sample-tokens", "temperature", "top-p", "repetition-penalty"]);
         let mut direct = RunConfig::default();
-        assert_eq!(errors[1], direct.set("temperature", "hot").unwrap_err());
-        assert_eq!(errors[2], direct.set("top-p", "0").unwrap_err());
+        assert_eq!(errors[1], direct.set(SettingKey::Temperature, "hot").unwrap_err());
+        assert_eq!(errors[2], direct.set(SettingKey::TopP, "0").unwrap_err());
         assert_eq!(errors[0].message, "needs a value");
-        assert_eq!(form.get("temperature"), "hot", "the typed text stays");
-        form.set("sample-tokens", "0".into());
-        form.set("temperature", "1".into());
-        form.set("top-p", "1".into());
-        form.set("repetition-penalty", "1".into());
+        assert_eq!(form.get(SettingKey::Temperature), "hot", "the typed text stays");
+        form.set(SettingKey::SampleTokens, "0".into());
+        form.set(SettingKey::Temperature, "1".into());
+        form.set(SettingKey::TopP, "1".into());
+        form.set(SettingKey::RepetitionPenalty, "1".into());
         assert_eq!(fields(&form.to_request(1).unwrap_err()), ["sample-tokens"]);
-        form.set("sample-tokens", "10".into());
+        form.set(SettingKey::SampleTokens, "10".into());
         form.prompt = "x".repeat(MAX_PROMPT_CHARS + 1);
         assert_eq!(fields(&form.to_request(1).unwrap_err()), ["prompt"]);
     }

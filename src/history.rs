@@ -7,7 +7,8 @@
 use crate::chart::lines::median_update_ratio;
 use crate::run_view::{RunState, RunView};
 use crate::stored::read_versioned;
-use faultline_engine::{guide, EvalRecord};
+use faultline_engine::settings::SettingKey;
+use faultline_engine::EvalRecord;
 use serde::{Deserialize, Serialize};
 
 /// The localStorage key.
@@ -105,15 +106,14 @@ impl RunRecord {
     /// `hidden_as` a name (a mystery round's) is kept under that name, without its settings or finding.
     pub fn from_view(id: u64, view: &RunView, hidden_as: Option<&str>) -> Option<Self> {
         let config = view.config.as_ref().filter(|_| view.steps.len() >= MIN_STEPS)?;
-        let faults: Vec<&str> = config.faults.active().into_iter().map(|(id, _)| id).collect();
+        let faults: Vec<&str> = config.faults.active().into_iter().map(|(id, _)| id.as_str()).collect();
         let faults = if faults.is_empty() { "no fault".to_string() } else { faults.join(" + ") };
-        let setting = |key: &str| config.get(key).unwrap_or_default();
         let label = format!(
             "{} · {} · {faults} · seed {} · lr {}",
-            setting("corpus"),
-            setting("config"),
-            setting("seed"),
-            setting("lr")
+            config.get(SettingKey::Corpus),
+            config.get(SettingKey::Config),
+            config.get(SettingKey::Seed),
+            config.get(SettingKey::Lr)
         );
         let end = match (view.state, &view.stop) {
             (_, Some(stop)) => End::Stopped { step: stop.step, tensor: stop.tensor.clone() },
@@ -123,7 +123,7 @@ impl RunRecord {
         };
         let healthy = view.is_fault_free() && view.findings().is_empty() && matches!(end, End::Finished | End::Paused);
         let finding = view.findings().first().filter(|_| hidden_as.is_none());
-        let finding = finding.map(|f| guide::entry(&f.entry).map_or(f.entry.clone(), |e| e.title.to_string()));
+        let finding = finding.map(|f| f.entry.title().to_string());
         let label = hidden_as.map_or(label, str::to_string);
         let per_step = |value: fn(&faultline_engine::StepRecord) -> f32| -> Curve {
             thin(&view.steps.iter().map(|r| (r.step as u32, value(r))).collect::<Vec<_>>(), CURVE_POINTS)
@@ -301,6 +301,8 @@ mod tests {
     use crate::protocol::test_support::{eval_record, step_record};
     use crate::run_view::StopPoint;
     use faultline_engine::diagnosis::Finding;
+    use faultline_engine::faults::FaultId;
+    use faultline_engine::guide::EntryId;
     use faultline_engine::RunConfig;
 
     fn run(steps: usize, state: RunState) -> RunView {
@@ -323,17 +325,17 @@ mod tests {
         assert!(RunRecord::from_view(1, &run(MIN_STEPS - 1, RunState::Finished), None).is_none());
 
         let mut stopped = run(12, RunState::Stopped);
-        stopped.config.as_mut().unwrap().faults.set("no-causal-mask", None).unwrap();
+        stopped.config.as_mut().unwrap().faults.set(FaultId::NoCausalMask, None).unwrap();
         stopped.stop = Some(StopPoint { step: 12, tensor: "logits".into() });
         stopped.steps[11].loss = f32::NAN;
-        let finding = Finding { entry: "loss-becomes-nan".into(), score: 1.0, evidence: vec![] };
+        let finding = Finding { entry: EntryId::LossBecomesNan, score: 1.0, evidence: vec![] };
         stopped.diagnosis = Some(crate::run_view::Diagnosis { step: 12, vocab_size: 40, findings: vec![finding] });
         let r = RunRecord::from_view(2, &stopped, None).unwrap();
-        assert!(r.label.contains("no-causal-mask") && !r.healthy);
+        assert!(r.label.contains(FaultId::NoCausalMask.as_str()) && !r.healthy);
         assert_eq!(r.end.describe(), "stopped at step 12: NaN/Inf in logits");
         assert_eq!(r.train_loss, None, "a NaN loss is not kept as a number");
         assert_eq!(r.curves.train.len(), 11);
-        let title = guide::entry("loss-becomes-nan").map(|e| e.title.to_string());
+        let title = Some(EntryId::LossBecomesNan.title().to_string());
         assert!(title.is_some() && r.finding == title);
         assert_eq!(RunRecord::from_view(3, &run(15, RunState::Running), None).unwrap().end, End::Paused);
         let mystery = RunRecord::from_view(4, &stopped, Some("mystery run #20")).unwrap();
@@ -372,7 +374,7 @@ mod tests {
         let mut h = History::default();
         let healthy = h.add(&run(MIN_STEPS, RunState::Finished), None).unwrap();
         let mut faulty = run(MIN_STEPS, RunState::Finished);
-        faulty.config.as_mut().unwrap().faults.set("no-causal-mask", None).unwrap();
+        faulty.config.as_mut().unwrap().faults.set(FaultId::NoCausalMask, None).unwrap();
         let broken = h.add(&faulty, None).unwrap();
         let ids = |c: &Comparison| c.runs.iter().map(|r| r.id).collect::<Vec<_>>();
 

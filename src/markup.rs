@@ -45,7 +45,7 @@ mod tests {
     fn every_guide_sentence_splits_cleanly() {
         use faultline_engine::guide::ENTRIES;
         for e in ENTRIES {
-            let texts = e.symptoms.iter().chain(e.causes).copied();
+            let texts = e.symptoms.iter().copied().chain(e.causes.iter().map(|c| c.text));
             for t in texts.chain(e.diagnosis.iter().chain(e.fixes).map(|s| s.text)) {
                 let joined: usize = spans(t)
                     .iter()

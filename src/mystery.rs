@@ -8,7 +8,7 @@
 
 use crate::form::RunForm;
 use faultline_engine::faults::{FaultSpec, FAULTS};
-use faultline_engine::guide::{self, GuideEntry};
+use faultline_engine::guide::EntryId;
 use faultline_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -26,13 +26,13 @@ pub struct Round {
 /// A fault whose symptom ends the run (a NaN stops it, running out of memory refuses it), so it would
 /// hide any second fault; two-fault rounds leave these out.
 fn ends_the_run(f: &FaultSpec) -> bool {
-    matches!(f.guide_entry, "loss-becomes-nan" | "out-of-memory-oom")
+    matches!(f.guide_entry, EntryId::LossBecomesNan | EntryId::OutOfMemoryOom)
 }
 
 /// Whether `a` and `b` can hide in one run: different guide entries, neither ends the run, their
 /// scenarios set different settings, and together they make a valid run.
 fn compatible(a: &FaultSpec, b: &FaultSpec) -> bool {
-    let keys = |f: &FaultSpec| f.scenario_pairs().into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    let keys = |f: &FaultSpec| f.scenario.changes().map(|c| c.pair().0).collect::<Vec<_>>();
     a.guide_entry != b.guide_entry
         && !ends_the_run(a)
         && !ends_the_run(b)
@@ -99,35 +99,32 @@ impl Verdict {
     }
 }
 
-/// Judges one guess (a guide entry id) against one fault.
-fn judge_one(fault: &FaultSpec, guess: &str) -> Verdict {
+/// Judges one guess (a guide entry, if any) against one fault.
+fn judge_one(fault: &FaultSpec, guess: Option<EntryId>) -> Verdict {
     let answer = fault.guide_entry;
-    let section = |id: &str| guide::entry(id).map(|e: &GuideEntry| e.section_id);
-    if guess == answer {
-        Verdict::Right
-    } else if section(guess).is_some() && section(guess) == section(answer) {
-        Verdict::SameSection
-    } else {
-        Verdict::Wrong
+    match guess {
+        Some(guess) if guess == answer => Verdict::Right,
+        Some(guess) if guess.section() == answer.section() => Verdict::SameSection,
+        _ => Verdict::Wrong,
     }
 }
 
 /// Judges `guesses` against `round`'s faults: for each hidden fault, in [`hidden_faults`]' order, its
 /// verdict and the guess it was paired with. Guesses pair with faults the way that scores best (the
 /// order the learner named them in does not matter); a fault left without a guess is wrong.
-pub fn judge<'a>(round: Round, guesses: &[&'a str]) -> Vec<(Verdict, Option<&'a str>)> {
+pub fn judge(round: Round, guesses: &[EntryId]) -> Vec<(Verdict, Option<EntryId>)> {
     let faults = hidden_faults(round);
-    let pairing = |order: [usize; 2]| -> Vec<(Verdict, Option<&'a str>)> {
+    let pairing = |order: [usize; 2]| -> Vec<(Verdict, Option<EntryId>)> {
         faults
             .iter()
             .zip(order)
             .map(|(f, g)| {
                 let guess = guesses.get(g).copied();
-                (judge_one(f, guess.unwrap_or("")), guess)
+                (judge_one(f, guess), guess)
             })
             .collect()
     };
-    let total = |v: &[(Verdict, Option<&str>)]| v.iter().map(|(v, _)| v.points()).sum::<u32>();
+    let total = |v: &[(Verdict, Option<EntryId>)]| v.iter().map(|(v, _)| v.points()).sum::<u32>();
     let straight = pairing([0, 1]);
     let crossed = pairing([1, 0]);
     if faults.len() > 1 && total(&crossed) > total(&straight) {
@@ -176,6 +173,7 @@ impl Score {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use faultline_engine::faults::FaultId;
 
     fn one(seed: u64) -> Round {
         Round { seed, faults: 1 }
@@ -185,18 +183,18 @@ mod tests {
         Round { seed, faults: 2 }
     }
 
-    fn verdicts(round: Round, guesses: &[&str]) -> Vec<Verdict> {
+    fn verdicts(round: Round, guesses: &[EntryId]) -> Vec<Verdict> {
         judge(round, guesses).into_iter().map(|(v, _)| v).collect()
     }
 
     #[test]
     fn rounds_are_reproducible_and_reach_every_fault() {
         assert_eq!(hidden_faults(one(7)), hidden_faults(one(7)));
-        let mut seen: Vec<&str> = (0..2000).map(|s| hidden_faults(one(s))[0].id).collect();
+        let mut seen: Vec<FaultId> = (0..2000).map(|s| hidden_faults(one(s))[0].id).collect();
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), FAULTS.len(), "2000 seeds reach every fault");
-        assert_eq!(hidden_faults(one(20))[0].id, "no-causal-mask", "the browser test's round");
+        assert_eq!(hidden_faults(one(20))[0].id, FaultId::NoCausalMask, "the browser test's round");
     }
 
     #[test]
@@ -224,7 +222,7 @@ mod tests {
         pairs.sort_unstable();
         pairs.dedup();
         assert!(pairs.len() > 50, "only {} different pairs in 500 rounds", pairs.len());
-        let nan = FAULTS.iter().find(|f| f.guide_entry == "loss-becomes-nan").unwrap();
+        let nan = FAULTS.iter().find(|f| f.guide_entry == EntryId::LossBecomesNan).unwrap();
         assert!(FAULTS.iter().all(|b| !compatible(nan, b)), "a fault that stops the run hides the other");
     }
 
@@ -233,14 +231,12 @@ mod tests {
         let round = one(20);
         let answer = hidden_faults(round)[0].guide_entry;
         assert_eq!(verdicts(round, &[answer]), [Verdict::Right]);
-        let entry = guide::entry(answer).unwrap();
-        let sibling = guide::ENTRIES.iter().find(|e| e.section_id == entry.section_id && e.id != answer);
-        if let Some(sibling) = sibling {
-            assert_eq!(verdicts(round, &[sibling.id]), [Verdict::SameSection]);
+        let sibling = EntryId::ALL.iter().find(|e| e.section() == answer.section() && **e != answer);
+        if let Some(&sibling) = sibling {
+            assert_eq!(verdicts(round, &[sibling]), [Verdict::SameSection]);
         }
-        let stranger = guide::ENTRIES.iter().find(|e| e.section_id != entry.section_id).unwrap();
-        assert_eq!(verdicts(round, &[stranger.id]), [Verdict::Wrong]);
-        assert_eq!(verdicts(round, &["not-an-entry"]), [Verdict::Wrong]);
+        let &stranger = EntryId::ALL.iter().find(|e| e.section() != answer.section()).unwrap();
+        assert_eq!(verdicts(round, &[stranger]), [Verdict::Wrong]);
         assert_eq!(verdicts(round, &[]), [Verdict::Wrong]);
     }
 
@@ -248,14 +244,15 @@ mod tests {
     fn two_guesses_score_in_either_order() {
         let round = (0..).map(two).find(|r| {
             let f = hidden_faults(*r);
-            guide::entry(f[0].guide_entry).map(|e| e.section_id) != guide::entry(f[1].guide_entry).map(|e| e.section_id)
+            f[0].guide_entry.section() != f[1].guide_entry.section()
         });
         let round = round.unwrap();
         let faults = hidden_faults(round);
         let (a, b) = (faults[0].guide_entry, faults[1].guide_entry);
         assert_eq!(verdicts(round, &[a, b]), [Verdict::Right, Verdict::Right]);
         assert_eq!(verdicts(round, &[b, a]), [Verdict::Right, Verdict::Right]);
-        assert_eq!(verdicts(round, &["not-an-entry", a]), [Verdict::Right, Verdict::Wrong]);
+        let stranger = EntryId::ALL.iter().copied().find(|e| e.section() != a.section() && e.section() != b.section());
+        assert_eq!(verdicts(round, &[stranger.unwrap(), a]), [Verdict::Right, Verdict::Wrong]);
         assert_eq!(verdicts(round, &[b]), [Verdict::Wrong, Verdict::Right]);
         assert_eq!(judge(round, &[b, a]), [(Verdict::Right, Some(a)), (Verdict::Right, Some(b))], "paired guesses");
         assert_eq!(verdicts(round, &[a, a]), [Verdict::Right, Verdict::Wrong], "one entry names one fault");

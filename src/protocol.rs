@@ -354,6 +354,8 @@ pub mod wire {
 mod tests {
     use super::test_support::{eval_record, run_info, step_record, summary};
     use super::*;
+    use faultline_engine::diagnosis::Evidence;
+    use faultline_engine::guide::EntryId;
     use faultline_engine::lr_range::RangeEnd;
     use faultline_engine::Preset;
 
@@ -433,9 +435,9 @@ mod tests {
                 step: 50,
                 vocab_size: 29,
                 findings: vec![Finding {
-                    entry: "loss-becomes-nan".into(),
+                    entry: EntryId::LossBecomesNan,
                     score: 1.0,
-                    evidence: vec!["NaN/Inf first appeared in logits at step 12".into()],
+                    evidence: vec![Evidence::NonFinite { tensor: "logits".into(), step: 12 }],
                 }],
             },
             RunEvent::Diagnosis { step: 0, vocab_size: 0, findings: Vec::new() },

@@ -146,6 +146,7 @@ pub fn lr_text(lr: f32) -> String {
 mod tests {
     use super::*;
     use faultline_engine::lr_range::suggest;
+    use faultline_engine::settings::SettingKey;
 
     fn points(losses: &[f32]) -> Vec<RangePoint> {
         losses
@@ -198,7 +199,7 @@ mod tests {
         assert_eq!(lr_text(1e-7), "1e-7");
         assert_eq!(lr_text(0.25), "2.5e-1");
         let mut config = faultline_engine::RunConfig::default();
-        config.set("lr", &lr_text(0.0014508287)).unwrap();
+        config.set(SettingKey::Lr, &lr_text(0.0014508287)).unwrap();
         assert_eq!(config.lr, 1.45e-3);
     }
 }

@@ -4,14 +4,14 @@
 //! a given one, `#/mystery/two` and `#/mystery/two/<seed>` the same with two hidden faults.
 
 use crate::exercises;
-use faultline_engine::guide;
+use faultline_engine::guide::{EntryId, SectionId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     Trainer,
     GuideIndex,
     /// A guide entry that exists.
-    GuideEntry(&'static str),
+    GuideEntry(EntryId),
     Exercises,
     /// An exercise that exists.
     Exercise(&'static str),
@@ -51,9 +51,9 @@ impl Route {
                     Err(_) => Route::NotFound(hash.to_string()),
                 }
             }
-            Some(("guide", id)) => match guide::entry(id) {
-                Some(e) => Route::GuideEntry(e.id),
-                None => Route::NotFound(hash.to_string()),
+            Some(("guide", id)) => match id.parse() {
+                Ok(entry) => Route::GuideEntry(entry),
+                Err(_) => Route::NotFound(hash.to_string()),
             },
             _ => Route::NotFound(hash.to_string()),
         }
@@ -64,7 +64,7 @@ impl Route {
         match self {
             Route::Trainer => "#/".to_string(),
             Route::GuideIndex => "#/guide".to_string(),
-            Route::GuideEntry(id) => entry_href(id),
+            Route::GuideEntry(id) => entry_href(*id),
             Route::Exercises => "#/exercises".to_string(),
             Route::Exercise(id) => format!("#/exercises/{id}"),
             Route::Mystery { faults, seed } => {
@@ -83,18 +83,19 @@ pub fn anchor(hash: &str) -> Option<&str> {
 }
 
 /// The link to a section of the guide's index.
-pub fn section_href(section_id: &str) -> String {
+pub fn section_href(section_id: SectionId) -> String {
     format!("#/guide#{section_id}")
 }
 
 /// The link to guide entry `id`.
-pub fn entry_href(id: &str) -> String {
+pub fn entry_href(id: EntryId) -> String {
     format!("#/guide/{id}")
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use faultline_engine::guide;
 
     #[test]
     fn parses_every_route() {
@@ -102,14 +103,14 @@ mod tests {
         assert_eq!(Route::parse("#/"), Route::Trainer);
         assert_eq!(Route::parse("#/guide"), Route::GuideIndex);
         assert_eq!(Route::parse("#/guide/"), Route::GuideIndex);
-        assert_eq!(Route::parse("#/guide/loss-becomes-nan"), Route::GuideEntry("loss-becomes-nan"));
+        assert_eq!(Route::parse("#/guide/loss-becomes-nan"), Route::GuideEntry(EntryId::LossBecomesNan));
         assert_eq!(Route::parse("#/guide/nope"), Route::NotFound("#/guide/nope".into()));
         assert_eq!(Route::parse("#/elsewhere"), Route::NotFound("#/elsewhere".into()));
         assert_eq!(Route::parse("#/exercises"), Route::Exercises);
         assert_eq!(Route::parse("#/exercises/first-run"), Route::Exercise("first-run"));
         assert_eq!(Route::parse("#/exercises/nope"), Route::NotFound("#/exercises/nope".into()));
-        assert_eq!(Route::parse(&section_href("numerical-issues")), Route::GuideIndex);
-        assert_eq!(anchor(&section_href("numerical-issues")), Some("numerical-issues"));
+        assert_eq!(Route::parse(&section_href(SectionId::NumericalIssues)), Route::GuideIndex);
+        assert_eq!(anchor(&section_href(SectionId::NumericalIssues)), Some("numerical-issues"));
         assert_eq!(anchor("#/guide"), None);
         assert_eq!(Route::parse("#/mystery"), Route::Mystery { faults: 1, seed: None });
         assert_eq!(Route::parse("#/mystery/42"), Route::Mystery { faults: 1, seed: Some(42) });

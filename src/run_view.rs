@@ -245,6 +245,8 @@ mod tests {
     use crate::protocol::test_support::{eval_record, run_info, step_record, summary};
     use faultline_engine::backend::BackendKind;
     use faultline_engine::diagnosis::Finding;
+    use faultline_engine::faults::FaultId;
+    use faultline_engine::guide::EntryId;
 
     fn starting(run: RunId) -> RunView {
         RunView::starting(run, RunConfig::default())
@@ -324,14 +326,14 @@ mod tests {
         let kept: Vec<usize> = v.evals.iter().filter(|e| !e.attention.probs.is_empty()).map(|e| e.step).collect();
         assert_eq!(kept, [30, 40, 50]);
         assert_eq!(v.latest_attention().map(|e| e.step), Some(50));
-        let finding = Finding { entry: "loss-becomes-nan".into(), score: 1.0, evidence: vec!["x".into()] };
+        let finding = Finding { entry: EntryId::LossBecomesNan, score: 1.0, evidence: Vec::new() };
         v.apply(4, RunEvent::Diagnosis { step: 50, vocab_size: 29, findings: vec![finding.clone()] });
         assert_eq!(v.findings(), [finding]);
         v.apply(4, RunEvent::Diagnosis { step: 100, vocab_size: 29, findings: Vec::new() });
         assert!(v.findings().is_empty(), "a later reading replaces the earlier one");
         assert_eq!(v.vocab_size(), Some(40), "the corpus's vocabulary from the run's start");
         let mut faulty = RunConfig::default();
-        faulty.faults.set("no-causal-mask", None).unwrap();
+        faulty.faults.set(FaultId::NoCausalMask, None).unwrap();
         assert!(!RunView::starting(5, faulty).is_fault_free());
     }
 

@@ -6,9 +6,9 @@
 //! fault off, never to decide which cause is at work.
 
 use crate::protocol::RunInfo;
-use faultline_engine::diagnosis::Finding;
-use faultline_engine::faults::FAULTS;
-use faultline_engine::guide::{self, GuideEntry};
+use faultline_engine::diagnosis::{Evidence, Finding};
+use faultline_engine::faults::FaultId;
+use faultline_engine::guide::{CauseId, EntryId, GuideEntry};
 use faultline_engine::memory::estimate;
 use faultline_engine::RunConfig;
 
@@ -20,59 +20,56 @@ pub fn shown(findings: &[Finding]) -> &[Finding] {
     &findings[..findings.len().min(SHOWN_FINDINGS)]
 }
 
-/// The index (into `entry.causes`) of the cause the evidence points to first; `None` for an entry that
-/// lists no causes.
+/// The guide cause the evidence points to first; `None` for an entry that lists no causes. The
+/// detector's evidence names a cause where a measurement singles one out ([`Evidence::cause`]); the
+/// run's settings decide the rest (clipping off, greedy decoding, a small corpus).
 pub fn pointed_cause(
     entry: &GuideEntry,
     finding: &Finding,
     config: Option<&RunConfig>,
     info: Option<&RunInfo>,
-) -> Option<usize> {
-    if entry.causes.is_empty() {
-        return None;
-    }
-    let evidence = finding.evidence.join("\n");
-    let has = |needle: &str| evidence.contains(needle);
-    let clip_off = config.is_some_and(|c| c.grad_clip == 0.0);
+) -> Option<CauseId> {
+    let first = entry.causes.first()?.id;
     let cause = match entry.id {
-        "loss-becomes-nan" => {
-            let first = finding.evidence.first().map(String::as_str).unwrap_or_default();
-            if has("gradient norm reached") {
-                0
-            } else if first.contains(".ln") || first.contains("lnf") {
-                1
-            } else if first.contains("activation loss") {
-                2
-            } else if first.contains("attn.probs") || first.contains("logits") {
-                3
+        EntryId::LossBecomesNan => {
+            let blamed_rate = finding.has(|e| matches!(e, Evidence::GradNormBeforeNan { .. }));
+            let first_tensor = finding.evidence.first().and_then(Evidence::cause);
+            if blamed_rate {
+                None
             } else {
-                0
+                first_tensor
             }
         }
-        "exploding-gradients" if clip_off => 0,
-        "exploding-gradients" => 1,
-        "gradients-are-all-zero" if has("pile up") => 0,
-        "gradients-are-all-zero" if has("exactly zero gradient") => 1,
-        "gradients-are-all-zero" if has("never fire") => 2,
-        "model-outputs-repetitive-text" if has("with 0.00 nats of entropy") => 1,
-        "model-outputs-repetitive-text" if config.is_some_and(|c| c.sampling.greedy) => 1,
-        "model-outputs-nonsense" if has("jumped") => 2,
-        "model-outputs-nonsense" if has("never occur") || has("not what it would write") => 1,
-        "validation-loss-increasing-while-training-loss-decreases" => {
+        EntryId::ExplodingGradients if config.is_some_and(|c| c.grad_clip == 0.0) => Some(CauseId::NoClipping),
+        EntryId::ExplodingGradients => Some(CauseId::ExplodingLr),
+        EntryId::GradientsAreAllZero => first_cause(
+            finding,
+            &[
+                |e| matches!(e, Evidence::GradientsPileUp { .. }),
+                |e| matches!(e, Evidence::SilentWeights { .. }),
+                |e| matches!(e, Evidence::DeadUnits { .. }),
+            ],
+        ),
+        EntryId::ModelOutputsRepetitiveText if config.is_some_and(|c| c.sampling.greedy) => Some(CauseId::NoSampling),
+        EntryId::ValidationLossIncreasingWhileTrainingLossDecreases => {
             let small_data = info.is_some_and(|i| i.corpus.train_tokens < 20_000);
-            usize::from(small_data)
+            Some(if small_data { CauseId::TooLittleData } else { CauseId::TooMuchCapacity })
         }
-        "training-is-very-slow" if has("reading back") => 2,
-        "tokenization-doesnt-roundtrip" if has("came back") && !has_case_change(&evidence) => 1,
-        _ => 0,
+        EntryId::ModelOutputsNonsense => first_cause(
+            finding,
+            &[
+                |e| matches!(e, Evidence::LossJumped { .. }),
+                |e| matches!(e, Evidence::UnseenBigrams { .. } | Evidence::SampleUnlikely { .. }),
+            ],
+        ),
+        _ => finding.evidence.iter().find_map(Evidence::cause),
     };
-    Some(cause.min(entry.causes.len() - 1))
+    Some(cause.filter(|c| entry.causes.iter().any(|listed| listed.id == *c)).unwrap_or(first))
 }
 
-/// Whether the round-trip evidence only differs in letter case.
-fn has_case_change(evidence: &str) -> bool {
-    let quoted: Vec<&str> = evidence.split('"').skip(1).step_by(2).collect();
-    matches!(quoted.as_slice(), [a, b, ..] if a != b && a.to_lowercase() == b.to_lowercase())
+/// The cause of the first kind of evidence in `order` that the finding holds.
+fn first_cause(finding: &Finding, order: &[fn(&Evidence) -> bool]) -> Option<CauseId> {
+    order.iter().find_map(|pick| finding.evidence.iter().filter(|e| pick(e)).find_map(Evidence::cause))
 }
 
 /// A fix the page can apply: the run's settings with one change, and a sentence saying what changes.
@@ -86,7 +83,7 @@ pub struct Fix {
 
 /// The fixes for `entry` that are settings, applied to the run's `config`. `vocab_size` (where known)
 /// lets an out-of-memory fix check that it fits.
-pub fn fixes_for(entry_id: &str, config: &RunConfig, vocab_size: Option<usize>) -> Vec<Fix> {
+pub fn fixes_for(entry_id: EntryId, config: &RunConfig, vocab_size: Option<usize>) -> Vec<Fix> {
     let mut fixes: Vec<Fix> = Vec::new();
     let mut add = |id: &str, label: String, change: &dyn Fn(&mut RunConfig)| {
         let mut fixed = config.clone();
@@ -103,28 +100,28 @@ pub fn fixes_for(entry_id: &str, config: &RunConfig, vocab_size: Option<usize>) 
         c.faults.no_grad_clip = false;
     };
     match entry_id {
-        "loss-becomes-nan" | "exploding-gradients" => {
+        EntryId::LossBecomesNan | EntryId::ExplodingGradients => {
             add("lower-lr", format!("Lower the learning rate ×10 ({lr} → {})", lr / 10.0), &scale_lr(0.1));
             if clip_off {
                 add("clip-on", "Turn gradient clipping on (max norm 1.0)".into(), &clip_on);
             }
         }
-        "loss-oscillates-wildly" => {
+        EntryId::LossOscillatesWildly => {
             add("lower-lr", format!("Lower the learning rate ×3 ({lr} → {})", lr / 3.0), &scale_lr(1.0 / 3.0));
             if clip_off {
                 add("clip-on", "Turn gradient clipping on (max norm 1.0)".into(), &clip_on);
             }
         }
-        "loss-decreases-very-slowly" => {
+        EntryId::LossDecreasesVerySlowly => {
             add("raise-lr", format!("Raise the learning rate ×3 ({lr} → {})", lr * 3.0), &scale_lr(3.0));
         }
-        "loss-stops-decreasing" if config.warmup_steps == 0 || config.faults.no_warmup => {
+        EntryId::LossStopsDecreasing if config.warmup_steps == 0 || config.faults.no_warmup => {
             add("warmup-on", "Warm the learning rate up over 50 steps".into(), &|c| {
                 c.warmup_steps = c.warmup_steps.max(50);
                 c.faults.no_warmup = false;
             });
         }
-        "model-outputs-repetitive-text" => {
+        EntryId::ModelOutputsRepetitiveText => {
             if config.sampling.greedy {
                 add("sample", "Sample instead of always taking the most likely token".into(), &|c| {
                     c.sampling.greedy = false;
@@ -139,7 +136,7 @@ pub fn fixes_for(entry_id: &str, config: &RunConfig, vocab_size: Option<usize>) 
                 });
             }
         }
-        "validation-loss-increasing-while-training-loss-decreases" => {
+        EntryId::ValidationLossIncreasingWhileTrainingLossDecreases => {
             if config.dropout < 0.1 {
                 add("dropout", "Add dropout 0.1".into(), &|c| c.dropout = 0.1);
             }
@@ -147,7 +144,7 @@ pub fn fixes_for(entry_id: &str, config: &RunConfig, vocab_size: Option<usize>) 
                 add("weight-decay", "Add weight decay 0.1".into(), &|c| c.weight_decay = 0.1);
             }
         }
-        "out-of-memory-oom" => {
+        EntryId::OutOfMemoryOom => {
             if let Some(vocab) = vocab_size {
                 if let Some(fix) = accumulate(config, vocab) {
                     add(&fix.id, fix.label, &|c| *c = fix.config.clone());
@@ -174,9 +171,9 @@ pub fn fixes_for(entry_id: &str, config: &RunConfig, vocab_size: Option<usize>) 
 }
 
 /// Whether fault `id` produces the symptom of `entry_id`, or one the guide lists as related to it.
-fn causes_entry(id: &str, entry_id: &str) -> bool {
-    let Some(fault) = FAULTS.iter().find(|f| f.id == id) else { return false };
-    fault.guide_entry == entry_id || guide::entry(entry_id).is_some_and(|e| e.related.contains(&fault.guide_entry))
+fn causes_entry(id: FaultId, entry_id: EntryId) -> bool {
+    let shown = id.spec().guide_entry;
+    shown == entry_id || entry_id.entry().related.contains(&shown)
 }
 
 /// Gradient accumulation: the same sequences per update, in micro-batches that fit in memory.
@@ -219,46 +216,55 @@ mod tests {
     use crate::protocol::test_support::run_info;
     use faultline_engine::OptimizerKind;
 
-    fn finding(entry: &str, evidence: &[&str]) -> Finding {
-        Finding { entry: entry.into(), score: 0.9, evidence: evidence.iter().map(|e| e.to_string()).collect() }
+    fn finding(entry: EntryId, evidence: Vec<Evidence>) -> Finding {
+        Finding { entry, score: 0.9, evidence }
     }
 
-    fn cause(entry: &str, evidence: &[&str], config: Option<&RunConfig>) -> usize {
-        pointed_cause(guide::entry(entry).unwrap(), &finding(entry, evidence), config, None).unwrap()
+    fn cause(entry: EntryId, evidence: Vec<Evidence>, config: Option<&RunConfig>) -> CauseId {
+        pointed_cause(entry.entry(), &finding(entry, evidence), config, None).unwrap()
     }
 
     fn ids(fixes: &[Fix]) -> Vec<&str> {
         fixes.iter().map(|f| f.id.as_str()).collect()
     }
 
-    #[test]
-    fn the_evidence_picks_the_cause() {
-        let nan = "loss-becomes-nan";
-        let lr = [
-            "NaN/Inf first appeared in activation block0.attn.branch at step 52; the run stopped",
-            "the gradient norm reached 1.0e9",
-        ];
-        assert_eq!(cause(nan, &lr, None), 0);
-        assert_eq!(cause(nan, &["NaN/Inf first appeared in activation block0.ln1 at step 1"], None), 1);
-        assert_eq!(cause(nan, &["NaN/Inf first appeared in activation loss at step 2"], None), 2);
-        assert_eq!(cause(nan, &["NaN/Inf first appeared in activation block1.attn.probs at step 2"], None), 3);
-        let no_clip = RunConfig { grad_clip: 0.0, ..RunConfig::default() };
-        assert_eq!(cause("exploding-gradients", &["gradient norm 1e5"], Some(&no_clip)), 0);
-        assert_eq!(cause("exploding-gradients", &["gradient norm 1e5"], Some(&RunConfig::default())), 1);
-        assert_eq!(cause("gradients-are-all-zero", &["40% of block 0's MLP units never fire"], None), 2);
-        assert_eq!(cause("gradients-are-all-zero", &["3 of 9 weight matrices get exactly zero gradient"], None), 1);
-        assert_eq!(cause("tokenization-doesnt-roundtrip", &["differs: \"The\" came back as \"the\""], None), 0);
-        assert_eq!(cause("tokenization-doesnt-roundtrip", &["differs: \"a  b\" came back as \"a b\""], None), 1);
-        let entry = guide::entry("validation-loss-increasing-while-training-loss-decreases").unwrap();
-        let mut info = run_info(false);
-        info.corpus.train_tokens = 2000;
-        assert_eq!(pointed_cause(entry, &finding(entry.id, &["val rose"]), None, Some(&info)), Some(1));
-        let lr_entry = guide::entry("finding-the-right-learning-rate").unwrap();
-        assert_eq!(pointed_cause(lr_entry, &finding(lr_entry.id, &[]), None, None), None);
+    fn nan_in(tensor: &str) -> Evidence {
+        Evidence::NonFinite { tensor: tensor.into(), step: 2 }
     }
 
     #[test]
-    fn the_detectors_own_words_point_to_the_causes() {
+    fn the_evidence_picks_the_cause() {
+        let nan = EntryId::LossBecomesNan;
+        let lr = vec![nan_in("activation block0.attn.branch"), Evidence::GradNormBeforeNan { peak: 1e9 }];
+        assert_eq!(cause(nan, lr, None), CauseId::NanLrTooHigh);
+        assert_eq!(cause(nan, vec![nan_in("activation block0.ln1")], None), CauseId::DivideByZero);
+        assert_eq!(cause(nan, vec![nan_in("activation loss")], None), CauseId::LogOfZero);
+        assert_eq!(cause(nan, vec![nan_in("activation block1.attn.probs")], None), CauseId::SoftmaxOverflow);
+        let spike = || vec![Evidence::GradNormAboveGuide { peak: 1e5, step: 9, median: 1.0 }];
+        let no_clip = RunConfig { grad_clip: 0.0, ..RunConfig::default() };
+        assert_eq!(cause(EntryId::ExplodingGradients, spike(), Some(&no_clip)), CauseId::NoClipping);
+        assert_eq!(cause(EntryId::ExplodingGradients, spike(), Some(&RunConfig::default())), CauseId::ExplodingLr);
+        let zero = EntryId::GradientsAreAllZero;
+        let dead = Evidence::DeadUnits { block: 0, fraction: 0.4 };
+        let silent = Evidence::SilentWeights { silent: vec!["block0.attn.w_q".into()], weights: 9 };
+        assert_eq!(cause(zero, vec![dead.clone()], None), CauseId::DeadRelu);
+        assert_eq!(cause(zero, vec![dead, silent], None), CauseId::LossDetached, "silent weights outrank dead units");
+        let case = Evidence::Roundtrip { example: Some(("The".into(), "the".into())) };
+        let space = Evidence::Roundtrip { example: Some(("a  b".into(), "a b".into())) };
+        assert_eq!(cause(EntryId::TokenizationDoesntRoundtrip, vec![case], None), CauseId::NormalizationDiffers);
+        assert_eq!(cause(EntryId::TokenizationDoesntRoundtrip, vec![space], None), CauseId::LossyWhitespace);
+        let overfit = EntryId::ValidationLossIncreasingWhileTrainingLossDecreases;
+        let mut info = run_info(false);
+        info.corpus.train_tokens = 2000;
+        let rising = Evidence::ValidationRising { best_val: 1.0, best_step: 100, val: 1.5, step: 800, train: 0.2 };
+        let pointed = pointed_cause(overfit.entry(), &finding(overfit, vec![rising]), None, Some(&info));
+        assert_eq!(pointed, Some(CauseId::TooLittleData));
+        let lr_entry = EntryId::FindingTheRightLearningRate;
+        assert_eq!(pointed_cause(lr_entry.entry(), &finding(lr_entry, vec![]), None, None), None);
+    }
+
+    #[test]
+    fn the_detectors_own_findings_point_to_the_causes() {
         use crate::protocol::test_support::step_record;
         use faultline_engine::diagnosis::diagnose;
         use faultline_engine::telemetry::History;
@@ -271,24 +277,25 @@ mod tests {
             evals: Vec::new(),
             stopped: Some(EngineError::NonFinite { step: 31, tensor: tensor.into() }),
         };
-        let nan = guide::entry("loss-becomes-nan").unwrap();
+        let nan = EntryId::LossBecomesNan;
         for (tensor, peak, expected) in [
-            ("activation block0.attn.branch", 1e9, 0),
-            ("activation block0.ln1", 1.0, 1),
-            ("activation loss", 1.0, 2),
-            ("activation block1.attn.probs", 1.0, 3),
+            ("activation block0.attn.branch", 1e9, CauseId::NanLrTooHigh),
+            ("activation block0.ln1", 1.0, CauseId::DivideByZero),
+            ("activation loss", 1.0, CauseId::LogOfZero),
+            ("activation block1.attn.probs", 1.0, CauseId::SoftmaxOverflow),
         ] {
             let findings = diagnose(&stopped(tensor, peak));
-            let finding = findings.iter().find(|f| f.entry == nan.id).expect("the detector names the NaN");
-            assert_eq!(pointed_cause(nan, finding, None, None), Some(expected), "{tensor}: {:?}", finding.evidence);
+            let finding = findings.iter().find(|f| f.entry == nan).expect("the detector names the NaN");
+            let pointed = pointed_cause(nan.entry(), finding, None, None);
+            assert_eq!(pointed, Some(expected), "{tensor}: {:?}", finding.evidence);
         }
     }
 
     #[test]
     fn a_nan_offers_a_lower_rate_and_clipping() {
         let mut config = RunConfig { optimizer: OptimizerKind::Sgd, lr: 1.0, ..RunConfig::default() };
-        config.faults.set("no-grad-clip", None).unwrap();
-        let fixes = fixes_for("loss-becomes-nan", &config, Some(29));
+        config.faults.set(FaultId::NoGradClip, None).unwrap();
+        let fixes = fixes_for(EntryId::LossBecomesNan, &config, Some(29));
         assert_eq!(ids(&fixes), ["lower-lr", "clip-on"], "turning no-grad-clip off is the same as clip-on");
         assert_eq!(fixes[0].config.lr, 0.1);
         assert!(!fixes[1].config.faults.no_grad_clip && fixes[1].config.grad_clip == 1.0);
@@ -298,47 +305,50 @@ mod tests {
     #[test]
     fn faults_behind_the_symptom_can_be_turned_off() {
         let mut config = RunConfig::default();
-        config.faults.set("no-causal-mask", None).unwrap();
-        config.faults.set("greedy-decoding", None).unwrap();
-        let fixes = fixes_for("attention-looks-at-future-in-causal-model", &config, Some(29));
+        config.faults.set(FaultId::NoCausalMask, None).unwrap();
+        config.faults.set(FaultId::GreedyDecoding, None).unwrap();
+        let fixes = fixes_for(EntryId::AttentionLooksAtFutureInCausalModel, &config, Some(29));
         assert_eq!(ids(&fixes), ["fault-off-no-causal-mask"]);
-        assert_eq!(fixes[0].config.faults.active(), [("greedy-decoding", None)]);
-        assert!(fixes_for("attention-looks-at-future-in-causal-model", &RunConfig::default(), None).is_empty());
+        assert_eq!(fixes[0].config.faults.active(), [(FaultId::GreedyDecoding, None)]);
+        assert!(fixes_for(EntryId::AttentionLooksAtFutureInCausalModel, &RunConfig::default(), None).is_empty());
     }
 
     #[test]
     fn out_of_memory_offers_accumulation_that_fits() {
         let mut config = RunConfig::default();
-        config.faults.set("batch-too-large", Some(128.0)).unwrap();
+        config.faults.set(FaultId::BatchTooLarge, Some(128.0)).unwrap();
         assert!(!estimate(&config, 29).fits());
-        let fixes = fixes_for("out-of-memory-oom", &config, Some(29));
+        let fixes = fixes_for(EntryId::OutOfMemoryOom, &config, Some(29));
         assert_eq!(ids(&fixes), ["grad-accum", "smaller-batch"], "turning the fault off is the smaller batch");
         let accum = &fixes[0].config;
         assert!(estimate(accum, 29).fits());
         assert!(accum.effective_batch() * accum.grad_accum >= config.effective_batch(), "the same batch per update");
         assert_eq!(fixes[1].config.effective_batch(), 16);
         assert_eq!(fixes[1].label, "Use a smaller batch: turn batch-too-large off, 16 sequences per step");
-        assert!(fixes_for("out-of-memory-oom", &config, None).iter().all(|f| f.id.starts_with("fault-off")));
+        assert!(fixes_for(EntryId::OutOfMemoryOom, &config, None).iter().all(|f| f.id.starts_with("fault-off")));
     }
 
     #[test]
     fn settings_fixes_for_the_other_entries() {
         let config = RunConfig { warmup_steps: 0, ..RunConfig::default() };
-        assert_eq!(ids(&fixes_for("loss-stops-decreasing", &config, None)), ["warmup-on"]);
-        assert!(fixes_for("loss-stops-decreasing", &RunConfig::default(), None).is_empty());
-        assert_eq!(fixes_for("loss-decreases-very-slowly", &RunConfig::default(), None)[0].config.lr, 3e-3 * 3.0);
+        assert_eq!(ids(&fixes_for(EntryId::LossStopsDecreasing, &config, None)), ["warmup-on"]);
+        assert!(fixes_for(EntryId::LossStopsDecreasing, &RunConfig::default(), None).is_empty());
+        assert_eq!(fixes_for(EntryId::LossDecreasesVerySlowly, &RunConfig::default(), None)[0].config.lr, 3e-3 * 3.0);
         let mut greedy = RunConfig::default();
         greedy.sampling.greedy = true;
-        assert_eq!(ids(&fixes_for("model-outputs-repetitive-text", &greedy, None)), ["sample", "repetition-penalty"]);
         assert_eq!(
-            ids(&fixes_for("validation-loss-increasing-while-training-loss-decreases", &RunConfig::default(), None)),
+            ids(&fixes_for(EntryId::ModelOutputsRepetitiveText, &greedy, None)),
+            ["sample", "repetition-penalty"]
+        );
+        assert_eq!(
+            ids(&fixes_for(EntryId::ValidationLossIncreasingWhileTrainingLossDecreases, &RunConfig::default(), None)),
             ["dropout"]
         );
     }
 
     #[test]
     fn at_most_three_findings_are_shown() {
-        let all: Vec<Finding> = (0..5).map(|i| finding(&format!("e{i}"), &[])).collect();
+        let all: Vec<Finding> = EntryId::ALL[..5].iter().map(|&e| finding(e, vec![])).collect();
         assert_eq!(shown(&all).len(), 3);
         assert_eq!(shown(&all[..1]).len(), 1);
     }

@@ -5,7 +5,8 @@
 use faultline_app::protocol::{wire, Compute, EstimateResult, FromWorker, RunEvent, ToWorker};
 use faultline_app::worker::session::Session;
 use faultline_engine::bench::BenchResult;
-use faultline_engine::diagnosis::Finding;
+use faultline_engine::diagnosis::{Evidence, Finding};
+use faultline_engine::guide::EntryId;
 use faultline_engine::trainer::Trainer;
 use faultline_engine::{PhaseTimes, Preset, RunConfig, StepRecord};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -78,9 +79,13 @@ fn a_real_evaluation_and_a_bench_result_round_trip() {
 #[wasm_bindgen_test]
 fn findings_and_memory_estimates_survive() {
     let finding = Finding {
-        entry: "out-of-memory-oom".into(),
+        entry: EntryId::OutOfMemoryOom,
         score: 1.0,
-        evidence: vec!["allocating activations failed: 1061 MiB needed, budget 1024 MiB".into()],
+        evidence: vec![Evidence::OutOfMemory {
+            what: "activations".into(),
+            requested_bytes: 1061 << 20,
+            budget_bytes: 1024 << 20,
+        }],
     };
     let msg =
         FromWorker::Run { run: 3, event: RunEvent::Diagnosis { step: 0, vocab_size: 29, findings: vec![finding] } };

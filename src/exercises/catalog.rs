@@ -6,6 +6,9 @@ use super::measure::*;
 use super::progress::Evidence;
 use super::{Check, Exercise, Lab, Prediction, Setup, Stage};
 use crate::run_view::{RunState, RunView};
+use faultline_engine::faults::FaultId;
+use faultline_engine::guide::{EntryId, SectionId};
+use faultline_engine::settings::{Change, SettingKey};
 
 fn pass(value: f32, text: String) -> Check {
     Ok(Evidence { value, text })
@@ -55,7 +58,7 @@ fn first_run_learns(lab: &Lab, _: Option<f32>) -> Check {
 
 fn explodes(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "lr-too-high")?;
+    with_fault(v, FaultId::LrTooHigh)?;
     over(v)?;
     let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
     if let Some(stop) = &v.stop {
@@ -69,7 +72,7 @@ fn explodes(lab: &Lab, _: Option<f32>) -> Check {
 
 fn calmed(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "lr-too-high")?;
+    without_fault(v, FaultId::LrTooHigh)?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
     require(c.lr <= 0.003, || format!("this run's lr is {}; use 0.003 or lower", c.lr))?;
     require(c.grad_clip > 0.0, || "this run has clipping off (grad-clip 0)".into())?;
@@ -77,7 +80,7 @@ fn calmed(lab: &Lab, _: Option<f32>) -> Check {
     let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
     let last = final_loss(v).ok_or_else(|| missing("loss"))?;
     require(last < ln_v - 1.0, || format!("the loss ended at {last:.2}, not 1 nat below ln V = {ln_v:.2}"))?;
-    require(!named(v, "loss-oscillates-wildly"), || "the detector still sees the loss oscillating".into())?;
+    require(!named(v, EntryId::LossOscillatesWildly), || "the detector still sees the loss oscillating".into())?;
     pass(last, format!("with lr {} and clipping at {} your loss ended at {last:.2}", c.lr, c.grad_clip))
 }
 
@@ -85,7 +88,7 @@ fn calmed(lab: &Lab, _: Option<f32>) -> Check {
 
 fn crawls(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "lr-too-low")?;
+    with_fault(v, FaultId::LrTooLow)?;
     finished(v)?;
     let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
     let (first, last) = first_loss(v).zip(final_loss(v)).ok_or_else(|| missing("loss"))?;
@@ -106,7 +109,7 @@ fn found_by_range_test(lab: &Lab, before: Option<f32>) -> Check {
     let suggestion = lab.range.suggestion().ok_or_else(|| {
         "no suggestion from the range test yet: run it on the trainer page and wait for it to finish".to_string()
     })?;
-    without_fault(v, "lr-too-low")?;
+    without_fault(v, FaultId::LrTooLow)?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
     require((c.lr / suggestion.lr - 1.0).abs() < 0.01, || {
         format!("this run's lr is {}, not the suggested {:.3e}: press Use, then Start", c.lr, suggestion.lr)
@@ -129,7 +132,7 @@ fn found_by_range_test(lab: &Lab, before: Option<f32>) -> Check {
 
 fn cheats(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "no-causal-mask")?;
+    with_fault(v, FaultId::NoCausalMask)?;
     over(v)?;
     let above = max_above_diag(last_eval(v)?);
     require(above > 0.3, || format!("at most {:.0}% of a head's attention is on later positions", above * 100.0))?;
@@ -139,7 +142,7 @@ fn cheats(lab: &Lab, _: Option<f32>) -> Check {
 
 fn masked(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "no-causal-mask")?;
+    without_fault(v, FaultId::NoCausalMask)?;
     finished(v)?;
     let above = max_above_diag(last_eval(v)?);
     require(above == 0.0, || format!("{:.0}% of attention still lands on later positions", above * 100.0))?;
@@ -156,7 +159,7 @@ fn sample_of(v: &RunView) -> Result<&faultline_engine::telemetry::SampleStats, S
 
 fn repeats(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "temperature-too-low")?;
+    with_fault(v, FaultId::TemperatureTooLow)?;
     over(v)?;
     let s = sample_of(v)?;
     require(s.sampler_entropy < 0.6 * s.model_entropy, || {
@@ -176,7 +179,7 @@ fn repeats(lab: &Lab, _: Option<f32>) -> Check {
 
 fn varied(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "temperature-too-low")?;
+    without_fault(v, FaultId::TemperatureTooLow)?;
     finished(v)?;
     let s = sample_of(v)?;
     require(s.sampler_entropy >= 0.8 * s.model_entropy, || {
@@ -198,8 +201,8 @@ fn varied(lab: &Lab, _: Option<f32>) -> Check {
 
 fn unknowns(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    let word = has_fault(v, "word-level-vocab");
-    require(word || has_fault(v, "lossy-normalization"), || {
+    let word = has_fault(v, FaultId::WordLevelVocab);
+    require(word || has_fault(v, FaultId::LossyNormalization), || {
         "this run has neither word-level-vocab nor lossy-normalization switched on".into()
     })?;
     over(v)?;
@@ -224,8 +227,8 @@ fn unknowns(lab: &Lab, _: Option<f32>) -> Check {
 
 fn all_known(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "word-level-vocab")?;
-    without_fault(v, "lossy-normalization")?;
+    without_fault(v, FaultId::WordLevelVocab)?;
+    without_fault(v, FaultId::LossyNormalization)?;
     finished(v)?;
     let t = &last_eval(v)?.tokenizer;
     require(t.unk_rate == 0.0 && t.roundtrip_ok, || "some text still does not survive encode and decode".into())?;
@@ -237,9 +240,9 @@ fn all_known(lab: &Lab, before: Option<f32>) -> Check {
 
 fn out_of_memory(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "batch-too-large")?;
+    with_fault(v, FaultId::BatchTooLarge)?;
     over(v)?;
-    require(v.state == RunState::Error && named(v, "out-of-memory-oom"), || {
+    require(v.state == RunState::Error && named(v, EntryId::OutOfMemoryOom), || {
         "this run did not fail to allocate; the detector does not name out-of-memory".into()
     })?;
     let batch = v.config.as_ref().map_or(0.0, |c| c.batch_size as f32 * c.faults.batch_too_large.unwrap_or(1.0));
@@ -248,7 +251,7 @@ fn out_of_memory(lab: &Lab, _: Option<f32>) -> Check {
 
 fn accumulated(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "batch-too-large")?;
+    without_fault(v, FaultId::BatchTooLarge)?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
     require(c.grad_accum > 1, || "this run does not accumulate gradients (grad-accum 1)".into())?;
     finished(v)?;
@@ -268,7 +271,7 @@ fn accumulated(lab: &Lab, _: Option<f32>) -> Check {
 
 fn slow(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "sync-every-step")?;
+    with_fault(v, FaultId::SyncEveryStep)?;
     over(v)?;
     let (share, ms) = telemetry_share(v).ok_or_else(|| missing("timed step"))?;
     require(share > 0.3, || format!("telemetry took only {:.0}% of the step time", share * 100.0))?;
@@ -277,7 +280,7 @@ fn slow(lab: &Lab, _: Option<f32>) -> Check {
 
 fn fast(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "sync-every-step")?;
+    without_fault(v, FaultId::SyncEveryStep)?;
     finished(v)?;
     let (share, ms) = telemetry_share(v).ok_or_else(|| missing("timed step"))?;
     require(share < 0.1, || format!("telemetry still takes {:.0}% of the step time", share * 100.0))?;
@@ -287,11 +290,11 @@ fn fast(lab: &Lab, before: Option<f32>) -> Check {
 
 // 9. The three ways to get NaN.
 
-const UNSTABLE: [&str; 3] = ["softmax-no-max-shift", "naive-log-softmax", "layernorm-no-eps"];
+const UNSTABLE: [FaultId; 3] = [FaultId::SoftmaxNoMaxShift, FaultId::NaiveLogSoftmax, FaultId::LayernormNoEps];
 
 fn nan(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    let on = UNSTABLE.iter().find(|id| has_fault(v, id));
+    let on = UNSTABLE.iter().copied().find(|&id| has_fault(v, id));
     let on = on.ok_or_else(|| "this run has none of the three unstable formulas switched on".to_string())?;
     over(v)?;
     let stop = v.stop.as_ref().ok_or_else(|| "this run ended without a NaN or Inf".to_string())?;
@@ -303,7 +306,7 @@ fn nan(lab: &Lab, _: Option<f32>) -> Check {
 
 fn stable(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    if let Some(on) = UNSTABLE.iter().find(|id| has_fault(v, id)) {
+    if let Some(on) = UNSTABLE.iter().copied().find(|&id| has_fault(v, id)) {
         return Err(format!("this run still has {on} switched on"));
     }
     over(v)?;
@@ -318,11 +321,11 @@ fn stable(lab: &Lab, before: Option<f32>) -> Check {
 
 fn piles_up(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "no-zero-grad")?;
+    with_fault(v, FaultId::NoZeroGrad)?;
     over(v)?;
     let early = median_grad(v, 0.05, 0.2).ok_or_else(|| missing("steps"))?;
     let late = median_grad(v, 0.75, 1.0).ok_or_else(|| missing("steps"))?;
-    require(named(v, "gradients-are-all-zero") || late > 2.0 * early, || {
+    require(named(v, EntryId::GradientsAreAllZero) || late > 2.0 * early, || {
         format!("the gradient norm went from {early:.1} to {late:.1}; it did not pile up")
     })?;
     pass(late, format!("the gradient norm grew from {early:.1} early on to {late:.1} late in the run"))
@@ -330,10 +333,10 @@ fn piles_up(lab: &Lab, _: Option<f32>) -> Check {
 
 fn cleared(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "no-zero-grad")?;
+    without_fault(v, FaultId::NoZeroGrad)?;
     finished(v)?;
     let late = median_grad(v, 0.75, 1.0).ok_or_else(|| missing("steps"))?;
-    require(!named(v, "gradients-are-all-zero"), || "the detector still names gradients-are-all-zero".into())?;
+    require(!named(v, EntryId::GradientsAreAllZero), || "the detector still names gradients-are-all-zero".into())?;
     require(before.is_none_or(|b| late < 0.5 * b), || {
         format!("the late gradient norm is {late:.1}, not well below before")
     })?;
@@ -345,7 +348,7 @@ fn cleared(lab: &Lab, before: Option<f32>) -> Check {
 
 fn dead(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "dead-relu")?;
+    with_fault(v, FaultId::DeadRelu)?;
     over(v)?;
     let d = max_dead(last_eval(v)?);
     require(d > 0.5, || format!("only {:.0}% of units are dead", d * 100.0))?;
@@ -354,7 +357,7 @@ fn dead(lab: &Lab, _: Option<f32>) -> Check {
 
 fn alive(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "dead-relu")?;
+    without_fault(v, FaultId::DeadRelu)?;
     finished(v)?;
     let d = max_dead(last_eval(v)?);
     require(d < 0.05, || format!("{:.0}% of units are still dead", d * 100.0))?;
@@ -366,10 +369,10 @@ fn alive(lab: &Lab, before: Option<f32>) -> Check {
 
 fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "no-residual")?;
+    with_fault(v, FaultId::NoResidual)?;
     over(v)?;
     let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
-    require(named(v, "vanishing-gradients") || ratio < 0.01, || {
+    require(named(v, EntryId::VanishingGradients) || ratio < 0.01, || {
         format!("block 0 gets {ratio:.1e} of the last block's gradient; not vanishing")
     })?;
     pass(ratio, format!("block 0 got {ratio:.1e} of the last block's gradient norm"))
@@ -377,10 +380,10 @@ fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
 
 fn flowing(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "no-residual")?;
+    without_fault(v, FaultId::NoResidual)?;
     finished(v)?;
     let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
-    require(!named(v, "vanishing-gradients"), || "the detector still names vanishing-gradients".into())?;
+    require(!named(v, EntryId::VanishingGradients), || "the detector still names vanishing-gradients".into())?;
     require(before.is_none_or(|b| ratio > 10.0 * b), || {
         format!("block 0 gets {ratio:.1e} of the last block's gradient")
     })?;
@@ -392,7 +395,7 @@ fn flowing(lab: &Lab, before: Option<f32>) -> Check {
 
 fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "no-attn-scale")?;
+    with_fault(v, FaultId::NoAttnScale)?;
     finished(v)?;
     let e = mean_entropy(last_eval(v)?);
     pass(e, format!("without the scale the mean attention entropy was {e:.2} nats"))
@@ -400,7 +403,7 @@ fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
 
 fn scaled(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "no-attn-scale")?;
+    without_fault(v, FaultId::NoAttnScale)?;
     finished(v)?;
     let e = mean_entropy(last_eval(v)?);
     let b = before.ok_or_else(|| "run the unscaled model first".to_string())?;
@@ -422,7 +425,7 @@ fn val_losses(v: &RunView) -> Vec<f32> {
 
 fn overfits(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
-    with_fault(v, "tiny-dataset")?;
+    with_fault(v, FaultId::TinyDataset)?;
     finished(v)?;
     let vals = val_losses(v);
     let best = vals.iter().copied().fold(f32::INFINITY, f32::min);
@@ -439,7 +442,7 @@ fn overfits(lab: &Lab, _: Option<f32>) -> Check {
 
 fn generalises(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    without_fault(v, "tiny-dataset")?;
+    without_fault(v, FaultId::TinyDataset)?;
     finished(v)?;
     let e = last_eval(v)?;
     let val = e.val_loss.ok_or_else(|| missing("validation loss"))?;
@@ -450,19 +453,15 @@ fn generalises(lab: &Lab, before: Option<f32>) -> Check {
     pass(gap, format!("with the full corpus validation ended at {val:.2} and training at {:.2}{before}", e.train_loss))
 }
 
-const fn setup(
-    label: &'static str,
-    show_me: Option<&'static str>,
-    pairs: &'static [(&'static str, &'static str)],
-) -> Setup {
-    Setup { label, show_me, pairs }
+const fn setup(label: &'static str, show_me: Option<FaultId>, changes: &'static [Change<'static>]) -> Setup {
+    Setup { label, show_me, changes, off: &[] }
 }
 
 pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "first-run",
         title: "Your first run, read against ln V",
-        section: "loss-plateau",
+        section: SectionId::LossPlateau,
         goal: "Train the healthy model once and read its loss against the one number that needs no training: ln V, the loss of a uniform guess over V tokens.",
         prediction: Prediction {
             question: "Before any training, what loss will the model have at step 1?",
@@ -470,24 +469,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "Small random weights give nearly equal probability 1/V to every token, and the loss of that guess is ln V.",
         },
-        entries: &["loss-stops-decreasing", "loss-decreases-very-slowly"],
+        entries: &[EntryId::LossStopsDecreasing, EntryId::LossDecreasesVerySlowly],
         reproduce: Stage {
             title: "Start at ln V",
             instructions: "Apply the healthy setup (60 steps, no fault), start it, and watch the first loss.",
-            setups: &[setup("Healthy run, 60 steps", None, &[("steps", "60")])],
+            setups: &[setup("Healthy run, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60")])],
             check: first_run_starts_at_ln_v,
         },
         fix: Stage {
             title: "Learn well below it",
             instructions: "The same run should end more than 1 nat below ln V. A run that stays at ln V has learned nothing.",
-            setups: &[setup("Healthy run, 60 steps", None, &[("steps", "60")])],
+            setups: &[setup("Healthy run, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60")])],
             check: first_run_learns,
         },
     },
     Exercise {
         id: "explode",
         title: "Make it explode, then calm it down",
-        section: "learning-rate-issues",
+        section: SectionId::LearningRateIssues,
         goal: "Multiply the learning rate by 300 and watch the loss climb above ln V; then train with a sane rate and clipping.",
         prediction: Prediction {
             question: "With AdamW and clipping on (the defaults), what does a 300× learning rate do?",
@@ -495,24 +494,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "AdamW's normalised steps and clipping bound every update, so Faultline measures a spike far above ln V and a high plateau, not NaN.",
         },
-        entries: &["loss-oscillates-wildly", "exploding-gradients"],
+        entries: &[EntryId::LossOscillatesWildly, EntryId::ExplodingGradients],
         reproduce: Stage {
             title: "Explode it",
             instructions: "Apply the setup (learning rate ×300) and start. Watch the loss chart against ln V.",
-            setups: &[setup("Learning rate ×300, 60 steps", Some("lr-too-high"), &[("steps", "60")])],
+            setups: &[setup("Learning rate ×300, 60 steps", Some(FaultId::LrTooHigh), &[Change::Setting(SettingKey::Steps, "60")])],
             check: explodes,
         },
         fix: Stage {
             title: "Lower rate, clipping on",
             instructions: "Turn the fault off, keep lr at 0.003 or lower and grad-clip above 0, and run again.",
-            setups: &[setup("lr 0.003, clip 1, 60 steps", None, &[("steps", "60"), ("lr", "0.003"), ("grad-clip", "1")])],
+            setups: &[setup("lr 0.003, clip 1, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60"), Change::Setting(SettingKey::Lr, "0.003"), Change::Setting(SettingKey::GradClip, "1")])],
             check: calmed,
         },
     },
     Exercise {
         id: "find-lr",
         title: "Find the learning rate with the range test",
-        section: "learning-rate-issues",
+        section: SectionId::LearningRateIssues,
         goal: "Train with a rate a hundred times too small and watch the loss crawl; then let the range test pick the rate instead of guessing.",
         prediction: Prediction {
             question: "The range test raises the rate a little at every step and records the loss. Which rate does the guide tell you to train with?",
@@ -520,24 +519,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "At the lowest point the loss is about to turn upward, so that rate is already at the edge of stability; a tenth of it trains fast with room to spare.",
         },
-        entries: &["finding-the-right-learning-rate", "loss-decreases-very-slowly"],
+        entries: &[EntryId::FindingTheRightLearningRate, EntryId::LossDecreasesVerySlowly],
         reproduce: Stage {
             title: "Crawl with a tiny rate",
             instructions: "Apply the setup (learning rate ÷100) and start. Compare the loss at the end with where it began.",
-            setups: &[setup("Learning rate ÷100, 60 steps", Some("lr-too-low"), &[("steps", "60")])],
+            setups: &[setup("Learning rate ÷100, 60 steps", Some(FaultId::LrTooLow), &[Change::Setting(SettingKey::Steps, "60")])],
             check: crawls,
         },
         fix: Stage {
             title: "Let the range test choose",
             instructions: "Apply the setup (fault off), run the learning-rate range test on the trainer page, press Use on its suggestion, then Start.",
-            setups: &[setup("Fault off, 60 steps", None, &[("steps", "60")])],
+            setups: &[setup("Fault off, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60")])],
             check: found_by_range_test,
         },
     },
     Exercise {
         id: "cheating",
         title: "The cheating model: no causal mask",
-        section: "attention-issues",
+        section: SectionId::AttentionIssues,
         goal: "Let every position see the future and find the cheat in the attention maps, then put the mask back.",
         prediction: Prediction {
             question: "Without the causal mask, where does some of the attention go?",
@@ -545,24 +544,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "The next token is right there to copy, so heads learn to look above the diagonal of the attention map.",
         },
-        entries: &["attention-looks-at-future-in-causal-model"],
+        entries: &[EntryId::AttentionLooksAtFutureInCausalModel],
         reproduce: Stage {
             title: "Remove the mask",
             instructions: "Apply the setup and start; look at the attention maps above their diagonal.",
-            setups: &[setup("No causal mask, 60 steps", Some("no-causal-mask"), &[("steps", "60")])],
+            setups: &[setup("No causal mask, 60 steps", Some(FaultId::NoCausalMask), &[Change::Setting(SettingKey::Steps, "60")])],
             check: cheats,
         },
         fix: Stage {
             title: "Mask it again",
             instructions: "Turn the fault off and train again: nothing may lie above the diagonal.",
-            setups: &[setup("Causal mask on, 60 steps", None, &[("steps", "60")])],
+            setups: &[setup("Causal mask on, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60")])],
             check: masked,
         },
     },
     Exercise {
         id: "temperature",
         title: "Sampling temperature and repetition",
-        section: "output-quality-issues",
+        section: SectionId::OutputQualityIssues,
         goal: "Sample at a very low temperature and see the text repeat itself; then sample at the default temperature.",
         prediction: Prediction {
             question: "What does a very low sampling temperature do to the generated text?",
@@ -570,24 +569,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "Dividing the logits by a small temperature makes the distribution nearly one-hot: the sampler always picks the top token and loops.",
         },
-        entries: &["model-outputs-repetitive-text"],
+        entries: &[EntryId::ModelOutputsRepetitiveText],
         reproduce: Stage {
             title: "Freeze the sampler",
             instructions: "Apply the setup and start; read the sample beside the charts.",
-            setups: &[setup("Temperature too low, 60 steps", Some("temperature-too-low"), &[("steps", "60")])],
+            setups: &[setup("Temperature too low, 60 steps", Some(FaultId::TemperatureTooLow), &[Change::Setting(SettingKey::Steps, "60")])],
             check: repeats,
         },
         fix: Stage {
             title: "Sample at the default temperature",
             instructions: "Turn the fault off and train again.",
-            setups: &[setup("Default temperature 0.8, 60 steps", None, &[("steps", "60")])],
+            setups: &[setup("Default temperature 0.8, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60")])],
             check: varied,
         },
     },
     Exercise {
         id: "tokenization",
         title: "Tokenization: <UNK> and the roundtrip",
-        section: "tokenization-issues",
+        section: SectionId::TokenizationIssues,
         goal: "Build a word vocabulary from a small sample and count the <UNK> tokens; then go back to characters.",
         prediction: Prediction {
             question: "A word vocabulary built from a small sample meets new text. What happens to unseen words?",
@@ -595,27 +594,27 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "A closed word vocabulary maps every unseen word to one <UNK> id, so decode(encode(text)) loses them.",
         },
-        entries: &["many-unk-tokens", "tokenization-doesnt-roundtrip"],
+        entries: &[EntryId::ManyUnkTokens, EntryId::TokenizationDoesntRoundtrip],
         reproduce: Stage {
             title: "Word vocabulary",
             instructions: "Apply the setup and start; the tokenizer's statistics show the <UNK> rate.",
             setups: &[
-                setup("Word vocabulary, 60 steps", Some("word-level-vocab"), &[("steps", "60")]),
-                setup("Variation: lossy normalisation", Some("lossy-normalization"), &[("steps", "60")]),
+                setup("Word vocabulary, 60 steps", Some(FaultId::WordLevelVocab), &[Change::Setting(SettingKey::Steps, "60")]),
+                setup("Variation: lossy normalisation", Some(FaultId::LossyNormalization), &[Change::Setting(SettingKey::Steps, "60")]),
             ],
             check: unknowns,
         },
         fix: Stage {
             title: "Characters again",
             instructions: "Turn the fault off: every character of the corpus is in the vocabulary.",
-            setups: &[setup("Character tokenizer, 60 steps", None, &[("steps", "60")])],
+            setups: &[setup("Character tokenizer, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60")])],
             check: all_known,
         },
     },
     Exercise {
         id: "oom",
         title: "Out of memory, and gradient accumulation",
-        section: "memory-issues",
+        section: SectionId::MemoryIssues,
         goal: "Ask for a batch far beyond the memory budget; then get a large effective batch by accumulating small ones.",
         prediction: Prediction {
             question: "How do you train with a large batch that does not fit in memory?",
@@ -623,24 +622,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "Gradient accumulation keeps one micro-batch's activations in memory at a time and steps once per several of them.",
         },
-        entries: &["out-of-memory-oom"],
+        entries: &[EntryId::OutOfMemoryOom],
         reproduce: Stage {
             title: "Run out of memory",
             instructions: "Apply the setup and start: the run fails before its first step.",
-            setups: &[setup("Batch ×4096", Some("batch-too-large"), &[])],
+            setups: &[setup("Batch ×4096", Some(FaultId::BatchTooLarge), &[])],
             check: out_of_memory,
         },
         fix: Stage {
             title: "Accumulate",
             instructions: "Turn the fault off and accumulate 4 micro-batches per update.",
-            setups: &[setup("grad-accum 4, 20 steps", None, &[("steps", "20"), ("grad-accum", "4")])],
+            setups: &[setup("grad-accum 4, 20 steps", None, &[Change::Setting(SettingKey::Steps, "20"), Change::Setting(SettingKey::GradAccum, "4")])],
             check: accumulated,
         },
     },
     Exercise {
         id: "slow",
         title: "A slow run and its timing breakdown",
-        section: "performance-issues",
+        section: SectionId::PerformanceIssues,
         goal: "Read every weight back after every step, as heavy logging does, and find the cost in the phase chart.",
         prediction: Prediction {
             question: "Which phase of the step grows when every statistic is read back each step?",
@@ -648,24 +647,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "The math is unchanged; the extra time is spent reading values back, which the phase chart shows as telemetry.",
         },
-        entries: &["training-is-very-slow"],
+        entries: &[EntryId::TrainingIsVerySlow],
         reproduce: Stage {
             title: "Sync every step",
             instructions: "Apply the setup and start; compare the phases in the timing chart.",
-            setups: &[setup("Sync every step, 40 steps", Some("sync-every-step"), &[("steps", "40")])],
+            setups: &[setup("Sync every step, 40 steps", Some(FaultId::SyncEveryStep), &[Change::Setting(SettingKey::Steps, "40")])],
             check: slow,
         },
         fix: Stage {
             title: "Read back only at evaluations",
             instructions: "Turn the fault off and run again.",
-            setups: &[setup("Normal telemetry, 40 steps", None, &[("steps", "40")])],
+            setups: &[setup("Normal telemetry, 40 steps", None, &[Change::Setting(SettingKey::Steps, "40")])],
             check: fast,
         },
     },
     Exercise {
         id: "nan",
         title: "The three ways to get NaN",
-        section: "numerical-issues",
+        section: SectionId::NumericalIssues,
         goal: "Break the numerics three ways: softmax without the max shift, log(softmax(x)), LayerNorm without epsilon. See where the run stops, then use the stable form.",
         prediction: Prediction {
             question: "Where does a NaN first appear when softmax skips subtracting the row maximum?",
@@ -673,14 +672,14 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "exp(x) overflows to Inf for x above about 88 in f32; Inf/Inf is NaN, and the run stops at the first tensor holding it.",
         },
-        entries: &["loss-becomes-nan"],
+        entries: &[EntryId::LossBecomesNan],
         reproduce: Stage {
             title: "Overflow",
             instructions: "Apply a setup and start; the run stops at the first non-finite value and names the tensor. Try all three.",
             setups: &[
-                setup("Softmax without the max shift", Some("softmax-no-max-shift"), &[("steps", "60")]),
-                setup("log(softmax(x))", Some("naive-log-softmax"), &[("steps", "60")]),
-                setup("LayerNorm without epsilon", Some("layernorm-no-eps"), &[("steps", "60")]),
+                setup("Softmax without the max shift", Some(FaultId::SoftmaxNoMaxShift), &[Change::Setting(SettingKey::Steps, "60")]),
+                setup("log(softmax(x))", Some(FaultId::NaiveLogSoftmax), &[Change::Setting(SettingKey::Steps, "60")]),
+                setup("LayerNorm without epsilon", Some(FaultId::LayernormNoEps), &[Change::Setting(SettingKey::Steps, "60")]),
             ],
             check: nan,
         },
@@ -688,9 +687,9 @@ pub const EXERCISES: &[Exercise] = &[
             title: "The stable forms",
             instructions: "Keep the rest of the scenario but turn the unstable formula off.",
             setups: &[
-                setup("Max-shifted softmax", Some("softmax-no-max-shift"), &[("steps", "60"), ("no-fault", "softmax-no-max-shift")]),
-                setup("x − logsumexp(x)", Some("naive-log-softmax"), &[("steps", "60"), ("no-fault", "naive-log-softmax")]),
-                setup("LayerNorm with epsilon", Some("layernorm-no-eps"), &[("steps", "60"), ("no-fault", "layernorm-no-eps")]),
+                setup("Max-shifted softmax", Some(FaultId::SoftmaxNoMaxShift), &[Change::Setting(SettingKey::Steps, "60")]).turning_off(&[FaultId::SoftmaxNoMaxShift]),
+                setup("x − logsumexp(x)", Some(FaultId::NaiveLogSoftmax), &[Change::Setting(SettingKey::Steps, "60")]).turning_off(&[FaultId::NaiveLogSoftmax]),
+                setup("LayerNorm with epsilon", Some(FaultId::LayernormNoEps), &[Change::Setting(SettingKey::Steps, "60")]).turning_off(&[FaultId::LayernormNoEps]),
             ],
             check: stable,
         },
@@ -698,7 +697,7 @@ pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "zero-grad",
         title: "The forgotten zero_grad",
-        section: "gradient-issues",
+        section: SectionId::GradientIssues,
         goal: "Never clear the gradients (with clipping off, so it shows) and watch the gradient norm pile up.",
         prediction: Prediction {
             question: "With clipping off and zero_grad forgotten, what does the gradient norm do?",
@@ -706,24 +705,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "The stored gradient is the sum of every step's so far. Faultline also measured that clipping hides this: with clip 1 only the loss shows it.",
         },
-        entries: &["gradients-are-all-zero", "exploding-gradients"],
+        entries: &[EntryId::GradientsAreAllZero, EntryId::ExplodingGradients],
         reproduce: Stage {
             title: "Forget to clear",
             instructions: "Apply the setup (clipping off too) and start; watch the gradient-norm chart.",
-            setups: &[setup("No zero_grad, no clipping, 150 steps", Some("no-zero-grad"), &[("steps", "150")])],
+            setups: &[setup("No zero_grad, no clipping, 150 steps", Some(FaultId::NoZeroGrad), &[Change::Setting(SettingKey::Steps, "150")])],
             check: piles_up,
         },
         fix: Stage {
             title: "Clear every step",
             instructions: "Turn only no-zero-grad off; clipping may stay off.",
-            setups: &[setup("zero_grad back, 150 steps", Some("no-zero-grad"), &[("steps", "150"), ("no-fault", "no-zero-grad")])],
+            setups: &[setup("zero_grad back, 150 steps", Some(FaultId::NoZeroGrad), &[Change::Setting(SettingKey::Steps, "150")]).turning_off(&[FaultId::NoZeroGrad])],
             check: cleared,
         },
     },
     Exercise {
         id: "dead-relu",
         title: "Dead ReLUs",
-        section: "gradient-issues",
+        section: SectionId::GradientIssues,
         goal: "Use ReLU with a negative starting bias and count the units that never fire.",
         prediction: Prediction {
             question: "A ReLU unit whose input is always negative: what gradient does it pass back?",
@@ -731,24 +730,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "ReLU's slope is 0 for negative inputs, so a unit that never fires never gets the update that could revive it.",
         },
-        entries: &["gradients-are-all-zero"],
+        entries: &[EntryId::GradientsAreAllZero],
         reproduce: Stage {
             title: "Kill the units",
             instructions: "Apply the setup and start; read the dead-unit fraction.",
-            setups: &[setup("Dead ReLUs, 60 steps", Some("dead-relu"), &[("steps", "60")])],
+            setups: &[setup("Dead ReLUs, 60 steps", Some(FaultId::DeadRelu), &[Change::Setting(SettingKey::Steps, "60")])],
             check: dead,
         },
         fix: Stage {
             title: "GELU again",
             instructions: "Turn the fault off and train again.",
-            setups: &[setup("GELU, 60 steps", None, &[("steps", "60")])],
+            setups: &[setup("GELU, 60 steps", None, &[Change::Setting(SettingKey::Steps, "60")])],
             check: alive,
         },
     },
     Exercise {
         id: "vanishing",
         title: "Vanishing gradients without residuals",
-        section: "gradient-issues",
+        section: SectionId::GradientIssues,
         goal: "Remove the residual connections and compare the gradient reaching the first block with the last.",
         prediction: Prediction {
             question: "Without residual connections, which layers get the smallest gradients?",
@@ -756,24 +755,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "Each block multiplies the gradient on its way down; the residual path is what carries it to the early layers unshrunk.",
         },
-        entries: &["vanishing-gradients"],
+        entries: &[EntryId::VanishingGradients],
         reproduce: Stage {
             title: "Cut the residuals",
             instructions: "Apply the setup and start; compare block 0's gradient norm with the last block's.",
-            setups: &[setup("No residuals, 150 steps", Some("no-residual"), &[("steps", "150")])],
+            setups: &[setup("No residuals, 150 steps", Some(FaultId::NoResidual), &[Change::Setting(SettingKey::Steps, "150")])],
             check: vanishing,
         },
         fix: Stage {
             title: "Residuals back",
             instructions: "Turn the fault off and train again.",
-            setups: &[setup("Residuals on, 150 steps", None, &[("steps", "150")])],
+            setups: &[setup("Residuals on, 150 steps", None, &[Change::Setting(SettingKey::Steps, "150")])],
             check: flowing,
         },
     },
     Exercise {
         id: "attn-scale",
         title: "What 1/√d_k really does",
-        section: "attention-issues",
+        section: SectionId::AttentionIssues,
         goal: "Leave the attention scores unscaled and measure the attention entropy against the scaled model's.",
         prediction: Prediction {
             question: "Without dividing the scores by √d_k, attention becomes…",
@@ -781,24 +780,24 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "The guide's text says uniform, but Faultline measured the opposite: the scores reach the softmax √d_k times larger, so attention turns sharper (see the measured note on the guide entry).",
         },
-        entries: &["attention-weights-are-uniform"],
+        entries: &[EntryId::AttentionWeightsAreUniform],
         reproduce: Stage {
             title: "Unscaled scores",
             instructions: "Apply the setup and start; note the attention entropy.",
-            setups: &[setup("No 1/√d_k, 150 steps", Some("no-attn-scale"), &[("steps", "150")])],
+            setups: &[setup("No 1/√d_k, 150 steps", Some(FaultId::NoAttnScale), &[Change::Setting(SettingKey::Steps, "150")])],
             check: unscaled,
         },
         fix: Stage {
             title: "Scaled scores",
             instructions: "Turn the fault off and train the same steps: compare the entropy.",
-            setups: &[setup("With 1/√d_k, 150 steps", None, &[("steps", "150")])],
+            setups: &[setup("With 1/√d_k, 150 steps", None, &[Change::Setting(SettingKey::Steps, "150")])],
             check: scaled,
         },
     },
     Exercise {
         id: "overfit",
         title: "Overfitting a tiny corpus, and the cure",
-        section: "overfitting",
+        section: SectionId::Overfitting,
         goal: "Train long on a few thousand tokens until validation loss turns up; then give the model the whole corpus.",
         prediction: Prediction {
             question: "Training long on a tiny corpus: what does the validation loss do?",
@@ -806,17 +805,17 @@ pub const EXERCISES: &[Exercise] = &[
             answer: 1,
             why: "The model memorises the few sequences it sees; what it learns stops transferring to unseen text.",
         },
-        entries: &["validation-loss-increasing-while-training-loss-decreases"],
+        entries: &[EntryId::ValidationLossIncreasingWhileTrainingLossDecreases],
         reproduce: Stage {
             title: "Memorise",
             instructions: "Apply the setup (800 steps: a few minutes) and start; watch the validation curve.",
-            setups: &[setup("Tiny dataset, 800 steps", Some("tiny-dataset"), &[])],
+            setups: &[setup("Tiny dataset, 800 steps", Some(FaultId::TinyDataset), &[])],
             check: overfits,
         },
         fix: Stage {
             title: "More data",
             instructions: "Turn the fault off: the same steps on the whole corpus.",
-            setups: &[setup("Whole corpus, 800 steps", Some("tiny-dataset"), &[("no-fault", "tiny-dataset")])],
+            setups: &[setup("Whole corpus, 800 steps", Some(FaultId::TinyDataset), &[]).turning_off(&[FaultId::TinyDataset])],
             check: generalises,
         },
     },

@@ -2,6 +2,8 @@
 //! condition returns why it fails in words the learner can act on.
 
 use crate::run_view::{RunState, RunView};
+use faultline_engine::faults::FaultId;
+use faultline_engine::guide::EntryId;
 use faultline_engine::EvalRecord;
 
 /// The run has ended: finished, stopped by a NaN, or failed.
@@ -23,12 +25,12 @@ pub fn finished(v: &RunView) -> Result<(), String> {
 }
 
 /// Whether the run's settings have fault `id` switched on.
-pub fn has_fault(v: &RunView, id: &str) -> bool {
-    v.config.as_ref().is_some_and(|c| c.faults.active().iter().any(|(f, _)| *f == id))
+pub fn has_fault(v: &RunView, id: FaultId) -> bool {
+    v.config.as_ref().is_some_and(|c| c.faults.is_on(id))
 }
 
 /// The run's settings have fault `id` on.
-pub fn with_fault(v: &RunView, id: &str) -> Result<(), String> {
+pub fn with_fault(v: &RunView, id: FaultId) -> Result<(), String> {
     if has_fault(v, id) {
         Ok(())
     } else {
@@ -37,7 +39,7 @@ pub fn with_fault(v: &RunView, id: &str) -> Result<(), String> {
 }
 
 /// The run's settings have fault `id` off.
-pub fn without_fault(v: &RunView, id: &str) -> Result<(), String> {
+pub fn without_fault(v: &RunView, id: FaultId) -> Result<(), String> {
     if has_fault(v, id) {
         Err(format!("this run still has the fault {id} switched on"))
     } else {
@@ -46,7 +48,7 @@ pub fn without_fault(v: &RunView, id: &str) -> Result<(), String> {
 }
 
 /// The detector names guide entry `id` among its findings.
-pub fn named(v: &RunView, entry: &str) -> bool {
+pub fn named(v: &RunView, entry: EntryId) -> bool {
     v.findings().iter().any(|f| f.entry == entry)
 }
 

@@ -17,6 +17,9 @@ pub mod progress;
 use crate::form::RunForm;
 use crate::range_view::RangeView;
 use crate::run_view::RunView;
+use faultline_engine::faults::FaultId;
+use faultline_engine::guide::{EntryId, SectionId};
+use faultline_engine::settings::Change;
 use progress::{Evidence, ExerciseProgress, Progress};
 
 pub use catalog::EXERCISES;
@@ -49,28 +52,27 @@ pub struct Setup {
     pub label: &'static str,
     /// A fault whose tested scenario (the fault table's "show me") the form starts from; the defaults
     /// when `None`.
-    pub show_me: Option<&'static str>,
-    /// Then these, in the command line's names: a setting `("lr", "0.01")`, a fault turned on
-    /// `("fault", "id")` or `("fault", "id=strength")`, or off `("no-fault", "id")`.
-    pub pairs: &'static [(&'static str, &'static str)],
+    pub show_me: Option<FaultId>,
+    /// Then these changes: settings, and faults switched on.
+    pub changes: &'static [Change<'static>],
+    /// Then these faults switched off (a fix that keeps the rest of a fault's scenario).
+    pub off: &'static [FaultId],
 }
 
 impl Setup {
+    /// The same setup that also switches `faults` off.
+    pub const fn turning_off(self, faults: &'static [FaultId]) -> Setup {
+        Setup { off: faults, ..self }
+    }
+
     /// The trainer's form with this setup.
     pub fn form(&self) -> RunForm {
         let mut form = self.show_me.map_or_else(RunForm::default, RunForm::show_me);
-        for &(key, value) in self.pairs {
-            match key {
-                "fault" => {
-                    let (id, strength) = value.split_once('=').map_or((value, None), |(i, s)| (i, Some(s)));
-                    form.set_fault(id, true);
-                    if let Some(s) = strength {
-                        form.set_strength(id, s.to_string());
-                    }
-                }
-                "no-fault" => form.set_fault(value, false),
-                _ => form.set(key, value.to_string()),
-            }
+        for &change in self.changes {
+            form.apply(change);
+        }
+        for &id in self.off {
+            form.set_fault(id, false);
         }
         form
     }
@@ -91,12 +93,12 @@ pub struct Stage {
 pub struct Exercise {
     pub id: &'static str,
     pub title: &'static str,
-    /// The guide section it practises (its id).
-    pub section: &'static str,
+    /// The guide section it practises.
+    pub section: SectionId,
     pub goal: &'static str,
     pub prediction: Prediction,
     /// The guide entries that explain it, for the hints.
-    pub entries: &'static [&'static str],
+    pub entries: &'static [EntryId],
     pub reproduce: Stage,
     pub fix: Stage,
 }

@@ -8,8 +8,10 @@ use crate::protocol::{FromWorker, ToWorker};
 use crate::range_view::{RangeState, RangeView};
 use crate::run_view::{trained, RunState};
 use crate::worker::session::Session;
+use faultline_engine::faults::FaultId;
 use faultline_engine::guide;
 use faultline_engine::lr_range::RangeSettings;
+use faultline_engine::settings::SettingKey;
 use faultline_engine::trainer::native_clock;
 use faultline_engine::RunConfig;
 use std::sync::OnceLock;
@@ -52,13 +54,12 @@ fn fails(check: fn(&Lab, Option<f32>) -> Check, v: &RunView, before: Option<f32>
 #[test]
 fn the_catalogue_is_complete_and_consistent() {
     assert!(EXERCISES.len() >= 12);
-    for section in guide::SECTIONS.iter().filter(|s| s.id != "alignment-issues") {
+    for section in guide::SECTIONS.iter().filter(|s| s.id != SectionId::AlignmentIssues) {
         assert!(EXERCISES.iter().any(|e| e.section == section.id), "no exercise for {}", section.id);
     }
     for (i, e) in EXERCISES.iter().enumerate() {
         assert!(EXERCISES[..i].iter().all(|o| o.id != e.id), "duplicate id {}", e.id);
-        assert!(guide::section(e.section).is_some(), "{}: section {}", e.id, e.section);
-        assert!(!e.entries.is_empty() && e.entries.iter().all(|id| guide::entry(id).is_some()), "{}", e.id);
+        assert!(!e.entries.is_empty(), "{}", e.id);
         assert!(e.prediction.answer < e.prediction.options.len(), "{}", e.id);
         for stage in [&e.reproduce, &e.fix] {
             assert!(!stage.setups.is_empty(), "{}", e.id);
@@ -108,7 +109,7 @@ fn a_300x_learning_rate_climbs_above_ln_v_without_nan() {
     let v = run_of(&e.reproduce.setups[0]);
     let broken = passes(e.reproduce.check, &v, None);
     assert!(v.stop.is_none() && broken.value > (v.vocab_size().unwrap() as f32).ln() + 1.0, "{}", broken.text);
-    assert!(fails(e.fix.check, &v, None).contains("lr-too-high"));
+    assert!(fails(e.fix.check, &v, None).contains(FaultId::LrTooHigh.as_str()));
     assert!(fails(ex("first-run").reproduce.check, &v, None).contains("fault"));
 }
 
@@ -148,7 +149,7 @@ fn the_range_tests_rate_cures_a_crawl() {
     let why = (e.fix.check)(&lab(untuned), Some(broken.value)).unwrap_err();
     assert!(why.contains("not the suggested"), "the default rate is not the suggestion: {why}");
 
-    form.set("lr", suggested);
+    form.set(SettingKey::Lr, suggested);
     let tuned = trained(form.to_config().unwrap());
     let fixed = (e.fix.check)(&lab(&tuned), Some(broken.value)).unwrap_or_else(|why| panic!("{why}"));
     assert!(fixed.value < broken.value - 1.0, "{}", fixed.text);

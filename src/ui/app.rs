@@ -68,10 +68,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let page = move || match route.get() {
         Route::Trainer => view! { <TrainerPage controller form /> }.into_any(),
         Route::GuideIndex => view! { <GuideIndex controller /> }.into_any(),
-        Route::GuideEntry(id) => match faultline_engine::guide::entry(id) {
-            Some(entry) => view! { <GuideEntryPage controller form entry /> }.into_any(),
-            None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
-        },
+        Route::GuideEntry(id) => view! { <GuideEntryPage controller form entry=id.entry() /> }.into_any(),
         Route::Exercises => view! { <ExerciseList /> }.into_any(),
         Route::Exercise(id) => match crate::exercises::exercise(id) {
             Some(ex) => view! { <ExercisePage controller form ex /> }.into_any(),

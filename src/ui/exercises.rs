@@ -8,7 +8,6 @@ use crate::exercises::progress::{Progress, STORAGE_KEY, UNREADABLE_KEY};
 use crate::exercises::{self, exercise, Exercise, Lab, Setup, Stage, Status, EXERCISES};
 use crate::form::RunForm;
 use crate::route::{entry_href, section_href, Route};
-use faultline_engine::guide;
 use leptos::prelude::*;
 
 /// The learner's progress, shared by the pages through Leptos's context.
@@ -80,7 +79,7 @@ pub fn ExerciseList() -> impl IntoView {
 #[component]
 fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
     let status = status_of(ex.id);
-    let section = guide::section(ex.section).map_or(ex.section, |s| s.title);
+    let section = ex.section.title();
     view! {
         <li class="exercise-item" data-exercise-id=ex.id data-status=move || status().as_str()>
             <a class="exercise-title" href=Route::Exercise(ex.id).href()>{ex.title}</a>
@@ -104,13 +103,8 @@ pub fn ExercisePage(controller: Controller, form: RwSignal<RunForm>, ex: &'stati
     let progress = state().progress;
     let status = status_of(ex.id);
     let predicted = Memo::new(move |_| progress.with(|p| p.get(ex.id).is_some_and(|e| e.prediction.is_some())));
-    let section = guide::section(ex.section).map_or(ex.section, |s| s.title);
-    let hints = ex
-        .entries
-        .iter()
-        .filter_map(|id| guide::entry(id))
-        .map(|e| view! { <li><a href=entry_href(e.id)>{e.title}</a></li> })
-        .collect_view();
+    let section = ex.section.title();
+    let hints = ex.entries.iter().map(|&id| view! { <li><a href=entry_href(id)>{id.title()}</a></li> }).collect_view();
     let stages = move || {
         predicted.get().then(|| {
             view! {

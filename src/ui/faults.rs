@@ -4,16 +4,16 @@
 
 use crate::form::{fault_field, FieldErrors, RunForm};
 use crate::route::entry_href;
-use faultline_engine::faults::{FaultSpec, FAULTS};
-use faultline_engine::guide;
+use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
+use faultline_engine::guide::SectionId;
 use leptos::prelude::*;
 
 /// The guide sections that have faults, in the table's order.
-fn sections() -> Vec<&'static str> {
-    let mut seen: Vec<&'static str> = Vec::new();
+fn sections() -> Vec<SectionId> {
+    let mut seen: Vec<SectionId> = Vec::new();
     for f in FAULTS {
-        if !seen.contains(&f.section) {
-            seen.push(f.section);
+        if !seen.contains(&f.guide_entry.section()) {
+            seen.push(f.guide_entry.section());
         }
     }
     seen
@@ -24,16 +24,15 @@ pub fn FaultPanel(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl In
     let groups = sections()
         .into_iter()
         .map(|section| {
-            let specs: Vec<&'static FaultSpec> = FAULTS.iter().filter(|f| f.section == section).collect();
-            let ids: Vec<&'static str> = specs.iter().map(|f| f.id).collect();
-            let on_count =
-                Memo::new(move |_| form.with(|f| ids.iter().filter(|id| f.fault(id).is_some_and(|t| t.on)).count()));
+            let specs: Vec<&'static FaultSpec> = FAULTS.iter().filter(|f| f.guide_entry.section() == section).collect();
+            let ids: Vec<FaultId> = specs.iter().map(|f| f.id).collect();
+            let on_count = Memo::new(move |_| form.with(|f| ids.iter().filter(|&&id| f.fault(id).on).count()));
             let open = Memo::new(move |_| on_count.get() > 0);
             let rows = specs.into_iter().map(|spec| view! { <FaultRow form errors spec /> }).collect_view();
             view! {
-                <details class="fault-section" data-section=section prop:open=open>
+                <details class="fault-section" data-section=section.title() prop:open=open>
                     <summary>
-                        {section}
+                        {section.title()}
                         <span class="on-count" class:active=move || { on_count.get() > 0 }>
                             {move || match on_count.get() {
                                 0 => String::new(),
@@ -66,7 +65,7 @@ fn FaultRow(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, spec: &'static F
     let error_field = field.clone();
     let error =
         Memo::new(move |_| errors.with(|es| es.iter().find(|e| e.field == error_field).map(|e| e.message.clone())));
-    let on = move || form.with(|f| f.fault(id).is_some_and(|t| t.on));
+    let on = move || form.with(|f| f.fault(id).on);
     let strength = spec.strength.map(|s| {
         let input_id = format!("{field}-strength");
         let label_for = input_id.clone();
@@ -80,13 +79,13 @@ fn FaultRow(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, spec: &'static F
                     autocomplete="off"
                     spellcheck="false"
                     aria-invalid=move || if error.with(Option::is_some) { "true" } else { "false" }
-                    prop:value=move || form.with(|f| f.fault(id).map(|t| t.strength.clone()).unwrap_or_default())
+                    prop:value=move || form.with(|f| f.fault(id).strength.clone())
                     on:input:target=move |ev| form.update(|f| f.set_strength(id, ev.target().value()))
                 />
             </label>
         }
     });
-    let entry = guide::entry(spec.guide_entry);
+    let entry = spec.guide_entry;
     let scenario = if spec.scenario.is_empty() {
         "Sets up this fault with the default settings".to_string()
     } else {
@@ -98,15 +97,16 @@ fn FaultRow(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, spec: &'static F
                 <input
                     type="checkbox"
                     id=field.clone()
-                    data-fault=id
+                    data-fault=id.as_str()
                     prop:checked=on
                     on:change:target=move |ev| form.update(|f| f.set_fault(id, ev.target().checked()))
                 />
-                <code>{id}</code>
+                <code>{id.as_str()}</code>
             </label>
             <p class="fault-summary">
                 {spec.summary}
-                {entry.map(|e| view! { " → " <a href=entry_href(e.id)>{e.title}</a> })}
+                " → "
+                <a href=entry_href(entry)>{entry.title()}</a>
             </p>
             {strength}
             {move || {
@@ -114,7 +114,7 @@ fn FaultRow(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, spec: &'static F
                     view! { <p class="field-error" data-error-for=fault_field(id) role="alert">{message}</p> }
                 })
             }}
-            <button type="button" class="link show-me" data-show-me=id title=scenario on:click=move |_| form.update(|f| *f = RunForm::show_me(id).keeping_own_text(f))>
+            <button type="button" class="link show-me" data-show-me=id.as_str() title=scenario on:click=move |_| form.update(|f| *f = RunForm::show_me(id).keeping_own_text(f))>
                 "show me"
             </button>
         </li>

@@ -6,12 +6,12 @@ use super::guide_text::{bullets, causes, rich, snippets};
 use crate::checklist::run_checklist;
 use crate::form::RunForm;
 use crate::route::{entry_href, section_href, Route};
-use faultline_engine::faults::FAULTS;
-use faultline_engine::guide::{self, GuideEntry, QUICK_DIAGNOSIS, SECTIONS};
+use faultline_engine::faults::{measured, FaultId, FAULTS};
+use faultline_engine::guide::{EntryId, GuideEntry, QUICK_DIAGNOSIS, SECTIONS};
 use leptos::prelude::*;
 
 /// Sets the form up for fault `id`'s scenario, starts the run and shows the trainer.
-fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: &'static str) {
+fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: FaultId) {
     let shown = RunForm::show_me(id);
     let config = shown.to_config();
     form.update(|f| *f = shown.keeping_own_text(f));
@@ -36,19 +36,15 @@ pub fn GuideIndex(controller: Controller) -> impl IntoView {
     let rows = QUICK_DIAGNOSIS
         .iter()
         .map(|row| {
-            let section = guide::section(row.section_id).map_or(row.section_id, |s| s.title);
-            let links = row
-                .entries
-                .iter()
-                .filter_map(|id| guide::entry(id))
-                .map(|e| view! { <li><a href=entry_href(e.id)>{e.title}</a></li> })
-                .collect_view();
+            let section = row.section.title();
+            let links =
+                row.entries.iter().map(|&id| view! { <li><a href=entry_href(id)>{id.title()}</a></li> }).collect_view();
             view! {
                 <tr>
                     <td>{row.symptom}</td>
                     <td>{row.stage}</td>
                     <td>
-                        <a href=section_href(row.section_id) class="section-link">{section}</a>
+                        <a href=section_href(row.section) class="section-link">{section}</a>
                         <ul class="plain">{links}</ul>
                     </td>
                 </tr>
@@ -58,25 +54,26 @@ pub fn GuideIndex(controller: Controller) -> impl IntoView {
     let sections = SECTIONS
         .iter()
         .map(|s| {
-            let entries = guide::entries_in(s.id)
-                .map(|e| {
-                    let faults = FAULTS.iter().filter(|f| f.guide_entry == e.id).count();
-                    let reproduce = match faults {
-                        0 => String::new(),
-                        1 => " · 1 fault reproduces it".to_string(),
-                        n => format!(" · {n} faults reproduce it"),
-                    };
-                    view! {
-                        <li>
-                            <a href=entry_href(e.id)>{e.title}</a>
-                            <span class="muted">{reproduce}</span>
-                            <p>{e.summary}</p>
-                        </li>
-                    }
-                })
-                .collect_view();
+            let entries =
+                s.id.entries()
+                    .map(|e| {
+                        let faults = FAULTS.iter().filter(|f| f.guide_entry == e.id).count();
+                        let reproduce = match faults {
+                            0 => String::new(),
+                            1 => " · 1 fault reproduces it".to_string(),
+                            n => format!(" · {n} faults reproduce it"),
+                        };
+                        view! {
+                            <li>
+                                <a href=entry_href(e.id)>{e.title}</a>
+                                <span class="muted">{reproduce}</span>
+                                <p>{e.summary}</p>
+                            </li>
+                        }
+                    })
+                    .collect_view();
             view! {
-                <section class="guide-section" id=s.id>
+                <section class="guide-section" id=s.id.as_str()>
                     <h2>{s.title}</h2>
                     <ul class="entry-list">{entries}</ul>
                 </section>
@@ -110,7 +107,7 @@ pub fn GuideIndex(controller: Controller) -> impl IntoView {
                         key=|c| (c.id, c.check, c.detail.clone())
                         children=|c| {
                             view! {
-                                <li data-item=c.id data-check=c.check.as_str()>
+                                <li data-item=c.id.as_str() data-check=c.check.as_str()>
                                     <span class="tick" aria-hidden="true"></span>
                                     <div>
                                         <p class="check-text">{c.text}</p>
@@ -138,7 +135,7 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
     let related = entry
         .related
         .iter()
-        .filter_map(|id| guide::entry(id))
+        .map(|id| id.entry())
         .map(|e| view! { <li><a href=entry_href(e.id)>{e.title}</a>" — "{e.summary}</li> })
         .collect_view();
     let faults: Vec<_> = FAULTS.iter().filter(|f| f.guide_entry == entry.id).collect();
@@ -158,10 +155,10 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
                 view! {
                     <li class="reproduce">
                         <div>
-                            <code>{f.id}</code>
+                            <code>{f.id.as_str()}</code>
                             <p>{f.summary}" (with "{settings}")"</p>
                         </div>
-                        <button type="button" class="primary" data-try=f.id on:click=move |_| try_fault(controller, form, f.id)>
+                        <button type="button" class="primary" data-try=f.id.as_str() on:click=move |_| try_fault(controller, form, f.id)>
                             "Try it"
                         </button>
                     </li>
@@ -171,11 +168,11 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
         view! { <ul class="plain reproduce-list">{items}</ul> }.into_any()
     };
     view! {
-        <main class="guide" id="guide-entry" data-entry-page=entry.id>
+        <main class="guide" id="guide-entry" data-entry-page=entry.id.as_str()>
             <nav class="breadcrumb" aria-label="Breadcrumb">
                 <a href=Route::GuideIndex.href()>"Guide"</a>
                 " › "
-                <a href=section_href(entry.section_id)>{entry.section}</a>
+                <a href=section_href(entry.section)>{entry.section.title()}</a>
             </nav>
             <h1>{entry.title}</h1>
             <p class="lede">{rich(entry.summary)}</p>
@@ -184,7 +181,7 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
                     view! {
                         <aside class="live-finding">
                             <h2>"Your current run shows this"</h2>
-                            <ul class="evidence">{f.evidence.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
+                            <ul class="evidence">{f.evidence.iter().map(|e| view! { <li>{e.to_string()}</li> }).collect_view()}</ul>
                         </aside>
                     }
                 })
@@ -203,7 +200,7 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
                     {reproduce}
                 </section>
             </div>
-            {measured(entry.id)}
+            {measured_notes(entry.id)}
             <section class="guide-card">
                 <h2>"Diagnosis"</h2>
                 {snippets(entry.diagnosis)}
@@ -221,14 +218,14 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
 }
 
 /// Where Faultline's measurements disagree with the guide's text: said plainly, with the numbers.
-fn measured(entry: &'static str) -> impl IntoView {
-    let notes: Vec<_> = faultline_engine::guide::measured::for_entry(entry).collect();
+fn measured_notes(entry: EntryId) -> impl IntoView {
+    let notes: Vec<_> = measured::for_entry(entry).collect();
     (!notes.is_empty()).then(|| {
         let items = notes
             .into_iter()
             .map(|m| {
                 view! {
-                    <li data-measured=m.fault>
+                    <li data-measured=m.fault.as_str()>
                         <p>
                             <strong>"The guide says "</strong>
                             {m.guide_says}

@@ -1,7 +1,7 @@
 //! The guide's content as markup, shared by the guide pages and the symptom panel.
 
 use crate::markup::{spans, Span};
-use faultline_engine::guide::Snippet;
+use faultline_engine::guide::{Cause, CauseId, Snippet};
 use leptos::prelude::*;
 
 /// A sentence with its `code` spans.
@@ -40,22 +40,22 @@ pub fn snippets(items: &'static [Snippet]) -> impl IntoView {
 }
 
 /// The causes, most common first; the one the evidence points to, if any, comes first and is marked.
-pub fn causes(items: &'static [&'static str], pointed: Option<usize>) -> impl IntoView {
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    if let Some(p) = pointed.filter(|&p| p < items.len()) {
-        order.retain(|&i| i != p);
-        order.insert(0, p);
+pub fn causes(items: &'static [Cause], pointed: Option<CauseId>) -> impl IntoView {
+    let mut order: Vec<&'static Cause> = items.iter().collect();
+    if let Some(p) = order.iter().position(|c| Some(c.id) == pointed) {
+        let first = order.remove(p);
+        order.insert(0, first);
     }
     view! {
         <ul class="guide-list causes">
             {order
                 .into_iter()
-                .map(|i| {
-                    let marked = pointed == Some(i);
+                .map(|cause| {
+                    let marked = pointed == Some(cause.id);
                     view! {
-                        <li class:pointed=marked data-cause=i>
+                        <li class:pointed=marked data-cause=cause.id.as_str()>
                             {marked.then(|| view! { <span class="badge">"the evidence points here"</span> " " })}
-                            {rich(items[i])}
+                            {rich(cause.text)}
                         </li>
                     }
                 })

@@ -9,6 +9,7 @@ use crate::form::RunForm;
 use crate::range_view::{lr_text, RangeState, RangeView};
 use crate::route::entry_href;
 use faultline_engine::lr_range::GUIDE_ENTRY;
+use faultline_engine::settings::SettingKey;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::prelude::*;
@@ -63,13 +64,13 @@ fn UseSuggestion(range: RwSignal<RangeView>, form: RwSignal<RunForm>) -> impl In
     let suggested = move || range.with(RangeView::suggested_text);
     let exact = move || range.with(|r| r.suggestion().map(|s| s.lr.to_string()));
     let applied = move || {
-        suggested().filter(|text| form.with(|f| f.get("lr") == text.as_str())).map(|text| {
+        suggested().filter(|text| form.with(|f| f.get(SettingKey::Lr) == text.as_str())).map(|text| {
             view! { <p id="lr-used" class="lr-used" role="status">{format!("The learning rate is now {text}; the next run uses it.")}</p> }
         })
     };
     let use_it = move |_| {
         if let Some(text) = suggested() {
-            form.update(|f| f.set("lr", text));
+            form.update(|f| f.set(SettingKey::Lr, text));
         }
     };
     move || {

@@ -11,7 +11,7 @@ use super::telemetry::TelemetryCharts;
 use crate::form::RunForm;
 use crate::mystery::{hidden_faults, judge, round_form, Round, Score, Verdict, SCORE_KEY};
 use crate::route::{entry_href, Route};
-use faultline_engine::guide::{self, SECTIONS};
+use faultline_engine::guide::{EntryId, SECTIONS};
 use leptos::prelude::*;
 
 fn load_score() -> (Score, Option<String>) {
@@ -32,7 +32,7 @@ fn fresh_seed() -> u64 {
 
 /// What the learner sees once they have guessed: per hidden fault, its verdict and the guess paired
 /// with it.
-type Reveal = Vec<(Verdict, Option<&'static str>)>;
+type Reveal = Vec<(Verdict, Option<EntryId>)>;
 
 /// The score in words.
 fn score_text(s: &Score) -> String {
@@ -46,11 +46,8 @@ fn entry_options() -> impl IntoView {
     SECTIONS
         .iter()
         .map(|s| {
-            let entries = guide::ENTRIES
-                .iter()
-                .filter(|e| e.section_id == s.id)
-                .map(|e| view! { <option value=e.id>{e.title}</option> })
-                .collect_view();
+            let entries =
+                s.id.entries().map(|e| view! { <option value=e.id.as_str()>{e.title}</option> }).collect_view();
             view! { <optgroup label=s.title>{entries}</optgroup> }
         })
         .collect_view()
@@ -74,8 +71,7 @@ pub fn MysteryPage(controller: Controller, form: RwSignal<RunForm>, faults: usiz
     };
     let chosen = guesses.clone();
     let submit = move |_| {
-        let named: Vec<&'static str> =
-            chosen.iter().filter_map(|g| g.with(|g| guide::entry(g)).map(|e| e.id)).collect();
+        let named: Vec<EntryId> = chosen.iter().filter_map(|g| g.with(|g| g.parse().ok())).collect();
         if named.len() < chosen.len() {
             return;
         }
@@ -177,8 +173,7 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
         .zip(reveal.iter())
         .enumerate()
         .map(|(i, (fault, &(verdict, guess)))| {
-            let answer = guide::entry(fault.guide_entry);
-            let guessed = guess.and_then(guide::entry);
+            let answer = fault.guide_entry;
             let heading =
                 if round.faults == 1 { "The hidden fault".to_string() } else { format!("Hidden fault {}", i + 1) };
             view! {
@@ -186,15 +181,15 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
                     <div>
                         <h3>{heading}</h3>
                         <p id=format!("mystery-answer{}", suffix(i))>
-                            <code>{fault.id}</code>
+                            <code>{fault.id.as_str()}</code>
                             {format!(": {}. ", fault.summary)}
-                            {answer.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
+                            <a href=entry_href(answer)>{answer.title()}</a>
                         </p>
                     </div>
                     <div>
                         <h3>"Your guess"</h3>
                         <p id=format!("mystery-your-guess{}", suffix(i))>
-                            {guessed.map(|e| view! { <a href=entry_href(e.id)>{e.title}</a> })}
+                            {guess.map(|e| view! { <a href=entry_href(e)>{e.title()}</a> })}
                         </p>
                     </div>
                     <p class="verdict">{verdict_text(verdict)}</p>
@@ -211,11 +206,11 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
             v.findings()
                 .iter()
                 .map(|f| {
-                    let title = guide::entry(&f.entry).map_or(f.entry.as_str(), |e| e.title).to_string();
-                    let lines = f.evidence.iter().map(|l| view! { <li>{l.clone()}</li> }).collect_view();
+                    let title = f.entry.title();
+                    let lines = f.evidence.iter().map(|l| view! { <li>{l.to_string()}</li> }).collect_view();
                     view! {
                         <div class="mystery-finding">
-                            <a href=entry_href(&f.entry)>{title}</a>
+                            <a href=entry_href(f.entry)>{title}</a>
                             {format!(" ({:.0}%)", f.score * 100.0)}
                             <ul>{lines}</ul>
                         </div>

@@ -6,7 +6,7 @@ use super::controller::Controller;
 use crate::form::FieldErrors;
 use crate::generation::{entropy_text, field_id, percent, GenerateForm, GENERATION_KEYS};
 use crate::run_view::RunView;
-use faultline_engine::settings::{setting, Setting, SettingKind};
+use faultline_engine::settings::{Setting, SettingKey, SettingKind};
 use faultline_engine::telemetry::SampleStats;
 use leptos::prelude::*;
 
@@ -40,7 +40,7 @@ pub fn GeneratePanel(controller: Controller) -> impl IntoView {
             controller.generate(request);
         }
     };
-    let fields = GENERATION_KEYS.iter().filter_map(|k| setting(k)).map(|s| field(form, errors, s)).collect_view();
+    let fields = GENERATION_KEYS.iter().map(|k| field(form, errors, k.setting())).collect_view();
     view! {
         <section id="generate" class="generate-panel" aria-labelledby="generate-title">
             <h2 id="generate-title">"Generate from the current model"</h2>
@@ -128,8 +128,9 @@ fn FieldError(errors: Memo<FieldErrors>, key: &'static str) -> impl IntoView {
 
 fn field(form: RwSignal<GenerateForm>, errors: Memo<FieldErrors>, s: &'static Setting) -> AnyView {
     let key = s.key;
-    let id = field_id(key);
-    let label = if key == "sample-tokens" { "Tokens to generate" } else { s.label };
+    let name = key.as_str();
+    let id = field_id(name);
+    let label = if key == SettingKey::SampleTokens { "Tokens to generate" } else { s.label };
     if s.kind == SettingKind::Flag {
         return view! {
             <div class="field flag">
@@ -150,10 +151,11 @@ fn field(form: RwSignal<GenerateForm>, errors: Memo<FieldErrors>, s: &'static Se
         }
         .into_any();
     }
-    let unused = move || matches!(key, "temperature" | "top-k" | "top-p") && form.with(GenerateForm::greedy);
+    let sampling_only = matches!(key, SettingKey::Temperature | SettingKey::TopK | SettingKey::TopP);
+    let unused = move || sampling_only && form.with(GenerateForm::greedy);
     let mode = if matches!(s.kind, SettingKind::Integer { .. }) { "numeric" } else { "decimal" };
     view! {
-        <div class="field" class:invalid=move || has_error(errors, key) class:unused=unused>
+        <div class="field" class:invalid=move || has_error(errors, name) class:unused=unused>
             <label for=id.clone()>{label}</label>
             <input
                 id=id
@@ -165,7 +167,7 @@ fn field(form: RwSignal<GenerateForm>, errors: Memo<FieldErrors>, s: &'static Se
                 prop:value=move || form.with(|f| f.get(key).to_string())
                 on:input:target=move |ev| form.update(|f| f.set(key, ev.target().value()))
             />
-            <FieldError errors key />
+            <FieldError errors key=name />
         </div>
     }
     .into_any()

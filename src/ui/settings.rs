@@ -6,22 +6,20 @@ use super::local_storage;
 use crate::form::{human_bytes, FieldErrors, OwnText, RunForm, MAIN_SETTINGS, OWN_TEXT, OWN_TEXT_KEY};
 use faultline_engine::data::CorpusId;
 use faultline_engine::data::MAX_TEXT_BYTES;
-use faultline_engine::settings::{setting, Setting, SettingKind, SETTINGS};
+use faultline_engine::settings::{Setting, SettingKey, SettingKind, SETTINGS};
 use faultline_engine::Preset;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 #[component]
 pub fn RunSettings(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl IntoView {
-    let main = MAIN_SETTINGS.iter().filter_map(|key| setting(key)).map(|s| field(form, errors, s)).collect_view();
+    let main = MAIN_SETTINGS.iter().map(|key| field(form, errors, key.setting())).collect_view();
     let more: Vec<&'static Setting> = SETTINGS.iter().filter(|s| !MAIN_SETTINGS.contains(&s.key)).collect();
-    let keys: Vec<&'static str> = more.iter().map(|s| s.key).collect();
+    let keys: Vec<SettingKey> = more.iter().map(|s| s.key).collect();
+    let shown_first = |field: &str| MAIN_SETTINGS.iter().any(|key| key.as_str() == field);
     let open = Memo::new(move |_| {
-        let changed = form.with(|f| keys.iter().any(|k| f.differs_from_default(k)));
-        changed
-            || errors.with(|es| {
-                es.iter().any(|e| !MAIN_SETTINGS.contains(&e.field.as_str()) && !e.field.starts_with("fault-"))
-            })
+        let changed = form.with(|f| keys.iter().any(|&k| f.differs_from_default(k)));
+        changed || errors.with(|es| es.iter().any(|e| !shown_first(&e.field) && !e.field.starts_with("fault-")))
     });
     let more = more.into_iter().map(|s| field(form, errors, s)).collect_view();
     view! {
@@ -39,7 +37,7 @@ pub fn RunSettings(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl I
 
 fn field(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, s: &'static Setting) -> AnyView {
     match s.kind {
-        SettingKind::Choice(options) if s.key == "corpus" => {
+        SettingKind::Choice(options) if s.key == SettingKey::Corpus => {
             let options = options.iter().copied().chain([OWN_TEXT]).collect();
             view! {
                 <SelectField form errors setting=s options />
@@ -78,7 +76,8 @@ fn TextField(
     setting: &'static Setting,
     mode: &'static str,
 ) -> impl IntoView {
-    let name = setting.key;
+    let key = setting.key;
+    let name = key.as_str();
     let error = field_error(errors, name);
     view! {
         <div class="field" class:invalid=move || error().is_some()>
@@ -92,8 +91,8 @@ fn TextField(
                 spellcheck="false"
                 aria-invalid=move || if error().is_some() { "true" } else { "false" }
                 aria-describedby=format!("{name}-hint {name}-error")
-                prop:value=move || form.with(|f| f.get(name).to_string())
-                on:input:target=move |ev| form.update(|f| f.set(name, ev.target().value()))
+                prop:value=move || form.with(|f| f.get(key).to_string())
+                on:input:target=move |ev| form.update(|f| f.set(key, ev.target().value()))
             />
             <p class="hint" id=format!("{name}-hint")>{setting.help}</p>
             <FieldError errors name />
@@ -103,8 +102,9 @@ fn TextField(
 
 #[component]
 fn FlagField(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, setting: &'static Setting) -> impl IntoView {
-    let name = setting.key;
-    let on = move || form.with(|f| matches!(f.get(name).trim(), "on" | "true" | "1"));
+    let key = setting.key;
+    let name = key.as_str();
+    let on = move || form.with(|f| matches!(f.get(key).trim(), "on" | "true" | "1"));
     view! {
         <div class="field flag">
             <label>
@@ -116,7 +116,7 @@ fn FlagField(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, setting: &'stat
                     prop:checked=on
                     on:change:target=move |ev| {
                         let value = if ev.target().checked() { "on" } else { "off" };
-                        form.update(|f| f.set(name, value.to_string()));
+                        form.update(|f| f.set(key, value.to_string()));
                     }
                 />
                 " "
@@ -129,13 +129,13 @@ fn FlagField(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, setting: &'stat
 }
 
 /// What each choice means, shown under the select.
-fn describe_choice(key: &str, id: &str) -> String {
+fn describe_choice(key: SettingKey, id: &str) -> String {
     match key {
-        "config" => Preset::parse(id).map(preset_hint).unwrap_or_default(),
-        "corpus" if id == OWN_TEXT => {
+        SettingKey::Config => Preset::parse(id).map(preset_hint).unwrap_or_default(),
+        SettingKey::Corpus if id == OWN_TEXT => {
             format!("text you paste or read from a file, up to {}", human_bytes(MAX_TEXT_BYTES as u64))
         }
-        "corpus" => CorpusId::parse(id).map(|c| c.description().to_string()).unwrap_or_default(),
+        SettingKey::Corpus => CorpusId::parse(id).map(|c| c.description().to_string()).unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -152,9 +152,10 @@ fn SelectField(
     setting: &'static Setting,
     options: Vec<&'static str>,
 ) -> impl IntoView {
-    let name = setting.key;
+    let key = setting.key;
+    let name = key.as_str();
     let hint = move || {
-        let described = form.with(|f| describe_choice(name, f.get(name)));
+        let described = form.with(|f| describe_choice(key, f.get(key)));
         if described.is_empty() {
             setting.help.to_string()
         } else {
@@ -168,14 +169,14 @@ fn SelectField(
                 id=name
                 name=name
                 aria-describedby=format!("{name}-hint {name}-error")
-                on:change:target=move |ev| form.update(|f| f.set(name, ev.target().value()))
+                on:change:target=move |ev| form.update(|f| f.set(key, ev.target().value()))
             >
                 {options
                     .into_iter()
                     .map(|id| {
-                        let selected = move || form.with(|f| f.get(name) == id);
+                        let selected = move || form.with(|f| f.get(key) == id);
                         view! {
-                            <option value=id title=describe_choice(name, id) prop:selected=selected>
+                            <option value=id title=describe_choice(key, id) prop:selected=selected>
                                 {if id == OWN_TEXT { "your own text" } else { id }}
                             </option>
                         }
@@ -232,7 +233,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
     let text = Memo::new(move |_| form.with(|f| f.own_text().text.clone()));
     let size = Memo::new(move |_| form.with(|f| f.own_text().size_line()));
     let source = Memo::new(move |_| form.with(|f| f.own_text().name.clone()));
-    let message = Memo::new(move |_| form.with(RunForm::own_text_message));
+    let message = Memo::new(move |_| form.with(|f| f.own_text().message()));
     let warning = Memo::new(move |_| form.with(|f| f.own_text().warning()));
     // Red only when the text itself is unusable; a refused file leaves a good text as it was.
     let invalid = Memo::new(move |_| form.with(|f| f.own_text().error().is_some()));
@@ -241,7 +242,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
         let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
         input.set_value("");
         let name = file.name();
-        if !form.try_update(|f| f.accept_file_size(&name, file.size() as u64)).unwrap_or(false) {
+        if !form.try_update(|f| f.own_text_mut().accept_file_size(&name, file.size() as u64)).unwrap_or(false) {
             return;
         }
         let reading = wasm_bindgen_futures::JsFuture::from(file.array_buffer());
@@ -249,9 +250,9 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
             match reading.await {
                 Ok(buffer) => {
                     let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-                    form.update(|f| f.read_file(&name, bytes));
+                    form.update(|f| f.own_text_mut().read_file(&name, bytes));
                 }
-                Err(_) => form.update(|f| f.file_unreadable(&name)),
+                Err(_) => form.update(|f| f.own_text_mut().file_unreadable(&name)),
             }
         });
     };
@@ -268,7 +269,7 @@ fn OwnTextField(form: RwSignal<RunForm>) -> impl IntoView {
                     aria-invalid=move || if invalid.get() { "true" } else { "false" }
                     aria-describedby="own-text-size own-text-warning own-text-error"
                     prop:value=move || text.get()
-                    on:input:target=move |ev| form.update(|f| f.set_own_text(ev.target().value()))
+                    on:input:target=move |ev| form.update(|f| f.own_text_mut().set_text(ev.target().value()))
                 ></textarea>
                 <label class="own-text-file">
                     "or read a text file: "

@@ -6,17 +6,13 @@ use super::guide_text::{bullets, causes, snippets};
 use crate::form::RunForm;
 use crate::route::entry_href;
 use crate::symptoms::{fixes_for, pointed_cause, shown};
-use faultline_engine::guide::{self, GuideEntry};
+use faultline_engine::guide::GuideEntry;
 use leptos::prelude::*;
 
 #[component]
 pub fn SymptomPanel(controller: Controller, form: RwSignal<RunForm>) -> impl IntoView {
     let view = controller.view;
-    let entries = Memo::new(move |_| {
-        view.with(|v| {
-            shown(v.findings()).iter().filter_map(|f| guide::entry(&f.entry)).map(|e| e.id).collect::<Vec<_>>()
-        })
-    });
+    let entries = Memo::new(move |_| view.with(|v| shown(v.findings()).iter().map(|f| f.entry).collect::<Vec<_>>()));
     let read_at = move || view.with(|v| v.diagnosis.as_ref().map_or(0, |d| d.step));
     let intro = move || {
         let n = view.with(|v| v.findings().len());
@@ -34,9 +30,7 @@ pub fn SymptomPanel(controller: Controller, form: RwSignal<RunForm>) -> impl Int
             <For
                 each=move || entries.get().into_iter().enumerate()
                 key=|pair| *pair
-                children=move |(rank, id)| {
-                    guide::entry(id).map(|entry| view! { <FindingCard controller form entry rank /> })
-                }
+                children=move |(rank, id)| view! { <FindingCard controller form entry=id.entry() rank /> }
             />
         </aside>
     }
@@ -54,7 +48,7 @@ fn FindingCard(
     let score = move || finding.with(|f| f.as_ref().map(|f| format!("{:.0}%", f.score * 100.0)).unwrap_or_default());
     let evidence = move || {
         finding.with(|f| {
-            f.iter().flat_map(|f| f.evidence.iter()).map(|line| view! { <li>{line.clone()}</li> }).collect_view()
+            f.iter().flat_map(|f| f.evidence.iter()).map(|line| view! { <li>{line.to_string()}</li> }).collect_view()
         })
     };
     let pointed = Memo::new(move |_| {
@@ -85,14 +79,14 @@ fn FindingCard(
             .collect_view()
     };
     view! {
-        <article class="finding" class:top=rank == 0 data-entry=entry.id>
+        <article class="finding" class:top=rank == 0 data-entry=entry.id.as_str()>
             <header class="finding-head">
                 <h3>
                     <a href=entry_href(entry.id)>{entry.title}</a>
                 </h3>
                 <span class="score" title="how strongly the evidence points here">{score}</span>
             </header>
-            <p class="finding-section">{entry.section}</p>
+            <p class="finding-section">{entry.section.title()}</p>
             <h4>"Measured"</h4>
             <ul class="evidence">{evidence}</ul>
             <Show when=move || fixes.with(|f| !f.is_empty())>

@@ -508,6 +508,8 @@ impl Run {
 mod tests {
     use super::*;
     use crate::protocol::Compute;
+    use faultline_engine::faults::FaultId;
+    use faultline_engine::guide::EntryId;
     use faultline_engine::lr_range::{RangePoint, RangeSettings};
     use faultline_engine::sampling::SamplingConfig;
     use faultline_engine::trainer::native_clock;
@@ -669,8 +671,8 @@ mod tests {
             panic!("{:?}", all.last())
         };
         assert!(*step <= 200 && !tensor.is_empty() && message.contains(tensor.as_str()), "{message}");
-        assert_eq!(findings[0].entry, "loss-becomes-nan");
-        assert!(findings[0].evidence[0].contains(tensor.as_str()), "{:?}", findings[0].evidence);
+        assert_eq!(findings[0].entry, EntryId::LossBecomesNan);
+        assert!(findings[0].evidence[0].to_string().contains(tensor.as_str()), "{:?}", findings[0].evidence);
         let last_good = step_numbers(&all).last().copied().unwrap_or(0);
         assert_eq!(last_good + 1, *step, "every good step was reported before the stop");
         assert!(s.handle(ToWorker::Resume).is_empty(), "a stopped run cannot be resumed");
@@ -680,7 +682,7 @@ mod tests {
     fn every_evaluation_is_followed_by_the_detectors_reading() {
         let mut s = Session::new(native_clock);
         let mut leaky = config(10);
-        leaky.faults.set("no-causal-mask", None).unwrap();
+        leaky.faults.set(FaultId::NoCausalMask, None).unwrap();
         s.handle(ToWorker::Start { run: 3, config: Box::new(leaky), paused: false, compute: Compute::Cpu });
         let mut all = Vec::new();
         while s.is_running() {
@@ -692,7 +694,7 @@ mod tests {
         for (event, expected_step) in after_evals.into_iter().zip([5, 10]) {
             let RunEvent::Diagnosis { step, vocab_size, findings } = event else { panic!("{event:?}") };
             assert_eq!((*step, *vocab_size > 0), (expected_step, true));
-            assert_eq!(findings[0].entry, "attention-looks-at-future-in-causal-model", "{findings:?}");
+            assert_eq!(findings[0].entry, EntryId::AttentionLooksAtFutureInCausalModel, "{findings:?}");
         }
     }
 
@@ -700,7 +702,7 @@ mod tests {
     fn running_out_of_memory_at_the_start_is_diagnosed() {
         let mut s = Session::new(native_clock);
         let mut huge = config(10);
-        huge.faults.set("batch-too-large", Some(4096.0)).unwrap();
+        huge.faults.set(FaultId::BatchTooLarge, Some(4096.0)).unwrap();
         let out = events(
             s.handle(ToWorker::Start { run: 6, config: Box::new(huge), paused: false, compute: Compute::Cpu }),
             6,
@@ -711,7 +713,7 @@ mod tests {
         };
         assert!(message.contains("out of memory"), "{message}");
         assert!(*vocab_size > 0);
-        assert_eq!(findings.iter().map(|f| f.entry.as_str()).collect::<Vec<_>>(), ["out-of-memory-oom"]);
+        assert_eq!(findings.iter().map(|f| f.entry).collect::<Vec<_>>(), [EntryId::OutOfMemoryOom]);
         assert!(!s.is_running());
     }
 

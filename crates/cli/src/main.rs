@@ -10,7 +10,7 @@ use faultline_engine::config::{CorpusSource, Preset, RunConfig};
 use faultline_engine::data::{CorpusId, Dataset};
 use faultline_engine::diagnosis::diagnose;
 use faultline_engine::faults::FAULTS;
-use faultline_engine::guide;
+use faultline_engine::guide::{self, EntryId};
 use faultline_engine::lr_range::{self, RangeEnd, RangeResult, RangeSettings};
 use faultline_engine::settings::{setting, SettingKind, SETTINGS};
 use faultline_engine::telemetry::History;
@@ -209,7 +209,7 @@ fn train(rest: &[String]) -> Result<(), Failure> {
             _ => match setting(key) {
                 Some(s) if flag.starts_with("--") => {
                     let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
-                    pairs.push((s.key, value));
+                    pairs.push((s.key.as_str(), value));
                 }
                 _ => return Err(ArgError(format!("{flag}: unknown argument for 'train'")).into()),
             },
@@ -331,7 +331,7 @@ fn fresh(pairs: &[(&str, &str)], text_file: Option<&str>, json: bool) -> Result<
 
 /// The detector's reading of a run refused before its first step: a history that holds nothing but
 /// `error`, with the vocabulary of the corpus `cfg` loads (returned with it).
-fn diagnose_refused(cfg: &RunConfig, error: EngineError) -> Result<(Dataset, Vec<String>), Failure> {
+fn diagnose_refused(cfg: &RunConfig, error: EngineError) -> Result<(Dataset, Vec<EntryId>), Failure> {
     let dataset =
         Dataset::load_with(&cfg.corpus, cfg.seed, cfg.model(0).context, &cfg.faults).map_err(|e| refusal(e, cfg))?;
     let history = History { vocab_size: dataset.tokenizer.vocab_size(), stopped: Some(error), ..History::default() };
@@ -419,7 +419,7 @@ fn lr_find(rest: &[String]) -> Result<(), Failure> {
             _ => match setting(key) {
                 Some(s) if flag.starts_with("--") => {
                     let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
-                    pairs.push((s.key, value));
+                    pairs.push((s.key.as_str(), value));
                 }
                 _ => return Err(ArgError(format!("{flag}: unknown argument for 'lr-find'")).into()),
             },
@@ -478,7 +478,7 @@ fn lr_find(rest: &[String]) -> Result<(), Failure> {
 
 /// `lr-find --json`'s document: the sweep, the guide entry it follows and the detector's `diagnosis`
 /// of a sweep refused before its first step (null for one that ran: the detector reads training runs).
-fn sweep_doc(result: &RangeResult, diagnosis: Option<Vec<String>>) -> Value {
+fn sweep_doc(result: &RangeResult, diagnosis: Option<Vec<EntryId>>) -> Value {
     let mut doc = serde_json::to_value(result).expect("the sweep serialises");
     doc["guide_entry"] = json!(lr_range::GUIDE_ENTRY);
     doc["diagnosis"] = json!(diagnosis);
@@ -507,7 +507,7 @@ fn settings_cmd(rest: &[String]) -> Result<(), Failure> {
     }
     let defaults = RunConfig::default();
     for s in SETTINGS {
-        out!("--{:<20} {:<12} {}", s.key, defaults.get(s.key).unwrap_or_default(), s.help)?;
+        out!("--{:<20} {:<12} {}", s.key, defaults.get(s.key), s.help)?;
     }
     Ok(())
 }
@@ -546,7 +546,7 @@ fn guide_cmd(rest: &[String]) -> Result<(), Failure> {
             "entries": guide::ENTRIES,
             "quick_diagnosis": guide::QUICK_DIAGNOSIS,
             "checklist": guide::CHECKLIST,
-            "measured": guide::measured::MEASURED,
+            "measured": faultline_engine::faults::measured::MEASURED,
         });
         out!("{}", serde_json::to_string_pretty(&doc).expect("guide serialises"))?;
         return Ok(());

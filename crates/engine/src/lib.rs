@@ -25,7 +25,7 @@ pub mod data;
 pub mod diagnosis;
 pub mod error;
 pub mod faults;
-pub mod guide;
+pub use faultline_guide as guide;
 pub mod lr_range;
 pub mod memory;
 pub mod model;

@@ -19,10 +19,11 @@ use crate::backend::{Backend, CpuBackend};
 use crate::config::RunConfig;
 use crate::error::{ConfigError, EngineError};
 use crate::trainer::{Clock, Trainer};
+use faultline_guide::EntryId;
 use serde::{Deserialize, Serialize};
 
 /// The guide entry this test follows.
-pub const GUIDE_ENTRY: &str = "finding-the-right-learning-rate";
+pub const GUIDE_ENTRY: EntryId = EntryId::FindingTheRightLearningRate;
 
 /// The sweep stops once a loss exceeds this multiple of the first loss.
 pub const BLOWUP_FACTOR: f32 = 4.0;

@@ -6,7 +6,37 @@
 
 use crate::config::{CorpusSource, OptimizerKind, Preset, RunConfig};
 use crate::error::ConfigError;
+use crate::faults::FaultId;
+use faultline_guide::spelled_ids;
 use serde::Serialize;
+use std::fmt;
+
+spelled_ids! {
+    /// A run setting, in the order forms show them (the order of [`SETTINGS`]).
+    pub enum SettingKey {
+        Config => "config",
+        Heads => "heads",
+        Corpus => "corpus",
+        Steps => "steps",
+        Seed => "seed",
+        Lr => "lr",
+        Optimizer => "optimizer",
+        Warmup => "warmup",
+        GradClip => "grad-clip",
+        WeightDecay => "weight-decay",
+        Dropout => "dropout",
+        Batch => "batch",
+        GradAccum => "grad-accum",
+        MemoryBudget => "memory-budget",
+        EvalEvery => "eval-every",
+        Temperature => "temperature",
+        TopK => "top-k",
+        TopP => "top-p",
+        RepetitionPenalty => "repetition-penalty",
+        Greedy => "greedy",
+        SampleTokens => "sample-tokens",
+    }
+}
 
 /// What values a setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -21,81 +51,101 @@ pub enum SettingKind {
 /// One row of the settings table.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Setting {
-    /// The flag and URL parameter name.
-    pub key: &'static str,
+    /// The flag and URL parameter.
+    pub key: SettingKey,
     pub label: &'static str,
     pub help: &'static str,
     pub kind: SettingKind,
 }
 
-const fn int(key: &'static str, label: &'static str, help: &'static str, min: u64, max: u64) -> Setting {
+const fn int(key: SettingKey, label: &'static str, help: &'static str, min: u64, max: u64) -> Setting {
     Setting { key, label, help, kind: SettingKind::Integer { min, max } }
 }
 
-const fn num(key: &'static str, label: &'static str, help: &'static str, min: f64, max: f64) -> Setting {
+const fn num(key: SettingKey, label: &'static str, help: &'static str, min: f64, max: f64) -> Setting {
     Setting { key, label, help, kind: SettingKind::Number { min, max } }
 }
 
 /// Every setting, in the order forms show them.
 pub const SETTINGS: &[Setting] = &[
     Setting {
-        key: "config",
+        key: SettingKey::Config,
         label: "Model",
         help: "reference configuration: tiny (2 layers, d 64) or small (4 layers, d 128)",
         kind: SettingKind::Choice(&["tiny", "small"]),
     },
     Setting {
-        key: "heads",
+        key: SettingKey::Heads,
         label: "Attention heads",
         help: "heads per attention layer; fewer heads means wider ones (d_k = d_model / heads)",
         kind: SettingKind::Choice(&["1", "2", "4", "8"]),
     },
     Setting {
-        key: "corpus",
+        key: SettingKey::Corpus,
         label: "Corpus",
         help: "built-in training text",
         kind: SettingKind::Choice(&["toy-english", "arithmetic", "sorting"]),
     },
-    int("steps", "Steps", "optimiser steps to train", 1, crate::config::MAX_STEPS as u64),
-    int("seed", "Seed", "seeds the weights, the batches and the split", 0, u64::MAX),
-    num("lr", "Learning rate", "peak learning rate, reached after warmup", 1e-9, 100.0),
+    int(SettingKey::Steps, "Steps", "optimiser steps to train", 1, crate::config::MAX_STEPS as u64),
+    int(SettingKey::Seed, "Seed", "seeds the weights, the batches and the split", 0, u64::MAX),
+    num(SettingKey::Lr, "Learning rate", "peak learning rate, reached after warmup", 1e-9, 100.0),
     Setting {
-        key: "optimizer",
+        key: SettingKey::Optimizer,
         label: "Optimizer",
         help: "adamw or sgd (with momentum)",
         kind: SettingKind::Choice(&["adamw", "sgd"]),
     },
-    int("warmup", "Warmup steps", "steps of linear warmup from 0 to the peak rate", 0, crate::config::MAX_STEPS as u64),
-    num("grad-clip", "Gradient clip", "global gradient-norm ceiling; 0 turns clipping off", 0.0, 1e6),
-    num("weight-decay", "Weight decay", "decoupled weight decay of matrices and embeddings", 0.0, 1.0),
-    num("dropout", "Dropout", "probability of dropping an activation while training", 0.0, 0.95),
-    int("batch", "Batch size", "sequences per micro-batch", 1, crate::config::MAX_BATCH as u64),
-    int("grad-accum", "Gradient accumulation", "micro-batches summed before each update", 1, 1024),
-    int("memory-budget", "Memory budget (MiB)", "the most memory the run may allocate", 1, 65_536),
-    int("eval-every", "Evaluate every", "steps between evaluations", 1, 1_000_000),
-    num("temperature", "Temperature", "sampling temperature", 1e-3, 100.0),
-    int("top-k", "Top-k", "sample among the k most likely tokens; 0 turns it off", 0, 1_000_000),
-    num("top-p", "Top-p", "sample from the smallest set with this much probability; 1 turns it off", 1e-3, 1.0),
-    num("repetition-penalty", "Repetition penalty", "discourages recent tokens; 1 turns it off", 0.01, 100.0),
+    int(
+        SettingKey::Warmup,
+        "Warmup steps",
+        "steps of linear warmup from 0 to the peak rate",
+        0,
+        crate::config::MAX_STEPS as u64,
+    ),
+    num(SettingKey::GradClip, "Gradient clip", "global gradient-norm ceiling; 0 turns clipping off", 0.0, 1e6),
+    num(SettingKey::WeightDecay, "Weight decay", "decoupled weight decay of matrices and embeddings", 0.0, 1.0),
+    num(SettingKey::Dropout, "Dropout", "probability of dropping an activation while training", 0.0, 0.95),
+    int(SettingKey::Batch, "Batch size", "sequences per micro-batch", 1, crate::config::MAX_BATCH as u64),
+    int(SettingKey::GradAccum, "Gradient accumulation", "micro-batches summed before each update", 1, 1024),
+    int(SettingKey::MemoryBudget, "Memory budget (MiB)", "the most memory the run may allocate", 1, 65_536),
+    int(SettingKey::EvalEvery, "Evaluate every", "steps between evaluations", 1, 1_000_000),
+    num(SettingKey::Temperature, "Temperature", "sampling temperature", 1e-3, 100.0),
+    int(SettingKey::TopK, "Top-k", "sample among the k most likely tokens; 0 turns it off", 0, 1_000_000),
+    num(
+        SettingKey::TopP,
+        "Top-p",
+        "sample from the smallest set with this much probability; 1 turns it off",
+        1e-3,
+        1.0,
+    ),
+    num(SettingKey::RepetitionPenalty, "Repetition penalty", "discourages recent tokens; 1 turns it off", 0.01, 100.0),
     Setting {
-        key: "greedy",
+        key: SettingKey::Greedy,
         label: "Greedy decoding",
         help: "always take the most likely token",
         kind: SettingKind::Flag,
     },
-    int("sample-tokens", "Sample length", "tokens generated at each evaluation", 0, 10_000),
+    int(SettingKey::SampleTokens, "Sample length", "tokens generated at each evaluation", 0, 10_000),
 ];
 
 /// Looks a setting up by key.
+impl SettingKey {
+    /// The setting's row of the table.
+    pub fn setting(self) -> &'static Setting {
+        &SETTINGS[self.index()]
+    }
+}
+
+/// Looks a setting up by its spelling.
 pub fn setting(key: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.key == key)
+    key.parse::<SettingKey>().ok().map(SettingKey::setting)
 }
 
 impl Setting {
     /// Parses `value` for this setting, checking its range; the message names the setting.
     fn parse(&self, value: &str) -> Result<ParsedValue, ConfigError> {
         let v = value.trim();
-        let err = |m: String| ConfigError::new(self.key, m);
+        let err = |m: String| ConfigError::new(self.key.as_str(), m);
         match self.kind {
             SettingKind::Integer { min, max } => {
                 let n: u64 = v.parse().map_err(|_| err(format!("'{v}' is not a whole number")))?;
@@ -163,101 +213,195 @@ impl ParsedValue {
 
 impl RunConfig {
     /// Sets one setting from its text form. `config` also resets the batch size to the preset's.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let s = setting(key).ok_or_else(|| ConfigError::new(key, format!("unknown setting '{key}'")))?;
-        let v = s.parse(value)?;
+    pub fn set(&mut self, key: SettingKey, value: &str) -> Result<(), ConfigError> {
+        let v = key.setting().parse(value)?;
         match key {
-            "config" => {
+            SettingKey::Config => {
                 self.preset = Preset::parse(v.text())?;
                 self.batch_size = self.preset.batch_size();
             }
-            "heads" => self.heads = v.text().parse().expect("the table lists whole numbers"),
-            "corpus" => self.corpus = CorpusSource::Builtin(v.text().to_string()),
-            "steps" => self.steps = v.usize(),
-            "seed" => self.seed = v.int(),
-            "lr" => self.lr = v.num(),
-            "optimizer" => self.optimizer = OptimizerKind::parse(v.text())?,
-            "warmup" => self.warmup_steps = v.usize(),
-            "grad-clip" => self.grad_clip = v.num(),
-            "weight-decay" => self.weight_decay = v.num(),
-            "dropout" => self.dropout = v.num(),
-            "batch" => self.batch_size = v.usize(),
-            "grad-accum" => self.grad_accum = v.usize(),
-            "memory-budget" => self.memory_budget_mb = v.usize(),
-            "eval-every" => self.eval_every = v.usize(),
-            "temperature" => self.sampling.temperature = v.num(),
-            "top-k" => self.sampling.top_k = v.usize(),
-            "top-p" => self.sampling.top_p = v.num(),
-            "repetition-penalty" => self.sampling.repetition_penalty = v.num(),
-            "greedy" => self.sampling.greedy = v.flag(),
-            "sample-tokens" => self.sample_tokens = v.usize(),
-            _ => unreachable!("every key in SETTINGS has a field"),
+            SettingKey::Heads => self.heads = v.text().parse().expect("the table lists whole numbers"),
+            SettingKey::Corpus => self.corpus = CorpusSource::Builtin(v.text().to_string()),
+            SettingKey::Steps => self.steps = v.usize(),
+            SettingKey::Seed => self.seed = v.int(),
+            SettingKey::Lr => self.lr = v.num(),
+            SettingKey::Optimizer => self.optimizer = OptimizerKind::parse(v.text())?,
+            SettingKey::Warmup => self.warmup_steps = v.usize(),
+            SettingKey::GradClip => self.grad_clip = v.num(),
+            SettingKey::WeightDecay => self.weight_decay = v.num(),
+            SettingKey::Dropout => self.dropout = v.num(),
+            SettingKey::Batch => self.batch_size = v.usize(),
+            SettingKey::GradAccum => self.grad_accum = v.usize(),
+            SettingKey::MemoryBudget => self.memory_budget_mb = v.usize(),
+            SettingKey::EvalEvery => self.eval_every = v.usize(),
+            SettingKey::Temperature => self.sampling.temperature = v.num(),
+            SettingKey::TopK => self.sampling.top_k = v.usize(),
+            SettingKey::TopP => self.sampling.top_p = v.num(),
+            SettingKey::RepetitionPenalty => self.sampling.repetition_penalty = v.num(),
+            SettingKey::Greedy => self.sampling.greedy = v.flag(),
+            SettingKey::SampleTokens => self.sample_tokens = v.usize(),
         }
         Ok(())
     }
 
     /// The text form of one setting (what `set` accepts back).
-    pub fn get(&self, key: &str) -> Option<String> {
-        Some(match key {
-            "config" => self.preset.id().to_string(),
-            "heads" => self.heads.to_string(),
-            "corpus" => self.corpus.name().to_string(),
-            "steps" => self.steps.to_string(),
-            "seed" => self.seed.to_string(),
-            "lr" => self.lr.to_string(),
-            "optimizer" => self.optimizer.id().to_string(),
-            "warmup" => self.warmup_steps.to_string(),
-            "grad-clip" => self.grad_clip.to_string(),
-            "weight-decay" => self.weight_decay.to_string(),
-            "dropout" => self.dropout.to_string(),
-            "batch" => self.batch_size.to_string(),
-            "grad-accum" => self.grad_accum.to_string(),
-            "memory-budget" => self.memory_budget_mb.to_string(),
-            "eval-every" => self.eval_every.to_string(),
-            "temperature" => self.sampling.temperature.to_string(),
-            "top-k" => self.sampling.top_k.to_string(),
-            "top-p" => self.sampling.top_p.to_string(),
-            "repetition-penalty" => self.sampling.repetition_penalty.to_string(),
-            "greedy" => if self.sampling.greedy { "on" } else { "off" }.to_string(),
-            "sample-tokens" => self.sample_tokens.to_string(),
-            _ => return None,
-        })
+    pub fn get(&self, key: SettingKey) -> String {
+        match key {
+            SettingKey::Config => self.preset.id().to_string(),
+            SettingKey::Heads => self.heads.to_string(),
+            SettingKey::Corpus => self.corpus.name().to_string(),
+            SettingKey::Steps => self.steps.to_string(),
+            SettingKey::Seed => self.seed.to_string(),
+            SettingKey::Lr => self.lr.to_string(),
+            SettingKey::Optimizer => self.optimizer.id().to_string(),
+            SettingKey::Warmup => self.warmup_steps.to_string(),
+            SettingKey::GradClip => self.grad_clip.to_string(),
+            SettingKey::WeightDecay => self.weight_decay.to_string(),
+            SettingKey::Dropout => self.dropout.to_string(),
+            SettingKey::Batch => self.batch_size.to_string(),
+            SettingKey::GradAccum => self.grad_accum.to_string(),
+            SettingKey::MemoryBudget => self.memory_budget_mb.to_string(),
+            SettingKey::EvalEvery => self.eval_every.to_string(),
+            SettingKey::Temperature => self.sampling.temperature.to_string(),
+            SettingKey::TopK => self.sampling.top_k.to_string(),
+            SettingKey::TopP => self.sampling.top_p.to_string(),
+            SettingKey::RepetitionPenalty => self.sampling.repetition_penalty.to_string(),
+            SettingKey::Greedy => if self.sampling.greedy { "on" } else { "off" }.to_string(),
+            SettingKey::SampleTokens => self.sample_tokens.to_string(),
+        }
     }
 
-    /// A configuration from `key=value` pairs (a URL's query, the command line's flags) on top of
-    /// the tiny preset: `config` applies first wherever it appears, `fault` (repeatable, `ID` or
-    /// `ID=VALUE`) turns faults on, everything else is a [`SETTINGS`] key.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
-    ) -> Result<RunConfig, ConfigError> {
-        let mut cfg = RunConfig::default();
-        for (k, v) in pairs.clone() {
-            if k == "config" {
-                cfg.set(k, v)?;
-            }
+    /// Applies one change: a setting's value, or a fault switched on.
+    pub fn apply(&mut self, change: Change<'_>) -> Result<(), ConfigError> {
+        match change {
+            Change::Setting(key, value) => self.set(key, value),
+            Change::Fault(id, strength) => self.faults.set(id, strength),
         }
-        for (k, v) in pairs {
-            match k {
-                "config" => {}
-                "fault" => cfg.faults.set_from_arg(v)?,
-                _ => cfg.set(k, v)?,
-            }
+    }
+
+    /// A configuration from changes on top of the tiny preset: `config` applies first wherever it
+    /// appears (it resets the batch size), the rest in order.
+    pub fn from_changes<'a>(changes: impl IntoIterator<Item = Change<'a>>) -> Result<RunConfig, ConfigError> {
+        let changes: Vec<Change<'a>> = changes.into_iter().collect();
+        let mut cfg = RunConfig::default();
+        let (presets, rest): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|c| matches!(c, Change::Setting(SettingKey::Config, _)));
+        for change in presets.into_iter().chain(rest) {
+            cfg.apply(change)?;
         }
         Ok(cfg)
     }
 
-    /// The pairs that differ from the defaults (plus every fault): what a shareable link carries.
-    pub fn to_pairs(&self) -> Vec<(String, String)> {
+    /// A configuration from `key=value` pairs (a URL's query, the command line's flags): see
+    /// [`Change::parse`] and [`RunConfig::from_changes`].
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<RunConfig, ConfigError> {
+        let changes = pairs.into_iter().map(|(k, v)| Change::parse(k, v)).collect::<Result<Vec<_>, _>>()?;
+        RunConfig::from_changes(changes)
+    }
+
+    /// The changes from the defaults (the preset always, then every setting that differs from the
+    /// preset's, then every fault): what a shareable link carries.
+    pub fn to_changes(&self) -> Vec<OwnedChange> {
         let base = RunConfig::preset(self.preset);
-        let mut pairs: Vec<(String, String)> = SETTINGS
+        let mut changes: Vec<OwnedChange> = SettingKey::ALL
             .iter()
-            .filter(|s| s.key == "config" || self.get(s.key) != base.get(s.key))
-            .filter_map(|s| self.get(s.key).map(|v| (s.key.to_string(), v)))
+            .filter(|&&key| key == SettingKey::Config || self.get(key) != base.get(key))
+            .map(|&key| OwnedChange::Setting(key, self.get(key)))
             .collect();
-        for (id, v) in self.faults.active() {
-            pairs.push(("fault".into(), v.map_or(id.to_string(), |v| format!("{id}={v}"))));
+        changes.extend(self.faults.active().into_iter().map(|(id, v)| OwnedChange::Fault(id, v)));
+        changes
+    }
+
+    /// [`RunConfig::to_changes`] as `key=value` pairs.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        self.to_changes().iter().map(OwnedChange::pair).collect()
+    }
+}
+
+/// One change to a run's set-up, as links, the command line and exercises write it: `key=value` for
+/// a setting, `fault=ID` or `fault=ID=STRENGTH` for a fault. The one parser of that form is
+/// [`Change::parse`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Change<'a> {
+    /// A setting and its value as text (checked when applied).
+    Setting(SettingKey, &'a str),
+    /// A fault switched on, at a strength or its default.
+    Fault(FaultId, Option<f32>),
+}
+
+/// The key that switches a fault on (`fault=ID[=STRENGTH]`).
+pub const FAULT_KEY: &str = "fault";
+
+impl<'a> Change<'a> {
+    /// Reads `key=value`: `key` a setting, or `fault` with `ID` or `ID=STRENGTH`. Unknown settings and
+    /// faults, and strengths that are not numbers, are errors naming what was wrong.
+    pub fn parse(key: &str, value: &'a str) -> Result<Change<'a>, ConfigError> {
+        if key == FAULT_KEY {
+            let (id, strength) = match value.split_once('=') {
+                None => (value, None),
+                Some((id, v)) => {
+                    let number: f32 = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| ConfigError::new(FAULT_KEY, format!("fault '{id}': '{v}' is not a number")))?;
+                    (id, Some(number))
+                }
+            };
+            let id: FaultId = id
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::new(FAULT_KEY, format!("unknown fault '{id}' (see `faultline faults`)")))?;
+            return Ok(Change::Fault(id, strength));
         }
-        pairs
+        let setting: SettingKey = key.parse().map_err(|_| ConfigError::new(key, format!("unknown setting '{key}'")))?;
+        Ok(Change::Setting(setting, value))
+    }
+
+    /// Reads `key=value` from one piece of text (`lr=0.01`, `fault=no-causal-mask`).
+    pub fn parse_pair(pair: &'a str) -> Result<Change<'a>, ConfigError> {
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            ConfigError::new(pair, format!("'{pair}' is not key=value (e.g. lr=0.01 or fault=no-causal-mask)"))
+        })?;
+        Change::parse(key, value)
+    }
+}
+
+impl Change<'_> {
+    /// The `(key, value)` pair a link or the command line writes.
+    pub fn pair(&self) -> (String, String) {
+        match self {
+            Change::Setting(key, value) => (key.to_string(), value.to_string()),
+            Change::Fault(id, None) => (FAULT_KEY.to_string(), id.to_string()),
+            Change::Fault(id, Some(v)) => (FAULT_KEY.to_string(), format!("{id}={v}")),
+        }
+    }
+}
+
+impl fmt::Display for Change<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (key, value) = self.pair();
+        write!(f, "{key}={value}")
+    }
+}
+
+/// A [`Change`] that owns its value (what a run's settings are written back as).
+#[derive(Clone, Debug, PartialEq)]
+pub enum OwnedChange {
+    Setting(SettingKey, String),
+    Fault(FaultId, Option<f32>),
+}
+
+impl OwnedChange {
+    pub fn as_change(&self) -> Change<'_> {
+        match self {
+            OwnedChange::Setting(key, value) => Change::Setting(*key, value),
+            OwnedChange::Fault(id, v) => Change::Fault(*id, *v),
+        }
+    }
+
+    /// The `(key, value)` pair a link or the command line writes.
+    pub fn pair(&self) -> (String, String) {
+        self.as_change().pair()
     }
 }
 
@@ -269,12 +413,18 @@ mod tests {
     fn every_setting_round_trips_through_its_text() {
         let cfg = RunConfig::preset(Preset::Small);
         for s in SETTINGS {
-            let text = cfg.get(s.key).unwrap_or_else(|| panic!("{} has no getter", s.key));
+            let text = cfg.get(s.key);
             let mut copy = RunConfig::default();
-            copy.set("config", "small").unwrap();
+            copy.set(SettingKey::Config, "small").unwrap();
             copy.set(s.key, &text).unwrap_or_else(|e| panic!("{}: {e}", s.key));
-            assert_eq!(copy.get(s.key), Some(text), "{}", s.key);
+            assert_eq!(copy.get(s.key), text, "{}", s.key);
         }
+    }
+
+    #[test]
+    fn the_table_is_in_the_order_of_its_keys() {
+        let keys: Vec<SettingKey> = SETTINGS.iter().map(|s| s.key).collect();
+        assert_eq!(keys, SettingKey::ALL);
     }
 
     #[test]
@@ -283,20 +433,35 @@ mod tests {
         let cfg = RunConfig::from_pairs(pairs).unwrap();
         assert_eq!(cfg.preset, Preset::Small);
         assert_eq!(cfg.lr, 0.01);
+        assert_eq!(cfg.faults.lr_too_high, Some(300.0));
         let back = cfg.to_pairs();
         let again = RunConfig::from_pairs(back.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
         assert_eq!(again, cfg);
     }
 
     #[test]
+    fn one_parser_reads_settings_and_faults() {
+        assert_eq!(Change::parse_pair("lr=0.01"), Ok(Change::Setting(SettingKey::Lr, "0.01")));
+        assert_eq!(Change::parse_pair("fault=no-causal-mask"), Ok(Change::Fault(FaultId::NoCausalMask, None)));
+        assert_eq!(Change::parse_pair("fault=lr-too-high=30"), Ok(Change::Fault(FaultId::LrTooHigh, Some(30.0))));
+        for change in [Change::Setting(SettingKey::TopK, "5"), Change::Fault(FaultId::DeadRelu, Some(-2.0))] {
+            assert_eq!(Change::parse_pair(&change.to_string()), Ok(change));
+        }
+        assert!(Change::parse("fault", "no-such-fault").unwrap_err().message.contains("no-such-fault"));
+        assert!(Change::parse("fault", "lr-too-high=abc").unwrap_err().message.contains("not a number"));
+        assert_eq!(Change::parse("nope", "1").unwrap_err().field, "nope");
+        assert!(Change::parse_pair("lr").unwrap_err().message.contains("key=value"));
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
         let mut cfg = RunConfig::default();
-        let e = cfg.set("lr", "abc").unwrap_err();
+        let e = cfg.set(SettingKey::Lr, "abc").unwrap_err();
         assert_eq!((e.field.as_str(), e.message.contains("not a number")), ("lr", true));
-        assert_eq!(cfg.set("steps", "-5").unwrap_err().field, "steps");
-        assert_eq!(cfg.set("lr", "NaN").unwrap_err().field, "lr");
-        assert_eq!(cfg.set("optimizer", "adam").unwrap_err().field, "optimizer");
-        assert_eq!(cfg.set("nope", "1").unwrap_err().field, "nope");
+        assert_eq!(cfg.set(SettingKey::Steps, "-5").unwrap_err().field, "steps");
+        assert_eq!(cfg.set(SettingKey::Lr, "NaN").unwrap_err().field, "lr");
+        assert_eq!(cfg.set(SettingKey::Optimizer, "adam").unwrap_err().field, "optimizer");
+        assert_eq!(RunConfig::from_pairs([("nope", "1")]).unwrap_err().field, "nope");
         assert_eq!(cfg, RunConfig::default(), "a refused value changes nothing");
     }
 }

@@ -2,6 +2,7 @@
 
 pub use crate::data::TokenizerStats;
 use crate::error::EngineError;
+use faultline_guide::EntryId;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds spent in each phase of one training step.
@@ -163,6 +164,6 @@ pub struct RunSummary {
     /// The corpus's entropy rate in nats per token, where it is known: the floor for the loss.
     pub entropy_rate: Option<f64>,
     /// Guide entry ids the detector names, most likely first; empty for a healthy run.
-    pub diagnosis: Vec<String>,
+    pub diagnosis: Vec<EntryId>,
     pub backend: String,
 }

@@ -8,6 +8,7 @@
 
 use faultline_engine::backend::{Activation, AttnShape, Backend, CpuBackend, SoftmaxForm};
 use faultline_engine::config::ModelConfig;
+use faultline_engine::faults::FaultId;
 use faultline_engine::model::{Activations, Gpt, Pass};
 use faultline_engine::rng::Rng;
 use faultline_engine::Faults;
@@ -338,14 +339,21 @@ fn every_parameter_tensor_with_dropout() {
 #[test]
 fn every_parameter_tensor_post_norm_without_residual() {
     let mut faults = Faults::default();
-    faults.set("post-norm", None).unwrap();
-    faults.set("no-residual", None).unwrap();
+    faults.set(FaultId::PostNorm, None).unwrap();
+    faults.set(FaultId::NoResidual, None).unwrap();
     check_model(faults, 0.1);
 }
 
 #[test]
 fn every_parameter_tensor_with_architecture_faults() {
-    for f in ["no-residual", "no-attn-scale", "no-causal-mask", "post-norm", "sigmoid-activation", "layernorm-no-eps"] {
+    for f in [
+        FaultId::NoResidual,
+        FaultId::NoAttnScale,
+        FaultId::NoCausalMask,
+        FaultId::PostNorm,
+        FaultId::SigmoidActivation,
+        FaultId::LayernormNoEps,
+    ] {
         let mut faults = Faults::default();
         faults.set(f, None).unwrap();
         check_model(faults, 0.0);

@@ -14,7 +14,9 @@
 use faultline_engine::config::{CorpusSource, RunConfig};
 use faultline_engine::diagnosis::{diagnose, Finding};
 use faultline_engine::error::EngineError;
-use faultline_engine::faults::{FaultSpec, FAULTS};
+use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
+use faultline_engine::guide::EntryId;
+use faultline_engine::settings::Change;
 use faultline_engine::telemetry::{EvalRecord, History};
 use faultline_engine::trainer::{native_clock, Trainer};
 use std::collections::{BTreeMap, HashMap};
@@ -31,7 +33,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn first(&self) -> &str {
+    fn first(&self) -> &'static str {
         self.findings.first().map_or("(none)", |f| f.entry.as_str())
     }
 }
@@ -98,26 +100,22 @@ fn runs(keys: &[Key]) -> Vec<Arc<Outcome>> {
     slots.iter().map(|s| s.get().expect("every run finished").clone()).collect()
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
 /// The fault in its scenario.
 fn faulted(f: &FaultSpec) -> Vec<(String, String)> {
-    let mut p = pairs(&[("fault", f.id)]);
-    p.extend(pairs(&f.scenario_pairs()));
+    let mut p = vec![Change::Fault(f.id, None).pair()];
+    p.extend(baseline(f));
     p
 }
 
 /// The same scenario with this one fault off: the healthy run it is compared with.
 fn baseline(f: &FaultSpec) -> Vec<(String, String)> {
-    pairs(&f.scenario_pairs())
+    f.scenario.changes().map(|c| c.pair()).collect()
 }
 
 fn selected() -> Vec<&'static FaultSpec> {
     let only: Option<Vec<String>> =
         std::env::var("FAULTLINE_MATRIX_FAULTS").ok().map(|v| v.split(',').map(str::to_string).collect());
-    FAULTS.iter().filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|id| id == f.id))).collect()
+    FAULTS.iter().filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|id| id == f.id.as_str()))).collect()
 }
 
 // ---- measurements the criteria read ----
@@ -194,9 +192,9 @@ fn check(ok: bool, what: String) -> Result<String, String> {
 
 /// design.md's symptom for each fault, as a measurable comparison of the faulted run `f` with the
 /// healthy run `h` of the same seed. Returns what was measured either way.
-fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
+fn symptom(id: FaultId, h: &History, f: &History) -> Result<String, String> {
     match id {
-        "lr-too-high" => {
+        FaultId::LrTooHigh => {
             let peak = f.steps.iter().map(|s| s.loss).fold(0.0, f32::max);
             check(
                 f.stopped.is_none() && (peak > ln_v(f) + 1.0) && final_loss(f) > final_loss(h) + 0.5,
@@ -208,14 +206,14 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 ),
             )
         }
-        "lr-too-low" => {
+        FaultId::LrTooLow => {
             let drop = |r: &History| r.steps[0].loss - final_loss(r);
             check(
                 drop(f) < 0.25 * drop(h),
                 format!("loss fell {:.2} nats vs {:.2} in the healthy run's budget", drop(f), drop(h)),
             )
         }
-        "no-warmup" => check(
+        FaultId::NoWarmup => check(
             final_loss(f) > final_loss(h) && min_entropy(last_eval(f)) < 0.1 && min_entropy(last_eval(h)) > 0.1,
             format!(
                 "plateau at {:.2} vs healthy {:.2}; a head's attention entropy {:.3} nats (healthy min {:.2})",
@@ -225,7 +223,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 min_entropy(last_eval(h))
             ),
         ),
-        "no-grad-clip" => {
+        FaultId::NoGradClip => {
             let ratio = |r: &History| peak_grad(r) / median(grad_norms(r));
             check(
                 ratio(f) > 10.0 && ratio(f) > 2.0 * ratio(h) && final_loss(f) > final_loss(h),
@@ -238,7 +236,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 ),
             )
         }
-        "init-too-large" => check(
+        FaultId::InitTooLarge => check(
             peak_grad(f) > 2.0 * peak_grad(h) && final_loss(f) > final_loss(h) + 0.5,
             format!(
                 "peak gradient norm {:.1} vs healthy {:.2} ({:.0}×); loss ends {:.2} vs {:.2}",
@@ -249,11 +247,11 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 final_loss(h)
             ),
         ),
-        "init-zero" => check(
+        FaultId::InitZero => check(
             final_loss(f) > ln_v(f) - 0.05 && final_loss(h) < final_loss(f) - 0.5,
             format!("loss ends {:.2} (ln V {:.2}) vs healthy {:.2}", final_loss(f), ln_v(f), final_loss(h)),
         ),
-        "no-zero-grad" => check(
+        FaultId::NoZeroGrad => check(
             late_grad(f) > 3.0 * late_grad(h) && final_loss(f) > final_loss(h),
             format!(
                 "late gradient norm {:.1} vs {:.2} with gradients cleared; loss ends {:.2} vs {:.2}",
@@ -263,7 +261,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 final_loss(h)
             ),
         ),
-        "detached-block" => {
+        FaultId::DetachedBlock => {
             let e = last_eval(f);
             let last = e.blocks.len() - 1;
             let below: Vec<_> = e.tensors.iter().filter(|t| t.block.is_some_and(|b| b < last)).collect();
@@ -273,14 +271,14 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 format!("{zero} of the {} tensors below the last block get exactly zero gradient", below.len()),
             )
         }
-        "dead-relu" => {
+        FaultId::DeadRelu => {
             let dead = |r: &History| last_eval(r).blocks.iter().map(|b| b.dead_fraction).fold(0.0, f32::max);
             check(
                 dead(f) > 0.5 && dead(h) < 0.05,
                 format!("dead units {:.0}% vs healthy {:.0}%", dead(f) * 100.0, dead(h) * 100.0),
             )
         }
-        "sigmoid-activation" => {
+        FaultId::SigmoidActivation => {
             // Its scenario's healthy run (no residuals, 4 layers, GELU) is already stuck: the sigmoid
             // shows as early-layer gradients orders of magnitude smaller still.
             let ratio = first_to_last_block_grad;
@@ -295,7 +293,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 ),
             )
         }
-        "no-residual" | "post-norm" => {
+        FaultId::NoResidual | FaultId::PostNorm => {
             let ratio = first_to_last_block_grad;
             check(
                 ratio(f) < 0.1 * ratio(h) && final_loss(f) > final_loss(h) + 0.2,
@@ -308,11 +306,11 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 ),
             )
         }
-        "naive-log-softmax" | "softmax-no-max-shift" | "layernorm-no-eps" => check(
+        FaultId::NaiveLogSoftmax | FaultId::SoftmaxNoMaxShift | FaultId::LayernormNoEps => check(
             nan_step(f).is_some_and(|s| s <= 10) && nan_step(h).is_none(),
             format!("NaN/Inf at step {:?}; the stable form: {:?}", nan_step(f), nan_step(h)),
         ),
-        "no-attn-scale" => check(
+        FaultId::NoAttnScale => check(
             mean_entropy(last_eval(f)) < mean_entropy(last_eval(h)) - 0.3,
             format!(
                 "attention entropy {:.2} nats vs healthy {:.2} (sharper, not uniform); loss {:.2} vs {:.2}",
@@ -322,7 +320,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 final_loss(h)
             ),
         ),
-        "no-causal-mask" => {
+        FaultId::NoCausalMask => {
             let above =
                 last_eval(f).blocks.iter().flat_map(|b| b.attn_above_diag.iter().copied()).fold(0.0f32, f32::max);
             let healthy =
@@ -337,7 +335,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 ),
             )
         }
-        "tiny-dataset" | "no-regularization" => {
+        FaultId::TinyDataset | FaultId::NoRegularization => {
             let vals: Vec<f32> = f.evals.iter().filter_map(|e| e.val_loss).collect();
             let best = vals.iter().copied().fold(f32::INFINITY, f32::min);
             let e = last_eval(f);
@@ -347,7 +345,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 format!("val loss rose from {best:.2} to {val:.2} while train fell to {:.2}", e.train_loss),
             )
         }
-        "greedy-decoding" | "temperature-too-low" => {
+        FaultId::GreedyDecoding | FaultId::TemperatureTooLow => {
             let s = |r: &History| last_eval(r).sample.clone().expect("a sample");
             let (sf, sh) = (s(f), s(h));
             check(
@@ -361,7 +359,7 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 ),
             )
         }
-        "tokenizer-mismatch" => {
+        FaultId::TokenizerMismatch => {
             let reread = |r: &History| last_eval(r).sample.as_ref().and_then(|s| s.reread_loss).unwrap_or(f32::NAN);
             check(
                 final_loss(f) == final_loss(h) && reread(f) > reread(h) + 1.0,
@@ -374,18 +372,18 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 ),
             )
         }
-        "corrupt-embeddings" | "wrong-checkpoint" => {
+        FaultId::CorruptEmbeddings | FaultId::WrongCheckpoint => {
             let (step, jump) = largest_jump(f);
             check(
                 jump > 0.6 && largest_jump(h).1 < 0.5,
                 format!("loss jumped {jump:.2} at step {step}; healthy's largest jump {:.2}", largest_jump(h).1),
             )
         }
-        "batch-too-large" => check(
+        FaultId::BatchTooLarge => check(
             matches!(f.stopped, Some(EngineError::OutOfMemory { .. })) && h.stopped.is_none(),
             format!("{:?}", f.stopped),
         ),
-        "sync-every-step" => {
+        FaultId::SyncEveryStep => {
             let share = |r: &History| {
                 let t: f64 = r.steps.iter().map(|s| s.times.total_ms()).sum();
                 r.steps.iter().map(|s| s.times.telemetry_ms).sum::<f64>() / t
@@ -395,15 +393,14 @@ fn symptom(id: &str, h: &History, f: &History) -> Result<String, String> {
                 format!("telemetry takes {:.0}% of step time vs {:.0}%", share(f) * 100.0, share(h) * 100.0),
             )
         }
-        "word-level-vocab" => {
+        FaultId::WordLevelVocab => {
             let unk = |r: &History| last_eval(r).tokenizer.unk_rate;
             check(unk(f) > 0.01 && unk(h) == 0.0, format!("UNK rate {:.1}% vs {:.1}%", unk(f) * 100.0, unk(h) * 100.0))
         }
-        "lossy-normalization" => {
+        FaultId::LossyNormalization => {
             let ok = |r: &History| last_eval(r).tokenizer.roundtrip_ok;
             check(!ok(f) && ok(h), format!("roundtrip {} vs healthy {}", ok(f), ok(h)))
         }
-        other => Err(format!("no symptom criterion for {other}")),
     }
 }
 
@@ -424,7 +421,7 @@ fn every_fault_shows_its_symptom_and_is_named_first() {
             let at = (i * CORPORA.len() + j) * 2;
             let (bad, good) = (&outcomes[at], &outcomes[at + 1]);
             let measured = symptom(f.id, &good.history, &bad.history);
-            let named = bad.first() == f.guide_entry;
+            let named = bad.first() == f.guide_entry.as_str();
             let line = format!(
                 "{:<22} {corpus:<12} {} {} | detector: {}",
                 f.id,
@@ -458,12 +455,12 @@ fn confusion_matrix_top1_at_least_95_percent() {
     let mut table: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     let mut correct = 0;
     for ((f, corpus, seed), o) in jobs.iter().zip(&outcomes) {
-        if o.first() == f.guide_entry {
+        if o.first() == f.guide_entry.as_str() {
             correct += 1;
         } else {
             eprintln!("MISS {} on {corpus} seed {seed}: expected {}, got {:?}", f.id, f.guide_entry, o.findings);
         }
-        *table.entry(f.id).or_default().entry(o.first()).or_default() += 1;
+        *table.entry(f.id.as_str()).or_default().entry(o.first()).or_default() += 1;
     }
     eprintln!("\nconfusion matrix, {seeds} seeds × {CORPORA:?} (fault -> detector's first entry: runs)");
     for (fault, row) in &table {
@@ -498,7 +495,7 @@ fn user_text_is_diagnosed_too() {
     let text: String = (0..600).map(|i| format!("line {} of the learner's own text.\n", i % 37)).collect();
     let mut cfg = RunConfig::from_pairs([("steps", "60"), ("eval-every", "30")]).unwrap();
     cfg.corpus = CorpusSource::Text { name: "pasted".into(), text };
-    cfg.faults.set("no-causal-mask", None).unwrap();
+    cfg.faults.set(FaultId::NoCausalMask, None).unwrap();
     let mut t = Trainer::cpu(cfg, native_clock).unwrap();
     while !t.is_done() {
         t.step().unwrap();
@@ -507,17 +504,13 @@ fn user_text_is_diagnosed_too() {
         }
     }
     let findings = diagnose(t.history());
-    assert_eq!(
-        findings.first().map(|f| f.entry.as_str()),
-        Some("attention-looks-at-future-in-causal-model"),
-        "{findings:?}"
-    );
+    assert_eq!(findings.first().map(|f| f.entry), Some(EntryId::AttentionLooksAtFutureInCausalModel), "{findings:?}");
 }
 
 /// The detector reads telemetry and the guide, never the switches: mystery mode depends on it.
 #[test]
 fn detector_never_sees_the_faults() {
-    let source = include_str!("../src/diagnosis.rs");
+    let source = include_str!("../src/diagnosis/mod.rs");
     let imports: Vec<&str> = source.lines().filter(|l| l.trim_start().starts_with("use ")).collect();
     assert!(!imports.is_empty());
     for line in imports {

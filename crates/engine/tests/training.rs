@@ -3,6 +3,7 @@
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::checkpoint::Checkpoint;
 use faultline_engine::config::{CorpusSource, OptimizerKind, Preset, RunConfig};
+use faultline_engine::faults::FaultId;
 use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::trainer::{native_clock, Trainer};
 use faultline_engine::EngineError;
@@ -57,7 +58,7 @@ fn tiny_learns_toy_english_close_to_its_entropy_rate() {
 #[test]
 fn sgd_at_a_huge_learning_rate_stops_cleanly_naming_the_tensor() {
     let mut cfg = RunConfig { steps: 200, optimizer: OptimizerKind::Sgd, lr: 100.0, ..RunConfig::default() };
-    cfg.faults.set("no-grad-clip", None).unwrap();
+    cfg.faults.set(FaultId::NoGradClip, None).unwrap();
     let mut t = Trainer::cpu(cfg, native_clock).unwrap();
     let err = loop {
         match t.step() {
@@ -115,7 +116,7 @@ fn steps_launched_together_record_the_same_run_as_one_at_a_time() {
 fn a_non_finite_step_inside_a_launch_stops_the_run_where_single_steps_do() {
     let mut cfg =
         RunConfig { steps: 200, eval_every: 200, optimizer: OptimizerKind::Sgd, lr: 100.0, ..RunConfig::default() };
-    cfg.faults.set("no-grad-clip", None).unwrap();
+    cfg.faults.set(FaultId::NoGradClip, None).unwrap();
     let mut single = Trainer::cpu(cfg.clone(), native_clock).unwrap();
     let err = loop {
         if let Err(e) = single.step() {
@@ -149,7 +150,7 @@ fn a_non_finite_step_inside_a_launch_stops_the_run_where_single_steps_do() {
 #[test]
 fn adamw_with_clipping_does_not_reach_nan_at_the_same_learning_rate_factor() {
     let mut cfg = RunConfig { steps: 60, ..RunConfig::default() };
-    cfg.faults.set("lr-too-high", Some(30.0)).unwrap();
+    cfg.faults.set(FaultId::LrTooHigh, Some(30.0)).unwrap();
     let mut t = Trainer::cpu(cfg, native_clock).unwrap();
     while !t.is_done() {
         let r = t.step().expect("AdamW with clipping stays finite");

@@ -7,7 +7,10 @@ use common::gpu;
 use faultline_engine::backend::{Backend, CpuBackend};
 use faultline_engine::config::RunConfig;
 use faultline_engine::diagnosis::diagnose;
+use faultline_engine::faults::FaultId;
 use faultline_engine::faults::{FaultSpec, FAULTS};
+use faultline_engine::guide::EntryId;
+use faultline_engine::settings::{Change, SettingKey};
 use faultline_engine::telemetry::EvalRecord;
 use faultline_engine::trainer::{native_clock, Trainer};
 use faultline_engine::EngineError;
@@ -61,10 +64,14 @@ fn fifty_steps_of_tiny_give_the_same_loss_curve_on_gpu_and_cpu() {
 }
 
 /// `tiny()` with these faults (and settings) switched on, as `faultline train` spells them.
-fn with(pairs: &[(&str, &str)]) -> RunConfig {
-    let mut all = vec![("steps", "50"), ("batch", "4"), ("sample-tokens", "0")];
-    all.extend_from_slice(pairs);
-    RunConfig::from_pairs(all.iter().copied()).expect("the scenario parses")
+fn with(changes: &[Change]) -> RunConfig {
+    let mut all = vec![
+        Change::Setting(SettingKey::Steps, "50"),
+        Change::Setting(SettingKey::Batch, "4"),
+        Change::Setting(SettingKey::SampleTokens, "0"),
+    ];
+    all.extend_from_slice(changes);
+    RunConfig::from_changes(all).expect("the scenario parses")
 }
 
 /// Runs `steps` steps of `cfg` on both backends and asserts the same losses and the same outcome:
@@ -87,9 +94,9 @@ fn the_nan_faults_stop_both_backends_at_the_same_step_and_tensor() {
     // attention softmax (step 6, block0.attn.probs), log(softmax) reaching log(0) (step 1, the loss),
     // LayerNorm without epsilon dividing by a zero deviation (step 1, block0.ln1).
     for pairs in [
-        [("fault", "softmax-no-max-shift"), ("fault", "lr-too-high=300")],
-        [("fault", "naive-log-softmax"), ("fault", "init-too-large=3")],
-        [("fault", "layernorm-no-eps"), ("fault", "init-zero")],
+        [Change::Fault(FaultId::SoftmaxNoMaxShift, None), Change::Fault(FaultId::LrTooHigh, Some(300.0))],
+        [Change::Fault(FaultId::NaiveLogSoftmax, None), Change::Fault(FaultId::InitTooLarge, Some(3.0))],
+        [Change::Fault(FaultId::LayernormNoEps, None), Change::Fault(FaultId::InitZero, None)],
     ] {
         if common::skipped() {
             return;
@@ -101,25 +108,29 @@ fn the_nan_faults_stop_both_backends_at_the_same_step_and_tensor() {
 
 #[test]
 fn the_attention_faults_give_the_same_curves() {
-    same_symptom(with(&[("fault", "no-causal-mask")]), 5);
-    same_symptom(with(&[("fault", "no-attn-scale")]), 5);
+    same_symptom(with(&[Change::Fault(FaultId::NoCausalMask, None)]), 5);
+    same_symptom(with(&[Change::Fault(FaultId::NoAttnScale, None)]), 5);
 }
 
 #[test]
 fn the_activation_and_gradient_faults_give_the_same_curves() {
-    same_symptom(with(&[("fault", "sigmoid-activation")]), 5);
-    same_symptom(with(&[("fault", "dead-relu")]), 5);
-    same_symptom(with(&[("fault", "no-zero-grad"), ("dropout", "0.1")]), 5);
+    same_symptom(with(&[Change::Fault(FaultId::SigmoidActivation, None)]), 5);
+    same_symptom(with(&[Change::Fault(FaultId::DeadRelu, None)]), 5);
+    same_symptom(with(&[Change::Fault(FaultId::NoZeroGrad, None), Change::Setting(SettingKey::Dropout, "0.1")]), 5);
 }
 
 #[test]
 fn gradient_accumulation_gives_the_same_curves_and_the_same_stop() {
     // Every micro-batch's loss rows but the last are copied on the backend and come back in the
     // step's one readback.
-    same_symptom(with(&[("grad-accum", "2")]), 3);
+    same_symptom(with(&[Change::Setting(SettingKey::GradAccum, "2")]), 3);
     // A NaN loss in a micro-batch: both stop at step 1 naming the activation it came from (its
     // forward pass is run again after the readback), not a gradient of the backward pass that followed.
-    let pairs = [("grad-accum", "3"), ("fault", "naive-log-softmax"), ("fault", "init-too-large=3")];
+    let pairs = [
+        Change::Setting(SettingKey::GradAccum, "3"),
+        Change::Fault(FaultId::NaiveLogSoftmax, None),
+        Change::Fault(FaultId::InitTooLarge, Some(3.0)),
+    ];
     if common::skipped() {
         return;
     }
@@ -179,8 +190,8 @@ fn steps_launched_eight_per_readback_give_the_gpu_run_of_single_steps() {
     // second scenario's NaN (step 6, see above) falls inside the first launch: the GPU skips the
     // updates from it on, and the trainer stops where single steps stop, naming the same tensor.
     for pairs in [
-        vec![("steps", "12"), ("eval-every", "5")],
-        vec![("fault", "softmax-no-max-shift"), ("fault", "lr-too-high=300")],
+        vec![Change::Setting(SettingKey::Steps, "12"), Change::Setting(SettingKey::EvalEvery, "5")],
+        vec![Change::Fault(FaultId::SoftmaxNoMaxShift, None), Change::Fault(FaultId::LrTooHigh, Some(300.0))],
     ] {
         let Some(single) = gpu_launches(with(&pairs), 1) else { return };
         let launched = gpu_launches(with(&pairs), 8).expect("the GPU is still there");
@@ -198,20 +209,19 @@ const FAULT_TOL: f32 = 1e-2;
 
 /// Strengths moved for a run of a few steps at batch 4: the faults that act at a step act at step 3,
 /// and the batch is multiplied far enough to exceed the memory budget from a batch of 4.
-const SHORT_RUN_STRENGTHS: &[(&str, &str)] =
-    &[("corrupt-embeddings", "3"), ("wrong-checkpoint", "3"), ("batch-too-large", "4096")];
+const SHORT_RUN_STRENGTHS: &[(FaultId, f32)] =
+    &[(FaultId::CorruptEmbeddings, 3.0), (FaultId::WrongCheckpoint, 3.0), (FaultId::BatchTooLarge, 4096.0)];
 
 /// `fault` in its catalogue scenario, cut to a few steps of `tiny` at batch 4 (lavapipe is a CPU
 /// rasteriser): the scenario's own model size, run length and evaluation interval are dropped, the
 /// rest (learning rates, optimiser, other faults) kept.
 fn short_scenario(fault: &FaultSpec) -> RunConfig {
-    let id = match SHORT_RUN_STRENGTHS.iter().find(|(id, _)| *id == fault.id) {
-        Some((id, strength)) => format!("{id}={strength}"),
-        None => fault.id.to_string(),
-    };
-    let mut pairs = vec![("fault", id.as_str())];
-    pairs.extend(fault.scenario_pairs().into_iter().filter(|(k, _)| !["config", "steps", "eval-every"].contains(k)));
-    pairs.push(("sample-tokens", "24"));
+    let strength = SHORT_RUN_STRENGTHS.iter().find(|(id, _)| *id == fault.id).map(|&(_, s)| s);
+    let mut pairs = vec![Change::Fault(fault.id, strength)];
+    let kept =
+        |c: &Change| !matches!(c, Change::Setting(SettingKey::Config | SettingKey::Steps | SettingKey::EvalEvery, _));
+    pairs.extend(fault.scenario.changes().filter(kept));
+    pairs.push(Change::Setting(SettingKey::SampleTokens, "24"));
     RunConfig { eval_batches: 2, ..with(&pairs) }
 }
 
@@ -222,7 +232,7 @@ struct Seen {
     losses: Vec<f32>,
     stop: Option<EngineError>,
     eval: Option<EvalRecord>,
-    findings: Vec<String>,
+    findings: Vec<EntryId>,
 }
 
 fn seen<B: Backend>(trainer: Result<Trainer<B>, EngineError>, steps: usize) -> Result<Seen, EngineError> {

@@ -5,6 +5,7 @@ mod common;
 
 use common::gpu;
 use faultline_engine::config::RunConfig;
+use faultline_engine::faults::FaultId;
 use faultline_engine::trainer::{native_clock, Trainer, GPU_STEPS_PER_READBACK};
 use faultline_gpu::GpuStats;
 
@@ -37,9 +38,9 @@ fn work_per_step(cfg: RunConfig) -> Option<(Vec<(GpuStats, bool)>, usize)> {
 }
 
 /// `tiny` for `steps` steps, evaluating every 4 on one batch, with these faults.
-fn tiny(steps: &str, faults: &[&str]) -> RunConfig {
+fn tiny(steps: &str, faults: &[FaultId]) -> RunConfig {
     let mut pairs = vec![("steps", steps), ("eval-every", "4"), ("batch", "4"), ("sample-tokens", "0")];
-    pairs.extend(faults.iter().map(|&f| ("fault", f)));
+    pairs.extend(faults.iter().map(|f| ("fault", f.as_str())));
     let cfg = RunConfig::from_pairs(pairs.iter().copied()).expect("the scenario parses");
     RunConfig { eval_batches: 1, ..cfg }
 }
@@ -97,7 +98,7 @@ fn a_launch_of_steps_is_one_submission_and_one_readback() {
 
 #[test]
 fn sync_every_step_still_reads_every_statistic_back_every_step() {
-    let cfg = tiny("3", &["sync-every-step"]);
+    let cfg = tiny("3", &[FaultId::SyncEveryStep]);
     let Some((steps, tensors)) = work_per_step(cfg) else { return };
     for (s, _) in &steps {
         assert!(s.submissions > 2 * tensors as u64, "sync-every-step must wait on the GPU all step long: {s:?}");

@@ -1,19 +1,21 @@
 //! Tokenization Issues: text that does not survive the trip into tokens and back.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "tokenization-issues", title: "Tokenization Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::TokenizationIssues, title: "Tokenization Issues" };
 
 pub(super) const MANY_UNK_TOKENS: GuideEntry = GuideEntry {
-    id: "many-unk-tokens",
+    id: EntryId::ManyUnkTokens,
     title: "Many `<UNK>` tokens",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The tokenizer maps a large share of the input to its unknown token, so the model \
               sees a blank wherever those pieces of text were.",
     symptoms: &["Encoded input is full of `<UNK>` tokens."],
-    causes: &["The vocabulary does not cover the text being encoded: it was built from different text \
-               (another language or domain, or a corpus too small to contain the words)."],
+    causes: &[Cause {
+        id: CauseId::VocabularyMismatch,
+        text: "The vocabulary does not cover the text being encoded: it was built from different text \
+                  (another language or domain, or a corpus too small to contain the words).",
+    }],
     diagnosis: &[Snippet::with_code(
         "Measure the share of unknown tokens on a sample of the text the model will really see.",
         r#"let ids = tokenizer.encode(text);
@@ -28,22 +30,30 @@ println!("<UNK>: {:.1}% of {} tokens", 100.0 * unk as f32 / ids.len() as f32, id
         ),
         Snippet::plain("Make the vocabulary larger."),
     ],
-    related: &["tokenization-doesnt-roundtrip", "model-outputs-nonsense"],
+    related: &[EntryId::TokenizationDoesntRoundtrip, EntryId::ModelOutputsNonsense],
 };
 
 pub(super) const TOKENIZATION_DOESNT_ROUNDTRIP: GuideEntry = GuideEntry {
-    id: "tokenization-doesnt-roundtrip",
+    id: EntryId::TokenizationDoesntRoundtrip,
     title: "Tokenization doesn't roundtrip",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "Encoding a string and decoding the tokens again gives back a different string: the \
               tokenizer loses information somewhere on the way.",
     symptoms: &["`tokenizer.decode(&tokenizer.encode(text))` is not equal to `text`."],
     causes: &[
-        "Normalisation differs: Unicode normal forms, or case folding, applied on one side only.",
-        "Whitespace is handled lossily: spaces collapsed or stripped, newlines or tabs dropped.",
-        "Special tokens: dropped or inserted when decoding, or ordinary text mistaken for a \
-         special token.",
+        Cause {
+            id: CauseId::NormalizationDiffers,
+            text: "Normalisation differs: Unicode normal forms, or case folding, applied on one side only.",
+        },
+        Cause {
+            id: CauseId::LossyWhitespace,
+            text: "Whitespace is handled lossily: spaces collapsed or stripped, newlines or tabs dropped.",
+        },
+        Cause {
+            id: CauseId::SpecialTokens,
+            text: "Special tokens: dropped or inserted when decoding, or ordinary text mistaken for a \
+                  special token.",
+        },
     ],
     diagnosis: &[Snippet::with_code(
         "Round-trip a sample and report the first character that comes back different.",
@@ -68,5 +78,5 @@ match text.chars().zip(back.chars()).position(|(a, b)| a != b) {
              ordinary text be parsed as one.",
         ),
     ],
-    related: &["many-unk-tokens", "model-outputs-nonsense"],
+    related: &[EntryId::ManyUnkTokens, EntryId::ModelOutputsNonsense],
 };

@@ -1,14 +1,13 @@
 //! Loss Plateau: progress stops early.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "loss-plateau", title: "Loss Plateau" };
+pub(super) const SECTION: Section = Section { id: SectionId::LossPlateau, title: "Loss Plateau" };
 
 pub(super) const LOSS_STOPS_DECREASING: GuideEntry = GuideEntry {
-    id: "loss-stops-decreasing",
+    id: EntryId::LossStopsDecreasing,
     title: "Loss stops decreasing",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "Training starts well, then the loss curve goes flat and stays there, well above \
               where the model ought to end up.",
     symptoms: &[
@@ -17,12 +16,24 @@ pub(super) const LOSS_STOPS_DECREASING: GuideEntry = GuideEntry {
          above their known entropy rate).",
     ],
     causes: &[
-        "The learning rate is too low to make further progress in any reasonable number of steps.",
-        "The optimiser has settled in a local minimum, or a flat region, that it cannot leave.",
-        "The gradients vanish on their way down, so most of the network has stopped learning.",
-        "The model is too small to fit the data any better.",
-        "The data is exhausted: the model has taken what the training set can teach and needs more \
-         of it.",
+        Cause {
+            id: CauseId::PlateauLrTooLow,
+            text: "The learning rate is too low to make further progress in any reasonable number of steps.",
+        },
+        Cause {
+            id: CauseId::LocalMinimum,
+            text: "The optimiser has settled in a local minimum, or a flat region, that it cannot leave.",
+        },
+        Cause {
+            id: CauseId::PlateauVanishingGradients,
+            text: "The gradients vanish on their way down, so most of the network has stopped learning.",
+        },
+        Cause { id: CauseId::ModelTooSmall, text: "The model is too small to fit the data any better." },
+        Cause {
+            id: CauseId::DataExhausted,
+            text: "The data is exhausted: the model has taken what the training set can teach and needs more \
+                  of it.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -70,9 +81,9 @@ println!("gradient norm: {grad_norm:.3e}"); // healthy: about 0.1 to 10"#,
         Snippet::plain("Give the model more capacity: more layers, or a wider `d_model`."),
     ],
     related: &[
-        "finding-the-right-learning-rate",
-        "loss-decreases-very-slowly",
-        "vanishing-gradients",
-        "validation-loss-increasing-while-training-loss-decreases",
+        EntryId::FindingTheRightLearningRate,
+        EntryId::LossDecreasesVerySlowly,
+        EntryId::VanishingGradients,
+        EntryId::ValidationLossIncreasingWhileTrainingLossDecreases,
     ],
 };

@@ -1,14 +1,13 @@
 //! Gradient Issues: gradients that are zero, that fade on the way down, or that blow up.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "gradient-issues", title: "Gradient Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::GradientIssues, title: "Gradient Issues" };
 
 pub(super) const GRADIENTS_ARE_ALL_ZERO: GuideEntry = GuideEntry {
-    id: "gradients-are-all-zero",
+    id: EntryId::GradientsAreAllZero,
     title: "Gradients are all zero",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The backward pass runs but hands the optimiser nothing useful: the weights do not \
               move and the loss stays where it started.",
     symptoms: &[
@@ -17,14 +16,26 @@ pub(super) const GRADIENTS_ARE_ALL_ZERO: GuideEntry = GuideEntry {
         "The gradient norm is exactly zero, for the whole model or for some of its layers.",
     ],
     causes: &[
-        "The gradients are never reset between steps (a forgotten `zero_grad()`), so they pile up \
-         across batches and the updates no longer describe the current batch.",
-        "The loss was computed from a tensor cut off from the graph (detached), so nothing flows \
-         back to the weights.",
-        "Dead ReLU units: a unit whose input is negative for every example outputs 0 and passes \
-         back a gradient of 0, so it never recovers.",
-        "The computation graph is broken somewhere between the parameters and the loss, for \
-         example a value copied out and back in without its gradient path.",
+        Cause {
+            id: CauseId::GradsNeverReset,
+            text: "The gradients are never reset between steps (a forgotten `zero_grad()`), so they pile up \
+                  across batches and the updates no longer describe the current batch.",
+        },
+        Cause {
+            id: CauseId::LossDetached,
+            text: "The loss was computed from a tensor cut off from the graph (detached), so nothing flows \
+                  back to the weights.",
+        },
+        Cause {
+            id: CauseId::DeadRelu,
+            text: "Dead ReLU units: a unit whose input is negative for every example outputs 0 and passes \
+                  back a gradient of 0, so it never recovers.",
+        },
+        Cause {
+            id: CauseId::GraphBroken,
+            text: "The computation graph is broken somewhere between the parameters and the loss, for \
+                  example a value copied out and back in without its gradient path.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -76,14 +87,13 @@ model.backward(&cache, &dlogits, &mut grads);"#,
 let w = Array2::from_shape_fn((fan_in, fan_out), |_| rng.normal() * std);"#,
         ),
     ],
-    related: &["vanishing-gradients", "loss-stops-decreasing", "exploding-gradients"],
+    related: &[EntryId::VanishingGradients, EntryId::LossStopsDecreasing, EntryId::ExplodingGradients],
 };
 
 pub(super) const VANISHING_GRADIENTS: GuideEntry = GuideEntry {
-    id: "vanishing-gradients",
+    id: EntryId::VanishingGradients,
     title: "Vanishing gradients",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The gradient shrinks as it travels backward, so the layers nearest the input receive \
               almost nothing and stop learning while the top layers still train.",
     symptoms: &[
@@ -91,12 +101,21 @@ pub(super) const VANISHING_GRADIENTS: GuideEntry = GuideEntry {
         "The early layers barely change, so they learn nothing.",
     ],
     causes: &[
-        "A deep stack with no residual connections: the gradient is multiplied by one layer's \
-         Jacobian after another and shrinks geometrically.",
-        "Saturated sigmoid or tanh units: in their flat tails the derivative is close to zero (and \
-         sigmoid's is at most 0.25 even at its steepest).",
-        "A poor initialisation that makes activations, and with them the gradients, shrink from \
-         layer to layer.",
+        Cause {
+            id: CauseId::NoResiduals,
+            text: "A deep stack with no residual connections: the gradient is multiplied by one layer's \
+                  Jacobian after another and shrinks geometrically.",
+        },
+        Cause {
+            id: CauseId::SaturatedActivations,
+            text: "Saturated sigmoid or tanh units: in their flat tails the derivative is close to zero (and \
+                  sigmoid's is at most 0.25 even at its steepest).",
+        },
+        Cause {
+            id: CauseId::VanishingInit,
+            text: "A poor initialisation that makes activations, and with them the gradients, shrink from \
+                  layer to layer.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -132,14 +151,13 @@ x = &x + &block.mlp.forward(&block.ln2.forward(&x));"#,
 let he_std = (2.0 / fan_in as f32).sqrt();"#,
         ),
     ],
-    related: &["loss-stops-decreasing", "gradients-are-all-zero", "exploding-gradients"],
+    related: &[EntryId::LossStopsDecreasing, EntryId::GradientsAreAllZero, EntryId::ExplodingGradients],
 };
 
 pub(super) const EXPLODING_GRADIENTS: GuideEntry = GuideEntry {
-    id: "exploding-gradients",
+    id: EntryId::ExplodingGradients,
     title: "Exploding gradients",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The opposite failure: gradients grow as they travel backward, the gradient norm runs \
               into the hundreds, and single updates throw the loss upward.",
     symptoms: &[
@@ -147,10 +165,19 @@ pub(super) const EXPLODING_GRADIENTS: GuideEntry = GuideEntry {
         "The loss spikes, sometimes recovering and sometimes going on to NaN.",
     ],
     causes: &[
-        "There is no gradient clipping, so a rare huge gradient becomes a huge update.",
-        "The learning rate is high enough that each update makes the next gradient larger.",
-        "The weights were initialised too large, so activations and gradients grow from layer to \
-         layer.",
+        Cause {
+            id: CauseId::NoClipping,
+            text: "There is no gradient clipping, so a rare huge gradient becomes a huge update.",
+        },
+        Cause {
+            id: CauseId::ExplodingLr,
+            text: "The learning rate is high enough that each update makes the next gradient larger.",
+        },
+        Cause {
+            id: CauseId::InitTooLarge,
+            text: "The weights were initialised too large, so activations and gradients grow from layer to \
+                  layer.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -177,5 +204,5 @@ if norm > 100.0 {
              activations and gradients near unit scale.",
         ),
     ],
-    related: &["loss-becomes-nan", "loss-oscillates-wildly", "vanishing-gradients"],
+    related: &[EntryId::LossBecomesNan, EntryId::LossOscillatesWildly, EntryId::VanishingGradients],
 };

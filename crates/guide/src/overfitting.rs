@@ -1,14 +1,13 @@
 //! Overfitting: the model memorises instead of generalising.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "overfitting", title: "Overfitting" };
+pub(super) const SECTION: Section = Section { id: SectionId::Overfitting, title: "Overfitting" };
 
 pub(super) const VALIDATION_LOSS_INCREASING: GuideEntry = GuideEntry {
-    id: "validation-loss-increasing-while-training-loss-decreases",
+    id: EntryId::ValidationLossIncreasingWhileTrainingLossDecreases,
     title: "Validation loss increasing while training loss decreases",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The model is memorising its training set: training loss keeps falling, but \
               validation loss turns around and climbs.",
     symptoms: &[
@@ -16,10 +15,16 @@ pub(super) const VALIDATION_LOSS_INCREASING: GuideEntry = GuideEntry {
         "The model does well on the text it was trained on and badly on text it has not seen.",
     ],
     causes: &[
-        "The model has more capacity than the data needs, so it can memorise individual examples.",
-        "There is too little training data, or too little variety in it.",
-        "Nothing regularises the model: no dropout, no weight decay.",
-        "Training continues long past the point of lowest validation loss.",
+        Cause {
+            id: CauseId::TooMuchCapacity,
+            text: "The model has more capacity than the data needs, so it can memorise individual examples.",
+        },
+        Cause { id: CauseId::TooLittleData, text: "There is too little training data, or too little variety in it." },
+        Cause { id: CauseId::NoRegularization, text: "Nothing regularises the model: no dropout, no weight decay." },
+        Cause {
+            id: CauseId::TrainedTooLong,
+            text: "Training continues long past the point of lowest validation loss.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -71,5 +76,5 @@ let y = &x * &mask;"#,
              such as LoRA) instead of the whole model.",
         ),
     ],
-    related: &["loss-stops-decreasing", "out-of-memory-oom"],
+    related: &[EntryId::LossStopsDecreasing, EntryId::OutOfMemoryOom],
 };

@@ -6,19 +6,30 @@
 //! numbers. A healthy run gets no finding.
 
 use crate::error::EngineError;
-use crate::guide;
 use crate::telemetry::{EvalRecord, History};
+use faultline_guide::EntryId;
 use serde::{Deserialize, Serialize};
+
+mod evidence;
+
+pub use evidence::Evidence;
 
 /// A guide entry the evidence points to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// The guide entry id.
-    pub entry: String,
+    /// The guide entry.
+    pub entry: EntryId,
     /// How strongly the evidence points here, in (0, 1].
     pub score: f32,
-    /// What was measured, in numbers.
-    pub evidence: Vec<String>,
+    /// What was measured, in numbers: one item per rule that fired (`Display` writes it as a sentence).
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    /// Whether any of the evidence satisfies `test` (a `matches!` on a variant).
+    pub fn has(&self, test: impl Fn(&Evidence) -> bool) -> bool {
+        self.evidence.iter().any(test)
+    }
 }
 
 /// Findings weaker than this are not reported.
@@ -27,15 +38,13 @@ pub const REPORT_THRESHOLD: f32 = 0.5;
 /// Ranks the guide entries the telemetry points to, most likely first; empty for a healthy run.
 pub fn diagnose(h: &History) -> Vec<Finding> {
     let mut findings: Vec<Finding> = Vec::new();
-    let mut add = |entry: &str, score: f32, evidence: String| {
-        debug_assert!(guide::entry(entry).is_some(), "{entry} is a guide entry");
-        match findings.iter_mut().find(|f| f.entry == entry) {
-            Some(f) => {
-                f.score = f.score.max(score);
-                f.evidence.push(evidence);
-            }
-            None => findings.push(Finding { entry: entry.to_string(), score, evidence: vec![evidence] }),
+    let mut add = |entry: EntryId, score: f32, evidence: Evidence| match findings.iter_mut().find(|f| f.entry == entry)
+    {
+        Some(f) => {
+            f.score = f.score.max(score);
+            f.evidence.push(evidence);
         }
+        None => findings.push(Finding { entry, score, evidence: vec![evidence] }),
     };
     stopped(h, &mut add);
     if let Some(last) = h.evals.last() {
@@ -64,7 +73,7 @@ pub fn diagnose(h: &History) -> Vec<Finding> {
     findings
 }
 
-type Add<'a> = dyn FnMut(&str, f32, String) + 'a;
+type Add<'a> = dyn FnMut(EntryId, f32, Evidence) + 'a;
 
 fn median(mut v: Vec<f32>) -> f32 {
     if v.is_empty() {
@@ -79,28 +88,20 @@ fn stopped(h: &History, add: &mut Add) {
     match &h.stopped {
         Some(EngineError::NonFinite { step, tensor }) => {
             let peak = h.steps.iter().map(|s| s.grad_norm).fold(0.0f32, f32::max);
-            add("loss-becomes-nan", 1.0, format!("NaN/Inf first appeared in {tensor} at step {step}; the run stopped"));
+            add(EntryId::LossBecomesNan, 1.0, Evidence::NonFinite { tensor: tensor.clone(), step: *step });
             if peak > 100.0 {
-                add(
-                    "exploding-gradients",
-                    0.95,
-                    format!("the gradient norm reached {peak:.3e} before the NaN (the guide: > 100 is exploding)"),
-                );
-                add(
-                    "loss-becomes-nan",
-                    1.0,
-                    format!("the gradient norm reached {peak:.3e} before that (the guide expects 0.1-10)"),
-                );
+                add(EntryId::ExplodingGradients, 0.95, Evidence::ExplodedBeforeNan { peak });
+                add(EntryId::LossBecomesNan, 1.0, Evidence::GradNormBeforeNan { peak });
             }
         }
         Some(EngineError::OutOfMemory { requested_bytes, budget_bytes, what }) => add(
-            "out-of-memory-oom",
+            EntryId::OutOfMemoryOom,
             1.0,
-            format!(
-                "allocating {what} failed: {:.0} MiB needed, budget {:.0} MiB",
-                *requested_bytes as f64 / 1048576.0,
-                *budget_bytes as f64 / 1048576.0
-            ),
+            Evidence::OutOfMemory {
+                what: what.clone(),
+                requested_bytes: *requested_bytes,
+                budget_bytes: *budget_bytes,
+            },
         ),
         _ => {}
     }
@@ -119,30 +120,20 @@ fn causal_leak(e: &EvalRecord, add: &mut Add) {
     }
     if worst > 0.01 {
         add(
-            "attention-looks-at-future-in-causal-model",
+            EntryId::AttentionLooksAtFutureInCausalModel,
             0.97,
-            format!(
-                "block {} head {} puts {:.0}% of its attention on later positions (a causal model: 0%)",
-                at.0,
-                at.1,
-                worst * 100.0
-            ),
+            Evidence::CausalLeak { block: at.0, head: at.1, share: worst },
         );
     }
 }
 
 fn tokenizer(e: &EvalRecord, add: &mut Add) {
     if e.tokenizer.unk_rate > 0.01 {
-        add("many-unk-tokens", 0.97, format!("{:.1}% of validation tokens are <UNK>", e.tokenizer.unk_rate * 100.0));
+        add(EntryId::ManyUnkTokens, 0.97, Evidence::UnkTokens { rate: e.tokenizer.unk_rate });
     }
     if !e.tokenizer.roundtrip_ok {
-        let detail = e
-            .tokenizer
-            .roundtrip_mismatch
-            .as_ref()
-            .map(|(a, b)| format!(": {a:?} came back as {b:?}"))
-            .unwrap_or_default();
-        add("tokenization-doesnt-roundtrip", 0.95, format!("decode(encode(text)) differs from the text{detail}"));
+        let example = e.tokenizer.roundtrip_mismatch.clone();
+        add(EntryId::TokenizationDoesntRoundtrip, 0.95, Evidence::Roundtrip { example });
     }
 }
 
@@ -156,50 +147,29 @@ fn samples(e: &EvalRecord, ln_v: f32, add: &mut Add) {
     let excess = s.repeated_ngram_rate - s.reference_ngram_rate;
     if s.repeated_ngram_rate > 0.25 && excess > 0.1 {
         add(
-            "model-outputs-repetitive-text",
+            EntryId::ModelOutputsRepetitiveText,
             0.7 + excess.min(0.25),
-            format!(
-                "{:.0}% of the sample's 4-grams repeat earlier ones; the validation text repeats {:.0}%",
-                s.repeated_ngram_rate * 100.0,
-                s.reference_ngram_rate * 100.0
-            ),
+            Evidence::RepeatedNgrams { rate: s.repeated_ngram_rate, reference: s.reference_ngram_rate },
         );
     }
     if s.model_entropy > 0.3 && s.sampler_entropy < 0.6 * s.model_entropy {
         add(
-            "model-outputs-repetitive-text",
+            EntryId::ModelOutputsRepetitiveText,
             0.8 + excess.clamp(0.0, 0.15),
-            format!(
-                "the sampler drew from distributions with {:.2} nats of entropy per token while the model's own predictions \
-                 carry {:.2}: decoding throws away {:.0}% of the model's uncertainty (greedy or a very low temperature)",
-                s.sampler_entropy,
-                s.model_entropy,
-                (1.0 - s.sampler_entropy / s.model_entropy) * 100.0
-            ),
+            Evidence::DecodingDiscardsEntropy { sampler: s.sampler_entropy, model: s.model_entropy },
         );
     }
     if let Some(reread) = s.reread_loss {
         if reread > val + 1.0 && reread > 1.6 * val {
-            add(
-                "model-outputs-nonsense",
-                0.85,
-                format!(
-                    "the model itself finds the text shown as its sample unlikely: {reread:.2} nats per token, against \
-                     {val:.2} on validation text — what is shown is not what it would write"
-                ),
-            );
+            add(EntryId::ModelOutputsNonsense, 0.85, Evidence::SampleUnlikely { reread, val });
         }
     }
     let learned = val < 1.5;
     if s.unseen_bigram_rate > 0.2 && learned {
         add(
-            "model-outputs-nonsense",
+            EntryId::ModelOutputsNonsense,
             0.6 + (s.unseen_bigram_rate - 0.2).min(0.35),
-            format!(
-                "{:.0}% of the sample's adjacent token pairs never occur in the training text, though the loss is {:.2}",
-                s.unseen_bigram_rate * 100.0,
-                e.val_loss.unwrap_or(e.train_loss)
-            ),
+            Evidence::UnseenBigrams { rate: s.unseen_bigram_rate, loss: val },
         );
     }
 }
@@ -221,24 +191,9 @@ fn attention_scale(e: &EvalRecord, add: &mut Add) {
     let scale = median(scales);
     if scale > 1.5 {
         let mean = heads.iter().sum::<f32>() / heads.len() as f32;
-        add(
-            "attention-weights-are-uniform",
-            0.9,
-            format!(
-                "attention logits spread {scale:.2}× wider than q·k/√d_k on the same rows: the scores are not divided \
-                 by √d_k (a factor of {scale:.1} is √d_k for d_k = {:.0})",
-                scale * scale
-            ),
-        );
-        add(
-            "attention-weights-are-uniform",
-            0.9,
-            format!(
-                "measured: mean attention entropy {mean:.2} nats against {:.2} for uniform attention — sharper, \
-                 not uniform as the guide says",
-                uniform_entropy(e.attention.time)
-            ),
-        );
+        add(EntryId::AttentionWeightsAreUniform, 0.9, Evidence::UnscaledLogits { scale });
+        let uniform = uniform_entropy(e.attention.time);
+        add(EntryId::AttentionWeightsAreUniform, 0.9, Evidence::SharperAttention { mean, uniform });
     }
 }
 
@@ -261,16 +216,9 @@ fn plateau(h: &History, e: &EvalRecord, add: &mut Add) {
         .min_by(|a, b| a.2.total_cmp(&b.2));
     if let Some((block, head, ent)) = collapsed {
         if drop < 0.1 && ent < 0.1 {
-            add(
-                "loss-stops-decreasing",
-                0.8,
-                format!(
-                    "over the last {} steps the loss only went from {early:.2} to {late:.2} ({:.0}%), and block {block} head {head} \
-                     attends to a single position (entropy {ent:.2} nats): a plateau",
-                    tail.len(),
-                    drop * 100.0
-                ),
-            );
+            let steps = tail.len();
+            let evidence = Evidence::Plateau { steps, early, late, drop, block, head, entropy: ent };
+            add(EntryId::LossStopsDecreasing, 0.8, evidence);
         }
     }
 }
@@ -278,15 +226,7 @@ fn plateau(h: &History, e: &EvalRecord, add: &mut Add) {
 fn dead_units(e: &EvalRecord, add: &mut Add) {
     if let Some(b) = e.blocks.iter().max_by(|a, b| a.dead_fraction.total_cmp(&b.dead_fraction)) {
         if b.dead_fraction > 0.5 {
-            add(
-                "gradients-are-all-zero",
-                0.9,
-                format!(
-                    "{:.0}% of block {}'s MLP units never fire on a whole batch (dead)",
-                    b.dead_fraction * 100.0,
-                    b.block
-                ),
-            );
+            add(EntryId::GradientsAreAllZero, 0.9, Evidence::DeadUnits { block: b.block, fraction: b.dead_fraction });
         }
     }
 }
@@ -294,18 +234,9 @@ fn dead_units(e: &EvalRecord, add: &mut Add) {
 /// Weight tensors whose gradient is exactly zero.
 fn silent_gradients(e: &EvalRecord, add: &mut Add) {
     let weights: Vec<_> = e.tensors.iter().filter(|t| t.name.contains("w_") || t.name.starts_with("wte")).collect();
-    let silent: Vec<&str> = weights.iter().filter(|t| t.grad_norm == 0.0).map(|t| t.name.as_str()).collect();
+    let silent: Vec<String> = weights.iter().filter(|t| t.grad_norm == 0.0).map(|t| t.name.clone()).collect();
     if !silent.is_empty() && !weights.is_empty() {
-        add(
-            "gradients-are-all-zero",
-            0.9,
-            format!(
-                "{} of {} weight matrices get exactly zero gradient ({})",
-                silent.len(),
-                weights.len(),
-                silent.join(", ")
-            ),
-        );
+        add(EntryId::GradientsAreAllZero, 0.9, Evidence::SilentWeights { silent, weights: weights.len() });
     }
 }
 
@@ -320,15 +251,9 @@ fn layer_gradients(h: &History, e: &EvalRecord, add: &mut Add) {
     let stuck = e.train_loss > 0.5 * ln_v;
     if ratio < 0.1 || (ratio < 0.3 && stuck) {
         add(
-            "vanishing-gradients",
+            EntryId::VanishingGradients,
             if ratio < 0.1 { 0.85 } else { 0.7 },
-            format!(
-                "block 0's gradient norm is {:.1e}, {:.0}× smaller than the last block's ({:.1e}); the loss is {:.2}",
-                first.grad_norm,
-                1.0 / ratio,
-                last.grad_norm,
-                e.train_loss
-            ),
+            Evidence::LayerGradients { first: first.grad_norm, last: last.grad_norm, loss: e.train_loss },
         );
     }
 }
@@ -345,11 +270,9 @@ fn overfitting(h: &History, add: &mut Add) {
     let gap = val - train;
     if val - best_val > 0.1 && gap > 0.3 {
         add(
-            "validation-loss-increasing-while-training-loss-decreases",
+            EntryId::ValidationLossIncreasingWhileTrainingLossDecreases,
             0.6 + ((val - best_val) / 2.0).min(0.35),
-            format!(
-                "validation loss rose from {best_val:.2} (step {best_step}) to {val:.2} (step {step}) while training loss fell to {train:.2}"
-            ),
+            Evidence::ValidationRising { best_val, best_step, val, step, train },
         );
     }
 }
@@ -364,14 +287,7 @@ fn update_sizes(h: &History, e: &EvalRecord, add: &mut Add) {
     let first_loss = h.steps.first().map_or(0.0, |s| s.loss);
     let drop = first_loss - e.train_loss;
     if med < 5e-4 && drop < 1.0 && e.step >= 100 {
-        add(
-            "loss-decreases-very-slowly",
-            0.85,
-            format!(
-                "updates change the weights by {med:.1e} of their size per step (healthy ≈ 1e-3); the loss fell only {drop:.2} nats in {} steps",
-                e.step
-            ),
-        );
+        add(EntryId::LossDecreasesVerySlowly, 0.85, Evidence::SmallUpdates { median: med, drop, step: e.step });
     }
 }
 
@@ -382,11 +298,7 @@ fn exploding(h: &History, add: &mut Add) {
     let Some((i, peak)) = norms.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)) else { return };
     let step = h.steps[i].step;
     if peak > 100.0 {
-        add(
-            "exploding-gradients",
-            0.9,
-            format!("gradient norm {peak:.3e} at step {step}, {:.0}× the run's median {med:.2e} (the guide: > 100 is exploding)", peak / med.max(1e-12)),
-        );
+        add(EntryId::ExplodingGradients, 0.9, Evidence::GradNormAboveGuide { peak, step, median: med });
         return;
     }
     // The first steps' gradients are the largest of a healthy run too; and a spike on the very step
@@ -398,11 +310,7 @@ fn exploding(h: &History, add: &mut Add) {
     let step = h.steps[i].step;
     let jumped = losses[i] > median(losses[i - 10..i].to_vec()) + 0.6;
     if peak > 10.0 * med && peak > 2.5 && !jumped {
-        add(
-            "exploding-gradients",
-            0.85,
-            format!("gradient norm spiked to {peak:.2e} at step {step}, {:.0}× the run's median {med:.2e}", peak / med),
-        );
+        add(EntryId::ExplodingGradients, 0.85, Evidence::GradNormSpike { peak, step, median: med });
     }
 }
 
@@ -419,15 +327,7 @@ fn accumulating(h: &History, add: &mut Add) {
     let (first, last) = (medians[0], medians[medians.len() - 1]);
     let steady = medians.windows(2).all(|w| w[1] > w[0]);
     if steady && first > 0.0 && (last > 2.5 * first || (last > 1.5 * first && last > 10.0)) {
-        let shown: Vec<String> = medians.iter().map(|m| format!("{m:.2}")).collect();
-        add(
-            "gradients-are-all-zero",
-            0.9,
-            format!(
-                "the gradient norm grows steadily, fifth by fifth of the run: {} — gradients pile up instead of being cleared",
-                shown.join(" → ")
-            ),
-        );
+        add(EntryId::GradientsAreAllZero, 0.9, Evidence::GradientsPileUp { medians });
     }
 }
 
@@ -452,28 +352,18 @@ fn loss_jump(h: &History, add: &mut Add) {
             let spike = (i.saturating_sub(SPIKE_LEAD)..i).max_by(|&a, &b| norms[a].total_cmp(&norms[b]));
             let record = |j: usize| norms[10.min(j)..j].iter().all(|&n| n < norms[j]);
             if let Some(j) = spike.filter(|&j| norms[j] > 10.0 * med && record(j)) {
-                add(
-                    "exploding-gradients",
-                    0.9,
-                    format!(
-                        "the gradient norm spiked to {:.2e} at step {}, {:.0}× the run's median, and the next update threw the \
-                         loss from {before:.2} to {:.2}",
-                        norms[j],
-                        h.steps[j].step,
-                        norms[j] / med.max(1e-12),
-                        losses[i]
-                    ),
-                );
+                let evidence = Evidence::SpikeThrewLoss {
+                    norm: norms[j],
+                    step: h.steps[j].step,
+                    ratio: norms[j] / med.max(1e-12),
+                    before,
+                    after: losses[i],
+                };
+                add(EntryId::ExplodingGradients, 0.9, evidence);
                 return;
             }
-            add(
-                "model-outputs-nonsense",
-                0.85,
-                format!(
-                    "the loss jumped from {before:.2} to {:.2} at step {} after having come down",
-                    losses[i], h.steps[i].step
-                ),
-            );
+            let evidence = Evidence::LossJumped { before, after: losses[i], step: h.steps[i].step };
+            add(EntryId::ModelOutputsNonsense, 0.85, evidence);
             return;
         }
     }
@@ -485,22 +375,11 @@ fn worse_than_guessing(h: &History, add: &mut Add) {
     let ln_v = (h.vocab_size as f32).ln();
     let first = h.steps[0].loss;
     if first > ln_v + 2.0 {
-        add(
-            "exploding-gradients",
-            0.85,
-            format!("the first loss is {first:.2}, far above ln V = {ln_v:.2} (uniform guessing): the initial weights are far too large"),
-        );
+        add(EntryId::ExplodingGradients, 0.85, Evidence::FirstLossAboveLnV { first, ln_v });
         return;
     }
     if let Some(s) = h.steps.iter().skip(5).find(|s| s.loss > ln_v + 1.0) {
-        add(
-            "loss-oscillates-wildly",
-            0.9,
-            format!(
-                "the loss climbed to {:.2} at step {}, above ln V = {ln_v:.2} (uniform guessing): the steps are too big to settle",
-                s.loss, s.step
-            ),
-        );
+        add(EntryId::LossOscillatesWildly, 0.9, Evidence::LossAboveLnV { loss: s.loss, step: s.step, ln_v });
     }
 }
 
@@ -513,11 +392,7 @@ fn oscillation(h: &History, add: &mut Add) {
     let trend = median(tail[..third].to_vec()) - median(tail[tail.len() - third..].to_vec());
     let level = median(tail.clone());
     if mean_step > 0.25 && trend < mean_step {
-        add(
-            "loss-oscillates-wildly",
-            0.8,
-            format!("in the second half the loss moves {mean_step:.2} nats per step on average around {level:.2}, with no downward trend"),
-        );
+        add(EntryId::LossOscillatesWildly, 0.8, Evidence::Oscillation { mean_step, level });
     }
 }
 
@@ -528,11 +403,8 @@ fn early_spike(h: &History, add: &mut Add) {
     let Some(peak) = early.iter().max_by(|a, b| a.loss.total_cmp(&b.loss)) else { return };
     let low_before = early.iter().take_while(|s| s.step < peak.step).map(|s| s.loss).fold(first, f32::min);
     if peak.loss > low_before + 0.5 && peak.step > 1 {
-        add(
-            "loss-stops-decreasing",
-            0.7,
-            format!("the loss spiked from {low_before:.2} to {:.2} at step {} early in training", peak.loss, peak.step),
-        );
+        let evidence = Evidence::EarlySpike { low: low_before, peak: peak.loss, step: peak.step };
+        add(EntryId::LossStopsDecreasing, 0.7, evidence);
     }
 }
 
@@ -542,14 +414,7 @@ fn slow_steps(h: &History, add: &mut Add) {
     let total: f64 = recent.iter().map(|s| s.times.total_ms()).sum();
     let overhead: f64 = recent.iter().map(|s| s.times.telemetry_ms + s.times.data_ms).sum();
     if total > 0.0 && overhead / total > 0.3 {
-        add(
-            "training-is-very-slow",
-            0.85,
-            format!(
-                "{:.0}% of each step goes to reading back statistics and data, not to computing",
-                overhead / total * 100.0
-            ),
-        );
+        add(EntryId::TrainingIsVerySlow, 0.85, Evidence::SlowSteps { overhead: overhead / total });
     }
 }
 
@@ -573,24 +438,28 @@ mod tests {
     }
 
     /// What `loss_jump` says about `h`: the entry it names.
-    fn blamed(h: &History) -> Vec<String> {
+    fn blamed(h: &History) -> Vec<EntryId> {
         let mut entries = Vec::new();
-        loss_jump(h, &mut |entry: &str, _, _| entries.push(entry.to_string()));
+        loss_jump(h, &mut |entry: EntryId, _, _| entries.push(entry));
         entries
     }
 
     #[test]
     fn a_jump_is_blamed_on_a_spike_only_when_it_is_recent_and_the_largest_yet() {
-        assert_eq!(blamed(&jumping_run(&[])), ["model-outputs-nonsense"], "no spike: the weights changed");
-        assert_eq!(blamed(&jumping_run(&[(78, 15.0)])), ["exploding-gradients"], "a record spike two steps before");
+        assert_eq!(blamed(&jumping_run(&[])), [EntryId::ModelOutputsNonsense], "no spike: the weights changed");
+        assert_eq!(
+            blamed(&jumping_run(&[(78, 15.0)])),
+            [EntryId::ExplodingGradients],
+            "a record spike two steps before"
+        );
         assert_eq!(
             blamed(&jumping_run(&[(40, 20.0), (78, 15.0)])),
-            ["model-outputs-nonsense"],
+            [EntryId::ModelOutputsNonsense],
             "a larger spike earlier did no harm, so this one explains nothing"
         );
         assert_eq!(
             blamed(&jumping_run(&[(75, 15.0)])),
-            ["model-outputs-nonsense"],
+            [EntryId::ModelOutputsNonsense],
             "a spike five steps before: its update would have shown in the loss already"
         );
     }

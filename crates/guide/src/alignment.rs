@@ -1,14 +1,13 @@
 //! Alignment Issues: fine-tuning against preferences or a reward.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "alignment-issues", title: "Alignment Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::AlignmentIssues, title: "Alignment Issues" };
 
 pub(super) const REWARD_INCREASES_BUT_QUALITY_DECREASES: GuideEntry = GuideEntry {
-    id: "reward-increases-but-quality-decreases",
+    id: EntryId::RewardIncreasesButQualityDecreases,
     title: "Reward increases but quality decreases",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "Reward hacking: the policy finds what the reward model over-rates and exploits it, \
               so the score climbs while the real outputs get worse.",
     symptoms: &[
@@ -17,10 +16,16 @@ pub(super) const REWARD_INCREASES_BUT_QUALITY_DECREASES: GuideEntry = GuideEntry
          that the reward model happens to score well.",
     ],
     causes: &[
-        "The reward model is only a proxy for quality, and the policy has drifted far enough from \
-         where it started to find the proxy's blind spots.",
-        "The penalty that keeps the policy close to the reference model (the KL term) is too weak \
-         or missing.",
+        Cause {
+            id: CauseId::ProxyRewardExploited,
+            text: "The reward model is only a proxy for quality, and the policy has drifted far enough from \
+                  where it started to find the proxy's blind spots.",
+        },
+        Cause {
+            id: CauseId::KlPenaltyTooWeak,
+            text: "The penalty that keeps the policy close to the reference model (the KL term) is too weak \
+                  or missing.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -50,14 +55,13 @@ println!("reward {reward:.3}, KL to reference {kl:.3}");"#,
              of the behaviour it was rewarding by mistake.",
         ),
     ],
-    related: &["dpo-loss-not-decreasing", "model-outputs-repetitive-text"],
+    related: &[EntryId::DpoLossNotDecreasing, EntryId::ModelOutputsRepetitiveText],
 };
 
 pub(super) const DPO_LOSS_NOT_DECREASING: GuideEntry = GuideEntry {
-    id: "dpo-loss-not-decreasing",
+    id: EntryId::DpoLossNotDecreasing,
     title: "DPO loss not decreasing",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "DPO fine-tuning runs but its loss stays near ln 2 ≈ 0.693, the value it has when the \
               policy does not yet prefer the chosen answers over the rejected ones any more than \
               the reference does.",
@@ -66,12 +70,21 @@ pub(super) const DPO_LOSS_NOT_DECREASING: GuideEntry = GuideEntry {
         "The margin between chosen and rejected answers does not grow.",
     ],
     causes: &[
-        "The learning rate is too low; values from 1e-6 to 1e-5 are the usual range.",
-        "β is too high; 0.1 is a good starting value.",
-        "The reference model is not frozen, so it moves along with the policy and the difference \
-         between them stays near zero.",
-        "The log-probabilities are computed wrongly, for example over the prompt or padding \
-         tokens, or with the targets shifted by the wrong amount.",
+        Cause {
+            id: CauseId::DpoLrTooLow,
+            text: "The learning rate is too low; values from 1e-6 to 1e-5 are the usual range.",
+        },
+        Cause { id: CauseId::DpoBetaTooHigh, text: "β is too high; 0.1 is a good starting value." },
+        Cause {
+            id: CauseId::DpoReferenceNotFrozen,
+            text: "The reference model is not frozen, so it moves along with the policy and the difference \
+                  between them stays near zero.",
+        },
+        Cause {
+            id: CauseId::DpoLogprobBug,
+            text: "The log-probabilities are computed wrongly, for example over the prompt or padding \
+                  tokens, or with the targets shifted by the wrong amount.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -105,5 +118,5 @@ println!("margin {margin:.3}, loss {loss:.4}"); // 0.6931 when the margin is 0"#
              and the same computation for the policy and the reference.",
         ),
     ],
-    related: &["reward-increases-but-quality-decreases", "loss-decreases-very-slowly"],
+    related: &[EntryId::RewardIncreasesButQualityDecreases, EntryId::LossDecreasesVerySlowly],
 };

@@ -1,14 +1,13 @@
 //! Attention Issues: attention that does not select, or that sees what it must not.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "attention-issues", title: "Attention Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::AttentionIssues, title: "Attention Issues" };
 
 pub(super) const ATTENTION_WEIGHTS_ARE_UNIFORM: GuideEntry = GuideEntry {
-    id: "attention-weights-are-uniform",
+    id: EntryId::AttentionWeightsAreUniform,
     title: "Attention weights are uniform",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "Every query spreads its attention evenly over the positions it can see, so attention \
               only averages instead of picking out what matters.",
     symptoms: &[
@@ -17,14 +16,23 @@ pub(super) const ATTENTION_WEIGHTS_ARE_UNIFORM: GuideEntry = GuideEntry {
          positions.",
     ],
     causes: &[
-        "The scores are not scaled correctly by √d_k. The scale keeps the softmax away from both \
-         extremes: scores made too small (dividing by d_k, say) flatten it toward uniform, while \
-         dropping the scale altogether makes the scores larger, which in Faultline's measurements \
-         turns attention sharper rather than flatter.",
-        "A poor initialisation, for instance query and key weights so small that every score is \
-         nearly zero, and the softmax of zeros is uniform.",
-        "The model is undertrained: attention starts out close to uniform and has not yet learned \
-         where to look.",
+        Cause {
+            id: CauseId::AttnScaleWrong,
+            text: "The scores are not scaled correctly by √d_k. The scale keeps the softmax away from both \
+                  extremes: scores made too small (dividing by d_k, say) flatten it toward uniform, while \
+                  dropping the scale altogether makes the scores larger, which in Faultline's measurements \
+                  turns attention sharper rather than flatter.",
+        },
+        Cause {
+            id: CauseId::AttnInitTooSmall,
+            text: "A poor initialisation, for instance query and key weights so small that every score is \
+                  nearly zero, and the softmax of zeros is uniform.",
+        },
+        Cause {
+            id: CauseId::AttnUndertrained,
+            text: "The model is undertrained: attention starts out close to uniform and has not yet learned \
+                  where to look.",
+        },
     ],
     diagnosis: &[Snippet::with_code(
         "Measure the mean entropy of the attention rows and compare it with a uniform spread. In a \
@@ -47,14 +55,13 @@ let weights = softmax_rows(&(scores + causal_mask(t)));"#,
         ),
         Snippet::plain("Train longer before judging the attention patterns."),
     ],
-    related: &["attention-looks-at-future-in-causal-model", "loss-stops-decreasing"],
+    related: &[EntryId::AttentionLooksAtFutureInCausalModel, EntryId::LossStopsDecreasing],
 };
 
 pub(super) const ATTENTION_LOOKS_AT_FUTURE: GuideEntry = GuideEntry {
-    id: "attention-looks-at-future-in-causal-model",
+    id: EntryId::AttentionLooksAtFutureInCausalModel,
     title: "Attention looks at future (in causal model)",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "A causal language model must predict each token from the ones before it. If \
               attention can see later positions, the model copies the answer during training and \
               has nothing to copy when it generates.",
@@ -63,8 +70,11 @@ pub(super) const ATTENTION_LOOKS_AT_FUTURE: GuideEntry = GuideEntry {
          read the very token it is asked to predict.",
         "Generation is poor, because at sampling time there is no future to read.",
     ],
-    causes: &["The causal mask is missing or wrong: not applied, off by one on the diagonal, or applied \
-               after the softmax instead of before it."],
+    causes: &[Cause {
+        id: CauseId::MaskMissing,
+        text: "The causal mask is missing or wrong: not applied, off by one on the diagonal, or applied \
+                  after the softmax instead of before it.",
+    }],
     diagnosis: &[
         Snippet::with_code(
             "Look at the attention weights: every entry above the diagonal must be exactly zero.",
@@ -94,5 +104,5 @@ assert_eq!(a.slice(s![..t - 1, ..]), b.slice(s![..t - 1, ..]));"#,
 
 let weights = softmax_rows(&(scores + causal_mask(t)));"#,
     )],
-    related: &["attention-weights-are-uniform", "model-outputs-nonsense"],
+    related: &[EntryId::AttentionWeightsAreUniform, EntryId::ModelOutputsNonsense],
 };

@@ -1,14 +1,13 @@
 //! Memory Issues: training does not fit.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "memory-issues", title: "Memory Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::MemoryIssues, title: "Memory Issues" };
 
 pub(super) const OUT_OF_MEMORY_OOM: GuideEntry = GuideEntry {
-    id: "out-of-memory-oom",
+    id: EntryId::OutOfMemoryOom,
     title: "Out of memory (OOM)",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "An allocation fails: there is not enough GPU or system memory for the weights, their \
               gradients, the optimiser's state and the activations of a batch.",
     symptoms: &[
@@ -17,12 +16,21 @@ pub(super) const OUT_OF_MEMORY_OOM: GuideEntry = GuideEntry {
         "In the browser, a WebGPU buffer cannot be created or the tab is killed.",
     ],
     causes: &[
-        "The batch is too large: activation memory grows in proportion to it.",
-        "The sequences are too long: activations grow with their length, and attention scores with \
-         its square.",
-        "The model itself is too large for the memory available.",
-        "Tensors are kept alive by accident, for example every step's loss stored together with \
-         the activations it was computed from instead of as a plain number.",
+        Cause {
+            id: CauseId::BatchTooLarge,
+            text: "The batch is too large: activation memory grows in proportion to it.",
+        },
+        Cause {
+            id: CauseId::SequencesTooLong,
+            text: "The sequences are too long: activations grow with their length, and attention scores with \
+                  its square.",
+        },
+        Cause { id: CauseId::ModelTooLarge, text: "The model itself is too large for the memory available." },
+        Cause {
+            id: CauseId::TensorsKeptAlive,
+            text: "Tensors are kept alive by accident, for example every step's loss stored together with \
+                  the activations it was computed from instead of as a plain number.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -69,5 +77,5 @@ optimizer.step(&mut params, &grads);"#,
              every weight, so gradients and optimiser state exist only for small adapter matrices.",
         ),
     ],
-    related: &["training-is-very-slow", "validation-loss-increasing-while-training-loss-decreases"],
+    related: &[EntryId::TrainingIsVerySlow, EntryId::ValidationLossIncreasingWhileTrainingLossDecreases],
 };

@@ -3,15 +3,17 @@
 //! command that reproduces it. `crates/engine/tests/symptoms.rs` checks each fault's side of these
 //! notes against the healthy run of the same seed on every CI run.
 
+use super::FaultId;
+use faultline_guide::EntryId;
 use serde::Serialize;
 
 /// One measurement set beside the guide's text.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Measured {
     /// The guide entry it belongs to.
-    pub entry: &'static str,
+    pub entry: EntryId,
     /// The fault that was measured.
-    pub fault: &'static str,
+    pub fault: FaultId,
     /// What the guide's text leads a reader to expect.
     pub guide_says: &'static str,
     /// What the engine measured (tiny unless stated, toy-English, seed 1, 200 steps).
@@ -22,8 +24,8 @@ pub struct Measured {
 
 pub const MEASURED: &[Measured] = &[
     Measured {
-        entry: "attention-weights-are-uniform",
-        fault: "no-attn-scale",
+        entry: EntryId::AttentionWeightsAreUniform,
+        fault: FaultId::NoAttnScale,
         guide_says: "without the 1/√d_k scale, attention weights become uniform",
         measured: "the opposite: the scores reach the softmax √d_k times larger and attention turns sharper. With \
                    d_k = 16 the mean attention entropy at step 200 is 2.3 nats against 2.9 for the healthy run \
@@ -32,8 +34,8 @@ pub const MEASURED: &[Measured] = &[
         reproduce: "faultline train --steps 200 --fault no-attn-scale --json (add --heads 1 for d_k = 64)",
     },
     Measured {
-        entry: "loss-stops-decreasing",
-        fault: "no-warmup",
+        entry: EntryId::LossStopsDecreasing,
+        fault: FaultId::NoWarmup,
         guide_says: "no warmup at a high learning rate shows as an early loss spike",
         measured: "no spike: at lr 0.05 the first full-size steps lock some attention heads onto a single position \
                    (entropy 0.01 nats) and the loss settles on a plateau, 2.05 at step 200 against 0.75 with 50 \
@@ -41,8 +43,8 @@ pub const MEASURED: &[Measured] = &[
         reproduce: "faultline train --steps 200 --lr 0.05 --fault no-warmup",
     },
     Measured {
-        entry: "gradients-are-all-zero",
-        fault: "no-zero-grad",
+        entry: EntryId::GradientsAreAllZero,
+        fault: FaultId::NoZeroGrad,
         guide_says: "gradients that are never cleared pile up, so the gradient norm keeps growing",
         measured: "only without clipping. Clipping rescales the summed gradient in place, so with the default clip \
                    of 1 the norm stays between 1.3 and 2.6 and only the loss shows it (1.52 against 1.16). With \
@@ -50,8 +52,8 @@ pub const MEASURED: &[Measured] = &[
         reproduce: "faultline train --steps 200 --fault no-zero-grad --fault no-grad-clip",
     },
     Measured {
-        entry: "vanishing-gradients",
-        fault: "post-norm",
+        entry: EntryId::VanishingGradients,
+        fault: FaultId::PostNorm,
         guide_says: "post-norm networks train unstably or slowly at the same learning rate",
         measured: "with 50 warmup steps post-norm trains as well as pre-norm at both sizes (small: 0.63 against \
                    0.69). Without warmup at lr 0.01 the small post-norm model's first block gets gradients 10⁴ \
@@ -59,8 +61,8 @@ pub const MEASURED: &[Measured] = &[
         reproduce: "faultline train --steps 200 --config small --warmup 0 --lr 0.01 --fault post-norm",
     },
     Measured {
-        entry: "loss-oscillates-wildly",
-        fault: "lr-too-high",
+        entry: EntryId::LossOscillatesWildly,
+        fault: FaultId::LrTooHigh,
         guide_says: "a learning rate far too high makes the loss NaN",
         measured: "with AdamW and clipping (the defaults) a 300× learning rate does not reach NaN: the loss spikes \
                    far above ln V, then wanders on a high plateau. AdamW's normalised steps and clipping, two of \
@@ -69,8 +71,8 @@ pub const MEASURED: &[Measured] = &[
         reproduce: "faultline train --steps 200 --fault lr-too-high=300",
     },
     Measured {
-        entry: "loss-becomes-nan",
-        fault: "naive-log-softmax",
+        entry: EntryId::LossBecomesNan,
+        fault: FaultId::NaiveLogSoftmax,
         guide_says: "log(softmax(x)) overflows once the learning rate is high",
         measured: "at a 300× learning rate with AdamW and clipping the largest |logit| stays below 20, where \
                    log(softmax) is still finite. It needs logit gaps above ~100: with weights initialised at \
@@ -78,8 +80,8 @@ pub const MEASURED: &[Measured] = &[
         reproduce: "faultline train --steps 200 --fault naive-log-softmax --fault init-too-large=3",
     },
     Measured {
-        entry: "attention-looks-at-future-in-causal-model",
-        fault: "no-causal-mask",
+        entry: EntryId::AttentionLooksAtFutureInCausalModel,
+        fault: FaultId::NoCausalMask,
         guide_says: "a model that sees the future cheats, so its training loss is suspiciously low",
         measured: "not yet after 200 steps: half of some heads' attention already goes to later positions (50% on \
                    toy-English, 56% on arithmetic; a causal model: exactly 0), yet the training loss is 1.48 against \
@@ -87,8 +89,8 @@ pub const MEASURED: &[Measured] = &[
         reproduce: "faultline train --steps 200 --fault no-causal-mask",
     },
     Measured {
-        entry: "exploding-gradients",
-        fault: "init-too-large",
+        entry: EntryId::ExplodingGradients,
+        fault: FaultId::InitTooLarge,
         guide_says: "weights initialised far too large make the gradient norm explode",
         measured: "with std 1.0 instead of 0.02 the largest gradient norm is 28 against 6.4 for the healthy run (4×, \
                    not orders of magnitude: clipping and LayerNorm hold it), while the first loss is far above \
@@ -98,6 +100,6 @@ pub const MEASURED: &[Measured] = &[
 ];
 
 /// The measurements beside one entry.
-pub fn for_entry(entry: &str) -> impl Iterator<Item = &'static Measured> + '_ {
+pub fn for_entry(entry: EntryId) -> impl Iterator<Item = &'static Measured> {
     MEASURED.iter().filter(move |m| m.entry == entry)
 }

@@ -1,14 +1,13 @@
 //! Numerical Issues: the loss stops being a number.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "numerical-issues", title: "Numerical Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::NumericalIssues, title: "Numerical Issues" };
 
 pub(super) const LOSS_BECOMES_NAN: GuideEntry = GuideEntry {
-    id: "loss-becomes-nan",
+    id: EntryId::LossBecomesNan,
     title: "Loss becomes NaN",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "One step the loss is an ordinary number, the next it is NaN or infinite. A single \
               non-finite value in one update is written into the weights, so from then on every \
               step stays broken.",
@@ -18,14 +17,26 @@ pub(super) const LOSS_BECOMES_NAN: GuideEntry = GuideEntry {
          reached the weights.",
     ],
     causes: &[
-        "The learning rate is too high. Each oversized update makes the next gradient larger until \
-         the gradients explode beyond what f32 can represent.",
-        "Something divides by zero, typically a normalisation that divides by a standard deviation \
-         (or variance) that is exactly zero.",
-        "A logarithm receives zero or a negative number, for example the log of a probability that \
-         underflowed to 0.",
-        "Softmax overflows: with large logits `exp(x)` passes the f32 limit (around e^88), and \
-         infinity divided by infinity is NaN.",
+        Cause {
+            id: CauseId::NanLrTooHigh,
+            text: "The learning rate is too high. Each oversized update makes the next gradient larger until \
+                  the gradients explode beyond what f32 can represent.",
+        },
+        Cause {
+            id: CauseId::DivideByZero,
+            text: "Something divides by zero, typically a normalisation that divides by a standard deviation \
+                  (or variance) that is exactly zero.",
+        },
+        Cause {
+            id: CauseId::LogOfZero,
+            text: "A logarithm receives zero or a negative number, for example the log of a probability that \
+                  underflowed to 0.",
+        },
+        Cause {
+            id: CauseId::SoftmaxOverflow,
+            text: "Softmax overflows: with large logits `exp(x)` passes the f32 limit (around e^88), and \
+                  infinity divided by infinity is NaN.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -85,5 +96,5 @@ fn log_softmax(x: ArrayView1<f32>) -> Array1<f32> {
             "let normed = (&x - mean) / (std + 1e-8);",
         ),
     ],
-    related: &["exploding-gradients", "loss-oscillates-wildly", "finding-the-right-learning-rate"],
+    related: &[EntryId::ExplodingGradients, EntryId::LossOscillatesWildly, EntryId::FindingTheRightLearningRate],
 };

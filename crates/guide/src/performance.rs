@@ -1,14 +1,13 @@
 //! Performance Issues: where the time goes.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "performance-issues", title: "Performance Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::PerformanceIssues, title: "Performance Issues" };
 
 pub(super) const TRAINING_IS_VERY_SLOW: GuideEntry = GuideEntry {
-    id: "training-is-very-slow",
+    id: EntryId::TrainingIsVerySlow,
     title: "Training is very slow",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "Each step takes far longer than the hardware should need, and the time usually goes \
               somewhere other than the model's arithmetic.",
     symptoms: &[
@@ -16,11 +15,17 @@ pub(super) const TRAINING_IS_VERY_SLOW: GuideEntry = GuideEntry {
         "The accelerator sits mostly idle while training runs.",
     ],
     causes: &[
-        "The GPU is not used even though one is available.",
-        "Loading and preparing data is the bottleneck, so the model waits for each batch.",
-        "Logging, evaluation or checkpointing happens too often.",
-        "The operations are inefficient: many small kernels or element-by-element loops where one \
-         large matrix operation would do.",
+        Cause { id: CauseId::GpuUnused, text: "The GPU is not used even though one is available." },
+        Cause {
+            id: CauseId::DataBottleneck,
+            text: "Loading and preparing data is the bottleneck, so the model waits for each batch.",
+        },
+        Cause { id: CauseId::LoggingTooOften, text: "Logging, evaluation or checkpointing happens too often." },
+        Cause {
+            id: CauseId::InefficientOps,
+            text: "The operations are inefficient: many small kernels or element-by-element loops where one \
+                  large matrix operation would do.",
+        },
     ],
     diagnosis: &[Snippet::with_code(
         "Time each phase of a step separately: fetching the batch, the forward pass and the \
@@ -49,5 +54,5 @@ println!("data {:?}, forward {:?}, backward {:?}", t1 - t0, t2 - t1, t3 - t2);"#
              GELU, say) so the data makes fewer trips through memory.",
         ),
     ],
-    related: &["out-of-memory-oom"],
+    related: &[EntryId::OutOfMemoryOom],
 };

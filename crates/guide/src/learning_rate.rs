@@ -1,23 +1,25 @@
 //! Learning Rate Issues: steps that are too large, too small, and how to find the right size.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "learning-rate-issues", title: "Learning Rate Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::LearningRateIssues, title: "Learning Rate Issues" };
 
 pub(super) const LOSS_OSCILLATES_WILDLY: GuideEntry = GuideEntry {
-    id: "loss-oscillates-wildly",
+    id: EntryId::LossOscillatesWildly,
     title: "Loss oscillates wildly",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The loss swings up and down from step to step and never settles into a downward \
               trend: each update is so large that it overshoots the low ground it was heading for.",
     symptoms: &[
         "The loss curve jumps up and down by large amounts.",
         "Averaged over many steps it does not go down, even though nothing has turned NaN.",
     ],
-    causes: &["The learning rate is too high. Along the steep directions of the loss surface each \
-               update overshoots the minimum, the next one overshoots back, and the model bounces \
-               from wall to wall instead of descending."],
+    causes: &[Cause {
+        id: CauseId::OscillatingLrTooHigh,
+        text: "The learning rate is too high. Along the steep directions of the loss surface each \
+                  update overshoots the minimum, the next one overshoots back, and the model bounces \
+                  from wall to wall instead of descending.",
+    }],
     diagnosis: &[
         Snippet::with_code(
             "Smooth the curve over a window of, say, 50 steps. A flat average with large swings \
@@ -45,26 +47,28 @@ println!("last {} steps: mean {mean:.3}, largest swing {swing:.3}", window.len()
         ),
     ],
     related: &[
-        "finding-the-right-learning-rate",
-        "loss-decreases-very-slowly",
-        "exploding-gradients",
-        "loss-becomes-nan",
+        EntryId::FindingTheRightLearningRate,
+        EntryId::LossDecreasesVerySlowly,
+        EntryId::ExplodingGradients,
+        EntryId::LossBecomesNan,
     ],
 };
 
 pub(super) const LOSS_DECREASES_VERY_SLOWLY: GuideEntry = GuideEntry {
-    id: "loss-decreases-very-slowly",
+    id: EntryId::LossDecreasesVerySlowly,
     title: "Loss decreases very slowly",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The loss does go down, but so slowly that after thousands of steps it has hardly \
               left its starting value: every update is too small to matter.",
     symptoms: &[
         "After thousands of steps the loss has barely changed.",
         "The curve is smooth, with no spikes; it is simply far too flat.",
     ],
-    causes: &["The learning rate is too low, so each step moves the weights only a tiny distance and the \
-               model creeps toward the minimum."],
+    causes: &[Cause {
+        id: CauseId::SlowLrTooLow,
+        text: "The learning rate is too low, so each step moves the weights only a tiny distance and the \
+                  model creeps toward the minimum.",
+    }],
     diagnosis: &[
         Snippet::with_code(
             "Compare the loss now with the loss at step 1, which for a fresh model is close to \
@@ -87,14 +91,13 @@ println!("update / weight: {ratio:.1e}"); // about 1e-3 is typical"#,
         ),
         Snippet::plain("Or run the learning-rate range test and use the value it suggests."),
     ],
-    related: &["finding-the-right-learning-rate", "loss-oscillates-wildly", "loss-stops-decreasing"],
+    related: &[EntryId::FindingTheRightLearningRate, EntryId::LossOscillatesWildly, EntryId::LossStopsDecreasing],
 };
 
 pub(super) const FINDING_THE_RIGHT_LEARNING_RATE: GuideEntry = GuideEntry {
-    id: "finding-the-right-learning-rate",
+    id: EntryId::FindingTheRightLearningRate,
     title: "Finding the right learning rate",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The learning-rate range test: instead of guessing, sweep the learning rate from tiny \
               to huge in one short run, one step per value, and read a good value off the \
               resulting loss curve.",
@@ -149,5 +152,10 @@ let lr = lrs[lowest] / 10.0; // the loss starts rising just after its lowest poi
              the model, the batch size or the optimiser changes.",
         ),
     ],
-    related: &["loss-oscillates-wildly", "loss-decreases-very-slowly", "loss-stops-decreasing", "loss-becomes-nan"],
+    related: &[
+        EntryId::LossOscillatesWildly,
+        EntryId::LossDecreasesVerySlowly,
+        EntryId::LossStopsDecreasing,
+        EntryId::LossBecomesNan,
+    ],
 };

@@ -1,14 +1,13 @@
 //! Output Quality Issues: what the model writes is wrong.
 
-use super::{GuideEntry, Section, Snippet};
+use super::{Cause, CauseId, EntryId, GuideEntry, Section, SectionId, Snippet};
 
-pub(super) const SECTION: Section = Section { id: "output-quality-issues", title: "Output Quality Issues" };
+pub(super) const SECTION: Section = Section { id: SectionId::OutputQualityIssues, title: "Output Quality Issues" };
 
 pub(super) const MODEL_OUTPUTS_REPETITIVE_TEXT: GuideEntry = GuideEntry {
-    id: "model-outputs-repetitive-text",
+    id: EntryId::ModelOutputsRepetitiveText,
     title: "Model outputs repetitive text",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "Generation gets stuck: the same word, phrase or short cycle comes out again and \
               again.",
     symptoms: &[
@@ -16,11 +15,20 @@ pub(super) const MODEL_OUTPUTS_REPETITIVE_TEXT: GuideEntry = GuideEntry {
         "A sample falls into a loop that it never leaves.",
     ],
     causes: &[
-        "The sampling temperature is too low: it sharpens the distribution until one continuation \
-         takes almost all the probability.",
-        "There is no sampling at all: decoding always takes the most likely token (argmax), so \
-         once a cycle starts it repeats deterministically.",
-        "Training collapsed, and the model only ever predicts a handful of frequent tokens.",
+        Cause {
+            id: CauseId::TemperatureTooLow,
+            text: "The sampling temperature is too low: it sharpens the distribution until one continuation \
+                  takes almost all the probability.",
+        },
+        Cause {
+            id: CauseId::NoSampling,
+            text: "There is no sampling at all: decoding always takes the most likely token (argmax), so \
+                  once a cycle starts it repeats deterministically.",
+        },
+        Cause {
+            id: CauseId::TrainingCollapsed,
+            text: "Training collapsed, and the model only ever predicts a handful of frequent tokens.",
+        },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -69,23 +77,28 @@ let nucleus: Vec<usize> = order
              and sample from an earlier checkpoint.",
         ),
     ],
-    related: &["model-outputs-nonsense"],
+    related: &[EntryId::ModelOutputsNonsense],
 };
 
 pub(super) const MODEL_OUTPUTS_NONSENSE: GuideEntry = GuideEntry {
-    id: "model-outputs-nonsense",
+    id: EntryId::ModelOutputsNonsense,
     title: "Model outputs nonsense",
-    section: SECTION.title,
-    section_id: SECTION.id,
+    section: SECTION.id,
     summary: "The samples are not stuck, just incoherent: tokens strung together with no \
               resemblance to the language the model was trained on.",
     symptoms: &["The generated text makes no sense.", "It reads like tokens drawn at random from the vocabulary."],
     causes: &[
-        "The model is undertrained and has not learned the data yet.",
-        "Tokenization does not match: the text is decoded with a different vocabulary than the one \
-         the model was trained with, or encoding and decoding disagree.",
-        "The wrong weights were loaded, for instance another run's checkpoint.",
-        "The embedding table is corrupted.",
+        Cause { id: CauseId::Undertrained, text: "The model is undertrained and has not learned the data yet." },
+        Cause {
+            id: CauseId::TokenizerMismatch,
+            text: "Tokenization does not match: the text is decoded with a different vocabulary than the one \
+                  the model was trained with, or encoding and decoding disagree.",
+        },
+        Cause {
+            id: CauseId::WrongWeights,
+            text: "The wrong weights were loaded, for instance another run's checkpoint.",
+        },
+        Cause { id: CauseId::CorruptEmbeddings, text: "The embedding table is corrupted." },
     ],
     diagnosis: &[
         Snippet::with_code(
@@ -122,5 +135,5 @@ assert_eq!(tokenizer.decode(&tokenizer.encode(text)), text);"#,
 }"#,
         ),
     ],
-    related: &["tokenization-doesnt-roundtrip", "model-outputs-repetitive-text", "many-unk-tokens"],
+    related: &[EntryId::TokenizationDoesntRoundtrip, EntryId::ModelOutputsRepetitiveText, EntryId::ManyUnkTokens],
 };
