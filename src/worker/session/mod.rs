@@ -17,7 +17,7 @@ mod sweep;
 mod tests;
 mod vocab;
 
-use super::compute::{Chooser, Origin, RunTrainer};
+use super::compute::{on_trainer, Chooser, Origin, RunTrainer};
 use crate::protocol::{Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, ToWorker};
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::diagnosis::diagnose;
@@ -73,7 +73,7 @@ impl Session {
     fn begin(
         &mut self,
         run: RunId,
-        trainer: Box<dyn RunTrainer>,
+        trainer: RunTrainer,
         backend_reason: String,
         paused: bool,
         out: &mut Vec<FromWorker>,
@@ -166,8 +166,10 @@ impl Session {
                 match self.chooser.choose(Origin::Checkpoint(&bytes.0), compute, self.clock) {
                     Ok(chosen) => {
                         self.end_sweep("a training run started", &mut out);
-                        let config = Box::new(chosen.trainer.config().clone());
-                        let loaded = LoadedCheckpoint { config, step: chosen.trainer.steps_done() };
+                        let loaded = on_trainer!(&chosen.trainer, |t| LoadedCheckpoint {
+                            config: Box::new(t.config().clone()),
+                            step: t.steps_done()
+                        });
                         out.push(FromWorker::CheckpointLoaded { run, result: Ok(loaded) });
                         self.begin(run, chosen.trainer, chosen.reason, paused, &mut out);
                     }

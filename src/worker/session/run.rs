@@ -4,10 +4,10 @@
 //! on the CPU.
 
 use crate::protocol::{FromWorker, RunEvent, RunId, RunInfo, SampleRequest};
-use crate::worker::compute::{continue_on_cpu, RunTrainer};
-use faultline_engine::backend::BackendKind;
+use crate::worker::compute::{continue_on_cpu, on_trainer, RunTrainer};
+use faultline_engine::backend::{Backend, BackendKind};
 use faultline_engine::diagnosis::diagnose;
-use faultline_engine::trainer::Clock;
+use faultline_engine::trainer::{Clock, Trainer};
 use faultline_engine::{EngineError, StepRecord};
 
 /// Step records are sent at most this often (20 messages per second) unless something else is sent.
@@ -23,7 +23,7 @@ pub(super) enum Phase {
 
 pub(super) struct Run {
     id: RunId,
-    trainer: Box<dyn RunTrainer>,
+    trainer: RunTrainer,
     pub(super) phase: Phase,
     /// Step records not yet sent.
     pending: Vec<StepRecord>,
@@ -39,7 +39,7 @@ pub(super) struct Run {
 }
 
 /// What the page learns of a run as it starts: its shape, its backend and why, and a sample of its data.
-fn run_info(trainer: &dyn RunTrainer, backend_reason: String, paused: bool) -> RunInfo {
+fn run_info<B: Backend>(trainer: &Trainer<B>, backend_reason: String, paused: bool) -> RunInfo {
     let dataset = trainer.dataset();
     let sample_len = trainer.model_config().context.min(dataset.train.len());
     RunInfo {
@@ -61,17 +61,19 @@ impl Run {
     /// a loaded run that had already taken all its steps, that it finished).
     pub(super) fn start(
         id: RunId,
-        mut trainer: Box<dyn RunTrainer>,
+        mut trainer: RunTrainer,
         backend_reason: String,
         paused: bool,
         clock: Clock,
         out: &mut Vec<FromWorker>,
     ) -> Self {
-        let info = run_info(trainer.as_ref(), backend_reason, paused);
+        let info = on_trainer!(&trainer, |t| run_info(t, backend_reason, paused));
         out.push(FromWorker::Run { run: id, event: RunEvent::Started(info) });
-        let done = trainer.is_done();
+        let done = on_trainer!(&trainer, |t| t.is_done());
         // A GPU holds the run's only state: keep a copy on the host to continue from if it is lost.
-        let snapshot = (trainer.backend_kind() == BackendKind::Gpu).then(|| trainer.checkpoint().ok()).flatten();
+        let snapshot = on_trainer!(&mut trainer, |t| {
+            (t.backend_kind() == BackendKind::Gpu).then(|| t.checkpoint().ok()).flatten()
+        });
         let mut run = Self {
             id,
             trainer,
@@ -85,7 +87,7 @@ impl Run {
         };
         if done {
             run.phase = Phase::Over;
-            out.push(run.event(RunEvent::Finished(run.trainer.summary())));
+            out.push(run.event(RunEvent::Finished(on_trainer!(&run.trainer, |t| t.summary()))));
         }
         run
     }
@@ -95,7 +97,7 @@ impl Run {
     }
 
     fn steps_done(&self) -> usize {
-        self.trainer.steps_done()
+        on_trainer!(&self.trainer, |t| t.steps_done())
     }
 
     /// Pauses the running run, sending the records it holds first.
@@ -117,7 +119,7 @@ impl Run {
         if self.phase == Phase::Running {
             self.pause(clock, out);
         }
-        self.trainer.checkpoint().map_err(|e| e.to_string())
+        on_trainer!(&mut self.trainer, |t| t.checkpoint()).map_err(|e| e.to_string())
     }
 
     /// Trains for about `budget_ms` milliseconds (at least one step), in launches sized to the budget,
@@ -141,7 +143,7 @@ impl Run {
     /// worker still answers the page (a pause, a reset) within about one chunk. One while the pace is
     /// unknown (the first step also compiles the GPU's kernels).
     fn launch_size(&self, left_ms: f64) -> usize {
-        let most = self.trainer.steps_per_readback();
+        let most = on_trainer!(&self.trainer, |t| t.steps_per_readback());
         match self.ms_per_step {
             Some(ms) if ms > 0.0 => ((left_ms / ms).floor().max(0.0) as usize).clamp(1, most),
             _ => 1,
@@ -152,12 +154,12 @@ impl Run {
     /// end-of-run message it makes due.
     pub(super) fn advance(&mut self, clock: Clock, launch: usize, out: &mut Vec<FromWorker>) {
         let before = clock();
-        let recorded = self.trainer.history().steps.len();
-        let stepped = self.trainer.steps(launch);
+        let recorded = on_trainer!(&self.trainer, |t| t.history().steps.len());
+        let stepped = on_trainer!(&mut self.trainer, |t| t.steps(launch));
         if self.move_off_a_lost_backend(clock, out) {
             return;
         }
-        let new = &self.trainer.history().steps[recorded..];
+        let new = on_trainer!(&self.trainer, |t| &t.history().steps[recorded..]);
         if !new.is_empty() {
             let ms = clock() - before;
             self.ms_per_step = Some(ms / new.len() as f64);
@@ -177,34 +179,34 @@ impl Run {
             out.push(self.diagnosis());
             return;
         }
-        if self.trainer.should_evaluate() {
+        if on_trainer!(&self.trainer, |t| t.should_evaluate()) {
             // The evaluation carries the run's own sample (decoded with the run's sampling settings).
             self.flush(clock, out);
-            let record = self.trainer.evaluate();
+            let record = on_trainer!(&mut self.trainer, |t| t.evaluate());
             if self.move_off_a_lost_backend(clock, out) {
                 return;
             }
             out.push(self.event(RunEvent::Eval(record)));
             out.push(self.diagnosis());
             if self.snapshot.is_some() {
-                if let Ok(bytes) = self.trainer.checkpoint() {
-                    if self.trainer.backend_lost().is_none() {
+                if let Ok(bytes) = on_trainer!(&mut self.trainer, |t| t.checkpoint()) {
+                    if on_trainer!(&self.trainer, |t| t.backend_lost()).is_none() {
                         self.snapshot = Some(bytes);
                     }
                 }
             }
         }
-        if self.trainer.is_done() {
+        if on_trainer!(&self.trainer, |t| t.is_done()) {
             self.flush(clock, out);
             self.phase = Phase::Over;
-            out.push(self.event(RunEvent::Finished(self.trainer.summary())));
+            out.push(self.event(RunEvent::Finished(on_trainer!(&self.trainer, |t| t.summary()))));
         }
     }
 
     /// When the backend has been lost (a GPU device gone), continues the run on the CPU from the
     /// last saved state and tells the page, which drops the records after it; true when it had to.
     fn move_off_a_lost_backend(&mut self, clock: Clock, out: &mut Vec<FromWorker>) -> bool {
-        let Some(why) = self.trainer.backend_lost() else { return false };
+        let Some(why) = on_trainer!(&self.trainer, |t| t.backend_lost()) else { return false };
         let lost_at = self.steps_done();
         // The records since the last evaluation come from after the saved state: they are void.
         self.pending.clear();
@@ -217,14 +219,14 @@ impl Run {
         match moved {
             Ok(mut trainer) => {
                 // The detector keeps what it saw before.
-                trainer.adopt_history(self.trainer.history());
+                on_trainer!(&self.trainer, |t| trainer.adopt_history(t.history()));
                 let step = trainer.steps_done();
                 let reason = format!(
                     "WebGPU stopped working at step {lost_at} ({why}): the run continues on the CPU from step \
                      {step}, its last saved state"
                 );
                 let (backend, backend_kind) = (trainer.backend_name(), trainer.backend_kind());
-                self.trainer = trainer;
+                self.trainer = trainer.into();
                 out.push(self.event(RunEvent::Moved { step, backend, backend_kind, reason }));
             }
             Err(message) => {
@@ -237,7 +239,7 @@ impl Run {
 
     /// What the detector reads in the telemetry so far.
     fn diagnosis(&self) -> FromWorker {
-        let history = self.trainer.history();
+        let history = on_trainer!(&self.trainer, |t| t.history());
         let findings = diagnose(history);
         self.event(RunEvent::Diagnosis { step: self.steps_done(), vocab_size: history.vocab_size, findings })
     }
@@ -259,10 +261,10 @@ impl Run {
     /// The model's text for the page's `request`, at the step the run has reached.
     pub(super) fn sample(&mut self, request: &SampleRequest) -> FromWorker {
         let step = self.steps_done();
-        let sample = self
-            .trainer
-            .sample_stats(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
-            .map_err(|e| e.to_string());
+        let sample = on_trainer!(&mut self.trainer, |t| {
+            t.sample_stats(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
+        })
+        .map_err(|e| e.to_string());
         self.event(RunEvent::Sample { step, sample })
     }
 }
