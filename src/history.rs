@@ -4,7 +4,6 @@
 //! versioned key. Reading never fails: text that cannot be read is set aside with a notice and the
 //! history starts afresh.
 
-use crate::chart::lines::median_update_ratio;
 use crate::run_view::{RunState, RunView};
 use crate::stored::read_versioned;
 use faultline_engine::settings::SettingKey;
@@ -159,6 +158,19 @@ impl RunRecord {
 
 fn mean_dead_fraction(e: &EvalRecord) -> Option<f32> {
     (!e.blocks.is_empty()).then(|| e.blocks.iter().map(|b| b.dead_fraction).sum::<f32>() / e.blocks.len() as f32)
+}
+
+/// The median of ‖Δw‖/‖w‖ over the weight matrices (not the layer norms) of the blocks `block` accepts
+/// (`None`: the embeddings and head).
+pub fn median_update_ratio(e: &EvalRecord, block: impl Fn(Option<usize>) -> bool) -> Option<f32> {
+    let mut ratios: Vec<f32> = e
+        .tensors
+        .iter()
+        .filter(|t| block(t.block) && !t.name.contains(".ln") && !t.name.starts_with("lnf"))
+        .filter_map(|t| t.update_ratio)
+        .collect();
+    ratios.sort_by(f32::total_cmp);
+    ratios.get(ratios.len() / 2).copied()
 }
 
 /// `points` with the non-finite values left out, thinned to at most `max_points` (at least 4): the first

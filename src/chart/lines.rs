@@ -3,7 +3,7 @@
 //! line each.
 
 use super::{downsample, format_value, Scale, MIN_STEPS_SHOWN};
-use crate::history::{Curve, Curves, RunRecord};
+use crate::history::{median_update_ratio, Curve, Curves, RunRecord};
 use crate::run_view::RunView;
 use faultline_engine::EvalRecord;
 
@@ -130,19 +130,6 @@ pub fn dead_fractions(view: &RunView, compared: &[RunRecord]) -> LineChart {
     let mut chart = LineChart::new(view, lines, (compared, |c| &c.dead, "mean of the blocks"), Scale::Linear, None);
     chart.y_max = 1.0;
     chart
-}
-
-/// The median of ‖Δw‖/‖w‖ over the weight matrices (not the layer norms) of the blocks `block` accepts
-/// (`None`: the embeddings and head).
-pub fn median_update_ratio(e: &EvalRecord, block: impl Fn(Option<usize>) -> bool) -> Option<f32> {
-    let mut ratios: Vec<f32> = e
-        .tensors
-        .iter()
-        .filter(|t| block(t.block) && !t.name.contains(".ln") && !t.name.starts_with("lnf"))
-        .filter_map(|t| t.update_ratio)
-        .collect();
-    ratios.sort_by(f32::total_cmp);
-    ratios.get(ratios.len() / 2).copied()
 }
 
 /// The median of ‖Δw‖/‖w‖ over each block's weight matrices, and over the embeddings and head; the

@@ -2,7 +2,6 @@
 //! them and picks the two the charts draw together. What is kept and compared is [`crate::history`]'s.
 
 use super::canvas::{compared_color, key_style};
-use super::controller::Controller;
 use super::export::save_text;
 use super::local_storage;
 use crate::export::kept_run_json;
@@ -100,14 +99,14 @@ fn loss(value: Option<f32>) -> String {
     value.map_or("–".to_string(), |v| format!("{v:.3}"))
 }
 
+/// The Runs panel: the kept `runs` and the run on the page now (`view`), each with a box to compare it.
 #[component]
-pub fn RunsPanel(controller: Controller) -> impl IntoView {
-    let runs = controller.runs;
+pub fn RunsPanel(runs: RunHistory, view: RwSignal<RunView>) -> impl IntoView {
     let empty = move || runs.list.with(|h| h.runs.is_empty());
     let live_picked = move || runs.picks.with(|p| p.contains(&Pick::Live));
     let live_detail = move || {
         let kept = runs.on_page.get().map(|id| format!(" · kept as run {id}")).unwrap_or_default();
-        controller.view.with(|v| match v.config {
+        view.with(|v| match v.config {
             Some(_) => format!("{} steps · train {}{kept}", v.steps_done, loss(v.last_train_loss())),
             None => "no run yet".to_string(),
         })

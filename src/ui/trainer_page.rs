@@ -60,7 +60,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
             <section class="panel charts-panel" aria-label="Training">
                 <LossChart view comparison=controller.runs.comparison />
                 <ExportBar view />
-                <RunsPanel controller />
+                <RunsPanel runs=controller.runs view />
                 <CheckpointBar controller />
                 <LrFinder controller form />
                 <SamplePanel view />

@@ -1,119 +1,58 @@
 //! Which backend a run trains on: the learner's choice (auto, CPU, WebGPU), the short calibration that
-//! settles "auto", and the run's trainer behind one object-safe trait, so the session never asks which.
+//! settles "auto", and the run's trainer as [`RunTrainer`], one enum over the two backends' trainers.
+//! The session reaches the trainer inside through [`on_trainer!`], so it never asks which backend it
+//! has, and a new `Trainer` method needs nothing added here.
 
 use crate::protocol::Compute;
-use faultline_engine::backend::{Backend, BackendKind, CpuBackend};
+use faultline_engine::backend::{Backend, CpuBackend};
 use faultline_engine::checkpoint::Checkpoint;
-use faultline_engine::data::Dataset;
-use faultline_engine::sampling::SamplingConfig;
-use faultline_engine::telemetry::{History, SampleStats};
 use faultline_engine::trainer::{Clock, Trainer};
-use faultline_engine::{EngineError, EvalRecord, ModelConfig, RunConfig, RunSummary};
+use faultline_engine::{EngineError, RunConfig};
 use faultline_gpu::GpuBackend;
 
 /// Steps timed on each backend when "auto" has both: after one untimed step (pipelines compile,
 /// buffers settle), the mean of these decides.
 pub const CALIBRATION_STEPS: usize = 3;
 
-/// What the session needs of a run's trainer, whatever its backend.
-pub trait RunTrainer {
-    fn config(&self) -> &RunConfig;
-    fn model_config(&self) -> &ModelConfig;
-    fn dataset(&self) -> &Dataset;
-    fn param_count(&self) -> usize;
-    fn backend_name(&self) -> String;
-    fn backend_kind(&self) -> BackendKind;
-    fn backend_lost(&self) -> Option<String>;
-    fn steps_done(&self) -> usize;
-    fn is_done(&self) -> bool;
-    fn history(&self) -> &History;
-    fn adopt_history(&mut self, earlier: &History);
-    fn should_evaluate(&self) -> bool;
-    fn steps(&mut self, limit: usize) -> Result<usize, EngineError>;
-    fn steps_per_readback(&self) -> usize;
-    fn evaluate(&mut self) -> EvalRecord;
-    fn summary(&self) -> RunSummary;
-    fn checkpoint(&mut self) -> Result<Vec<u8>, EngineError>;
-    fn sample_stats(
-        &mut self,
-        prompt: &str,
-        max_new_tokens: usize,
-        opts: &SamplingConfig,
-        seed: u64,
-    ) -> Result<SampleStats, EngineError>;
+/// A run's trainer, on the backend it got (boxed: the session moves it, and the two differ in size).
+pub enum RunTrainer {
+    Cpu(Box<Trainer<CpuBackend>>),
+    Gpu(Box<Trainer<GpuBackend>>),
 }
 
-impl<B: Backend> RunTrainer for Trainer<B> {
-    fn config(&self) -> &RunConfig {
-        Trainer::config(self)
-    }
-    fn model_config(&self) -> &ModelConfig {
-        Trainer::model_config(self)
-    }
-    fn dataset(&self) -> &Dataset {
-        Trainer::dataset(self)
-    }
-    fn param_count(&self) -> usize {
-        Trainer::param_count(self)
-    }
-    fn backend_name(&self) -> String {
-        Trainer::backend_name(self)
-    }
-    fn backend_kind(&self) -> BackendKind {
-        Trainer::backend_kind(self)
-    }
-    fn backend_lost(&self) -> Option<String> {
-        Trainer::backend_lost(self)
-    }
-    fn steps_done(&self) -> usize {
-        Trainer::steps_done(self)
-    }
-    fn is_done(&self) -> bool {
-        Trainer::is_done(self)
-    }
-    fn history(&self) -> &History {
-        Trainer::history(self)
-    }
-    fn adopt_history(&mut self, earlier: &History) {
-        Trainer::adopt_history(self, earlier)
-    }
-    fn should_evaluate(&self) -> bool {
-        Trainer::should_evaluate(self)
-    }
-    fn steps(&mut self, limit: usize) -> Result<usize, EngineError> {
-        Trainer::steps(self, limit)
-    }
-    fn steps_per_readback(&self) -> usize {
-        Trainer::steps_per_readback(self)
-    }
-    fn evaluate(&mut self) -> EvalRecord {
-        Trainer::evaluate(self)
-    }
-    fn summary(&self) -> RunSummary {
-        Trainer::summary(self)
-    }
-    fn checkpoint(&mut self) -> Result<Vec<u8>, EngineError> {
-        Trainer::checkpoint(self)
-    }
-    fn sample_stats(
-        &mut self,
-        prompt: &str,
-        max_new_tokens: usize,
-        opts: &SamplingConfig,
-        seed: u64,
-    ) -> Result<SampleStats, EngineError> {
-        Trainer::sample_stats(self, prompt, max_new_tokens, opts, seed)
+impl From<Trainer<CpuBackend>> for RunTrainer {
+    fn from(trainer: Trainer<CpuBackend>) -> Self {
+        Self::Cpu(Box::new(trainer))
     }
 }
+
+impl From<Trainer<GpuBackend>> for RunTrainer {
+    fn from(trainer: Trainer<GpuBackend>) -> Self {
+        Self::Gpu(Box::new(trainer))
+    }
+}
+
+/// Evaluates `$body` with `$t` bound to the trainer inside `$run` (a [`RunTrainer`], by value or by
+/// reference), whichever backend it trains on: `on_trainer!(&run, |t| t.steps_done())`. The body is
+/// compiled once for each backend.
+macro_rules! on_trainer {
+    ($run:expr, |$t:ident| $body:expr) => {
+        match $run {
+            $crate::worker::compute::RunTrainer::Cpu($t) => $body,
+            $crate::worker::compute::RunTrainer::Gpu($t) => $body,
+        }
+    };
+}
+pub(crate) use on_trainer;
 
 /// A run's trainer and, in words, which backend it got and why.
 pub struct Chosen {
-    pub trainer: Box<dyn RunTrainer>,
+    pub trainer: RunTrainer,
     pub reason: String,
 }
 
 /// Continues a run whose backend was lost on the CPU, from `snapshot` (its checkpoint bytes).
-pub fn continue_on_cpu(snapshot: &[u8], clock: Clock) -> Result<Box<dyn RunTrainer>, EngineError> {
+pub fn continue_on_cpu(snapshot: &[u8], clock: Clock) -> Result<Trainer<CpuBackend>, EngineError> {
     Origin::Checkpoint(snapshot).build(cpu(), clock)
 }
 
@@ -125,11 +64,11 @@ pub enum Origin<'a> {
 }
 
 impl Origin<'_> {
-    fn build<B: Backend + 'static>(self, backend: B, clock: Clock) -> Result<Box<dyn RunTrainer>, EngineError> {
-        Ok(match self {
-            Origin::Fresh(config) => Box::new(Trainer::new(config.clone(), backend, clock)?),
-            Origin::Checkpoint(bytes) => Box::new(Trainer::from_checkpoint(bytes, backend, clock)?),
-        })
+    fn build<B: Backend>(self, backend: B, clock: Clock) -> Result<Trainer<B>, EngineError> {
+        match self {
+            Origin::Fresh(config) => Trainer::new(config.clone(), backend, clock),
+            Origin::Checkpoint(bytes) => Trainer::from_checkpoint(bytes, backend, clock),
+        }
     }
 }
 
@@ -155,23 +94,23 @@ impl Chooser {
     /// why) when there is no usable WebGPU. Errors are the trainer's own (bad settings, out of memory).
     pub fn choose(&mut self, origin: Origin, compute: Compute, clock: Clock) -> Result<Chosen, EngineError> {
         if compute == Compute::Cpu {
-            let trainer = origin.build(cpu(), clock)?;
+            let trainer = origin.build(cpu(), clock).map(RunTrainer::from)?;
             return Ok(Chosen { trainer, reason: "the CPU, as chosen in the Compute setting".into() });
         }
         let mut gpu = match open_gpu() {
             Ok(gpu) => gpu,
             Err(why) => {
-                let trainer = origin.build(cpu(), clock)?;
+                let trainer = origin.build(cpu(), clock).map(RunTrainer::from)?;
                 return Ok(Chosen { trainer, reason: format!("{why}: training on the CPU") });
             }
         };
         if compute == Compute::Webgpu {
-            let trainer = origin.build(gpu, clock)?;
+            let trainer = origin.build(gpu, clock).map(RunTrainer::from)?;
             return Ok(Chosen { trainer, reason: "WebGPU, as chosen in the Compute setting".into() });
         }
         let adapter = gpu.adapter_description();
         if gpu.is_software() {
-            let trainer = origin.build(cpu(), clock)?;
+            let trainer = origin.build(cpu(), clock).map(RunTrainer::from)?;
             let reason = format!(
                 "auto: WebGPU here is {adapter}, a software renderer on the same CPU, which cannot beat the \
                  CPU's own kernels: training on the CPU (choose WebGPU in Compute to try it anyway)"
@@ -190,10 +129,10 @@ impl Chooser {
                     "auto: WebGPU on {adapter} trained {gpu_rate:.1} steps/s and the CPU {cpu_rate:.1} in a \
                      {CALIBRATION_STEPS}-step calibration: training on WebGPU"
                 );
-                Ok(Chosen { trainer: origin.build(gpu, clock)?, reason })
+                Ok(Chosen { trainer: origin.build(gpu, clock).map(RunTrainer::from)?, reason })
             }
             Some(gpu_rate) => {
-                let trainer = origin.build(cpu(), clock)?;
+                let trainer = origin.build(cpu(), clock).map(RunTrainer::from)?;
                 let reason = format!(
                     "auto: the CPU trained {cpu_rate:.1} steps/s and WebGPU on {adapter} {gpu_rate:.1} in a \
                      {CALIBRATION_STEPS}-step calibration: training on the CPU"
@@ -201,7 +140,7 @@ impl Chooser {
                 Ok(Chosen { trainer, reason })
             }
             None => {
-                let trainer = origin.build(cpu(), clock)?;
+                let trainer = origin.build(cpu(), clock).map(RunTrainer::from)?;
                 let reason =
                     format!("auto: WebGPU on {adapter} could not train this configuration: training on the CPU");
                 Ok(Chosen { trainer, reason })
@@ -272,7 +211,7 @@ mod tests {
     use faultline_engine::{Preset, StepRecord};
 
     /// One step, as the session takes them (`steps`), and its record.
-    fn one_step(trainer: &mut dyn RunTrainer) -> Result<StepRecord, EngineError> {
+    fn one_step<B: Backend>(trainer: &mut Trainer<B>) -> Result<StepRecord, EngineError> {
         trainer.steps(1)?;
         Ok(trainer.history().steps.last().expect("a step taken is recorded").clone())
     }
@@ -304,7 +243,7 @@ mod tests {
         assert_eq!(chooser.calibrations.len(), 2);
         // The run then trains on the device the calibration used, with nothing left to compile.
         let mut run = Origin::Fresh(&config).build(gpu, native_clock).expect("builds");
-        let record = one_step(run.as_mut()).expect("steps on the calibrated device");
+        let record = one_step(&mut run).expect("steps on the calibrated device");
         assert!(record.loss.is_finite(), "{record:?}");
         assert_eq!(run.backend_lost(), None);
     }
@@ -318,12 +257,12 @@ mod tests {
         let device = gpu.device().clone();
         let mut trainer = Origin::Fresh(&config).build(gpu, native_clock).expect("builds");
         for _ in 0..3 {
-            one_step(trainer.as_mut()).expect("healthy steps");
+            one_step(&mut trainer).expect("healthy steps");
         }
         let snapshot = trainer.checkpoint().expect("saves");
         assert_eq!(trainer.backend_lost(), None);
         device.destroy();
-        let _ = one_step(trainer.as_mut());
+        let _ = one_step(&mut trainer);
         let why = trainer.backend_lost().expect("a destroyed device is reported");
         assert!(why.contains("GPU"), "{why}");
 
@@ -334,9 +273,9 @@ mod tests {
         let steps: Vec<usize> = moved.history().steps.iter().map(|s| s.step).collect();
         assert_eq!(steps, [1, 2, 3], "the steps up to the saved state, not the lost step after it");
         assert!(moved.backend_name().starts_with("CPU"), "{}", moved.backend_name());
-        let resumed = one_step(moved.as_mut()).expect("the CPU steps").loss;
+        let resumed = one_step(&mut moved).expect("the CPU steps").loss;
         let mut uninterrupted = Origin::Fresh(&config).build(cpu(), native_clock).expect("builds");
-        let losses: Vec<f32> = (0..4).map(|_| one_step(uninterrupted.as_mut()).expect("steps").loss).collect();
+        let losses: Vec<f32> = (0..4).map(|_| one_step(&mut uninterrupted).expect("steps").loss).collect();
         assert!((resumed - losses[3]).abs() <= 1e-3, "step 4: moved {resumed} vs uninterrupted {}", losses[3]);
     }
 }

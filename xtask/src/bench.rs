@@ -1,11 +1,13 @@
 //! `cargo xtask bench`: every benchmark, measured in one run, printed as one ratio table.
 //!
-//! Each [`System`] measures itself and returns [`Row`]s; rows that share a benchmark and a metric are
-//! compared against the native engine's value. The peers (PyTorch, TF.js: see [`crate::peers`]) are two
-//! more `System`s in [`systems`]; a peer that fails gets a row saying so and the bench goes on.
+//! Each [`System`] measures itself and returns [`Row`]s (see [`crate::measure`]); rows that share a
+//! benchmark and a metric are compared against the native engine's value. The peers (PyTorch, TF.js: see
+//! [`crate::peers`]) are two more `System`s in [`systems`]; a peer that fails gets a row saying so and the
+//! bench goes on.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::measure::{collect_rows, json_values, Row, System};
 use crate::peers::{PyTorch, TfJs};
 use crate::project::{self, Project};
 use crate::server::StaticServer;
@@ -18,27 +20,6 @@ const PAGE_CONFIG: &str = "tiny";
 const PAGE_BACKEND: &str = "cpu";
 const PAGE_STEPS: &str = "20";
 const PAGE_SEED: &str = "1";
-
-/// One measured number.
-pub struct Row {
-    /// What ran, e.g. `train tiny` or `matmul 64x64x256`.
-    pub benchmark: String,
-    /// The unit, e.g. `tokens/s`; higher is better for every metric.
-    pub metric: &'static str,
-    /// Who ran it, e.g. `faultline native` or `faultline browser (cpu, 1 thread)`.
-    pub system: String,
-    /// `None` for a peer that could not be measured.
-    pub value: Option<f64>,
-}
-
-pub trait System {
-    fn name(&self) -> &'static str;
-    fn measure(&self, project: &Project) -> Result<Vec<Row>>;
-    /// A peer's failure is a row in the table; any other system's stops the bench.
-    fn is_peer(&self) -> bool {
-        false
-    }
-}
 
 fn systems() -> Vec<Box<dyn System>> {
     vec![Box::new(NativeEngine), Box::new(BrowserPage), Box::new(PyTorch), Box::new(TfJs)]
@@ -138,88 +119,6 @@ impl System for BrowserPage {
         }
         Ok(rows)
     }
-}
-
-/// The JSON in a command's output: one document, or one per line (non-JSON lines are skipped).
-pub fn json_values(text: &str) -> Result<Vec<Value>> {
-    if let Ok(value) = serde_json::from_str::<Value>(text) {
-        return Ok(vec![value]);
-    }
-    let values: Vec<Value> = text.lines().filter_map(|line| serde_json::from_str(line.trim()).ok()).collect();
-    if values.is_empty() {
-        return Err(format!("no JSON in the output:\n{text}").into());
-    }
-    Ok(values)
-}
-
-/// Finds the measurements anywhere in a benchmark's JSON: an object with `tokens_per_s` /
-/// `steps_per_s` is a training run (labelled by its `config`; its `reference_steps_per_s` and its
-/// `kernels` report are read too), an object with a GFLOP/s field is a kernel (labelled by its `name`,
-/// `kernel` or `op`, and its `shape`), `simd_ceiling_gflops` the multiply-add ceiling.
-pub fn collect_rows(value: &Value, system: &str, rows: &mut Vec<Row>) {
-    match value {
-        Value::Array(items) => {
-            for item in items {
-                collect_rows(item, system, rows);
-            }
-        }
-        Value::Object(object) => {
-            let training = label(object, &["config", "name", "preset"]).map(|config| format!("train {config}"));
-            let mut found = false;
-            for (field, metric) in [("steps_per_s", "steps/s"), ("tokens_per_s", "tokens/s")] {
-                if let (Some(benchmark), Some(number)) = (&training, number(object, field)) {
-                    rows.push(Row { benchmark: benchmark.clone(), metric, system: system.into(), value: Some(number) });
-                    found = true;
-                }
-            }
-            if let (Some(benchmark), Some(number)) = (&training, number(object, "reference_steps_per_s")) {
-                let benchmark = format!("{benchmark} (reference kernels)");
-                rows.push(Row { benchmark, metric: "steps/s", system: system.into(), value: Some(number) });
-            }
-            if let Some(number) = number(object, "simd_ceiling_gflops") {
-                let benchmark = "multiply-add ceiling f32x4".to_string();
-                rows.push(Row { benchmark, metric: "GFLOP/s", system: system.into(), value: Some(number) });
-            }
-            if let Some(number) = number(object, "matmul_256_of_ceiling") {
-                let benchmark = "matmul 256x256x256 / ceiling".to_string();
-                rows.push(Row {
-                    benchmark,
-                    metric: "% of ceiling",
-                    system: system.into(),
-                    value: Some(100.0 * number),
-                });
-            }
-            let gflops = object.iter().find(|(key, value)| key.to_lowercase().contains("gflop") && value.is_number());
-            if let (Some((_, value)), Some(name)) = (gflops, label(object, &["name", "kernel", "op"])) {
-                let benchmark = match object.get("shape") {
-                    Some(Value::String(shape)) => format!("{name} {shape}"),
-                    Some(Value::Array(dims)) => {
-                        let dims: Vec<String> = dims.iter().map(Value::to_string).collect();
-                        format!("{name} {}", dims.join("x"))
-                    }
-                    _ => name,
-                };
-                rows.push(Row { benchmark, metric: "GFLOP/s", system: system.into(), value: value.as_f64() });
-                found = true;
-            }
-            if !found {
-                for child in object.values() {
-                    collect_rows(child, system, rows);
-                }
-            } else if let Some(kernels) = object.get("kernels") {
-                collect_rows(kernels, system, rows); // a training result carries its kernel report
-            }
-        }
-        _ => {}
-    }
-}
-
-fn label(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|key| object.get(*key).and_then(Value::as_str)).map(String::from)
-}
-
-fn number(object: &Map<String, Value>, key: &str) -> Option<f64> {
-    object.get(key).and_then(Value::as_f64)
 }
 
 /// Rows grouped by benchmark and metric (in first-seen order), each with its ratio to the baseline's.
@@ -326,12 +225,5 @@ mod tests {
         let cells: Vec<&str> = skipped.split_whitespace().collect();
         assert_eq!(cells[cells.len() - 2..], ["-", "-"], "{table}");
         assert!(table.lines().any(|line| line.contains("TF.js") && line.ends_with("0.10")), "{table}");
-    }
-
-    #[test]
-    fn reads_json_lines_among_other_output() {
-        let values = json_values("building...\n{\"a\": 1}\n{\"b\": 2}\n").unwrap();
-        assert_eq!(values, [json!({"a": 1}), json!({"b": 2})]);
-        assert!(json_values("no json here").is_err());
     }
 }

@@ -11,6 +11,7 @@
 
 mod bench;
 mod cli;
+mod measure;
 mod peers;
 mod project;
 mod server;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::bench::{collect_rows, json_values, Row, System};
+use crate::measure::{collect_rows, json_values, Row, System};
 use crate::project::{self, Project};
 use crate::server::StaticServer;
 use crate::{tools, Result};
