@@ -3,7 +3,7 @@
 //! the detector's findings and where the run stopped); a kept run as JSON, as the Runs panel keeps it;
 //! and the names of those files and of the run's checkpoint.
 
-use crate::history::RunRecord;
+use crate::kept_runs::RunRecord;
 use crate::run_view::RunView;
 use faultline_engine::settings::SettingKey;
 use faultline_engine::RunConfig;
@@ -62,7 +62,7 @@ struct KeptRunFile<'a> {
 }
 
 /// A kept run as JSON: its label, how it ended, its final losses and finding, and its curves as kept
-/// (thinned to at most [`crate::history::CURVE_POINTS`] points each); `format` names this layout.
+/// (thinned to at most [`crate::kept_runs::CURVE_POINTS`] points each); `format` names this layout.
 pub fn kept_run_json(record: &RunRecord) -> String {
     let file = KeptRunFile { format: "faultline-kept-run-v1", run: record };
     serde_json::to_string_pretty(&file).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn a_kept_run_exports_as_it_is_kept() {
         let view = real_run();
-        let mut history = crate::history::History::default();
+        let mut history = crate::kept_runs::KeptRuns::default();
         history.add(&view, None).expect("12 steps are kept");
         let record = &history.runs[0];
         let parsed: serde_json::Value = serde_json::from_str(&kept_run_json(record)).unwrap();

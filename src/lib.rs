@@ -17,7 +17,7 @@ pub mod exercises;
 pub mod export;
 pub mod form;
 pub mod generation;
-pub mod history;
+pub mod kept_runs;
 pub mod markup;
 pub mod mystery;
 pub mod performance;

@@ -3,7 +3,7 @@
 //! line each.
 
 use super::{downsample, format_value, Scale, MIN_STEPS_SHOWN};
-use crate::history::{median_update_ratio, Curve, Curves, RunRecord};
+use crate::kept_runs::{median_update_ratio, Curve, Curves, RunRecord};
 use crate::run_view::RunView;
 use faultline_engine::EvalRecord;
 
@@ -202,7 +202,7 @@ mod tests {
         let mut kept = RunView::starting(1, faultline_engine::RunConfig::default());
         kept.steps = (1..=30).map(|s| step_record(s, 3.0)).collect();
         kept.steps[20].grad_norm = 400.0;
-        let mut history = crate::history::History::default();
+        let mut history = crate::kept_runs::KeptRuns::default();
         let id = history.add(&kept, None).expect("long enough to keep");
         let c = grad_norms(&v, 100, &history.runs);
         assert_eq!(c.compared.len(), 1);

@@ -2,7 +2,7 @@
 //! entropy rate and the kept runs being compared.
 
 use super::{downsample, Scale, MIN_STEPS_SHOWN};
-use crate::history::RunRecord;
+use crate::kept_runs::RunRecord;
 use crate::run_view::RunView;
 use faultline_engine::EvalRecord;
 
@@ -151,7 +151,7 @@ mod tests {
         kept.steps = (1..=40).map(|s| step_record(s, 1.0)).collect();
         kept.steps[9].loss = 6.0;
         kept.evals.push(eval_record(40, 1.0, Some(1.2), None));
-        let mut history = crate::history::History::default();
+        let mut history = crate::kept_runs::KeptRuns::default();
         history.add(&kept, None);
         let s = LossSeries::from_view(&v, &history.runs, 100, Scale::Linear);
         assert_eq!(s.compared.len(), 1);

@@ -3,7 +3,7 @@
 //! runs end or are replaced.
 
 use super::export::save_bytes;
-use super::history::RunHistory;
+use super::kept_runs::KeptRunsState;
 use crate::banner;
 use crate::client::WorkerClient;
 use crate::export::checkpoint_file_name;
@@ -37,7 +37,7 @@ pub struct CheckpointStatus {
 pub struct Controller {
     pub view: RwSignal<RunView>,
     /// The last runs, and the ones the charts compare.
-    pub runs: RunHistory,
+    pub runs: KeptRunsState,
     pub estimate: RwSignal<Option<Estimate>>,
     /// The latest learning-rate range test.
     pub lr_range: RwSignal<RangeView>,
@@ -70,7 +70,7 @@ impl Controller {
         let estimate = RwSignal::new(None::<Estimate>);
         let pending_estimate = StoredValue::new((0u32, None::<RunConfig>));
         let lr_range = RwSignal::new(RangeView::default());
-        let runs = RunHistory::load();
+        let runs = KeptRunsState::load();
         let worker_threads = RwSignal::new(None::<usize>);
         let client = WorkerClient::spawn(one_thread, move |msg| match msg {
             FromWorker::Run { run, event } => {

@@ -4,7 +4,7 @@
 
 use super::canvas::{compared_color, compared_line, fit, font, key_style, px, resize_signal, stroke, GRID, INK};
 use crate::chart::{HoverPoint, LossSeries, PlotFrame, Scale};
-use crate::history::{Comparison, RunRecord};
+use crate::kept_runs::{Comparison, RunRecord};
 use crate::run_view::RunView;
 use leptos::html::Canvas;
 use leptos::prelude::*;

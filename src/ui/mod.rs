@@ -13,7 +13,7 @@ mod export;
 mod faults;
 mod guide;
 mod guide_text;
-mod history;
+mod kept_runs;
 mod line_chart;
 mod link;
 mod loss_chart;

@@ -5,7 +5,7 @@ use super::attention_map::AttentionMap;
 use super::line_chart::LineChartView;
 use super::phase_chart::PhaseChart;
 use crate::chart::lines::{dead_fractions, grad_norms, update_ratios, LineChart};
-use crate::history::{Comparison, RunRecord};
+use crate::kept_runs::{Comparison, RunRecord};
 use crate::run_view::RunView;
 use leptos::prelude::*;
 

@@ -7,7 +7,7 @@ use super::controls::{PingButton, RunControls};
 use super::exercises::ExerciseStrip;
 use super::export::ExportBar;
 use super::faults::FaultPanel;
-use super::history::RunsPanel;
+use super::kept_runs::RunsPanel;
 use super::link::CopyLink;
 use super::loss_chart::LossChart;
 use super::lr_finder::LrFinder;

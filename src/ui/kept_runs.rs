@@ -5,15 +5,15 @@ use super::canvas::{compared_color, key_style};
 use super::export::save_text;
 use super::local_storage;
 use crate::export::kept_run_json;
-use crate::history::{toggle, Comparison, History, Pick, RunRecord, STORAGE_KEY, UNREADABLE_KEY};
+use crate::kept_runs::{toggle, Comparison, KeptRuns, Pick, RunRecord, STORAGE_KEY, UNREADABLE_KEY};
 use crate::protocol::RunId;
 use crate::run_view::RunView;
 use leptos::prelude::*;
 
 /// The kept runs and the learner's picks, shared by the controller and the charts.
 #[derive(Clone, Copy)]
-pub struct RunHistory {
-    pub list: RwSignal<History>,
+pub struct KeptRunsState {
+    pub list: RwSignal<KeptRuns>,
     pub picks: RwSignal<Vec<Pick>>,
     /// Why the stored runs were reset or some could not be stored.
     pub notice: RwSignal<Option<String>>,
@@ -27,11 +27,11 @@ pub struct RunHistory {
     hidden: StoredValue<Option<(RunId, String)>>,
 }
 
-impl RunHistory {
+impl KeptRunsState {
     /// Reads the stored runs; unreadable text is set aside under [`UNREADABLE_KEY`] with a notice.
     pub fn load() -> Self {
         let stored = local_storage().and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
-        let (history, notice) = History::load(stored.as_deref());
+        let (history, notice) = KeptRuns::load(stored.as_deref());
         if let (Some(text), Some(s)) = (stored.as_deref().filter(|_| notice.is_some()), local_storage()) {
             s.set_item(UNREADABLE_KEY, text).ok();
         }
@@ -101,7 +101,7 @@ fn loss(value: Option<f32>) -> String {
 
 /// The Runs panel: the kept `runs` and the run on the page now (`view`), each with a box to compare it.
 #[component]
-pub fn RunsPanel(runs: RunHistory, view: RwSignal<RunView>) -> impl IntoView {
+pub fn RunsPanel(runs: KeptRunsState, view: RwSignal<RunView>) -> impl IntoView {
     let empty = move || runs.list.with(|h| h.runs.is_empty());
     let live_picked = move || runs.picks.with(|p| p.contains(&Pick::Live));
     let live_detail = move || {
@@ -151,7 +151,7 @@ pub fn RunsPanel(runs: RunHistory, view: RwSignal<RunView>) -> impl IntoView {
 }
 
 #[component]
-fn RunRow(record: RunRecord, runs: RunHistory) -> impl IntoView {
+fn RunRow(record: RunRecord, runs: KeptRunsState) -> impl IntoView {
     let id = record.id;
     let exported = record.clone();
     let picked = move || runs.picks.with(|p| p.contains(&Pick::Past(id)));

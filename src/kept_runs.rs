@@ -227,20 +227,20 @@ pub struct Comparison {
 
 /// The learner's runs, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct History {
+pub struct KeptRuns {
     pub version: u32,
     /// The id the next kept run gets.
     pub next_id: u64,
     pub runs: Vec<RunRecord>,
 }
 
-impl Default for History {
+impl Default for KeptRuns {
     fn default() -> Self {
         Self { version: VERSION, next_id: 1, runs: Vec::new() }
     }
 }
 
-impl History {
+impl KeptRuns {
     /// Keeps `view`'s run (when it is long enough; `hidden_as` as in [`RunRecord::from_view`]) as the
     /// newest, forgetting the oldest beyond [`KEPT`]; returns its id.
     pub fn add(&mut self, view: &RunView, hidden_as: Option<&str>) -> Option<u64> {
@@ -287,15 +287,15 @@ impl History {
     }
 
     /// The history stored as `text` (`None`: nothing stored), and a notice when it could not be used.
-    pub fn load(text: Option<&str>) -> (History, Option<String>) {
-        let Some(text) = text else { return (History::default(), None) };
+    pub fn load(text: Option<&str>) -> (KeptRuns, Option<String>) {
+        let Some(text) = text else { return (KeptRuns::default(), None) };
         let reset = |why: &str| {
             let notice = format!(
                 "Your kept runs {why}, so the list starts afresh (the old text is kept under {UNREADABLE_KEY})."
             );
-            (History::default(), Some(notice))
+            (KeptRuns::default(), Some(notice))
         };
-        match read_versioned::<History>(text, VERSION) {
+        match read_versioned::<KeptRuns>(text, VERSION) {
             Ok(kept) => (kept, None),
             Err(why) => reset(&why.why("were")),
         }
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn the_newest_come_first_and_the_oldest_go() {
-        let mut h = History::default();
+        let mut h = KeptRuns::default();
         for _ in 0..KEPT + 2 {
             h.add(&run(MIN_STEPS, RunState::Finished), None);
         }
@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn picks_choose_what_the_charts_draw() {
-        let mut h = History::default();
+        let mut h = KeptRuns::default();
         let healthy = h.add(&run(MIN_STEPS, RunState::Finished), None).unwrap();
         let mut faulty = run(MIN_STEPS, RunState::Finished);
         faulty.config.as_mut().unwrap().faults.set(FaultId::NoCausalMask, None).unwrap();
@@ -411,13 +411,13 @@ mod tests {
 
     #[test]
     fn history_round_trips_and_sheds_old_runs_to_fit() {
-        let mut h = History::default();
+        let mut h = KeptRuns::default();
         for _ in 0..3 {
             h.add(&run(1_500, RunState::Finished), None);
         }
         assert!((CURVE_POINTS / 2..=CURVE_POINTS).contains(&h.runs[0].curves.train.len()));
-        assert_eq!(History::load(Some(&h.to_json())), (h.clone(), None));
-        assert_eq!(History::load(None), (History::default(), None));
+        assert_eq!(KeptRuns::load(Some(&h.to_json())), (h.clone(), None));
+        assert_eq!(KeptRuns::load(None), (KeptRuns::default(), None));
 
         let room = h.to_json().len() - 1;
         let mut stored = String::new();
@@ -430,7 +430,7 @@ mod tests {
         });
         assert_eq!((dropped, h.runs.len()), (1, 2));
         assert_eq!(h.runs.iter().map(|r| r.id).collect::<Vec<_>>(), [3, 2], "the oldest went");
-        assert_eq!(History::load(Some(&stored)).0, h);
+        assert_eq!(KeptRuns::load(Some(&stored)).0, h);
         assert_eq!(h.store_fitting(|_| false), 2, "a browser that stores nothing empties it");
     }
 
@@ -444,8 +444,8 @@ mod tests {
             ("{\"version\":2,\"runs\":[]}", "newer Faultline (format 2)"),
             ("{\"version\":1,\"next_id\":1,\"runs\":[{\"id\":1}]}", "could not be read"),
         ] {
-            let (h, notice) = History::load(Some(text));
-            assert_eq!(h, History::default(), "{text}");
+            let (h, notice) = KeptRuns::load(Some(text));
+            assert_eq!(h, KeptRuns::default(), "{text}");
             let notice = notice.unwrap_or_else(|| panic!("no notice for {text}"));
             assert!(notice.contains(says) && notice.contains(UNREADABLE_KEY), "{text}: {notice}");
         }
