@@ -7,10 +7,12 @@
 //! anywhere else.
 //!
 //! - [`catalog`]: the exercises, in order from the first run to the hardest.
+//! - `checks`: the checks their stages run on a run.
 //! - [`measure`]: the numbers the checks read off a run.
 //! - [`progress`]: what the learner has done, as stored in the browser.
 
 pub mod catalog;
+mod checks;
 pub mod measure;
 pub mod progress;
 

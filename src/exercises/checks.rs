@@ -1,0 +1,453 @@
+//! The exercises' checks: pure functions of what the learner did ([`Lab`]), each saying why it does not
+//! pass yet in words the learner can act on, or what it measured when it does. The catalogue
+//! (`catalog.rs`) names which check each stage uses.
+
+use super::measure::*;
+use super::progress::Evidence;
+use super::{Check, Lab};
+use crate::run_view::{RunState, RunView};
+use faultline_engine::faults::FaultId;
+use faultline_engine::guide::EntryId;
+
+fn pass(value: f32, text: String) -> Check {
+    Ok(Evidence { value, text })
+}
+
+fn missing(what: &str) -> String {
+    format!("this run has no {what} yet")
+}
+
+// 1. The first run, read against ln V.
+
+pub(super) fn first_run_starts_at_ln_v(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    over(v)?;
+    require(v.is_fault_free(), || "this run has a fault switched on; the first run has none".into())?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    let first = first_loss(v).ok_or_else(|| missing("step"))?;
+    require((first - ln_v).abs() < 0.5, || format!("the first loss was {first:.2}, not near ln V = {ln_v:.2}"))?;
+    pass(
+        first,
+        format!(
+            "your first loss was {first:.2}, next to ln V = {ln_v:.2} (V = {}): the untrained model spreads its guesses evenly",
+            v.vocab_size().unwrap_or(0)
+        ),
+    )
+}
+
+pub(super) fn first_run_learns(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    finished(v)?;
+    require(v.is_fault_free(), || "this run has a fault switched on; the first run has none".into())?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    let last = final_loss(v).ok_or_else(|| missing("loss"))?;
+    require(last < ln_v - 1.0, || format!("the loss ended at {last:.2}, less than 1 nat below ln V = {ln_v:.2}"))?;
+    let floor = v.entropy_rate().map(|h| format!("; the text's own floor is {h:.2}")).unwrap_or_default();
+    pass(
+        last,
+        format!(
+            "after {} steps your loss was {last:.2}, {:.2} below ln V = {ln_v:.2}{floor}",
+            v.steps_done,
+            ln_v - last
+        ),
+    )
+}
+
+// 2. Make it explode, then fix it with a lower learning rate and clipping.
+
+pub(super) fn explodes(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::LrTooHigh)?;
+    over(v)?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    if let Some(stop) = &v.stop {
+        return pass(f32::NAN, format!("your run hit a non-finite value in {} at step {}", stop.tensor, stop.step));
+    }
+    let peak = peak_loss(v).ok_or_else(|| missing("loss"))?;
+    require(peak > ln_v + 1.0, || format!("the loss peaked at {peak:.2}, not above ln V + 1 = {:.2}", ln_v + 1.0))?;
+    let lr = v.config.as_ref().map_or(0.0, |c| c.lr * c.faults.lr_too_high.unwrap_or(1.0));
+    pass(peak, format!("at lr {lr} your loss peaked at {peak:.2}, above ln V = {ln_v:.2}: worse than guessing"))
+}
+
+pub(super) fn calmed(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::LrTooHigh)?;
+    let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
+    require(c.lr <= 0.003, || format!("this run's lr is {}; use 0.003 or lower", c.lr))?;
+    require(c.grad_clip > 0.0, || "this run has clipping off (grad-clip 0)".into())?;
+    finished(v)?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    let last = final_loss(v).ok_or_else(|| missing("loss"))?;
+    require(last < ln_v - 1.0, || format!("the loss ended at {last:.2}, not 1 nat below ln V = {ln_v:.2}"))?;
+    require(!named(v, EntryId::LossOscillatesWildly), || "the detector still sees the loss oscillating".into())?;
+    pass(last, format!("with lr {} and clipping at {} your loss ended at {last:.2}", c.lr, c.grad_clip))
+}
+
+// 3. Find the learning rate with the range test.
+
+pub(super) fn crawls(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::LrTooLow)?;
+    finished(v)?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    let (first, last) = first_loss(v).zip(final_loss(v)).ok_or_else(|| missing("loss"))?;
+    let fell = first - last;
+    require(fell < 0.5, || format!("the loss fell {fell:.2} nats, from {first:.2} to {last:.2}: not a crawl"))?;
+    let lr = v.config.as_ref().map_or(0.0, |c| c.lr / c.faults.lr_too_low.unwrap_or(1.0));
+    pass(
+        last,
+        format!(
+            "at an effective lr of {lr:.1e} the loss fell only {fell:.2} nats in {} steps, from {first:.2} to {last:.2} (ln V = {ln_v:.2})",
+            v.steps_done
+        ),
+    )
+}
+
+pub(super) fn found_by_range_test(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    let suggestion = lab.range.suggestion().ok_or_else(|| {
+        "no suggestion from the range test yet: run it on the trainer page and wait for it to finish".to_string()
+    })?;
+    without_fault(v, FaultId::LrTooLow)?;
+    let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
+    require((c.lr / suggestion.lr - 1.0).abs() < 0.01, || {
+        format!("this run's lr is {}, not the suggested {:.3e}: press Use, then Start", c.lr, suggestion.lr)
+    })?;
+    finished(v)?;
+    let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
+    let last = final_loss(v).ok_or_else(|| missing("loss"))?;
+    require(last < ln_v - 1.0, || format!("the loss ended at {last:.2}, not 1 nat below ln V = {ln_v:.2}"))?;
+    let before = before.map(|b| format!(", against {b:.2} with the crawling rate")).unwrap_or_default();
+    pass(
+        last,
+        format!(
+            "the range test's loss was lowest ({:.2}) at lr {:.1e}; a tenth of that, {:.1e}, took your run to {last:.2}{before}",
+            suggestion.lowest_loss, suggestion.lowest_lr, c.lr
+        ),
+    )
+}
+
+// 4. The cheating model: no causal mask.
+
+pub(super) fn cheats(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::NoCausalMask)?;
+    over(v)?;
+    let above = max_above_diag(last_eval(v)?);
+    require(above > 0.3, || format!("at most {:.0}% of a head's attention is on later positions", above * 100.0))?;
+    let loss = final_loss(v).unwrap_or(f32::NAN);
+    pass(above, format!("{:.0}% of one head's attention went to later positions (loss {loss:.2})", above * 100.0))
+}
+
+pub(super) fn masked(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::NoCausalMask)?;
+    finished(v)?;
+    let above = max_above_diag(last_eval(v)?);
+    require(above == 0.0, || format!("{:.0}% of attention still lands on later positions", above * 100.0))?;
+    let before = before.map(|b| format!(" instead of {:.0}%", b * 100.0)).unwrap_or_default();
+    let loss = final_loss(v).unwrap_or(f32::NAN);
+    pass(above, format!("with the mask back no head looked ahead (0%{before}); loss {loss:.2}"))
+}
+
+// 5. Sampling temperature and repetition.
+
+fn sample_of(v: &RunView) -> Result<&faultline_engine::telemetry::SampleStats, String> {
+    last_eval(v)?.sample.as_ref().ok_or_else(|| missing("sample"))
+}
+
+pub(super) fn repeats(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::TemperatureTooLow)?;
+    over(v)?;
+    let s = sample_of(v)?;
+    require(s.sampler_entropy < 0.6 * s.model_entropy, || {
+        format!("the sampler kept {:.2} of the model's {:.2} nats", s.sampler_entropy, s.model_entropy)
+    })?;
+    pass(
+        s.repeated_ngram_rate,
+        format!(
+            "the sampler kept {:.2} of the model's {:.2} nats of choice and {:.0}% of the sample's 4-grams repeated (the text itself: {:.0}%)",
+            s.sampler_entropy,
+            s.model_entropy,
+            s.repeated_ngram_rate * 100.0,
+            s.reference_ngram_rate * 100.0
+        ),
+    )
+}
+
+pub(super) fn varied(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::TemperatureTooLow)?;
+    finished(v)?;
+    let s = sample_of(v)?;
+    require(s.sampler_entropy >= 0.8 * s.model_entropy, || {
+        format!("the sampler still keeps only {:.2} of the model's {:.2} nats", s.sampler_entropy, s.model_entropy)
+    })?;
+    pass(
+        s.repeated_ngram_rate,
+        format!(
+            "at temperature {} the sampler kept {:.2} of {:.2} nats and {:.0}% of 4-grams repeated",
+            v.config.as_ref().map_or(1.0, |c| c.sampling.temperature),
+            s.sampler_entropy,
+            s.model_entropy,
+            s.repeated_ngram_rate * 100.0
+        ),
+    )
+}
+
+// 6. Tokenization: <UNK> and the roundtrip.
+
+pub(super) fn unknowns(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    let word = has_fault(v, FaultId::WordLevelVocab);
+    require(word || has_fault(v, FaultId::LossyNormalization), || {
+        "this run has neither word-level-vocab nor lossy-normalization switched on".into()
+    })?;
+    over(v)?;
+    let t = &last_eval(v)?.tokenizer;
+    if word {
+        let unk = t.unk_rate;
+        require(unk > 0.01, || format!("only {:.1}% of tokens are <UNK>", unk * 100.0))?;
+        let size = v.vocab_size().unwrap_or(0);
+        return pass(
+            unk,
+            format!("{:.1}% of the validation tokens were <UNK> with a vocabulary of {size}", unk * 100.0),
+        );
+    }
+    require(!t.roundtrip_ok, || "decode(encode(text)) gave the text back unchanged".into())?;
+    let change = t
+        .roundtrip_mismatch
+        .as_ref()
+        .map(|(original, decoded)| format!(": {original:?} came back as {decoded:?}"))
+        .unwrap_or_default();
+    pass(0.0, format!("decode(encode(text)) did not give the text back{change}"))
+}
+
+pub(super) fn all_known(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::WordLevelVocab)?;
+    without_fault(v, FaultId::LossyNormalization)?;
+    finished(v)?;
+    let t = &last_eval(v)?.tokenizer;
+    require(t.unk_rate == 0.0 && t.roundtrip_ok, || "some text still does not survive encode and decode".into())?;
+    let before = before.filter(|b| *b > 0.0).map(|b| format!(" (was {:.1}%)", b * 100.0)).unwrap_or_default();
+    pass(0.0, format!("the character tokenizer had 0% <UNK>{before} and decode(encode(text)) gave the text back"))
+}
+
+// 7. Out of memory, and gradient accumulation.
+
+pub(super) fn out_of_memory(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::BatchTooLarge)?;
+    over(v)?;
+    require(v.state == RunState::Error && named(v, EntryId::OutOfMemoryOom), || {
+        "this run did not fail to allocate; the detector does not name out-of-memory".into()
+    })?;
+    let batch = v.config.as_ref().map_or(0.0, |c| c.batch_size as f32 * c.faults.batch_too_large.unwrap_or(1.0));
+    pass(batch, format!("a batch of {batch} sequences failed: {}", v.message.as_deref().unwrap_or("out of memory")))
+}
+
+pub(super) fn accumulated(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::BatchTooLarge)?;
+    let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
+    require(c.grad_accum > 1, || "this run does not accumulate gradients (grad-accum 1)".into())?;
+    finished(v)?;
+    let last = final_loss(v).ok_or_else(|| missing("loss"))?;
+    pass(
+        (c.batch_size * c.grad_accum) as f32,
+        format!(
+            "{} micro-batches of {} made each update see {} sequences, and the run finished at loss {last:.2}",
+            c.grad_accum,
+            c.batch_size,
+            c.batch_size * c.grad_accum
+        ),
+    )
+}
+
+// 8. A slow run and its timing breakdown.
+
+pub(super) fn slow(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::SyncEveryStep)?;
+    over(v)?;
+    let (share, ms) = telemetry_share(v).ok_or_else(|| missing("timed step"))?;
+    require(share > 0.3, || format!("telemetry took only {:.0}% of the step time", share * 100.0))?;
+    pass(ms as f32, format!("reading telemetry back took {:.0}% of each step; {ms:.1} ms per step", share * 100.0))
+}
+
+pub(super) fn fast(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::SyncEveryStep)?;
+    finished(v)?;
+    let (share, ms) = telemetry_share(v).ok_or_else(|| missing("timed step"))?;
+    require(share < 0.1, || format!("telemetry still takes {:.0}% of the step time", share * 100.0))?;
+    let before = before.map(|b| format!(" (was {b:.1} ms)")).unwrap_or_default();
+    pass(ms as f32, format!("telemetry took {:.0}% of each step; {ms:.1} ms per step{before}", share * 100.0))
+}
+
+// 9. The three ways to get NaN.
+
+const UNSTABLE: [FaultId; 3] = [FaultId::SoftmaxNoMaxShift, FaultId::NaiveLogSoftmax, FaultId::LayernormNoEps];
+
+pub(super) fn nan(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    let on = UNSTABLE.iter().copied().find(|&id| has_fault(v, id));
+    let on = on.ok_or_else(|| "this run has none of the three unstable formulas switched on".to_string())?;
+    over(v)?;
+    let stop = v.stop.as_ref().ok_or_else(|| "this run ended without a NaN or Inf".to_string())?;
+    pass(
+        stop.step as f32,
+        format!("with {on} the run stopped at step {}: a non-finite value in {}", stop.step, stop.tensor),
+    )
+}
+
+pub(super) fn stable(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    if let Some(on) = UNSTABLE.iter().copied().find(|&id| has_fault(v, id)) {
+        return Err(format!("this run still has {on} switched on"));
+    }
+    over(v)?;
+    require(v.stop.is_none() && v.state != RunState::Error, || "this run did not end normally".into())?;
+    require(v.steps_done >= 20, || "run at least 20 steps".into())?;
+    let before = before.map(|b| format!(" where the unstable form stopped at step {b}")).unwrap_or_default();
+    let last = final_loss(v).unwrap_or(f32::NAN);
+    pass(last, format!("the stable form ran all {} steps{before}; loss {last:.2}, finite", v.steps_done))
+}
+
+// 10. The forgotten zero_grad.
+
+pub(super) fn piles_up(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::NoZeroGrad)?;
+    over(v)?;
+    let early = median_grad(v, 0.05, 0.2).ok_or_else(|| missing("steps"))?;
+    let late = median_grad(v, 0.75, 1.0).ok_or_else(|| missing("steps"))?;
+    require(named(v, EntryId::GradientsAreAllZero) || late > 2.0 * early, || {
+        format!("the gradient norm went from {early:.1} to {late:.1}; it did not pile up")
+    })?;
+    pass(late, format!("the gradient norm grew from {early:.1} early on to {late:.1} late in the run"))
+}
+
+pub(super) fn cleared(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::NoZeroGrad)?;
+    finished(v)?;
+    let late = median_grad(v, 0.75, 1.0).ok_or_else(|| missing("steps"))?;
+    require(!named(v, EntryId::GradientsAreAllZero), || "the detector still names gradients-are-all-zero".into())?;
+    require(before.is_none_or(|b| late < 0.5 * b), || {
+        format!("the late gradient norm is {late:.1}, not well below before")
+    })?;
+    let before = before.map(|b| format!(" instead of {b:.1}")).unwrap_or_default();
+    pass(late, format!("with gradients cleared every step the late gradient norm was {late:.2}{before}"))
+}
+
+// 11. Dead ReLUs.
+
+pub(super) fn dead(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::DeadRelu)?;
+    over(v)?;
+    let d = max_dead(last_eval(v)?);
+    require(d > 0.5, || format!("only {:.0}% of units are dead", d * 100.0))?;
+    pass(d, format!("{:.0}% of one block's MLP units never fired", d * 100.0))
+}
+
+pub(super) fn alive(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::DeadRelu)?;
+    finished(v)?;
+    let d = max_dead(last_eval(v)?);
+    require(d < 0.05, || format!("{:.0}% of units are still dead", d * 100.0))?;
+    let before = before.map(|b| format!(" instead of {:.0}%", b * 100.0)).unwrap_or_default();
+    pass(d, format!("with GELU and the normal bias {:.0}% of units were dead{before}", d * 100.0))
+}
+
+// 12. Vanishing gradients without residuals.
+
+pub(super) fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::NoResidual)?;
+    over(v)?;
+    let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
+    require(named(v, EntryId::VanishingGradients) || ratio < 0.01, || {
+        format!("block 0 gets {ratio:.1e} of the last block's gradient; not vanishing")
+    })?;
+    pass(ratio, format!("block 0 got {ratio:.1e} of the last block's gradient norm"))
+}
+
+pub(super) fn flowing(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::NoResidual)?;
+    finished(v)?;
+    let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
+    require(!named(v, EntryId::VanishingGradients), || "the detector still names vanishing-gradients".into())?;
+    require(before.is_none_or(|b| ratio > 10.0 * b), || {
+        format!("block 0 gets {ratio:.1e} of the last block's gradient")
+    })?;
+    let before = before.map(|b| format!(", up from {b:.1e}")).unwrap_or_default();
+    pass(ratio, format!("with residuals block 0 got {ratio:.2} of the last block's gradient{before}"))
+}
+
+// 13. What 1/sqrt(d_k) really does.
+
+pub(super) fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::NoAttnScale)?;
+    finished(v)?;
+    let e = mean_entropy(last_eval(v)?);
+    pass(e, format!("without the scale the mean attention entropy was {e:.2} nats"))
+}
+
+pub(super) fn scaled(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::NoAttnScale)?;
+    finished(v)?;
+    let e = mean_entropy(last_eval(v)?);
+    let b = before.ok_or_else(|| "run the unscaled model first".to_string())?;
+    require(e > b + 0.3, || format!("the scaled run's entropy {e:.2} is not clearly above the unscaled {b:.2}"))?;
+    pass(
+        e,
+        format!(
+            "with 1/√d_k it was {e:.2} nats, {:.2} more than without: unscaled attention was sharper, not uniform",
+            e - b
+        ),
+    )
+}
+
+// 14. Overfitting a tiny corpus, and the cure.
+
+fn val_losses(v: &RunView) -> Vec<f32> {
+    v.evals.iter().filter_map(|e| e.val_loss).collect()
+}
+
+pub(super) fn overfits(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.run;
+    with_fault(v, FaultId::TinyDataset)?;
+    finished(v)?;
+    let vals = val_losses(v);
+    let best = vals.iter().copied().fold(f32::INFINITY, f32::min);
+    let e = last_eval(v)?;
+    let val = e.val_loss.ok_or_else(|| missing("validation loss"))?;
+    require(val > best + 0.1 && val - e.train_loss > 0.3, || {
+        format!("validation {val:.2} (best {best:.2}), training {:.2}: no clear overfitting", e.train_loss)
+    })?;
+    pass(
+        val - e.train_loss,
+        format!("validation loss rose from {best:.2} to {val:.2} while training loss fell to {:.2}", e.train_loss),
+    )
+}
+
+pub(super) fn generalises(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.run;
+    without_fault(v, FaultId::TinyDataset)?;
+    finished(v)?;
+    let e = last_eval(v)?;
+    let val = e.val_loss.ok_or_else(|| missing("validation loss"))?;
+    let best = val_losses(v).into_iter().fold(f32::INFINITY, f32::min);
+    let gap = val - e.train_loss;
+    require(val <= best + 0.05 && gap < 0.2, || format!("validation {val:.2} against training {:.2}", e.train_loss))?;
+    let before = before.map(|b| format!(", where the tiny corpus left a gap of {b:.2}")).unwrap_or_default();
+    pass(gap, format!("with the full corpus validation ended at {val:.2} and training at {:.2}{before}", e.train_loss))
+}
