@@ -1,0 +1,132 @@
+//! `faultline bench`: training speed on the CPU (and the GPU with `--webgpu`), as text or JSON.
+
+use crate::args::{pool, threads_arg, ArgError, Args, Failure};
+use crate::out;
+use faultline_engine::bench::{run_training_bench, threaded_run};
+use faultline_engine::config::Preset;
+use faultline_engine::trainer::native_clock;
+use faultline_engine::Faults;
+use faultline_gpu::bench::{run_gpu_bench, GpuBench};
+use serde_json::json;
+use std::io::Write;
+
+pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
+    let (threads, rest) = threads_arg(rest)?;
+    let mut args = Args::new(&rest);
+    let mut json = false;
+    let mut steps = 20usize;
+    let mut presets = Preset::ALL.to_vec();
+    let mut webgpu = false;
+    let mut gpu_faults = Faults::default();
+    while let Some(flag) = args.next_flag() {
+        match flag {
+            "--json" => json = true,
+            "--steps" => {
+                steps = args.parse(flag, "a whole number")?;
+                if steps == 0 {
+                    return Err(ArgError("--steps: must be at least 1".into()).into());
+                }
+            }
+            "--config" => presets = vec![Preset::parse(args.value(flag)?)?],
+            "--webgpu" => webgpu = true,
+            "--sync-every-step" => gpu_faults.sync_every_step = true,
+            other => return Err(ArgError(format!("{other}: unknown argument for 'bench'")).into()),
+        }
+    }
+    if gpu_faults.sync_every_step && !webgpu {
+        return Err(ArgError("--sync-every-step: only with --webgpu (the CPU's readback is a copy)".into()).into());
+    }
+    let mut training: Vec<_> = presets.iter().map(|&p| run_training_bench(p, steps, 1, native_clock)).collect();
+    if threads > 1 {
+        let pool = pool(threads)?;
+        for (result, &preset) in training.iter_mut().zip(&presets) {
+            if result.error.is_none() {
+                result.threaded = Some(pool.install(|| threaded_run(preset, steps, 1, native_clock, result)));
+            }
+        }
+    }
+    let gpu: Vec<GpuBench> = if webgpu {
+        presets.iter().map(|&p| run_gpu_bench(p, &gpu_faults, steps, 1, native_clock)).collect()
+    } else {
+        Vec::new()
+    };
+    if json {
+        let mut out = json!({ "training": training });
+        if webgpu {
+            out["webgpu"] = json!(gpu);
+        }
+        out!("{out}")?;
+        return Ok(());
+    }
+    for t in &training {
+        out!(
+            "train {:<6} {:>8.2} steps/s ({:.2}x the reference kernels' {:.2}) {:>10.0} tokens/s  first loss {:.4}  backend {}",
+            t.config,
+            t.steps_per_s,
+            t.steps_per_s / t.reference_steps_per_s.unwrap_or(f64::NAN),
+            t.reference_steps_per_s.unwrap_or(f64::NAN),
+            t.tokens_per_s,
+            t.first_loss.unwrap_or(f32::NAN),
+            t.backend_name
+        )?;
+        if let Some(r) = &t.threaded {
+            out!("  on {} threads {:>8.2} steps/s ({:.2}x one thread)", r.threads, r.steps_per_s, r.speedup)?;
+        }
+        let Some(k) = &t.kernels else { continue };
+        out!("  multiply-add ceiling (f32x4, 1 thread) {:>8.2} GFLOP/s", k.simd_ceiling_gflops)?;
+        for m in &k.matmul {
+            out!("  matmul {:<38} {:>8.2} GFLOP/s", m.name, m.gflops)?;
+        }
+        out!("  256x256x256 backend at {:.0} % of the ceiling", 100.0 * k.matmul_256_of_ceiling)?;
+        for r in &k.rows {
+            out!(
+                "  {:<38} {:>8.3} ms fast, {:>8.3} ms reference ({:.2}x)",
+                r.name,
+                r.fast_ms,
+                r.reference_ms,
+                r.speedup
+            )?;
+        }
+    }
+    for (b, cpu) in gpu.iter().zip(&training) {
+        print_gpu_bench(b, cpu.steps_per_s)?;
+    }
+    Ok(())
+}
+
+/// One GPU bench as text, with its speed against the CPU's (`cpu_steps_per_s`) in the same run.
+pub(crate) fn print_gpu_bench(b: &GpuBench, cpu_steps_per_s: f64) -> Result<(), Failure> {
+    let r = &b.result;
+    if let Some(e) = &r.error {
+        return out!("webgpu {:<6} {e}", r.config);
+    }
+    out!(
+        "webgpu {:<6} {:>7.2} steps/s ({:.2}x the CPU's) {:>9.0} tokens/s  first step {:.0} ms  backend {}",
+        r.config,
+        r.steps_per_s,
+        r.steps_per_s / cpu_steps_per_s,
+        r.tokens_per_s,
+        b.first_step_ms,
+        r.backend_name
+    )?;
+    out!(
+        "  per step: {:.0} dispatches, {:.2} submissions, {:.2} readbacks ({:.0} B), {:.0} B uploaded",
+        b.dispatches_per_step,
+        b.submissions_per_step,
+        b.readbacks_per_step,
+        b.bytes_read_back_per_step,
+        b.bytes_uploaded_per_step
+    )?;
+    out!(
+        "  {} steps per readback; the {} steps no evaluation follows: {:.3} submissions, {:.0} B read back each",
+        b.steps_per_readback,
+        b.plain_steps,
+        b.submissions_per_plain_step,
+        b.bytes_read_back_per_plain_step
+    )?;
+    out!(
+        "  one dispatch: {:.1} µs to record, {:.1} µs recorded and run",
+        b.record_us_per_dispatch,
+        b.run_us_per_dispatch
+    )
+}

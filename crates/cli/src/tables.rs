@@ -1,0 +1,83 @@
+//! `faultline faults | settings | corpora | guide`: the tables the app is built from, as text or JSON.
+
+use crate::args::{only_json, Failure};
+use crate::out;
+use faultline_engine::config::RunConfig;
+use faultline_engine::data::CorpusId;
+use faultline_engine::faults::FAULTS;
+use faultline_engine::guide::{self};
+use faultline_engine::settings::SETTINGS;
+use serde_json::json;
+use std::io::Write;
+
+pub(crate) fn faults(rest: &[String]) -> Result<(), Failure> {
+    if only_json(rest, "faults")? {
+        out!("{}", serde_json::to_string_pretty(FAULTS).expect("fault table serialises"))?;
+        return Ok(());
+    }
+    for f in FAULTS {
+        let strength = f
+            .strength
+            .map(|s| format!(" [={} {}..{}, default {}]", s.unit, s.min, s.max, s.default))
+            .unwrap_or_default();
+        out!("{:<16} {:<44} {}{}", f.id, f.guide_entry, f.summary, strength)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn settings_cmd(rest: &[String]) -> Result<(), Failure> {
+    if only_json(rest, "settings")? {
+        out!("{}", serde_json::to_string_pretty(SETTINGS).expect("settings serialise"))?;
+        return Ok(());
+    }
+    let defaults = RunConfig::default();
+    for s in SETTINGS {
+        out!("--{:<20} {:<12} {}", s.key, defaults.get(s.key), s.help)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn corpora(rest: &[String]) -> Result<(), Failure> {
+    let json = only_json(rest, "corpora")?;
+    let rows: Vec<_> = CorpusId::ALL
+        .iter()
+        .map(|&id| {
+            let g = id.generate();
+            let vocab = faultline_engine::data::Tokenizer::for_text(&g.text).vocab_size();
+            json!({"id": id.id(), "description": id.description(), "chars": g.text.chars().count(),
+                   "vocab_size": vocab, "entropy_rate": g.entropy_rate})
+        })
+        .collect();
+    if json {
+        out!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"))?;
+    } else {
+        for r in &rows {
+            out!(
+                "{:<12} {:>8} chars  vocab {:>3}  entropy rate {:.4} nats/char  {}",
+                r["id"].as_str().unwrap_or_default(),
+                r["chars"],
+                r["vocab_size"],
+                r["entropy_rate"].as_f64().unwrap_or(f64::NAN),
+                r["description"].as_str().unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn guide_cmd(rest: &[String]) -> Result<(), Failure> {
+    if only_json(rest, "guide")? {
+        let doc = json!({
+            "entries": guide::ENTRIES,
+            "quick_diagnosis": guide::QUICK_DIAGNOSIS,
+            "checklist": guide::CHECKLIST,
+            "measured": faultline_engine::faults::measured::MEASURED,
+        });
+        out!("{}", serde_json::to_string_pretty(&doc).expect("guide serialises"))?;
+        return Ok(());
+    }
+    for e in guide::ENTRIES {
+        out!("{:<58} {} — {}", e.id, e.section, e.title)?;
+    }
+    Ok(())
+}
