@@ -1,8 +1,32 @@
-//! The compute kernels: which WGSL file and entry point each one is, and the cache that compiles
-//! each shader module and pipeline once, the first time it is dispatched.
+//! The compute kernels: which WGSL file and entry point each one is, their workgroup sizes, and the
+//! cache that compiles each shader module and pipeline once, the first time it is dispatched.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+/// Threads per workgroup of the element-wise kernels (their `@workgroup_size`).
+pub(crate) const WORKGROUP: usize = 256;
+/// Upper bound on the workgroups of a grid-stride kernel: each thread loops over the rest.
+const MAX_GROUPS: usize = 1024;
+/// Workgroups of the sum-of-squares reduction, at most: `sum_squares` reads their partial sums back
+/// and adds them on the host; `clip_grad_norm` combines them on the GPU.
+pub(crate) const REDUCE_GROUPS: usize = 64;
+/// Rows (or columns) per workgroup of the one-thread-per-row kernels.
+const ROW_GROUP: usize = 64;
+/// The output tile of one matmul workgroup (`TILE` in matmul.wgsl).
+pub(crate) const MATMUL_TILE: usize = 64;
+/// Workgroup memory the kernels need at most (matmul's two 64×16 f32 slabs).
+pub(crate) const WORKGROUP_STORAGE_NEEDED: u32 = 2 * 64 * 16 * 4;
+
+/// Workgroups for a grid-stride kernel over `n` elements.
+pub(crate) fn stride_groups(n: usize) -> u32 {
+    n.div_ceil(WORKGROUP).clamp(1, MAX_GROUPS) as u32
+}
+
+/// Workgroups for a one-thread-per-row kernel over `n` rows.
+pub(crate) fn row_groups(n: usize) -> u32 {
+    n.div_ceil(ROW_GROUP).max(1) as u32
+}
 
 /// Every compute entry point the backend dispatches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
