@@ -2,7 +2,8 @@
 //! through the [`Recorder`](crate::encoder::Recorder), and reaches the engine's tensors as the clip
 //! protocol allows.
 
-use crate::encoder::{byte_size, f32_bytes, u32_bytes};
+use crate::clip::Operand;
+use crate::encoder::{byte_size, u32_bytes};
 use crate::kernels::{row_groups, stride_groups, Kernel, MATMUL_TILE, REDUCE_GROUPS, WORKGROUP};
 use crate::steps::{sums_of_squares, KeptStep};
 use crate::uniforms::Params;
@@ -25,41 +26,46 @@ struct Product {
 }
 
 impl GpuBackend {
-    /// Records a copy of `data` into the start of `dst`, in order with the dispatches around it
-    /// (`Queue::write_buffer` would land before everything recorded but not yet submitted).
-    fn write(&mut self, dst: &wgpu::Buffer, data: &[f32]) {
+    /// Records a copy of `data` into the start of `dst`, after the clip scaling of `dst` if it still
+    /// waits for it (the rest of it keeps its values).
+    fn write(&mut self, dst: &GpuBuf, data: &[f32]) {
         if data.is_empty() {
             return;
         }
-        self.clip.scale_unscaled(&mut self.rec, |g| g == dst);
-        let staging = self.rec.constant(&f32_bytes(data), "upload");
-        self.rec.encoder().copy_buffer_to_buffer(&staging, 0, dst, 0, (data.len() * 4) as u64);
+        let dst = self.clip.ready(&mut self.rec, dst);
+        self.rec.write(dst, data);
     }
 
-    /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings,
+    /// Records one dispatch of `kernel` with `params` at binding 0 and `operands` at their bindings,
     /// after the clip scaling of any gradient among them that still waits for it.
-    fn dispatch(&mut self, kernel: Kernel, params: Params, buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
-        self.clip.scale_unscaled(&mut self.rec, |g| buffers.iter().any(|&(_, b)| b == g));
-        self.rec.record(kernel, params, buffers, groups);
+    fn dispatch<const N: usize>(
+        &mut self,
+        kernel: Kernel,
+        params: Params,
+        operands: [(u32, Operand<'_>); N],
+        groups: (u32, u32),
+    ) {
+        let buffers = operands.map(|(binding, op)| (binding, self.clip.ready(&mut self.rec, op)));
+        self.rec.record(kernel, params, &buffers, groups);
     }
 
     /// Records `out = op(a) · op(b)` (or `+=`), with `bias` added to every row when given.
-    fn product(&mut self, out: &GpuBuf, a: &GpuBuf, b: &GpuBuf, p: Product, bias: Option<&wgpu::Buffer>) {
+    fn product(&mut self, out: &GpuBuf, a: &GpuBuf, b: &GpuBuf, p: Product, bias: Option<&GpuBuf>) {
         let Product { m, k, n, trans_a, trans_b, accumulate } = p;
         let params = Params::default().u(m).u(k).u(n).flag(trans_a).flag(trans_b).flag(accumulate).flag(bias.is_some());
         let groups = (n.div_ceil(MATMUL_TILE).max(1) as u32, m.div_ceil(MATMUL_TILE).max(1) as u32);
         // Without a bias the kernel never reads binding 6, which then holds a placeholder.
-        let status = self.clip.status.clone();
-        let bias = bias.unwrap_or(&status);
+        let status = self.clip.status().clone();
+        let bias = bias.map_or(Operand::Ready(&status), Operand::Tensor);
         // vec4 loads need each operand's stored rows to be whole vec4s.
         let a_row = if trans_a { m } else { k };
         let b_row = if trans_b { k } else { n };
         if a_row.is_multiple_of(4) && b_row.is_multiple_of(4) {
-            let buffers = [(1, &out.buffer), (4, &a.buffer), (5, &b.buffer), (6, bias)];
-            self.dispatch(Kernel::MatmulVec4, params, &buffers, groups);
+            let operands = [(1, out.into()), (4, a.into()), (5, b.into()), (6, bias)];
+            self.dispatch(Kernel::MatmulVec4, params, operands, groups);
         } else {
-            let buffers = [(1, &out.buffer), (2, &a.buffer), (3, &b.buffer), (6, bias)];
-            self.dispatch(Kernel::Matmul, params, &buffers, groups);
+            let operands = [(1, out.into()), (2, a.into()), (3, b.into()), (6, bias)];
+            self.dispatch(Kernel::Matmul, params, operands, groups);
         }
     }
 
@@ -92,7 +98,7 @@ impl Backend for GpuBackend {
 
     fn zeros(&mut self, len: usize) -> GpuBuf {
         // wgpu zero-initialises new buffers.
-        GpuBuf { buffer: self.rec.storage(len, "zeros"), len }
+        GpuBuf::new(self.rec.storage(len, "zeros"), len)
     }
 
     fn alloc(&mut self, len: usize, what: &str) -> Result<GpuBuf, EngineError> {
@@ -122,7 +128,7 @@ impl Backend for GpuBackend {
             });
         }
         self.used += bytes;
-        Ok(GpuBuf { buffer, len })
+        Ok(GpuBuf::new(buffer, len))
     }
 
     fn set_memory_budget(&mut self, bytes: u64) {
@@ -139,51 +145,59 @@ impl Backend for GpuBackend {
 
     fn upload(&mut self, buf: &mut GpuBuf, data: &[f32]) {
         let n = buf.len.min(data.len());
-        self.write(&buf.buffer, &data[..n]);
+        self.write(buf, &data[..n]);
     }
 
     fn download(&mut self, buf: &GpuBuf) -> Vec<f32> {
-        if buf.len > 0 {
-            self.clip.scale_unscaled(&mut self.rec, |g| *g == buf.buffer);
+        if buf.len == 0 {
+            return Vec::new();
         }
-        self.rec.read_back(&buf.buffer, buf.len)
+        let src = self.clip.ready(&mut self.rec, buf);
+        self.rec.read_back(src, buf.len)
     }
 
     fn fill(&mut self, buf: &mut GpuBuf, value: f32) {
         if value.to_bits() == 0 {
-            // A cleared gradient needs no scaling: it no longer waits for one.
-            self.clip.take_unscaled(&buf.buffer);
-            self.rec.encoder().clear_buffer(&buf.buffer, 0, None);
+            let buffer = self.clip.clear(buf);
+            self.rec.encoder().clear_buffer(buffer, 0, None);
         } else {
             let params = Params::default().u(buf.len).u(0).f(value);
-            self.dispatch(Kernel::Fill, params, &[(1, &buf.buffer)], (stride_groups(buf.len), 1));
+            let groups = (stride_groups(buf.len), 1);
+            self.dispatch(Kernel::Fill, params, [(1, buf.into())], groups);
         }
     }
 
     fn copy(&mut self, dst: &mut GpuBuf, src: &GpuBuf) {
         let n = dst.len.min(src.len);
         if n > 0 {
-            self.clip.scale_unscaled(&mut self.rec, |g| *g == src.buffer || *g == dst.buffer);
-            self.rec.encoder().copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, (n * 4) as u64);
+            let src = self.clip.ready(&mut self.rec, src);
+            let dst = self.clip.ready(&mut self.rec, dst);
+            self.rec.encoder().copy_buffer_to_buffer(src, 0, dst, 0, (n * 4) as u64);
         }
     }
 
     fn add_assign(&mut self, dst: &mut GpuBuf, src: &GpuBuf) {
         let n = dst.len.min(src.len);
         let params = Params::default().u(n).u(0).f(0.0);
-        self.dispatch(Kernel::AddAssign, params, &[(1, &dst.buffer), (2, &src.buffer)], (stride_groups(n), 1));
+        self.dispatch(Kernel::AddAssign, params, [(1, dst.into()), (2, src.into())], (stride_groups(n), 1));
     }
 
     fn scale(&mut self, buf: &mut GpuBuf, s: f32) {
         let params = Params::default().u(buf.len).u(0).f(s);
-        self.dispatch(Kernel::Scale, params, &[(1, &buf.buffer)], (stride_groups(buf.len), 1));
+        let groups = (stride_groups(buf.len), 1);
+        self.dispatch(Kernel::Scale, params, [(1, buf.into())], groups);
     }
 
     fn sum_squares(&mut self, buf: &GpuBuf, len: usize) -> f64 {
         let groups = len.div_ceil(WORKGROUP).clamp(1, REDUCE_GROUPS);
         let partials = self.rec.storage(4 * groups, "sum of squares");
         let params = Params::default().u(len).u(0).u(0).f(0.0);
-        self.dispatch(Kernel::SumSquares, params, &[(1, &partials), (2, &buf.buffer)], (groups as u32, 1));
+        self.dispatch(
+            Kernel::SumSquares,
+            params,
+            [(1, Operand::Ready(&partials)), (2, buf.into())],
+            (groups as u32, 1),
+        );
         let parts = self.rec.read_back(&partials, 4 * groups);
         let (mut sum, mut nan, mut inf) = (0.0f64, false, false);
         for p in parts.chunks_exact(4) {
@@ -218,26 +232,26 @@ impl Backend for GpuBackend {
 
     fn linear(&mut self, out: &mut GpuBuf, x: &GpuBuf, w: &GpuBuf, bias: &GpuBuf, m: usize, k: usize, n: usize) {
         let product = Product { m, k, n, trans_a: false, trans_b: false, accumulate: false };
-        self.product(out, x, w, product, Some(&bias.buffer));
+        self.product(out, x, w, product, Some(bias));
     }
 
     fn add_bias(&mut self, out: &mut GpuBuf, bias: &GpuBuf, rows: usize, cols: usize) {
         let params = Params::default().u(rows * cols).u(cols).f(0.0);
         let groups = (stride_groups(rows * cols), 1);
-        self.dispatch(Kernel::AddBias, params, &[(1, &out.buffer), (2, &bias.buffer)], groups);
+        self.dispatch(Kernel::AddBias, params, [(1, out.into()), (2, bias.into())], groups);
     }
 
     fn bias_backward(&mut self, dbias: &mut GpuBuf, dout: &GpuBuf, rows: usize, cols: usize) {
         let params = Params::default().u(rows).u(cols);
         let groups = (cols.div_ceil(WORKGROUP).max(1) as u32, 1);
-        self.dispatch(Kernel::BiasBackward, params, &[(1, &dbias.buffer), (2, &dout.buffer)], groups);
+        self.dispatch(Kernel::BiasBackward, params, [(1, dbias.into()), (2, dout.into())], groups);
     }
 
     fn embed(&mut self, out: &mut GpuBuf, wte: &GpuBuf, wpe: &GpuBuf, tokens: &[u32], time: usize, d: usize) {
         let toks = self.rec.constant(&u32_bytes(tokens), "tokens");
         let params = Params::default().u(tokens.len()).u(time).u(d).u(wte.len / d.max(1));
-        let buffers = [(1, &out.buffer), (2, &wte.buffer), (3, &wpe.buffer), (4, &toks)];
-        self.dispatch(Kernel::Embed, params, &buffers, (stride_groups(tokens.len() * d), 1));
+        let buffers = [(1, out.into()), (2, wte.into()), (3, wpe.into()), (4, Operand::Ready(&toks))];
+        self.dispatch(Kernel::Embed, params, buffers, (stride_groups(tokens.len() * d), 1));
     }
 
     fn embed_backward(
@@ -252,10 +266,10 @@ impl Backend for GpuBackend {
         let toks = self.rec.constant(&u32_bytes(tokens), "tokens");
         let vocab = dwte.len / d.max(1);
         let params = || Params::default().u(tokens.len()).u(time).u(d).u(vocab);
-        let buffers = [(1, &dwte.buffer), (2, &dout.buffer), (4, &toks)];
-        self.dispatch(Kernel::EmbedBackwardTokens, params(), &buffers, (stride_groups(vocab * d), 1));
-        let buffers = [(1, &dwpe.buffer), (2, &dout.buffer)];
-        self.dispatch(Kernel::EmbedBackwardPositions, params(), &buffers, (stride_groups(time * d), 1));
+        let buffers = [(1, dwte.into()), (2, dout.into()), (4, Operand::Ready(&toks))];
+        self.dispatch(Kernel::EmbedBackwardTokens, params(), buffers, (stride_groups(vocab * d), 1));
+        let buffers = [(1, dwpe.into()), (2, dout.into())];
+        self.dispatch(Kernel::EmbedBackwardPositions, params(), buffers, (stride_groups(time * d), 1));
     }
 
     fn layernorm(
@@ -271,15 +285,9 @@ impl Backend for GpuBackend {
         eps: f32,
     ) {
         let params = Params::default().u(rows).u(cols).f(eps);
-        let buffers = [
-            (1, &out.buffer),
-            (2, &mean.buffer),
-            (3, &rstd.buffer),
-            (4, &x.buffer),
-            (5, &gain.buffer),
-            (6, &bias.buffer),
-        ];
-        self.dispatch(Kernel::Layernorm, params, &buffers, (row_groups(rows), 1));
+        let buffers =
+            [(1, out.into()), (2, mean.into()), (3, rstd.into()), (4, x.into()), (5, gain.into()), (6, bias.into())];
+        self.dispatch(Kernel::Layernorm, params, buffers, (row_groups(rows), 1));
     }
 
     fn layernorm_backward(
@@ -296,24 +304,18 @@ impl Backend for GpuBackend {
         cols: usize,
     ) {
         let params = || Params::default().u(rows).u(cols).f(0.0);
+        let buffers =
+            [(7, dx.into()), (10, dout.into()), (4, x.into()), (11, mean.into()), (12, rstd.into()), (5, gain.into())];
+        self.dispatch(Kernel::LayernormBackwardInput, params(), buffers, (row_groups(rows), 1));
         let buffers = [
-            (7, &dx.buffer),
-            (10, &dout.buffer),
-            (4, &x.buffer),
-            (11, &mean.buffer),
-            (12, &rstd.buffer),
-            (5, &gain.buffer),
+            (8, dgain.into()),
+            (9, dbias.into()),
+            (10, dout.into()),
+            (4, x.into()),
+            (11, mean.into()),
+            (12, rstd.into()),
         ];
-        self.dispatch(Kernel::LayernormBackwardInput, params(), &buffers, (row_groups(rows), 1));
-        let buffers = [
-            (8, &dgain.buffer),
-            (9, &dbias.buffer),
-            (10, &dout.buffer),
-            (4, &x.buffer),
-            (11, &mean.buffer),
-            (12, &rstd.buffer),
-        ];
-        self.dispatch(Kernel::LayernormBackwardParams, params(), &buffers, (row_groups(cols), 1));
+        self.dispatch(Kernel::LayernormBackwardParams, params(), buffers, (row_groups(cols), 1));
     }
 
     fn attention(
@@ -327,9 +329,9 @@ impl Backend for GpuBackend {
         form: SoftmaxForm,
     ) {
         let params = attn_params(shape, scale).flag(causal).flag(form.subtract_max);
-        let buffers = [(1, &out.buffer), (2, &probs.buffer), (3, &qkv.buffer)];
+        let buffers = [(1, out.into()), (2, probs.into()), (3, qkv.into())];
         let rows = shape.batch * shape.heads * shape.time;
-        self.dispatch(Kernel::Attention, params, &buffers, (row_groups(rows), 1));
+        self.dispatch(Kernel::Attention, params, buffers, (row_groups(rows), 1));
     }
 
     fn attention_backward(
@@ -344,23 +346,24 @@ impl Backend for GpuBackend {
     ) {
         let ds = self.scratch(shape.probs_len());
         let params = || attn_params(shape, scale).flag(false).flag(false);
-        let buffers = [(5, &ds), (6, &dout.buffer), (3, &qkv.buffer), (7, &probs.buffer)];
+        let buffers = [(5, Operand::Ready(&ds)), (6, dout.into()), (3, qkv.into()), (7, probs.into())];
         let rows = shape.batch * shape.heads * shape.time;
-        self.dispatch(Kernel::AttentionBackwardScores, params(), &buffers, (row_groups(rows), 1));
-        let buffers = [(4, &dqkv.buffer), (5, &ds), (6, &dout.buffer), (3, &qkv.buffer), (7, &probs.buffer)];
+        self.dispatch(Kernel::AttentionBackwardScores, params(), buffers, (row_groups(rows), 1));
+        let buffers =
+            [(4, dqkv.into()), (5, Operand::Ready(&ds)), (6, dout.into()), (3, qkv.into()), (7, probs.into())];
         let n = shape.batch * shape.time * 3 * shape.d_model;
-        self.dispatch(Kernel::AttentionBackwardQkv, params(), &buffers, (stride_groups(n), 1));
+        self.dispatch(Kernel::AttentionBackwardQkv, params(), buffers, (stride_groups(n), 1));
     }
 
     fn activation(&mut self, out: &mut GpuBuf, x: &GpuBuf, len: usize, f: Activation) {
         let params = Params::default().u(len).u(activation_id(f));
-        self.dispatch(Kernel::Activation, params, &[(1, &out.buffer), (2, &x.buffer)], (stride_groups(len), 1));
+        self.dispatch(Kernel::Activation, params, [(1, out.into()), (2, x.into())], (stride_groups(len), 1));
     }
 
     fn activation_backward(&mut self, dx: &mut GpuBuf, dout: &GpuBuf, x: &GpuBuf, len: usize, f: Activation) {
         let params = Params::default().u(len).u(activation_id(f));
-        let buffers = [(1, &dx.buffer), (2, &x.buffer), (3, &dout.buffer)];
-        self.dispatch(Kernel::ActivationBackward, params, &buffers, (stride_groups(len), 1));
+        let buffers = [(1, dx.into()), (2, x.into()), (3, dout.into())];
+        self.dispatch(Kernel::ActivationBackward, params, buffers, (stride_groups(len), 1));
     }
 
     fn dropout_mask(&mut self, mask: &mut GpuBuf, len: usize, p: f32, seed: u64) {
@@ -370,12 +373,12 @@ impl Backend for GpuBackend {
         let keep = (1.0 / (1.0 - p as f64)) as f32;
         let values: Vec<f32> =
             (0..len.min(mask.len)).map(|_| if rng.uniform() < p as f64 { 0.0 } else { keep }).collect();
-        self.write(&mask.buffer, &values);
+        self.write(mask, &values);
     }
 
     fn mul_assign(&mut self, x: &mut GpuBuf, mask: &GpuBuf, len: usize) {
         let params = Params::default().u(len).u(0).f(0.0);
-        self.dispatch(Kernel::MulAssign, params, &[(1, &x.buffer), (2, &mask.buffer)], (stride_groups(len), 1));
+        self.dispatch(Kernel::MulAssign, params, [(1, x.into()), (2, mask.into())], (stride_groups(len), 1));
     }
 
     fn cross_entropy(
@@ -390,8 +393,8 @@ impl Backend for GpuBackend {
     ) {
         let targets = self.rec.constant(&u32_bytes(&targets[..rows]), "targets");
         let params = Params::default().u(rows).u(vocab).flag(form.subtract_max).flag(form.log_softmax);
-        let buffers = [(1, &losses.buffer), (2, &dlogits.buffer), (3, &logits.buffer), (4, &targets)];
-        self.dispatch(Kernel::CrossEntropy, params, &buffers, (row_groups(rows), 1));
+        let buffers = [(1, losses.into()), (2, dlogits.into()), (3, logits.into()), (4, Operand::Ready(&targets))];
+        self.dispatch(Kernel::CrossEntropy, params, buffers, (row_groups(rows), 1));
     }
 
     fn clip_grad_norm(
@@ -400,46 +403,23 @@ impl Backend for GpuBackend {
         losses: &(impl Tensors<GpuBuf> + ?Sized),
         max_norm: f32,
     ) {
-        // Every gradient, then every loss buffer, reduced into its slot of partial sums (up to
-        // REDUCE_GROUPS workgroups each, as `sum_squares`), combined per slot and over the gradients
-        // by one workgroup, which writes the clip factor and the health flag to `status`. The
-        // gradients are scaled by it later: by the update, or before anything else uses them. Any
-        // still waiting from an earlier call are scaled first, by the factor they were clipped with.
-        self.clip.scale_unscaled(&mut self.rec, |_| true);
-        let slots: Vec<(wgpu::Buffer, usize)> = grads
-            .each()
-            .map(|g| (g.buffer.clone(), g.len))
-            .chain(losses.each().map(|l| (l.buffer.clone(), l.len)))
-            .collect();
-        let gradients = grads.each().count();
-        let stride = 4 * REDUCE_GROUPS;
-        let partials = self.rec.storage(stride * slots.len(), "partial sums of squares");
-        for (i, (buffer, len)) in slots.iter().enumerate() {
-            let groups = len.div_ceil(WORKGROUP).clamp(1, REDUCE_GROUPS) as u32;
-            let params = Params::default().u(*len).u(0).u(i * stride).f(0.0);
-            self.dispatch(Kernel::SumSquares, params, &[(1, &partials), (2, buffer)], (groups, 1));
-        }
-        let norms = self.rec.storage(4 * slots.len(), "sums of squares");
-        let status = self.clip.status.clone();
-        let params = Params::default().u(slots.len()).u(gradients).u(stride).f(max_norm);
-        self.dispatch(Kernel::GlobalNorm, params, &[(1, &norms), (2, &partials), (3, &status)], (1, 1));
-        self.clip.unscaled = grads.each().map(|g| (g.buffer.clone(), g.len)).collect();
-        self.clip.norms = Some((norms, gradients));
+        self.clip.clip_grad_norm(&mut self.rec, grads, losses, max_norm);
     }
 
     fn keep_step(&mut self, losses: &(impl Tensors<GpuBuf> + ?Sized)) {
         let lens: Vec<usize> = losses.each().map(|l| l.len).collect();
-        let gradients = self.clip.norms.as_ref().map_or(0, |(_, g)| *g);
+        let gradients = self.clip.norms().map_or(0, |(_, g)| g);
         let buffer = self.rec.storage(KeptStep::floats(&lens, gradients), "kept step");
         let mut offset = 0;
         for l in losses.each() {
             if l.len > 0 {
-                self.rec.encoder().copy_buffer_to_buffer(&l.buffer, 0, &buffer, offset, (l.len * 4) as u64);
+                let src = self.clip.ready(&mut self.rec, l);
+                self.rec.encoder().copy_buffer_to_buffer(src, 0, &buffer, offset, (l.len * 4) as u64);
             }
             offset += (l.len * 4) as u64;
         }
-        if let Some((norms, g)) = self.clip.norms.clone() {
-            self.rec.encoder().copy_buffer_to_buffer(&norms, 0, &buffer, offset, (g * 16) as u64);
+        if let Some((norms, g)) = self.clip.norms() {
+            self.rec.encoder().copy_buffer_to_buffer(norms, 0, &buffer, offset, (g * 16) as u64);
         }
         self.kept.push(KeptStep { buffer, losses: lens, gradients });
     }
@@ -459,15 +439,13 @@ impl Backend for GpuBackend {
             }
             o.grad_sq = sums_of_squares(rest);
         }
-        // A fresh stretch: the next step's updates run unless it is unhealthy itself.
-        let status = self.clip.status.clone();
-        self.write(&status, &[1.0, 1.0, 0.0, 0.0]);
+        self.clip.reset_health(&mut self.rec);
     }
 
     fn adamw_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, m: &mut GpuBuf, v: &mut GpuBuf, h: AdamW) {
         // Bias corrections in f32 with powi, as the CPU computes them.
         let bias1 = 1.0 - h.beta1.powi(h.step as i32);
-        let clip = self.clip.take_unscaled(&grad.buffer);
+        let grad = self.clip.for_update(grad);
         let bias2 = 1.0 - h.beta2.powi(h.step as i32);
         let params = Params::default()
             .u(param.len)
@@ -479,14 +457,21 @@ impl Backend for GpuBackend {
             .f(bias1)
             .f(bias2)
             .f(0.0)
-            .flag(clip);
-        let status = self.clip.status.clone();
-        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &m.buffer), (4, &v.buffer), (5, &status)];
-        self.dispatch(Kernel::AdamW, params, &buffers, (stride_groups(param.len), 1));
+            .flag(grad.waited);
+        let status = self.clip.status().clone();
+        let groups = (stride_groups(param.len), 1);
+        let buffers = [
+            (1, param.into()),
+            (2, Operand::Ready(grad.buffer)),
+            (3, m.into()),
+            (4, v.into()),
+            (5, Operand::Ready(&status)),
+        ];
+        self.dispatch(Kernel::AdamW, params, buffers, groups);
     }
 
     fn sgd_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, velocity: &mut GpuBuf, h: Sgd) {
-        let clip = self.clip.take_unscaled(&grad.buffer);
+        let grad = self.clip.for_update(grad);
         let params = Params::default()
             .u(param.len)
             .f(h.lr)
@@ -497,10 +482,12 @@ impl Backend for GpuBackend {
             .f(0.0)
             .f(0.0)
             .f(h.momentum)
-            .flag(clip);
-        let status = self.clip.status.clone();
-        let buffers = [(1, &param.buffer), (2, &grad.buffer), (3, &velocity.buffer), (5, &status)];
-        self.dispatch(Kernel::Sgd, params, &buffers, (stride_groups(param.len), 1));
+            .flag(grad.waited);
+        let status = self.clip.status().clone();
+        let groups = (stride_groups(param.len), 1);
+        let buffers =
+            [(1, param.into()), (2, Operand::Ready(grad.buffer)), (3, velocity.into()), (5, Operand::Ready(&status))];
+        self.dispatch(Kernel::Sgd, params, buffers, groups);
     }
 }
 

@@ -77,8 +77,7 @@ impl Recorder {
         self.failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
     }
 
-    /// The command encoder, for a copy or a clear: the open compute pass, if any, ends first. A
-    /// caller that copies from or into a gradient first has its clip scaling recorded.
+    /// The command encoder, for a copy or a clear: the open compute pass, if any, ends first.
     pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
         drop(self.pass.take());
         self.open_encoder()
@@ -161,6 +160,16 @@ impl Recorder {
             self.queue.write_buffer(&buffer, 0, &padded);
         }
         buffer
+    }
+
+    /// Records a copy of `data` into the start of `dst`, in order with the dispatches around it
+    /// (`Queue::write_buffer` would land before everything recorded but not yet submitted).
+    pub(crate) fn write(&mut self, dst: &wgpu::Buffer, data: &[f32]) {
+        if data.is_empty() {
+            return;
+        }
+        let staging = self.constant(&f32_bytes(data), "upload");
+        self.encoder().copy_buffer_to_buffer(&staging, 0, dst, 0, (data.len() * 4) as u64);
     }
 
     /// Waits until the map requested with `done` as its callback's channel has finished; false (and

@@ -31,15 +31,9 @@ mod steps;
 mod uniforms;
 pub mod wait;
 
+pub use clip::GpuBuf;
 pub use device::GpuInitError;
 pub use stats::{GpuStats, GpuStatsHandle};
-
-/// A buffer of `len` f32 in GPU memory.
-#[derive(Debug)]
-pub struct GpuBuf {
-    buffer: wgpu::Buffer,
-    len: usize,
-}
 
 /// The wgpu backend (f32).
 pub struct GpuBackend {
