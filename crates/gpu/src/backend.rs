@@ -3,10 +3,12 @@
 //! protocol allows.
 
 use crate::clip::Operand;
-use crate::encoder::{byte_size, u32_bytes};
-use crate::kernels::{row_groups, stride_groups, Kernel, MATMUL_TILE, REDUCE_GROUPS, WORKGROUP};
+use crate::encoder::byte_size;
+use crate::kernels::{
+    activation, attention, cross_entropy, elementwise, embed, layernorm, matmul, optim, reduce, row_groups,
+    stride_groups, EntryPoint, MATMUL_TILE, REDUCE_GROUPS, WORKGROUP,
+};
 use crate::steps::{sums_of_squares, KeptStep};
-use crate::uniforms::Params;
 use crate::{wait, GpuBackend, GpuBuf};
 use faultline_engine::backend::{
     Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
@@ -36,36 +38,45 @@ impl GpuBackend {
         self.rec.write(dst, data);
     }
 
-    /// Records one dispatch of `kernel` with `params` at binding 0 and `operands` at their bindings,
-    /// after the clip scaling of any gradient among them that still waits for it.
-    fn dispatch<const N: usize>(
+    /// Records one dispatch of `entry` with `uniforms` and `operands` at their bindings, after the
+    /// clip scaling of any gradient among them that still waits for it.
+    fn dispatch<E: EntryPoint, const N: usize>(
         &mut self,
-        kernel: Kernel,
-        params: Params,
-        operands: [(u32, Operand<'_>); N],
+        entry: E,
+        uniforms: E::Uniforms,
+        operands: [(E::Slot, Operand<'_>); N],
         groups: (u32, u32),
     ) {
-        let buffers = operands.map(|(binding, op)| (binding, self.clip.ready(&mut self.rec, op)));
-        self.rec.record(kernel, params, &buffers, groups);
+        let buffers = operands.map(|(slot, op)| (slot, self.clip.ready(&mut self.rec, op)));
+        self.rec.record(entry, uniforms, buffers, groups);
     }
 
     /// Records `out = op(a) · op(b)` (or `+=`), with `bias` added to every row when given.
     fn product(&mut self, out: &GpuBuf, a: &GpuBuf, b: &GpuBuf, p: Product, bias: Option<&GpuBuf>) {
+        use matmul::Slot;
         let Product { m, k, n, trans_a, trans_b, accumulate } = p;
-        let params = Params::default().u(m).u(k).u(n).flag(trans_a).flag(trans_b).flag(accumulate).flag(bias.is_some());
+        let uniforms = matmul::MatmulUniforms {
+            m: m as u32,
+            k: k as u32,
+            n: n as u32,
+            trans_a: trans_a.into(),
+            trans_b: trans_b.into(),
+            accumulate: accumulate.into(),
+            bias: bias.is_some().into(),
+        };
         let groups = (n.div_ceil(MATMUL_TILE).max(1) as u32, m.div_ceil(MATMUL_TILE).max(1) as u32);
-        // Without a bias the kernel never reads binding 6, which then holds a placeholder.
+        // Without a bias the kernel never reads its bias binding, which then holds a placeholder.
         let status = self.clip.status().clone();
         let bias = bias.map_or(Operand::Ready(&status), Operand::Tensor);
         // vec4 loads need each operand's stored rows to be whole vec4s.
         let a_row = if trans_a { m } else { k };
         let b_row = if trans_b { k } else { n };
         if a_row.is_multiple_of(4) && b_row.is_multiple_of(4) {
-            let operands = [(1, out.into()), (4, a.into()), (5, b.into()), (6, bias)];
-            self.dispatch(Kernel::MatmulVec4, params, operands, groups);
+            let operands = [(Slot::Out, out.into()), (Slot::A4, a.into()), (Slot::B4, b.into()), (Slot::Bias, bias)];
+            self.dispatch(matmul::MatmulVec4, uniforms, operands, groups);
         } else {
-            let operands = [(1, out.into()), (2, a.into()), (3, b.into()), (6, bias)];
-            self.dispatch(Kernel::Matmul, params, operands, groups);
+            let operands = [(Slot::Out, out.into()), (Slot::A, a.into()), (Slot::B, b.into()), (Slot::Bias, bias)];
+            self.dispatch(matmul::Matmul, uniforms, operands, groups);
         }
     }
 
@@ -161,9 +172,9 @@ impl Backend for GpuBackend {
             let buffer = self.clip.clear(buf);
             self.rec.encoder().clear_buffer(buffer, 0, None);
         } else {
-            let params = Params::default().u(buf.len).u(0).f(value);
+            let uniforms = elementwise::ValueUniforms { len: buf.len as u32, value };
             let groups = (stride_groups(buf.len), 1);
-            self.dispatch(Kernel::Fill, params, [(1, buf.into())], groups);
+            self.dispatch(elementwise::Fill, uniforms, [(elementwise::Slot::X, buf.into())], groups);
         }
     }
 
@@ -178,26 +189,24 @@ impl Backend for GpuBackend {
 
     fn add_assign(&mut self, dst: &mut GpuBuf, src: &GpuBuf) {
         let n = dst.len.min(src.len);
-        let params = Params::default().u(n).u(0).f(0.0);
-        self.dispatch(Kernel::AddAssign, params, [(1, dst.into()), (2, src.into())], (stride_groups(n), 1));
+        use elementwise::Slot;
+        let uniforms = elementwise::LenUniforms { len: n as u32 };
+        let operands = [(Slot::X, dst.into()), (Slot::Y, src.into())];
+        self.dispatch(elementwise::AddAssign, uniforms, operands, (stride_groups(n), 1));
     }
 
     fn scale(&mut self, buf: &mut GpuBuf, s: f32) {
-        let params = Params::default().u(buf.len).u(0).f(s);
+        let uniforms = elementwise::ValueUniforms { len: buf.len as u32, value: s };
         let groups = (stride_groups(buf.len), 1);
-        self.dispatch(Kernel::Scale, params, [(1, buf.into())], groups);
+        self.dispatch(elementwise::Scale, uniforms, [(elementwise::Slot::X, buf.into())], groups);
     }
 
     fn sum_squares(&mut self, buf: &GpuBuf, len: usize) -> f64 {
         let groups = len.div_ceil(WORKGROUP).clamp(1, REDUCE_GROUPS);
         let partials = self.rec.storage(4 * groups, "sum of squares");
-        let params = Params::default().u(len).u(0).u(0).f(0.0);
-        self.dispatch(
-            Kernel::SumSquares,
-            params,
-            [(1, Operand::Ready(&partials)), (2, buf.into())],
-            (groups as u32, 1),
-        );
+        let uniforms = reduce::SumSquaresUniforms { len: len as u32, offset: 0 };
+        let operands = [(reduce::Slot::Out, Operand::Ready(&partials)), (reduce::Slot::X, buf.into())];
+        self.dispatch(reduce::SumSquares, uniforms, operands, (groups as u32, 1));
         let parts = self.rec.read_back(&partials, 4 * groups);
         let (mut sum, mut nan, mut inf) = (0.0f64, false, false);
         for p in parts.chunks_exact(4) {
@@ -236,22 +245,35 @@ impl Backend for GpuBackend {
     }
 
     fn add_bias(&mut self, out: &mut GpuBuf, bias: &GpuBuf, rows: usize, cols: usize) {
-        let params = Params::default().u(rows * cols).u(cols).f(0.0);
+        use elementwise::Slot;
+        let uniforms = elementwise::AddBiasUniforms { len: (rows * cols) as u32, cols: cols as u32 };
         let groups = (stride_groups(rows * cols), 1);
-        self.dispatch(Kernel::AddBias, params, [(1, out.into()), (2, bias.into())], groups);
+        self.dispatch(elementwise::AddBias, uniforms, [(Slot::X, out.into()), (Slot::Y, bias.into())], groups);
     }
 
     fn bias_backward(&mut self, dbias: &mut GpuBuf, dout: &GpuBuf, rows: usize, cols: usize) {
-        let params = Params::default().u(rows).u(cols);
+        use reduce::Slot;
+        let uniforms = reduce::BiasBackwardUniforms { rows: rows as u32, cols: cols as u32 };
         let groups = (cols.div_ceil(WORKGROUP).max(1) as u32, 1);
-        self.dispatch(Kernel::BiasBackward, params, [(1, dbias.into()), (2, dout.into())], groups);
+        self.dispatch(reduce::BiasBackward, uniforms, [(Slot::Out, dbias.into()), (Slot::X, dout.into())], groups);
     }
 
     fn embed(&mut self, out: &mut GpuBuf, wte: &GpuBuf, wpe: &GpuBuf, tokens: &[u32], time: usize, d: usize) {
-        let toks = self.rec.constant(&u32_bytes(tokens), "tokens");
-        let params = Params::default().u(tokens.len()).u(time).u(d).u(wte.len / d.max(1));
-        let buffers = [(1, out.into()), (2, wte.into()), (3, wpe.into()), (4, Operand::Ready(&toks))];
-        self.dispatch(Kernel::Embed, params, buffers, (stride_groups(tokens.len() * d), 1));
+        use embed::Slot;
+        let toks = self.rec.constant(bytemuck::cast_slice(tokens), "tokens");
+        let uniforms = embed::EmbedUniforms {
+            rows: tokens.len() as u32,
+            time: time as u32,
+            d: d as u32,
+            vocab: (wte.len / d.max(1)) as u32,
+        };
+        let operands = [
+            (Slot::Out, out.into()),
+            (Slot::Table, wte.into()),
+            (Slot::Pos, wpe.into()),
+            (Slot::Tokens, Operand::Ready(&toks)),
+        ];
+        self.dispatch(embed::Embed, uniforms, operands, (stride_groups(tokens.len() * d), 1));
     }
 
     fn embed_backward(
@@ -263,13 +285,15 @@ impl Backend for GpuBackend {
         time: usize,
         d: usize,
     ) {
-        let toks = self.rec.constant(&u32_bytes(tokens), "tokens");
+        use embed::Slot;
+        let toks = self.rec.constant(bytemuck::cast_slice(tokens), "tokens");
         let vocab = dwte.len / d.max(1);
-        let params = || Params::default().u(tokens.len()).u(time).u(d).u(vocab);
-        let buffers = [(1, dwte.into()), (2, dout.into()), (4, Operand::Ready(&toks))];
-        self.dispatch(Kernel::EmbedBackwardTokens, params(), buffers, (stride_groups(vocab * d), 1));
-        let buffers = [(1, dwpe.into()), (2, dout.into())];
-        self.dispatch(Kernel::EmbedBackwardPositions, params(), buffers, (stride_groups(time * d), 1));
+        let uniforms =
+            embed::EmbedUniforms { rows: tokens.len() as u32, time: time as u32, d: d as u32, vocab: vocab as u32 };
+        let operands = [(Slot::Out, dwte.into()), (Slot::Table, dout.into()), (Slot::Tokens, Operand::Ready(&toks))];
+        self.dispatch(embed::EmbedBackwardTokens, uniforms, operands, (stride_groups(vocab * d), 1));
+        let operands = [(Slot::Out, dwpe.into()), (Slot::Table, dout.into())];
+        self.dispatch(embed::EmbedBackwardPositions, uniforms, operands, (stride_groups(time * d), 1));
     }
 
     fn layernorm(
@@ -284,10 +308,17 @@ impl Backend for GpuBackend {
         cols: usize,
         eps: f32,
     ) {
-        let params = Params::default().u(rows).u(cols).f(eps);
-        let buffers =
-            [(1, out.into()), (2, mean.into()), (3, rstd.into()), (4, x.into()), (5, gain.into()), (6, bias.into())];
-        self.dispatch(Kernel::Layernorm, params, buffers, (row_groups(rows), 1));
+        use layernorm::Slot;
+        let uniforms = layernorm::LayernormUniforms { rows: rows as u32, cols: cols as u32, eps };
+        let operands = [
+            (Slot::Out, out.into()),
+            (Slot::Mean, mean.into()),
+            (Slot::Rstd, rstd.into()),
+            (Slot::X, x.into()),
+            (Slot::Gain, gain.into()),
+            (Slot::Bias, bias.into()),
+        ];
+        self.dispatch(layernorm::Layernorm, uniforms, operands, (row_groups(rows), 1));
     }
 
     fn layernorm_backward(
@@ -303,19 +334,26 @@ impl Backend for GpuBackend {
         rows: usize,
         cols: usize,
     ) {
-        let params = || Params::default().u(rows).u(cols).f(0.0);
-        let buffers =
-            [(7, dx.into()), (10, dout.into()), (4, x.into()), (11, mean.into()), (12, rstd.into()), (5, gain.into())];
-        self.dispatch(Kernel::LayernormBackwardInput, params(), buffers, (row_groups(rows), 1));
-        let buffers = [
-            (8, dgain.into()),
-            (9, dbias.into()),
-            (10, dout.into()),
-            (4, x.into()),
-            (11, mean.into()),
-            (12, rstd.into()),
+        use layernorm::Slot;
+        let uniforms = layernorm::LayernormBackwardUniforms { rows: rows as u32, cols: cols as u32 };
+        let operands = [
+            (Slot::Dx, dx.into()),
+            (Slot::Dout, dout.into()),
+            (Slot::X, x.into()),
+            (Slot::SavedMean, mean.into()),
+            (Slot::SavedRstd, rstd.into()),
+            (Slot::Gain, gain.into()),
         ];
-        self.dispatch(Kernel::LayernormBackwardParams, params(), buffers, (row_groups(cols), 1));
+        self.dispatch(layernorm::LayernormBackwardInput, uniforms, operands, (row_groups(rows), 1));
+        let operands = [
+            (Slot::Dgain, dgain.into()),
+            (Slot::Dbias, dbias.into()),
+            (Slot::Dout, dout.into()),
+            (Slot::X, x.into()),
+            (Slot::SavedMean, mean.into()),
+            (Slot::SavedRstd, rstd.into()),
+        ];
+        self.dispatch(layernorm::LayernormBackwardParams, uniforms, operands, (row_groups(cols), 1));
     }
 
     fn attention(
@@ -328,10 +366,19 @@ impl Backend for GpuBackend {
         causal: bool,
         form: SoftmaxForm,
     ) {
-        let params = attn_params(shape, scale).flag(causal).flag(form.subtract_max);
-        let buffers = [(1, out.into()), (2, probs.into()), (3, qkv.into())];
+        use attention::Slot;
+        let uniforms = attention::AttentionUniforms {
+            batch: shape.batch as u32,
+            time: shape.time as u32,
+            d_model: shape.d_model as u32,
+            heads: shape.heads as u32,
+            scale,
+            causal: causal.into(),
+            subtract_max: form.subtract_max.into(),
+        };
+        let operands = [(Slot::Out, out.into()), (Slot::Probs, probs.into()), (Slot::Qkv, qkv.into())];
         let rows = shape.batch * shape.heads * shape.time;
-        self.dispatch(Kernel::Attention, params, buffers, (row_groups(rows), 1));
+        self.dispatch(attention::Attention, uniforms, operands, (row_groups(rows), 1));
     }
 
     fn attention_backward(
@@ -344,26 +391,46 @@ impl Backend for GpuBackend {
         scale: f32,
         _causal: bool, // the kernels zero dS where probs are zero: no work is skipped
     ) {
+        use attention::Slot;
         let ds = self.scratch(shape.probs_len());
-        let params = || attn_params(shape, scale).flag(false).flag(false);
-        let buffers = [(5, Operand::Ready(&ds)), (6, dout.into()), (3, qkv.into()), (7, probs.into())];
+        let uniforms = attention::AttentionBackwardUniforms {
+            batch: shape.batch as u32,
+            time: shape.time as u32,
+            d_model: shape.d_model as u32,
+            heads: shape.heads as u32,
+            scale,
+        };
+        let operands = [
+            (Slot::Ds, Operand::Ready(&ds)),
+            (Slot::Dout, dout.into()),
+            (Slot::Qkv, qkv.into()),
+            (Slot::SavedProbs, probs.into()),
+        ];
         let rows = shape.batch * shape.heads * shape.time;
-        self.dispatch(Kernel::AttentionBackwardScores, params(), buffers, (row_groups(rows), 1));
-        let buffers =
-            [(4, dqkv.into()), (5, Operand::Ready(&ds)), (6, dout.into()), (3, qkv.into()), (7, probs.into())];
+        self.dispatch(attention::AttentionBackwardScores, uniforms, operands, (row_groups(rows), 1));
+        let operands = [
+            (Slot::Dqkv, dqkv.into()),
+            (Slot::Ds, Operand::Ready(&ds)),
+            (Slot::Dout, dout.into()),
+            (Slot::Qkv, qkv.into()),
+            (Slot::SavedProbs, probs.into()),
+        ];
         let n = shape.batch * shape.time * 3 * shape.d_model;
-        self.dispatch(Kernel::AttentionBackwardQkv, params(), buffers, (stride_groups(n), 1));
+        self.dispatch(attention::AttentionBackwardQkv, uniforms, operands, (stride_groups(n), 1));
     }
 
     fn activation(&mut self, out: &mut GpuBuf, x: &GpuBuf, len: usize, f: Activation) {
-        let params = Params::default().u(len).u(activation_id(f));
-        self.dispatch(Kernel::Activation, params, [(1, out.into()), (2, x.into())], (stride_groups(len), 1));
+        use activation::Slot;
+        let uniforms = activation::ActivationUniforms { len: len as u32, kind: activation_kind(f) };
+        let operands = [(Slot::Out, out.into()), (Slot::X, x.into())];
+        self.dispatch(activation::Activation, uniforms, operands, (stride_groups(len), 1));
     }
 
     fn activation_backward(&mut self, dx: &mut GpuBuf, dout: &GpuBuf, x: &GpuBuf, len: usize, f: Activation) {
-        let params = Params::default().u(len).u(activation_id(f));
-        let buffers = [(1, dx.into()), (2, x.into()), (3, dout.into())];
-        self.dispatch(Kernel::ActivationBackward, params, buffers, (stride_groups(len), 1));
+        use activation::Slot;
+        let uniforms = activation::ActivationUniforms { len: len as u32, kind: activation_kind(f) };
+        let operands = [(Slot::Out, dx.into()), (Slot::X, x.into()), (Slot::Dout, dout.into())];
+        self.dispatch(activation::ActivationBackward, uniforms, operands, (stride_groups(len), 1));
     }
 
     fn dropout_mask(&mut self, mask: &mut GpuBuf, len: usize, p: f32, seed: u64) {
@@ -377,8 +444,10 @@ impl Backend for GpuBackend {
     }
 
     fn mul_assign(&mut self, x: &mut GpuBuf, mask: &GpuBuf, len: usize) {
-        let params = Params::default().u(len).u(0).f(0.0);
-        self.dispatch(Kernel::MulAssign, params, [(1, x.into()), (2, mask.into())], (stride_groups(len), 1));
+        use elementwise::Slot;
+        let uniforms = elementwise::LenUniforms { len: len as u32 };
+        let operands = [(Slot::X, x.into()), (Slot::Y, mask.into())];
+        self.dispatch(elementwise::MulAssign, uniforms, operands, (stride_groups(len), 1));
     }
 
     fn cross_entropy(
@@ -391,10 +460,21 @@ impl Backend for GpuBackend {
         vocab: usize,
         form: SoftmaxForm,
     ) {
-        let targets = self.rec.constant(&u32_bytes(&targets[..rows]), "targets");
-        let params = Params::default().u(rows).u(vocab).flag(form.subtract_max).flag(form.log_softmax);
-        let buffers = [(1, losses.into()), (2, dlogits.into()), (3, logits.into()), (4, Operand::Ready(&targets))];
-        self.dispatch(Kernel::CrossEntropy, params, buffers, (row_groups(rows), 1));
+        use cross_entropy::Slot;
+        let targets = self.rec.constant(bytemuck::cast_slice(&targets[..rows]), "targets");
+        let uniforms = cross_entropy::CrossEntropyUniforms {
+            rows: rows as u32,
+            vocab: vocab as u32,
+            subtract_max: form.subtract_max.into(),
+            log_softmax: form.log_softmax.into(),
+        };
+        let operands = [
+            (Slot::Losses, losses.into()),
+            (Slot::Dlogits, dlogits.into()),
+            (Slot::Logits, logits.into()),
+            (Slot::Targets, Operand::Ready(&targets)),
+        ];
+        self.dispatch(cross_entropy::CrossEntropy, uniforms, operands, (row_groups(rows), 1));
     }
 
     fn clip_grad_norm(
@@ -443,59 +523,56 @@ impl Backend for GpuBackend {
     }
 
     fn adamw_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, m: &mut GpuBuf, v: &mut GpuBuf, h: AdamW) {
-        // Bias corrections in f32 with powi, as the CPU computes them.
-        let bias1 = 1.0 - h.beta1.powi(h.step as i32);
+        use optim::Slot;
         let grad = self.clip.for_update(grad);
-        let bias2 = 1.0 - h.beta2.powi(h.step as i32);
-        let params = Params::default()
-            .u(param.len)
-            .f(h.lr)
-            .f(h.beta1)
-            .f(h.beta2)
-            .f(h.eps)
-            .f(h.weight_decay)
-            .f(bias1)
-            .f(bias2)
-            .f(0.0)
-            .flag(grad.waited);
+        // Bias corrections in f32 with powi, as the CPU computes them.
+        let uniforms = optim::AdamWUniforms {
+            len: param.len as u32,
+            lr: h.lr,
+            beta1: h.beta1,
+            beta2: h.beta2,
+            eps: h.eps,
+            weight_decay: h.weight_decay,
+            bias1: 1.0 - h.beta1.powi(h.step as i32),
+            bias2: 1.0 - h.beta2.powi(h.step as i32),
+            clip: grad.waited.into(),
+        };
         let status = self.clip.status().clone();
         let groups = (stride_groups(param.len), 1);
-        let buffers = [
-            (1, param.into()),
-            (2, Operand::Ready(grad.buffer)),
-            (3, m.into()),
-            (4, v.into()),
-            (5, Operand::Ready(&status)),
+        let operands = [
+            (Slot::Param, param.into()),
+            (Slot::Grad, Operand::Ready(grad.buffer)),
+            (Slot::M, m.into()),
+            (Slot::V, v.into()),
+            (Slot::Status, Operand::Ready(&status)),
         ];
-        self.dispatch(Kernel::AdamW, params, buffers, groups);
+        self.dispatch(optim::AdamW, uniforms, operands, groups);
     }
 
     fn sgd_update(&mut self, param: &mut GpuBuf, grad: &GpuBuf, velocity: &mut GpuBuf, h: Sgd) {
+        use optim::Slot;
         let grad = self.clip.for_update(grad);
-        let params = Params::default()
-            .u(param.len)
-            .f(h.lr)
-            .f(0.0)
-            .f(0.0)
-            .f(0.0)
-            .f(h.weight_decay)
-            .f(0.0)
-            .f(0.0)
-            .f(h.momentum)
-            .flag(grad.waited);
+        let uniforms = optim::SgdUniforms {
+            len: param.len as u32,
+            lr: h.lr,
+            momentum: h.momentum,
+            weight_decay: h.weight_decay,
+            clip: grad.waited.into(),
+        };
         let status = self.clip.status().clone();
         let groups = (stride_groups(param.len), 1);
-        let buffers =
-            [(1, param.into()), (2, Operand::Ready(grad.buffer)), (3, velocity.into()), (5, Operand::Ready(&status))];
-        self.dispatch(Kernel::Sgd, params, buffers, groups);
+        let operands = [
+            (Slot::Param, param.into()),
+            (Slot::Grad, Operand::Ready(grad.buffer)),
+            (Slot::M, velocity.into()),
+            (Slot::Status, Operand::Ready(&status)),
+        ];
+        self.dispatch(optim::Sgd, uniforms, operands, groups);
     }
 }
 
-fn attn_params(s: AttnShape, scale: f32) -> Params {
-    Params::default().u(s.batch).u(s.time).u(s.d_model).u(s.heads).f(scale)
-}
-
-fn activation_id(f: Activation) -> usize {
+/// The nonlinearity's number in activation.wgsl.
+fn activation_kind(f: Activation) -> u32 {
     match f {
         Activation::Gelu => 0,
         Activation::Relu => 1,

@@ -10,9 +10,8 @@
 //! waiting gradient first), [`Clipping::for_update`] (the update, the one reader of a waiting
 //! gradient's raw values, told that it waited) or [`Clipping::clear`] (which drops the wait).
 
-use crate::encoder::{f32_bytes, Recorder};
-use crate::kernels::{stride_groups, Kernel, REDUCE_GROUPS, WORKGROUP};
-use crate::uniforms::Params;
+use crate::encoder::Recorder;
+use crate::kernels::{elementwise, reduce, stride_groups, REDUCE_GROUPS, WORKGROUP};
 use faultline_engine::backend::Tensors;
 use wgpu::util::DeviceExt;
 
@@ -69,8 +68,10 @@ impl Waiting {
 
     /// Records the gradient's `clip_scale` by the factor in `status`.
     fn scale(self, rec: &mut Recorder, status: &wgpu::Buffer) {
-        let params = Params::default().u(self.len).u(0).f(0.0);
-        rec.record(Kernel::ClipScale, params, &[(1, &self.buffer), (3, status)], (stride_groups(self.len), 1));
+        use elementwise::Slot;
+        let uniforms = elementwise::LenUniforms { len: self.len as u32 };
+        let buffers = [(Slot::X, &self.buffer), (Slot::Status, status)];
+        rec.record(elementwise::ClipScale, uniforms, buffers, (stride_groups(self.len), 1));
     }
 }
 
@@ -99,7 +100,7 @@ impl Clipping {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
         let status = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("clip status"),
-            contents: &f32_bytes(&[1.0, 1.0, 0.0, 0.0]),
+            contents: bytemuck::cast_slice(&[1.0f32, 1.0, 0.0, 0.0]),
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         });
         Self { status, norms: None, waiting: Vec::new() }
@@ -174,12 +175,19 @@ impl Clipping {
         let partials = rec.storage(stride * slots, "partial sums of squares");
         for (i, buf) in grads.each().chain(losses.each()).enumerate() {
             let groups = buf.len.div_ceil(WORKGROUP).clamp(1, REDUCE_GROUPS) as u32;
-            let params = Params::default().u(buf.len).u(0).u(i * stride).f(0.0);
-            rec.record(Kernel::SumSquares, params, &[(1, &partials), (2, &buf.buffer)], (groups, 1));
+            let uniforms = reduce::SumSquaresUniforms { len: buf.len as u32, offset: (i * stride) as u32 };
+            let buffers = [(reduce::Slot::Out, &partials), (reduce::Slot::X, &buf.buffer)];
+            rec.record(reduce::SumSquares, uniforms, buffers, (groups, 1));
         }
         let norms = rec.storage(4 * slots, "sums of squares");
-        let params = Params::default().u(slots).u(gradients).u(stride).f(max_norm);
-        rec.record(Kernel::GlobalNorm, params, &[(1, &norms), (2, &partials), (3, &self.status)], (1, 1));
+        let uniforms = reduce::GlobalNormUniforms {
+            slots: slots as u32,
+            gradients: gradients as u32,
+            stride: stride as u32,
+            max_norm,
+        };
+        let buffers = [(reduce::Slot::Out, &norms), (reduce::Slot::X, &partials), (reduce::Slot::Status, &self.status)];
+        rec.record(reduce::GlobalNorm, uniforms, buffers, (1, 1));
         self.waiting = grads.each().map(Waiting::of).collect();
         self.norms = Some((norms, gradients));
     }

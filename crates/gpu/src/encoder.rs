@@ -1,23 +1,15 @@
 //! Recording and reading back: the command encoder and its open compute pass, buffer creation and
 //! uploads, the submission that carries everything recorded, and the readbacks that wait for it.
 
-use crate::kernels::{Kernel, PipelineCache};
+use crate::kernels::{EntryPoint, PipelineCache};
 use crate::stats::GpuStatsHandle;
-use crate::uniforms::{ParamArena, Params, PARAM_SLOT};
+use crate::uniforms::{UniformArena, Uniforms, UNIFORM_SLOT};
 use std::sync::{Arc, Mutex};
 
 /// Bytes of a buffer of `len` f32: a whole number of vec4s (at least one), so any buffer can be
 /// bound as `array<vec4<f32>>` and none is empty, which wgpu cannot bind.
 pub(crate) fn byte_size(len: usize) -> u64 {
     (len.max(1).div_ceil(4) * 16) as u64
-}
-
-pub(crate) fn f32_bytes(data: &[f32]) -> Vec<u8> {
-    data.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-pub(crate) fn u32_bytes(data: &[u32]) -> Vec<u8> {
-    data.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// What records commands on one device and reads their results back. Nothing is submitted until a
@@ -31,8 +23,8 @@ pub(crate) struct Recorder {
     /// encoder, so a recorder dropped mid-recording ends its pass before the encoder goes.
     pass: Option<wgpu::ComputePass<'static>>,
     encoder: Option<wgpu::CommandEncoder>,
-    /// The parameters of the dispatches recorded since the last submission.
-    params: ParamArena,
+    /// The uniforms of the dispatches recorded since the last submission.
+    uniforms: UniformArena,
     pub(crate) stats: GpuStatsHandle,
     /// The first failure since which the GPU's results cannot be trusted: an error the device
     /// reported outside any error scope (a kernel the browser's WebGPU refused), a lost device, a
@@ -55,7 +47,7 @@ impl Recorder {
             pipelines,
             pass: None,
             encoder: None,
-            params: ParamArena::default(),
+            uniforms: UniformArena::default(),
             stats: GpuStatsHandle::default(),
             failure,
         }
@@ -89,20 +81,24 @@ impl Recorder {
             .get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default()))
     }
 
-    /// Records one dispatch of `kernel` with `params` at binding 0 and `buffers` at their bindings.
-    pub(crate) fn record(
+    /// Records one dispatch of `entry` with `uniforms` and `buffers` at their bindings.
+    pub(crate) fn record<E: EntryPoint, const N: usize>(
         &mut self,
-        kernel: Kernel,
-        params: Params,
-        buffers: &[(u32, &wgpu::Buffer)],
+        _entry: E,
+        uniforms: E::Uniforms,
+        buffers: [(E::Slot, &wgpu::Buffer); N],
         groups: (u32, u32),
     ) {
-        let pipeline = self.pipelines.get(&self.device, kernel);
-        let (block, offset) = self.params.push(&self.device, &params.bytes());
-        let uniform = wgpu::BufferBinding { buffer: &block, offset, size: wgpu::BufferSize::new(PARAM_SLOT) };
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(uniform) }];
+        let pipeline = self.pipelines.get::<E>(&self.device);
+        let (block, offset) = self.uniforms.push(&self.device, &uniforms);
+        let uniform = wgpu::BufferBinding { buffer: &block, offset, size: wgpu::BufferSize::new(UNIFORM_SLOT) };
+        let mut entries = Vec::with_capacity(N + 1);
+        entries.push(wgpu::BindGroupEntry {
+            binding: <E::Uniforms as Uniforms>::BINDING,
+            resource: wgpu::BindingResource::Buffer(uniform),
+        });
         entries.extend(
-            buffers.iter().map(|&(binding, b)| wgpu::BindGroupEntry { binding, resource: b.as_entire_binding() }),
+            buffers.map(|(slot, b)| wgpu::BindGroupEntry { binding: slot.into(), resource: b.as_entire_binding() }),
         );
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
@@ -123,7 +119,7 @@ impl Recorder {
     fn submit(&mut self) {
         drop(self.pass.take());
         if let Some(enc) = self.encoder.take() {
-            self.params.flush(&self.queue);
+            self.uniforms.flush(&self.queue);
             self.queue.submit(Some(enc.finish()));
             self.stats.update(|s| s.submissions += 1);
         }
@@ -168,7 +164,7 @@ impl Recorder {
         if data.is_empty() {
             return;
         }
-        let staging = self.constant(&f32_bytes(data), "upload");
+        let staging = self.constant(bytemuck::cast_slice(data), "upload");
         self.encoder().copy_buffer_to_buffer(&staging, 0, dst, 0, (data.len() * 4) as u64);
     }
 

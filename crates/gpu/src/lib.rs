@@ -7,14 +7,17 @@
 //! a kernel and read by the clip and optimiser kernels), and each step's losses and per-tensor sums of
 //! squares are copied aside on the GPU (`keep_step`), so the trainer's launch of several steps
 //! between evaluations is one submission and one readback. The kernels are WGSL files under
-//! `src/kernels/`, one per family.
+//! `src/kernels/`, one per family, each with a Rust module beside it that names its entry points,
+//! their uniform structs and its bindings.
 //!
 //! The modules, in the order a dispatch meets them:
 //! - `device`: the adapter and device, their limits and errors, and what the backend tells about them;
 //! - `backend`: the engine's `Backend` trait, each operation as its kernels' dispatches;
-//! - `clip`: gradient clipping and the deferred scaling of the gradients it leaves waiting;
-//! - `kernels`: which WGSL file and entry point each kernel is, its workgroups, its pipeline;
-//! - `uniforms`: each dispatch's kernel parameters, in an arena of uniform buffers;
+//! - `clip`: gradient clipping and the deferred scaling of the gradients it leaves waiting, and the
+//!   engine's tensors ([`GpuBuf`]), whose buffers only it hands out, so no command reads a gradient
+//!   before its scaling;
+//! - `kernels`: each entry point's file, uniforms and bindings, the workgroups, the pipelines;
+//! - `uniforms`: the uniform structs' trait, and the arena of uniform buffers they are copied into;
 //! - `encoder`: the command encoder and compute pass, uploads, the submission and the readbacks;
 //! - `steps`: the steps kept on the GPU until the trainer reads them;
 //! - `stats`: the work counters;

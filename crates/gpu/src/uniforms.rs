@@ -1,72 +1,86 @@
-//! Kernel parameters and the arena that carries them to the GPU: every dispatch's uniforms take a
-//! slot of a uniform buffer kept for the whole run.
+//! Kernel uniforms and the arena that carries them to the GPU.
+//!
+//! Each kernel's uniforms are a `#[repr(C)]` struct of 4-byte scalars ([`Uniforms`]), declared with
+//! [`uniform_struct!`] beside the kernel's entry points, field for field as the struct of its WGSL
+//! `var<uniform>`. A dispatch copies the struct's bytes into the next slot of a uniform buffer kept
+//! for the whole run.
 
-/// The uniform parameters of one dispatch, as 32-bit words in the WGSL struct's field order.
-#[derive(Default)]
-pub(crate) struct Params(Vec<u32>);
-
-impl Params {
-    pub(crate) fn u(mut self, v: usize) -> Self {
-        self.0.push(v as u32);
-        self
-    }
-    pub(crate) fn flag(mut self, v: bool) -> Self {
-        self.0.push(v as u32);
-        self
-    }
-    pub(crate) fn f(mut self, v: f32) -> Self {
-        self.0.push(v.to_bits());
-        self
-    }
-    /// Little-endian bytes, padded to a multiple of 16 as uniform buffers require.
-    pub(crate) fn bytes(&self) -> Vec<u8> {
-        let mut b: Vec<u8> = self.0.iter().flat_map(|w| w.to_le_bytes()).collect();
-        b.resize(b.len().div_ceil(16).max(1) * 16, 0);
-        b
-    }
+/// A kernel's uniform struct. `Pod` lets its bytes be copied as they lie in memory (the targets,
+/// x86-64 natively and wasm32 in the browser, are little-endian, as WebGPU's buffers are), and
+/// refuses a struct with padding.
+pub(crate) trait Uniforms: bytemuck::Pod {
+    /// The binding of the file's `var<uniform>` of this struct.
+    const BINDING: u32;
 }
 
-/// Bytes of one dispatch's parameters in the arena: WebGPU's largest uniform offset alignment, so any
-/// adapter accepts every slot's offset. Each kernel's `Params` struct is far smaller.
-pub(crate) const PARAM_SLOT: u64 = 256;
-/// Slots per uniform buffer of the arena (256 KiB each).
-const PARAM_SLOTS_PER_BLOCK: u64 = 1024;
+/// Declares kernel uniform structs: each `#[repr(C)]`, `Pod`, with its fields (`u32` or `f32`) in
+/// its WGSL namesake's order, and its [`Uniforms`] impl with the binding given after `at`.
+macro_rules! uniform_struct {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident at $binding:literal {
+            $($(#[$field_doc:meta])* $field:ident: $scalar:ident,)+
+        }
+    )+) => {
+        $(
+            $(#[$doc])*
+            #[repr(C)]
+            #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+            pub(crate) struct $name {
+                $($(#[$field_doc])* pub(crate) $field: $scalar,)+
+            }
 
-/// Every dispatch's parameters between two submissions, in slots of uniform buffers kept for the whole
+            impl $crate::uniforms::Uniforms for $name {
+                const BINDING: u32 = $binding;
+            }
+        )+
+    };
+}
+
+pub(crate) use uniform_struct;
+
+/// Bytes of one dispatch's uniforms in the arena: WebGPU's largest uniform offset alignment, so any
+/// adapter accepts every slot's offset. Each kernel's uniform struct is far smaller.
+pub(crate) const UNIFORM_SLOT: u64 = 256;
+/// Slots per uniform buffer of the arena (256 KiB each).
+const SLOTS_PER_BLOCK: u64 = 1024;
+
+/// Every dispatch's uniforms between two submissions, in slots of uniform buffers kept for the whole
 /// run. A dispatch takes the next slot; the slots' bytes gather on the host and reach the GPU as one
 /// queue write per buffer, which lands before the submission that reads them (and after the
 /// previous one, which read the slots before). One buffer and one write per thousand dispatches,
 /// not one of each per dispatch.
 #[derive(Default)]
-pub(crate) struct ParamArena {
+pub(crate) struct UniformArena {
     blocks: Vec<wgpu::Buffer>,
     /// The used slots' bytes, slot after slot.
     host: Vec<u8>,
 }
 
-impl ParamArena {
-    /// Takes the next slot for `bytes` (at most [`PARAM_SLOT`]): its buffer and offset.
-    pub(crate) fn push(&mut self, device: &wgpu::Device, bytes: &[u8]) -> (wgpu::Buffer, u64) {
-        assert!(bytes.len() as u64 <= PARAM_SLOT, "a kernel's parameters outgrew their slot");
+impl UniformArena {
+    /// Takes the next slot for `uniforms`: its buffer and offset.
+    pub(crate) fn push(&mut self, device: &wgpu::Device, uniforms: &impl Uniforms) -> (wgpu::Buffer, u64) {
+        let bytes = bytemuck::bytes_of(uniforms);
+        assert!(bytes.len() as u64 <= UNIFORM_SLOT, "a kernel's uniforms outgrew their slot");
         let at = self.host.len() as u64;
-        let block = (at / (PARAM_SLOT * PARAM_SLOTS_PER_BLOCK)) as usize;
+        let block = (at / (UNIFORM_SLOT * SLOTS_PER_BLOCK)) as usize;
         if block == self.blocks.len() {
             self.blocks.push(device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("params"),
-                size: PARAM_SLOT * PARAM_SLOTS_PER_BLOCK,
+                label: Some("uniforms"),
+                size: UNIFORM_SLOT * SLOTS_PER_BLOCK,
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             }));
         }
         self.host.extend_from_slice(bytes);
-        self.host.resize((at + PARAM_SLOT) as usize, 0);
-        (self.blocks[block].clone(), at % (PARAM_SLOT * PARAM_SLOTS_PER_BLOCK))
+        self.host.resize((at + UNIFORM_SLOT) as usize, 0);
+        (self.blocks[block].clone(), at % (UNIFORM_SLOT * SLOTS_PER_BLOCK))
     }
 
     /// Writes the used slots to their buffers through `queue` and frees every slot for the
     /// dispatches after the next submission.
     pub(crate) fn flush(&mut self, queue: &wgpu::Queue) {
-        let block_bytes = (PARAM_SLOT * PARAM_SLOTS_PER_BLOCK) as usize;
+        let block_bytes = (UNIFORM_SLOT * SLOTS_PER_BLOCK) as usize;
         for (buffer, bytes) in self.blocks.iter().zip(self.host.chunks(block_bytes)) {
             queue.write_buffer(buffer, 0, bytes);
         }
