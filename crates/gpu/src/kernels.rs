@@ -11,6 +11,8 @@ pub(crate) mod layernorm;
 pub(crate) mod matmul;
 pub(crate) mod optim;
 pub(crate) mod reduce;
+#[cfg(test)]
+mod uniform_layout;
 
 use crate::uniforms::Uniforms;
 use std::any::TypeId;
@@ -48,6 +50,13 @@ pub(crate) struct Source {
     pub(crate) text: &'static str,
 }
 
+/// A WGSL file's storage bindings, by name: its module's `Slot` enum, declared with `slots!`.
+pub(crate) trait Slots: Copy + Into<u32> {
+    /// Every variant's name and binding, for the layout test.
+    #[cfg(test)]
+    const ALL: &'static [(&'static str, u32)];
+}
+
 /// One compute entry point: its file and name, the uniform struct it reads, and the names of its
 /// file's bindings. A dispatch of it can only be given those uniforms and those bindings.
 pub(crate) trait EntryPoint: 'static {
@@ -55,7 +64,7 @@ pub(crate) trait EntryPoint: 'static {
     /// The `@compute` function's name in [`EntryPoint::SOURCE`].
     const NAME: &'static str;
     type Uniforms: Uniforms;
-    type Slot: Copy + Into<u32>;
+    type Slot: Slots;
 }
 
 /// Declares a WGSL file's storage bindings as its module's `Slot` enum: binding numbers, one variant
@@ -72,6 +81,11 @@ macro_rules! slots {
             fn from(slot: Slot) -> u32 {
                 slot as u32
             }
+        }
+
+        impl $crate::kernels::Slots for Slot {
+            #[cfg(test)]
+            const ALL: &'static [(&'static str, u32)] = &[$((stringify!($variant), $binding)),+];
         }
     };
 }

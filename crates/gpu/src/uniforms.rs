@@ -2,8 +2,8 @@
 //!
 //! Each kernel's uniforms are a `#[repr(C)]` struct of 4-byte scalars ([`Uniforms`]), declared with
 //! [`uniform_struct!`] beside the kernel's entry points, field for field as the struct of its WGSL
-//! `var<uniform>`. A dispatch copies the struct's bytes into the next slot of a uniform buffer kept
-//! for the whole run.
+//! `var<uniform>`, which the layout test (`kernels/uniform_layout.rs`) checks with naga. A dispatch
+//! copies the struct's bytes into the next slot of a uniform buffer kept for the whole run.
 
 /// A kernel's uniform struct. `Pod` lets its bytes be copied as they lie in memory (the targets,
 /// x86-64 natively and wasm32 in the browser, are little-endian, as WebGPU's buffers are), and
@@ -11,6 +11,22 @@
 pub(crate) trait Uniforms: bytemuck::Pod {
     /// The binding of the file's `var<uniform>` of this struct.
     const BINDING: u32;
+    /// Its name, the same in Rust and WGSL.
+    #[cfg(test)]
+    const NAME: &'static str;
+    /// Its fields in order, as `offset_of!` places them.
+    #[cfg(test)]
+    const FIELDS: &'static [Field];
+}
+
+/// One field of a [`Uniforms`] struct, as the layout test compares it with WGSL's.
+#[cfg(test)]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub(crate) name: &'static str,
+    pub(crate) offset: usize,
+    /// `u32` or `f32`.
+    pub(crate) scalar: &'static str,
 }
 
 /// Declares kernel uniform structs: each `#[repr(C)]`, `Pod`, with its fields (`u32` or `f32`) in
@@ -32,6 +48,14 @@ macro_rules! uniform_struct {
 
             impl $crate::uniforms::Uniforms for $name {
                 const BINDING: u32 = $binding;
+                #[cfg(test)]
+                const NAME: &'static str = stringify!($name);
+                #[cfg(test)]
+                const FIELDS: &'static [$crate::uniforms::Field] = &[$($crate::uniforms::Field {
+                    name: stringify!($field),
+                    offset: std::mem::offset_of!($name, $field),
+                    scalar: stringify!($scalar),
+                }),+];
             }
         )+
     };
