@@ -8,7 +8,9 @@
 //! The compiler keeps that order, not the call sites: a tensor's wgpu buffer is private to this
 //! module ([`GpuBuf`]), and a command reaches it only through [`Clipping::ready`] (which scales a
 //! waiting gradient first), [`Clipping::for_update`] (the update, the one reader of a waiting
-//! gradient's raw values, told that it waited) or [`Clipping::clear`] (which drops the wait).
+//! gradient's raw values, told that it waited) or [`Clipping::clear`] (which drops the wait). This
+//! module itself binds tensors' buffers directly in one place: `clip_grad_norm`'s reductions, after
+//! it has scaled every gradient still waiting.
 
 use crate::encoder::Recorder;
 use crate::kernels::{elementwise, reduce, stride_groups, REDUCE_GROUPS, WORKGROUP};
