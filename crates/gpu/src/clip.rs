@@ -19,8 +19,8 @@ use wgpu::util::DeviceExt;
 
 /// A buffer of `len` f32 in GPU memory: one of the engine's tensors.
 ///
-/// Its wgpu buffer is reachable only through [`Clipping`], so that no command can read a gradient
-/// that still waits for its clip factor.
+/// Its wgpu buffer is reachable only through the clip module's `Clipping`, so that no command can
+/// read a gradient that still waits for its clip factor.
 #[derive(Debug)]
 pub struct GpuBuf {
     buffer: wgpu::Buffer,

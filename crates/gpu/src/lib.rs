@@ -21,7 +21,8 @@
 //! - `encoder`: the command encoder and compute pass, uploads, the submission and the readbacks;
 //! - `steps`: the steps kept on the GPU until the trainer reads them;
 //! - `stats`: the work counters;
-//! - [`wait`]: waiting for the GPU without an `async` trait; [`bench`]: the training benchmark.
+//! - [`wait`]: waiting for the GPU without an `async` trait; [`bench`](mod@bench): the training
+//!   benchmark.
 
 mod backend;
 pub mod bench;

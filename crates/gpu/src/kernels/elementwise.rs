@@ -43,6 +43,6 @@ entry_points! {
     AddAssign = "add_assign", LenUniforms;
     /// x *= y (the dropout mask)
     MulAssign = "mul_assign", LenUniforms;
-    /// x[r, c] += y[c]
+    /// `x[r, c] += y[c]`
     AddBias = "add_bias", AddBiasUniforms;
 }

@@ -26,10 +26,10 @@ uniform_struct! {
 }
 
 entry_points! {
-    /// out[i] = wte[tokens[i]] + wpe[i % time]
+    /// `out[i] = wte[tokens[i]] + wpe[i % time]`
     Embed = "embed", EmbedUniforms;
-    /// dwte[v] += the rows of dout whose token is v
+    /// `dwte[v]` += the rows of dout whose token is v
     EmbedBackwardTokens = "embed_backward_tokens", EmbedUniforms;
-    /// dwpe[t] += the rows of dout at position t
+    /// `dwpe[t]` += the rows of dout at position t
     EmbedBackwardPositions = "embed_backward_positions", EmbedUniforms;
 }

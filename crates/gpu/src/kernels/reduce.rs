@@ -13,7 +13,7 @@ slots! {
 }
 
 uniform_struct! {
-    /// `len` elements of x, their partial sums written from out[offset].
+    /// `len` elements of x, their partial sums written from `out[offset]`.
     SumSquaresUniforms at 0 {
         len: u32,
         offset: u32,
@@ -40,6 +40,6 @@ entry_points! {
     SumSquares = "sum_squares", SumSquaresUniforms;
     /// The slots' sums, the global norm, the clip factor and the health flag, in one workgroup.
     GlobalNorm = "global_norm", GlobalNormUniforms;
-    /// out[c] += the column sums of x.
+    /// `out[c]` += the column sums of x.
     BiasBackward = "bias_backward", BiasBackwardUniforms;
 }
