@@ -1,12 +1,12 @@
 // The MLP's nonlinearities and their derivatives, element-wise over `len` elements, in the CPU's
 // formulas: GELU's tanh approximation with tanh(x) = 1 - 2 / (e^{2x} + 1).
 
-struct Params {
+struct ActivationUniforms {
     len: u32,
     kind: u32, // 0 GELU, 1 ReLU, 2 Sigmoid
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> u: ActivationUniforms;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> dout: array<f32>;
@@ -35,10 +35,10 @@ fn gelu_grad(v: f32) -> f32 {
 }
 
 fn apply(v: f32) -> f32 {
-    if (p.kind == 0u) {
+    if (u.kind == 0u) {
         return gelu(v);
     }
-    if (p.kind == 1u) {
+    if (u.kind == 1u) {
         return max(v, 0.0);
     }
     return sigmoid(v);
@@ -46,10 +46,10 @@ fn apply(v: f32) -> f32 {
 
 // f'(v): ReLU's slope is 1 only for v > 0, so a unit whose input stays negative passes nothing.
 fn slope(v: f32) -> f32 {
-    if (p.kind == 0u) {
+    if (u.kind == 0u) {
         return gelu_grad(v);
     }
-    if (p.kind == 1u) {
+    if (u.kind == 1u) {
         return select(0.0, 1.0, v > 0.0);
     }
     let s = sigmoid(v);
@@ -59,7 +59,7 @@ fn slope(v: f32) -> f32 {
 // out = f(x)
 @compute @workgroup_size(256)
 fn activation(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
+    for (var i = gid.x; i < u.len; i += nwg.x * 256u) {
         out[i] = apply(x[i]);
     }
 }
@@ -67,7 +67,7 @@ fn activation(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 // out (dx) = f'(x) · dout
 @compute @workgroup_size(256)
 fn activation_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
+    for (var i = gid.x; i < u.len; i += nwg.x * 256u) {
         out[i] = dout[i] * slope(x[i]);
     }
 }

@@ -2,14 +2,14 @@
 //
 // Row i of the batch holds token tokens[i] at position i % time; rows are `d` wide.
 
-struct Params {
+struct EmbedUniforms {
     rows: u32,
     time: u32,
     d: u32,
     vocab: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> u: EmbedUniforms;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> table: array<f32>;
 @group(0) @binding(3) var<storage, read> pos: array<f32>;
@@ -18,10 +18,10 @@ struct Params {
 // out[i] = wte[tokens[i]] + wpe[i % time]: one thread per output element.
 @compute @workgroup_size(256)
 fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var e = gid.x; e < p.rows * p.d; e += nwg.x * 256u) {
-        let i = e / p.d;
-        let c = e % p.d;
-        out[e] = table[tokens[i] * p.d + c] + pos[(i % p.time) * p.d + c];
+    for (var e = gid.x; e < u.rows * u.d; e += nwg.x * 256u) {
+        let i = e / u.d;
+        let c = e % u.d;
+        out[e] = table[tokens[i] * u.d + c] + pos[(i % u.time) * u.d + c];
     }
 }
 
@@ -30,13 +30,13 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 // CPU's order too); `out` is dwte and `table` is dout.
 @compute @workgroup_size(256)
 fn embed_backward_tokens(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var e = gid.x; e < p.vocab * p.d; e += nwg.x * 256u) {
-        let v = e / p.d;
-        let c = e % p.d;
+    for (var e = gid.x; e < u.vocab * u.d; e += nwg.x * 256u) {
+        let v = e / u.d;
+        let c = e % u.d;
         var acc = out[e];
-        for (var i = 0u; i < p.rows; i++) {
+        for (var i = 0u; i < u.rows; i++) {
             if (tokens[i] == v) {
-                acc = acc + table[i * p.d + c];
+                acc = acc + table[i * u.d + c];
             }
         }
         out[e] = acc;
@@ -46,12 +46,12 @@ fn embed_backward_tokens(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
 // dwpe[t, c] += Σ_b dout[b · time + t, c]; `out` is dwpe and `table` is dout.
 @compute @workgroup_size(256)
 fn embed_backward_positions(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var e = gid.x; e < p.time * p.d; e += nwg.x * 256u) {
-        let t = e / p.d;
-        let c = e % p.d;
+    for (var e = gid.x; e < u.time * u.d; e += nwg.x * 256u) {
+        let t = e / u.d;
+        let c = e % u.d;
         var acc = out[e];
-        for (var i = t; i < p.rows; i += p.time) {
-            acc = acc + table[i * p.d + c];
+        for (var i = t; i < u.rows; i += u.time) {
+            acc = acc + table[i * u.d + c];
         }
         out[e] = acc;
     }

@@ -9,7 +9,7 @@
 // `matmul_vec4` is the same product for operands whose stored rows are a multiple of 4 long (k or
 // m for `a`, n or k for `b`): it loads each slab with one vec4 (16-byte) load per thread.
 
-struct Params {
+struct MatmulUniforms {
     m: u32,
     k: u32,
     n: u32,
@@ -19,7 +19,7 @@ struct Params {
     bias: u32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> u: MatmulUniforms;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
@@ -36,24 +36,24 @@ var<workgroup> b_slab: array<f32, 1024>; // [SLAB][TILE]: b_slab[kk * TILE + col
 
 // op(a)[row, kk], zero outside the matrix.
 fn load_a(row: u32, kk: u32) -> f32 {
-    if (row >= p.m || kk >= p.k) {
+    if (row >= u.m || kk >= u.k) {
         return 0.0;
     }
-    if (p.trans_a != 0u) {
-        return a[kk * p.m + row];
+    if (u.trans_a != 0u) {
+        return a[kk * u.m + row];
     }
-    return a[row * p.k + kk];
+    return a[row * u.k + kk];
 }
 
 // op(b)[kk, col], zero outside the matrix.
 fn load_b(kk: u32, col: u32) -> f32 {
-    if (kk >= p.k || col >= p.n) {
+    if (kk >= u.k || col >= u.n) {
         return 0.0;
     }
-    if (p.trans_b != 0u) {
-        return b[col * p.k + kk];
+    if (u.trans_b != 0u) {
+        return b[col * u.k + kk];
     }
-    return b[kk * p.n + col];
+    return b[kk * u.n + col];
 }
 
 // This thread's 4×4 block of the tile: row i of the block in acc[i], as four vec4 registers.
@@ -84,15 +84,15 @@ fn multiply_slabs(lid: vec3<u32>, acc: Block) -> Block {
 // Writes one row of the block (or adds it, when `accumulate`; or with the bias added, when `bias`),
 // inside the matrix.
 fn store_row(row: u32, col: u32, v: vec4<f32>) {
-    if (row >= p.m) {
+    if (row >= u.m) {
         return;
     }
     for (var j = 0u; j < BLOCK; j++) {
-        if (col + j < p.n) {
-            let o = row * p.n + col + j;
-            if (p.accumulate != 0u) {
+        if (col + j < u.n) {
+            let o = row * u.n + col + j;
+            if (u.accumulate != 0u) {
                 out[o] = out[o] + v[j];
-            } else if (p.bias != 0u) {
+            } else if (u.bias != 0u) {
                 out[o] = v[j] + bias[col + j];
             } else {
                 out[o] = v[j];
@@ -116,7 +116,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
     let col0 = wg.x * TILE;
     let tid = lid.y * 16u + lid.x;
     var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
+    for (var k0 = 0u; k0 < u.k; k0 += SLAB) {
         // 1024 elements per slab, 256 threads: four loads each. Consecutive threads take consecutive
         // rows (or columns) of the same k, so untransposed b and transposed a read contiguously.
         for (var e = 0u; e < 4u; e++) {
@@ -143,15 +143,15 @@ fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     let col0 = wg.x * TILE;
     let tid = lid.y * 16u + lid.x;
     var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    for (var k0 = 0u; k0 < p.k; k0 += SLAB) {
+    for (var k0 = 0u; k0 < u.k; k0 += SLAB) {
         // Each slab is 256 vec4s: one load per thread, four consecutive floats of a stored row.
-        if (p.trans_a == 0u) {
+        if (u.trans_a == 0u) {
             // a is [m, k]: four consecutive k of one row.
             let row = tid / 4u;
             let kk = (tid % 4u) * 4u;
             var v = vec4<f32>(0.0);
-            if (row0 + row < p.m && k0 + kk < p.k) {
-                v = a4[((row0 + row) * p.k + k0 + kk) / 4u];
+            if (row0 + row < u.m && k0 + kk < u.k) {
+                v = a4[((row0 + row) * u.k + k0 + kk) / 4u];
             }
             for (var e = 0u; e < 4u; e++) {
                 a_slab[(kk + e) * TILE + row] = v[e];
@@ -161,20 +161,20 @@ fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
             let kk = tid / 16u;
             let row = (tid % 16u) * 4u;
             var v = vec4<f32>(0.0);
-            if (k0 + kk < p.k && row0 + row < p.m) {
-                v = a4[((k0 + kk) * p.m + row0 + row) / 4u];
+            if (k0 + kk < u.k && row0 + row < u.m) {
+                v = a4[((k0 + kk) * u.m + row0 + row) / 4u];
             }
             for (var e = 0u; e < 4u; e++) {
                 a_slab[kk * TILE + row + e] = v[e];
             }
         }
-        if (p.trans_b == 0u) {
+        if (u.trans_b == 0u) {
             // b is [k, n]: four consecutive columns at one k.
             let kk = tid / 16u;
             let col = (tid % 16u) * 4u;
             var v = vec4<f32>(0.0);
-            if (k0 + kk < p.k && col0 + col < p.n) {
-                v = b4[((k0 + kk) * p.n + col0 + col) / 4u];
+            if (k0 + kk < u.k && col0 + col < u.n) {
+                v = b4[((k0 + kk) * u.n + col0 + col) / 4u];
             }
             for (var e = 0u; e < 4u; e++) {
                 b_slab[kk * TILE + col + e] = v[e];
@@ -184,8 +184,8 @@ fn matmul_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
             let col = tid / 4u;
             let kk = (tid % 4u) * 4u;
             var v = vec4<f32>(0.0);
-            if (col0 + col < p.n && k0 + kk < p.k) {
-                v = b4[((col0 + col) * p.k + k0 + kk) / 4u];
+            if (col0 + col < u.n && k0 + kk < u.k) {
+                v = b4[((col0 + col) * u.k + k0 + kk) / 4u];
             }
             for (var e = 0u; e < 4u; e++) {
                 b_slab[(kk + e) * TILE + col] = v[e];

@@ -1,18 +1,36 @@
 // Reductions: the sums of squares behind the gradient norm, the global norm and clip factor, and
 // the column sums of the bias gradient.
 
-struct Params {
+// sum_squares: `len` elements of x, their partial sums written from out[offset].
+struct SumSquaresUniforms {
     len: u32,
-    cols: u32,
     offset: u32,
+}
+
+// global_norm: `slots` slots of partial sums, `stride` floats apart, the first `gradients` of them
+// the gradients', to clip to `max_norm` (0: no clipping).
+struct GlobalNormUniforms {
+    slots: u32,
+    gradients: u32,
+    stride: u32,
     max_norm: f32,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
+// bias_backward: `rows` rows of width `cols`.
+struct BiasBackwardUniforms {
+    rows: u32,
+    cols: u32,
+}
+
+// Each entry point reads one of these, at a binding of its own: WGSL gives each resource variable
+// of a module its own binding.
+@group(0) @binding(0) var<uniform> sum_u: SumSquaresUniforms;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 // (clip factor, healthy): written by global_norm, read by the clip and optimiser kernels.
 @group(0) @binding(3) var<storage, read_write> status: array<f32>;
+@group(0) @binding(4) var<uniform> norm_u: GlobalNormUniforms;
+@group(0) @binding(5) var<uniform> bias_u: BiasBackwardUniforms;
 
 // Each workgroup reduces a grid-strided share of `x[..len]` to (scale, ssq, saw_nan, saw_inf) with
 // Σ x² = scale² · ssq, written to out[offset + 4 · workgroup ..]. Keeping a running scale (as LAPACK's nrm2
@@ -46,7 +64,7 @@ fn sum_squares(
     var ssq = 0.0;
     var saw_nan = 0u;
     var saw_inf = 0u;
-    for (var i = gid.x; i < p.len; i += nwg.x * 256u) {
+    for (var i = gid.x; i < sum_u.len; i += nwg.x * 256u) {
         let bits = bitcast<u32>(x[i]);
         if ((bits & 0x7f800000u) == 0x7f800000u) {
             if ((bits & 0x007fffffu) != 0u) {
@@ -77,7 +95,7 @@ fn sum_squares(
         workgroupBarrier();
     }
     if (lid.x == 0u) {
-        let o = p.offset + 4u * wg.x;
+        let o = sum_u.offset + 4u * wg.x;
         out[o] = wg_scale[0];
         out[o + 1u] = wg_ssq[0];
         out[o + 2u] = f32(wg_nan[0]);
@@ -85,22 +103,22 @@ fn sum_squares(
     }
 }
 
-// One workgroup. Slot t's partial sums (those of `sum_squares`, `offset` floats from one slot to the
-// next in x) are combined into out[4t ..] = (scale, ssq, saw_nan, saw_inf) for each of the `len`
-// slots. The first `cols` slots are the gradients: their global norm ‖g‖ = scale · √ssq gives the
+// One workgroup. Slot t's partial sums (those of `sum_squares`, `stride` floats from one slot to the
+// next in x) are combined into out[4t ..] = (scale, ssq, saw_nan, saw_inf) for each of the `slots`
+// slots. The first `gradients` slots are the gradients: their global norm ‖g‖ = scale · √ssq gives the
 // clip factor max_norm / (‖g‖ + 1e-6) when it is above max_norm > 0 (else 1), as the CPU's
 // clip_factor; the step is healthy when no slot saw a NaN or an Inf. status = (factor, healthy), and
 // healthy stays 0 once a step was not, until the host's read_steps sets it back to 1: the steps
 // recorded after a bad one, before the host has seen it, update nothing either.
 @compute @workgroup_size(256)
 fn global_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
-    for (var t = lid.x; t < p.len; t += 256u) {
+    for (var t = lid.x; t < norm_u.slots; t += 256u) {
         var scale = 0.0;
         var ssq = 0.0;
         var saw_nan = 0.0;
         var saw_inf = 0.0;
-        for (var g = 0u; g < p.offset / 4u; g++) {
-            let i = t * p.offset + 4u * g;
+        for (var g = 0u; g < norm_u.stride / 4u; g++) {
+            let i = t * norm_u.stride + 4u * g;
             let c = combine(scale, ssq, x[i], x[i + 1u]);
             scale = c.x;
             ssq = c.y;
@@ -117,9 +135,9 @@ fn global_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
         var scale = 0.0;
         var ssq = 0.0;
         var bad = false;
-        for (var t = 0u; t < p.len; t++) {
+        for (var t = 0u; t < norm_u.slots; t++) {
             bad = bad || out[4u * t + 2u] != 0.0 || out[4u * t + 3u] != 0.0;
-            if (t < p.cols) {
+            if (t < norm_u.gradients) {
                 let c = combine(scale, ssq, out[4u * t], out[4u * t + 1u]);
                 scale = c.x;
                 ssq = c.y;
@@ -129,24 +147,24 @@ fn global_norm(@builtin(local_invocation_id) lid: vec3<u32>) {
         // it, so a norm beyond f32's range still gives a finite factor, as the CPU's f64 does.
         let root = sqrt(ssq);
         var factor = 1.0;
-        if (!bad && p.max_norm > 0.0 && scale * root > p.max_norm) {
-            factor = (p.max_norm / scale) / (root + 1e-6 / scale);
+        if (!bad && norm_u.max_norm > 0.0 && scale * root > norm_u.max_norm) {
+            factor = (norm_u.max_norm / scale) / (root + 1e-6 / scale);
         }
         status[0] = factor;
         status[1] = select(status[1], 0.0, bad);
     }
 }
 
-// out[c] += Σ_r x[r, c] for `len` rows of width `cols`, rows added in order as on the CPU.
+// out[c] += Σ_r x[r, c] for `rows` rows of width `cols`, rows added in order as on the CPU.
 @compute @workgroup_size(256)
 fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;
-    if (c >= p.cols) {
+    if (c >= bias_u.cols) {
         return;
     }
     var acc = out[c];
-    for (var r = 0u; r < p.len; r++) {
-        acc = acc + x[r * p.cols + c];
+    for (var r = 0u; r < bias_u.rows; r++) {
+        acc = acc + x[r * bias_u.cols + c];
     }
     out[c] = acc;
 }
