@@ -1,6 +1,6 @@
 //! The fault catalogue against real runs. Three claims, each a test:
 //!
-//! 1. Every fault, in its scenario, shows the symptom design.md names for it, measured against the
+//! 1. Every fault, in its scenario, shows its symptom (the criterion in [`symptom`]), measured against the
 //!    healthy run on the same seed (the same scenario with that one fault off), and the detector names
 //!    the fault's guide entry first.
 //! 2. The confusion matrix: every fault × `FAULTLINE_MATRIX_SEEDS` seeds (default 3) × two corpora,
@@ -190,7 +190,7 @@ fn check(ok: bool, what: String) -> Result<String, String> {
     }
 }
 
-/// design.md's symptom for each fault, as a measurable comparison of the faulted run `f` with the
+/// The symptom each fault must show, as a measurable comparison of the faulted run `f` with the
 /// healthy run `h` of the same seed. Returns what was measured either way.
 fn symptom(id: FaultId, h: &History, f: &History) -> Result<String, String> {
     match id {
