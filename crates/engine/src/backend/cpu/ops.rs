@@ -1,18 +1,15 @@
 //! The [`Backend`] operations of [`CpuBackend`]: buffers in host memory counted against the memory
-//! budget, the element-wise operations, gradient clipping and the steps kept for the readback, and the
-//! optimiser updates, each with the fast kernels or the reference ones.
+//! budget, the element-wise operations both kernel sets share, gradient clipping and the steps kept
+//! for the readback, and the optimiser updates. Where the sets differ, the call goes to the
+//! backend's [`super::Kernels`].
 
-use super::matmul::{self, Strides};
-use super::{fast, parallel, reference, CpuBackend, Real};
+use super::{CpuBackend, Real};
 use crate::backend::{
     Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
 };
 use crate::error::EngineError;
 use crate::optim::{clip_factor, global_norm};
 use crate::rng::Rng;
-
-/// Elements of an element-wise kernel a thread's share must reach before it is split off.
-const ELEMENTS_PER_THREAD: usize = 1 << 14;
 
 /// Σ x² in f64 (NaN or Inf when an element is not finite).
 fn sum_sq<T: Real>(x: &[T]) -> f64 {
@@ -23,7 +20,7 @@ impl<T: Real> Backend for CpuBackend<T> {
     type Buf = Vec<T>;
 
     fn name(&self) -> String {
-        if self.reference { "CPU (reference)" } else { "CPU (fused)" }.to_string()
+        self.kernels.name().to_string()
     }
 
     fn kind(&self) -> BackendKind {
@@ -111,18 +108,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         trans_b: bool,
         accumulate: bool,
     ) {
-        if self.reference {
-            reference::matmul(out, a, b, m, k, n, trans_a, trans_b, accumulate);
-        } else {
-            let sa = if trans_a { Strides::row_major(m).t() } else { Strides::row_major(k) };
-            let sb = if trans_b { Strides::row_major(k).t() } else { Strides::row_major(n) };
-            let beta = if accumulate { T::one() } else { T::zero() };
-            // Each thread takes whole rows of `out`.
-            parallel::split_mut(m, matmul::rows_per_thread(k, n), out, n, &mut [(); 0], 0, &|rows, out, _| {
-                let a = &a[rows.start * sa.rows..];
-                matmul::gemm(rows.len(), k, n, T::one(), a, sa, b, sb, beta, out, Strides::row_major(n));
-            });
-        }
+        self.kernels.matmul(out, a, b, m, k, n, trans_a, trans_b, accumulate);
     }
 
     fn add_bias(&mut self, out: &mut Vec<T>, bias: &Vec<T>, rows: usize, cols: usize) {
@@ -185,11 +171,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         cols: usize,
         eps: f32,
     ) {
-        if self.reference {
-            reference::layernorm(out, mean, rstd, x, gain, bias, rows, cols, eps);
-        } else {
-            fast::layernorm(out, mean, rstd, x, gain, bias, rows, cols, eps);
-        }
+        self.kernels.layernorm(out, mean, rstd, x, gain, bias, rows, cols, eps);
     }
 
     fn layernorm_backward(
@@ -205,11 +187,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         rows: usize,
         cols: usize,
     ) {
-        if self.reference {
-            reference::layernorm_backward(dx, dgain, dbias, dout, x, mean, rstd, gain, rows, cols);
-        } else {
-            fast::layernorm_backward(dx, dgain, dbias, dout, x, mean, rstd, gain, rows, cols);
-        }
+        self.kernels.layernorm_backward(dx, dgain, dbias, dout, x, mean, rstd, gain, rows, cols);
     }
 
     fn attention(
@@ -222,18 +200,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         causal: bool,
         form: SoftmaxForm,
     ) {
-        if self.reference {
-            reference::attention(out, probs, qkv, shape, scale, causal, form);
-        } else {
-            // Each thread takes whole sequences: their output rows, probabilities and inputs.
-            let AttnShape { time, d_model: c, heads, .. } = shape;
-            let (out_len, probs_len) = (time * c, heads * time * time);
-            parallel::split_mut(shape.batch, 1, out, out_len, probs, probs_len, &|seqs, out, probs| {
-                let part = AttnShape { batch: seqs.len(), ..shape };
-                let qkv = &qkv[seqs.start * time * 3 * c..];
-                fast::attention(out, probs, qkv, part, scale, causal, form);
-            });
-        }
+        self.kernels.attention(out, probs, qkv, shape, scale, causal, form);
     }
 
     fn attention_backward(
@@ -246,41 +213,15 @@ impl<T: Real> Backend for CpuBackend<T> {
         scale: f32,
         causal: bool,
     ) {
-        if self.reference {
-            reference::attention_backward(dqkv, dout, qkv, probs, shape, scale);
-        } else {
-            // Each thread takes whole sequences, with a score-sized working space per sequence.
-            let AttnShape { batch, time, d_model: c, heads } = shape;
-            self.scratch.resize(batch * time * time, T::zero());
-            let (scratch, square) = (&mut self.scratch[..batch * time * time], time * time);
-            parallel::split_mut(batch, 1, dqkv, time * 3 * c, scratch, square, &|seqs, dqkv, ds| {
-                let part = AttnShape { batch: seqs.len(), ..shape };
-                let (dout, qkv) = (&dout[seqs.start * time * c..], &qkv[seqs.start * time * 3 * c..]);
-                let probs = &probs[seqs.start * heads * square..];
-                fast::attention_backward(dqkv, dout, qkv, probs, part, scale, causal, ds);
-            });
-        }
+        self.kernels.attention_backward(dqkv, dout, qkv, probs, shape, scale, causal, &mut self.scratch);
     }
 
     fn activation(&mut self, out: &mut Vec<T>, x: &Vec<T>, len: usize, f: Activation) {
-        if self.reference {
-            reference::activation(out, x, len, f);
-        } else {
-            // Each thread takes a contiguous run of elements.
-            parallel::split_mut(len, ELEMENTS_PER_THREAD, &mut out[..len], 1, &mut [(); 0], 0, &|run, out, _| {
-                fast::activation(out, &x[run.clone()], run.len(), f);
-            });
-        }
+        self.kernels.activation(out, x, len, f);
     }
 
     fn activation_backward(&mut self, dx: &mut Vec<T>, dout: &Vec<T>, x: &Vec<T>, len: usize, f: Activation) {
-        if self.reference {
-            reference::activation_backward(dx, dout, x, len, f);
-        } else {
-            parallel::split_mut(len, ELEMENTS_PER_THREAD, &mut dx[..len], 1, &mut [(); 0], 0, &|run, dx, _| {
-                fast::activation_backward(dx, &dout[run.clone()], &x[run.clone()], run.len(), f);
-            });
-        }
+        self.kernels.activation_backward(dx, dout, x, len, f);
     }
 
     fn dropout_mask(&mut self, mask: &mut Vec<T>, len: usize, p: f32, seed: u64) {
@@ -307,11 +248,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         vocab: usize,
         form: SoftmaxForm,
     ) {
-        if self.reference {
-            reference::cross_entropy(losses, dlogits, logits, targets, rows, vocab, form);
-        } else {
-            fast::cross_entropy(losses, dlogits, logits, targets, rows, vocab, form);
-        }
+        self.kernels.cross_entropy(losses, dlogits, logits, targets, rows, vocab, form);
     }
 
     fn clip_grad_norm(
@@ -362,11 +299,7 @@ impl<T: Real> Backend for CpuBackend<T> {
         if self.unhealthy {
             return;
         }
-        if self.reference {
-            reference::adamw_update(param, grad, m, v, h);
-        } else {
-            fast::adamw_update(param, grad, m, v, h);
-        }
+        self.kernels.adamw_update(param, grad, m, v, h);
     }
 
     fn sgd_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, velocity: &mut Vec<T>, h: Sgd) {
