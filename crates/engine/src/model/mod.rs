@@ -7,7 +7,7 @@
 //! - `mod.rs` (here): the [`Gpt`] itself (shape, faults, parameters on a backend), how a
 //!   [`Pass`] runs, and the switches the faults turn (nonlinearity, softmax form, LayerNorm's
 //!   epsilon, the attention scale).
-//! - `params.rs`: the parameter tensors: their names, shapes and initialisation
+//! - `params.rs`: the parameter tensors: their names, shapes, kinds and initialisation
 //!   ([`ParamSpec`]), and [`ParamSet`], the layout the weights, gradients and optimiser state share.
 //! - `activations.rs`: [`Activations`], what a forward pass saves for the backward pass, and the
 //!   gradient scratch space.
@@ -21,7 +21,7 @@ mod forward;
 mod params;
 
 pub use activations::{Activations, AttnActs, BlockActs, MlpActs, Scratch};
-pub use params::{zeros_like, Block, Init, ParamSet, ParamSpec};
+pub use params::{zeros_like, Block, Init, ParamSet, ParamSpec, TensorKind};
 
 use crate::backend::{Activation, Backend, SoftmaxForm};
 use crate::config::ModelConfig;

@@ -1,4 +1,4 @@
-//! The parameter tensors: what each one is ([`ParamSpec`]: name, shape, initialisation) and
+//! The parameter tensors: what each one is ([`ParamSpec`]: name, shape, kind, initialisation) and
 //! [`ParamSet`], the one layout that the weights, their gradients, the optimiser's moments and the
 //! specs themselves share.
 
@@ -8,6 +8,7 @@ use crate::config::ModelConfig;
 use crate::error::EngineError;
 use crate::faults::Faults;
 use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 
 /// How a parameter tensor starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -20,20 +21,49 @@ pub enum Init {
     Const(f32),
 }
 
-/// Name, shape and treatment of one parameter tensor.
+/// What a parameter tensor is in the network. Telemetry records it with each tensor's statistics
+/// ([`crate::telemetry::TensorStats`]), so readers need not parse names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TensorKind {
+    /// `wte [V, C]`: one row per vocabulary entry.
+    TokenEmbedding,
+    /// `wpe [T, C]`: one row per position.
+    PositionEmbedding,
+    /// A linear layer's weight matrix: a block's `w_qkv`, `w_proj`, `w_fc`, `w_out`, and `w_head`.
+    Matrix,
+    /// A linear layer's bias: a block's `b_qkv`, `b_proj`, `b_fc`, `b_out`.
+    Bias,
+    /// A LayerNorm's gain (`ln1.gain`, `ln2.gain`, `lnf.gain`), starting at 1.
+    LayerNormGain,
+    /// A LayerNorm's bias (`ln1.bias`, `ln2.bias`, `lnf.bias`), starting at 0.
+    LayerNormBias,
+}
+
+impl TensorKind {
+    /// Whether weight decay applies: to the matrices and embeddings, not to biases or LayerNorm.
+    pub fn decays(self) -> bool {
+        matches!(self, TensorKind::TokenEmbedding | TensorKind::PositionEmbedding | TensorKind::Matrix)
+    }
+
+    /// A LayerNorm's gain or bias.
+    pub fn is_layer_norm(self) -> bool {
+        matches!(self, TensorKind::LayerNormGain | TensorKind::LayerNormBias)
+    }
+}
+
+/// Name, kind, shape and initialisation of one parameter tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamSpec {
     pub name: String,
+    pub kind: TensorKind,
     pub shape: Vec<usize>,
     pub init: Init,
-    /// Whether weight decay applies (matrices and embeddings, not biases or LayerNorm).
-    pub decay: bool,
 }
 
 impl ParamSpec {
-    fn new(name: String, shape: &[usize], init: Init) -> Self {
-        let decay = matches!(init, Init::Normal(_));
-        Self { name, shape: shape.to_vec(), init, decay }
+    fn new(name: String, kind: TensorKind, shape: &[usize], init: Init) -> Self {
+        Self { name, kind, shape: shape.to_vec(), init }
     }
 
     pub fn numel(&self) -> usize {
@@ -232,35 +262,36 @@ impl ParamSet<ParamSpec> {
     /// The parameter tensors of a GPT of shape `m`, GPT-2 style initialisation: std 0.02, and
     /// 0.02/sqrt(2·layers) for the two projections that write into the residual stream.
     pub fn describe(m: &ModelConfig, faults: &Faults) -> Self {
+        use TensorKind::{Bias, LayerNormBias, LayerNormGain, Matrix, PositionEmbedding, TokenEmbedding};
         let (v, t, c, f) = (m.vocab_size, m.context, m.d_model, m.mlp_dim());
         let std = INIT_STD;
         let residual_std = INIT_STD / ((2 * m.n_layers) as f32).sqrt();
-        let p = |name: String, shape: &[usize], init| ParamSpec::new(name, shape, init);
+        let p = |name: String, kind, shape: &[usize], init| ParamSpec::new(name, kind, shape, init);
         ParamSet {
-            wte: p("wte".into(), &[v, c], Init::Normal(std)),
-            wpe: p("wpe".into(), &[t, c], Init::Normal(std)),
+            wte: p("wte".into(), TokenEmbedding, &[v, c], Init::Normal(std)),
+            wpe: p("wpe".into(), PositionEmbedding, &[t, c], Init::Normal(std)),
             blocks: (0..m.n_layers)
                 .map(|l| {
                     let n = |s: &str| format!("block{l}.{s}");
                     Block {
-                        ln1_gain: p(n("ln1.gain"), &[c], Init::Ones),
-                        ln1_bias: p(n("ln1.bias"), &[c], Init::Zeros),
-                        w_qkv: p(n("attn.w_qkv"), &[c, 3 * c], Init::Normal(std)),
-                        b_qkv: p(n("attn.b_qkv"), &[3 * c], Init::Zeros),
-                        w_proj: p(n("attn.w_proj"), &[c, c], Init::Normal(residual_std)),
-                        b_proj: p(n("attn.b_proj"), &[c], Init::Zeros),
-                        ln2_gain: p(n("ln2.gain"), &[c], Init::Ones),
-                        ln2_bias: p(n("ln2.bias"), &[c], Init::Zeros),
-                        w_fc: p(n("mlp.w_fc"), &[c, f], Init::Normal(std)),
-                        b_fc: p(n("mlp.b_fc"), &[f], faults.dead_relu.map_or(Init::Zeros, Init::Const)), // faults.dead_relu: units start below zero
-                        w_out: p(n("mlp.w_out"), &[f, c], Init::Normal(residual_std)),
-                        b_out: p(n("mlp.b_out"), &[c], Init::Zeros),
+                        ln1_gain: p(n("ln1.gain"), LayerNormGain, &[c], Init::Ones),
+                        ln1_bias: p(n("ln1.bias"), LayerNormBias, &[c], Init::Zeros),
+                        w_qkv: p(n("attn.w_qkv"), Matrix, &[c, 3 * c], Init::Normal(std)),
+                        b_qkv: p(n("attn.b_qkv"), Bias, &[3 * c], Init::Zeros),
+                        w_proj: p(n("attn.w_proj"), Matrix, &[c, c], Init::Normal(residual_std)),
+                        b_proj: p(n("attn.b_proj"), Bias, &[c], Init::Zeros),
+                        ln2_gain: p(n("ln2.gain"), LayerNormGain, &[c], Init::Ones),
+                        ln2_bias: p(n("ln2.bias"), LayerNormBias, &[c], Init::Zeros),
+                        w_fc: p(n("mlp.w_fc"), Matrix, &[c, f], Init::Normal(std)),
+                        b_fc: p(n("mlp.b_fc"), Bias, &[f], faults.dead_relu.map_or(Init::Zeros, Init::Const)), // faults.dead_relu: units start below zero
+                        w_out: p(n("mlp.w_out"), Matrix, &[f, c], Init::Normal(residual_std)),
+                        b_out: p(n("mlp.b_out"), Bias, &[c], Init::Zeros),
                     }
                 })
                 .collect(),
-            lnf_gain: p("lnf.gain".into(), &[c], Init::Ones),
-            lnf_bias: p("lnf.bias".into(), &[c], Init::Zeros),
-            w_head: p("w_head".into(), &[c, v], Init::Normal(std)),
+            lnf_gain: p("lnf.gain".into(), LayerNormGain, &[c], Init::Ones),
+            lnf_bias: p("lnf.bias".into(), LayerNormBias, &[c], Init::Zeros),
+            w_head: p("w_head".into(), Matrix, &[c, v], Init::Normal(std)),
         }
     }
 
@@ -290,4 +321,31 @@ pub fn zeros_like<B: Backend>(
     what: &str,
 ) -> Result<ParamSet<B::Buf>, EngineError> {
     specs.try_map(|s| backend.alloc(s.numel(), what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    #[test]
+    fn each_tensor_has_the_kind_its_name_says_and_decay_follows_the_kind() {
+        let faults = Faults { dead_relu: Some(-1.0), ..Faults::default() };
+        let specs = ParamSet::describe(&Preset::Tiny.model(40), &faults);
+        for s in specs.tensors() {
+            let leaf = s.name.rsplit('.').next().expect("a name");
+            let named = match leaf {
+                "wte" => TensorKind::TokenEmbedding,
+                "wpe" => TensorKind::PositionEmbedding,
+                "gain" => TensorKind::LayerNormGain,
+                "bias" => TensorKind::LayerNormBias,
+                w if w.starts_with("w_") => TensorKind::Matrix,
+                b if b.starts_with("b_") => TensorKind::Bias,
+                other => panic!("no kind for {other}"),
+            };
+            assert_eq!(s.kind, named, "{}", s.name);
+            // Before tensors had kinds, decay applied exactly to the tensors drawn from a normal.
+            assert_eq!(s.kind.decays(), matches!(s.init, Init::Normal(_)), "{}", s.name);
+        }
+    }
 }

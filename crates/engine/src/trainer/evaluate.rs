@@ -78,6 +78,7 @@ impl<B: Backend> Trainer<B> {
                 let len = self.backend.len(p);
                 TensorStats {
                     name: spec.name.clone(),
+                    kind: Some(spec.kind),
                     block: spec
                         .name
                         .strip_prefix("block")
