@@ -166,7 +166,7 @@ pub fn median_update_ratio(e: &EvalRecord, block: impl Fn(Option<usize>) -> bool
     let mut ratios: Vec<f32> = e
         .tensors
         .iter()
-        .filter(|t| block(t.block) && !t.name.contains(".ln") && !t.name.starts_with("lnf"))
+        .filter(|t| block(t.block) && !t.kind.is_some_and(|k| k.is_layer_norm()))
         .filter_map(|t| t.update_ratio)
         .collect();
     ratios.sort_by(f32::total_cmp);

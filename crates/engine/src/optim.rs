@@ -111,7 +111,7 @@ impl<B: Backend> Optimizer<B> {
         let specs = specs.iter();
         let grads = grads.iter();
         let firsts = self.first.iter_mut();
-        let decay = |s: &ParamSpec| if s.decay { h.weight_decay } else { 0.0 };
+        let decay = |s: &ParamSpec| if s.kind.decays() { h.weight_decay } else { 0.0 };
         match &mut self.second {
             Some(second) => {
                 let tensors = params.iter_mut().zip(grads).zip(firsts).zip(second.iter_mut()).zip(specs);
@@ -140,6 +140,7 @@ impl<B: Backend> Optimizer<B> {
 mod tests {
     use super::*;
     use crate::backend::CpuBackend;
+    use crate::model::TensorKind;
 
     #[test]
     fn warmup_is_linear_then_cosine_reaches_the_floor() {
@@ -167,8 +168,10 @@ mod tests {
         ParamSet { wte: v, wpe: vec![], blocks: vec![], lnf_gain: vec![], lnf_bias: vec![], w_head: vec![] }
     }
 
+    /// Specs of a set whose one non-empty tensor is decayed (a matrix) or not (a bias).
     fn spec(decay: bool) -> ParamSet<ParamSpec> {
-        let s = |n: usize| ParamSpec { name: "t".into(), shape: vec![n], init: crate::model::Init::Zeros, decay };
+        let kind = if decay { TensorKind::Matrix } else { TensorKind::Bias };
+        let s = |n: usize| ParamSpec { name: "t".into(), kind, shape: vec![n], init: crate::model::Init::Zeros };
         ParamSet { wte: s(2), wpe: s(0), blocks: vec![], lnf_gain: s(0), lnf_bias: s(0), w_head: s(0) }
     }
 

@@ -2,6 +2,7 @@
 
 pub use crate::data::TokenizerStats;
 use crate::error::EngineError;
+pub use crate::model::TensorKind;
 use faultline_guide::EntryId;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,10 @@ pub struct StepRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TensorStats {
     pub name: String,
+    /// What the tensor is (a weight matrix, a bias, a LayerNorm gain, an embedding...); `None` in
+    /// records written before telemetry carried it.
+    #[serde(default)]
+    pub kind: Option<TensorKind>,
     /// The block the tensor belongs to; `None` for the embeddings, the final norm and the head.
     pub block: Option<usize>,
     /// L2 norm of its gradient in the last step, before clipping.
@@ -166,4 +171,20 @@ pub struct RunSummary {
     /// Guide entry ids the detector names, most likely first; empty for a healthy run.
     pub diagnosis: Vec<EntryId>,
     pub backend: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_stats_from_before_the_kind_still_read_and_new_ones_carry_it() {
+        let old = r#"{"name":"block0.attn.w_qkv","block":0,"grad_norm":0.5,"param_norm":2.0,"update_ratio":null}"#;
+        let stats: TensorStats = serde_json::from_str(old).expect("an old record reads");
+        assert_eq!(stats.kind, None);
+        let new = TensorStats { kind: Some(TensorKind::Matrix), ..stats };
+        let json = serde_json::to_string(&new).expect("serialises");
+        assert!(json.contains(r#""kind":"matrix""#), "{json}");
+        assert_eq!(serde_json::from_str::<TensorStats>(&json).expect("reads back"), new);
+    }
 }

@@ -1,145 +1,57 @@
 //! The plain-Rust CPU backend.
 //!
 //! Generic over the element type so the same kernels run in `f32` for training and in `f64` for the
-//! finite-difference gradient checks. Two sets of kernels: [`fast`] (the default: fused, allocation-free
-//! row kernels) and [`reference`] (the plain formulas, kept as the baseline that the fast ones are tested
-//! and benchmarked against; [`CpuBackend::reference`] trains with them). Matrix products go through
+//! finite-difference gradient checks. Its kernels are one of two sets, chosen once when the backend is
+//! made: [`Fast`] (the default: the fused, allocation-free row kernels of [`fast`]) or [`Reference`]
+//! (the plain formulas of [`reference`], kept as the baseline that the fast ones are tested and
+//! benchmarked against; [`CpuBackend::reference`] trains with them). Matrix products go through
 //! ndarray's `general_mat_mul` (the `matrixmultiply` crate's blocked kernels, AVX2/FMA when the CPU has
 //! them) natively, and through the hand-written SIMD128 kernel of [`matmul`] on wasm32.
+//!
+//! Where to look:
+//! - `mod.rs` (here): [`CpuBackend`], its constructors and what it keeps between calls.
+//! - `real.rs`: [`Real`], the element types, with their `exp` and their matrix product.
+//! - `kernels.rs`: [`Kernels`], the operations whose two sets differ, and how [`Fast`] splits them
+//!   across threads.
+//! - `ops.rs`: the [`Backend`](super::Backend) implementation: buffers and the memory budget, the
+//!   operations both sets share, gradient clipping and the steps kept for the readback, the
+//!   optimiser updates.
+//! - [`fast`] and [`reference`]: the kernels themselves; [`matmul`]: the packed matrix product;
+//!   [`parallel`]: work split across a thread pool.
 
 pub mod fast;
+mod kernels;
 pub mod matmul;
+mod ops;
 pub mod parallel;
+mod real;
 pub mod reference;
 
-use super::{Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut};
-use crate::error::EngineError;
-use crate::optim::{clip_factor, global_norm};
-use crate::rng::Rng;
-use matmul::Strides;
-use ndarray::LinalgScalar;
-use num_traits::Float;
-use std::marker::PhantomData;
+pub use kernels::{Fast, Kernels, Reference};
+pub use real::Real;
+pub use reference::activation_slope;
 
-/// Elements of an element-wise kernel a thread's share must reach before it is split off.
-const ELEMENTS_PER_THREAD: usize = 1 << 14;
-
-/// Element types the CPU backend computes in.
-pub trait Real: Float + LinalgScalar + Default + Send + Sync + std::fmt::Debug + 'static {
-    /// `e^self` as the fast kernels compute it: [`fast::exp_f32`] in f32, libm's `exp` in f64.
-    fn exp_fast(self) -> Self;
-    /// The matrix product behind [`matmul::gemm`] (which checks the operands first).
-    #[allow(clippy::too_many_arguments)]
-    fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: &[Self],
-        sa: Strides,
-        b: &[Self],
-        sb: Strides,
-        beta: Self,
-        c: &mut [Self],
-        sc: Strides,
-    );
-    fn of(v: f32) -> Self;
-    fn of64(v: f64) -> Self;
-    fn f32(self) -> f32;
-    fn f64(self) -> f64;
-}
-
-impl Real for f32 {
-    #[inline(always)]
-    fn exp_fast(self) -> Self {
-        fast::exp_f32(self)
-    }
-    fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: f32,
-        a: &[f32],
-        sa: Strides,
-        b: &[f32],
-        sb: Strides,
-        beta: f32,
-        c: &mut [f32],
-        sc: Strides,
-    ) {
-        #[cfg(any(all(target_arch = "wasm32", target_feature = "simd128"), feature = "packed-matmul"))]
-        matmul::packed_sgemm(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
-        #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), feature = "packed-matmul")))]
-        matmul::matrixmultiply_f32(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
-    }
-    fn of(v: f32) -> Self {
-        v
-    }
-    fn of64(v: f64) -> Self {
-        v as f32
-    }
-    fn f32(self) -> f32 {
-        self
-    }
-    fn f64(self) -> f64 {
-        self as f64
-    }
-}
-
-impl Real for f64 {
-    #[inline(always)]
-    fn exp_fast(self) -> Self {
-        self.exp()
-    }
-    fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: f64,
-        a: &[f64],
-        sa: Strides,
-        b: &[f64],
-        sb: Strides,
-        beta: f64,
-        c: &mut [f64],
-        sc: Strides,
-    ) {
-        matmul::matrixmultiply_f64(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
-    }
-    fn of(v: f32) -> Self {
-        v as f64
-    }
-    fn of64(v: f64) -> Self {
-        v
-    }
-    fn f32(self) -> f32 {
-        self as f32
-    }
-    fn f64(self) -> f64 {
-        self
-    }
-}
+use super::StepReadout;
 
 /// The CPU backend; `CpuBackend` (f32) trains, `CpuBackend<f64>` checks gradients.
 #[derive(Clone, Debug)]
 pub struct CpuBackend<T: Real = f32> {
     budget: u64,
     used: u64,
-    /// Train with the [`reference`] kernels instead of the [`fast`] ones.
-    reference: bool,
+    /// The kernel set every kernel call goes to, [`Fast`] or [`Reference`].
+    kernels: &'static dyn Kernels<T>,
     /// The fast attention kernels' working space (a score matrix per sequence, so threads can share
     /// it out), kept between calls so a step allocates nothing.
     scratch: Vec<T>,
-    /// Per-gradient sums of squares of the last [`Backend::clip_grad_norm`].
+    /// Per-gradient sums of squares of the last `Backend::clip_grad_norm`.
     grad_sq: Vec<f64>,
-    /// A [`Backend::clip_grad_norm`] since the last [`Backend::read_steps`] saw a non-finite value:
+    /// A `Backend::clip_grad_norm` since the last `Backend::read_steps` saw a non-finite value:
     /// optimiser updates are skipped.
     unhealthy: bool,
-    /// The steps kept since the last [`Backend::read_steps`]: the first `kept_steps` of `kept`
+    /// The steps kept since the last `Backend::read_steps`: the first `kept_steps` of `kept`
     /// (the rest are vectors to reuse).
     kept: Vec<StepReadout>,
     kept_steps: usize,
-    _t: PhantomData<T>,
 }
 
 impl<T: Real> Default for CpuBackend<T> {
@@ -151,467 +63,24 @@ impl<T: Real> Default for CpuBackend<T> {
 impl<T: Real> CpuBackend<T> {
     /// A backend with no memory budget, computing with the fast kernels.
     pub fn new() -> Self {
+        Self::with_kernels(&Fast)
+    }
+
+    /// A backend with no memory budget, computing with the reference kernels (the baseline).
+    pub fn reference() -> Self {
+        Self::with_kernels(&Reference)
+    }
+
+    fn with_kernels(kernels: &'static dyn Kernels<T>) -> Self {
         Self {
             budget: u64::MAX,
             used: 0,
-            reference: false,
+            kernels,
             scratch: Vec::new(),
             grad_sq: Vec::new(),
             unhealthy: false,
             kept: Vec::new(),
             kept_steps: 0,
-            _t: PhantomData,
         }
-    }
-
-    /// A backend with no memory budget, computing with the reference kernels (the baseline).
-    pub fn reference() -> Self {
-        Self { reference: true, ..Self::new() }
-    }
-}
-
-const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
-const GELU_CUBIC: f64 = 0.044_715;
-
-/// The derivative of the nonlinearity `f` at `x`.
-pub fn activation_slope<T: Real>(f: Activation, x: T) -> T {
-    match f {
-        Activation::Gelu => gelu_grad(x),
-        Activation::Relu => {
-            if x > T::zero() {
-                T::one()
-            } else {
-                T::zero()
-            }
-        }
-        Activation::Sigmoid => {
-            let s = sigmoid(x);
-            s * (T::one() - s)
-        }
-    }
-}
-
-/// tanh through one `exp`: 1 - 2 / (e^{2x} + 1). The same function as `tanh` (saturating cleanly
-/// at ±1), several times cheaper than libm's `tanhf`, which dominated the step's profile.
-fn tanh<T: Real>(x: T) -> T {
-    T::one() - T::of(2.0) / ((x + x).exp() + T::one())
-}
-
-/// GELU (tanh approximation) and its derivative.
-fn gelu<T: Real>(x: T) -> T {
-    let half = T::of(0.5);
-    let inner = T::of64(SQRT_2_OVER_PI) * (x + T::of64(GELU_CUBIC) * x * x * x);
-    half * x * (T::one() + tanh(inner))
-}
-
-/// Σ x² in f64 (NaN or Inf when an element is not finite).
-fn sum_sq<T: Real>(x: &[T]) -> f64 {
-    x.iter().map(|v| v.f64() * v.f64()).sum()
-}
-
-fn sigmoid<T: Real>(x: T) -> T {
-    T::one() / (T::one() + (-x).exp())
-}
-
-fn gelu_grad<T: Real>(x: T) -> T {
-    let half = T::of(0.5);
-    let inner = T::of64(SQRT_2_OVER_PI) * (x + T::of64(GELU_CUBIC) * x * x * x);
-    let th = tanh(inner);
-    let d_inner = T::of64(SQRT_2_OVER_PI) * (T::one() + T::of64(3.0 * GELU_CUBIC) * x * x);
-    half * (T::one() + th) + half * x * (T::one() - th * th) * d_inner
-}
-
-impl<T: Real> Backend for CpuBackend<T> {
-    type Buf = Vec<T>;
-
-    fn name(&self) -> String {
-        if self.reference { "CPU (reference)" } else { "CPU (fused)" }.to_string()
-    }
-
-    fn kind(&self) -> BackendKind {
-        BackendKind::Cpu
-    }
-
-    fn zeros(&mut self, len: usize) -> Vec<T> {
-        vec![T::zero(); len]
-    }
-
-    fn alloc(&mut self, len: usize, what: &str) -> Result<Vec<T>, EngineError> {
-        let bytes = (len * std::mem::size_of::<T>()) as u64;
-        let oom = |requested_bytes| EngineError::OutOfMemory {
-            requested_bytes,
-            budget_bytes: self.budget,
-            what: what.to_string(),
-        };
-        if self.used.saturating_add(bytes) > self.budget {
-            return Err(oom(self.used + bytes));
-        }
-        let mut buf = Vec::new();
-        buf.try_reserve_exact(len).map_err(|_| oom(self.used + bytes))?; // the allocator itself said no
-        buf.resize(len, T::zero());
-        self.used += bytes;
-        Ok(buf)
-    }
-
-    fn set_memory_budget(&mut self, bytes: u64) {
-        self.budget = bytes;
-    }
-
-    fn memory_used(&self) -> u64 {
-        self.used
-    }
-
-    fn len(&self, buf: &Vec<T>) -> usize {
-        buf.len()
-    }
-
-    fn upload(&mut self, buf: &mut Vec<T>, data: &[f32]) {
-        for (b, &d) in buf.iter_mut().zip(data) {
-            *b = T::of(d);
-        }
-    }
-
-    fn download(&mut self, buf: &Vec<T>) -> Vec<f32> {
-        buf.iter().map(|v| v.f32()).collect()
-    }
-
-    fn fill(&mut self, buf: &mut Vec<T>, value: f32) {
-        buf.fill(T::of(value));
-    }
-
-    fn copy(&mut self, dst: &mut Vec<T>, src: &Vec<T>) {
-        let n = dst.len().min(src.len());
-        dst[..n].copy_from_slice(&src[..n]);
-    }
-
-    fn add_assign(&mut self, dst: &mut Vec<T>, src: &Vec<T>) {
-        for (d, &s) in dst.iter_mut().zip(src) {
-            *d = *d + s;
-        }
-    }
-
-    fn scale(&mut self, buf: &mut Vec<T>, s: f32) {
-        let s = T::of(s);
-        for v in buf.iter_mut() {
-            *v = *v * s;
-        }
-    }
-
-    fn sum_squares(&mut self, buf: &Vec<T>, len: usize) -> f64 {
-        sum_sq(&buf[..len])
-    }
-
-    fn matmul(
-        &mut self,
-        out: &mut Vec<T>,
-        a: &Vec<T>,
-        b: &Vec<T>,
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    ) {
-        if self.reference {
-            reference::matmul(out, a, b, m, k, n, trans_a, trans_b, accumulate);
-        } else {
-            let sa = if trans_a { Strides::row_major(m).t() } else { Strides::row_major(k) };
-            let sb = if trans_b { Strides::row_major(k).t() } else { Strides::row_major(n) };
-            let beta = if accumulate { T::one() } else { T::zero() };
-            // Each thread takes whole rows of `out`.
-            parallel::split_mut(m, matmul::rows_per_thread(k, n), out, n, &mut [(); 0], 0, &|rows, out, _| {
-                let a = &a[rows.start * sa.rows..];
-                matmul::gemm(rows.len(), k, n, T::one(), a, sa, b, sb, beta, out, Strides::row_major(n));
-            });
-        }
-    }
-
-    fn add_bias(&mut self, out: &mut Vec<T>, bias: &Vec<T>, rows: usize, cols: usize) {
-        for row in out[..rows * cols].chunks_exact_mut(cols) {
-            for (o, &b) in row.iter_mut().zip(bias) {
-                *o = *o + b;
-            }
-        }
-    }
-
-    fn bias_backward(&mut self, dbias: &mut Vec<T>, dout: &Vec<T>, rows: usize, cols: usize) {
-        for row in dout[..rows * cols].chunks_exact(cols) {
-            for (d, &g) in dbias.iter_mut().zip(row) {
-                *d = *d + g;
-            }
-        }
-    }
-
-    fn embed(&mut self, out: &mut Vec<T>, wte: &Vec<T>, wpe: &Vec<T>, tokens: &[u32], time: usize, d: usize) {
-        for (i, &tok) in tokens.iter().enumerate() {
-            let t = i % time;
-            let tok_row = &wte[tok as usize * d..(tok as usize + 1) * d];
-            let pos_row = &wpe[t * d..(t + 1) * d];
-            for ((o, &a), &b) in out[i * d..(i + 1) * d].iter_mut().zip(tok_row).zip(pos_row) {
-                *o = a + b;
-            }
-        }
-    }
-
-    fn embed_backward(
-        &mut self,
-        dwte: &mut Vec<T>,
-        dwpe: &mut Vec<T>,
-        dout: &Vec<T>,
-        tokens: &[u32],
-        time: usize,
-        d: usize,
-    ) {
-        for (i, &tok) in tokens.iter().enumerate() {
-            let t = i % time;
-            let g = &dout[i * d..(i + 1) * d];
-            for (w, &gv) in dwte[tok as usize * d..(tok as usize + 1) * d].iter_mut().zip(g) {
-                *w = *w + gv;
-            }
-            for (w, &gv) in dwpe[t * d..(t + 1) * d].iter_mut().zip(g) {
-                *w = *w + gv;
-            }
-        }
-    }
-
-    fn layernorm(
-        &mut self,
-        out: &mut Vec<T>,
-        mean: &mut Vec<T>,
-        rstd: &mut Vec<T>,
-        x: &Vec<T>,
-        gain: &Vec<T>,
-        bias: &Vec<T>,
-        rows: usize,
-        cols: usize,
-        eps: f32,
-    ) {
-        if self.reference {
-            reference::layernorm(out, mean, rstd, x, gain, bias, rows, cols, eps);
-        } else {
-            fast::layernorm(out, mean, rstd, x, gain, bias, rows, cols, eps);
-        }
-    }
-
-    fn layernorm_backward(
-        &mut self,
-        dx: &mut Vec<T>,
-        dgain: &mut Vec<T>,
-        dbias: &mut Vec<T>,
-        dout: &Vec<T>,
-        x: &Vec<T>,
-        mean: &Vec<T>,
-        rstd: &Vec<T>,
-        gain: &Vec<T>,
-        rows: usize,
-        cols: usize,
-    ) {
-        if self.reference {
-            reference::layernorm_backward(dx, dgain, dbias, dout, x, mean, rstd, gain, rows, cols);
-        } else {
-            fast::layernorm_backward(dx, dgain, dbias, dout, x, mean, rstd, gain, rows, cols);
-        }
-    }
-
-    fn attention(
-        &mut self,
-        out: &mut Vec<T>,
-        probs: &mut Vec<T>,
-        qkv: &Vec<T>,
-        shape: AttnShape,
-        scale: f32,
-        causal: bool,
-        form: SoftmaxForm,
-    ) {
-        if self.reference {
-            reference::attention(out, probs, qkv, shape, scale, causal, form);
-        } else {
-            // Each thread takes whole sequences: their output rows, probabilities and inputs.
-            let AttnShape { time, d_model: c, heads, .. } = shape;
-            let (out_len, probs_len) = (time * c, heads * time * time);
-            parallel::split_mut(shape.batch, 1, out, out_len, probs, probs_len, &|seqs, out, probs| {
-                let part = AttnShape { batch: seqs.len(), ..shape };
-                let qkv = &qkv[seqs.start * time * 3 * c..];
-                fast::attention(out, probs, qkv, part, scale, causal, form);
-            });
-        }
-    }
-
-    fn attention_backward(
-        &mut self,
-        dqkv: &mut Vec<T>,
-        dout: &Vec<T>,
-        qkv: &Vec<T>,
-        probs: &Vec<T>,
-        shape: AttnShape,
-        scale: f32,
-        causal: bool,
-    ) {
-        if self.reference {
-            reference::attention_backward(dqkv, dout, qkv, probs, shape, scale);
-        } else {
-            // Each thread takes whole sequences, with a score-sized working space per sequence.
-            let AttnShape { batch, time, d_model: c, heads } = shape;
-            self.scratch.resize(batch * time * time, T::zero());
-            let (scratch, square) = (&mut self.scratch[..batch * time * time], time * time);
-            parallel::split_mut(batch, 1, dqkv, time * 3 * c, scratch, square, &|seqs, dqkv, ds| {
-                let part = AttnShape { batch: seqs.len(), ..shape };
-                let (dout, qkv) = (&dout[seqs.start * time * c..], &qkv[seqs.start * time * 3 * c..]);
-                let probs = &probs[seqs.start * heads * square..];
-                fast::attention_backward(dqkv, dout, qkv, probs, part, scale, causal, ds);
-            });
-        }
-    }
-
-    fn activation(&mut self, out: &mut Vec<T>, x: &Vec<T>, len: usize, f: Activation) {
-        if self.reference {
-            reference::activation(out, x, len, f);
-        } else {
-            // Each thread takes a contiguous run of elements.
-            parallel::split_mut(len, ELEMENTS_PER_THREAD, &mut out[..len], 1, &mut [(); 0], 0, &|run, out, _| {
-                fast::activation(out, &x[run.clone()], run.len(), f);
-            });
-        }
-    }
-
-    fn activation_backward(&mut self, dx: &mut Vec<T>, dout: &Vec<T>, x: &Vec<T>, len: usize, f: Activation) {
-        if self.reference {
-            reference::activation_backward(dx, dout, x, len, f);
-        } else {
-            parallel::split_mut(len, ELEMENTS_PER_THREAD, &mut dx[..len], 1, &mut [(); 0], 0, &|run, dx, _| {
-                fast::activation_backward(dx, &dout[run.clone()], &x[run.clone()], run.len(), f);
-            });
-        }
-    }
-
-    fn dropout_mask(&mut self, mask: &mut Vec<T>, len: usize, p: f32, seed: u64) {
-        let mut rng = Rng::new(seed);
-        let keep = T::of64(1.0 / (1.0 - p as f64));
-        for m in mask[..len].iter_mut() {
-            *m = if rng.uniform() < p as f64 { T::zero() } else { keep };
-        }
-    }
-
-    fn mul_assign(&mut self, x: &mut Vec<T>, mask: &Vec<T>, len: usize) {
-        for (v, &m) in x[..len].iter_mut().zip(&mask[..len]) {
-            *v = *v * m;
-        }
-    }
-
-    fn cross_entropy(
-        &mut self,
-        losses: &mut Vec<T>,
-        dlogits: &mut Vec<T>,
-        logits: &Vec<T>,
-        targets: &[u32],
-        rows: usize,
-        vocab: usize,
-        form: SoftmaxForm,
-    ) {
-        if self.reference {
-            reference::cross_entropy(losses, dlogits, logits, targets, rows, vocab, form);
-        } else {
-            fast::cross_entropy(losses, dlogits, logits, targets, rows, vocab, form);
-        }
-    }
-
-    fn clip_grad_norm(
-        &mut self,
-        grads: &mut (impl TensorsMut<Vec<T>> + ?Sized),
-        losses: &(impl Tensors<Vec<T>> + ?Sized),
-        max_norm: f32,
-    ) {
-        self.grad_sq.clear();
-        self.grad_sq.extend(grads.each().map(|g| sum_sq(g)));
-        let norm = global_norm(&self.grad_sq);
-        self.unhealthy |= !norm.is_finite() || losses.each().any(|l| l.iter().any(|v| !v.is_finite()));
-        if self.unhealthy {
-            return;
-        }
-        let factor = clip_factor(norm, max_norm);
-        if factor != 1.0 {
-            for g in grads.each_mut() {
-                self.scale(g, factor);
-            }
-        }
-    }
-
-    fn keep_step(&mut self, losses: &(impl Tensors<Vec<T>> + ?Sized)) {
-        if self.kept.len() == self.kept_steps {
-            self.kept.push(StepReadout::default());
-        }
-        let out = &mut self.kept[self.kept_steps];
-        self.kept_steps += 1;
-        let count = losses.each().count();
-        out.losses.resize_with(count, Vec::new);
-        for (rows, l) in out.losses.iter_mut().zip(losses.each()) {
-            rows.clear();
-            rows.extend(l.iter().map(|v| v.f32()));
-        }
-        out.grad_sq.clone_from(&self.grad_sq);
-    }
-
-    fn read_steps(&mut self, out: &mut Vec<StepReadout>) {
-        // The kept readouts change places with `out`'s, whose vectors are reused for the next steps.
-        std::mem::swap(out, &mut self.kept);
-        out.truncate(self.kept_steps);
-        self.kept_steps = 0;
-        self.unhealthy = false;
-    }
-
-    fn adamw_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, m: &mut Vec<T>, v: &mut Vec<T>, h: AdamW) {
-        if self.unhealthy {
-            return;
-        }
-        if self.reference {
-            reference::adamw_update(param, grad, m, v, h);
-        } else {
-            fast::adamw_update(param, grad, m, v, h);
-        }
-    }
-
-    fn sgd_update(&mut self, param: &mut Vec<T>, grad: &Vec<T>, velocity: &mut Vec<T>, h: Sgd) {
-        if self.unhealthy {
-            return;
-        }
-        let (lr, mu, wd) = (T::of(h.lr), T::of(h.momentum), T::of(h.weight_decay));
-        for i in 0..param.len() {
-            let g = grad[i] + wd * param[i];
-            velocity[i] = mu * velocity[i] + g;
-            param[i] = param[i] - lr * velocity[i];
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_unhealthy_step_skips_every_update_until_the_readback() {
-        let mut b = CpuBackend::<f32>::new();
-        let h = Sgd { lr: 0.1, momentum: 0.0, weight_decay: 0.0 };
-        let (mut param, mut velocity) = (vec![1.0f32; 4], vec![0.0f32; 4]);
-        let grad = vec![1.0f32; 4];
-        let nan = vec![vec![f32::NAN; 4]];
-        let fine = vec![vec![0.5f32; 4]];
-        let losses = vec![vec![2.0f32; 3]];
-        b.clip_grad_norm(nan.clone().as_mut_slice(), losses.as_slice(), 1.0);
-        b.keep_step(losses.as_slice());
-        // A healthy step recorded after the unhealthy one, before the readback, updates nothing.
-        b.clip_grad_norm(fine.clone().as_mut_slice(), losses.as_slice(), 1.0);
-        b.keep_step(losses.as_slice());
-        b.sgd_update(&mut param, &grad, &mut velocity, h);
-        assert_eq!(param, [1.0; 4]);
-        let mut read = Vec::new();
-        b.read_steps(&mut read);
-        assert_eq!(read.len(), 2);
-        assert!(read[0].grad_sq[0].is_nan() && read[1].grad_sq[0] == 1.0, "{read:?}");
-        assert_eq!(read[1].losses, losses);
-        // After the readback a healthy step updates again.
-        b.clip_grad_norm(fine.clone().as_mut_slice(), losses.as_slice(), 1.0);
-        b.sgd_update(&mut param, &grad, &mut velocity, h);
-        assert_eq!(param, [0.9; 4]);
     }
 }
