@@ -506,16 +506,3 @@ fn user_text_is_diagnosed_too() {
     let findings = diagnose(t.history());
     assert_eq!(findings.first().map(|f| f.entry), Some(EntryId::AttentionLooksAtFutureInCausalModel), "{findings:?}");
 }
-
-/// The detector reads telemetry and the guide, never the switches: mystery mode depends on it.
-#[test]
-fn detector_never_sees_the_faults() {
-    let source = include_str!("../src/diagnosis/mod.rs");
-    let imports: Vec<&str> = source.lines().filter(|l| l.trim_start().starts_with("use ")).collect();
-    assert!(!imports.is_empty());
-    for line in imports {
-        for forbidden in ["faults", "config", "settings", "trainer", "Faults", "RunConfig"] {
-            assert!(!line.contains(forbidden), "diagnosis.rs imports {forbidden}: {line}");
-        }
-    }
-}

@@ -18,6 +18,7 @@
 pub mod corpus;
 pub mod tokenizer;
 
+pub use crate::telemetry::TokenizerStats;
 pub use corpus::{CorpusId, CorpusInfo};
 pub use tokenizer::Tokenizer;
 
@@ -25,7 +26,6 @@ use crate::config::CorpusSource;
 use crate::error::EngineError;
 use crate::faults::Faults;
 use crate::rng::Rng;
-use serde::{Deserialize, Serialize};
 
 /// The largest text accepted as a corpus, in bytes (2 MB).
 pub const MAX_TEXT_BYTES: usize = 2_000_000;
@@ -54,17 +54,6 @@ pub struct Dataset {
     pub tokenizer_stats: TokenizerStats,
     /// The start of the validation text, as written (for reference statistics of samples).
     pub val_text: String,
-}
-
-/// How the tokenizer copes with text it was not built from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TokenizerStats {
-    /// Fraction of validation tokens that are `<UNK>`.
-    pub unk_rate: f32,
-    /// Whether `decode(encode(x)) == x` for the validation text.
-    pub roundtrip_ok: bool,
-    /// The first place they differ: `(original, decoded)` snippets.
-    pub roundtrip_mismatch: Option<(String, String)>,
 }
 
 /// Characters of validation text kept in [`Dataset::val_text`].

@@ -8,7 +8,7 @@ use crate::config::ModelConfig;
 use crate::error::EngineError;
 use crate::faults::Faults;
 use crate::rng::Rng;
-use serde::{Deserialize, Serialize};
+pub use crate::telemetry::TensorKind;
 
 /// How a parameter tensor starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -19,37 +19,6 @@ pub enum Init {
     Ones,
     /// Every element the same value.
     Const(f32),
-}
-
-/// What a parameter tensor is in the network. Telemetry records it with each tensor's statistics
-/// ([`crate::telemetry::TensorStats`]), so readers need not parse names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TensorKind {
-    /// `wte [V, C]`: one row per vocabulary entry.
-    TokenEmbedding,
-    /// `wpe [T, C]`: one row per position.
-    PositionEmbedding,
-    /// A linear layer's weight matrix: a block's `w_qkv`, `w_proj`, `w_fc`, `w_out`, and `w_head`.
-    Matrix,
-    /// A linear layer's bias: a block's `b_qkv`, `b_proj`, `b_fc`, `b_out`.
-    Bias,
-    /// A LayerNorm's gain (`ln1.gain`, `ln2.gain`, `lnf.gain`), starting at 1.
-    LayerNormGain,
-    /// A LayerNorm's bias (`ln1.bias`, `ln2.bias`, `lnf.bias`), starting at 0.
-    LayerNormBias,
-}
-
-impl TensorKind {
-    /// Whether weight decay applies: to the matrices and embeddings, not to biases or LayerNorm.
-    pub fn decays(self) -> bool {
-        matches!(self, TensorKind::TokenEmbedding | TensorKind::PositionEmbedding | TensorKind::Matrix)
-    }
-
-    /// A LayerNorm's gain or bias.
-    pub fn is_layer_norm(self) -> bool {
-        matches!(self, TensorKind::LayerNormGain | TensorKind::LayerNormBias)
-    }
 }
 
 /// Name, kind, shape and initialisation of one parameter tensor.

@@ -1,13 +1,15 @@
 //! The symptom detector: from telemetry alone, which guide entries explain what the run shows.
 //!
-//! This module reads [`History`] (losses, gradient norms, update sizes, attention statistics, samples,
-//! tokenizer measurements) and the guide. It never sees the fault switches or the run's settings: that
-//! is what makes the app's mystery mode honest, and it is why every finding carries its evidence in
-//! numbers. A healthy run gets no finding.
+//! This crate reads [`History`] (losses, gradient norms, update sizes, attention statistics, samples,
+//! tokenizer measurements) and the guide. It never sees the fault switches or the run's settings: it
+//! depends on `faultline-telemetry` and `faultline-guide` only, so Cargo, not a convention, keeps the
+//! engine's fault table and run configuration out of its reach. That is what makes the app's mystery
+//! mode honest, and it is why every finding carries its evidence in numbers ([`Evidence`]). A healthy
+//! run gets no finding.
 
-use crate::error::EngineError;
-use crate::telemetry::{EvalRecord, History};
 use faultline_guide::EntryId;
+use faultline_telemetry::error::EngineError;
+use faultline_telemetry::{EvalRecord, History, TensorKind};
 use serde::{Deserialize, Serialize};
 
 mod evidence;
@@ -233,7 +235,8 @@ fn dead_units(e: &EvalRecord, add: &mut Add) {
 
 /// Weight tensors whose gradient is exactly zero.
 fn silent_gradients(e: &EvalRecord, add: &mut Add) {
-    let weights: Vec<_> = e.tensors.iter().filter(|t| t.name.contains("w_") || t.name.starts_with("wte")).collect();
+    let weight = |kind: Option<TensorKind>| matches!(kind, Some(TensorKind::Matrix | TensorKind::TokenEmbedding));
+    let weights: Vec<_> = e.tensors.iter().filter(|t| weight(t.kind)).collect();
     let silent: Vec<String> = weights.iter().filter(|t| t.grad_norm == 0.0).map(|t| t.name.clone()).collect();
     if !silent.is_empty() && !weights.is_empty() {
         add(EntryId::GradientsAreAllZero, 0.9, Evidence::SilentWeights { silent, weights: weights.len() });
@@ -279,7 +282,8 @@ fn overfitting(h: &History, add: &mut Add) {
 
 /// How big the updates are relative to the weights (healthy Adam-style training: around 1e-3 per step).
 fn update_sizes(h: &History, e: &EvalRecord, add: &mut Add) {
-    let ratios: Vec<f32> = e.tensors.iter().filter(|t| t.name.contains("w_")).filter_map(|t| t.update_ratio).collect();
+    let matrices = e.tensors.iter().filter(|t| t.kind == Some(TensorKind::Matrix));
+    let ratios: Vec<f32> = matrices.filter_map(|t| t.update_ratio).collect();
     if ratios.is_empty() {
         return;
     }
@@ -421,7 +425,7 @@ fn slow_steps(h: &History, add: &mut Add) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::{PhaseTimes, StepRecord};
+    use faultline_telemetry::{PhaseTimes, StepRecord};
 
     /// 100 steps whose loss falls from 3.0 to 1.5 by step 60 and then holds, jumping to 3.0 at step
     /// 80; gradient norms near 1 but for `spikes` (step, norm).

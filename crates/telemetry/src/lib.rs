@@ -1,10 +1,52 @@
 //! What a run reports: a cheap record every step, a richer one at every evaluation, a summary at the end.
 
-pub use crate::data::TokenizerStats;
-use crate::error::EngineError;
-pub use crate::model::TensorKind;
+pub mod error;
+
+use error::EngineError;
 use faultline_guide::EntryId;
 use serde::{Deserialize, Serialize};
+
+/// How the tokenizer copes with text it was not built from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenizerStats {
+    /// Fraction of validation tokens that are `<UNK>`.
+    pub unk_rate: f32,
+    /// Whether `decode(encode(x)) == x` for the validation text.
+    pub roundtrip_ok: bool,
+    /// The first place they differ: `(original, decoded)` snippets.
+    pub roundtrip_mismatch: Option<(String, String)>,
+}
+
+/// What a parameter tensor is in the network. Telemetry records it with each tensor's statistics
+/// ([`TensorStats`]), so readers need not parse names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TensorKind {
+    /// `wte [V, C]`: one row per vocabulary entry.
+    TokenEmbedding,
+    /// `wpe [T, C]`: one row per position.
+    PositionEmbedding,
+    /// A linear layer's weight matrix: a block's `w_qkv`, `w_proj`, `w_fc`, `w_out`, and `w_head`.
+    Matrix,
+    /// A linear layer's bias: a block's `b_qkv`, `b_proj`, `b_fc`, `b_out`.
+    Bias,
+    /// A LayerNorm's gain (`ln1.gain`, `ln2.gain`, `lnf.gain`), starting at 1.
+    LayerNormGain,
+    /// A LayerNorm's bias (`ln1.bias`, `ln2.bias`, `lnf.bias`), starting at 0.
+    LayerNormBias,
+}
+
+impl TensorKind {
+    /// Whether weight decay applies: to the matrices and embeddings, not to biases or LayerNorm.
+    pub fn decays(self) -> bool {
+        matches!(self, TensorKind::TokenEmbedding | TensorKind::PositionEmbedding | TensorKind::Matrix)
+    }
+
+    /// A LayerNorm's gain or bias.
+    pub fn is_layer_norm(self) -> bool {
+        matches!(self, TensorKind::LayerNormGain | TensorKind::LayerNormBias)
+    }
+}
 
 /// Milliseconds spent in each phase of one training step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
