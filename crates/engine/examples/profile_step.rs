@@ -5,7 +5,8 @@
 //! (`reference`: the reference kernels instead of the fast ones).
 
 use faultline_engine::backend::{
-    Activation, AdamW, AttnShape, Backend, BackendKind, CpuBackend, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
+    Activation, AdamW, AttnShape, Backend, BackendKind, CpuBackend, Gemm, Sgd, SoftmaxForm, StepReadout, Tensors,
+    TensorsMut,
 };
 use faultline_engine::config::{Preset, RunConfig};
 use faultline_engine::trainer::{native_clock, Trainer};
@@ -83,21 +84,11 @@ impl Backend for Timed {
     fn sum_squares(&mut self, buf: &Vec<f32>, len: usize) -> f64 {
         self.time("sum_squares", |b| b.sum_squares(buf, len))
     }
-    fn matmul(
-        &mut self,
-        out: &mut Vec<f32>,
-        a: &Vec<f32>,
-        w: &Vec<f32>,
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    ) {
+    fn matmul(&mut self, out: &mut Vec<f32>, a: &Vec<f32>, w: &Vec<f32>, g: Gemm) {
+        let Gemm { m, k, n, trans_a, trans_b, .. } = g;
         let name =
             format!("matmul {m}x{k}x{n}{}{}", if trans_a { " Aᵀ" } else { "" }, if trans_b { " Bᵀ" } else { "" });
-        self.time(&name, |b| b.matmul(out, a, w, m, k, n, trans_a, trans_b, accumulate))
+        self.time(&name, |b| b.matmul(out, a, w, g))
     }
     fn add_bias(&mut self, out: &mut Vec<f32>, bias: &Vec<f32>, rows: usize, cols: usize) {
         self.time("add_bias", |b| b.add_bias(out, bias, rows, cols))

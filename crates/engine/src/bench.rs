@@ -1,7 +1,7 @@
 //! Benchmarks shared by `faultline bench` and the app's bench page (`/?bench=...`).
 
 use crate::backend::cpu::matmul::{matrixmultiply_f32, packed_sgemm, Strides};
-use crate::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, SoftmaxForm};
+use crate::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Gemm, SoftmaxForm};
 use crate::config::{Preset, RunConfig};
 use crate::trainer::{Clock, Trainer};
 use serde::{Deserialize, Serialize};
@@ -181,7 +181,7 @@ pub fn matmul_gflops(
     let mut out = b.zeros(m * n);
     let (sa, sw, so) = (Strides::row_major(k), Strides::row_major(n), Strides::row_major(n));
     let ms = time_per_call(clock, min_ms, || match kernel {
-        MatmulKernel::Backend => b.matmul(&mut out, &a, &w, m, k, n, false, false, false),
+        MatmulKernel::Backend => b.matmul(&mut out, &a, &w, Gemm::new(m, k, n)),
         MatmulKernel::Packed => packed_sgemm(m, k, n, 1.0, &a, sa, &w, sw, 0.0, &mut out, so),
         MatmulKernel::Matrixmultiply => matrixmultiply_f32(m, k, n, 1.0, &a, sa, &w, sw, 0.0, &mut out, so),
     });

@@ -6,7 +6,7 @@
 //! 1e-12. So we demand agreement to `|analytic - numeric| ≤ 1e-7 + 1e-5·|numeric|`: tight enough that a
 //! missing factor, a wrong transpose or a dropped term (all O(1) relative errors) fails loudly.
 
-use faultline_engine::backend::{Activation, AttnShape, Backend, CpuBackend, SoftmaxForm};
+use faultline_engine::backend::{Activation, AttnShape, Backend, CpuBackend, Gemm, SoftmaxForm};
 use faultline_engine::config::ModelConfig;
 use faultline_engine::faults::FaultId;
 use faultline_engine::model::{Activations, Gpt, Pass};
@@ -68,7 +68,7 @@ fn matmul_every_layout() {
             |x| {
                 let mut b = B::new();
                 let mut out = b.zeros(m * n);
-                b.matmul(&mut out, &x[0], &x[1], m, k, n, ta, tb, false);
+                b.matmul(&mut out, &x[0], &x[1], Gemm { m, k, n, trans_a: ta, trans_b: tb, accumulate: false });
                 out
             },
             |x, w| {
@@ -78,14 +78,34 @@ fn matmul_every_layout() {
                 let mut da = b.zeros(m * k);
                 let mut db = b.zeros(k * n);
                 if ta {
-                    b.matmul(&mut da, &x[1], &w, k, n, m, tb, true, false); // stored [k,m]: dAᵀ = B·wᵀ
+                    b.matmul(
+                        &mut da,
+                        &x[1],
+                        &w,
+                        Gemm { m: k, k: n, n: m, trans_a: tb, trans_b: true, accumulate: false },
+                    ); // stored [k,m]: dAᵀ = B·wᵀ
                 } else {
-                    b.matmul(&mut da, &w, &x[1], m, n, k, false, !tb, false);
+                    b.matmul(
+                        &mut da,
+                        &w,
+                        &x[1],
+                        Gemm { m, k: n, n: k, trans_a: false, trans_b: !tb, accumulate: false },
+                    );
                 }
                 if tb {
-                    b.matmul(&mut db, &w, &x[0], n, m, k, true, ta, false); // stored [n,k]: dBᵀ = wᵀ·A
+                    b.matmul(
+                        &mut db,
+                        &w,
+                        &x[0],
+                        Gemm { m: n, k: m, n: k, trans_a: true, trans_b: ta, accumulate: false },
+                    ); // stored [n,k]: dBᵀ = wᵀ·A
                 } else {
-                    b.matmul(&mut db, &x[0], &w, k, m, n, !ta, false, false);
+                    b.matmul(
+                        &mut db,
+                        &x[0],
+                        &w,
+                        Gemm { m: k, k: m, n, trans_a: !ta, trans_b: false, accumulate: false },
+                    );
                 }
                 vec![da, db]
             },
@@ -99,7 +119,7 @@ fn matmul_accumulates() {
     let a = vec![1.0, 2.0, 3.0, 4.0];
     let i = vec![1.0, 0.0, 0.0, 1.0];
     let mut out = vec![10.0; 4];
-    b.matmul(&mut out, &a, &i, 2, 2, 2, false, false, true);
+    b.matmul(&mut out, &a, &i, Gemm::new(2, 2, 2).accumulate());
     assert_eq!(out, vec![11.0, 12.0, 13.0, 14.0]);
 }
 

@@ -4,7 +4,7 @@
 #![cfg(feature = "threads")]
 
 use faultline_engine::backend::cpu::parallel;
-use faultline_engine::backend::{AttnShape, Backend, CpuBackend, SoftmaxForm};
+use faultline_engine::backend::{AttnShape, Backend, CpuBackend, Gemm, SoftmaxForm};
 use faultline_engine::config::{Preset, RunConfig};
 use faultline_engine::rng::Rng;
 use faultline_engine::trainer::{native_clock, Trainer};
@@ -29,11 +29,11 @@ fn bits(v: &[f32]) -> Vec<u32> {
 fn matmul_both_ways(m: usize, k: usize, n: usize, ta: bool, tb: bool, acc: bool, threads: usize, seed: u64) {
     let (a, b, c0) = (random(seed, m * k, 1.0), random(seed + 1, k * n, 1.0), random(seed + 2, m * n, 1.0));
     let mut one = c0.clone();
-    CpuBackend::new().matmul(&mut one, &a, &b, m, k, n, ta, tb, acc);
+    CpuBackend::new().matmul(&mut one, &a, &b, Gemm { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc });
     let mut many = c0;
     pool(threads).install(|| {
         assert_eq!(parallel::threads(), threads);
-        CpuBackend::new().matmul(&mut many, &a, &b, m, k, n, ta, tb, acc);
+        CpuBackend::new().matmul(&mut many, &a, &b, Gemm { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc });
     });
     assert_eq!(bits(&many), bits(&one), "matmul {m}x{k}x{n} ta={ta} tb={tb} acc={acc} on {threads} threads");
 }

@@ -11,21 +11,10 @@ use crate::kernels::{
 use crate::steps::{sums_of_squares, KeptStep};
 use crate::{wait, GpuBackend, GpuBuf};
 use faultline_engine::backend::{
-    Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
+    Activation, AdamW, AttnShape, Backend, BackendKind, Gemm, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
 };
 use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
-
-/// The shape and layout of one matrix product (see [`Backend::matmul`]).
-#[derive(Clone, Copy)]
-struct Product {
-    m: usize,
-    k: usize,
-    n: usize,
-    trans_a: bool,
-    trans_b: bool,
-    accumulate: bool,
-}
 
 impl GpuBackend {
     /// Records a copy of `data` into the start of `dst`, after the clip scaling of `dst` if it still
@@ -52,9 +41,9 @@ impl GpuBackend {
     }
 
     /// Records `out = op(a) · op(b)` (or `+=`), with `bias` added to every row when given.
-    fn product(&mut self, out: &GpuBuf, a: &GpuBuf, b: &GpuBuf, p: Product, bias: Option<&GpuBuf>) {
+    fn product(&mut self, out: &GpuBuf, a: &GpuBuf, b: &GpuBuf, p: Gemm, bias: Option<&GpuBuf>) {
         use matmul::Slot;
-        let Product { m, k, n, trans_a, trans_b, accumulate } = p;
+        let Gemm { m, k, n, trans_a, trans_b, accumulate } = p;
         let uniforms = matmul::MatmulUniforms {
             m: m as u32,
             k: k as u32,
@@ -223,25 +212,12 @@ impl Backend for GpuBackend {
         }
     }
 
-    fn matmul(
-        &mut self,
-        out: &mut GpuBuf,
-        a: &GpuBuf,
-        b: &GpuBuf,
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    ) {
-        let product = Product { m, k, n, trans_a, trans_b, accumulate };
-        self.product(out, a, b, product, None);
+    fn matmul(&mut self, out: &mut GpuBuf, a: &GpuBuf, b: &GpuBuf, g: Gemm) {
+        self.product(out, a, b, g, None);
     }
 
-    fn linear(&mut self, out: &mut GpuBuf, x: &GpuBuf, w: &GpuBuf, bias: &GpuBuf, m: usize, k: usize, n: usize) {
-        let product = Product { m, k, n, trans_a: false, trans_b: false, accumulate: false };
-        self.product(out, x, w, product, Some(bias));
+    fn linear(&mut self, out: &mut GpuBuf, x: &GpuBuf, w: &GpuBuf, bias: &GpuBuf, g: Gemm) {
+        self.product(out, x, w, g, Some(bias));
     }
 
     fn add_bias(&mut self, out: &mut GpuBuf, bias: &GpuBuf, rows: usize, cols: usize) {

@@ -10,7 +10,9 @@
 mod common;
 
 use common::gpu;
-use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Sgd, SoftmaxForm, StepReadout};
+use faultline_engine::backend::{
+    Activation, AdamW, AttnShape, Backend, CpuBackend, Gemm, Sgd, SoftmaxForm, StepReadout,
+};
 use faultline_engine::rng::Rng;
 use faultline_engine::EngineError;
 use faultline_gpu::{GpuBackend, GpuBuf};
@@ -83,9 +85,9 @@ fn matmul_matches_cpu_for_every_transpose_and_accumulate() {
                 for accumulate in [false, true] {
                     let (a, b, c0) = (p.random(m * k, 1.0), p.random(k * n, 1.0), p.random(m * n, 1.0));
                     let mut cpu_out = c0.clone();
-                    p.cpu.matmul(&mut cpu_out, &a, &b, m, k, n, trans_a, trans_b, accumulate);
+                    p.cpu.matmul(&mut cpu_out, &a, &b, Gemm { m, k, n, trans_a, trans_b, accumulate });
                     let (ga, gb, mut gout) = (p.up(&a), p.up(&b), p.up(&c0));
-                    p.gpu.matmul(&mut gout, &ga, &gb, m, k, n, trans_a, trans_b, accumulate);
+                    p.gpu.matmul(&mut gout, &ga, &gb, Gemm { m, k, n, trans_a, trans_b, accumulate });
                     let what = format!("matmul m{m} k{k} n{n} ta{trans_a} tb{trans_b} acc{accumulate}");
                     assert_close(&what, &p.down(&gout), &cpu_out, MATMUL_TOL);
                 }
@@ -101,12 +103,12 @@ fn a_linear_layer_is_its_product_then_its_bias() {
     for &(m, k, n) in &[(5, 7, 3), (70, 33, 129), (68, 20, 132), (64, 64, 192)] {
         let (x, w, bias) = (p.random(m * k, 1.0), p.random(k * n, 1.0), p.random(n, 1.0));
         let mut cpu_out = vec![0.0; m * n];
-        p.cpu.linear(&mut cpu_out, &x, &w, &bias, m, k, n);
+        p.cpu.linear(&mut cpu_out, &x, &w, &bias, Gemm::new(m, k, n));
         let (gx, gw, gbias) = (p.up(&x), p.up(&w), p.up(&bias));
         let mut fused = p.gpu.zeros(m * n);
-        p.gpu.linear(&mut fused, &gx, &gw, &gbias, m, k, n);
+        p.gpu.linear(&mut fused, &gx, &gw, &gbias, Gemm::new(m, k, n));
         let mut apart = p.gpu.zeros(m * n);
-        p.gpu.matmul(&mut apart, &gx, &gw, m, k, n, false, false, false);
+        p.gpu.matmul(&mut apart, &gx, &gw, Gemm::new(m, k, n));
         p.gpu.add_bias(&mut apart, &gbias, m, n);
         let (fused, apart) = (p.down(&fused), p.down(&apart));
         // The bias is added as each element is stored: the same single rounding as add_bias.

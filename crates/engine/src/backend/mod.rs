@@ -24,6 +24,42 @@ pub enum BackendKind {
     Gpu,
 }
 
+/// One matrix product's shape and layout: `out[m,n] = op(a) · op(b)`, where `op(a)` is `[m,k]` (`a`
+/// stored `[m,k]`, or `[k,m]` when `trans_a`) and `op(b)` is `[k,n]` (`b` stored `[k,n]`, or `[n,k]`
+/// when `trans_b`); `accumulate` adds into `out` instead of overwriting it. Written
+/// `Gemm::new(m, k, n).transpose_a().accumulate()`, so no call site passes bare booleans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gemm {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub trans_a: bool,
+    pub trans_b: bool,
+    pub accumulate: bool,
+}
+
+impl Gemm {
+    /// `[m,k] · [k,n]`, both stored as they are used, overwriting the output.
+    pub const fn new(m: usize, k: usize, n: usize) -> Gemm {
+        Gemm { m, k, n, trans_a: false, trans_b: false, accumulate: false }
+    }
+
+    /// `a` is stored `[k,m]`.
+    pub const fn transpose_a(self) -> Gemm {
+        Gemm { trans_a: true, ..self }
+    }
+
+    /// `b` is stored `[n,k]`.
+    pub const fn transpose_b(self) -> Gemm {
+        Gemm { trans_b: true, ..self }
+    }
+
+    /// Adds the product into the output.
+    pub const fn accumulate(self) -> Gemm {
+        Gemm { accumulate: true, ..self }
+    }
+}
+
 /// Element-wise nonlinearities of the MLP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -184,37 +220,15 @@ pub trait Backend {
     /// Sum of squares of the first `len` elements, in f64; NaN or Inf when any element is not finite.
     fn sum_squares(&mut self, buf: &Self::Buf, len: usize) -> f64;
 
-    /// `out[m,n] = op(a) · op(b)` (or `+=` when `accumulate`), where `op(a)` is `[m,k]`: `a` is stored
-    /// `[m,k]`, or `[k,m]` when `trans_a`; `b` is stored `[k,n]`, or `[n,k]` when `trans_b`.
-    #[allow(clippy::too_many_arguments)]
-    fn matmul(
-        &mut self,
-        out: &mut Self::Buf,
-        a: &Self::Buf,
-        b: &Self::Buf,
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    );
+    /// `out[m,n] = op(a) · op(b)` (or `+=` when accumulating), with the shapes and layouts of `g`.
+    fn matmul(&mut self, out: &mut Self::Buf, a: &Self::Buf, b: &Self::Buf, g: Gemm);
     /// `out[m,n] = x[m,k] · w[k,n] + bias[n]`, a linear layer's forward pass: the product, then the
     /// bias added to every row, as [`Backend::matmul`] and [`Backend::add_bias`] give them (a backend
     /// may do both in one kernel, with the same roundings).
-    #[allow(clippy::too_many_arguments)]
-    fn linear(
-        &mut self,
-        out: &mut Self::Buf,
-        x: &Self::Buf,
-        w: &Self::Buf,
-        bias: &Self::Buf,
-        m: usize,
-        k: usize,
-        n: usize,
-    ) {
-        self.matmul(out, x, w, m, k, n, false, false, false);
-        self.add_bias(out, bias, m, n);
+    /// `g` is the product's shape; a linear layer neither transposes nor accumulates.
+    fn linear(&mut self, out: &mut Self::Buf, x: &Self::Buf, w: &Self::Buf, bias: &Self::Buf, g: Gemm) {
+        self.matmul(out, x, w, g);
+        self.add_bias(out, bias, g.m, g.n);
     }
     /// `out[r, c] += bias[c]` for `rows` rows of width `cols`.
     fn add_bias(&mut self, out: &mut Self::Buf, bias: &Self::Buf, rows: usize, cols: usize);

@@ -2,7 +2,7 @@
 //! the blocks in reverse order to the embeddings, accumulating into the gradients.
 
 use super::{Activations, AttnActs, Block, BlockActs, Gpt, MlpActs, ParamSet, Pass, Scratch};
-use crate::backend::{AttnShape, Backend};
+use crate::backend::{AttnShape, Backend, Gemm};
 
 impl<B: Backend> Gpt<B> {
     /// Back-propagates the loss of the last [`Gpt::forward`] (same `tokens`, `pass`) into `grads`,
@@ -21,8 +21,8 @@ impl<B: Backend> Gpt<B> {
         let Activations { resid, emb_drop, blocks, lnf, lnf_mean, lnf_rstd, dlogits, scratch: d, .. } = acts;
 
         // Head and final LayerNorm.
-        b.matmul(&mut grads.w_head, lnf, dlogits, c, n, v, true, false, true); // dW_head += lnfᵀ·dlogits  [C, V]
-        b.matmul(&mut d.input, dlogits, &p.w_head, n, v, c, false, true, false); // dlnf = dlogits·W_headᵀ  [N, C]
+        b.matmul(&mut grads.w_head, lnf, dlogits, Gemm::new(c, n, v).transpose_a().accumulate()); // dW_head += lnfᵀ·dlogits  [C, V]
+        b.matmul(&mut d.input, dlogits, &p.w_head, Gemm::new(n, v, c).transpose_b()); // dlnf = dlogits·W_headᵀ  [N, C]
         b.fill(&mut d.resid, 0.0);
         let x_final = &resid[m.n_layers];
         b.layernorm_backward(
@@ -77,14 +77,14 @@ impl<B: Backend> Gpt<B> {
         if pass.dropout > 0.0 {
             b.mul_assign(&mut d.branch, &a.drop, n * c);
         }
-        b.matmul(&mut g.w_proj, &a.out, &d.branch, c, n, c, true, false, true); // dW_proj += outᵀ·d  [C, C]
+        b.matmul(&mut g.w_proj, &a.out, &d.branch, Gemm::new(c, n, c).transpose_a().accumulate()); // dW_proj += outᵀ·d  [C, C]
         b.bias_backward(&mut g.b_proj, &d.branch, n, c);
-        b.matmul(&mut d.attn, &d.branch, &w.w_proj, n, c, c, false, true, false); // d_out = d·W_projᵀ  [N, C]
+        b.matmul(&mut d.attn, &d.branch, &w.w_proj, Gemm::new(n, c, c).transpose_b()); // d_out = d·W_projᵀ  [N, C]
         let causal = !self.faults.no_causal_mask; // as the forward pass masked
         b.attention_backward(&mut d.qkv, &d.attn, &a.qkv, &a.probs, shape, self.attn_scale(), causal); // [N, 3C]
-        b.matmul(&mut g.w_qkv, h, &d.qkv, c, n, 3 * c, true, false, true); // dW_qkv += hᵀ·d_qkv  [C, 3C]
+        b.matmul(&mut g.w_qkv, h, &d.qkv, Gemm::new(c, n, 3 * c).transpose_a().accumulate()); // dW_qkv += hᵀ·d_qkv  [C, 3C]
         b.bias_backward(&mut g.b_qkv, &d.qkv, n, 3 * c);
-        b.matmul(&mut d.input, &d.qkv, &w.w_qkv, n, 3 * c, c, false, true, false);
+        b.matmul(&mut d.input, &d.qkv, &w.w_qkv, Gemm::new(n, 3 * c, c).transpose_b());
         // dh = d_qkv·W_qkvᵀ  [N, C]
     }
 
@@ -105,13 +105,14 @@ impl<B: Backend> Gpt<B> {
         if pass.dropout > 0.0 {
             b.mul_assign(&mut d.branch, &a.drop, n * c);
         }
-        b.matmul(&mut g.w_out, &a.act, &d.branch, f, n, c, true, false, true); // dW_out += actᵀ·d  [F, C]
+        b.matmul(&mut g.w_out, &a.act, &d.branch, Gemm::new(f, n, c).transpose_a().accumulate()); // dW_out += actᵀ·d  [F, C]
         b.bias_backward(&mut g.b_out, &d.branch, n, c);
-        b.matmul(&mut d.act, &d.branch, &w.w_out, n, c, f, false, true, false); // d_act = d·W_outᵀ  [N, F]
+        b.matmul(&mut d.act, &d.branch, &w.w_out, Gemm::new(n, c, f).transpose_b()); // d_act = d·W_outᵀ  [N, F]
         b.activation_backward(&mut d.fc, &d.act, &a.fc, n * f, self.mlp_activation()); // through the nonlinearity  [N, F]
-        b.matmul(&mut g.w_fc, h, &d.fc, c, n, f, true, false, true); // dW_fc += hᵀ·d_fc  [C, F]
+        b.matmul(&mut g.w_fc, h, &d.fc, Gemm::new(c, n, f).transpose_a().accumulate()); // dW_fc += hᵀ·d_fc  [C, F]
         b.bias_backward(&mut g.b_fc, &d.fc, n, f);
-        b.matmul(&mut d.input, &d.fc, &w.w_fc, n, f, c, false, true, false); // dh = d_fc·W_fcᵀ  [N, C]
+        b.matmul(&mut d.input, &d.fc, &w.w_fc, Gemm::new(n, f, c).transpose_b());
+        // dh = d_fc·W_fcᵀ  [N, C]
     }
 
     /// Backward through a pre-norm block; `d.resid` goes from dL/dx_out to dL/dx_in.

@@ -2,7 +2,7 @@
 //! residual stream), the final LayerNorm, the head and the loss.
 
 use super::{dropout_seed, Activations, AttnActs, BlockActs, Gpt, MlpActs, Pass};
-use crate::backend::{AttnShape, Backend};
+use crate::backend::{AttnShape, Backend, Gemm};
 
 impl<B: Backend> Gpt<B> {
     /// Runs the network on `tokens` (`pass.batch × pass.time`, row-major) and, when `targets` is
@@ -47,7 +47,7 @@ impl<B: Backend> Gpt<B> {
             c,
             eps,
         );
-        b.matmul(&mut acts.logits, &acts.lnf, &p.w_head, n, c, v, false, false, false); // logits  [N, V]
+        b.matmul(&mut acts.logits, &acts.lnf, &p.w_head, Gemm::new(n, c, v)); // logits  [N, V]
         if let Some(targets) = targets {
             // loss = mean(-log softmax(logits)[target])
             b.cross_entropy(&mut acts.losses, &mut acts.dlogits, &acts.logits, targets, n, v, self.softmax_form());
@@ -61,11 +61,11 @@ impl<B: Backend> Gpt<B> {
         let w = &self.params.blocks[l];
         let shape = AttnShape { batch: pass.batch, time: pass.time, d_model: c, heads: m.n_heads };
         let causal = !self.faults.no_causal_mask; // faults.no_causal_mask: position i also sees j > i
-        b.linear(&mut a.qkv, h, &w.w_qkv, &w.b_qkv, n, c, 3 * c); // qkv = h·W_qkv + b_qkv  [N, 3C]
+        b.linear(&mut a.qkv, h, &w.w_qkv, &w.b_qkv, Gemm::new(n, c, 3 * c)); // qkv = h·W_qkv + b_qkv  [N, 3C]
 
         // softmax(q·kᵀ·scale [+ causal mask])·v, per head  [N, C]
         b.attention(&mut a.out, &mut a.probs, &a.qkv, shape, self.attn_scale(), causal, self.softmax_form());
-        b.linear(&mut a.branch, &a.out, &w.w_proj, &w.b_proj, n, c, c); // out·W_proj + b_proj  [N, C]
+        b.linear(&mut a.branch, &a.out, &w.w_proj, &w.b_proj, Gemm::new(n, c, c)); // out·W_proj + b_proj  [N, C]
         if pass.dropout > 0.0 {
             b.dropout_mask(&mut a.drop, n * c, pass.dropout, dropout_seed(pass, 2 * l as u64 + 1));
             b.mul_assign(&mut a.branch, &a.drop, n * c);
@@ -77,9 +77,9 @@ impl<B: Backend> Gpt<B> {
         let m = &self.config;
         let (n, c, f) = (pass.batch * pass.time, m.d_model, m.mlp_dim());
         let w = &self.params.blocks[l];
-        b.linear(&mut a.fc, h, &w.w_fc, &w.b_fc, n, c, f); // h·W_fc + b_fc  [N, F]
+        b.linear(&mut a.fc, h, &w.w_fc, &w.b_fc, Gemm::new(n, c, f)); // h·W_fc + b_fc  [N, F]
         b.activation(&mut a.act, &a.fc, n * f, self.mlp_activation()); // GELU  [N, F]
-        b.linear(&mut a.branch, &a.act, &w.w_out, &w.b_out, n, f, c); // act·W_out + b_out  [N, C]
+        b.linear(&mut a.branch, &a.act, &w.w_out, &w.b_out, Gemm::new(n, f, c)); // act·W_out + b_out  [N, C]
         if pass.dropout > 0.0 {
             b.dropout_mask(&mut a.drop, n * c, pass.dropout, dropout_seed(pass, 2 * l as u64 + 2));
             b.mul_assign(&mut a.branch, &a.drop, n * c);

@@ -10,7 +10,7 @@
 //! the rounding of a row sum (`2e-7·cols·scale`) absolute.
 
 use faultline_engine::backend::cpu::matmul::{packed_sgemm, Strides};
-use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, SoftmaxForm};
+use faultline_engine::backend::{Activation, AdamW, AttnShape, Backend, CpuBackend, Gemm, SoftmaxForm};
 use faultline_engine::rng::Rng;
 
 /// `len` numbers uniform in [-scale, scale).
@@ -44,12 +44,12 @@ pub fn matmul(m: usize, k: usize, n: usize, trans_a: bool, trans_b: bool, accumu
     let mut want64: Vec<f64> = c0.iter().map(|&v| v as f64).collect();
     let (a64, b64): (Vec<f64>, Vec<f64>) =
         (a.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect());
-    CpuBackend::<f64>::reference().matmul(&mut want64, &a64, &b64, m, k, n, trans_a, trans_b, accumulate);
+    CpuBackend::<f64>::reference().matmul(&mut want64, &a64, &b64, Gemm { m, k, n, trans_a, trans_b, accumulate });
     let want: Vec<f32> = want64.iter().map(|&v| v as f32).collect();
     let abs = 1e-6 + 4e-7 * k as f32;
 
     let mut fast = c0.clone();
-    CpuBackend::new().matmul(&mut fast, &a, &b, m, k, n, trans_a, trans_b, accumulate);
+    CpuBackend::new().matmul(&mut fast, &a, &b, Gemm { m, k, n, trans_a, trans_b, accumulate });
     assert_close(&format!("{what} (backend)"), &fast, &want, abs, 0.0);
 
     let mut packed = c0.clone();
@@ -65,7 +65,7 @@ pub fn matmul_ignores_old_output_and_scales(m: usize, k: usize, n: usize) {
     let a = random(7, m * k, 1.0);
     let b = random(8, k * n, 1.0);
     let mut want = vec![0.0f32; m * n];
-    CpuBackend::reference().matmul(&mut want, &a, &b, m, k, n, false, false, false);
+    CpuBackend::reference().matmul(&mut want, &a, &b, Gemm::new(m, k, n));
     let mut got = vec![f32::NAN; m * n];
     let rm = |cols| Strides::row_major(cols);
     packed_sgemm(m, k, n, 0.5, &a, rm(k), &b, rm(n), 0.0, &mut got, rm(n));

@@ -5,7 +5,7 @@
 
 use super::{CpuBackend, Real};
 use crate::backend::{
-    Activation, AdamW, AttnShape, Backend, BackendKind, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
+    Activation, AdamW, AttnShape, Backend, BackendKind, Gemm, Sgd, SoftmaxForm, StepReadout, Tensors, TensorsMut,
 };
 use crate::error::EngineError;
 use crate::optim::{clip_factor, global_norm};
@@ -96,18 +96,8 @@ impl<T: Real> Backend for CpuBackend<T> {
         sum_sq(&buf[..len])
     }
 
-    fn matmul(
-        &mut self,
-        out: &mut Vec<T>,
-        a: &Vec<T>,
-        b: &Vec<T>,
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    ) {
+    fn matmul(&mut self, out: &mut Vec<T>, a: &Vec<T>, b: &Vec<T>, g: Gemm) {
+        let Gemm { m, k, n, trans_a, trans_b, accumulate } = g;
         self.kernels.matmul(out, a, b, m, k, n, trans_a, trans_b, accumulate);
     }
 
