@@ -9,7 +9,7 @@
 
 use super::matmul::{self, Strides};
 use super::{fast, parallel, reference, Real};
-use crate::backend::{Activation, AdamW, AttnShape, SoftmaxForm};
+use crate::backend::{Activation, AdamW, AttnShape, Gemm, SoftmaxForm};
 
 /// Elements of an element-wise kernel a thread's share must reach before it is split off.
 const ELEMENTS_PER_THREAD: usize = 1 << 14;
@@ -20,19 +20,7 @@ pub trait Kernels<T: Real>: std::fmt::Debug + Send + Sync {
     /// What [`crate::backend::Backend::name`] says of a backend computing with this set.
     fn name(&self) -> &'static str;
 
-    #[allow(clippy::too_many_arguments)]
-    fn matmul(
-        &self,
-        out: &mut [T],
-        a: &[T],
-        b: &[T],
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    );
+    fn matmul(&self, out: &mut [T], a: &[T], b: &[T], g: Gemm);
 
     #[allow(clippy::too_many_arguments)]
     fn layernorm(
@@ -123,18 +111,8 @@ impl<T: Real> Kernels<T> for Fast {
         "CPU (fused)"
     }
 
-    fn matmul(
-        &self,
-        out: &mut [T],
-        a: &[T],
-        b: &[T],
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    ) {
+    fn matmul(&self, out: &mut [T], a: &[T], b: &[T], g: Gemm) {
+        let Gemm { m, k, n, trans_a, trans_b, accumulate } = g;
         let sa = if trans_a { Strides::row_major(m).t() } else { Strides::row_major(k) };
         let sb = if trans_b { Strides::row_major(k).t() } else { Strides::row_major(n) };
         let beta = if accumulate { T::one() } else { T::zero() };
@@ -255,18 +233,8 @@ impl<T: Real> Kernels<T> for Reference {
         "CPU (reference)"
     }
 
-    fn matmul(
-        &self,
-        out: &mut [T],
-        a: &[T],
-        b: &[T],
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    ) {
+    fn matmul(&self, out: &mut [T], a: &[T], b: &[T], g: Gemm) {
+        let Gemm { m, k, n, trans_a, trans_b, accumulate } = g;
         reference::matmul(out, a, b, m, k, n, trans_a, trans_b, accumulate);
     }
 

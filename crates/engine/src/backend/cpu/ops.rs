@@ -97,8 +97,7 @@ impl<T: Real> Backend for CpuBackend<T> {
     }
 
     fn matmul(&mut self, out: &mut Vec<T>, a: &Vec<T>, b: &Vec<T>, g: Gemm) {
-        let Gemm { m, k, n, trans_a, trans_b, accumulate } = g;
-        self.kernels.matmul(out, a, b, m, k, n, trans_a, trans_b, accumulate);
+        self.kernels.matmul(out, a, b, g);
     }
 
     fn add_bias(&mut self, out: &mut Vec<T>, bias: &Vec<T>, rows: usize, cols: usize) {
