@@ -101,8 +101,8 @@ pub trait Kernels<T: Real>: std::fmt::Debug + Send + Sync {
 #[derive(Clone, Copy, Debug)]
 pub struct Fast;
 
-/// The plain formulas of [`reference`]: the baseline the fast kernels are tested and benchmarked
-/// against.
+/// The plain formulas of [`reference`](mod@reference): the baseline the fast kernels are tested
+/// and benchmarked against.
 #[derive(Clone, Copy, Debug)]
 pub struct Reference;
 

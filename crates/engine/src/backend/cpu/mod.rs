@@ -3,10 +3,10 @@
 //! Generic over the element type so the same kernels run in `f32` for training and in `f64` for the
 //! finite-difference gradient checks. Its kernels are one of two sets, chosen once when the backend is
 //! made: [`Fast`] (the default: the fused, allocation-free row kernels of [`fast`]) or [`Reference`]
-//! (the plain formulas of [`reference`], kept as the baseline that the fast ones are tested and
-//! benchmarked against; [`CpuBackend::reference`] trains with them). Matrix products go through
-//! ndarray's `general_mat_mul` (the `matrixmultiply` crate's blocked kernels, AVX2/FMA when the CPU has
-//! them) natively, and through the hand-written SIMD128 kernel of [`matmul`] on wasm32.
+//! (the plain formulas of [`reference`](mod@reference), kept as the baseline that the fast ones are
+//! tested and benchmarked against; [`CpuBackend::reference`] trains with them). Matrix products go
+//! through ndarray's `general_mat_mul` (the `matrixmultiply` crate's blocked kernels, AVX2/FMA when the
+//! CPU has them) natively, and through the hand-written SIMD128 kernel of [`matmul`] on wasm32.
 //!
 //! Where to look:
 //! - `mod.rs` (here): [`CpuBackend`], its constructors and what it keeps between calls.
@@ -16,8 +16,8 @@
 //! - `ops.rs`: the [`Backend`](super::Backend) implementation: buffers and the memory budget, the
 //!   operations both sets share, gradient clipping and the steps kept for the readback, the
 //!   optimiser updates.
-//! - [`fast`] and [`reference`]: the kernels themselves; [`matmul`]: the packed matrix product;
-//!   [`parallel`]: work split across a thread pool.
+//! - [`fast`] and [`reference`](mod@reference): the kernels themselves; [`matmul`]: the packed
+//!   matrix product; [`parallel`]: work split across a thread pool.
 
 pub mod fast;
 mod kernels;
