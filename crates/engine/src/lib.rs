@@ -12,20 +12,24 @@
 //! - [`optim`]: AdamW, SGD with momentum, global-norm clipping, the learning-rate schedule.
 //! - [`data`]: tokenizers, the built-in corpora (with their entropy rates) and batching.
 //! - [`sampling`]: greedy, temperature, top-k, top-p and repetition-penalty decoding.
-//! - [`faults`]: the fault table, the one place every fault is declared.
+//! - [`faults`]: the fault table, the one place every fault is declared ([`faults::FaultId`]).
+//! - [`settings`]: the settings table ([`settings::SettingKey`]) and [`settings::Change`], the one
+//!   parser of `key=value` and `fault=ID[=STRENGTH]`.
 //! - [`trainer`]: a training run: steps, evaluation, telemetry records, NaN detection.
 //! - [`checkpoint`]: a run saved to bytes and resumed from them, exactly where it left off.
 //! - [`lr_range`]: the guide's learning-rate range test and its suggested rate.
+//!
+//! Three crates below the engine are re-exported under the names they had inside it: [`guide`]
+//! (`faultline-guide`: the guide and its typed ids), [`telemetry`] and [`error`] (`faultline-telemetry`:
+//! what a run reports and what stops it) and [`diagnosis`] (`faultline-diagnosis`: the detector, which
+//! cannot see the fault table or the settings because it does not depend on this crate).
 
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
-pub use faultline_diagnosis as diagnosis;
-pub use faultline_telemetry::error;
 pub mod faults;
-pub use faultline_guide as guide;
 pub mod lr_range;
 pub mod memory;
 pub mod model;
@@ -33,8 +37,12 @@ pub mod optim;
 pub mod rng;
 pub mod sampling;
 pub mod settings;
-pub use faultline_telemetry as telemetry;
 pub mod trainer;
+
+pub use faultline_diagnosis as diagnosis;
+pub use faultline_guide as guide;
+pub use faultline_telemetry as telemetry;
+pub use faultline_telemetry::error;
 
 pub use config::{ModelConfig, OptimizerKind, Preset, RunConfig};
 pub use error::{ConfigError, EngineError};
