@@ -134,8 +134,8 @@ impl RunRecord {
             train: per_step(|r| r.loss),
             val: per_eval(|e| e.val_loss),
             grad_norm: per_step(|r| r.grad_norm),
-            dead: per_eval(mean_dead_fraction),
-            update: per_eval(|e| median_update_ratio(e, |_| true)),
+            dead: per_eval(EvalRecord::mean_dead_fraction),
+            update: per_eval(|e| e.median_update_ratio(|_| true)),
         };
         Some(Self {
             id,
@@ -154,23 +154,6 @@ impl RunRecord {
     pub fn name(&self) -> String {
         format!("run {}", self.id)
     }
-}
-
-fn mean_dead_fraction(e: &EvalRecord) -> Option<f32> {
-    (!e.blocks.is_empty()).then(|| e.blocks.iter().map(|b| b.dead_fraction).sum::<f32>() / e.blocks.len() as f32)
-}
-
-/// The median of ‖Δw‖/‖w‖ over the weight matrices (not the layer norms) of the blocks `block` accepts
-/// (`None`: the embeddings and head).
-pub fn median_update_ratio(e: &EvalRecord, block: impl Fn(Option<usize>) -> bool) -> Option<f32> {
-    let mut ratios: Vec<f32> = e
-        .tensors
-        .iter()
-        .filter(|t| block(t.block) && !t.kind.is_some_and(|k| k.is_layer_norm()))
-        .filter_map(|t| t.update_ratio)
-        .collect();
-    ratios.sort_by(f32::total_cmp);
-    ratios.get(ratios.len() / 2).copied()
 }
 
 /// `points` with the non-finite values left out, thinned to at most `max_points` (at least 4): the first

@@ -3,7 +3,7 @@
 //! line each.
 
 use super::{downsample, format_value, Scale, MIN_STEPS_SHOWN};
-use crate::kept_runs::{median_update_ratio, Curve, Curves, RunRecord};
+use crate::kept_runs::{Curve, Curves, RunRecord};
 use crate::run_view::RunView;
 use faultline_engine::EvalRecord;
 
@@ -135,7 +135,7 @@ pub fn dead_fractions(view: &RunView, compared: &[RunRecord]) -> LineChart {
 /// The median of ‖Δw‖/‖w‖ over each block's weight matrices, and over the embeddings and head; the
 /// `compared` runs' medians over all weight matrices.
 pub fn update_ratios(view: &RunView, compared: &[RunRecord]) -> LineChart {
-    let median_of = |e: &EvalRecord, block: Option<usize>| median_update_ratio(e, |b| b == block).map(f64::from);
+    let median_of = |e: &EvalRecord, block: Option<usize>| e.median_update_ratio(|b| b == block).map(f64::from);
     let mut lines = per_block(view, |e, b| median_of(e, Some(b)));
     lines.push(Line {
         name: "embeddings & head".into(),

@@ -133,7 +133,7 @@ pub(super) fn cheats(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoCausalMask)?;
     over(v)?;
-    let above = max_above_diag(last_eval(v)?);
+    let above = last_eval(v)?.max_attention_above_diagonal();
     require(above > 0.3, || format!("at most {:.0}% of a head's attention is on later positions", above * 100.0))?;
     let loss = final_loss(v).unwrap_or(f32::NAN);
     pass(above, format!("{:.0}% of one head's attention went to later positions (loss {loss:.2})", above * 100.0))
@@ -143,7 +143,7 @@ pub(super) fn masked(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoCausalMask)?;
     finished(v)?;
-    let above = max_above_diag(last_eval(v)?);
+    let above = last_eval(v)?.max_attention_above_diagonal();
     require(above == 0.0, || format!("{:.0}% of attention still lands on later positions", above * 100.0))?;
     let before = before.map(|b| format!(" instead of {:.0}%", b * 100.0)).unwrap_or_default();
     let loss = final_loss(v).unwrap_or(f32::NAN);
@@ -349,7 +349,7 @@ pub(super) fn dead(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::DeadRelu)?;
     over(v)?;
-    let d = max_dead(last_eval(v)?);
+    let d = last_eval(v)?.max_dead_fraction();
     require(d > 0.5, || format!("only {:.0}% of units are dead", d * 100.0))?;
     pass(d, format!("{:.0}% of one block's MLP units never fired", d * 100.0))
 }
@@ -358,7 +358,7 @@ pub(super) fn alive(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::DeadRelu)?;
     finished(v)?;
-    let d = max_dead(last_eval(v)?);
+    let d = last_eval(v)?.max_dead_fraction();
     require(d < 0.05, || format!("{:.0}% of units are still dead", d * 100.0))?;
     let before = before.map(|b| format!(" instead of {:.0}%", b * 100.0)).unwrap_or_default();
     pass(d, format!("with GELU and the normal bias {:.0}% of units were dead{before}", d * 100.0))
@@ -370,7 +370,7 @@ pub(super) fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoResidual)?;
     over(v)?;
-    let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
+    let ratio = last_eval(v)?.first_to_last_grad().ok_or_else(|| missing("block gradients"))?;
     require(named(v, EntryId::VanishingGradients) || ratio < 0.01, || {
         format!("block 0 gets {ratio:.1e} of the last block's gradient; not vanishing")
     })?;
@@ -381,7 +381,7 @@ pub(super) fn flowing(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoResidual)?;
     finished(v)?;
-    let ratio = first_to_last_grad(last_eval(v)?).ok_or_else(|| missing("block gradients"))?;
+    let ratio = last_eval(v)?.first_to_last_grad().ok_or_else(|| missing("block gradients"))?;
     require(!named(v, EntryId::VanishingGradients), || "the detector still names vanishing-gradients".into())?;
     require(before.is_none_or(|b| ratio > 10.0 * b), || {
         format!("block 0 gets {ratio:.1e} of the last block's gradient")
@@ -396,7 +396,7 @@ pub(super) fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoAttnScale)?;
     finished(v)?;
-    let e = mean_entropy(last_eval(v)?);
+    let e = last_eval(v)?.mean_attention_entropy();
     pass(e, format!("without the scale the mean attention entropy was {e:.2} nats"))
 }
 
@@ -404,7 +404,7 @@ pub(super) fn scaled(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoAttnScale)?;
     finished(v)?;
-    let e = mean_entropy(last_eval(v)?);
+    let e = last_eval(v)?.mean_attention_entropy();
     let b = before.ok_or_else(|| "run the unscaled model first".to_string())?;
     require(e > b + 0.3, || format!("the scaled run's entropy {e:.2} is not clearly above the unscaled {b:.2}"))?;
     pass(

@@ -4,6 +4,7 @@
 use crate::run_view::{RunState, RunView};
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
+use faultline_engine::telemetry::measure::median_grad_norm;
 use faultline_engine::EvalRecord;
 
 /// The run has ended: finished, stopped by a NaN, or failed.
@@ -75,35 +76,11 @@ pub fn last_eval(v: &RunView) -> Result<&EvalRecord, String> {
     v.evals.last().ok_or_else(|| "this run has no evaluation yet: give it more steps than eval-every".to_string())
 }
 
-/// The mean attention entropy over every head, in nats.
-pub fn mean_entropy(e: &EvalRecord) -> f32 {
-    let all: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_entropy.iter().copied()).collect();
-    all.iter().sum::<f32>() / all.len().max(1) as f32
-}
-
-/// The largest share of one head's attention on later positions.
-pub fn max_above_diag(e: &EvalRecord) -> f32 {
-    e.blocks.iter().flat_map(|b| b.attn_above_diag.iter().copied()).fold(0.0, f32::max)
-}
-
-/// The largest fraction of MLP units that never fire, over the blocks.
-pub fn max_dead(e: &EvalRecord) -> f32 {
-    e.blocks.iter().map(|b| b.dead_fraction).fold(0.0, f32::max)
-}
-
-/// Block 0's gradient norm over the last block's.
-pub fn first_to_last_grad(e: &EvalRecord) -> Option<f32> {
-    let (first, last) = (e.blocks.first()?, e.blocks.last()?);
-    (last.grad_norm > 0.0).then(|| first.grad_norm / last.grad_norm)
-}
-
 /// The median gradient norm of the steps in `range` (fractions of the run).
 pub fn median_grad(v: &RunView, from: f32, to: f32) -> Option<f32> {
     let n = v.steps.len();
     let (a, b) = ((n as f32 * from) as usize, (n as f32 * to) as usize);
-    let mut g: Vec<f32> = v.steps.get(a..b)?.iter().map(|s| s.grad_norm).collect();
-    g.sort_by(f32::total_cmp);
-    g.get(g.len() / 2).copied()
+    median_grad_norm(v.steps.get(a..b)?)
 }
 
 /// The share of step time spent reading telemetry back, and the mean milliseconds per step.

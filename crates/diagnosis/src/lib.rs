@@ -9,7 +9,7 @@
 
 use faultline_guide::EntryId;
 use faultline_telemetry::error::EngineError;
-use faultline_telemetry::{EvalRecord, History, TensorKind};
+use faultline_telemetry::{measure, EvalRecord, History, TensorKind};
 use serde::{Deserialize, Serialize};
 
 mod evidence;
@@ -77,12 +77,9 @@ pub fn diagnose(h: &History) -> Vec<Finding> {
 
 type Add<'a> = dyn FnMut(EntryId, f32, Evidence) + 'a;
 
-fn median(mut v: Vec<f32>) -> f32 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f32::total_cmp);
-    v[v.len() / 2]
+/// The median of `v`, 0 for none (a rule reads it only where it has steps).
+fn median(v: Vec<f32>) -> f32 {
+    measure::median(v).unwrap_or(0.0)
 }
 
 /// The run stopped: a non-finite value, or memory that could not be had.
@@ -186,13 +183,13 @@ fn uniform_entropy(time: usize) -> f32 {
 /// says so.
 fn attention_scale(e: &EvalRecord, add: &mut Add) {
     let scales: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_logit_scale.iter().copied()).collect();
-    let heads: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_entropy.iter().copied()).collect();
-    if scales.is_empty() || heads.is_empty() || e.attention.time == 0 {
+    let heads_measured = e.blocks.iter().any(|b| !b.attn_entropy.is_empty());
+    if scales.is_empty() || !heads_measured || e.attention.time == 0 {
         return;
     }
     let scale = median(scales);
     if scale > 1.5 {
-        let mean = heads.iter().sum::<f32>() / heads.len() as f32;
+        let mean = e.mean_attention_entropy();
         add(EntryId::AttentionWeightsAreUniform, 0.9, Evidence::UnscaledLogits { scale });
         let uniform = uniform_entropy(e.attention.time);
         add(EntryId::AttentionWeightsAreUniform, 0.9, Evidence::SharperAttention { mean, uniform });

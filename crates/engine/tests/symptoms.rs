@@ -17,6 +17,7 @@ use faultline_engine::error::EngineError;
 use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
 use faultline_engine::guide::EntryId;
 use faultline_engine::settings::Change;
+use faultline_engine::telemetry::measure::median;
 use faultline_engine::telemetry::{EvalRecord, History};
 use faultline_engine::trainer::{native_clock, Trainer};
 use std::collections::{BTreeMap, HashMap};
@@ -132,11 +133,6 @@ fn ln_v(h: &History) -> f32 {
     (h.vocab_size as f32).ln()
 }
 
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 fn grad_norms(h: &History) -> Vec<f32> {
     h.steps.iter().map(|s| s.grad_norm).collect()
 }
@@ -148,22 +144,13 @@ fn peak_grad(h: &History) -> f32 {
 /// Median gradient norm of the last quarter of the run.
 fn late_grad(h: &History) -> f32 {
     let n = grad_norms(h);
-    median(n[n.len() * 3 / 4..].to_vec())
+    median(n[n.len() * 3 / 4..].to_vec()).unwrap_or(0.0)
 }
 
 /// Block 0's gradient norm over the last block's at the last evaluation.
 fn first_to_last_block_grad(h: &History) -> f32 {
     let e = last_eval(h);
     e.blocks[0].grad_norm / e.blocks[e.blocks.len() - 1].grad_norm.max(1e-30)
-}
-
-fn mean_entropy(e: &EvalRecord) -> f32 {
-    let all: Vec<f32> = e.blocks.iter().flat_map(|b| b.attn_entropy.iter().copied()).collect();
-    all.iter().sum::<f32>() / all.len().max(1) as f32
-}
-
-fn min_entropy(e: &EvalRecord) -> f32 {
-    e.blocks.iter().flat_map(|b| b.attn_entropy.iter().copied()).fold(f32::INFINITY, f32::min)
 }
 
 fn nan_step(h: &History) -> Option<usize> {
@@ -177,7 +164,7 @@ fn nan_step(h: &History) -> Option<usize> {
 fn largest_jump(h: &History) -> (usize, f32) {
     let losses: Vec<f32> = h.steps.iter().map(|s| s.loss).collect();
     (10..losses.len())
-        .map(|i| (h.steps[i].step, losses[i] - median(losses[i - 10..i].to_vec())))
+        .map(|i| (h.steps[i].step, losses[i] - median(losses[i - 10..i].to_vec()).unwrap_or(0.0)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, 0.0))
 }
@@ -214,17 +201,19 @@ fn symptom(id: FaultId, h: &History, f: &History) -> Result<String, String> {
             )
         }
         FaultId::NoWarmup => check(
-            final_loss(f) > final_loss(h) && min_entropy(last_eval(f)) < 0.1 && min_entropy(last_eval(h)) > 0.1,
+            final_loss(f) > final_loss(h)
+                && last_eval(f).min_attention_entropy() < 0.1
+                && last_eval(h).min_attention_entropy() > 0.1,
             format!(
                 "plateau at {:.2} vs healthy {:.2}; a head's attention entropy {:.3} nats (healthy min {:.2})",
                 final_loss(f),
                 final_loss(h),
-                min_entropy(last_eval(f)),
-                min_entropy(last_eval(h))
+                last_eval(f).min_attention_entropy(),
+                last_eval(h).min_attention_entropy()
             ),
         ),
         FaultId::NoGradClip => {
-            let ratio = |r: &History| peak_grad(r) / median(grad_norms(r));
+            let ratio = |r: &History| peak_grad(r) / median(grad_norms(r)).unwrap_or(0.0);
             check(
                 ratio(f) > 10.0 && ratio(f) > 2.0 * ratio(h) && final_loss(f) > final_loss(h),
                 format!(
@@ -311,11 +300,11 @@ fn symptom(id: FaultId, h: &History, f: &History) -> Result<String, String> {
             format!("NaN/Inf at step {:?}; the stable form: {:?}", nan_step(f), nan_step(h)),
         ),
         FaultId::NoAttnScale => check(
-            mean_entropy(last_eval(f)) < mean_entropy(last_eval(h)) - 0.3,
+            last_eval(f).mean_attention_entropy() < last_eval(h).mean_attention_entropy() - 0.3,
             format!(
                 "attention entropy {:.2} nats vs healthy {:.2} (sharper, not uniform); loss {:.2} vs {:.2}",
-                mean_entropy(last_eval(f)),
-                mean_entropy(last_eval(h)),
+                last_eval(f).mean_attention_entropy(),
+                last_eval(h).mean_attention_entropy(),
                 final_loss(f),
                 final_loss(h)
             ),
