@@ -299,22 +299,17 @@ impl RunConfig {
         RunConfig::from_changes(changes)
     }
 
-    /// The changes from the defaults (the preset always, then every setting that differs from the
-    /// preset's, then every fault): what a shareable link carries.
-    pub fn to_changes(&self) -> Vec<OwnedChange> {
+    /// The changes from the defaults as `key=value` pairs (the preset always, then every setting that
+    /// differs from the preset's, then every fault): what a shareable link carries.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
         let base = RunConfig::preset(self.preset);
-        let mut changes: Vec<OwnedChange> = SettingKey::ALL
+        let mut pairs: Vec<(String, String)> = SettingKey::ALL
             .iter()
             .filter(|&&key| key == SettingKey::Config || self.get(key) != base.get(key))
-            .map(|&key| OwnedChange::Setting(key, self.get(key)))
+            .map(|&key| Change::Setting(key, &self.get(key)).pair())
             .collect();
-        changes.extend(self.faults.active().into_iter().map(|(id, v)| OwnedChange::Fault(id, v)));
-        changes
-    }
-
-    /// [`RunConfig::to_changes`] as `key=value` pairs.
-    pub fn to_pairs(&self) -> Vec<(String, String)> {
-        self.to_changes().iter().map(OwnedChange::pair).collect()
+        pairs.extend(self.faults.active().into_iter().map(|(id, v)| Change::Fault(id, v).pair()));
+        pairs
     }
 }
 
@@ -356,14 +351,6 @@ impl<'a> Change<'a> {
         let setting: SettingKey = key.parse().map_err(|_| ConfigError::new(key, format!("unknown setting '{key}'")))?;
         Ok(Change::Setting(setting, value))
     }
-
-    /// Reads `key=value` from one piece of text (`lr=0.01`, `fault=no-causal-mask`).
-    pub fn parse_pair(pair: &'a str) -> Result<Change<'a>, ConfigError> {
-        let (key, value) = pair.split_once('=').ok_or_else(|| {
-            ConfigError::new(pair, format!("'{pair}' is not key=value (e.g. lr=0.01 or fault=no-causal-mask)"))
-        })?;
-        Change::parse(key, value)
-    }
 }
 
 impl Change<'_> {
@@ -381,27 +368,6 @@ impl fmt::Display for Change<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (key, value) = self.pair();
         write!(f, "{key}={value}")
-    }
-}
-
-/// A [`Change`] that owns its value (what a run's settings are written back as).
-#[derive(Clone, Debug, PartialEq)]
-pub enum OwnedChange {
-    Setting(SettingKey, String),
-    Fault(FaultId, Option<f32>),
-}
-
-impl OwnedChange {
-    pub fn as_change(&self) -> Change<'_> {
-        match self {
-            OwnedChange::Setting(key, value) => Change::Setting(*key, value),
-            OwnedChange::Fault(id, v) => Change::Fault(*id, *v),
-        }
-    }
-
-    /// The `(key, value)` pair a link or the command line writes.
-    pub fn pair(&self) -> (String, String) {
-        self.as_change().pair()
     }
 }
 
@@ -441,16 +407,16 @@ mod tests {
 
     #[test]
     fn one_parser_reads_settings_and_faults() {
-        assert_eq!(Change::parse_pair("lr=0.01"), Ok(Change::Setting(SettingKey::Lr, "0.01")));
-        assert_eq!(Change::parse_pair("fault=no-causal-mask"), Ok(Change::Fault(FaultId::NoCausalMask, None)));
-        assert_eq!(Change::parse_pair("fault=lr-too-high=30"), Ok(Change::Fault(FaultId::LrTooHigh, Some(30.0))));
+        assert_eq!(Change::parse("lr", "0.01"), Ok(Change::Setting(SettingKey::Lr, "0.01")));
+        assert_eq!(Change::parse("fault", "no-causal-mask"), Ok(Change::Fault(FaultId::NoCausalMask, None)));
+        assert_eq!(Change::parse("fault", "lr-too-high=30"), Ok(Change::Fault(FaultId::LrTooHigh, Some(30.0))));
         for change in [Change::Setting(SettingKey::TopK, "5"), Change::Fault(FaultId::DeadRelu, Some(-2.0))] {
-            assert_eq!(Change::parse_pair(&change.to_string()), Ok(change));
+            let (key, value) = change.pair();
+            assert_eq!(Change::parse(&key, &value), Ok(change));
         }
         assert!(Change::parse("fault", "no-such-fault").unwrap_err().message.contains("no-such-fault"));
         assert!(Change::parse("fault", "lr-too-high=abc").unwrap_err().message.contains("not a number"));
         assert_eq!(Change::parse("nope", "1").unwrap_err().field, "nope");
-        assert!(Change::parse_pair("lr").unwrap_err().message.contains("key=value"));
     }
 
     #[test]

@@ -148,18 +148,6 @@ spelled_ids! {
     }
 }
 
-impl CauseId {
-    /// The entry that lists this cause.
-    pub fn entry(self) -> &'static GuideEntry {
-        ENTRIES.iter().find(|e| e.causes.iter().any(|c| c.id == self)).expect("every cause belongs to an entry")
-    }
-
-    /// The cause's text.
-    pub fn text(self) -> &'static str {
-        self.entry().causes.iter().find(|c| c.id == self).map(|c| c.text).expect("the entry lists it")
-    }
-}
-
 impl EntryId {
     /// The entry's content.
     pub fn entry(self) -> &'static GuideEntry {
@@ -186,13 +174,6 @@ impl SectionId {
     /// The section's entries, in the guide's order.
     pub fn entries(self) -> impl Iterator<Item = &'static GuideEntry> {
         ENTRIES.iter().filter(move |e| e.section == self)
-    }
-}
-
-impl CheckId {
-    /// The checklist item's content.
-    pub fn item(self) -> &'static ChecklistItem {
-        &CHECKLIST[self.index()]
     }
 }
 
@@ -310,11 +291,6 @@ pub const ENTRIES: &[GuideEntry] = &[
     alignment::DPO_LOSS_NOT_DECREASING,
 ];
 
-/// The entry spelled `id` (a link's `#/guide/<id>`).
-pub fn entry(id: &str) -> Option<&'static GuideEntry> {
-    id.parse::<EntryId>().ok().map(EntryId::entry)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,8 +369,8 @@ mod tests {
     fn every_cause_is_listed_once_in_the_order_of_its_ids() {
         let listed: Vec<CauseId> = ENTRIES.iter().flat_map(|e| e.causes.iter().map(|c| c.id)).collect();
         assert_eq!(listed, CauseId::ALL);
-        assert_eq!(CauseId::MaskMissing.entry().id, EntryId::AttentionLooksAtFutureInCausalModel);
-        assert!(CauseId::GradsNeverReset.text().contains("zero_grad"));
+        let mask = EntryId::AttentionLooksAtFutureInCausalModel.entry();
+        assert!(mask.causes.iter().any(|c| c.id == CauseId::MaskMissing));
     }
 
     #[test]
@@ -440,8 +416,9 @@ mod tests {
 
     #[test]
     fn lookup() {
-        assert_eq!(entry("out-of-memory-oom").map(|e| e.title), Some("Out of memory (OOM)"));
-        assert!(entry("no-such-entry").is_none());
+        let oom: EntryId = "out-of-memory-oom".parse().unwrap();
+        assert_eq!(oom.title(), "Out of memory (OOM)");
+        assert!("no-such-entry".parse::<EntryId>().is_err());
         assert_eq!(SectionId::LearningRateIssues.entries().count(), 3);
         assert_eq!(EntryId::LossBecomesNan.section().title(), "Numerical Issues");
     }

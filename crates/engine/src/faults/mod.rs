@@ -325,11 +325,6 @@ fault_table! {
     },
 }
 
-/// Looks a fault up by its spelling.
-pub fn spec(id: &str) -> Option<&'static FaultSpec> {
-    id.parse::<FaultId>().ok().map(FaultId::spec)
-}
-
 impl Faults {
     /// Turns on fault `id`; `value` is its strength (the default when `None`). A value for a fault
     /// without a strength and an out-of-range strength are errors naming the fault.
