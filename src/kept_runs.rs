@@ -323,8 +323,13 @@ mod tests {
         stopped.config.as_mut().unwrap().faults.set(FaultId::NoCausalMask, None).unwrap();
         stopped.stop = Some(StopPoint { step: 12, tensor: "logits".into() });
         stopped.steps[11].loss = f32::NAN;
-        let finding = Finding { entry: EntryId::LossBecomesNan, score: 1.0, evidence: vec![] };
-        stopped.diagnosis = Some(crate::run_view::Diagnosis { step: 12, vocab_size: 40, findings: vec![finding] });
+        let finding = Finding { entry: EntryId::LossBecomesNan, confidence: 1.0, first_step: None, evidence: vec![] };
+        stopped.diagnosis = Some(crate::run_view::Diagnosis {
+            step: 12,
+            vocab_size: 40,
+            findings: vec![finding],
+            watching: Vec::new(),
+        });
         let r = RunRecord::from_view(2, &stopped, None).unwrap();
         assert!(r.label.contains(FaultId::NoCausalMask.as_str()) && !r.healthy);
         assert_eq!(r.end.describe(), "stopped at step 12: NaN/Inf in logits");

@@ -62,6 +62,8 @@ pub struct Diagnosis {
     pub vocab_size: usize,
     /// Most likely first; empty when the telemetry shows nothing wrong.
     pub findings: Vec<Finding>,
+    /// Entries too weakly supported to name yet, most likely first.
+    pub watching: Vec<Finding>,
 }
 
 /// Where a NaN or Inf stopped the run.
@@ -141,8 +143,8 @@ impl RunView {
                     }
                 }
             }
-            RunEvent::Diagnosis { step, vocab_size, findings } => {
-                self.diagnosis = Some(Diagnosis { step, vocab_size, findings });
+            RunEvent::Diagnosis { step, vocab_size, findings, watching } => {
+                self.diagnosis = Some(Diagnosis { step, vocab_size, findings, watching });
             }
             RunEvent::Sample { step, sample } => {
                 self.generated = Some((step, sample));
@@ -188,6 +190,11 @@ impl RunView {
     /// The detector's findings, most likely first (none before its first reading).
     pub fn findings(&self) -> &[Finding] {
         self.diagnosis.as_ref().map_or(&[], |d| &d.findings)
+    }
+
+    /// What the detector is watching without naming it.
+    pub fn watching(&self) -> &[Finding] {
+        self.diagnosis.as_ref().map_or(&[], |d| &d.watching)
     }
 
     /// The latest evaluation that still has its attention maps.
@@ -326,10 +333,14 @@ mod tests {
         let kept: Vec<usize> = v.evals.iter().filter(|e| !e.attention.probs.is_empty()).map(|e| e.step).collect();
         assert_eq!(kept, [30, 40, 50]);
         assert_eq!(v.latest_attention().map(|e| e.step), Some(50));
-        let finding = Finding { entry: EntryId::LossBecomesNan, score: 1.0, evidence: Vec::new() };
-        v.apply(4, RunEvent::Diagnosis { step: 50, vocab_size: 29, findings: vec![finding.clone()] });
+        let finding =
+            Finding { entry: EntryId::LossBecomesNan, confidence: 1.0, first_step: None, evidence: Vec::new() };
+        v.apply(
+            4,
+            RunEvent::Diagnosis { step: 50, vocab_size: 29, findings: vec![finding.clone()], watching: Vec::new() },
+        );
         assert_eq!(v.findings(), [finding]);
-        v.apply(4, RunEvent::Diagnosis { step: 100, vocab_size: 29, findings: Vec::new() });
+        v.apply(4, RunEvent::Diagnosis { step: 100, vocab_size: 29, findings: Vec::new(), watching: Vec::new() });
         assert!(v.findings().is_empty(), "a later reading replaces the earlier one");
         assert_eq!(v.vocab_size(), Some(40), "the corpus's vocabulary from the run's start");
         let mut faulty = RunConfig::default();

@@ -217,7 +217,7 @@ mod tests {
     use faultline_engine::OptimizerKind;
 
     fn finding(entry: EntryId, evidence: Vec<Evidence>) -> Finding {
-        Finding { entry, score: 0.9, evidence }
+        Finding { entry, confidence: 0.9, first_step: None, evidence }
     }
 
     fn cause(entry: EntryId, evidence: Vec<Evidence>, config: Option<&RunConfig>) -> CauseId {

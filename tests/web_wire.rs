@@ -80,15 +80,18 @@ fn a_real_evaluation_and_a_bench_result_round_trip() {
 fn findings_and_memory_estimates_survive() {
     let finding = Finding {
         entry: EntryId::OutOfMemoryOom,
-        score: 1.0,
+        confidence: 1.0,
+        first_step: None,
         evidence: vec![Evidence::OutOfMemory {
             what: "activations".into(),
             requested_bytes: 1061 << 20,
             budget_bytes: 1024 << 20,
         }],
     };
-    let msg =
-        FromWorker::Run { run: 3, event: RunEvent::Diagnosis { step: 0, vocab_size: 29, findings: vec![finding] } };
+    let msg = FromWorker::Run {
+        run: 3,
+        event: RunEvent::Diagnosis { step: 0, vocab_size: 29, findings: vec![finding], watching: Vec::new() },
+    };
     assert_eq!(through_the_wire(&msg), msg);
     // The worker's own answer: its byte counts are 64-bit integers and travel as BigInts.
     let mut session = Session::new(no_clock);

@@ -1,6 +1,6 @@
 //! The exercises, in order from the first run to the hardest: their content (goal, prediction, setups)
 //! and which check of [`super::checks`] each stage uses. Each breaking setup starts from the fault
-//! table's scenario for its fault (the settings under which `crates/engine/tests/symptoms.rs` shows the
+//! table's scenario for its fault (the settings under which `crates/evaluation/tests/symptoms.rs` shows the
 //! symptom), shortened where the symptom appears sooner.
 
 use super::checks::*;

@@ -14,7 +14,7 @@ pub const PASTED: &str = "pasted text";
 pub const OWN_TEXT_KEY: &str = "faultline.own-text.v1";
 
 /// Below this many characters a text trains but is small: the `tiny-dataset` fault's 2,000 tokens
-/// overfit within its scenario's 800 steps (`crates/engine/tests/symptoms.rs`).
+/// overfit within its scenario's 800 steps (`crates/evaluation/tests/symptoms.rs`).
 pub const SMALL_TEXT_CHARS: usize = 10_000;
 
 /// The own text as stored.

@@ -211,7 +211,7 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
                     view! {
                         <div class="mystery-finding">
                             <a href=entry_href(f.entry)>{title}</a>
-                            {format!(" ({:.0}%)", f.score * 100.0)}
+                            {format!(" ({:.0}%)", f.confidence * 100.0)}
                             <ul>{lines}</ul>
                         </div>
                     }

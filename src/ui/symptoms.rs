@@ -6,6 +6,7 @@ use super::guide_text::{bullets, causes, snippets};
 use crate::form::RunForm;
 use crate::route::entry_href;
 use crate::symptoms::{fixes_for, pointed_cause, shown};
+use faultline_engine::diagnosis::settles;
 use faultline_engine::guide::GuideEntry;
 use leptos::prelude::*;
 
@@ -23,10 +24,36 @@ pub fn SymptomPanel(controller: Controller, form: RwSignal<RunForm>) -> impl Int
             read_at()
         )
     };
+    let watched = move || view.with(|v| v.watching().to_vec());
+    let nothing_named = move || entries.with(Vec::is_empty);
+    let hidden = move || nothing_named() && watched().is_empty();
     view! {
-        <aside id="symptoms" class="panel symptoms" hidden=move || entries.with(Vec::is_empty) aria-labelledby="symptoms-title">
+        <aside id="symptoms" class="panel symptoms" hidden=hidden aria-labelledby="symptoms-title">
             <h2 id="symptoms-title">"What the run shows"</h2>
-            <p class="note">{intro}</p>
+            <Show when=move || !nothing_named()>
+                <p class="note">{intro}</p>
+            </Show>
+            <Show when=nothing_named>
+                <p class="note" id="nothing-conclusive">
+                    {move || format!("Nothing conclusive yet at step {}. The detector is watching:", read_at())}
+                </p>
+                <ul class="watching">
+                    {move || {
+                        watched()
+                            .into_iter()
+                            .map(|f| {
+                                view! {
+                                    <li data-watching=f.entry.as_str()>
+                                        <a href=entry_href(f.entry)>{f.entry.title()}</a>
+                                        {format!(" ({:.0}% confidence, below the 50% it takes to name it). ", f.confidence * 100.0)}
+                                        {settles(f.entry)}
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
             <For
                 each=move || entries.get().into_iter().enumerate()
                 key=|pair| *pair
@@ -45,7 +72,15 @@ fn FindingCard(
 ) -> impl IntoView {
     let view = controller.view;
     let finding = Memo::new(move |_| view.with(|v| v.findings().iter().find(|f| f.entry == entry.id).cloned()));
-    let score = move || finding.with(|f| f.as_ref().map(|f| format!("{:.0}%", f.score * 100.0)).unwrap_or_default());
+    let confidence = move || {
+        finding.with(|f| f.as_ref().map(|f| format!("{:.0}% confidence", f.confidence * 100.0)).unwrap_or_default())
+    };
+    let first_seen = move || {
+        finding.with(|f| match f.as_ref().and_then(|f| f.first_step) {
+            Some(step) => format!("First seen at step {step}."),
+            None => "Seen before the first step.".to_string(),
+        })
+    };
     let evidence = move || {
         finding.with(|f| {
             f.iter().flat_map(|f| f.evidence.iter()).map(|line| view! { <li>{line.to_string()}</li> }).collect_view()
@@ -84,9 +119,14 @@ fn FindingCard(
                 <h3>
                     <a href=entry_href(entry.id)>{entry.title}</a>
                 </h3>
-                <span class="score" title="how strongly the evidence points here">{score}</span>
+                <span class="score" title="on runs the detector was not tuned on, findings this confident were right about this often">
+                    {confidence}
+                </span>
             </header>
             <p class="finding-section">{entry.section.title()}</p>
+            <p class="finding-when">
+                {first_seen} " What would settle it: " {settles(entry.id)}
+            </p>
             <h4>"Measured"</h4>
             <ul class="evidence">{evidence}</ul>
             <Show when=move || fixes.with(|f| !f.is_empty())>

@@ -69,6 +69,11 @@ describe("break it, see it, name it", { timeout: RUN_TIMEOUT + 120_000 }, () => 
       const evidence = await entry.locator(".evidence").textContent();
       assert.match(evidence, /attention on later positions/, `the evidence is a measurement: ${evidence}`);
       assert.ok(await entry.locator('[data-fix="fault-off-no-causal-mask"]').isVisible(), "a fix turns the fault off");
+      const confidence = await entry.locator(".score").textContent();
+      assert.match(confidence, /^\d+% confidence$/, `the finding's confidence: ${confidence}`);
+      const when = await entry.locator(".finding-when").textContent();
+      const first = when.match(/First seen at step (\d+)\. What would settle it: \S/);
+      assert.ok(first && Number(first[1]) <= step, `when it first showed, and what would settle it: ${when}`);
       assert.ok(await page.locator("#attention-map").isVisible(), "the attention map is drawn");
       await page.locator("#attention-hover").filter({ hasText: /on later positions/ }).waitFor({ timeout: 10_000 });
 

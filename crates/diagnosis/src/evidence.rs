@@ -4,6 +4,7 @@
 //! mystery reveal shows), so no reader depends on the wording; `Display` writes the sentence a
 //! learner reads.
 
+use crate::{AFTER_SPIKE, LASTING};
 use faultline_guide::CauseId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -52,10 +53,27 @@ pub enum Evidence {
     SmallUpdates { median: f32, drop: f32, step: usize },
     /// A gradient norm above the guide's line of 100.
     GradNormAboveGuide { peak: f32, step: usize, median: f32 },
-    /// A gradient norm far above the run's own median.
-    GradNormSpike { peak: f32, step: usize, median: f32 },
-    /// The gradient norm's median, fifth by fifth of the run, rising every time.
-    GradientsPileUp { medians: Vec<f32> },
+    /// A gradient norm far above its recent median, after which the loss rose.
+    GradNormSpike {
+        peak: f32,
+        step: usize,
+        /// The median over the window before the spike.
+        median: f32,
+        /// The median loss of the steps after the spike less that of the steps before (older
+        /// stored runs have none).
+        #[serde(default)]
+        loss_rise: f32,
+        /// The same for the steps after those: whether the rise lasted.
+        #[serde(default)]
+        lasting: f32,
+    },
+    /// The gradient norm's median, fifth by fifth of the run, and its median change per step over
+    /// the second half: growing, and as smooth as a running sum.
+    GradientsPileUp {
+        medians: Vec<f32>,
+        #[serde(default)]
+        change: f32,
+    },
     /// A record gradient spike just before the loss jumped.
     SpikeThrewLoss { norm: f32, step: usize, ratio: f32, before: f32, after: f32 },
     /// The loss jumped after having come down, with no spike to blame.
@@ -73,6 +91,41 @@ pub enum Evidence {
 }
 
 impl Evidence {
+    /// The rule that measured it, as its serde tag spells it (`grad-norm-spike`).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Evidence::NonFinite { .. } => "non-finite",
+            Evidence::ExplodedBeforeNan { .. } => "exploded-before-nan",
+            Evidence::GradNormBeforeNan { .. } => "grad-norm-before-nan",
+            Evidence::OutOfMemory { .. } => "out-of-memory",
+            Evidence::CausalLeak { .. } => "causal-leak",
+            Evidence::UnkTokens { .. } => "unk-tokens",
+            Evidence::Roundtrip { .. } => "roundtrip",
+            Evidence::RepeatedNgrams { .. } => "repeated-ngrams",
+            Evidence::DecodingDiscardsEntropy { .. } => "decoding-discards-entropy",
+            Evidence::SampleUnlikely { .. } => "sample-unlikely",
+            Evidence::UnseenBigrams { .. } => "unseen-bigrams",
+            Evidence::UnscaledLogits { .. } => "unscaled-logits",
+            Evidence::SharperAttention { .. } => "sharper-attention",
+            Evidence::Plateau { .. } => "plateau",
+            Evidence::DeadUnits { .. } => "dead-units",
+            Evidence::SilentWeights { .. } => "silent-weights",
+            Evidence::LayerGradients { .. } => "layer-gradients",
+            Evidence::ValidationRising { .. } => "validation-rising",
+            Evidence::SmallUpdates { .. } => "small-updates",
+            Evidence::GradNormAboveGuide { .. } => "grad-norm-above-guide",
+            Evidence::GradNormSpike { .. } => "grad-norm-spike",
+            Evidence::GradientsPileUp { .. } => "gradients-pile-up",
+            Evidence::SpikeThrewLoss { .. } => "spike-threw-loss",
+            Evidence::LossJumped { .. } => "loss-jumped",
+            Evidence::FirstLossAboveLnV { .. } => "first-loss-above-ln-v",
+            Evidence::LossAboveLnV { .. } => "loss-above-ln-v",
+            Evidence::Oscillation { .. } => "oscillation",
+            Evidence::EarlySpike { .. } => "early-spike",
+            Evidence::SlowSteps { .. } => "slow-steps",
+        }
+    }
+
     /// The guide cause this measurement points to by itself, where it singles one out. Causes that
     /// also need the run's settings (is clipping off?) are the symptom panel's to decide.
     pub fn cause(&self) -> Option<CauseId> {
@@ -211,18 +264,21 @@ impl fmt::Display for Evidence {
                 "gradient norm {peak:.3e} at step {step}, {:.0}× the run's median {median:.2e} (the guide: > 100 is exploding)",
                 peak / median.max(1e-12)
             ),
-            Evidence::GradNormSpike { peak, step, median } => write!(
+            Evidence::GradNormSpike { peak, step, median, loss_rise, lasting } => write!(
                 f,
-                "gradient norm spiked to {peak:.2e} at step {step}, {:.0}× the run's median {median:.2e}",
+                "gradient norm spiked to {peak:.2e} at step {step}, {:.0}× its median over the steps before ({median:.2e}); \
+                 the loss rose {loss_rise:.2} nats over the next {AFTER_SPIKE} steps and was still {lasting:.2} up over the \
+                 {LASTING} after (a healthy run's keeps falling)",
                 peak / median
             ),
-            Evidence::GradientsPileUp { medians } => {
+            Evidence::GradientsPileUp { medians, change } => {
                 let shown: Vec<String> = medians.iter().map(|m| format!("{m:.2}")).collect();
                 write!(
                     f,
-                    "the gradient norm grows steadily, fifth by fifth of the run: {} — gradients pile up instead of being \
-                     cleared",
-                    shown.join(" → ")
+                    "the gradient norm grows fifth by fifth of the run ({}) and changes by only {:.1}% a step, as smoothly \
+                     as a running sum (a fresh batch's gradient moves it 15–45%): gradients pile up instead of being cleared",
+                    shown.join(" → "),
+                    change * 100.0
                 )
             }
             Evidence::SpikeThrewLoss { norm, step, ratio, before, after } => write!(
@@ -271,6 +327,9 @@ mod tests {
         assert_eq!(e.cause(), Some(CauseId::DivideByZero));
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["rule"], "non-finite");
+        assert_eq!(json["rule"], e.rule());
+        let spike = Evidence::GradNormSpike { peak: 3.0, step: 9, median: 0.2, loss_rise: 0.7, lasting: 0.3 };
+        assert_eq!(serde_json::to_value(&spike).unwrap()["rule"], spike.rule());
         assert_eq!(serde_json::from_value::<Evidence>(json).unwrap(), e);
     }
 

@@ -20,7 +20,7 @@ mod vocab;
 use super::compute::{on_trainer, Chooser, Origin, RunTrainer};
 use crate::protocol::{Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, ToWorker};
 use faultline_engine::bench::run_training_bench;
-use faultline_engine::diagnosis::diagnose;
+use faultline_engine::diagnosis::{diagnose, watching};
 use faultline_engine::lr_range::RangeTest;
 use faultline_engine::memory;
 use faultline_engine::telemetry::History;
@@ -104,10 +104,10 @@ impl Session {
                             // The detector reads the failed allocation like any other telemetry.
                             let vocab_size = self.vocab.size(&config).unwrap_or(0);
                             let history = History { vocab_size, stopped: Some(e), ..History::default() };
-                            let findings = diagnose(&history);
+                            let (findings, watching) = (diagnose(&history), watching(&history));
                             out.push(FromWorker::Run {
                                 run,
-                                event: RunEvent::Diagnosis { step: 0, vocab_size, findings },
+                                event: RunEvent::Diagnosis { step: 0, vocab_size, findings, watching },
                             });
                         }
                     }

@@ -183,7 +183,7 @@ fn every_evaluation_is_followed_by_the_detectors_reading() {
         all.windows(2).filter(|w| matches!(w[0], RunEvent::Eval(_))).map(|w| &w[1]).collect();
     assert_eq!(after_evals.len(), 2);
     for (event, expected_step) in after_evals.into_iter().zip([5, 10]) {
-        let RunEvent::Diagnosis { step, vocab_size, findings } = event else { panic!("{event:?}") };
+        let RunEvent::Diagnosis { step, vocab_size, findings, .. } = event else { panic!("{event:?}") };
         assert_eq!((*step, *vocab_size > 0), (expected_step, true));
         assert_eq!(findings[0].entry, EntryId::AttentionLooksAtFutureInCausalModel, "{findings:?}");
     }
@@ -196,7 +196,8 @@ fn running_out_of_memory_at_the_start_is_diagnosed() {
     huge.faults.set(FaultId::BatchTooLarge, Some(4096.0)).unwrap();
     let out =
         events(s.handle(ToWorker::Start { run: 6, config: Box::new(huge), paused: false, compute: Compute::Cpu }), 6);
-    let [RunEvent::Failed { message }, RunEvent::Diagnosis { step: 0, vocab_size, findings }] = out.as_slice() else {
+    let [RunEvent::Failed { message }, RunEvent::Diagnosis { step: 0, vocab_size, findings, .. }] = out.as_slice()
+    else {
         panic!("{out:?}")
     };
     assert!(message.contains("out of memory"), "{message}");
