@@ -36,12 +36,22 @@ pub fn run(project: &Project) -> Result {
         command.args(args);
         command
     };
-    // The engine's tests train ~140 real runs (the symptom tests): a release build runs them in half
-    // the time of the dev profile, and loses no checks, since the engine's dev profile already has
-    // debug assertions and overflow checks off (Cargo.toml). The confusion matrix over three seeds
-    // trains ~170 more runs: CI checks its first seed, whose runs the symptom test shares;
-    // `cargo test --release -p faultline-engine --test symptoms` without the variable runs all three.
-    let mut engine_tests = cargo(&["test", "--release", "-p", "faultline-engine", "--features", "threads"]);
+    // The engine's tests and the detector's evaluation train real runs (the symptom tests, ~140 runs;
+    // the held-out sample): a release build runs them in half the time of the dev profile, and loses
+    // no checks, since the engine's dev profile already has debug assertions and overflow checks off
+    // (Cargo.toml). The confusion matrix over three seeds trains ~170 more runs: CI checks its first
+    // seed, whose runs the symptom test shares; `cargo test --release -p faultline-evaluation --test
+    // symptoms` without the variable runs all three.
+    let mut engine_tests = cargo(&[
+        "test",
+        "--release",
+        "-p",
+        "faultline-engine",
+        "-p",
+        "faultline-evaluation",
+        "--features",
+        "faultline-engine/threads",
+    ]);
     engine_tests.env("FAULTLINE_MATRIX_SEEDS", "1");
     let mut stages = vec![
         Stage::command("formatting", cargo(&["fmt", "--all", "--check"])),
@@ -51,10 +61,10 @@ pub fn run(project: &Project) -> Result {
             cargo(&["clippy", "-p", "faultline-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]),
         ),
         Stage::command(
-            "native tests: the app, the GPU backend, the command line, xtask",
-            cargo(&["test", "--workspace", "--exclude", "faultline-engine"]),
+            "native tests: the app, the guide, telemetry and detector crates, the GPU backend, the command line, xtask",
+            cargo(&["test", "--workspace", "--exclude", "faultline-engine", "--exclude", "faultline-evaluation"]),
         ),
-        Stage::command("native tests: the engine, release build", engine_tests),
+        Stage::command("native tests: the engine and the detector against real runs, release build", engine_tests),
         Stage::command(
             "native tests: a steady training step allocates nothing (the browser's matrix kernel, 1 and 2 threads)",
             cargo(&[

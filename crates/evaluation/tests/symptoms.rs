@@ -9,10 +9,10 @@
 //!
 //! Runs are shared between the tests through a cache, so each (settings, seed, corpus) trains once.
 //! `FAULTLINE_MATRIX_FAULTS` (comma-separated ids) narrows the faults while developing the detector:
-//! `FAULTLINE_MATRIX_FAULTS=no-warmup cargo test --release -p faultline-engine --test symptoms -- --nocapture`.
+//! `FAULTLINE_MATRIX_FAULTS=no-warmup cargo test --release -p faultline-evaluation --test symptoms -- --nocapture`.
 
 use faultline_engine::config::{CorpusSource, RunConfig};
-use faultline_engine::diagnosis::{diagnose, Finding};
+use faultline_engine::diagnosis::diagnose;
 use faultline_engine::error::EngineError;
 use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
 use faultline_engine::guide::EntryId;
@@ -20,24 +20,13 @@ use faultline_engine::settings::Change;
 use faultline_engine::telemetry::measure::median;
 use faultline_engine::telemetry::{EvalRecord, History};
 use faultline_engine::trainer::{native_clock, Trainer};
+use faultline_evaluation::{par_map, Outcome};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Steps of a run unless the scenario says otherwise.
 const STEPS: &str = "200";
 const CORPORA: [&str; 2] = ["toy-english", "arithmetic"];
-
-/// One finished run: its telemetry and what the detector made of it.
-struct Outcome {
-    history: History,
-    findings: Vec<Finding>,
-}
-
-impl Outcome {
-    fn first(&self) -> &'static str {
-        self.findings.first().map_or("(none)", |f| f.entry.as_str())
-    }
-}
 
 /// Settings as `key=value` pairs, a seed and a corpus: what identifies a run.
 type Key = (Vec<(String, String)>, u64, String);
@@ -48,23 +37,7 @@ fn train(key: &Key) -> Outcome {
     let mut all: Vec<(&str, &str)> = vec![("steps", STEPS), ("eval-every", "50"), ("seed", &seed), ("corpus", corpus)];
     all.extend(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let cfg = RunConfig::from_pairs(all.iter().copied()).expect("scenario parses");
-    let history = match Trainer::cpu(cfg, native_clock) {
-        Ok(mut t) => {
-            while !t.is_done() {
-                if t.step().is_err() {
-                    break;
-                }
-                if t.should_evaluate() {
-                    t.evaluate();
-                }
-            }
-            if t.history().evals.is_empty() && t.steps_done() > 0 {
-                t.evaluate();
-            }
-            t.history().clone()
-        }
-        Err(e) => History { stopped: Some(e), ..History::default() },
-    };
+    let history = faultline_evaluation::train(cfg);
     let findings = diagnose(&history);
     Outcome { history, findings }
 }
@@ -83,20 +56,9 @@ fn runs(keys: &[Key]) -> Vec<Arc<Outcome>> {
         let mut map = cache().lock().unwrap();
         keys.iter().map(|k| map.entry(k.clone()).or_default().clone()).collect()
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = Mutex::new(0usize);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().unwrap();
-                    *n += 1;
-                    *n - 1
-                };
-                let Some(slot) = slots.get(i) else { break };
-                slot.get_or_init(|| Arc::new(train(&keys[i])));
-            });
-        }
+    let work: Vec<(&Slot, &Key)> = slots.iter().zip(keys).collect();
+    par_map(&work, |(slot, key)| {
+        slot.get_or_init(|| Arc::new(train(key)));
     });
     slots.iter().map(|s| s.get().expect("every run finished").clone()).collect()
 }

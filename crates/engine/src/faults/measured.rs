@@ -1,6 +1,6 @@
 //! Where Faultline's own measurements disagree with the guide's one-line story, or add the condition
 //! under which it holds. Each note says what the guide claims, what the engine measured, and the
-//! command that reproduces it. `crates/engine/tests/symptoms.rs` checks each fault's side of these
+//! command that reproduces it. `crates/evaluation/tests/symptoms.rs` checks each fault's side of these
 //! notes against the healthy run of the same seed on every CI run.
 
 use super::FaultId;
