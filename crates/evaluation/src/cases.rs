@@ -420,6 +420,25 @@ pub fn pairs_of_faults(split: Split) -> Vec<Case> {
     cases
 }
 
+/// Every `every`-th case, starting at `from`.
+fn every(cases: Vec<Case>, from: usize, every: usize) -> Vec<Case> {
+    cases.into_iter().skip(from).step_by(every).collect()
+}
+
+/// The sample CI runs (`tests/held_out.rs`): the trainer's defaults once on every corpus (each with
+/// another seed), every fourth healthy variation, every fifth faulty run and every third pair,
+/// chosen by position.
+pub fn sample(split: Split) -> Vec<Case> {
+    let seeds = split.seeds().len();
+    let (defaults, variations): (Vec<Case>, Vec<Case>) = healthy(split).into_iter().partition(|c| c.changes.is_empty());
+    let mut chosen: Vec<Case> =
+        defaults.into_iter().enumerate().filter(|(i, _)| i % seeds == i / seeds).map(|(_, c)| c).collect();
+    chosen.extend(every(variations, 1, 4));
+    chosen.extend(every(faulty(split), 2, 5));
+    chosen.extend(every(pairs_of_faults(split), 0, 3));
+    chosen
+}
+
 /// Every case of the split: healthy, single faults, pairs.
 pub fn all(split: Split) -> Vec<Case> {
     let mut cases = healthy(split);

@@ -1,6 +1,7 @@
 //! `cargo run --release -p faultline-evaluation -- [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair]
-//! [--only TEXT] [--keep DIR]`: trains a sweep on every core, prints each run's result as it is scored, then the
-//! report (Markdown, as BENCHMARKS.md quotes it) and how each rule fared. With `--keep DIR`, each run's
+//! [--only TEXT] [--sample] [--keep DIR]`: trains a sweep on every core, prints each run's result as it is scored, then the
+//! report (Markdown, as BENCHMARKS.md quotes it) and how each rule fared. `--sample` takes the sample
+//! CI runs instead of the whole split. With `--keep DIR`, each run's
 //! telemetry is kept in DIR and a later sweep diagnoses it again without training.
 
 use faultline_evaluation::report::Report;
@@ -10,15 +11,20 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str =
-    "usage: faultline-evaluation [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair] [--only TEXT] [--keep DIR]";
+    "usage: faultline-evaluation [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair] [--only TEXT] [--sample] [--keep DIR]";
 
 fn main() -> ExitCode {
     let mut split = Split::HeldOut;
     let mut kind: Option<Kind> = None;
     let mut only: Option<String> = None;
     let mut keep: Option<PathBuf> = None;
+    let mut sample = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--sample" {
+            sample = true;
+            continue;
+        }
         let value = args.next();
         match (flag.as_str(), value.as_deref()) {
             ("--split", Some(v)) if Split::parse(v).is_some() => split = Split::parse(v).expect("checked"),
@@ -33,7 +39,8 @@ fn main() -> ExitCode {
             }
         }
     }
-    let chosen: Vec<_> = cases::all(split)
+    let pool = if sample { cases::sample(split) } else { cases::all(split) };
+    let chosen: Vec<_> = pool
         .into_iter()
         .filter(|c| kind.is_none_or(|k| c.kind == k))
         .filter(|c| only.as_ref().is_none_or(|o| c.label().contains(o.as_str())))

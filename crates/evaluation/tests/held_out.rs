@@ -1,27 +1,22 @@
-//! The detector on a sample of the held-out sweep ([`Split::HeldOut`]: seeds, the user text, lengths,
+//! The detector on a sample of the held-out sweep ([`Split::HeldOut`]: seeds, a user text, lengths,
 //! strengths and pairs that no threshold or confidence was tuned on). The whole sweep is a benchmark,
 //! `cargo run --release -p faultline-evaluation -- --split held-out` (BENCHMARKS.md); CI runs this
-//! sample of it: the trainer's defaults on every corpus, a quarter of the healthy variations, a fifth
-//! of the faulty runs and a third of the pairs, chosen by position so that every kind of case is in it.
+//! sample of it ([`cases::sample`], also `-- --split held-out --sample`): the trainer's defaults on
+//! every corpus, a quarter of the healthy variations, a fifth of the faulty runs and a third of the
+//! pairs.
 
 use faultline_evaluation::report::Report;
 use faultline_evaluation::{cases, par_map, run, Case, Kind, Split};
 
-/// Every `every`-th case, starting at `from`.
-fn every(cases: Vec<Case>, from: usize, every: usize) -> Vec<Case> {
-    cases.into_iter().skip(from).step_by(every).collect()
+fn of_kind(kind: Kind) -> Vec<Case> {
+    cases::sample(Split::HeldOut).into_iter().filter(|c| c.kind == kind).collect()
 }
 
 #[test]
 fn held_out_healthy_runs_get_no_diagnosis_including_the_trainers_defaults_on_every_corpus() {
-    let healthy = cases::healthy(Split::HeldOut);
-    let seeds = Split::HeldOut.seeds().len();
-    let (defaults, variations): (Vec<Case>, Vec<Case>) = healthy.into_iter().partition(|c| c.changes.is_empty());
-    // One seed of the defaults per corpus (a different one each), then every fourth variation.
-    let mut chosen: Vec<Case> =
-        defaults.into_iter().enumerate().filter(|(i, _)| i % seeds == i / seeds).map(|(_, c)| c).collect();
-    assert_eq!(chosen.len(), Split::HeldOut.corpora().len(), "the defaults on every corpus");
-    chosen.extend(every(variations, 1, 4));
+    let chosen = of_kind(Kind::Healthy);
+    let defaults = chosen.iter().filter(|c| c.changes.is_empty()).count();
+    assert_eq!(defaults, Split::HeldOut.corpora().len(), "the defaults on every corpus");
     let outcomes = par_map(&chosen, run);
     let report = Report::new(&chosen, &outcomes);
     let noisy: Vec<String> = report
@@ -34,8 +29,8 @@ fn held_out_healthy_runs_get_no_diagnosis_including_the_trainers_defaults_on_eve
 
 #[test]
 fn held_out_faulty_runs_get_their_entry_first_and_pairs_both_entries() {
-    let mut chosen = every(cases::faulty(Split::HeldOut), 2, 5);
-    chosen.extend(every(cases::pairs_of_faults(Split::HeldOut), 0, 3));
+    let mut chosen = of_kind(Kind::Fault);
+    chosen.extend(of_kind(Kind::Pair));
     let outcomes = par_map(&chosen, run);
     let report = Report::new(&chosen, &outcomes);
     for s in report.misses() {
