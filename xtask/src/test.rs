@@ -61,7 +61,7 @@ pub fn run(project: &Project) -> Result {
             cargo(&["clippy", "-p", "faultline-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]),
         ),
         Stage::command(
-            "native tests: the app, the guide, telemetry and detector crates, the GPU backend, the command line, xtask",
+            "native tests: the app, the guide, telemetry, detector and log-reader crates, the GPU backend, the command line, xtask",
             cargo(&["test", "--workspace", "--exclude", "faultline-engine", "--exclude", "faultline-evaluation"]),
         ),
         Stage::command("native tests: the engine and the detector against real runs, release build", engine_tests),

@@ -1,4 +1,4 @@
-//! `faultline`: the native command line (train, lr-find, faults, corpora, guide, bench). It trains on
+//! `faultline`: the native command line (train, lr-find, diagnose, faults, corpora, guide, bench). It trains on
 //! the CPU backend; `bench --webgpu` also measures the GPU backend (Vulkan) beside it.
 //!
 //! Bad arguments print one line naming the argument and exit with code 2. A run that fails (out of
@@ -6,12 +6,14 @@
 
 mod args;
 mod bench;
+mod diagnose;
 mod lr_find;
 mod tables;
 mod train;
 
 use args::{on_threads, ArgError, Failure};
 use bench::bench;
+use diagnose::diagnose;
 use lr_find::lr_find;
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
@@ -28,6 +30,10 @@ const USAGE: &str = "usage:
                   (continues a checkpoint with its own settings and faults)
   faultline lr-find [--config tiny|small] [--seed S] [--fault ID[=VALUE]]... [--json]
                   [--start-lr X] [--end-lr X] [--num-lrs N] [--SETTING VALUE]...
+  faultline diagnose FILE... [--format auto|hf|tb-csv|tb-events|wandb-csv|nanogpt|trl|jsonl]
+                  [--vocab-size V] [--json]
+                  (a training log another program wrote: the guide entries it shows, and what
+                   it would need to log to tell the others)
   faultline settings [--json]
   faultline faults  [--json]
   faultline corpora [--json]
@@ -59,9 +65,10 @@ fn main() -> ExitCode {
         "guide" => guide_cmd(rest),
         "settings" => settings_cmd(rest),
         "bench" => bench(rest),
+        "diagnose" => diagnose(rest),
         "-h" | "--help" | "help" => out!("{USAGE}"),
         other => Err(Failure::Arg(ArgError(format!(
-            "unknown command '{other}' (expected train, lr-find, faults, corpora, guide or bench)"
+            "unknown command '{other}' (expected train, lr-find, diagnose, faults, corpora, guide or bench)"
         )))),
     };
     match result {

@@ -231,3 +231,59 @@ fn a_sweep_refused_for_memory_still_reports() {
     assert_eq!(refused["diagnosis"], serde_json::json!([guide_entry_of("batch-too-large")]), "{refused}");
     assert!(refused["points"].as_array().is_some_and(|p| p.is_empty()) && refused["end"].is_null(), "{refused}");
 }
+
+/// A JSONL log as a PyTorch loop writes it: the loss falling from ln 65 with batch noise, the
+/// gradient norm near 1; from `nan_at` on, `NaN` as Python's `json.dumps` spells it.
+fn jsonl_log(steps: u64, nan_at: Option<u64>) -> String {
+    (1..=steps)
+        .map(|step| {
+            let noise = ((step * 7919) % 13) as f32 / 13.0 - 0.5;
+            let loss = 1.2 + 3.0 * (-(step as f32) / 60.0).exp() + 0.05 * noise;
+            let norm = 1.0 + 0.2 * noise;
+            match nan_at {
+                Some(n) if step >= n => format!("{{\"step\": {step}, \"loss\": NaN, \"grad_norm\": NaN}}\n"),
+                _ => format!("{{\"step\": {step}, \"loss\": {loss}, \"grad_norm\": {norm}, \"lr\": 0.001}}\n"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn diagnose_reads_a_log_names_its_entry_and_says_what_it_cannot_tell() {
+    let healthy = temp("healthy.jsonl");
+    std::fs::write(&healthy, jsonl_log(400, None)).unwrap();
+    let out = faultline(&["diagnose", healthy.to_str().unwrap(), "--vocab-size", "65", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "diagnosis");
+    assert_eq!(last["format"], "jsonl");
+    assert_eq!(last["steps"], 400);
+    assert_eq!(last["diagnosis"], serde_json::json!([]), "{last}");
+    let missing = last["missing"].as_array().unwrap();
+    assert!(missing.iter().any(|m| m["entry"] == "vanishing-gradients" && m["signal"] == "layer-grad-norms"), "{last}");
+    assert!(!missing.iter().any(|m| m["signal"] == "grad-norm"), "the log has the gradient norm: {last}");
+
+    let broken = temp("nan.jsonl");
+    std::fs::write(&broken, jsonl_log(400, Some(250))).unwrap();
+    let out = faultline(&["diagnose", broken.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("loss-becomes-nan") && text.contains("the logged loss is NaN/Inf from step 250 on"),
+        "{text}"
+    );
+    assert!(text.contains("ln V ≈"), "without --vocab-size, ln V comes from the first loss: {text}");
+
+    let cut = temp("cut.json");
+    std::fs::write(&cut, "{\"log_history\": [{\"step\": 1, \"loss\": 2.5}, {\"step\": 2, \"lo").unwrap();
+    let out = faultline(&["diagnose", cut.to_str().unwrap(), "--format", "hf"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(cut.to_str().unwrap()), "the message names the file: {stderr}");
+    let unknown = faultline(&["diagnose", cut.to_str().unwrap(), "--format", "csv"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--format: 'csv' is not auto or one of hf"));
+    for f in [healthy, broken, cut] {
+        std::fs::remove_file(f).unwrap();
+    }
+}

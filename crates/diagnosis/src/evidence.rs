@@ -15,6 +15,8 @@ use std::fmt;
 pub enum Evidence {
     /// The run stopped on a non-finite value: the first tensor that held one.
     NonFinite { tensor: String, step: usize },
+    /// A log's value turned non-finite: which signal, and at which step.
+    LoggedNonFinite { signal: String, step: usize },
     /// The gradient norm before a NaN passed the guide's "exploding" line (read as exploding).
     ExplodedBeforeNan { peak: f32 },
     /// The gradient norm before a NaN passed the guide's healthy range (read as the NaN's cause).
@@ -46,7 +48,14 @@ pub enum Evidence {
     /// Weight matrices whose gradient is exactly zero.
     SilentWeights { silent: Vec<String>, weights: usize },
     /// Block 0's gradient norm against the last block's.
-    LayerGradients { first: f32, last: f32, loss: f32 },
+    LayerGradients {
+        first: f32,
+        last: f32,
+        loss: f32,
+        /// The first and last layer's names, where a log named them (the engine's are its blocks).
+        #[serde(default)]
+        layers: Option<(String, String)>,
+    },
     /// Validation loss climbing from its minimum while the training loss falls.
     ValidationRising { best_val: f32, best_step: usize, val: f32, step: usize, train: f32 },
     /// Updates tiny relative to the weights, and the loss barely moved.
@@ -95,6 +104,7 @@ impl Evidence {
     pub fn rule(&self) -> &'static str {
         match self {
             Evidence::NonFinite { .. } => "non-finite",
+            Evidence::LoggedNonFinite { .. } => "logged-non-finite",
             Evidence::ExplodedBeforeNan { .. } => "exploded-before-nan",
             Evidence::GradNormBeforeNan { .. } => "grad-norm-before-nan",
             Evidence::OutOfMemory { .. } => "out-of-memory",
@@ -170,6 +180,7 @@ impl fmt::Display for Evidence {
             Evidence::NonFinite { tensor, step } => {
                 write!(f, "NaN/Inf first appeared in {tensor} at step {step}; the run stopped")
             }
+            Evidence::LoggedNonFinite { signal, step } => write!(f, "the logged {signal} is NaN/Inf from step {step} on"),
             Evidence::ExplodedBeforeNan { peak } => {
                 write!(f, "the gradient norm reached {peak:.3e} before the NaN (the guide: > 100 is exploding)")
             }
@@ -244,11 +255,17 @@ impl fmt::Display for Evidence {
                 silent.len(),
                 silent.join(", ")
             ),
-            Evidence::LayerGradients { first, last, loss } => write!(
-                f,
-                "block 0's gradient norm is {first:.1e}, {:.0}× smaller than the last block's ({last:.1e}); the loss is {loss:.2}",
-                last / first
-            ),
+            Evidence::LayerGradients { first, last, loss, layers } => {
+                let (a, b) = match layers {
+                    Some((a, b)) => (format!("layer {a}'s"), format!("layer {b}'s")),
+                    None => ("block 0's".to_string(), "the last block's".to_string()),
+                };
+                write!(
+                    f,
+                    "{a} gradient norm is {first:.1e}, {:.0}× smaller than {b} ({last:.1e}); the loss is {loss:.2}",
+                    last / first
+                )
+            }
             Evidence::ValidationRising { best_val, best_step, val, step, train } => write!(
                 f,
                 "validation loss rose from {best_val:.2} (step {best_step}) to {val:.2} (step {step}) while training loss \

@@ -9,13 +9,15 @@
 
 use faultline_guide::EntryId;
 use faultline_telemetry::error::EngineError;
-use faultline_telemetry::{measure, EvalRecord, History, StepRecord, TensorKind};
+use faultline_telemetry::{measure, EvalRecord, History, PhaseTimes, TensorKind};
 use serde::{Deserialize, Serialize};
 
 mod evidence;
+mod log;
 mod settle;
 
 pub use evidence::Evidence;
+pub use log::{diagnose_log, needs, LogReport, Missing, Needed, Vocab, MIN_RECORDS};
 pub use settle::settles;
 
 /// A guide entry the evidence points to.
@@ -49,23 +51,37 @@ pub const REPORT_THRESHOLD: f32 = 0.5;
 /// Ranks the guide entries the telemetry points to, most likely first, each with the step it first
 /// showed; empty for a healthy run, and when the evidence is too weak to name anything.
 pub fn diagnose(h: &History) -> Vec<Finding> {
-    let whole = View::of(h);
-    let mut findings = assess(&whole);
+    let run = Run::of(h);
+    let ends: Vec<usize> = h.evals.iter().map(|e| e.step).collect();
+    dated(&run, &ends)
+}
+
+/// Entries the detector is watching but cannot name yet: findings below [`REPORT_THRESHOLD`], most
+/// likely first. With no report, these are what "nothing conclusive yet" is waiting on.
+pub fn watching(h: &History) -> Vec<Finding> {
+    let run = Run::of(h);
+    let mut weak = assess(&run.view(run.steps.len(), h.evals.len()));
+    weak.retain(|f| f.confidence < REPORT_THRESHOLD);
+    weak
+}
+
+/// The findings `run` reports, each dated by replaying the run up to each step of `ends` in turn:
+/// the first at which the detector, reading that much, reported it.
+fn dated(run: &Run, ends: &[usize]) -> Vec<Finding> {
+    let mut findings = assess(&run.view(run.steps.len(), run.evals.len()));
     findings.retain(|f| f.confidence >= REPORT_THRESHOLD);
     if findings.is_empty() {
         return findings;
     }
-    // Replay the run evaluation by evaluation: where each entry was first reported.
     let mut pending: Vec<usize> = (0..findings.len()).collect();
-    for (i, e) in h.evals.iter().enumerate() {
-        let steps = h.steps.partition_point(|s| s.step <= e.step);
-        let stopped = if steps == h.steps.len() { h.stopped.as_ref() } else { None };
-        let prefix = View { vocab_size: h.vocab_size, steps: &h.steps[..steps], evals: &h.evals[..=i], stopped };
-        let seen = assess(&prefix);
+    for &end in ends {
+        let steps = run.steps.partition_point(|s| s.step <= end);
+        let evals = run.evals.partition_point(|e| e.step <= end);
+        let seen = assess(&run.view(steps, evals));
         pending.retain(|&k| {
             let found = seen.iter().any(|f| f.entry == findings[k].entry && f.confidence >= REPORT_THRESHOLD);
             if found {
-                findings[k].first_step = Some(e.step);
+                findings[k].first_step = Some(end);
             }
             !found
         });
@@ -73,35 +89,135 @@ pub fn diagnose(h: &History) -> Vec<Finding> {
             break;
         }
     }
-    let end = h.steps.last().map(|s| s.step);
+    let last = run.steps.last().map(|s| s.step);
+    let nan = match run.stop {
+        Some(Stop::Engine(EngineError::NonFinite { step, .. })) => Some(*step),
+        Some(Stop::Logged { step, .. }) => Some(step),
+        _ => None,
+    };
     for k in pending {
-        findings[k].first_step = match (&h.stopped, end) {
-            (Some(EngineError::NonFinite { step, .. }), _) => Some(*step),
-            (_, end) => end,
-        };
+        findings[k].first_step = nan.or(last);
+    }
+    // A NaN is seen at the step it appeared, not at the last record before it.
+    for f in &mut findings {
+        if f.has(|e| matches!(e, Evidence::NonFinite { .. } | Evidence::LoggedNonFinite { .. })) {
+            f.first_step = nan;
+        }
     }
     findings
 }
 
-/// Entries the detector is watching but cannot name yet: findings below [`REPORT_THRESHOLD`], most
-/// likely first. With no report, these are what "nothing conclusive yet" is waiting on.
-pub fn watching(h: &History) -> Vec<Finding> {
-    let mut weak = assess(&View::of(h));
-    weak.retain(|f| f.confidence < REPORT_THRESHOLD);
-    weak
+/// One optimiser step as the rules read it.
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    step: usize,
+    loss: f32,
+    /// The global gradient norm, where the telemetry has it.
+    grad_norm: Option<f32>,
+    /// Where the step's time went, where the telemetry has it.
+    times: Option<PhaseTimes>,
+}
+
+/// A validation measurement: the training loss beside it, and the validation loss where there is one.
+#[derive(Clone, Copy, Debug)]
+struct Check {
+    step: usize,
+    train: f32,
+    val: Option<f32>,
+}
+
+/// Why the telemetry ends: the engine stopped the run, or a logged value turned non-finite.
+#[derive(Clone, Copy, Debug)]
+enum Stop<'a> {
+    Engine(&'a EngineError),
+    Logged { signal: &'static str, step: usize },
+}
+
+/// Gradient norms per layer at one step, first layer and last.
+#[derive(Clone, Debug)]
+struct Layers {
+    first: (String, f32),
+    last: (String, f32),
+}
+
+/// A run converted once into what the rules read; [`Run::view`] cuts prefixes of it.
+struct Run<'a> {
+    /// ln V, the loss of guessing uniformly, where the vocabulary size is known.
+    ln_v: Option<f32>,
+    /// Optimiser steps per record: 1 for the engine's runs, a log's logging interval.
+    stride: usize,
+    steps: Vec<Step>,
+    checks: Vec<Check>,
+    /// The engine's evaluations, with everything they measure (none for a log).
+    evals: &'a [EvalRecord],
+    stop: Option<Stop<'a>>,
+    /// Per-layer gradient norms of a log, by the step they were logged at.
+    layers: Vec<(usize, Layers)>,
+}
+
+impl<'a> Run<'a> {
+    fn of(h: &'a History) -> Run<'a> {
+        let steps = h
+            .steps
+            .iter()
+            .map(|s| Step { step: s.step, loss: s.loss, grad_norm: Some(s.grad_norm), times: Some(s.times) })
+            .collect();
+        let checks = h.evals.iter().map(|e| Check { step: e.step, train: e.train_loss, val: e.val_loss }).collect();
+        Run {
+            ln_v: Some((h.vocab_size as f32).ln()),
+            stride: 1,
+            steps,
+            checks,
+            evals: &h.evals,
+            stop: h.stopped.as_ref().map(Stop::Engine),
+            layers: Vec::new(),
+        }
+    }
+
+    /// The run as it stood after its first `steps` steps and `evals` evaluations.
+    fn view(&self, steps: usize, evals: usize) -> View<'_> {
+        let end = if steps == 0 { 0 } else { self.steps[steps - 1].step };
+        let whole = steps == self.steps.len();
+        // The engine's checks are its evaluations, one for one; a log's are cut by step.
+        let checks = if self.evals.is_empty() { self.checks.partition_point(|c| c.step <= end) } else { evals };
+        let layers = self.layers.iter().take_while(|(step, _)| *step <= end).last().map(|(_, l)| l);
+        View {
+            ln_v: self.ln_v,
+            stride: self.stride,
+            steps: &self.steps[..steps],
+            checks: &self.checks[..checks],
+            last: evals.checked_sub(1).and_then(|i| self.evals.get(i)),
+            stop: if whole { self.stop } else { None },
+            layers,
+        }
+    }
 }
 
 /// The run as the rules read it: a prefix of it while [`diagnose`] replays the run.
 struct View<'a> {
-    vocab_size: usize,
-    steps: &'a [StepRecord],
-    evals: &'a [EvalRecord],
-    stopped: Option<&'a EngineError>,
+    ln_v: Option<f32>,
+    stride: usize,
+    steps: &'a [Step],
+    checks: &'a [Check],
+    /// The engine's latest evaluation, with attention, samples and per-tensor statistics.
+    last: Option<&'a EvalRecord>,
+    stop: Option<Stop<'a>>,
+    layers: Option<&'a Layers>,
 }
 
-impl<'a> View<'a> {
-    fn of(h: &'a History) -> View<'a> {
-        View { vocab_size: h.vocab_size, steps: &h.steps, evals: &h.evals, stopped: h.stopped.as_ref() }
+impl View<'_> {
+    /// How many records span `steps` optimiser steps (at least one).
+    fn records(&self, steps: usize) -> usize {
+        steps.div_ceil(self.stride).max(1)
+    }
+
+    /// Every step's gradient norm, if every step has one.
+    fn grad_norms(&self) -> Option<Vec<f32>> {
+        self.steps.iter().map(|s| s.grad_norm).collect()
+    }
+
+    fn losses(&self) -> Vec<f32> {
+        self.steps.iter().map(|s| s.loss).collect()
     }
 }
 
@@ -110,18 +226,20 @@ fn assess(h: &View) -> Vec<Finding> {
     let mut measured: Vec<(EntryId, Evidence)> = Vec::new();
     let mut add = |entry: EntryId, evidence: Evidence| measured.push((entry, evidence));
     stopped(h, &mut add);
-    if let Some(last) = h.evals.last() {
+    if let Some(last) = h.last {
         causal_leak(last, &mut add);
         tokenizer(last, &mut add);
-        samples(last, (h.vocab_size as f32).ln(), &mut add);
+        if let Some(ln_v) = h.ln_v {
+            samples(last, ln_v, &mut add);
+        }
         attention_scale(last, &mut add);
         plateau(h, last, &mut add);
         dead_units(last, &mut add);
         silent_gradients(last, &mut add);
-        layer_gradients(h, last, &mut add);
-        overfitting(h, &mut add);
         update_sizes(h, last, &mut add);
     }
+    layer_gradients(h, &mut add);
+    overfitting(h, &mut add);
     if h.steps.len() >= 20 {
         accumulating(h, &mut add);
         exploding(h, &mut add);
@@ -154,10 +272,10 @@ fn assess(h: &View) -> Vec<Finding> {
 /// so that a rule seen a few times is not trusted fully and one never seen there sits at 0.5, the
 /// reporting line. A run that stopped on a NaN or on memory is that entry by definition. A finding's
 /// confidence is that of its strongest measurement; BENCHMARKS.md has how it held on held-out runs.
-fn confidence(e: &Evidence) -> f32 {
+pub fn confidence(e: &Evidence) -> f32 {
     let laplace = |right: u16, fired: u16| f32::from(right + 1) / f32::from(fired + 2);
     match e {
-        Evidence::NonFinite { .. } | Evidence::OutOfMemory { .. } => 1.0,
+        Evidence::NonFinite { .. } | Evidence::LoggedNonFinite { .. } | Evidence::OutOfMemory { .. } => 1.0,
         Evidence::SilentWeights { .. } => laplace(51, 51),
         Evidence::LayerGradients { .. } => laplace(46, 47),
         Evidence::ValidationRising { .. } => laplace(30, 30),
@@ -253,24 +371,28 @@ fn median(v: Vec<f32>) -> f32 {
 
 /// The run stopped: a non-finite value, or memory that could not be had.
 fn stopped(h: &View, add: &mut Add) {
-    match h.stopped {
-        Some(EngineError::NonFinite { step, tensor }) => {
-            let peak = h.steps.iter().map(|s| s.grad_norm).fold(0.0f32, f32::max);
-            add(EntryId::LossBecomesNan, Evidence::NonFinite { tensor: tensor.clone(), step: *step });
-            if peak > 100.0 {
-                add(EntryId::ExplodingGradients, Evidence::ExplodedBeforeNan { peak });
-                add(EntryId::LossBecomesNan, Evidence::GradNormBeforeNan { peak });
-            }
+    let peak = h.steps.iter().filter_map(|s| s.grad_norm).fold(0.0f32, f32::max);
+    let non_finite = match h.stop {
+        Some(Stop::Engine(EngineError::NonFinite { step, tensor })) => {
+            Some(Evidence::NonFinite { tensor: tensor.clone(), step: *step })
         }
-        Some(EngineError::OutOfMemory { requested_bytes, budget_bytes, what }) => add(
-            EntryId::OutOfMemoryOom,
-            Evidence::OutOfMemory {
-                what: what.clone(),
-                requested_bytes: *requested_bytes,
-                budget_bytes: *budget_bytes,
-            },
-        ),
-        _ => {}
+        Some(Stop::Logged { signal, step }) => Some(Evidence::LoggedNonFinite { signal: signal.into(), step }),
+        _ => None,
+    };
+    if let Some(evidence) = non_finite {
+        add(EntryId::LossBecomesNan, evidence);
+        if peak > 100.0 {
+            add(EntryId::ExplodingGradients, Evidence::ExplodedBeforeNan { peak });
+            add(EntryId::LossBecomesNan, Evidence::GradNormBeforeNan { peak });
+        }
+    }
+    if let Some(Stop::Engine(EngineError::OutOfMemory { requested_bytes, budget_bytes, what })) = h.stop {
+        let evidence = Evidence::OutOfMemory {
+            what: what.clone(),
+            requested_bytes: *requested_bytes,
+            budget_bytes: *budget_bytes,
+        };
+        add(EntryId::OutOfMemoryOom, evidence);
     }
 }
 
@@ -366,7 +488,8 @@ fn attention_scale(e: &EvalRecord, add: &mut Add) {
 /// steps at full learning rate locked the attention in and the model sits on a plateau.
 fn plateau(h: &View, e: &EvalRecord, add: &mut Add) {
     let n = h.steps.len();
-    if n < 100 {
+    let Some(ln_v) = h.ln_v else { return };
+    if n < h.records(100) {
         return;
     }
     let tail = &h.steps[n / 2..];
@@ -382,7 +505,7 @@ fn plateau(h: &View, e: &EvalRecord, add: &mut Add) {
     if let Some((block, head, ent)) = collapsed {
         // A run that has learned the corpus also flattens out late, far below ln V, sometimes with a
         // head on one position (arithmetic); a plateau is a loss stuck high.
-        let high = late > PLATEAU_OF_LN_V * (h.vocab_size as f32).ln();
+        let high = late > PLATEAU_OF_LN_V * ln_v;
         if drop < 0.1 && ent < 0.1 && high {
             let steps = tail.len();
             let evidence = Evidence::Plateau { steps, early, late, drop, block, head, entropy: ent };
@@ -413,27 +536,36 @@ fn silent_gradients(e: &EvalRecord, add: &mut Add) {
     }
 }
 
-/// Early layers whose gradients are orders of magnitude below the last layer's.
-fn layer_gradients(h: &View, e: &EvalRecord, add: &mut Add) {
-    let (Some(first), Some(last)) = (e.blocks.first(), e.blocks.last()) else { return };
-    if e.blocks.len() < 2 || first.grad_norm == 0.0 || last.grad_norm == 0.0 {
+/// Early layers whose gradients are orders of magnitude below the last layer's: the engine's blocks
+/// at its latest evaluation, or a log's first and last layer at its latest record of them.
+fn layer_gradients(h: &View, add: &mut Add) {
+    let (first, last, loss, layers) = match (h.last, h.layers) {
+        (Some(e), _) => {
+            let (Some(first), Some(last)) = (e.blocks.first(), e.blocks.last()) else { return };
+            if e.blocks.len() < 2 {
+                return;
+            }
+            (first.grad_norm, last.grad_norm, e.train_loss, None)
+        }
+        (None, Some(l)) => {
+            let Some(step) = h.steps.last() else { return };
+            (l.first.1, l.last.1, step.loss, Some((l.first.0.clone(), l.last.0.clone())))
+        }
+        (None, None) => return,
+    };
+    if first == 0.0 || last == 0.0 || !first.is_finite() || !last.is_finite() {
         return;
     }
-    let ratio = first.grad_norm / last.grad_norm;
-    let ln_v = (h.vocab_size as f32).ln();
-    let stuck = e.train_loss > 0.5 * ln_v;
+    let ratio = first / last;
+    let stuck = h.ln_v.is_some_and(|ln_v| loss > 0.5 * ln_v);
     if ratio < 0.1 || (ratio < 0.3 && stuck) {
-        add(
-            EntryId::VanishingGradients,
-            Evidence::LayerGradients { first: first.grad_norm, last: last.grad_norm, loss: e.train_loss },
-        );
+        add(EntryId::VanishingGradients, Evidence::LayerGradients { first, last, loss, layers });
     }
 }
 
 /// Validation loss climbing from its minimum while the training loss keeps falling.
 fn overfitting(h: &View, add: &mut Add) {
-    let vals: Vec<(usize, f32, f32)> =
-        h.evals.iter().filter_map(|e| e.val_loss.map(|v| (e.step, v, e.train_loss))).collect();
+    let vals: Vec<(usize, f32, f32)> = h.checks.iter().filter_map(|c| c.val.map(|v| (c.step, v, c.train))).collect();
     if vals.len() < 3 {
         return;
     }
@@ -472,7 +604,7 @@ fn update_sizes(h: &View, e: &EvalRecord, add: &mut Add) {
 /// 0.17 in a healthy one; 20 steps later it was still 0.13–0.55 up in the first and at most 0.06 in
 /// the second.
 fn exploding(h: &View, add: &mut Add) {
-    let norms: Vec<f32> = h.steps.iter().map(|s| s.grad_norm).collect();
+    let Some(norms) = h.grad_norms() else { return };
     if let Some((i, peak)) = norms.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)) {
         if peak > 100.0 {
             let median = median(norms.clone());
@@ -480,16 +612,18 @@ fn exploding(h: &View, add: &mut Add) {
             return;
         }
     }
-    let losses: Vec<f32> = h.steps.iter().map(|s| s.loss).collect();
+    let losses = h.losses();
+    let (ten, window, after, lasting_for) =
+        (h.records(10), h.records(SPIKE_WINDOW), h.records(AFTER_SPIKE), h.records(LASTING));
     let mut worst: Option<Evidence> = None;
-    for i in 10..norms.len().saturating_sub(AFTER_SPIKE + LASTING) {
-        let recent = median(norms[i.saturating_sub(SPIKE_WINDOW)..i].to_vec());
+    for i in ten..norms.len().saturating_sub(after + lasting_for) {
+        let recent = median(norms[i.saturating_sub(window)..i].to_vec());
         if norms[i] < SPIKE_RATIO * recent {
             continue;
         }
-        let before = median(losses[i - 10..i].to_vec());
-        let loss_rise = median(losses[i + 1..=i + AFTER_SPIKE].to_vec()) - before;
-        let lasting = median(losses[i + AFTER_SPIKE + 1..=i + AFTER_SPIKE + LASTING].to_vec()) - before;
+        let before = median(losses[i - ten..i].to_vec());
+        let loss_rise = median(losses[i + 1..=i + after].to_vec()) - before;
+        let lasting = median(losses[i + after + 1..=i + after + lasting_for].to_vec()) - before;
         let larger = |w: &Option<Evidence>| match w {
             Some(Evidence::GradNormSpike { loss_rise: r, .. }) => loss_rise > *r,
             _ => true,
@@ -521,28 +655,32 @@ const SPIKE_LASTING_RISE: f32 = 0.09;
 /// over t steps changes by about 1/t of itself per step, so its norm moves by a few per cent a step;
 /// healthy norms, one fresh batch each, move by 15–45 % (median over the second half, tuning runs).
 fn accumulating(h: &View, add: &mut Add) {
-    let n = h.steps.len();
-    let span = &h.steps[n / 10..];
+    let Some(norms) = h.grad_norms() else { return };
+    let n = norms.len();
+    let span = &norms[n / 10..];
     let size = span.len() / 5;
-    if size < 4 {
+    if size < 3 {
         return;
     }
-    let medians: Vec<f32> =
-        span.chunks(size).take(5).map(|c| median(c.iter().map(|s| s.grad_norm).collect())).collect();
+    let medians: Vec<f32> = span.chunks(size).take(5).map(|c| median(c.to_vec())).collect();
     let (first, last) = (medians[0], medians[medians.len() - 1]);
-    let half = &h.steps[n / 2..];
-    let change =
-        median(half.windows(2).map(|w| (w[1].grad_norm - w[0].grad_norm).abs() / w[0].grad_norm.max(1e-12)).collect());
+    let half = &norms[n / 2..];
+    let change = median(half.windows(2).map(|w| (w[1] - w[0]).abs() / w[0].max(1e-12)).collect());
     // Summed gradients also end far above the first steps' norms; a run whose steps are too small to
     // move the weights has smooth norms too, but near where they started.
-    let start = median(h.steps[..10].iter().map(|s| s.grad_norm).collect());
-    if first > 0.0 && last > 1.5 * first && last > SUMMED_GROWTH * start && change < SMOOTH_CHANGE {
+    let start = median(norms[..h.records(10)].to_vec());
+    // A log's records are `stride` steps apart, over which a sum moves `stride` times as far; the
+    // cap stays below a fresh batch's 15 %.
+    let smooth = (SMOOTH_CHANGE * h.stride as f32).min(SMOOTH_CHANGE_CAP);
+    if first > 0.0 && last > 1.5 * first && last > SUMMED_GROWTH * start && change < smooth {
         add(EntryId::GradientsAreAllZero, Evidence::GradientsPileUp { medians, change });
     }
 }
 
 /// A gradient norm whose median change per step is below this moves like a running sum.
 const SMOOTH_CHANGE: f32 = 0.05;
+/// The most a log's records (many steps apart) may change and still read as a running sum.
+const SMOOTH_CHANGE_CAP: f32 = 0.12;
 /// How far above the first 10 steps' median a summed norm ends (tuning runs: 5.8–14.7× with the
 /// gradients summed, at most 1× for runs at a tiny rate, whose norms are smooth too).
 const SUMMED_GROWTH: f32 = 3.0;
@@ -553,10 +691,13 @@ const SPIKE_LEAD: usize = 3;
 
 /// A sudden jump of the loss after it had come down: damaged or replaced weights.
 fn loss_jump(h: &View, add: &mut Add) {
-    let losses: Vec<f32> = h.steps.iter().map(|s| s.loss).collect();
+    let losses = h.losses();
+    // Without gradient norms a jump cannot be told from a spike's damage: the rule abstains.
+    let Some(norms) = h.grad_norms() else { return };
+    let ten = h.records(10);
     // A jump in the first steps is the early instability `early_spike` reads, not changed weights.
-    for i in EARLY_STEPS..losses.len() {
-        let before = median(losses[i.saturating_sub(10)..i].to_vec());
+    for i in h.records(EARLY_STEPS)..losses.len() {
+        let before = median(losses[i.saturating_sub(ten)..i].to_vec());
         let first = losses[0];
         if losses[i] > before + 0.6 && before < first - 0.5 {
             // A gradient spike in the last few steps before the jump caused it (its update threw
@@ -564,10 +705,9 @@ fn loss_jump(h: &View, add: &mut Add) {
             // runs spike too (on arithmetic up to ~10× their median after step 10, with no jump
             // after), so the culprit must also be the largest gradient since the first 10 steps: a
             // spike no bigger than earlier harmless ones cannot explain the jump.
-            let norms: Vec<f32> = h.steps.iter().map(|s| s.grad_norm).collect();
             let med = median(norms.clone());
-            let spike = (i.saturating_sub(SPIKE_LEAD)..i).max_by(|&a, &b| norms[a].total_cmp(&norms[b]));
-            let record = |j: usize| norms[10.min(j)..j].iter().all(|&n| n < norms[j]);
+            let spike = (i.saturating_sub(h.records(SPIKE_LEAD))..i).max_by(|&a, &b| norms[a].total_cmp(&norms[b]));
+            let record = |j: usize| norms[ten.min(j)..j].iter().all(|&n| n < norms[j]);
             if let Some(j) = spike.filter(|&j| norms[j] > 10.0 * med && record(j)) {
                 let evidence = Evidence::SpikeThrewLoss {
                     norm: norms[j],
@@ -589,20 +729,24 @@ fn loss_jump(h: &View, add: &mut Add) {
 /// A loss far above ln V, the loss of guessing uniformly: at the start (weights initialised far too
 /// large) or later (steps so large they throw the model out of its basin).
 fn worse_than_guessing(h: &View, add: &mut Add) {
-    let ln_v = (h.vocab_size as f32).ln();
+    let Some(ln_v) = h.ln_v else { return };
     let first = h.steps[0].loss;
-    if first > ln_v + 2.0 {
+    // Only a loss logged in the first steps is the initial weights' loss.
+    if first > ln_v + 2.0 && h.steps[0].step <= FIRST_STEPS {
         add(EntryId::ExplodingGradients, Evidence::FirstLossAboveLnV { first, ln_v });
         return;
     }
     // A step or two above ln V early on is warmup settling (tuning runs: one step at most in healthy
     // runs); a rate that is too high keeps the loss there (42 steps or more of 200).
-    let above: Vec<&StepRecord> = h.steps.iter().skip(5).filter(|s| s.loss > ln_v + 1.0).collect();
-    if above.len() >= ABOVE_LN_V_STEPS {
+    let above: Vec<&Step> = h.steps.iter().skip(h.records(5)).filter(|s| s.loss > ln_v + 1.0).collect();
+    if above.len() >= h.records(ABOVE_LN_V_STEPS) {
         let s = above[0];
         add(EntryId::LossOscillatesWildly, Evidence::LossAboveLnV { loss: s.loss, step: s.step, ln_v });
     }
 }
+
+/// A first loss logged after this many steps is not the initial weights' loss.
+const FIRST_STEPS: usize = 10;
 
 /// Steps above ln V + 1 that make a run's steps too big to settle.
 const ABOVE_LN_V_STEPS: usize = 5;
@@ -626,7 +770,7 @@ const EARLY_STEPS: usize = 60;
 /// A loss that shoots up in the first steps, then settles on a plateau.
 fn early_spike(h: &View, add: &mut Add) {
     let first = h.steps[0].loss;
-    let early = &h.steps[..h.steps.len().min(EARLY_STEPS)];
+    let early = &h.steps[..h.steps.len().min(h.records(EARLY_STEPS))];
     let Some(peak) = early.iter().max_by(|a, b| a.loss.total_cmp(&b.loss)) else { return };
     let low_before = early.iter().take_while(|s| s.step < peak.step).map(|s| s.loss).fold(first, f32::min);
     if peak.loss > low_before + 0.5 && peak.step > 1 {
@@ -637,9 +781,9 @@ fn early_spike(h: &View, add: &mut Add) {
 
 /// Steps that spend much of their time outside the forward and backward passes.
 fn slow_steps(h: &View, add: &mut Add) {
-    let recent = &h.steps[h.steps.len() / 2..];
-    let total: f64 = recent.iter().map(|s| s.times.total_ms()).sum();
-    let overhead: f64 = recent.iter().map(|s| s.times.telemetry_ms + s.times.data_ms).sum();
+    let recent: Vec<PhaseTimes> = h.steps[h.steps.len() / 2..].iter().filter_map(|s| s.times).collect();
+    let total: f64 = recent.iter().map(|t| t.total_ms()).sum();
+    let overhead: f64 = recent.iter().map(|t| t.telemetry_ms + t.data_ms).sum();
     if total > 0.0 && overhead / total > 0.3 {
         add(EntryId::TrainingIsVerySlow, Evidence::SlowSteps { overhead: overhead / total });
     }
@@ -667,7 +811,8 @@ mod tests {
     /// What `loss_jump` says about `h`: the entry it names.
     fn blamed(h: &History) -> Vec<EntryId> {
         let mut entries = Vec::new();
-        loss_jump(&View::of(h), &mut |entry: EntryId, _| entries.push(entry));
+        let run = Run::of(h);
+        loss_jump(&run.view(run.steps.len(), 0), &mut |entry: EntryId, _| entries.push(entry));
         entries
     }
 

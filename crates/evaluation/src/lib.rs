@@ -14,6 +14,7 @@
 //! the tests run samples of it.
 
 pub mod cases;
+pub mod logs;
 pub mod report;
 
 pub use cases::{Case, Corpus, Kind, Split};

@@ -1,8 +1,9 @@
 //! `cargo run --release -p faultline-evaluation -- [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair]
-//! [--only TEXT] [--sample] [--keep DIR]`: trains a sweep on every core, prints each run's result as it is scored, then the
+//! [--only TEXT] [--sample] [--keep DIR] [--logs]`: trains a sweep on every core, prints each run's result as it is scored, then the
 //! report (Markdown, as BENCHMARKS.md quotes it) and how each rule fared. `--sample` takes the sample
 //! CI runs instead of the whole split. With `--keep DIR`, each run's
-//! telemetry is kept in DIR and a later sweep diagnoses it again without training.
+//! telemetry is kept in DIR and a later sweep diagnoses it again without training. `--logs` also writes
+//! each run as the logs of other programs would carry it, diagnoses those, and compares.
 
 use faultline_evaluation::report::Report;
 use faultline_evaluation::{cases, par_map, run, run_kept, Kind, Split};
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str =
-    "usage: faultline-evaluation [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair] [--only TEXT] [--sample] [--keep DIR]";
+    "usage: faultline-evaluation [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair] [--only TEXT] [--sample] [--keep DIR] [--logs]";
 
 fn main() -> ExitCode {
     let mut split = Split::HeldOut;
@@ -19,10 +20,12 @@ fn main() -> ExitCode {
     let mut only: Option<String> = None;
     let mut keep: Option<PathBuf> = None;
     let mut sample = false;
+    let mut logs = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--sample" {
-            sample = true;
+        if flag == "--sample" || flag == "--logs" {
+            sample |= flag == "--sample";
+            logs |= flag == "--logs";
             continue;
         }
         let value = args.next();
@@ -83,6 +86,11 @@ fn main() -> ExitCode {
     println!("| Rule | Fired | In a right finding |\n|---|---|---|");
     for (rule, t) in report.rules() {
         println!("| {rule} | {} | {t} |", t.total);
+    }
+    if logs {
+        let labels: Vec<String> = chosen.iter().map(|c| c.label()).collect();
+        println!("\n## The same runs as logs of other programs\n");
+        println!("{}", faultline_evaluation::logs::markdown(&labels, &outcomes));
     }
     ExitCode::SUCCESS
 }

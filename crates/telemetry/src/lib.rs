@@ -1,6 +1,7 @@
 //! What a run reports: a cheap record every step, a richer one at every evaluation, a summary at the end.
 
 pub mod error;
+pub mod log;
 pub mod measure;
 
 use error::EngineError;
