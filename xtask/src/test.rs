@@ -52,7 +52,7 @@ pub fn run(project: &Project) -> Result {
         "--features",
         "faultline-engine/threads",
     ]);
-    engine_tests.env("FAULTLINE_MATRIX_SEEDS", "1");
+    engine_tests.env("FAULTLINE_MATRIX_SEEDS", "1").env("FAULTLINE_MATRIX_CORPORA", "alternate");
     let mut stages = vec![
         Stage::command("formatting", cargo(&["fmt", "--all", "--check"])),
         Stage::command("clippy, native", cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])),
