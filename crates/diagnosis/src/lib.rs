@@ -45,33 +45,40 @@ impl Finding {
     }
 }
 
-/// Findings less confident than this are not reported: the detector abstains ([`watching`]).
+/// Findings less confident than this are not reported: the detector abstains ([`Assessment::watching`]).
 pub const REPORT_THRESHOLD: f32 = 0.5;
 
 /// Ranks the guide entries the telemetry points to, most likely first, each with the step it first
 /// showed; empty for a healthy run, and when the evidence is too weak to name anything.
 pub fn diagnose(h: &History) -> Vec<Finding> {
+    examine(h).findings
+}
+
+/// What the detector makes of a run, from one reading of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assessment {
+    /// What [`diagnose`] returns.
+    pub findings: Vec<Finding>,
+    /// Entries the detector is watching but cannot name yet: findings below [`REPORT_THRESHOLD`],
+    /// most likely first. With no report, these are what "nothing conclusive yet" is waiting on.
+    pub watching: Vec<Finding>,
+}
+
+/// The findings [`diagnose`] reports and those the detector is still watching.
+pub fn examine(h: &History) -> Assessment {
     let run = Run::of(h);
     let ends: Vec<usize> = h.evals.iter().map(|e| e.step).collect();
-    dated(&run, &ends)
+    judge(&run, &ends)
 }
 
-/// Entries the detector is watching but cannot name yet: findings below [`REPORT_THRESHOLD`], most
-/// likely first. With no report, these are what "nothing conclusive yet" is waiting on.
-pub fn watching(h: &History) -> Vec<Finding> {
-    let run = Run::of(h);
-    let mut weak = assess(&run.view(run.steps.len(), h.evals.len()));
-    weak.retain(|f| f.confidence < REPORT_THRESHOLD);
-    weak
-}
-
-/// The findings `run` reports, each dated by replaying the run up to each step of `ends` in turn:
-/// the first at which the detector, reading that much, reported it.
-fn dated(run: &Run, ends: &[usize]) -> Vec<Finding> {
-    let mut findings = assess(&run.view(run.steps.len(), run.evals.len()));
-    findings.retain(|f| f.confidence >= REPORT_THRESHOLD);
+/// The whole run read once, split at the reporting line; the reported findings are dated by
+/// replaying the run up to each step of `ends` in turn: the first at which the detector, reading that
+/// much, reported each.
+fn judge(run: &Run, ends: &[usize]) -> Assessment {
+    let (mut findings, watching): (Vec<Finding>, Vec<Finding>) =
+        assess(&run.view(run.steps.len(), run.evals.len())).into_iter().partition(|f| f.confidence >= REPORT_THRESHOLD);
     if findings.is_empty() {
-        return findings;
+        return Assessment { findings, watching };
     }
     let mut pending: Vec<usize> = (0..findings.len()).collect();
     for &end in ends {
@@ -104,7 +111,7 @@ fn dated(run: &Run, ends: &[usize]) -> Vec<Finding> {
             f.first_step = nan;
         }
     }
-    findings
+    Assessment { findings, watching }
 }
 
 /// One optimiser step as the rules read it.
@@ -434,7 +441,8 @@ fn samples(e: &EvalRecord, ln_v: f32, add: &mut Add) {
     }
     let excess = s.repeated_ngram_rate - s.reference_ngram_rate;
     // Healthy samples repeat up to 11 points more 4-grams than the validation text (tuning runs);
-    // greedy and too-cold decoding 10–53 points more, with the sampler's entropy to show for it.
+    // greedy and too-cold decoding 10–53 points more. A small model on code repeats as much, so the
+    // repeats count only beside decoding that discards entropy (`explained`).
     if s.repeated_ngram_rate > 0.3 && excess > 0.15 {
         add(
             EntryId::ModelOutputsRepetitiveText,
@@ -906,7 +914,7 @@ mod tests {
         // The rule needs four steps in each fifth of the run after its first tenth: 20 steps are too
         // few to say, 50 enough.
         assert_eq!(summed.first_step, Some(50));
-        assert!(watching(&h).iter().all(|f| f.confidence < REPORT_THRESHOLD));
+        assert!(examine(&h).watching.iter().all(|f| f.confidence < REPORT_THRESHOLD));
     }
 
     #[test]

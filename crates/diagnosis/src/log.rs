@@ -2,7 +2,7 @@
 //! has, counting steps rather than records, and saying for every entry it cannot judge which signal
 //! is missing and how to log it.
 
-use crate::{assess, dated, Check, Evidence, Finding, Layers, Run, Step, Stop, REPORT_THRESHOLD};
+use crate::{judge, Assessment, Check, Evidence, Finding, Layers, Run, Step, Stop};
 use faultline_guide::EntryId;
 use faultline_telemetry::log::{LoggedRun, Point, Series, Signal};
 use serde::{Deserialize, Serialize};
@@ -209,7 +209,7 @@ const ESTIMATE_WITHIN: u64 = 10;
 pub const MIN_RECORDS: usize = 20;
 
 /// Diagnoses one logged run. `vocab_size` is the user's; without it ln V is estimated from a first
-/// loss logged within the first [`ESTIMATE_WITHIN`] steps, and otherwise left unknown.
+/// loss logged within the first 10 steps, and otherwise left unknown.
 pub fn diagnose_log(log: &LoggedRun, vocab_size: Option<usize>) -> LogReport {
     let loss = log.get(&Signal::Loss).map_or(&[][..], |s| &s.points[..]);
     let vocab = match (vocab_size, loss.first()) {
@@ -269,9 +269,11 @@ pub fn diagnose_log(log: &LoggedRun, vocab_size: Option<usize>) -> LogReport {
     // Dated at twenty points along the run: when each finding first showed.
     let ends: Vec<usize> =
         (1..=20).map(|k| run.steps.len() * k / 20).filter(|&n| n > 0).map(|n| run.steps[n - 1].step).collect();
-    let findings = if run.steps.len() >= MIN_RECORDS || run.stop.is_some() { dated(&run, &ends) } else { Vec::new() };
-    let mut watching = assess(&run.view(run.steps.len(), 0));
-    watching.retain(|f| f.confidence < REPORT_THRESHOLD);
+    let Assessment { findings, watching } = if run.steps.len() >= MIN_RECORDS || run.stop.is_some() {
+        judge(&run, &ends)
+    } else {
+        Assessment { findings: Vec::new(), watching: Vec::new() }
+    };
     let has = |n: Needed| match n {
         Needed::GradNorm => grad.is_some(),
         Needed::ValLoss => !run.checks.is_empty(),

@@ -36,8 +36,13 @@ pub struct Outcome {
 impl Outcome {
     /// The detector's first entry, `(none)` for no finding.
     pub fn first(&self) -> &'static str {
-        self.findings.first().map_or("(none)", |f| f.entry.as_str())
+        first_entry(&self.findings)
     }
+}
+
+/// The first entry of `findings`, `(none)` for none.
+pub fn first_entry(findings: &[Finding]) -> &'static str {
+    findings.first().map_or("(none)", |f| f.entry.as_str())
 }
 
 /// The run's set-up: its settings and faults, then its corpus.

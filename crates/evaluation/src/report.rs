@@ -14,7 +14,7 @@ pub struct Scored<'a> {
 
 impl Scored<'_> {
     pub fn first(&self) -> &'static str {
-        self.findings.first().map_or("(none)", |f| f.entry.as_str())
+        crate::first_entry(self.findings)
     }
 
     /// Healthy: no finding. One fault: its entry first. A pair: both entries in the first two.

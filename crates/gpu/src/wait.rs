@@ -4,7 +4,7 @@
 //! numbers. Natively that is a blocking wait (`pollster`, `Device::poll`). A browser never lets a
 //! script block, and WebGPU only answers through promises, so in the browser the training worker runs
 //! every turn through JavaScript Promise Integration (JSPI): the worker's boot script
-//! (`src/worker/worker-boot.js` in the app) makes [`faultlineSuspendYield`](suspend) a
+//! (`src/worker/worker-boot.js` in the app) makes `faultlineSuspendYield` (the `suspend` import below) a
 //! `WebAssembly.Suspending` import and the worker calls its turns through `WebAssembly.promising`.
 //! A wait is then a loop that suspends the WebAssembly stack until the next macrotask, during which
 //! the browser delivers WebGPU's answers, and polls again.

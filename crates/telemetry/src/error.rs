@@ -42,7 +42,7 @@ pub enum EngineError {
     },
     /// The text cannot be used as a corpus.
     Data(String),
-    /// A checkpoint file cannot be read or written (see [`crate::checkpoint`]).
+    /// A checkpoint file cannot be read or written (the engine's `checkpoint` module).
     Checkpoint(String),
 }
 

@@ -1,5 +1,5 @@
 //! The worker's training logic, free of any JavaScript: it turns the page's messages into engine calls
-//! and engine results into messages for the page. The JavaScript glue in [`crate::worker::runtime`] only
+//! and engine results into messages for the page. The wasm-only glue (`worker::runtime`) only
 //! moves messages and schedules [`Session::run_chunk`]; natively the tests drive a session directly.
 //!
 //! - here: [`Session`], what the worker holds between messages, and how each message is handled.
@@ -20,7 +20,7 @@ mod vocab;
 use super::compute::{on_trainer, Chooser, Origin, RunTrainer};
 use crate::protocol::{Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, ToWorker};
 use faultline_engine::bench::run_training_bench;
-use faultline_engine::diagnosis::{diagnose, watching};
+use faultline_engine::diagnosis::{examine, Assessment};
 use faultline_engine::lr_range::RangeTest;
 use faultline_engine::memory;
 use faultline_engine::telemetry::History;
@@ -104,7 +104,7 @@ impl Session {
                             // The detector reads the failed allocation like any other telemetry.
                             let vocab_size = self.vocab.size(&config).unwrap_or(0);
                             let history = History { vocab_size, stopped: Some(e), ..History::default() };
-                            let (findings, watching) = (diagnose(&history), watching(&history));
+                            let Assessment { findings, watching } = examine(&history);
                             out.push(FromWorker::Run {
                                 run,
                                 event: RunEvent::Diagnosis { step: 0, vocab_size, findings, watching },

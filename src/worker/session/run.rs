@@ -6,7 +6,7 @@
 use crate::protocol::{FromWorker, RunEvent, RunId, RunInfo, SampleRequest};
 use crate::worker::compute::{continue_on_cpu, on_trainer, RunTrainer};
 use faultline_engine::backend::{Backend, BackendKind};
-use faultline_engine::diagnosis::{diagnose, watching};
+use faultline_engine::diagnosis::{examine, Assessment};
 use faultline_engine::trainer::{Clock, Trainer};
 use faultline_engine::{EngineError, StepRecord};
 
@@ -240,7 +240,7 @@ impl Run {
     /// What the detector reads in the telemetry so far.
     fn diagnosis(&self) -> FromWorker {
         let history = on_trainer!(&self.trainer, |t| t.history());
-        let (findings, watching) = (diagnose(history), watching(history));
+        let Assessment { findings, watching } = examine(history);
         let vocab_size = history.vocab_size;
         self.event(RunEvent::Diagnosis { step: self.steps_done(), vocab_size, findings, watching })
     }
