@@ -3,9 +3,13 @@
 use crate::args::{ArgError, Args, Failure};
 use crate::out;
 use faultline_diagnosis::{diagnose_log, LogReport, Needed, Vocab};
-use faultline_logs::{read, Format, Input};
+use faultline_logs::{Format, ReadError, Reader};
 use serde_json::json;
-use std::io::Write;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+
+/// How much of a log is read from disk at a time.
+const CHUNK: usize = 1 << 20;
 
 pub(crate) fn diagnose(rest: &[String]) -> Result<(), Failure> {
     let mut files: Vec<&str> = Vec::new();
@@ -18,8 +22,7 @@ pub(crate) fn diagnose(rest: &[String]) -> Result<(), Failure> {
                 format = match v {
                     "auto" => None,
                     _ => Some(v.parse::<Format>().map_err(|_| {
-                        let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
-                        ArgError(format!("--format: '{v}' is not auto or one of {}", known.join(", ")))
+                        ArgError(format!("--format: '{v}' is not auto or one of {}", Format::spellings()))
                     })?),
                 };
             }
@@ -39,12 +42,24 @@ pub(crate) fn diagnose(rest: &[String]) -> Result<(), Failure> {
     if files.is_empty() {
         return Err(ArgError("diagnose: name at least one log file".into()).into());
     }
-    let contents: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| std::fs::read(f).map_err(|e| ArgError(format!("{f}: cannot read it: {e}"))))
-        .collect::<Result<_, _>>()?;
-    let inputs: Vec<Input> = files.iter().zip(&contents).map(|(name, bytes)| Input { name, bytes }).collect();
-    let log = read(&inputs, format).map_err(|e| ArgError(e.to_string()))?;
+    let cannot_read = |f: &str, e: std::io::Error| ArgError(format!("{f}: cannot read it: {e}"));
+    let opened: Vec<File> =
+        files.iter().map(|f| File::open(f).map_err(|e| cannot_read(f, e))).collect::<Result<_, _>>()?;
+    let mut reader = Reader::new(format);
+    let mut chunk = vec![0; CHUNK];
+    for (name, mut file) in files.iter().zip(opened) {
+        reader.begin_file(name).map_err(unreadable)?;
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => reader.push(&chunk[..n]).map_err(unreadable)?,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(cannot_read(name, e).into()),
+            }
+        }
+        reader.end_file().map_err(unreadable)?;
+    }
+    let log = reader.finish().map_err(unreadable)?;
     if !json {
         let runs = log.runs.len();
         out!("{}: {} log, {runs} run{}", files.join(", "), log.format, if runs == 1 { "" } else { "s" })?;
@@ -58,6 +73,11 @@ pub(crate) fn diagnose(rest: &[String]) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A log that does not read, as the command line's error.
+fn unreadable(e: ReadError) -> ArgError {
+    ArgError(e.to_string())
 }
 
 /// The JSON line of one run.

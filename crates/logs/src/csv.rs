@@ -1,5 +1,7 @@
 //! CSV records as RFC 4180 has them: fields split at commas; a field in double quotes may hold commas,
 //! line breaks and doubled quotes (`""` for one). Records end at LF or CRLF.
+//!
+//! [`Records`] parses text; [`Scan`] follows bytes as they arrive, to tell where each record ends.
 
 use std::borrow::Cow;
 
@@ -12,8 +14,9 @@ pub(crate) struct Records<'a> {
 }
 
 impl<'a> Records<'a> {
-    pub(crate) fn new(text: &'a str) -> Records<'a> {
-        Records { text, at: 0, line: 1 }
+    /// The records of `text`, whose first line is line `line`.
+    pub(crate) fn new(text: &'a str, line: usize) -> Records<'a> {
+        Records { text, at: 0, line }
     }
 
     /// A quoted field from `self.at` (just past its opening quote) to its closing quote. Anything
@@ -88,6 +91,33 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// Where a scan of CSV bytes is, as [`Records`] would parse them up to there.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Scan {
+    /// At a field's start.
+    Start,
+    /// In an unquoted field, or in what follows a quoted field's closing quote.
+    Bare,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just past a quote inside a quoted field: its closing quote, or the first of a doubled `""`.
+    Quote,
+}
+
+impl Scan {
+    /// The state after `byte`, and whether `byte` ends a record.
+    pub(crate) fn next(self, byte: u8) -> (Scan, bool) {
+        match (self, byte) {
+            (Scan::Quoted, b'"') => (Scan::Quote, false),
+            (Scan::Quoted, _) => (Scan::Quoted, false),
+            (_, b'\n') => (Scan::Start, true),
+            (_, b',') => (Scan::Start, false),
+            (Scan::Start | Scan::Quote, b'"') => (Scan::Quoted, false),
+            _ => (Scan::Bare, false),
+        }
+    }
+}
+
 /// Whether a record holds nothing but empty fields (a blank line).
 pub(crate) fn is_blank(fields: &[Cow<'_, str>]) -> bool {
     fields.iter().all(|f| f.trim().is_empty())
@@ -98,7 +128,7 @@ mod tests {
     use super::*;
 
     fn records(text: &str) -> Vec<(usize, Vec<String>)> {
-        Records::new(text)
+        Records::new(text, 1)
             .map(|r| r.map(|(line, fields)| (line, fields.into_iter().map(Cow::into_owned).collect())).unwrap())
             .collect()
     }
@@ -119,9 +149,28 @@ mod tests {
 
     #[test]
     fn an_unclosed_quote_is_an_error() {
-        let mut records = Records::new("a,b\n1,\"open\n2,3\n");
+        let mut records = Records::new("a,b\n1,\"open\n2,3\n", 1);
         assert!(records.next().unwrap().is_ok());
         assert_eq!(records.next().unwrap().unwrap_err(), (2, "a quoted field never closes".to_string()));
         assert!(records.next().is_none());
+    }
+
+    #[test]
+    fn a_scan_ends_records_where_parsing_does() {
+        let text =
+            "Step,\"run, one - loss\",\"say \"\"hi\"\"\"\r\n1,\"a\nb\",\r\n\n3,x\"y\",\"\"\n\"\"\"\n\",\"\"\nlast";
+        let mut scan = Scan::Start;
+        let mut starts = vec![1];
+        for (at, &byte) in text.as_bytes().iter().enumerate() {
+            let (next, end) = scan.next(byte);
+            scan = next;
+            if end {
+                starts.push(text[..=at].matches('\n').count() + 1);
+            }
+        }
+        let lines: Vec<usize> = Records::new(text, 1).map(|record| record.unwrap().0).collect();
+        assert_eq!(starts, lines);
+        assert_eq!(starts, [1, 2, 4, 5, 6, 8]);
+        assert_eq!(Records::new("x\ny", 7).map(|r| r.unwrap().0).collect::<Vec<_>>(), [7, 8]);
     }
 }

@@ -5,7 +5,7 @@ use crate::{hf, json, nanogpt, tb_csv, tb_events, wandb, Format};
 use serde_json::{Map, Value};
 
 /// How far into a file detection looks.
-const HEAD: usize = 64 * 1024;
+pub(crate) const HEAD: usize = 64 * 1024;
 
 /// Key prefixes only TRL's trainers log (`rewards/margins`, `logps/chosen`, `objective/kl`,
 /// `env/reward_mean`), each just after a key's opening quote.
@@ -56,7 +56,7 @@ fn json_format(head: &str) -> Option<Format> {
 /// `tb-csv` or `wandb-csv`, from the file's base name and its header line.
 fn csv_format(base: &str, head: &str) -> Option<Format> {
     let header = head.lines().next().unwrap_or_default();
-    let fields: Vec<String> = match Records::new(header).next() {
+    let fields: Vec<String> = match Records::new(header, 1).next() {
         Some(Ok((_, fields))) => fields.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
         _ => Vec::new(),
     };

@@ -2,12 +2,23 @@
 //! TensorBoard's event files and CSV downloads, a W&B CSV export, nanoGPT's printout, TRL's logs and
 //! plain JSONL, each read into [`LoggedRun`]s of named scalar series.
 //!
-//! [`read`] takes the files as bytes (the CLI reads them from disk, the page from a file picker) with
-//! the format the user named, or none, to [`detect`] it. Every reader holds the same rules: within a
-//! run, each signal's steps strictly increase (a step logged twice with the very same value, as a
-//! Trainer's training and evaluation records both carry `epoch`, counts once); NaN and infinities are
-//! values, kept, however Python spelled them. Each reader goes through its input once, line by line
-//! where the format has lines, so a log of tens of megabytes reads in a moment.
+//! A [`Reader`] takes files pushed to it a chunk at a time, cut anywhere (the CLI reads them from disk,
+//! the page's worker slices them from a file picker); [`read`] takes whole files as bytes, through a
+//! `Reader`. The format is the one the user named, or, where none, the one [`detect`] tells from each
+//! file's name and first 64 KiB, which are kept until then. After that:
+//!
+//! - the line formats (JSONL and TRL's, nanoGPT's printout, TensorBoard's and W&B's CSV) are streamed:
+//!   read a line (a CSV record, whose quoted fields may span lines) at a time as they arrive, keeping
+//!   only the unfinished one, of at most 16 MiB;
+//! - TensorBoard's event files are streamed a record at a time, keeping only the unfinished one, of at
+//!   most 16 MiB (a larger record, a graph or an image, has its CRC checked and is passed over);
+//! - a trainer state (`hf`, or TRL's) is one JSON document, and is buffered: kept whole, up to 256 MiB,
+//!   and read when the file ends, its `log_history` an entry at a time.
+//!
+//! Every reader holds the same rules: within a run, each signal's steps strictly increase (a step
+//! logged twice with the very same value, as a Trainer's training and evaluation records both carry
+//! `epoch`, counts once); NaN and infinities are values, kept, however Python spelled them. Errors name
+//! the file, and the line where the format has lines.
 
 mod crc32c;
 mod csv;
@@ -18,18 +29,22 @@ mod jsonl;
 mod nanogpt;
 mod number;
 mod proto;
+mod reader;
 mod runs;
 mod tb_csv;
 mod tb_events;
 #[cfg(test)]
 mod test_support;
+mod text;
 mod wandb;
+mod write;
 
 use faultline_telemetry::log::LoggedRun;
-use runs::Runs;
 use std::fmt;
 
 pub use detect::detect;
+pub use reader::Reader;
+pub use write::EventWriter;
 
 faultline_guide::spelled_ids! {
     /// The log formats Faultline reads.
@@ -51,6 +66,13 @@ faultline_guide::spelled_ids! {
     }
 }
 
+impl Format {
+    /// Every format's spelling, comma-separated (`hf, tb-csv, ...`), as `--format` takes them.
+    pub fn spellings() -> String {
+        Format::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// One file to read: its name as the user gave it (a path, perhaps) and its contents.
 #[derive(Clone, Copy, Debug)]
 pub struct Input<'a> {
@@ -58,7 +80,8 @@ pub struct Input<'a> {
     pub bytes: &'a [u8],
 }
 
-/// What [`read`] found: the files' format and their runs, in the order they first appear.
+/// What [`read`] or a [`Reader`] found: the files' format and their runs, in the order they first
+/// appear.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReadLog {
     pub format: Format,
@@ -96,59 +119,25 @@ impl std::error::Error for ReadError {}
 
 /// Reads `files`, all of one format: `format`, or the one [`detect`] finds (TRL's reader takes the
 /// Trainer states and JSONL logs that come with TRL's own, so those may be mixed). Each file must hold
-/// at least one numeric scalar.
+/// at least one numeric scalar. The files go through a [`Reader`] in turn, so the first file with a
+/// problem is the one named.
 pub fn read(files: &[Input], format: Option<Format>) -> Result<ReadLog, ReadError> {
-    let Some((first, rest)) = files.split_first() else {
-        return Err(ReadError::new("", None, "no log files to read"));
-    };
-    if let Some(empty) = files.iter().find(|file| file.bytes.iter().all(u8::is_ascii_whitespace)) {
-        return Err(ReadError::new(empty.name, None, "the file is empty"));
-    }
-    let format = match format {
-        Some(format) => format,
-        None => detect_all(first, rest)?,
-    };
-    let mut runs = Runs::default();
+    let mut reader = Reader::new(format);
     for file in files {
-        let before = runs.points();
-        match format {
-            Format::Hf => hf::read(file, &mut runs)?,
-            Format::Trl if hf::is_state(file.bytes) => hf::read(file, &mut runs)?,
-            Format::Trl | Format::Jsonl => jsonl::read(file, &mut runs)?,
-            Format::TbCsv => tb_csv::read(file, &mut runs)?,
-            Format::TbEvents => tb_events::read(file, &mut runs)?,
-            Format::WandbCsv => wandb::read(file, &mut runs)?,
-            Format::Nanogpt => nanogpt::read(file, &mut runs)?,
+        reader.begin_file(file.name)?;
+        for chunk in file.bytes.chunks(CHUNK) {
+            reader.push(chunk)?;
         }
-        if runs.points() == before {
-            return Err(ReadError::new(file.name, None, format!("found no numeric scalars reading this as {format}")));
-        }
+        reader.end_file()?;
     }
-    Ok(ReadLog { format, runs: runs.finish() })
+    reader.finish()
 }
 
-/// The one format of all the files, or an error naming the first file that cannot be told or differs.
-fn detect_all(first: &Input, rest: &[Input]) -> Result<Format, ReadError> {
-    let detect_one = |file: &Input| {
-        detect(file.name, file.bytes).ok_or_else(|| {
-            let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
-            let message = format!("cannot tell which format this is; pass --format ({})", known.join(", "));
-            ReadError::new(file.name, None, message)
-        })
-    };
-    let mut found = detect_one(first)?;
-    for file in rest {
-        let format = detect_one(file)?;
-        found = common(found, format).ok_or_else(|| {
-            let message = format!("this log is {format}, but {} is {found}; read one format at a time", first.name);
-            ReadError::new(file.name, None, message)
-        })?;
-    }
-    Ok(found)
-}
+/// How much of an [`Input`] [`read`] pushes at a time, so that the reader's buffers stay small.
+const CHUNK: usize = 1 << 20;
 
 /// The format whose reader takes logs of both `a` and `b`.
-fn common(a: Format, b: Format) -> Option<Format> {
+pub(crate) fn common(a: Format, b: Format) -> Option<Format> {
     match (a, b) {
         _ if a == b => Some(a),
         (Format::Trl, Format::Hf | Format::Jsonl) | (Format::Hf | Format::Jsonl, Format::Trl) => Some(Format::Trl),
@@ -173,6 +162,7 @@ mod tests {
     fn formats_are_spelled_as_on_the_command_line() {
         let spelled: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
         assert_eq!(spelled, ["hf", "tb-csv", "tb-events", "wandb-csv", "nanogpt", "trl", "jsonl"]);
+        assert_eq!(Format::spellings(), "hf, tb-csv, tb-events, wandb-csv, nanogpt, trl, jsonl");
         assert_eq!("wandb-csv".parse::<Format>(), Ok(Format::WandbCsv));
         assert_eq!(serde_json::to_string(&Format::TbEvents).unwrap(), "\"tb-events\"");
     }

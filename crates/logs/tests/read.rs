@@ -1,7 +1,7 @@
 //! Reading logs through the public API: the format told from the files, several files at once, and the
 //! errors a user sees.
 
-use faultline_logs::{detect, read, Format, Input, ReadError, ReadLog};
+use faultline_logs::{detect, read, Format, Input, ReadError, ReadLog, Reader};
 use faultline_telemetry::log::Signal;
 use proptest::prelude::*;
 
@@ -104,6 +104,35 @@ fn empty_and_foreign_files_are_clear_errors() {
     assert!(e.message.starts_with("at byte 0: the record's length fails its CRC"), "{e}");
     let e = read_named(&[("train.log", NANOGPT)], Some(Format::Hf)).unwrap_err();
     assert!(e.message.starts_with("not valid JSON"), "{e}");
+}
+
+#[test]
+fn a_reader_fed_in_pieces_reads_what_read_reads() {
+    let groups = [
+        (vec![("sft/trainer_state.json", STATE), ("dpo/trainer_state.json", DPO_STATE), ("x.jsonl", JSONL)], None),
+        (vec![("train.log", NANOGPT)], Some(Format::Nanogpt)),
+        (vec![("run-train-tag-loss.csv", TB_CSV), ("run-val-tag-loss.csv", TB_CSV)], None),
+        (vec![("wandb_export.csv", WANDB)], Some(Format::WandbCsv)),
+        (vec![("a.jsonl", JSONL), ("train.log", NANOGPT)], None),
+    ];
+    for (files, format) in groups {
+        for size in [1, 2, 5, 64] {
+            let mut reader = Reader::new(format);
+            let mut pieces = || -> Result<(), ReadError> {
+                for (name, text) in &files {
+                    reader.begin_file(name)?;
+                    for chunk in text.as_bytes().chunks(size) {
+                        reader.push(chunk)?;
+                    }
+                    reader.end_file()?;
+                }
+                Ok(())
+            };
+            let read_in_pieces = pieces().and_then(|()| reader.finish());
+            let whole = read_named(&files, format);
+            assert_eq!(format!("{read_in_pieces:?}"), format!("{whole:?}"), "{files:?} in pieces of {size}");
+        }
+    }
 }
 
 proptest! {
