@@ -46,7 +46,7 @@ pub fn pointed_cause(
             finding,
             &[
                 |e| matches!(e, Evidence::GradientsPileUp { .. }),
-                |e| matches!(e, Evidence::SilentWeights { .. }),
+                |e| matches!(e, Evidence::SilentWeights { .. } | Evidence::GradNormZero { .. }),
                 |e| matches!(e, Evidence::DeadUnits { .. }),
             ],
         ),

@@ -11,6 +11,8 @@ verbs:
   test              fmt, clippy, native tests, wasm tests and the browser end-to-end tests
   bench             native and in-browser training benchmarks and the PyTorch and TF.js peers, as one table
     --peers-only    the PyTorch and TF.js peers alone (no baseline, so no ratios)
+  peer-logs         PyTorch trains healthy and broken runs and writes their logs; faultline diagnose reads them
+    --tuning        the split the detector may be tuned on (default: the held-out split)
   help              this message
 ";
 
@@ -23,6 +25,7 @@ pub enum Verb {
     Dist,
     Test,
     Bench { peers_only: bool },
+    PeerLogs { tuning: bool },
     Help,
 }
 
@@ -38,7 +41,7 @@ impl fmt::Display for UsageError {
 
 pub fn parse(args: &[String]) -> Result<Verb, UsageError> {
     let Some((verb, rest)) = args.split_first() else {
-        return Err(UsageError("missing verb: expected serve, dist, test, bench or help".into()));
+        return Err(UsageError("missing verb: expected serve, dist, test, bench, peer-logs or help".into()));
     };
     match verb.as_str() {
         "serve" => parse_serve(rest),
@@ -48,8 +51,14 @@ pub fn parse(args: &[String]) -> Result<Verb, UsageError> {
             [flag] if flag == "--peers-only" => Ok(Verb::Bench { peers_only: true }),
             _ => no_more(verb, rest).map(|()| Verb::Bench { peers_only: false }),
         },
+        "peer-logs" => match rest {
+            [flag] if flag == "--tuning" => Ok(Verb::PeerLogs { tuning: true }),
+            _ => no_more(verb, rest).map(|()| Verb::PeerLogs { tuning: false }),
+        },
         "help" | "--help" | "-h" => no_more(verb, rest).map(|()| Verb::Help),
-        other => Err(UsageError(format!("unknown verb `{other}`: expected serve, dist, test, bench or help"))),
+        other => {
+            Err(UsageError(format!("unknown verb `{other}`: expected serve, dist, test, bench, peer-logs or help")))
+        }
     }
 }
 
@@ -94,6 +103,8 @@ mod tests {
         assert_eq!(parse_str("test"), Ok(Verb::Test));
         assert_eq!(parse_str("bench"), Ok(Verb::Bench { peers_only: false }));
         assert_eq!(parse_str("bench --peers-only"), Ok(Verb::Bench { peers_only: true }));
+        assert_eq!(parse_str("peer-logs"), Ok(Verb::PeerLogs { tuning: false }));
+        assert_eq!(parse_str("peer-logs --tuning"), Ok(Verb::PeerLogs { tuning: true }));
         assert_eq!(parse_str("--help"), Ok(Verb::Help));
         assert_eq!(parse_str("serve"), Ok(Verb::Serve { port: 8080 }));
         assert_eq!(parse_str("serve --port 9000"), Ok(Verb::Serve { port: 9000 }));
@@ -109,6 +120,7 @@ mod tests {
             "test extra",
             "bench --peers",
             "bench --peers-only --peers-only",
+            "peer-logs --all",
             "serve --port",
             "serve --port 0",
             "serve --port 70000",

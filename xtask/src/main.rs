@@ -5,6 +5,8 @@
 //! - `test`: fmt, clippy, native tests, wasm tests, then the browser end-to-end suite.
 //! - `bench`: the native engine's benchmark, the in-browser bench page and two peers (PyTorch on the CPU,
 //!   TensorFlow.js on its wasm backend in Chromium), as one table.
+//! - `peer-logs [--tuning]`: PyTorch trains healthy and broken runs and writes their logs in five
+//!   formats; the detector reads them (a benchmark of `faultline diagnose` on another framework's logs).
 //!
 //! Every verb first installs whatever it needs that is missing (see [`tools`]), with pinned versions, so a
 //! fresh machine needs nothing but rustup's stable Rust, node and npm.
@@ -12,6 +14,7 @@
 mod bench;
 mod cli;
 mod measure;
+mod peer_logs;
 mod peers;
 mod project;
 mod server;
@@ -57,5 +60,6 @@ fn run(verb: Verb) -> Result {
         Verb::Dist => site::dist(&project),
         Verb::Test => test::run(&project),
         Verb::Bench { peers_only } => bench::run(&project, peers_only),
+        Verb::PeerLogs { tuning } => peer_logs::run(&project, tuning),
     }
 }

@@ -94,7 +94,7 @@ fn plural(count: u64) -> &'static str {
 }
 
 /// The venv's python, with torch [`TORCH_VERSION`] installed into it from PyPI unless it already is.
-fn ensure_torch(project: &Project) -> Result<PathBuf> {
+pub fn ensure_torch(project: &Project) -> Result<PathBuf> {
     let venv = project.target_dir().join("peers/venv");
     let python = venv.join("bin/python");
     let installed = || {

@@ -47,6 +47,8 @@ pub enum Evidence {
     DeadUnits { block: usize, fraction: f32 },
     /// Weight matrices whose gradient is exactly zero.
     SilentWeights { silent: Vec<String>, weights: usize },
+    /// The global gradient norm exactly zero at almost every record: no weight gets a gradient.
+    GradNormZero { zero: usize, records: usize },
     /// Block 0's gradient norm against the last block's.
     LayerGradients {
         first: f32,
@@ -120,6 +122,7 @@ impl Evidence {
             Evidence::Plateau { .. } => "plateau",
             Evidence::DeadUnits { .. } => "dead-units",
             Evidence::SilentWeights { .. } => "silent-weights",
+            Evidence::GradNormZero { .. } => "grad-norm-zero",
             Evidence::LayerGradients { .. } => "layer-gradients",
             Evidence::ValidationRising { .. } => "validation-rising",
             Evidence::SmallUpdates { .. } => "small-updates",
@@ -143,7 +146,7 @@ impl Evidence {
             Evidence::NonFinite { tensor, .. } => nan_cause(tensor)?,
             Evidence::GradNormBeforeNan { .. } => CauseId::NanLrTooHigh,
             Evidence::GradientsPileUp { .. } => CauseId::GradsNeverReset,
-            Evidence::SilentWeights { .. } => CauseId::LossDetached,
+            Evidence::SilentWeights { .. } | Evidence::GradNormZero { .. } => CauseId::LossDetached,
             Evidence::DeadUnits { .. } => CauseId::DeadRelu,
             Evidence::DecodingDiscardsEntropy { sampler, .. } if *sampler < 0.005 => CauseId::NoSampling,
             Evidence::LossJumped { .. } => CauseId::WrongWeights,
@@ -255,6 +258,9 @@ impl fmt::Display for Evidence {
                 silent.len(),
                 silent.join(", ")
             ),
+            Evidence::GradNormZero { zero, records } => {
+                write!(f, "the gradient norm is exactly 0 at {zero} of {records} records: no weight gets a gradient")
+            }
             Evidence::LayerGradients { first, last, loss, layers } => {
                 let (a, b) = match layers {
                     Some((a, b)) => (format!("layer {a}'s"), format!("layer {b}'s")),

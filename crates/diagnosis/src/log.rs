@@ -144,6 +144,7 @@ pub fn needs(e: &Evidence) -> &'static [Needed] {
         | Evidence::GradNormSpike { .. }
         | Evidence::GradientsPileUp { .. }
         | Evidence::SpikeThrewLoss { .. }
+        | Evidence::GradNormZero { .. }
         | Evidence::LossJumped { .. } => &[Needed::GradNorm],
         Evidence::OutOfMemory { .. } => &[Needed::Memory],
         Evidence::CausalLeak { .. } => &[Needed::AttentionOnFuture],

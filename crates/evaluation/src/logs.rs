@@ -7,7 +7,7 @@ use faultline_diagnosis::{confidence, diagnose_log, needs, Evidence, LogReport, 
 use faultline_engine::guide::EntryId;
 use faultline_engine::telemetry::error::EngineError;
 use faultline_engine::telemetry::History;
-use faultline_logs::{read, Format, Input};
+use faultline_logs::{read, EventWriter, Format, Input};
 use std::fmt::Write;
 
 /// The formats a run is exported to, each as a common trainer writes it.
@@ -18,6 +18,8 @@ pub enum Export {
     Hf,
     /// TensorBoard CSV downloads of `train/loss`, `train/grad_norm` and `val/loss`, every step.
     TbCsv,
+    /// A TensorBoard event file of the same scalars, as PyTorch's `SummaryWriter` writes them.
+    TbEvents,
     /// A W&B export of the same scalars, with its `__MIN`/`__MAX` columns and empty cells.
     WandbCsv,
     /// nanoGPT's printout: the loss and time every step, train and val loss at each evaluation.
@@ -28,12 +30,14 @@ pub enum Export {
 }
 
 impl Export {
-    pub const ALL: [Export; 5] = [Export::Hf, Export::TbCsv, Export::WandbCsv, Export::Nanogpt, Export::Jsonl];
+    pub const ALL: [Export; 6] =
+        [Export::Hf, Export::TbCsv, Export::TbEvents, Export::WandbCsv, Export::Nanogpt, Export::Jsonl];
 
     pub fn format(self) -> Format {
         match self {
             Export::Hf => Format::Hf,
             Export::TbCsv => Format::TbCsv,
+            Export::TbEvents => Format::TbEvents,
             Export::WandbCsv => Format::WandbCsv,
             Export::Nanogpt => Format::Nanogpt,
             Export::Jsonl => Format::Jsonl,
@@ -95,7 +99,7 @@ fn steps(h: &History) -> Vec<(usize, f32, f32, f32, f64)> {
 }
 
 /// The run written as `format` writes it: the files, by name.
-pub fn export(h: &History, format: Export) -> Vec<(String, String)> {
+pub fn export(h: &History, format: Export) -> Vec<(String, Vec<u8>)> {
     let rows = steps(h);
     let vals: Vec<(usize, f32, f32)> =
         h.evals.iter().filter_map(|e| e.val_loss.map(|v| (e.step, v, e.train_loss))).collect();
@@ -130,7 +134,7 @@ pub fn export(h: &History, format: Export) -> Vec<(String, String)> {
             let body: Vec<String> = entries.into_iter().map(|(_, e)| format!("    {e}")).collect();
             let last = rows.last().map_or(0, |r| r.0);
             let out = format!("{{\n  \"global_step\": {last},\n  \"log_history\": [\n{}\n  ]\n}}\n", body.join(",\n"));
-            vec![("trainer_state.json".into(), out)]
+            vec![("trainer_state.json".into(), out.into_bytes())]
         }
         Export::TbCsv => {
             let file = |tag: &str, points: &mut dyn Iterator<Item = (usize, f32)>| {
@@ -138,7 +142,7 @@ pub fn export(h: &History, format: Export) -> Vec<(String, String)> {
                 for (step, v) in points {
                     let _ = writeln!(text, "{},{step},{}", 1.7e9 + step as f64 * 0.05, py(v));
                 }
-                (format!("run-.-tag-{tag}.csv"), text)
+                (format!("run-.-tag-{tag}.csv"), text.into_bytes())
             };
             let mut files = vec![
                 file("train_loss", &mut rows.iter().map(|r| (r.0, r.1))),
@@ -148,6 +152,17 @@ pub fn export(h: &History, format: Export) -> Vec<(String, String)> {
                 files.push(file("val_loss", &mut vals.iter().map(|v| (v.0, v.1))));
             }
             files
+        }
+        Export::TbEvents => {
+            let wall = |step: usize| 1.7e9 + step as f64 * 0.05;
+            let mut file = EventWriter::new(wall(0));
+            for &(step, loss, norm, ..) in &rows {
+                file.scalars(wall(step), step as i64, &[("train/loss", loss), ("train/grad_norm", norm)]);
+                if let Some(&(_, val, _)) = vals.iter().find(|v| v.0 == step) {
+                    file.scalars(wall(step), step as i64, &[("val/loss", val)]);
+                }
+            }
+            vec![("runs/tiny/events.out.tfevents.1700000000.host.1.0".into(), file.finish())]
         }
         Export::WandbCsv => {
             let r = "tiny-gpt-1";
@@ -159,7 +174,7 @@ pub fn export(h: &History, format: Export) -> Vec<(String, String)> {
                 let val = vals.iter().find(|v| v.0 == step).map_or(String::new(), |v| py(v.1));
                 let _ = writeln!(out, "{step},{},{},{},{},{val}", py(loss), py(loss), py(loss), py(norm));
             }
-            vec![("wandb_export.csv".into(), out)]
+            vec![("wandb_export.csv".into(), out.into_bytes())]
         }
         Export::Nanogpt => {
             let _ = writeln!(out, "number of parameters: 0.10M\ncompiling the model... (takes a ~minute)");
@@ -169,7 +184,7 @@ pub fn export(h: &History, format: Export) -> Vec<(String, String)> {
                 }
                 let _ = writeln!(out, "iter {step}: loss {:.4}, time {ms:.2}ms, mfu -100.00%", loss);
             }
-            vec![("train.log".into(), out)]
+            vec![("train.log".into(), out.into_bytes())]
         }
         Export::Jsonl => {
             for &(step, loss, norm, lr, ms) in &rows {
@@ -192,7 +207,7 @@ pub fn export(h: &History, format: Export) -> Vec<(String, String)> {
                     py(last.grad_norm)
                 );
             }
-            vec![("metrics.jsonl".into(), out)]
+            vec![("metrics.jsonl".into(), out.into_bytes())]
         }
     }
 }
@@ -217,7 +232,7 @@ pub enum Verdict {
 /// pass); the report, or the reader's error.
 pub fn diagnose_exported(h: &History, format: Export) -> Result<LogReport, String> {
     let files = export(h, format);
-    let inputs: Vec<Input> = files.iter().map(|(name, text)| Input { name, bytes: text.as_bytes() }).collect();
+    let inputs: Vec<Input> = files.iter().map(|(name, bytes)| Input { name, bytes }).collect();
     let log = read(&inputs, None).map_err(|e| e.to_string())?;
     if log.format != format.format() {
         return Err(format!("read as {}, written as {}", log.format, format.format()));

@@ -15,6 +15,7 @@
 use faultline_engine::config::{CorpusSource, RunConfig};
 use faultline_engine::diagnosis::diagnose;
 use faultline_engine::error::EngineError;
+use faultline_engine::faults::reproduce::{self, Reproduction, REPRODUCTIONS};
 use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
 use faultline_engine::guide::EntryId;
 use faultline_engine::settings::Change;
@@ -431,7 +432,57 @@ fn confusion_matrix_top1_at_least_95_percent() {
     }
     let accuracy = correct as f64 / jobs.len() as f64;
     eprintln!("top-1 accuracy {correct}/{} = {:.1}%", jobs.len(), accuracy * 100.0);
+    check_reproductions(&jobs.iter().map(|(f, _, _)| f.id).collect::<Vec<_>>(), &outcomes, seeds);
     assert!(accuracy >= 0.95, "top-1 accuracy {:.1}% is below 95%", accuracy * 100.0);
+}
+
+/// The matrix against [`REPRODUCTIONS`]. The full matrix (every fault, both corpora, 3 seeds) must
+/// equal it; a sample, a subset of the same deterministic runs, must not contradict it: no pair the
+/// table lacks, no pair named more often than the table counts, and a pair the table has in every run
+/// named in every sampled run.
+fn check_reproductions(faults: &[FaultId], outcomes: &[Arc<Outcome>], seeds: u64) {
+    let mut counted: BTreeMap<(FaultId, EntryId), u32> = BTreeMap::new();
+    let mut runs: BTreeMap<FaultId, u32> = BTreeMap::new();
+    for (&fault, o) in faults.iter().zip(outcomes) {
+        *runs.entry(fault).or_default() += 1;
+        if let Some(first) = o.findings.first() {
+            *counted.entry((fault, first.entry)).or_default() += 1;
+        }
+    }
+    let table: BTreeMap<(FaultId, EntryId), &Reproduction> =
+        REPRODUCTIONS.iter().map(|r| ((r.fault, r.entry), r)).collect();
+    let full = seeds == 3 && runs.len() == FAULTS.len() && runs.values().all(|&n| n == reproduce::RUNS);
+    let mut wrong = Vec::new();
+    if full {
+        let differs =
+            counted.len() != table.len() || counted.iter().any(|(k, &n)| table.get(k).map(|r| r.named) != Some(n));
+        if differs {
+            let rows: Vec<String> =
+                counted.iter().map(|((f, e), n)| format!("    row(EntryId::{e:?}, FaultId::{f:?}, {n}),")).collect();
+            wrong.push(format!("the matrix moved; REPRODUCTIONS should read:\n{}", rows.join("\n")));
+        }
+    } else {
+        for (&(fault, entry), &n) in &counted {
+            match table.get(&(fault, entry)) {
+                None => wrong.push(format!("{fault} named {entry} first in {n} run(s); the table has no such row")),
+                Some(r) if n > r.named => {
+                    wrong.push(format!("{fault} named {entry} in {n} sampled runs; the table counts {}", r.named))
+                }
+                Some(_) => {}
+            }
+        }
+        for r in REPRODUCTIONS.iter().filter(|r| r.named == r.runs) {
+            let sampled = runs.get(&r.fault).copied().unwrap_or(0);
+            let named = counted.get(&(r.fault, r.entry)).copied().unwrap_or(0);
+            if named != sampled {
+                wrong.push(format!(
+                    "{} named {} in {named} of {sampled} sampled runs; the table says every run",
+                    r.fault, r.entry
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "faults::reproduce disagrees with the symptom matrix:\n{}", wrong.join("\n"));
 }
 
 #[test]

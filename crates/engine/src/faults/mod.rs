@@ -5,9 +5,11 @@
 //! spelling, its switch in [`Faults`] (a flag, or a strength), and its [`FaultSpec`]. [`Faults`] is the
 //! switchboard the model and trainer read; each switch is consulted at the one line of the
 //! computation it changes (search for `faults.<name>`). [`measured`] holds where the engine's
-//! measurements of a fault disagree with the guide's story.
+//! measurements of a fault disagree with the guide's story, [`reproduce`] which faults the symptom
+//! matrix found to produce each entry.
 
 pub mod measured;
+pub mod reproduce;
 
 use crate::error::ConfigError;
 use crate::settings::{Change, SettingKey};
