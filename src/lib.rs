@@ -6,6 +6,7 @@
 //!   knows and checks, tested natively.
 //! - [`exercises`]: the guided exercises, their checks over a run's telemetry, and the learner's progress.
 //! - [`mystery`]: mystery rounds: a seeded hidden fault, the learner's guess and score.
+//! - [`log_view`]: the diagnose page's logs (another program's), read in the worker and diagnosed.
 //! - [`symptoms`], [`checklist`], [`route`], [`markup`]: what the symptom panel and the guide pages make of a run,
 //!   and the hash routes between the pages.
 //! - `ui`, `client`, `banner` (WebAssembly only): the Leptos components, the worker handle, the error banner.
@@ -18,6 +19,7 @@ pub mod export;
 pub mod form;
 pub mod generation;
 pub mod kept_runs;
+pub mod log_view;
 pub mod markup;
 pub mod mystery;
 pub mod performance;

@@ -8,13 +8,15 @@
 use faultline_engine::backend::BackendKind;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::data::CorpusInfo;
-use faultline_engine::diagnosis::Finding;
+use faultline_engine::diagnosis::{Finding, LogReport};
 use faultline_engine::lr_range::{RangePoint, RangeResult, RangeSettings};
 use faultline_engine::memory::MemoryEstimate;
 use faultline_engine::sampling::SamplingConfig;
+use faultline_engine::telemetry::log::Series;
 use faultline_engine::telemetry::SampleStats;
 use faultline_engine::{EvalRecord, ModelConfig, Preset, RunConfig, RunSummary, StepRecord};
 use faultline_gpu::bench::GpuBench;
+use faultline_logs::Format;
 use serde::{Deserialize, Serialize};
 
 /// Identifies one training run; the page picks a fresh one for every Start.
@@ -80,7 +82,35 @@ pub enum ToWorker {
         paused: bool,
         compute: Compute,
     },
+    /// One piece of reading training logs another program wrote, to diagnose them run by run: a
+    /// [`LogPart::Begin`], each file's [`LogPart::File`] and [`LogPart::Chunk`]s, then [`LogPart::End`].
+    /// A `Begin` drops any reading before it. Answered with [`FromWorker::Log`] events for `request`.
+    Log {
+        request: u32,
+        part: LogPart,
+    },
 }
+
+/// One piece of a log reading ([`ToWorker::Log`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogPart {
+    /// A new reading, of `format` (none: tell it from the first file).
+    Begin { format: Option<Format> },
+    /// The next file, under the name the learner's browser gave it.
+    File { name: String },
+    /// The next bytes of the current file, answered with [`LogEvent::Received`] (the page sends one
+    /// chunk at a time).
+    Chunk(Bytes),
+    /// Every file is sent: read them and diagnose each run, with the vocabulary size the learner gave.
+    End { vocab_size: Option<usize> },
+    /// Diagnose the runs read last again, with another vocabulary size.
+    Rediagnose { vocab_size: Option<usize> },
+}
+
+/// The most bytes one log reading takes, all files together: the worker reads them as they come, but
+/// keeps every point it reads.
+pub const MAX_LOG_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Which backend the learner wants runs trained on (the Compute setting, `?compute=` in the URL).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +206,41 @@ pub enum FromWorker {
     /// The answer to [`ToWorker::LoadCheckpoint`] for run `run`: the settings and step the run
     /// continues from (its `Started` event follows), or why the file was refused.
     CheckpointLoaded { run: RunId, result: Result<LoadedCheckpoint, String> },
+    /// Progress, or the end, of the log reading number `request`.
+    Log { request: u32, event: LogEvent },
+}
+
+/// The life of one log reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogEvent {
+    /// A chunk was taken in: `bytes` of all the files so far.
+    Received { bytes: u64 },
+    /// What the files hold, diagnosed.
+    Read(Box<LogDiagnosis>),
+    /// The files could not be read (the message names the file and the line where it can), or the
+    /// reading was dropped.
+    Failed { message: String },
+}
+
+/// Logs read and diagnosed, run by run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogDiagnosis {
+    pub format: Format,
+    /// The files read, in order.
+    pub files: Vec<String>,
+    /// Every run the files hold, in the order they first appear.
+    pub runs: Vec<DiagnosedRun>,
+}
+
+/// One run of a log and what the detector made of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosedRun {
+    pub name: String,
+    pub report: LogReport,
+    /// The series the charts draw (losses, gradient norms, learning rate, time per step), each thinned
+    /// to at most [`crate::chart::logged::CURVE_POINTS`] points with NaN and infinities kept.
+    pub curves: Vec<Series>,
 }
 
 /// A file's bytes. They travel as one `Uint8Array` (serde's bytes) rather than as an array of a
@@ -358,9 +423,10 @@ pub mod wire {
 mod tests {
     use super::test_support::{eval_record, run_info, step_record, summary};
     use super::*;
-    use faultline_engine::diagnosis::Evidence;
+    use faultline_engine::diagnosis::{diagnose_log, Evidence};
     use faultline_engine::guide::EntryId;
     use faultline_engine::lr_range::RangeEnd;
+    use faultline_engine::telemetry::log::{LoggedRun, Signal};
     use faultline_engine::Preset;
 
     fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug>(msg: T) -> serde_json::Value {
@@ -424,6 +490,19 @@ mod tests {
             compute: Compute::Auto,
         });
         assert_eq!(load["load-checkpoint"]["bytes"][0], b'F');
+        let parts = [
+            LogPart::Begin { format: Some(Format::Hf) },
+            LogPart::Begin { format: None },
+            LogPart::File { name: "trainer_state.json".into() },
+            LogPart::Chunk(Bytes(b"{\"log_history\"".to_vec())),
+            LogPart::End { vocab_size: Some(50257) },
+            LogPart::Rediagnose { vocab_size: None },
+        ];
+        for part in parts {
+            assert_eq!(round_trip(ToWorker::Log { request: 9, part })["log"]["request"], 9);
+        }
+        let begin = round_trip(ToWorker::Log { request: 1, part: LogPart::Begin { format: Some(Format::TbEvents) } });
+        assert_eq!(begin["log"]["part"]["begin"]["format"], "tb-events");
     }
 
     #[test]
@@ -501,6 +580,28 @@ mod tests {
         for event in events {
             let json = round_trip(FromWorker::LrRange { request: 5, event });
             assert_eq!(json["lr-range"]["request"], 5);
+        }
+        let mut run = LoggedRun { name: "train.jsonl".into(), series: Vec::new() };
+        for step in 1..=30 {
+            run.push(Signal::Loss, step, 4.0 - step as f32 * 0.05);
+            run.push(Signal::LayerGradNorm("h.0".into()), step, 0.5);
+        }
+        let read = LogDiagnosis {
+            format: Format::Jsonl,
+            files: vec!["train.jsonl".into()],
+            runs: vec![DiagnosedRun {
+                name: run.name.clone(),
+                report: diagnose_log(&run, Some(64)),
+                curves: run.series.clone(),
+            }],
+        };
+        let events = [
+            LogEvent::Received { bytes: 1 << 20 },
+            LogEvent::Read(Box::new(read)),
+            LogEvent::Failed { message: "log.jsonl:3: step 2 of `loss` comes after step 5".into() },
+        ];
+        for event in events {
+            assert_eq!(round_trip(FromWorker::Log { request: 6, event })["log"]["request"], 6);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The page's routes, kept in the URL's hash so a static host serves every page from `index.html`:
 //! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry, `#/exercises` the exercises,
 //! `#/exercises/<id>` one exercise, `#/mystery` a mystery round with a new seed and `#/mystery/<seed>`
-//! a given one, `#/mystery/two` and `#/mystery/two/<seed>` the same with two hidden faults.
+//! a given one, `#/mystery/two` and `#/mystery/two/<seed>` the same with two hidden faults, `#/diagnose`
+//! the detector on a training log another program wrote.
 
 use crate::exercises;
 use faultline_engine::guide::{EntryId, SectionId};
@@ -20,6 +21,8 @@ pub enum Route {
         faults: usize,
         seed: Option<u64>,
     },
+    /// The detector on a log another program wrote.
+    Diagnose,
     /// Anything else, as written.
     NotFound(String),
 }
@@ -38,6 +41,7 @@ impl Route {
             None if path.is_empty() => Route::Trainer,
             None if path == "guide" => Route::GuideIndex,
             None if path == "exercises" => Route::Exercises,
+            None if path == "diagnose" => Route::Diagnose,
             Some(("exercises", id)) => match exercises::exercise(id) {
                 Some(e) => Route::Exercise(e.id),
                 None => Route::NotFound(hash.to_string()),
@@ -72,6 +76,7 @@ impl Route {
                 let seed = seed.map(|s| format!("/{s}")).unwrap_or_default();
                 format!("#/mystery{two}{seed}")
             }
+            Route::Diagnose => "#/diagnose".to_string(),
             Route::NotFound(hash) => hash.clone(),
         }
     }
@@ -125,6 +130,9 @@ mod tests {
         assert_eq!(Route::parse("#/mystery/x"), Route::NotFound("#/mystery/x".into()));
         assert_eq!(Route::parse("#/mystery/two/x"), Route::NotFound("#/mystery/two/x".into()));
         assert_eq!(Route::parse("#/mystery/three/1"), Route::NotFound("#/mystery/three/1".into()));
+        assert_eq!(Route::parse("#/diagnose"), Route::Diagnose);
+        assert_eq!(Route::parse("#/diagnose/"), Route::Diagnose);
+        assert_eq!(Route::parse("#/diagnose/x"), Route::NotFound("#/diagnose/x".into()));
     }
 
     #[test]
@@ -137,7 +145,7 @@ mod tests {
             let route = Route::Exercise(e.id);
             assert_eq!(Route::parse(&route.href()), route);
         }
-        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises] {
+        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises, Route::Diagnose] {
             assert_eq!(Route::parse(&route.href()), route);
         }
     }

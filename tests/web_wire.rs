@@ -2,13 +2,16 @@
 //! browser. (The native unit tests cover the same messages through JSON.)
 #![cfg(target_arch = "wasm32")]
 
-use faultline_app::protocol::{wire, Compute, EstimateResult, FromWorker, RunEvent, ToWorker};
+use faultline_app::protocol::{
+    wire, Bytes, Compute, EstimateResult, FromWorker, LogEvent, LogPart, RunEvent, ToWorker,
+};
 use faultline_app::worker::session::Session;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::diagnosis::{Evidence, Finding};
 use faultline_engine::guide::EntryId;
 use faultline_engine::trainer::Trainer;
 use faultline_engine::{PhaseTimes, Preset, RunConfig, StepRecord};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -110,4 +113,37 @@ fn findings_and_memory_estimates_survive() {
 fn garbage_is_an_error_not_a_panic() {
     let value = wasm_bindgen::JsValue::from_str("start");
     assert!(wire::decode::<ToWorker>(value).is_err());
+}
+
+#[wasm_bindgen_test]
+fn a_log_goes_as_bytes_and_comes_back_diagnosed_with_its_nan() {
+    let chunk = ToWorker::Log { request: 2, part: LogPart::Chunk(Bytes(b"{\"step\": 1, \"loss\": NaN}\n".to_vec())) };
+    let encoded = wire::encode(&chunk).expect("encodes");
+    let part = js_sys::Reflect::get(&js_sys::Reflect::get(&encoded, &"log".into()).unwrap(), &"part".into()).unwrap();
+    let bytes = js_sys::Reflect::get(&part, &"chunk".into()).unwrap();
+    assert!(bytes.is_instance_of::<js_sys::Uint8Array>(), "a chunk travels as one Uint8Array");
+    assert_eq!(through_the_wire(&chunk), chunk);
+
+    let mut session = Session::new(no_clock);
+    let log: String = (1..=40u64)
+        .map(|step| {
+            let loss = if step < 30 { format!("{}", 4.0 - step as f32 * 0.01) } else { "NaN".to_string() };
+            format!("{{\"step\": {}, \"loss\": {loss}}}\n", step + (1 << 40))
+        })
+        .collect();
+    let parts = [
+        LogPart::Begin { format: None },
+        LogPart::File { name: "train.jsonl".into() },
+        LogPart::Chunk(Bytes(log.into_bytes())),
+        LogPart::End { vocab_size: None },
+    ];
+    let answers: Vec<FromWorker> =
+        parts.into_iter().flat_map(|part| session.handle(ToWorker::Log { request: 3, part })).collect();
+    let Some(FromWorker::Log { request: 3, event: LogEvent::Read(read) }) = through_the_wire(&answers).pop() else {
+        panic!("{answers:?}")
+    };
+    let loss = &read.runs[0].curves[0];
+    assert_eq!(loss.points[0].step, 1 + (1 << 40), "steps above 2^32 survive");
+    assert!(loss.points.last().is_some_and(|p| p.value.is_nan()), "and so does the NaN");
+    assert_eq!(read.runs[0].report.findings[0].entry, EntryId::LossBecomesNan);
 }

@@ -65,6 +65,27 @@ impl LineChart {
         Self { lines, compared, scale, reference, x_max: (planned as f64).max(last_compared), y_min, y_max }
     }
 
+    /// The chart of `lines` alone (a logged run's): the axes show every value and reach the last step.
+    pub fn of_lines(lines: Vec<Line>, scale: Scale) -> Self {
+        let x_max = lines.iter().filter_map(|l| l.points.last()).map(|p| p.0).fold(MIN_STEPS_SHOWN as f64, f64::max);
+        let (y_min, y_max) = scale.range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)));
+        Self { lines, compared: Vec::new(), scale, reference: None, x_max, y_min, y_max }
+    }
+
+    /// The steps at which some line holds NaN or an infinity, in order, each once: the chart marks them
+    /// rather than leave a silent gap.
+    pub fn non_finite(&self) -> Vec<f64> {
+        let mut steps: Vec<f64> = self
+            .lines
+            .iter()
+            .chain(&self.compared)
+            .flat_map(|l| l.points.iter().filter(|p| !p.1.is_finite()).map(|p| p.0))
+            .collect();
+        steps.sort_by(f64::total_cmp);
+        steps.dedup();
+        steps
+    }
+
     /// The points of `line` in axis units. Values the scale cannot show (a gradient of exactly zero on a
     /// log axis) sit on the bottom edge, so a silent layer is visible rather than missing.
     pub fn plotted(&self, line: &Line) -> Vec<(f64, f64)> {

@@ -4,11 +4,13 @@
 //! - [`loss`]: the loss curves, the corpus's floor and the kept runs being compared.
 //! - [`lines`]: per-block telemetry over time (gradient norms, dead units, update sizes).
 //! - [`attention`]: one attention map as a heatmap.
+//! - [`logged`]: a log another program wrote: its curves thinned, smoothed and charted like a run's.
 //! - [`phases`]: where each step's time goes.
 //! - [`lr_range`]: the learning-rate range test's loss against the rate, on a log axis.
 
 pub mod attention;
 pub mod lines;
+pub mod logged;
 pub mod loss;
 pub mod lr_range;
 pub mod phases;

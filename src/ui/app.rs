@@ -3,6 +3,7 @@
 
 use super::compute::COMPUTE_KEY;
 use super::controller::Controller;
+use super::diagnose::DiagnosePage;
 use super::exercises::{provide_exercises, ExerciseList, ExercisePage};
 use super::guide::{GuideEntryPage, GuideIndex, NotFound};
 use super::link::{sync_query, LinkNotices};
@@ -75,6 +76,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
             None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
         },
         Route::Mystery { faults, seed } => view! { <MysteryPage controller form faults seed /> }.into_any(),
+        Route::Diagnose => view! { <DiagnosePage controller form /> }.into_any(),
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
     view! {
@@ -95,6 +97,9 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 </a>
                 <a href=Route::MYSTERY.href() aria-current=move || matches!(route.get(), Route::Mystery { .. }).then_some("page")>
                     "Mystery"
+                </a>
+                <a href=Route::Diagnose.href() aria-current=move || (route.get() == Route::Diagnose).then_some("page")>
+                    "Diagnose"
                 </a>
             </nav>
         </header>

@@ -39,7 +39,8 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
                 | FromWorker::Estimate { .. }
                 | FromWorker::LrRange { .. }
                 | FromWorker::Checkpoint { .. }
-                | FromWorker::CheckpointLoaded { .. } => {}
+                | FromWorker::CheckpointLoaded { .. }
+                | FromWorker::Log { .. } => {}
             });
             client.post(if webgpu {
                 ToWorker::GpuBench { config: preset, steps, seed }

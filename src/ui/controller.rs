@@ -1,7 +1,8 @@
 //! The page's side of a training run: the run's view, the commands the buttons send to the worker,
 //! the memory estimates it asks for, the checkpoints it saves and loads, and the kept runs it adds to as
-//! runs end or are replaced.
+//! runs end or are replaced. The same worker reads the logs of the diagnose page ([`LogReader`]).
 
+use super::diagnose::LogReader;
 use super::export::save_bytes;
 use super::kept_runs::KeptRunsState;
 use crate::banner;
@@ -41,7 +42,10 @@ pub struct Controller {
     pub estimate: RwSignal<Option<Estimate>>,
     /// The latest learning-rate range test.
     pub lr_range: RwSignal<RangeView>,
-    client: StoredValue<WorkerClient, LocalStorage>,
+    /// The logs the diagnose page reads.
+    pub logs: LogReader,
+    /// The worker, from the moment it is spawned.
+    client: StoredValue<Option<WorkerClient>, LocalStorage>,
     next_run: StoredValue<RunId>,
     /// The estimate request the page waits for, and its settings.
     pending_estimate: StoredValue<(u32, Option<RunConfig>)>,
@@ -72,7 +76,9 @@ impl Controller {
         let lr_range = RwSignal::new(RangeView::default());
         let runs = KeptRunsState::load();
         let worker_threads = RwSignal::new(None::<usize>);
-        let client = WorkerClient::spawn(one_thread, move |msg| match msg {
+        let client = StoredValue::new_local(None::<WorkerClient>);
+        let logs = LogReader::new(client);
+        let spawned = WorkerClient::spawn(one_thread, move |msg| match msg {
             FromWorker::Run { run, event } => {
                 let failure = match &event {
                     RunEvent::Failed { message } => Some(message.clone()),
@@ -103,6 +109,7 @@ impl Controller {
             FromWorker::Fatal { message } => {
                 banner::show(&message);
                 lr_range.update(|v| v.fail(&message));
+                logs.worker_failed(&message);
                 view.update(|v| {
                     if v.state.is_active() {
                         v.state = RunState::Error;
@@ -154,15 +161,18 @@ impl Controller {
                 };
                 checkpoint.set(status);
             }
+            FromWorker::Log { request, event } => logs.receive(request, event),
             FromWorker::Ready { threads } => worker_threads.set(Some(threads)),
             FromWorker::BenchDone(_) | FromWorker::GpuBenchDone(_) | FromWorker::Checkpoint { .. } => {}
         });
+        client.set_value(Some(spawned));
         Self {
             view,
             runs,
             estimate,
             lr_range,
-            client: StoredValue::new_local(client),
+            logs,
+            client,
             next_run: StoredValue::new(1),
             pending_estimate,
             checkpoint,
@@ -175,7 +185,11 @@ impl Controller {
     }
 
     fn post(&self, msg: ToWorker) {
-        self.client.with_value(|c| c.post(msg));
+        self.client.with_value(|c| {
+            if let Some(c) = c {
+                c.post(msg);
+            }
+        });
     }
 
     fn state(&self) -> RunState {

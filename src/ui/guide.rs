@@ -11,7 +11,7 @@ use faultline_engine::guide::{EntryId, GuideEntry, QUICK_DIAGNOSIS, SECTIONS};
 use leptos::prelude::*;
 
 /// Sets the form up for fault `id`'s scenario, starts the run and shows the trainer.
-fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: FaultId) {
+pub(super) fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: FaultId) {
     let shown = RunForm::show_me(id);
     let config = shown.to_config();
     form.update(|f| *f = shown.keeping_own_text(f));

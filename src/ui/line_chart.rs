@@ -1,9 +1,10 @@
 //! A small chart of per-block lines over the run (gradient norms, dead units, update sizes) and the
-//! compared runs' lines dashed over them, with a readout of the values under the pointer.
+//! compared runs' lines dashed over them, with a readout of the values under the pointer. NaN and
+//! infinities are marked × along the top edge at their steps.
 
 use super::canvas::{
-    compared_color, compared_line, fit, font, key_style, pixel_ratio, px, resize_signal, stroke, GRID, INK, MUTED,
-    PALETTE,
+    compared_color, compared_line, fit, font, key_style, pixel_ratio, px, resize_signal, stroke, DANGER, GRID, INK,
+    MUTED, PALETTE,
 };
 use crate::chart::lines::LineChart;
 use crate::chart::PlotFrame;
@@ -62,7 +63,9 @@ pub fn LineChartView(
                 let class = format!("key compared-{i}");
                 view! { <span class=class style=key_style(compared_color(i))>{l.name.clone()}</span> }
             });
-            (lines, compared.collect_view())
+            let non_finite = (!d.non_finite().is_empty())
+                .then(|| view! { <span class="key non-finite">"NaN or Inf, at its step"</span> });
+            (lines, compared.collect_view(), non_finite)
         })
     };
     view! {
@@ -84,6 +87,9 @@ pub fn LineChartView(
         </figure>
     }
 }
+
+/// A line of more points than this is drawn without a dot at each: they would merge into a band.
+const DOTTED_POINTS: usize = 100;
 
 /// The colour of line `i`: grey for a faint line, the palette in order for the others.
 fn line_color(data: &LineChart, i: usize) -> RGBColor {
@@ -143,11 +149,16 @@ fn draw(canvas: &HtmlCanvasElement, data: &LineChart, y_label: &str, hover: Opti
         }
         let color = line_color(data, i);
         chart.draw_series(LineSeries::new(points.iter().copied(), stroke(color.to_rgba(), 2.0))).ok()?;
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, px(3.0), color.filled()))).ok()?;
+        if points.len() <= DOTTED_POINTS {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, px(3.0), color.filled()))).ok()?;
+        }
     }
     for (i, line) in data.compared.iter().enumerate() {
         chart.draw_series(compared_line(i, data.plotted(line))).ok()?;
     }
+    let top = y_max - (y_max - y_min) * 0.04;
+    let marks = data.non_finite().into_iter().map(|x| Cross::new((x, top), px(4.0), stroke(DANGER.to_rgba(), 1.5)));
+    chart.draw_series(marks).ok()?;
     if let Some(x) = hover {
         chart.draw_series(LineSeries::new([(x, y_min), (x, y_max)], stroke(INK.mix(0.3), 1.0))).ok()?;
     }

@@ -52,6 +52,19 @@ pub fn LinkNotices(notices: RwSignal<Vec<String>>) -> impl IntoView {
     }
 }
 
+/// Writes `text` to the clipboard: the browser is asked at once (while the click that asked counts as
+/// the learner's), and the future says whether it agreed.
+pub(super) fn write_clipboard(text: &str) -> impl std::future::Future<Output = bool> {
+    let written =
+        web_sys::window().map(|w| wasm_bindgen_futures::JsFuture::from(w.navigator().clipboard().write_text(text)));
+    async move {
+        match written {
+            Some(written) => written.await.is_ok(),
+            None => false,
+        }
+    }
+}
+
 /// Copies the address (which carries every setting, fault and the seed) to the clipboard, and says
 /// whether that worked; with the learner's own text chosen, it says that the text is not in the link.
 #[component]
@@ -60,12 +73,12 @@ pub fn CopyLink(form: RwSignal<RunForm>) -> impl IntoView {
     let said = RwSignal::new(String::new());
     let copy = move |_| {
         let Some(window) = web_sys::window() else { return };
-        let href = window.location().href().unwrap_or_default();
-        let written = wasm_bindgen_futures::JsFuture::from(window.navigator().clipboard().write_text(&href));
+        let written = write_clipboard(&window.location().href().unwrap_or_default());
         leptos::task::spawn_local(async move {
-            said.set(match written.await {
-                Ok(_) => "Link copied".to_string(),
-                Err(_) => "The browser refused the clipboard: copy the address bar instead".to_string(),
+            said.set(if written.await {
+                "Link copied".to_string()
+            } else {
+                "The browser refused the clipboard: copy the address bar instead".to_string()
             });
         });
     };

@@ -8,6 +8,7 @@ mod checkpoint;
 mod compute;
 mod controller;
 mod controls;
+mod diagnose;
 mod exercises;
 mod export;
 mod faults;

@@ -203,7 +203,11 @@ impl Reader {
     /// one no reader shares with theirs.
     fn detect(&mut self, name: &str, head: &[u8]) -> Result<Format, ReadError> {
         let format = detect(name, head).ok_or_else(|| {
-            let message = format!("cannot tell which format this is; pass --format ({})", Format::spellings());
+            let message = format!(
+                "cannot tell which format this is; name it (--format on the command line, the Format menu on \
+                 the page): {}",
+                Format::spellings()
+            );
             ReadError::new(name, None, message)
         })?;
         let Some((found, first)) = &mut self.found else {

@@ -58,7 +58,7 @@ fn an_undetectable_file_asks_for_the_format() {
     let e = read_named(&[("notes.txt", "nothing to see here\n")], None).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "notes.txt: cannot tell which format this is; pass --format (hf, tb-csv, tb-events, wandb-csv, nanogpt, trl, jsonl)"
+        "notes.txt: cannot tell which format this is; name it (--format on the command line, the Format menu on the page): hf, tb-csv, tb-events, wandb-csv, nanogpt, trl, jsonl"
     );
 }
 

@@ -6,11 +6,13 @@
 //! - `run.rs`: the training run: its phase, its launches of steps, the records, evaluations and
 //!   diagnoses it sends, and its move to the CPU when a GPU is lost.
 //! - `sweep.rs`: a learning-rate range test, swept a slice at a time.
+//! - `logs.rs`: training logs another program wrote, taken in a chunk at a time and diagnosed.
 //! - `vocab.rs`: the vocabulary sizes of the corpora loaded, for memory estimates.
 //! - `tests.rs`: the session driven natively, message by message, on both backends.
 //!
 //! Which backend a run trains on, and its trainer, are [`super::compute`]'s.
 
+mod logs;
 mod run;
 mod sweep;
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -27,6 +29,7 @@ use faultline_engine::telemetry::History;
 use faultline_engine::trainer::Clock;
 use faultline_engine::{EngineError, Faults, RunConfig};
 use faultline_gpu::bench::run_gpu_bench;
+use logs::Logs;
 use run::{Phase, Run};
 use sweep::Sweep;
 use vocab::Vocabularies;
@@ -40,11 +43,19 @@ pub struct Session {
     sweep: Option<Sweep>,
     vocab: Vocabularies,
     chooser: Chooser,
+    logs: Logs,
 }
 
 impl Session {
     pub fn new(clock: Clock) -> Self {
-        Self { clock, run: None, sweep: None, vocab: Vocabularies::default(), chooser: Chooser::default() }
+        Self {
+            clock,
+            run: None,
+            sweep: None,
+            vocab: Vocabularies::default(),
+            chooser: Chooser::default(),
+            logs: Logs::default(),
+        }
     }
 
     fn estimate(&mut self, config: &RunConfig) -> EstimateResult {
@@ -176,6 +187,7 @@ impl Session {
                     Err(e) => out.push(FromWorker::CheckpointLoaded { run, result: Err(e.to_string()) }),
                 }
             }
+            ToWorker::Log { request, part } => out.extend(self.logs.handle(request, part)),
             ToWorker::LrRange { request, config, settings } => {
                 self.end_sweep("a newer range test replaced it", &mut out);
                 let reply = |event| FromWorker::LrRange { request, event };
