@@ -27,6 +27,9 @@ pub const CODE: &str = include_str!("../data/code.rs.txt");
 /// A user text: the app's components, frozen (172,524 characters, 102 distinct).
 pub const APP_CODE: &str = include_str!("../data/app.rs.txt");
 
+/// A user text: the WebGPU backend's Rust and WGSL, frozen (128,432 characters, 109 distinct).
+pub const GPU_CODE: &str = include_str!("../data/gpu.rs.txt");
+
 /// The built-in corpora.
 pub const BUILTIN: [&str; 3] = ["toy-english", "arithmetic", "sorting"];
 
@@ -40,7 +43,9 @@ pub enum Split {
     Retired1,
     /// The second held-out split (seeds from 2003, [`CODE`]): reported once, then tuned on.
     Retired2,
-    /// What the figures are reported on now: seeds from 3001, [`APP_CODE`].
+    /// The third held-out split (seeds from 3001, [`APP_CODE`]): reported once, then tuned on.
+    Retired3,
+    /// What the figures are reported on now: seeds from 4001, [`GPU_CODE`].
     HeldOut,
 }
 
@@ -61,13 +66,14 @@ pub struct Design {
 }
 
 impl Split {
-    pub const ALL: [Split; 4] = [Split::Tuning, Split::Retired1, Split::Retired2, Split::HeldOut];
+    pub const ALL: [Split; 5] = [Split::Tuning, Split::Retired1, Split::Retired2, Split::Retired3, Split::HeldOut];
 
     pub fn design(self) -> &'static Design {
         match self {
             Split::Tuning => &TUNING,
             Split::Retired1 => &RETIRED1,
             Split::Retired2 => &RETIRED2,
+            Split::Retired3 => &RETIRED3,
             Split::HeldOut => &HELD_OUT,
         }
     }
@@ -87,6 +93,7 @@ impl Split {
             "tuning" => Some(Split::Tuning),
             "retired-1" => Some(Split::Retired1),
             "retired-2" => Some(Split::Retired2),
+            "retired-3" => Some(Split::Retired3),
             "held-out" => Some(Split::HeldOut),
             _ => None,
         }
@@ -191,7 +198,7 @@ const RETIRED2: Design = Design {
     ],
 };
 
-const HELD_OUT: Design = Design {
+const RETIRED3: Design = Design {
     seeds: [3001, 3011, 3019, 3023, 3037],
     user_text: Some(Corpus::AppCode),
     healthy: &[
@@ -238,6 +245,53 @@ const HELD_OUT: Design = Design {
     ],
 };
 
+const HELD_OUT: Design = Design {
+    seeds: [4001, 4007, 4013, 4021, 4027],
+    user_text: Some(Corpus::GpuCode),
+    healthy: &[
+        ("250 steps", &[(SettingKey::Steps, "250")]),
+        ("800 steps", &[(SettingKey::Steps, "800")]),
+        ("1800 steps", &[(SettingKey::Steps, "1800")]),
+        ("lr 0.35 × the preset's", &[(SettingKey::Lr, "0.00105"), (SettingKey::Steps, "900")]),
+        ("lr 2.8 × the preset's", &[(SettingKey::Lr, "0.0084"), (SettingKey::Steps, "900")]),
+        (
+            "SGD with momentum, lr 0.04",
+            &[(SettingKey::Optimizer, "sgd"), (SettingKey::Lr, "0.04"), (SettingKey::Steps, "700")],
+        ),
+        (
+            "SGD with momentum, lr 0.012",
+            &[(SettingKey::Optimizer, "sgd"), (SettingKey::Lr, "0.012"), (SettingKey::Steps, "500")],
+        ),
+        ("batch 14", &[(SettingKey::Batch, "14"), (SettingKey::Steps, "600")]),
+        ("batch 3", &[(SettingKey::Batch, "3"), (SettingKey::Steps, "300")]),
+        ("the small preset, 250 steps", &[(SettingKey::Config, "small"), (SettingKey::Steps, "250")]),
+    ],
+    longer: "500",
+    strengths: &[
+        (FaultId::LrTooHigh, 150.0),
+        (FaultId::LrTooHigh, 700.0),
+        (FaultId::LrTooLow, 150.0),
+        (FaultId::LrTooLow, 5000.0),
+        (FaultId::InitTooLarge, 2.5),
+        (FaultId::DeadRelu, -3.5),
+        (FaultId::TinyDataset, 600.0),
+        (FaultId::TemperatureTooLow, 0.07),
+        (FaultId::TemperatureTooLow, 0.25),
+        (FaultId::CorruptEmbeddings, 115.0),
+        (FaultId::WrongCheckpoint, 120.0),
+        (FaultId::BatchTooLarge, 768.0),
+        (FaultId::WordLevelVocab, 400.0),
+    ],
+    pairs: &[
+        (FaultId::NoCausalMask, FaultId::TemperatureTooLow),
+        (FaultId::DetachedBlock, FaultId::GreedyDecoding),
+        (FaultId::DeadRelu, FaultId::SyncEveryStep),
+        (FaultId::TemperatureTooLow, FaultId::NoAttnScale),
+        (FaultId::LossyNormalization, FaultId::SyncEveryStep),
+        (FaultId::TinyDataset, FaultId::LossyNormalization),
+    ],
+};
+
 /// The text a case trains on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Corpus {
@@ -248,6 +302,8 @@ pub enum Corpus {
     Code,
     /// [`APP_CODE`], as a learner's own text.
     AppCode,
+    /// [`GPU_CODE`], as a learner's own text.
+    GpuCode,
 }
 
 impl fmt::Display for Corpus {
@@ -257,6 +313,7 @@ impl fmt::Display for Corpus {
             Corpus::Notes => f.write_str("user text"),
             Corpus::Code => f.write_str("user code"),
             Corpus::AppCode => f.write_str("user app code"),
+            Corpus::GpuCode => f.write_str("user GPU code"),
         }
     }
 }
@@ -454,11 +511,12 @@ mod tests {
 
     #[test]
     fn the_held_out_split_shares_no_seed_corpus_strength_or_pair_with_what_was_tuned_on() {
-        let seen: Vec<Case> = [Split::Tuning, Split::Retired1, Split::Retired2].into_iter().flat_map(all).collect();
+        let seen: Vec<Case> =
+            [Split::Tuning, Split::Retired1, Split::Retired2, Split::Retired3].into_iter().flat_map(all).collect();
         let held_out = all(Split::HeldOut);
         let seeds: HashSet<u64> = seen.iter().map(|c| c.seed).collect();
         assert!(held_out.iter().all(|c| !seeds.contains(&c.seed)));
-        assert!(seen.iter().all(|c| c.corpus != Corpus::AppCode));
+        assert!(seen.iter().all(|c| c.corpus != Corpus::GpuCode));
         let labels: HashSet<String> = seen.iter().map(|c| c.what.clone()).collect();
         let faults: HashSet<String> = FAULTS.iter().map(|f| f.id.to_string()).collect();
         // Beyond the defaults and each fault at its default strength, which every split runs on its
@@ -466,7 +524,7 @@ mod tests {
         let varied = held_out.iter().filter(|c| !c.changes.is_empty() && !faults.contains(&c.what));
         let reused: Vec<&str> = varied.filter(|c| labels.contains(&c.what)).map(|c| c.what.as_str()).collect();
         assert!(reused.is_empty(), "strengths, pairs, lengths and variations are new: {reused:?}");
-        for text in [NOTES, CODE, APP_CODE] {
+        for text in [NOTES, CODE, APP_CODE, GPU_CODE] {
             assert!(text.chars().count() >= 100_000, "the issue's user text is at least 100,000 characters");
         }
     }

@@ -57,6 +57,7 @@ pub fn config(case: &Case) -> Result<RunConfig, ConfigError> {
         Corpus::Notes => text(cases::NOTES),
         Corpus::Code => text(cases::CODE),
         Corpus::AppCode => text(cases::APP_CODE),
+        Corpus::GpuCode => text(cases::GPU_CODE),
     };
     Ok(cfg)
 }

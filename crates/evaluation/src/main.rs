@@ -1,4 +1,4 @@
-//! `cargo run --release -p faultline-evaluation -- [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair]
+//! `cargo run --release -p faultline-evaluation -- [--split tuning|retired-1|retired-2|retired-3|held-out] [--kind healthy|fault|pair]
 //! [--only TEXT] [--sample] [--keep DIR] [--logs]`: trains a sweep on every core, prints each run's result as it is scored, then the
 //! report (Markdown, as BENCHMARKS.md quotes it) and how each rule fared. `--sample` takes the sample
 //! CI runs instead of the whole split. With `--keep DIR`, each run's
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str =
-    "usage: faultline-evaluation [--split tuning|retired-1|retired-2|held-out] [--kind healthy|fault|pair] [--only TEXT] [--sample] [--keep DIR] [--logs]";
+    "usage: faultline-evaluation [--split tuning|retired-1|retired-2|retired-3|held-out] [--kind healthy|fault|pair] [--only TEXT] [--sample] [--keep DIR] [--logs]";
 
 fn main() -> ExitCode {
     let mut split = Split::HeldOut;
