@@ -4,7 +4,7 @@
 //! mystery reveal shows), so no reader depends on the wording; `Display` writes the sentence a
 //! learner reads.
 
-use crate::{AFTER_SPIKE, LASTING};
+use crate::rules::curves::{AFTER_SPIKE, LASTING};
 use faultline_guide::CauseId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
