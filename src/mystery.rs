@@ -7,7 +7,7 @@
 //! the worker or the detector except that run's configuration.
 
 use crate::form::RunForm;
-use faultline_engine::faults::{FaultSpec, FAULTS};
+use faultline_engine::faults::{FaultSpec, Stage};
 use faultline_engine::guide::EntryId;
 use faultline_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -49,11 +49,12 @@ fn two_fault_form(a: &FaultSpec, b: &FaultSpec) -> RunForm {
 /// The faults hidden in `round`.
 pub fn hidden_faults(round: Round) -> Vec<&'static FaultSpec> {
     if round.faults < 2 {
-        return vec![&FAULTS[Rng::derive(round.seed, "mystery").below(FAULTS.len())]];
+        let pool: Vec<&FaultSpec> = Stage::Pretraining.faults().collect();
+        return vec![pool[Rng::derive(round.seed, "mystery").below(pool.len())]];
     }
-    let firsts: Vec<&FaultSpec> = FAULTS.iter().filter(|f| !ends_the_run(f)).collect();
+    let firsts: Vec<&FaultSpec> = Stage::Pretraining.faults().filter(|f| !ends_the_run(f)).collect();
     let first = firsts[Rng::derive(round.seed, "mystery-two").below(firsts.len())];
-    let partners: Vec<&FaultSpec> = FAULTS.iter().filter(|b| compatible(first, b)).collect();
+    let partners: Vec<&FaultSpec> = Stage::Pretraining.faults().filter(|b| compatible(first, b)).collect();
     match partners.len() {
         0 => vec![first],
         n => vec![first, partners[Rng::derive(round.seed, "mystery-partner").below(n)]],
@@ -193,7 +194,7 @@ mod tests {
         let mut seen: Vec<FaultId> = (0..2000).map(|s| hidden_faults(one(s))[0].id).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen.len(), FAULTS.len(), "2000 seeds reach every fault");
+        assert_eq!(seen.len(), Stage::Pretraining.faults().count(), "2000 seeds reach every pretraining fault");
         assert_eq!(hidden_faults(one(20))[0].id, FaultId::NoCausalMask, "the browser test's round");
     }
 
@@ -222,8 +223,8 @@ mod tests {
         pairs.sort_unstable();
         pairs.dedup();
         assert!(pairs.len() > 50, "only {} different pairs in 500 rounds", pairs.len());
-        let nan = FAULTS.iter().find(|f| f.guide_entry == EntryId::LossBecomesNan).unwrap();
-        assert!(FAULTS.iter().all(|b| !compatible(nan, b)), "a fault that stops the run hides the other");
+        let nan = Stage::Pretraining.faults().find(|f| f.guide_entry == EntryId::LossBecomesNan).unwrap();
+        assert!(Stage::Pretraining.faults().all(|b| !compatible(nan, b)), "a fault that stops the run hides the other");
     }
 
     #[test]

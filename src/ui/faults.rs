@@ -4,14 +4,14 @@
 
 use crate::form::{fault_field, FieldErrors, RunForm};
 use crate::route::entry_href;
-use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
+use faultline_engine::faults::{FaultId, FaultSpec, Stage, FAULTS};
 use faultline_engine::guide::SectionId;
 use leptos::prelude::*;
 
 /// The guide sections that have faults, in the table's order.
 fn sections() -> Vec<SectionId> {
     let mut seen: Vec<SectionId> = Vec::new();
-    for f in FAULTS {
+    for f in Stage::Pretraining.faults() {
         if !seen.contains(&f.guide_entry.section()) {
             seen.push(f.guide_entry.section());
         }
@@ -24,7 +24,8 @@ pub fn FaultPanel(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl In
     let groups = sections()
         .into_iter()
         .map(|section| {
-            let specs: Vec<&'static FaultSpec> = FAULTS.iter().filter(|f| f.guide_entry.section() == section).collect();
+            let specs: Vec<&'static FaultSpec> =
+                Stage::Pretraining.faults().filter(|f| f.guide_entry.section() == section).collect();
             let ids: Vec<FaultId> = specs.iter().map(|f| f.id).collect();
             let on_count = Memo::new(move |_| form.with(|f| ids.iter().filter(|&&id| f.fault(id).on).count()));
             let open = Memo::new(move |_| on_count.get() > 0);

@@ -4,6 +4,7 @@
 //! Bad arguments print one line naming the argument and exit with code 2. A run that fails (out of
 //! memory, or a NaN or Inf that stops it) prints one line saying why and exits with code 1.
 
+mod align;
 mod args;
 mod bench;
 mod diagnose;
@@ -11,6 +12,7 @@ mod lr_find;
 mod tables;
 mod train;
 
+use align::align;
 use args::{on_threads, ArgError, Failure};
 use bench::bench;
 use diagnose::diagnose;
@@ -28,6 +30,12 @@ const USAGE: &str = "usage:
                   [--threads N]   (train and lr-find: products, attention and GELU on N threads)
   faultline train --resume F [--json] [--sample N] [--save-checkpoint F]
                   (continues a checkpoint with its own settings and faults)
+  faultline align dpo [--fault ID[=VALUE]]... [--steps N] [--seed S] [--corpus ID] [--beta X]
+                  [--fine-tune-lr X] [--lora-rank R] [--pairs N] [--eval-every N]
+                  [--pretrain-steps N | --base F] [--SETTING VALUE]... [--json]
+                  (DPO fine-tuning of a base model pretrained first, or of checkpoint F;
+                   --steps, --pairs, --eval-every: the fine-tuning's; the fine-tuning faults
+                   and settings: faultline faults, faultline settings)
   faultline lr-find [--config tiny|small] [--seed S] [--fault ID[=VALUE]]... [--json]
                   [--start-lr X] [--end-lr X] [--num-lrs N] [--SETTING VALUE]...
   faultline diagnose FILE... [--format auto|hf|tb-csv|tb-events|wandb-csv|nanogpt|trl|jsonl]
@@ -59,6 +67,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "train" => on_threads(rest, train),
+        "align" => on_threads(rest, align),
         "lr-find" => on_threads(rest, lr_find),
         "faults" => faults(rest),
         "corpora" => corpora(rest),
@@ -68,7 +77,7 @@ fn main() -> ExitCode {
         "diagnose" => diagnose(rest),
         "-h" | "--help" | "help" => out!("{USAGE}"),
         other => Err(Failure::Arg(ArgError(format!(
-            "unknown command '{other}' (expected train, lr-find, diagnose, faults, corpora, guide or bench)"
+            "unknown command '{other}' (expected train, align, lr-find, diagnose, faults, corpora, guide or bench)"
         )))),
     };
     match result {

@@ -4,7 +4,7 @@ use crate::args::{only_json, Failure};
 use crate::out;
 use faultline_engine::config::RunConfig;
 use faultline_engine::data::CorpusId;
-use faultline_engine::faults::FAULTS;
+use faultline_engine::faults::{Stage, FAULTS};
 use faultline_engine::guide::{self};
 use faultline_engine::settings::SETTINGS;
 use serde_json::json;
@@ -15,12 +15,18 @@ pub(crate) fn faults(rest: &[String]) -> Result<(), Failure> {
         out!("{}", serde_json::to_string_pretty(FAULTS).expect("fault table serialises"))?;
         return Ok(());
     }
-    for f in FAULTS {
-        let strength = f
-            .strength
-            .map(|s| format!(" [={} {}..{}, default {}]", s.unit, s.min, s.max, s.default))
-            .unwrap_or_default();
-        out!("{:<16} {:<44} {}{}", f.id, f.guide_entry, f.summary, strength)?;
+    for (stage, heading) in [
+        (Stage::Pretraining, "pretraining (faultline train)"),
+        (Stage::FineTuning, "fine-tuning (faultline align dpo)"),
+    ] {
+        out!("{heading}:")?;
+        for f in stage.faults() {
+            let strength = f
+                .strength
+                .map(|s| format!(" [={} {}..{}, default {}]", s.unit, s.min, s.max, s.default))
+                .unwrap_or_default();
+            out!("  {:<24} {:<44} {}{}", f.id.as_str(), f.guide_entry.as_str(), f.summary, strength)?;
+        }
     }
     Ok(())
 }
@@ -31,8 +37,13 @@ pub(crate) fn settings_cmd(rest: &[String]) -> Result<(), Failure> {
         return Ok(());
     }
     let defaults = RunConfig::default();
-    for s in SETTINGS {
-        out!("--{:<20} {:<12} {}", s.key, defaults.get(s.key), s.help)?;
+    for (stage, heading) in
+        [(Stage::Pretraining, "pretraining"), (Stage::FineTuning, "fine-tuning (faultline align dpo)")]
+    {
+        out!("{heading}:")?;
+        for s in SETTINGS.iter().filter(|s| s.stage == stage) {
+            out!("  --{:<20} {:<12} {}", s.key.as_str(), defaults.get(s.key), s.help)?;
+        }
     }
     Ok(())
 }

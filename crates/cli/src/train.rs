@@ -7,6 +7,7 @@ use faultline_engine::backend::{Backend, CpuBackend};
 use faultline_engine::config::{CorpusSource, RunConfig};
 use faultline_engine::data::Dataset;
 use faultline_engine::diagnosis::diagnose;
+use faultline_engine::faults::Stage;
 use faultline_engine::guide::EntryId;
 use faultline_engine::settings::{setting, SettingKind};
 use faultline_engine::telemetry::History;
@@ -33,6 +34,12 @@ pub(crate) fn train(rest: &[String]) -> Result<(), Failure> {
             "text-file" => text_file = Some(args.value(flag)?),
             "fault" => pairs.push(("fault", args.value(flag)?)),
             _ => match setting(key) {
+                Some(s) if flag.starts_with("--") && s.stage == Stage::FineTuning => {
+                    return Err(ArgError(format!(
+                        "{flag}: a fine-tuning setting; it applies to `faultline align dpo`, not to pretraining"
+                    ))
+                    .into());
+                }
                 Some(s) if flag.starts_with("--") => {
                     let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
                     pairs.push((s.key.as_str(), value));

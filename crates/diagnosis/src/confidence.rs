@@ -29,6 +29,7 @@ pub fn confidence(e: &Evidence) -> f32 {
         | Evidence::SharperAttention { .. }
         | Evidence::UnscaledLogits { .. }
         | Evidence::SlowSteps { .. } => laplace(16, 16),
+        Evidence::DpoLossFlat { .. } => laplace(0, 0),
         Evidence::GradientsPileUp { .. } => laplace(15, 15),
         Evidence::DecodingDiscardsEntropy { .. } => laplace(35, 36),
         Evidence::RepeatedNgrams { .. } => laplace(28, 29),

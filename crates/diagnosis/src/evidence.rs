@@ -99,6 +99,8 @@ pub enum Evidence {
     EarlySpike { low: f32, peak: f32, step: usize },
     /// The share of step time spent outside computing.
     SlowSteps { overhead: f64 },
+    /// A DPO run's recent mean loss, margin and preference accuracy, with its loss still near ln 2.
+    DpoLossFlat { steps: usize, loss: f32, margin: f32, accuracy: f32 },
 }
 
 impl Evidence {
@@ -136,6 +138,7 @@ impl Evidence {
             Evidence::Oscillation { .. } => "oscillation",
             Evidence::EarlySpike { .. } => "early-spike",
             Evidence::SlowSteps { .. } => "slow-steps",
+            Evidence::DpoLossFlat { .. } => "dpo-loss-flat",
         }
     }
 
@@ -334,6 +337,12 @@ impl fmt::Display for Evidence {
                 f,
                 "{:.0}% of each step goes to reading back statistics and data, not to computing",
                 overhead * 100.0
+            ),
+            Evidence::DpoLossFlat { steps, loss, margin, accuracy } => write!(
+                f,
+                "after {steps} DPO steps the recent loss is {loss:.3} against ln 2 = 0.693, with a mean margin of \
+                 {margin:+.3} and {:.0}% of pairs preferred",
+                accuracy * 100.0
             ),
         }
     }

@@ -15,12 +15,14 @@ use rules::curves::*;
 use rules::evaluations::*;
 use serde::{Deserialize, Serialize};
 
+mod align;
 mod confidence;
 mod evidence;
 mod log;
 mod rules;
 mod settle;
 
+pub use align::{diagnose_dpo, DPO_MIN_STEPS, FLAT_BAND};
 pub use confidence::confidence;
 pub use evidence::Evidence;
 pub use log::{diagnose_log, needs, LogReport, Missing, Needed, Vocab, MIN_RECORDS};

@@ -169,7 +169,29 @@ pub struct RunConfig {
     pub sampling: SamplingConfig,
     /// Tokens generated at each evaluation (0: no sample).
     pub sample_tokens: usize,
+    /// How the model is fine-tuned after pretraining (the alignment page, `faultline align`).
+    pub fine_tuning: FineTuning,
     pub faults: Faults,
+}
+
+/// The fine-tuning stage's settings (the rows of the settings table marked fine-tuning).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FineTuning {
+    /// DPO's β: the inverse temperature of the implicit reward.
+    pub beta: f32,
+    /// AdamW's constant learning rate while fine-tuning.
+    pub lr: f32,
+    /// Steps the base model pretrains before fine-tuning, when it is not loaded from a checkpoint.
+    pub pretrain_steps: usize,
+    /// Rank of the LoRA adapters; 0 fine-tunes every weight.
+    pub lora_rank: usize,
+}
+
+impl Default for FineTuning {
+    fn default() -> Self {
+        FineTuning { beta: 0.1, lr: 1e-4, pretrain_steps: 1000, lora_rank: 0 }
+    }
 }
 
 impl Default for RunConfig {
@@ -209,6 +231,7 @@ impl RunConfig {
             memory_budget_mb: 1024,
             sampling: SamplingConfig::default(),
             sample_tokens: 120,
+            fine_tuning: FineTuning::default(),
             faults: Faults::default(),
         }
     }
@@ -293,6 +316,12 @@ impl RunConfig {
             if crate::data::corpus::CorpusId::parse(id).is_none() {
                 return Err(ConfigError::new("corpus", format!("unknown corpus '{id}' (see `faultline corpora`)")));
             }
+        }
+        let ft = &self.fine_tuning;
+        positive_finite("beta", ft.beta)?;
+        positive_finite("fine-tune-lr", ft.lr)?;
+        if ft.pretrain_steps == 0 || ft.pretrain_steps > MAX_STEPS {
+            return Err(ConfigError::new("pretrain-steps", format!("must be between 1 and {MAX_STEPS}")));
         }
         self.faults.validate()
     }

@@ -24,6 +24,7 @@
 //! what a run reports and what stops it) and [`diagnosis`] (`faultline-diagnosis`: the detector, which
 //! cannot see the fault table or the settings because it does not depend on this crate).
 
+pub mod align;
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;

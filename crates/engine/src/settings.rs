@@ -6,7 +6,7 @@
 
 use crate::config::{CorpusSource, OptimizerKind, Preset, RunConfig};
 use crate::error::ConfigError;
-use crate::faults::FaultId;
+use crate::faults::{FaultId, Stage};
 use faultline_guide::spelled_ids;
 use serde::Serialize;
 use std::fmt;
@@ -35,6 +35,10 @@ spelled_ids! {
         RepetitionPenalty => "repetition-penalty",
         Greedy => "greedy",
         SampleTokens => "sample-tokens",
+        Beta => "beta",
+        FineTuneLr => "fine-tune-lr",
+        PretrainSteps => "pretrain-steps",
+        LoraRank => "lora-rank",
     }
 }
 
@@ -56,14 +60,22 @@ pub struct Setting {
     pub label: &'static str,
     pub help: &'static str,
     pub kind: SettingKind,
+    /// The stage whose computation it sets: the trainer's form shows the pretraining settings, the
+    /// alignment page both.
+    pub stage: Stage,
 }
 
 const fn int(key: SettingKey, label: &'static str, help: &'static str, min: u64, max: u64) -> Setting {
-    Setting { key, label, help, kind: SettingKind::Integer { min, max } }
+    Setting { key, label, help, kind: SettingKind::Integer { min, max }, stage: Stage::Pretraining }
 }
 
 const fn num(key: SettingKey, label: &'static str, help: &'static str, min: f64, max: f64) -> Setting {
-    Setting { key, label, help, kind: SettingKind::Number { min, max } }
+    Setting { key, label, help, kind: SettingKind::Number { min, max }, stage: Stage::Pretraining }
+}
+
+/// A fine-tuning setting.
+const fn fine_tuning(setting: Setting) -> Setting {
+    Setting { stage: Stage::FineTuning, ..setting }
 }
 
 /// Every setting, in the order forms show them.
@@ -73,18 +85,21 @@ pub const SETTINGS: &[Setting] = &[
         label: "Model",
         help: "reference configuration: tiny (2 layers, d 64) or small (4 layers, d 128)",
         kind: SettingKind::Choice(&["tiny", "small"]),
+        stage: Stage::Pretraining,
     },
     Setting {
         key: SettingKey::Heads,
         label: "Attention heads",
         help: "heads per attention layer; fewer heads means wider ones (d_k = d_model / heads)",
         kind: SettingKind::Choice(&["1", "2", "4", "8"]),
+        stage: Stage::Pretraining,
     },
     Setting {
         key: SettingKey::Corpus,
         label: "Corpus",
         help: "built-in training text",
         kind: SettingKind::Choice(&["toy-english", "arithmetic", "sorting"]),
+        stage: Stage::Pretraining,
     },
     int(SettingKey::Steps, "Steps", "optimiser steps to train", 1, crate::config::MAX_STEPS as u64),
     int(SettingKey::Seed, "Seed", "seeds the weights, the batches and the split", 0, u64::MAX),
@@ -94,6 +109,7 @@ pub const SETTINGS: &[Setting] = &[
         label: "Optimizer",
         help: "adamw or sgd (with momentum)",
         kind: SettingKind::Choice(&["adamw", "sgd"]),
+        stage: Stage::Pretraining,
     },
     int(
         SettingKey::Warmup,
@@ -124,8 +140,37 @@ pub const SETTINGS: &[Setting] = &[
         label: "Greedy decoding",
         help: "always take the most likely token",
         kind: SettingKind::Flag,
+        stage: Stage::Pretraining,
     },
     int(SettingKey::SampleTokens, "Sample length", "tokens generated at each evaluation", 0, 10_000),
+    fine_tuning(num(
+        SettingKey::Beta,
+        "DPO β",
+        "how strongly DPO's implicit reward counts the policy's drift from the reference; 0.1 is the usual start",
+        1e-4,
+        1000.0,
+    )),
+    fine_tuning(num(
+        SettingKey::FineTuneLr,
+        "Fine-tuning learning rate",
+        "AdamW's constant rate while fine-tuning",
+        1e-9,
+        1.0,
+    )),
+    fine_tuning(int(
+        SettingKey::PretrainSteps,
+        "Pretraining steps",
+        "steps the base model trains before fine-tuning starts",
+        1,
+        crate::config::MAX_STEPS as u64,
+    )),
+    fine_tuning(int(
+        SettingKey::LoraRank,
+        "LoRA rank",
+        "rank of the adapters on every attention and MLP matrix while fine-tuning; 0 fine-tunes every weight",
+        0,
+        512,
+    )),
 ];
 
 /// Looks a setting up by key.
@@ -240,6 +285,10 @@ impl RunConfig {
             SettingKey::RepetitionPenalty => self.sampling.repetition_penalty = v.num(),
             SettingKey::Greedy => self.sampling.greedy = v.flag(),
             SettingKey::SampleTokens => self.sample_tokens = v.usize(),
+            SettingKey::Beta => self.fine_tuning.beta = v.num(),
+            SettingKey::FineTuneLr => self.fine_tuning.lr = v.num(),
+            SettingKey::PretrainSteps => self.fine_tuning.pretrain_steps = v.usize(),
+            SettingKey::LoraRank => self.fine_tuning.lora_rank = v.usize(),
         }
         Ok(())
     }
@@ -268,6 +317,10 @@ impl RunConfig {
             SettingKey::RepetitionPenalty => self.sampling.repetition_penalty.to_string(),
             SettingKey::Greedy => if self.sampling.greedy { "on" } else { "off" }.to_string(),
             SettingKey::SampleTokens => self.sample_tokens.to_string(),
+            SettingKey::Beta => self.fine_tuning.beta.to_string(),
+            SettingKey::FineTuneLr => self.fine_tuning.lr.to_string(),
+            SettingKey::PretrainSteps => self.fine_tuning.pretrain_steps.to_string(),
+            SettingKey::LoraRank => self.fine_tuning.lora_rank.to_string(),
         }
     }
 

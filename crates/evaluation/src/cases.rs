@@ -11,7 +11,7 @@
 //! split reports once (BENCHMARKS.md keeps its figures); when its misses are then studied and the
 //! detector changed, it joins the tuning data as a retired split and a new held-out split replaces it.
 
-use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
+use faultline_engine::faults::{FaultId, FaultSpec, Stage};
 use faultline_engine::guide::EntryId;
 use faultline_engine::settings::{Change, SettingKey};
 use std::fmt;
@@ -423,7 +423,7 @@ pub fn faulty(split: Split) -> Vec<Case> {
         expected: vec![f.guide_entry],
     };
     if split == Split::Tuning {
-        for f in FAULTS {
+        for f in Stage::Pretraining.faults() {
             for corpus in [Corpus::Builtin(BUILTIN[0]), Corpus::Builtin(BUILTIN[1])] {
                 for seed in 1..=3 {
                     cases.push(case(f, f.id.to_string(), faulted(f, None, &[]), corpus, seed));
@@ -435,7 +435,7 @@ pub fn faulty(split: Split) -> Vec<Case> {
     let Design { longer, strengths, .. } = split.design();
     let seeds = split.seeds();
     let corpora = split.corpora();
-    for (i, f) in FAULTS.iter().enumerate() {
+    for (i, f) in Stage::Pretraining.faults().enumerate() {
         for (c, &corpus) in corpora.iter().enumerate() {
             let seed = seeds[(i + c) % seeds.len()];
             cases.push(case(f, f.id.to_string(), faulted(f, None, &[]), corpus, seed));
@@ -518,7 +518,7 @@ mod tests {
         assert!(held_out.iter().all(|c| !seeds.contains(&c.seed)));
         assert!(seen.iter().all(|c| c.corpus != Corpus::GpuCode));
         let labels: HashSet<String> = seen.iter().map(|c| c.what.clone()).collect();
-        let faults: HashSet<String> = FAULTS.iter().map(|f| f.id.to_string()).collect();
+        let faults: HashSet<String> = Stage::Pretraining.faults().map(|f| f.id.to_string()).collect();
         // Beyond the defaults and each fault at its default strength, which every split runs on its
         // own seeds and corpora.
         let varied = held_out.iter().filter(|c| !c.changes.is_empty() && !faults.contains(&c.what));

@@ -16,7 +16,7 @@ use faultline_engine::config::{CorpusSource, RunConfig};
 use faultline_engine::diagnosis::diagnose;
 use faultline_engine::error::EngineError;
 use faultline_engine::faults::reproduce::{self, Reproduction, REPRODUCTIONS};
-use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
+use faultline_engine::faults::{FaultId, FaultSpec, Stage};
 use faultline_engine::guide::EntryId;
 use faultline_engine::settings::Change;
 use faultline_engine::telemetry::measure::median;
@@ -89,7 +89,10 @@ fn corpora_of(i: usize) -> &'static [&'static str] {
 fn selected() -> Vec<&'static FaultSpec> {
     let only: Option<Vec<String>> =
         std::env::var("FAULTLINE_MATRIX_FAULTS").ok().map(|v| v.split(',').map(str::to_string).collect());
-    FAULTS.iter().filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|id| id == f.id.as_str()))).collect()
+    Stage::Pretraining
+        .faults()
+        .filter(|f| only.as_ref().is_none_or(|o| o.iter().any(|id| id == f.id.as_str())))
+        .collect()
 }
 
 // ---- measurements the criteria read ----
@@ -154,6 +157,9 @@ fn check(ok: bool, what: String) -> Result<String, String> {
 /// healthy run `h` of the same seed. Returns what was measured either way.
 fn symptom(id: FaultId, h: &History, f: &History) -> Result<String, String> {
     match id {
+        FaultId::DpoLrTooLow | FaultId::DpoBetaTooHigh | FaultId::DpoReferenceNotFrozen | FaultId::DpoLogprobBug => {
+            unreachable!("a fine-tuning fault: tests/dpo.rs measures its symptom on DPO runs")
+        }
         FaultId::LrTooHigh => {
             let peak = f.steps.iter().map(|s| s.loss).fold(0.0, f32::max);
             check(
@@ -451,7 +457,8 @@ fn check_reproductions(faults: &[FaultId], outcomes: &[Arc<Outcome>], seeds: u64
     }
     let table: BTreeMap<(FaultId, EntryId), &Reproduction> =
         REPRODUCTIONS.iter().map(|r| ((r.fault, r.entry), r)).collect();
-    let full = seeds == 3 && runs.len() == FAULTS.len() && runs.values().all(|&n| n == reproduce::RUNS);
+    let full =
+        seeds == 3 && runs.len() == Stage::Pretraining.faults().count() && runs.values().all(|&n| n == reproduce::RUNS);
     let mut wrong = Vec::new();
     if full {
         let differs =

@@ -8,7 +8,7 @@ use faultline_engine::backend::{Backend, CpuBackend};
 use faultline_engine::config::RunConfig;
 use faultline_engine::diagnosis::diagnose;
 use faultline_engine::faults::FaultId;
-use faultline_engine::faults::{FaultSpec, FAULTS};
+use faultline_engine::faults::{FaultSpec, Stage};
 use faultline_engine::guide::EntryId;
 use faultline_engine::settings::{Change, SettingKey};
 use faultline_engine::telemetry::EvalRecord;
@@ -262,7 +262,7 @@ fn close(what: &str, gpu: f32, cpu: f32, tol: f32) {
 #[test]
 fn every_fault_of_the_catalogue_gives_the_same_run_on_both_backends() {
     const STEPS: usize = 6;
-    for fault in FAULTS {
+    for fault in Stage::Pretraining.faults() {
         let Some(g) = gpu() else { return };
         let cfg = short_scenario(fault);
         let on_gpu = seen(Trainer::new(cfg.clone(), g, native_clock), STEPS);

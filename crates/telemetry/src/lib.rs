@@ -1,5 +1,6 @@
 //! What a run reports: a cheap record every step, a richer one at every evaluation, a summary at the end.
 
+pub mod align;
 pub mod error;
 pub mod log;
 pub mod measure;

@@ -62,6 +62,22 @@ impl Serialize for Scenario {
     }
 }
 
+/// Where a fault lives: in pretraining (the trainer, `faultline train`) or in fine-tuning from a
+/// pretrained model (the alignment page, `faultline align`). Each stage refuses the other's faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Pretraining,
+    FineTuning,
+}
+
+impl Stage {
+    /// The faults of this stage, in table order.
+    pub fn faults(self) -> impl Iterator<Item = &'static FaultSpec> + Clone {
+        FAULTS.iter().filter(move |f| f.stage == self)
+    }
+}
+
 /// One row of the fault table.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct FaultSpec {
@@ -69,6 +85,8 @@ pub struct FaultSpec {
     pub id: FaultId,
     /// The guide entry whose symptom this fault produces.
     pub guide_entry: EntryId,
+    /// Which stage's computation the fault changes.
+    pub stage: Stage,
     /// One line: what the fault changes in the computation.
     pub summary: &'static str,
     pub strength: Option<Strength>,
@@ -150,6 +168,7 @@ fault_table! {
     /// Learning rate multiplied by this factor.
     LrTooHigh => "lr-too-high", lr_too_high: Option<f32> {
         guide_entry: EntryId::LossOscillatesWildly,
+        stage: Stage::Pretraining,
         summary: "multiplies the learning rate by a factor",
         strength: Some(Strength { unit: "factor", default: 300.0, min: 1.0, max: 10_000.0 }),
         scenario: Scenario { settings: &[], faults: &[] },
@@ -157,18 +176,21 @@ fault_table! {
     /// Learning rate divided by this factor.
     LrTooLow => "lr-too-low", lr_too_low: Option<f32> {
         guide_entry: EntryId::LossDecreasesVerySlowly,
+        stage: Stage::Pretraining,
         summary: "divides the learning rate by a factor",
         strength: Some(Strength { unit: "factor", default: 100.0, min: 1.0, max: 1_000_000.0 }),
         scenario: Scenario { settings: &[], faults: &[] },
     },
     NoWarmup => "no-warmup", no_warmup: bool {
         guide_entry: EntryId::LossStopsDecreasing,
+        stage: Stage::Pretraining,
         summary: "starts at the full learning rate instead of ramping up",
         strength: None,
         scenario: Scenario { settings: &[(SettingKey::Lr, "0.05")], faults: &[] },
     },
     NoGradClip => "no-grad-clip", no_grad_clip: bool {
         guide_entry: EntryId::ExplodingGradients,
+        stage: Stage::Pretraining,
         summary: "turns off global gradient-norm clipping",
         strength: None,
         scenario: Scenario { settings: &[(SettingKey::Optimizer, "sgd"), (SettingKey::Lr, "0.35")], faults: &[] },
@@ -176,24 +198,28 @@ fault_table! {
     /// Weight initialisation standard deviation instead of 0.02.
     InitTooLarge => "init-too-large", init_too_large: Option<f32> {
         guide_entry: EntryId::ExplodingGradients,
+        stage: Stage::Pretraining,
         summary: "initialises weights with a large standard deviation instead of 0.02",
         strength: Some(Strength { unit: "std", default: 1.0, min: 0.0, max: 10.0 }),
         scenario: Scenario { settings: &[], faults: &[] },
     },
     InitZero => "init-zero", init_zero: bool {
         guide_entry: EntryId::GradientsAreAllZero,
+        stage: Stage::Pretraining,
         summary: "initialises every weight to zero, so units stay symmetric",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
     },
     NoZeroGrad => "no-zero-grad", no_zero_grad: bool {
         guide_entry: EntryId::GradientsAreAllZero,
+        stage: Stage::Pretraining,
         summary: "never clears the gradients, so every step adds onto all earlier ones",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[(FaultId::NoGradClip, None)] },
     },
     DetachedBlock => "detached-block", detached_block: bool {
         guide_entry: EntryId::GradientsAreAllZero,
+        stage: Stage::Pretraining,
         summary: "cuts the graph below the last block: no gradient reaches the layers under it",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
@@ -201,54 +227,63 @@ fault_table! {
     /// Initial MLP bias under ReLU.
     DeadRelu => "dead-relu", dead_relu: Option<f32> {
         guide_entry: EntryId::GradientsAreAllZero,
+        stage: Stage::Pretraining,
         summary: "uses ReLU in the MLP with a negative initial bias, so most units never fire",
         strength: Some(Strength { unit: "bias", default: -1.0, min: -10.0, max: 0.0 }),
         scenario: Scenario { settings: &[], faults: &[] },
     },
     SigmoidActivation => "sigmoid-activation", sigmoid_activation: bool {
         guide_entry: EntryId::VanishingGradients,
+        stage: Stage::Pretraining,
         summary: "uses a sigmoid instead of GELU in the MLP",
         strength: None,
         scenario: Scenario { settings: &[(SettingKey::Config, "small")], faults: &[(FaultId::NoResidual, None)] },
     },
     NoResidual => "no-residual", no_residual: bool {
         guide_entry: EntryId::VanishingGradients,
+        stage: Stage::Pretraining,
         summary: "removes the residual connections around attention and the MLP",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
     },
     PostNorm => "post-norm", post_norm: bool {
         guide_entry: EntryId::VanishingGradients,
+        stage: Stage::Pretraining,
         summary: "normalises after each residual addition (post-norm) instead of before each sublayer",
         strength: None,
         scenario: Scenario { settings: &[(SettingKey::Config, "small"), (SettingKey::Warmup, "0"), (SettingKey::Lr, "0.01")], faults: &[] },
     },
     NaiveLogSoftmax => "naive-log-softmax", naive_log_softmax: bool {
         guide_entry: EntryId::LossBecomesNan,
+        stage: Stage::Pretraining,
         summary: "computes the loss as log(softmax(x)) instead of x - logsumexp(x)",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[(FaultId::InitTooLarge, Some(3.0))] },
     },
     SoftmaxNoMaxShift => "softmax-no-max-shift", softmax_no_max_shift: bool {
         guide_entry: EntryId::LossBecomesNan,
+        stage: Stage::Pretraining,
         summary: "exponentiates raw scores without subtracting the row maximum",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[(FaultId::LrTooHigh, Some(300.0))] },
     },
     LayernormNoEps => "layernorm-no-eps", layernorm_no_eps: bool {
         guide_entry: EntryId::LossBecomesNan,
+        stage: Stage::Pretraining,
         summary: "divides by the standard deviation with no epsilon in LayerNorm",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[(FaultId::InitZero, None)] },
     },
     NoAttnScale => "no-attn-scale", no_attn_scale: bool {
         guide_entry: EntryId::AttentionWeightsAreUniform,
+        stage: Stage::Pretraining,
         summary: "leaves attention scores undivided by sqrt(d_k)",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
     },
     NoCausalMask => "no-causal-mask", no_causal_mask: bool {
         guide_entry: EntryId::AttentionLooksAtFutureInCausalModel,
+        stage: Stage::Pretraining,
         summary: "lets every position attend to later positions",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
@@ -256,18 +291,21 @@ fault_table! {
     /// Training tokens kept.
     TinyDataset => "tiny-dataset", tiny_dataset: Option<f32> {
         guide_entry: EntryId::ValidationLossIncreasingWhileTrainingLossDecreases,
+        stage: Stage::Pretraining,
         summary: "keeps only the first few thousand tokens of the training split",
         strength: Some(Strength { unit: "tokens", default: 2000.0, min: 100.0, max: 100_000.0 }),
         scenario: Scenario { settings: &[(SettingKey::Steps, "800"), (SettingKey::EvalEvery, "50")], faults: &[] },
     },
     NoRegularization => "no-regularization", no_regularization: bool {
         guide_entry: EntryId::ValidationLossIncreasingWhileTrainingLossDecreases,
+        stage: Stage::Pretraining,
         summary: "turns off weight decay and dropout",
         strength: None,
         scenario: Scenario { settings: &[(SettingKey::Steps, "800"), (SettingKey::EvalEvery, "50")], faults: &[(FaultId::TinyDataset, None)] },
     },
     GreedyDecoding => "greedy-decoding", greedy_decoding: bool {
         guide_entry: EntryId::ModelOutputsRepetitiveText,
+        stage: Stage::Pretraining,
         summary: "generates with argmax instead of sampling",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
@@ -275,12 +313,14 @@ fault_table! {
     /// Sampling temperature.
     TemperatureTooLow => "temperature-too-low", temperature_too_low: Option<f32> {
         guide_entry: EntryId::ModelOutputsRepetitiveText,
+        stage: Stage::Pretraining,
         summary: "samples at a very low temperature",
         strength: Some(Strength { unit: "temperature", default: 0.1, min: 0.01, max: 1.0 }),
         scenario: Scenario { settings: &[], faults: &[] },
     },
     TokenizerMismatch => "tokenizer-mismatch", tokenizer_mismatch: bool {
         guide_entry: EntryId::ModelOutputsNonsense,
+        stage: Stage::Pretraining,
         summary: "decodes generated ids with a different vocabulary than the one trained on",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
@@ -288,6 +328,7 @@ fault_table! {
     /// Step at which the token embeddings are overwritten.
     CorruptEmbeddings => "corrupt-embeddings", corrupt_embeddings: Option<f32> {
         guide_entry: EntryId::ModelOutputsNonsense,
+        stage: Stage::Pretraining,
         summary: "overwrites the token embeddings with noise at a given step",
         strength: Some(Strength { unit: "step", default: 200.0, min: 1.0, max: 1_000_000.0 }),
         scenario: Scenario { settings: &[(SettingKey::Steps, "300")], faults: &[] },
@@ -295,6 +336,7 @@ fault_table! {
     /// Step at which foreign weights are loaded.
     WrongCheckpoint => "wrong-checkpoint", wrong_checkpoint: Option<f32> {
         guide_entry: EntryId::ModelOutputsNonsense,
+        stage: Stage::Pretraining,
         summary: "swaps in the weights of a different, untrained run at a given step",
         strength: Some(Strength { unit: "step", default: 200.0, min: 1.0, max: 1_000_000.0 }),
         scenario: Scenario { settings: &[(SettingKey::Steps, "300")], faults: &[] },
@@ -302,12 +344,14 @@ fault_table! {
     /// Batch size multiplier.
     BatchTooLarge => "batch-too-large", batch_too_large: Option<f32> {
         guide_entry: EntryId::OutOfMemoryOom,
+        stage: Stage::Pretraining,
         summary: "multiplies the batch size far beyond the memory budget",
         strength: Some(Strength { unit: "factor", default: 128.0, min: 2.0, max: 4096.0 }),
         scenario: Scenario { settings: &[], faults: &[] },
     },
     SyncEveryStep => "sync-every-step", sync_every_step: bool {
         guide_entry: EntryId::TrainingIsVerySlow,
+        stage: Stage::Pretraining,
         summary: "reads every weight and statistic back after every step, as heavy logging does",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
@@ -315,13 +359,45 @@ fault_table! {
     /// Characters of text the word vocabulary is built from.
     WordLevelVocab => "word-level-vocab", word_level_vocab: Option<f32> {
         guide_entry: EntryId::ManyUnkTokens,
+        stage: Stage::Pretraining,
         summary: "builds a word vocabulary from a small sample of text",
         strength: Some(Strength { unit: "sample chars", default: 300.0, min: 20.0, max: 100_000.0 }),
         scenario: Scenario { settings: &[], faults: &[] },
     },
     LossyNormalization => "lossy-normalization", lossy_normalization: bool {
         guide_entry: EntryId::TokenizationDoesntRoundtrip,
+        stage: Stage::Pretraining,
         summary: "lower-cases and folds whitespace before tokenizing",
+        strength: None,
+        scenario: Scenario { settings: &[], faults: &[] },
+    },
+    /// Fine-tuning learning rate divided by this factor.
+    DpoLrTooLow => "dpo-lr-too-low", dpo_lr_too_low: Option<f32> {
+        guide_entry: EntryId::DpoLossNotDecreasing,
+        stage: Stage::FineTuning,
+        summary: "divides the DPO fine-tuning learning rate by a factor",
+        strength: Some(Strength { unit: "factor", default: 1000.0, min: 1.0, max: 1_000_000.0 }),
+        scenario: Scenario { settings: &[], faults: &[] },
+    },
+    /// The β used in place of the run's.
+    DpoBetaTooHigh => "dpo-beta-too-high", dpo_beta_too_high: Option<f32> {
+        guide_entry: EntryId::DpoLossNotDecreasing,
+        stage: Stage::FineTuning,
+        summary: "uses a large DPO beta instead of the run's",
+        strength: Some(Strength { unit: "beta", default: 10.0, min: 0.01, max: 1000.0 }),
+        scenario: Scenario { settings: &[], faults: &[] },
+    },
+    DpoReferenceNotFrozen => "dpo-reference-not-frozen", dpo_reference_not_frozen: bool {
+        guide_entry: EntryId::DpoLossNotDecreasing,
+        stage: Stage::FineTuning,
+        summary: "uses the live policy as the DPO reference instead of a frozen copy of the starting weights",
+        strength: None,
+        scenario: Scenario { settings: &[], faults: &[] },
+    },
+    DpoLogprobBug => "dpo-logprob-bug", dpo_logprob_bug: bool {
+        guide_entry: EntryId::DpoLossNotDecreasing,
+        stage: Stage::FineTuning,
+        summary: "sums DPO log-probabilities over the prompt instead of the response (the mask inverted)",
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
     },
@@ -368,6 +444,37 @@ impl Faults {
             check.set(id, v)?;
         }
         Ok(())
+    }
+
+    /// Refuses any fault that is on and belongs to another stage than `stage`, naming where it
+    /// applies.
+    pub fn only_for(&self, stage: Stage) -> Result<(), ConfigError> {
+        match self.active().into_iter().find(|&(id, _)| id.spec().stage != stage) {
+            None => Ok(()),
+            Some((id, _)) => Err(ConfigError::new(
+                "fault",
+                match stage {
+                    Stage::Pretraining => format!(
+                        "'{id}' is a fine-tuning fault: it breaks DPO fine-tuning, so turn it on with \
+                     `faultline align dpo --fault {id}` or on the alignment page, not in pretraining"
+                    ),
+                    Stage::FineTuning => format!(
+                        "'{id}' is a pretraining fault: turn it on for the base model's training \
+                     (`faultline train --fault {id}` or the trainer), not for fine-tuning"
+                    ),
+                },
+            )),
+        }
+    }
+
+    /// The faults of one stage only (the pretraining of a fine-tuning run's base model gets none of
+    /// the fine-tuning faults).
+    pub fn of_stage(&self, stage: Stage) -> Faults {
+        let mut kept = Faults::default();
+        for (id, v) in self.active().into_iter().filter(|&(id, _)| id.spec().stage == stage) {
+            kept.switch_mut(id).turn_on(v.unwrap_or(0.0));
+        }
+        kept
     }
 
     /// The learning rate after the learning-rate faults.
@@ -441,6 +548,24 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), FAULTS.len());
         assert!(ids.iter().all(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+    }
+
+    #[test]
+    fn each_stage_refuses_the_other_stages_faults_by_name() {
+        let mut f = Faults::default();
+        f.set(FaultId::DpoReferenceNotFrozen, None).unwrap();
+        f.set(FaultId::NoCausalMask, None).unwrap();
+        let e = f.only_for(Stage::Pretraining).unwrap_err();
+        assert!(
+            e.message.contains("'dpo-reference-not-frozen' is a fine-tuning fault") && e.message.contains("align dpo")
+        );
+        let e = f.only_for(Stage::FineTuning).unwrap_err();
+        assert!(e.message.contains("'no-causal-mask' is a pretraining fault"), "{}", e.message);
+        assert_eq!(f.of_stage(Stage::Pretraining).active(), [(FaultId::NoCausalMask, None)]);
+        assert_eq!(f.of_stage(Stage::FineTuning).active(), [(FaultId::DpoReferenceNotFrozen, None)]);
+        assert!(Faults::default().only_for(Stage::FineTuning).is_ok());
+        let fine: Vec<FaultId> = FAULTS.iter().filter(|s| s.stage == Stage::FineTuning).map(|s| s.id).collect();
+        assert!(fine.iter().all(|id| id.spec().guide_entry.section() == faultline_guide::SectionId::AlignmentIssues));
     }
 
     #[test]

@@ -73,11 +73,11 @@ pub fn for_entry(entry: EntryId) -> impl Iterator<Item = &'static Reproduction> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::FAULTS;
+    use crate::faults::Stage;
 
     #[test]
     fn every_fault_has_its_runs_and_reproduces_its_own_entry_best() {
-        for spec in FAULTS {
+        for spec in Stage::Pretraining.faults() {
             let rows: Vec<_> = REPRODUCTIONS.iter().filter(|r| r.fault == spec.id).collect();
             assert!(rows.iter().map(|r| r.named).sum::<u32>() <= RUNS, "{}: more rows than runs", spec.id);
             let best = for_entry(spec.guide_entry).next().expect("every entry of the table is reproduced");

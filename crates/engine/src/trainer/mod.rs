@@ -29,6 +29,7 @@ use crate::backend::{Backend, BackendKind, CpuBackend, StepReadout};
 use crate::config::{ModelConfig, RunConfig};
 use crate::data::Dataset;
 use crate::error::EngineError;
+use crate::faults::Stage;
 use crate::model::{Activations, Gpt, ParamSet, Pass};
 use crate::optim::{lr_at, Optimizer};
 use crate::rng::Rng;
@@ -95,6 +96,7 @@ impl<B: Backend> Trainer<B> {
     /// `cfg.seed`. Fails with [`EngineError::OutOfMemory`] when the run does not fit its memory budget.
     pub fn new(cfg: RunConfig, mut backend: B, clock: Clock) -> Result<Self, EngineError> {
         cfg.validate()?;
+        cfg.faults.only_for(Stage::Pretraining)?;
         let context = cfg.preset.model(1).context;
         let dataset = Dataset::load_with(&cfg.corpus, cfg.seed, context, &cfg.faults)?;
         let model_cfg = cfg.model(dataset.tokenizer.vocab_size());
@@ -242,6 +244,11 @@ impl<B: Backend> Trainer<B> {
         let record = self.step();
         self.lr_override = None;
         record
+    }
+
+    /// The run taken apart for a fine-tuning stage: its backend, its model as trained, its data.
+    pub fn into_parts(self) -> (B, Gpt<B>, Dataset) {
+        (self.backend, self.model, self.dataset)
     }
 
     /// The summary line of `faultline train --json`.

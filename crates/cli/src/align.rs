@@ -1,0 +1,161 @@
+//! `faultline align dpo`: DPO fine-tuning of a pretrained model (pretrained here first, or restored
+//! with `--base F`), its per-step JSON lines and its summary, which a run that fails still prints.
+
+use crate::args::{ArgError, Args, Failure};
+use crate::out;
+use crate::train::refusal;
+use faultline_engine::align::{pretrain, DpoRun, DpoSettings, DEFAULT_CORPUS};
+use faultline_engine::backend::CpuBackend;
+use faultline_engine::config::RunConfig;
+use faultline_engine::diagnosis::diagnose_dpo;
+use faultline_engine::faults::Stage;
+use faultline_engine::settings::{setting, SettingKey, SettingKind};
+use faultline_engine::trainer::{native_clock, Trainer};
+use serde_json::json;
+use std::io::Write;
+
+pub(crate) fn align(rest: &[String]) -> Result<(), Failure> {
+    match rest.split_first() {
+        Some((method, rest)) if method == "dpo" => dpo(rest),
+        Some((method, _)) => Err(ArgError(format!("align: unknown method '{method}' (expected dpo)")).into()),
+        None => Err(ArgError("align: missing method (expected dpo)".into()).into()),
+    }
+}
+
+fn dpo(rest: &[String]) -> Result<(), Failure> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    let (mut json, mut steps, mut pairs_per_step, mut eval_every, mut base_file) = (false, None, None, None, None);
+    let mut args = Args::new(rest);
+    while let Some(flag) = args.next_flag() {
+        let key = flag.strip_prefix("--").unwrap_or(flag);
+        match key {
+            "json" => json = true,
+            "steps" => steps = Some(args.parse::<usize>(flag, "a whole number")?),
+            "pairs" => pairs_per_step = Some(args.parse::<usize>(flag, "a whole number")?),
+            "eval-every" => eval_every = Some(args.parse::<usize>(flag, "a whole number")?),
+            "base" => base_file = Some(args.value(flag)?),
+            "fault" => pairs.push(("fault", args.value(flag)?)),
+            _ => match setting(key) {
+                Some(s) if flag.starts_with("--") => {
+                    let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
+                    pairs.push((s.key.as_str(), value));
+                }
+                _ => return Err(ArgError(format!("{flag}: unknown argument for 'align dpo'")).into()),
+            },
+        }
+    }
+    if base_file.is_none() && !pairs.iter().any(|(k, _)| *k == SettingKey::Corpus.as_str()) {
+        pairs.insert(0, (SettingKey::Corpus.as_str(), DEFAULT_CORPUS.id()));
+    }
+    let cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+    cfg.validate()?;
+    let mut settings = DpoSettings::from_config(&cfg);
+    settings.steps = steps.unwrap_or(settings.steps);
+    settings.pairs_per_step = pairs_per_step.unwrap_or(settings.pairs_per_step);
+    settings.eval_every = eval_every.unwrap_or(settings.eval_every);
+    settings.validate()?;
+    let base = match base_file {
+        Some(path) => {
+            let pretraining =
+                |k: &str| setting(k).is_some_and(|s| s.stage == Stage::Pretraining && s.key != SettingKey::Seed);
+            if let Some((key, _)) = pairs.iter().find(|(k, _)| pretraining(k)) {
+                return Err(ArgError(format!(
+                    "--{key}: a --base checkpoint brings its own model, corpus and training; drop --{key}"
+                ))
+                .into());
+            }
+            let bytes = std::fs::read(path).map_err(|e| ArgError(format!("--base: cannot read '{path}': {e}")))?;
+            Trainer::from_checkpoint(&bytes, CpuBackend::<f32>::new(), native_clock)
+                .map_err(|e| ArgError(format!("--base: {e}")))?
+        }
+        None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
+    };
+    let pretrained = base.steps_done();
+    let mut run = DpoRun::new(base, settings, native_clock).map_err(|e| match e {
+        faultline_engine::EngineError::Config(e) => Failure::from(e),
+        e => Failure::Run(e.to_string()),
+    })?;
+    if !json {
+        out!(
+            "faultline: DPO on '{}' from a base model of {pretrained} steps ({} trainable parameters, β {}, lr {:.1e})",
+            run.corpus().id(),
+            run.trainable_params(),
+            run.settings().effective_beta(),
+            run.settings().effective_lr()
+        )?;
+    }
+    let mut stopped = None;
+    let mut evals_seen = 0;
+    while !run.is_done() {
+        let step = match run.step() {
+            Ok(step) => step,
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
+        };
+        if json {
+            let mut line = serde_json::to_value(&step).expect("a step record serialises");
+            line["event"] = json!("step");
+            out!("{line}")?;
+        }
+        for eval in &run.history().evals[evals_seen..] {
+            if json {
+                let mut line = serde_json::to_value(eval).expect("an eval record serialises");
+                line["event"] = json!("eval");
+                out!("{line}")?;
+            } else {
+                out!(
+                    "step {:>5} | DPO loss {:.4} | margin {:+.3} | accuracy {:.2} | KL {:.3} | held-out loss {:.4}, accuracy {:.2} | quality {:.3}",
+                    eval.step,
+                    step.loss,
+                    step.margin,
+                    step.accuracy,
+                    step.kl,
+                    eval.loss,
+                    eval.accuracy,
+                    eval.quality
+                )?;
+            }
+        }
+        evals_seen = run.history().evals.len();
+    }
+    let h = run.history();
+    let diagnosis: Vec<_> = diagnose_dpo(h).into_iter().map(|f| f.entry).collect();
+    let summary = json!({
+        "event": "summary",
+        "method": "dpo",
+        "steps_run": run.steps_done(),
+        "first_loss": h.steps.first().map(|s| s.loss),
+        "last_loss": h.steps.last().map(|s| s.loss),
+        "pref_accuracy": h.evals.last().map(|e| e.accuracy),
+        "kl_last": h.steps.last().map(|s| s.kl),
+        "quality_first": h.evals.first().map(|e| e.quality),
+        "quality_last": h.evals.last().map(|e| e.quality),
+        "trainable_params": run.trainable_params(),
+        "diagnosis": diagnosis,
+        "backend": run.backend_name(),
+    });
+    if json {
+        out!("{summary}")?;
+    } else {
+        let samples = h.evals.last().map(|e| e.samples.clone()).unwrap_or_default();
+        for (prompt, completion) in samples {
+            out!("sample: {prompt:?} → {completion:?}")?;
+        }
+        out!(
+            "done: {} steps, DPO loss {} → {}, held-out preference accuracy {}, true quality {} → {}{}",
+            summary["steps_run"],
+            summary["first_loss"],
+            summary["last_loss"],
+            summary["pref_accuracy"],
+            summary["quality_first"],
+            summary["quality_last"],
+            if diagnosis.is_empty() { String::new() } else { format!(", diagnosis: {diagnosis:?}") }
+        )?;
+    }
+    match stopped {
+        Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,16 @@
+//! Fine-tuning a pretrained model against preferences: the alignment section of the guide made real.
+//!
+//! - `preference.rs`: (prompt, chosen, rejected) pairs written by the corpus generators, which know
+//!   the truth, and the exact true quality of a model's completions.
+//! - `dpo.rs`: the DPO objective on the host, in f64, with its gradient with respect to each
+//!   sequence's log-probability.
+//! - `run.rs`: [`DpoRun`], a DPO run on any backend: the reference frozen as cached
+//!   log-probabilities, the step, evaluations, and the faults of the guide's "DPO loss not
+//!   decreasing" entry at the lines they change (`faults.dpo_*`).
+
+pub mod dpo;
+pub mod lora;
+pub mod preference;
+mod run;
+
+pub use run::{pretrain, DpoRun, DpoSettings, DEFAULT_CORPUS, HELD_OUT_PAIRS, QUALITY_PROMPTS, TRAIN_PAIRS};

@@ -1,0 +1,577 @@
+//! A DPO fine-tuning run: a pretrained policy, its reference frozen as log-probabilities cached when
+//! the run starts, preference pairs from the corpus generator, and evaluations that score the
+//! policy's own samples exactly.
+
+use super::dpo::{dpo_terms, DpoTerms, PairLogps};
+use super::lora::Lora;
+use super::preference::{preference_pairs, quality_prompts, true_quality};
+use crate::backend::{Backend, StepReadout};
+use crate::config::{OptimizerKind, RunConfig};
+use crate::data::corpus::CorpusId;
+use crate::data::Tokenizer;
+use crate::error::{ConfigError, EngineError};
+use crate::faults::{Faults, Stage};
+use crate::model::{Activations, Gpt, ParamSet, Pass};
+use crate::optim::{global_norm, Optimizer, UpdateSettings};
+use crate::rng::Rng;
+use crate::sampling::{sample_next, SamplingConfig};
+use crate::telemetry::align::{DpoEvalRecord, DpoHistory, DpoStepRecord};
+use crate::trainer::{Clock, Trainer};
+
+#[cfg(test)]
+mod gradcheck;
+
+/// Pairs the policy trains on, drawn once per run.
+pub const TRAIN_PAIRS: usize = 1024;
+/// Pairs it never trains on, for the held-out loss and accuracy.
+pub const HELD_OUT_PAIRS: usize = 64;
+/// Prompts whose completions are scored at each evaluation.
+pub const QUALITY_PROMPTS: usize = 64;
+/// Samples kept in each evaluation record.
+const SAMPLES_KEPT: usize = 4;
+
+/// The corpus a fine-tuning run uses when none is chosen: DPO measurably raises the share of
+/// correctly sorted lines there (BENCHMARKS.md, "DPO").
+pub const DEFAULT_CORPUS: CorpusId = CorpusId::Sorting;
+
+/// How a DPO run fine-tunes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DpoSettings {
+    /// Inverse temperature of the implicit reward (the guide's starting value is 0.1).
+    pub beta: f32,
+    /// Fine-tuning learning rate (constant, AdamW without weight decay).
+    pub lr: f32,
+    /// Rank of the LoRA adapters; 0 trains every weight.
+    pub lora_rank: usize,
+    pub steps: usize,
+    /// Pairs per step (each is two sequences in the batch).
+    pub pairs_per_step: usize,
+    pub eval_every: usize,
+    pub grad_clip: f32,
+    /// Seeds the pairs, the batches and the samples.
+    pub seed: u64,
+    /// Fine-tuning faults only ([`Stage::FineTuning`]).
+    pub faults: Faults,
+}
+
+impl Default for DpoSettings {
+    fn default() -> Self {
+        DpoSettings::from_config(&RunConfig::default())
+    }
+}
+
+impl DpoSettings {
+    /// The fine-tuning stage of `cfg`: its fine-tuning settings, seed, clipping and fine-tuning faults.
+    pub fn from_config(cfg: &RunConfig) -> DpoSettings {
+        DpoSettings {
+            beta: cfg.fine_tuning.beta,
+            lr: cfg.fine_tuning.lr,
+            lora_rank: cfg.fine_tuning.lora_rank,
+            steps: 150,
+            pairs_per_step: 8,
+            eval_every: 25,
+            grad_clip: cfg.grad_clip,
+            seed: cfg.seed,
+            faults: cfg.faults.of_stage(Stage::FineTuning),
+        }
+    }
+
+    /// Checks every setting, naming the first bad one as the command line spells it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.beta.is_finite() && self.beta > 0.0) {
+            return Err(ConfigError::new("beta", format!("must be a positive number, got {}", self.beta)));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(ConfigError::new("fine-tune-lr", format!("must be a positive number, got {}", self.lr)));
+        }
+        if self.steps == 0 {
+            return Err(ConfigError::new("steps", "must be at least 1"));
+        }
+        if !(1..=64).contains(&self.pairs_per_step) {
+            return Err(ConfigError::new("pairs", format!("must be between 1 and 64, got {}", self.pairs_per_step)));
+        }
+        if self.eval_every == 0 {
+            return Err(ConfigError::new("eval-every", "must be at least 1"));
+        }
+        if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
+            return Err(ConfigError::new(
+                "grad-clip",
+                format!("must be 0 or a positive number, got {}", self.grad_clip),
+            ));
+        }
+        self.faults.validate()?;
+        self.faults.only_for(Stage::FineTuning)
+    }
+
+    /// β after the faults.
+    pub fn effective_beta(&self) -> f32 {
+        self.faults.dpo_beta_too_high.unwrap_or(self.beta) // faults.dpo_beta_too_high: a large β in place of the run's
+    }
+
+    /// The learning rate after the faults.
+    pub fn effective_lr(&self) -> f32 {
+        match self.faults.dpo_lr_too_low {
+            Some(factor) => self.lr / factor, // faults.dpo_lr_too_low: the fine-tuning step is divided
+            None => self.lr,
+        }
+    }
+}
+
+/// One pair as token ids, with what the reference said of it when the run started.
+struct EncodedPair {
+    /// prompt + answer, as ids.
+    chosen: Vec<u32>,
+    rejected: Vec<u32>,
+    /// Ids of the prompt: targets at positions `>= prompt_len` are the answer's.
+    prompt_len: usize,
+    ref_chosen: f64,
+    ref_rejected: f64,
+    /// The reference's log-softmax at each of the chosen answer's target rows `[rows, V]`, for the KL.
+    ref_rows: Vec<f32>,
+}
+
+/// One DPO fine-tuning run on backend `B`.
+pub struct DpoRun<B: Backend> {
+    settings: DpoSettings,
+    corpus: CorpusId,
+    backend: B,
+    model: Gpt<B>,
+    grads: ParamSet<B::Buf>,
+    trainable: Trainable<B>,
+    /// Sized for the step's `2 · pairs_per_step` sequences, and for the quality prompts.
+    acts: Activations<B::Buf>,
+    sample_acts: Activations<B::Buf>,
+    /// Per-element weights turning the cross-entropy gradient into the DPO gradient `[N, V]`.
+    weights: B::Buf,
+    tokenizer: Tokenizer,
+    train: Vec<EncodedPair>,
+    held_out: Vec<EncodedPair>,
+    prompts: Vec<String>,
+    batch_rng: Rng,
+    history: DpoHistory,
+    readouts: Vec<StepReadout>,
+    steps_done: usize,
+    clock: Clock,
+}
+
+/// What the optimiser updates: every weight, or LoRA adapters on a frozen model.
+enum Trainable<B: Backend> {
+    Full(Optimizer<B>),
+    Lora(Lora<B>),
+}
+
+/// The base model's pretraining: `base` for its `pretrain-steps`, with its fine-tuning faults taken
+/// off (they belong to the stage after it).
+pub fn pretrain<B: Backend>(base: RunConfig, backend: B, clock: Clock) -> Result<Trainer<B>, EngineError> {
+    let steps = base.fine_tuning.pretrain_steps;
+    let cfg = RunConfig { faults: base.faults.of_stage(Stage::Pretraining), steps, eval_every: steps, ..base };
+    let mut trainer = Trainer::new(cfg, backend, clock)?;
+    while !trainer.is_done() {
+        trainer.steps(trainer.steps_per_readback())?;
+    }
+    Ok(trainer)
+}
+
+/// Which built-in corpus a base model was trained on: fine-tuning needs its grammar for pairs and
+/// for the true quality.
+fn builtin_corpus(base: &RunConfig) -> Result<CorpusId, ConfigError> {
+    match &base.corpus {
+        crate::config::CorpusSource::Builtin(id) => CorpusId::parse(id)
+            .ok_or_else(|| ConfigError::new("corpus", format!("unknown corpus '{id}' (see `faultline corpora`)"))),
+        crate::config::CorpusSource::Text { name, .. } => Err(ConfigError::new(
+            "corpus",
+            format!(
+                "'{name}' is your own text: DPO needs preference pairs and a true quality, which only the built-in \
+                 corpora's grammars give (toy-english, arithmetic, sorting)"
+            ),
+        )),
+    }
+}
+
+impl<B: Backend> DpoRun<B> {
+    /// Fine-tunes the model `base` holds (pretrained, or restored from a checkpoint). Draws the
+    /// pairs, caches the reference's log-probabilities (the policy is the reference now) and takes a
+    /// first evaluation at step 0.
+    pub fn new(base: Trainer<B>, settings: DpoSettings, clock: Clock) -> Result<Self, EngineError> {
+        settings.validate()?;
+        let corpus = builtin_corpus(base.config())?;
+        let (mut backend, model, dataset) = base.into_parts();
+        let m = model.config;
+        let grads = model.zeros_like_params(&mut backend, "gradients")?;
+        let trainable = match settings.lora_rank {
+            0 => Trainable::Full(Optimizer::new(&mut backend, &model.specs, OptimizerKind::Adamw)?),
+            rank => Trainable::Lora(Lora::new(&mut backend, &model.config, &model.params, rank, settings.seed)?),
+        };
+        let acts = Activations::new(&mut backend, &m, 2 * settings.pairs_per_step, m.context)?;
+        let sample_acts = Activations::new(&mut backend, &m, QUALITY_PROMPTS, m.context)?;
+        let weights = backend.alloc(2 * settings.pairs_per_step * m.context * m.vocab_size, "DPO weights")?;
+        let tokenizer = dataset.tokenizer;
+        let encode = |pairs: Vec<super::preference::PreferencePair>| -> Result<Vec<EncodedPair>, EngineError> {
+            pairs
+                .into_iter()
+                .map(|p| {
+                    let ids = |answer: &str| tokenizer.encode(&format!("{}{answer}", p.prompt));
+                    Ok(EncodedPair {
+                        chosen: ids(&p.chosen)?,
+                        rejected: ids(&p.rejected)?,
+                        prompt_len: tokenizer.encode(&p.prompt)?.len(),
+                        ref_chosen: 0.0,
+                        ref_rejected: 0.0,
+                        ref_rows: Vec::new(),
+                    })
+                })
+                .filter(|p: &Result<EncodedPair, EngineError>| {
+                    p.as_ref().map_or(true, |p| p.chosen.len().max(p.rejected.len()) <= m.context + 1)
+                })
+                .collect()
+        };
+        let train = encode(preference_pairs(corpus, TRAIN_PAIRS, settings.seed))?;
+        let held_out = encode(preference_pairs(corpus, HELD_OUT_PAIRS, settings.seed ^ 0x05EE_D0F4_E1D0_D7A1))?;
+        let prompts = quality_prompts(corpus, QUALITY_PROMPTS, settings.seed ^ 0x9_0A11_7E57);
+        let mut run = DpoRun {
+            batch_rng: Rng::derive(settings.seed, "dpo batches"),
+            settings,
+            corpus,
+            backend,
+            model,
+            grads,
+            trainable,
+            acts,
+            sample_acts,
+            weights,
+            tokenizer,
+            train,
+            held_out,
+            prompts,
+            history: DpoHistory::default(),
+            readouts: Vec::new(),
+            steps_done: 0,
+            clock,
+        };
+        run.cache_reference();
+        run.evaluate();
+        Ok(run)
+    }
+
+    pub fn settings(&self) -> &DpoSettings {
+        &self.settings
+    }
+
+    pub fn corpus(&self) -> CorpusId {
+        self.corpus
+    }
+
+    pub fn history(&self) -> &DpoHistory {
+        &self.history
+    }
+
+    pub fn steps_done(&self) -> usize {
+        self.steps_done
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.steps_done >= self.settings.steps || self.history.stopped.is_some()
+    }
+
+    /// Numbers the optimiser trains: every weight, or the LoRA adapters'.
+    pub fn trainable_params(&self) -> usize {
+        match &self.trainable {
+            Trainable::Full(_) => self.model.param_count(),
+            Trainable::Lora(lora) => lora.trainable(),
+        }
+    }
+
+    /// The backend's name, for the summary.
+    pub fn backend_name(&self) -> String {
+        self.backend.name()
+    }
+
+    /// Milliseconds since the run's clock started (for speed figures).
+    pub fn now(&self) -> f64 {
+        (self.clock)()
+    }
+
+    /// The reference is the policy as the run starts: one forward pass over every pair, kept.
+    fn cache_reference(&mut self) {
+        let chunk = self.settings.pairs_per_step;
+        for held_out in [false, true] {
+            let count = self.pairs(held_out).len();
+            for start in (0..count).step_by(chunk) {
+                let idx: Vec<usize> = (start..(start + chunk).min(count)).collect();
+                let batch = self.measure(held_out, &idx);
+                let pairs = if held_out { &mut self.held_out } else { &mut self.train };
+                for ((k, logps), rows) in idx.iter().zip(batch.logps).zip(batch.rows) {
+                    let p = &mut pairs[*k];
+                    (p.ref_chosen, p.ref_rejected, p.ref_rows) = (logps.0, logps.1, rows);
+                }
+            }
+        }
+    }
+
+    fn pairs(&self, held_out: bool) -> &[EncodedPair] {
+        if held_out {
+            &self.held_out
+        } else {
+            &self.train
+        }
+    }
+
+    /// A forward pass over pairs `idx` (of the training or the held-out pairs), leaving the
+    /// cross-entropy gradient in the activations: chosen and rejected sequences interleaved, padded
+    /// on the right to the longest.
+    fn measure(&mut self, held_out: bool, idx: &[usize]) -> Measured {
+        let pairs = if held_out { &self.held_out } else { &self.train };
+        let v = self.model.config.vocab_size;
+        let time = idx.iter().map(|&k| pairs[k].chosen.len().max(pairs[k].rejected.len()) - 1).max().unwrap_or(1);
+        let batch = 2 * idx.len();
+        let mut m = Measured {
+            time,
+            x: vec![0; batch * time],
+            mask: vec![0.0; batch * time],
+            logps: Vec::with_capacity(idx.len()),
+            rows: Vec::with_capacity(idx.len()),
+        };
+        let mut y = vec![0u32; batch * time];
+        for (s, &k) in idx.iter().enumerate() {
+            let p = &pairs[k];
+            for (seq, ids) in [(2 * s, &p.chosen), (2 * s + 1, &p.rejected)] {
+                for t in 0..ids.len() - 1 {
+                    let r = seq * time + t;
+                    (m.x[r], y[r]) = (ids[t], ids[t + 1]);
+                    let answer = t + 1 >= p.prompt_len;
+                    // log π(sequence) = Σ over the answer's targets of log p(target | the ids before it)
+                    let counted = if self.settings.faults.dpo_logprob_bug {
+                        !answer // faults.dpo_logprob_bug: the mask inverted, the prompt's targets summed instead
+                    } else {
+                        answer
+                    };
+                    m.mask[r] = f32::from(u8::from(counted));
+                }
+            }
+        }
+        let pass = Pass { batch, time, dropout: 0.0, dropout_seed: 0 };
+        self.model.forward(&mut self.backend, &mut self.acts, &m.x, Some(&y), pass);
+        let losses = self.backend.download(&self.acts.losses);
+        let logits = self.backend.download(&self.acts.logits);
+        let seq_logp = |seq: usize| -> f64 {
+            (seq * time..(seq + 1) * time).map(|r| -f64::from(m.mask[r]) * f64::from(losses[r])).sum()
+        };
+        for (s, &k) in idx.iter().enumerate() {
+            let p = &pairs[k];
+            let mut rows = Vec::with_capacity((p.chosen.len() - p.prompt_len) * v);
+            for t in p.prompt_len.saturating_sub(1)..p.chosen.len() - 1 {
+                let r = 2 * s * time + t;
+                rows.extend(log_softmax(&logits[r * v..(r + 1) * v]));
+            }
+            m.logps.push((seq_logp(2 * s), seq_logp(2 * s + 1)));
+            m.rows.push(rows);
+        }
+        m
+    }
+
+    /// The pairs' log-probabilities against the reference the run uses.
+    fn pair_logps(&self, held_out: bool, idx: &[usize], measured: &Measured) -> Vec<PairLogps> {
+        let pairs = self.pairs(held_out);
+        idx.iter()
+            .zip(&measured.logps)
+            .map(|(&k, &(chosen, rejected))| {
+                if self.settings.faults.dpo_reference_not_frozen {
+                    // faults.dpo_reference_not_frozen: the reference is the live policy, not the frozen copy
+                    PairLogps { chosen, rejected, ref_chosen: chosen, ref_rejected: rejected }
+                } else {
+                    let p = &pairs[k];
+                    PairLogps { chosen, rejected, ref_chosen: p.ref_chosen, ref_rejected: p.ref_rejected }
+                }
+            })
+            .collect()
+    }
+
+    /// KL(policy ‖ reference) over each chosen answer's target rows, mean over the pairs.
+    fn kl(&self, held_out: bool, idx: &[usize], measured: &Measured) -> f64 {
+        if self.settings.faults.dpo_reference_not_frozen {
+            return 0.0; // the reference is the policy itself
+        }
+        let pairs = self.pairs(held_out);
+        let total: f64 = idx
+            .iter()
+            .zip(&measured.rows)
+            .map(|(&k, rows)| {
+                let q = &pairs[k].ref_rows;
+                rows.iter().zip(q).map(|(&lp, &lq)| f64::from(lp).exp() * f64::from(lp - lq)).sum::<f64>()
+            })
+            .sum();
+        total / idx.len().max(1) as f64
+    }
+
+    /// The DPO loss of training pairs `idx` and its gradient: in the weights' gradients, and with
+    /// LoRA in the adapters' too. Nothing is updated.
+    fn gradients(&mut self, idx: &[usize]) -> (DpoTerms, Measured) {
+        for g in self.grads.iter_mut() {
+            self.backend.fill(g, 0.0);
+        }
+        let measured = self.measure(false, idx);
+        let logps = self.pair_logps(false, idx, &measured);
+        let live_reference = self.settings.faults.dpo_reference_not_frozen;
+        let terms = dpo_terms(&logps, f64::from(self.settings.effective_beta()), live_reference);
+        let (v, time) = (self.model.config.vocab_size, measured.time);
+        let n = 2 * idx.len() * time;
+        // Each answer row's cross-entropy gradient, (softmax − onehot) / n, scaled to ∂loss/∂logits.
+        let mut w = vec![0.0f32; n * v];
+        for (s, &(d_chosen, d_rejected)) in terms.grads.iter().enumerate() {
+            for (seq, d) in [(2 * s, d_chosen), (2 * s + 1, d_rejected)] {
+                for r in seq * time..(seq + 1) * time {
+                    let weight = -d * f64::from(measured.mask[r]) * n as f64; // log π = −Σ cross-entropy
+                    w[r * v..(r + 1) * v].fill(weight as f32);
+                }
+            }
+        }
+        self.backend.upload(&mut self.weights, &w);
+        self.backend.mul_assign(&mut self.acts.dlogits, &self.weights, n * v);
+        let pass = Pass { batch: 2 * idx.len(), time, dropout: 0.0, dropout_seed: 0 };
+        self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &measured.x, pass);
+        if let Trainable::Lora(lora) = &mut self.trainable {
+            lora.project(&mut self.backend, &self.grads); // ∂L/∂A, ∂L/∂B from ∂L/∂W
+        }
+        (terms, measured)
+    }
+
+    /// One DPO step: a batch of pairs forward, the DPO weights on the cross-entropy gradient,
+    /// backward, clipping and an AdamW update.
+    pub fn step(&mut self) -> Result<DpoStepRecord, EngineError> {
+        if let Some(e) = &self.history.stopped {
+            return Err(e.clone());
+        }
+        if self.is_done() {
+            let n = self.settings.steps;
+            return Err(ConfigError::new("steps", format!("the run has finished its {n} steps")).into());
+        }
+        let idx: Vec<usize> =
+            (0..self.settings.pairs_per_step).map(|_| self.batch_rng.below(self.train.len())).collect();
+        let (terms, measured) = self.gradients(&idx);
+        let losses = std::slice::from_ref(&self.acts.losses);
+        let lr = self.settings.effective_lr();
+        let hyper = UpdateSettings { lr, weight_decay: 0.0, ..UpdateSettings::from(&RunConfig::default()) };
+        match &mut self.trainable {
+            Trainable::Full(optimizer) => {
+                self.backend.clip_grad_norm(&mut self.grads, losses, self.settings.grad_clip);
+                optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, hyper);
+            }
+            Trainable::Lora(lora) => {
+                self.backend.clip_grad_norm(lora.grads_mut(), losses, self.settings.grad_clip);
+                lora.update(&mut self.backend, lr, hyper.beta1, hyper.beta2, hyper.eps);
+                lora.merge(&mut self.backend, &mut self.model.params); // W = W₀ + A·B for the next pass
+            }
+        }
+        self.backend.keep_step(std::slice::from_ref(&self.acts.losses));
+        self.backend.read_steps(&mut self.readouts);
+        let grad_norm = self.readouts.last().map_or(f64::NAN, |r| global_norm(&r.grad_sq));
+        self.steps_done += 1;
+        let step = self.steps_done;
+        if !(terms.loss.is_finite() && grad_norm.is_finite()) {
+            let tensor = if terms.loss.is_finite() { "gradients" } else { "DPO loss" };
+            let e = EngineError::NonFinite { step, tensor: tensor.into() };
+            self.history.stopped = Some(e.clone());
+            return Err(e);
+        }
+        let record = DpoStepRecord {
+            step,
+            loss: terms.loss as f32,
+            margin: terms.margin as f32,
+            accuracy: terms.accuracy as f32,
+            chosen_drift: terms.chosen_drift as f32,
+            rejected_drift: terms.rejected_drift as f32,
+            kl: self.kl(false, &idx, &measured) as f32,
+            grad_norm: grad_norm as f32,
+            lr,
+        };
+        self.history.steps.push(record.clone());
+        if step.is_multiple_of(self.settings.eval_every) || step == self.settings.steps {
+            self.evaluate();
+        }
+        Ok(record)
+    }
+
+    /// The held-out pairs' DPO loss and accuracy, and the true quality of completions of the
+    /// quality prompts, sampled at temperature 1 from a stream fixed per run (so two runs of the
+    /// same seed are scored on the same draws).
+    fn evaluate(&mut self) {
+        let chunk = self.settings.pairs_per_step;
+        let mut logps = Vec::with_capacity(self.held_out.len());
+        for start in (0..self.held_out.len()).step_by(chunk) {
+            let idx: Vec<usize> = (start..(start + chunk).min(self.held_out.len())).collect();
+            let measured = self.measure(true, &idx);
+            logps.extend(self.pair_logps(true, &idx, &measured));
+        }
+        let terms = dpo_terms(&logps, f64::from(self.settings.effective_beta()), false);
+        let samples = self.complete_prompts();
+        self.history.evals.push(DpoEvalRecord {
+            step: self.steps_done,
+            loss: terms.loss as f32,
+            accuracy: terms.accuracy as f32,
+            quality: true_quality(self.corpus, &samples) as f32,
+            samples: samples.into_iter().take(SAMPLES_KEPT).collect(),
+        });
+    }
+
+    /// Completes every quality prompt, all of them in one batch, token by token, until each has
+    /// ended its unit (a newline, or a sentence's ". ") or filled the context.
+    fn complete_prompts(&mut self) -> Vec<(String, String)> {
+        let m = self.model.config;
+        let mut rng = Rng::derive(self.settings.seed, "dpo quality samples");
+        let mut seqs: Vec<Vec<u32>> =
+            self.prompts.iter().map(|p| self.tokenizer.encode(p).unwrap_or_default()).collect();
+        let starts: Vec<usize> = seqs.iter().map(Vec::len).collect();
+        let mut open: Vec<bool> = seqs.iter().map(|s| !s.is_empty() && s.len() < m.context).collect();
+        while open.iter().any(|&o| o) {
+            let time = seqs.iter().map(Vec::len).max().unwrap_or(1);
+            let mut x = vec![0u32; seqs.len() * time];
+            for (s, ids) in seqs.iter().enumerate() {
+                x[s * time..s * time + ids.len()].copy_from_slice(ids);
+            }
+            let pass = Pass { batch: seqs.len(), time, dropout: 0.0, dropout_seed: 0 };
+            self.model.forward(&mut self.backend, &mut self.sample_acts, &x, None, pass);
+            let logits = self.backend.download(&self.sample_acts.logits);
+            for (s, ids) in seqs.iter_mut().enumerate() {
+                if !open[s] {
+                    continue;
+                }
+                let r = s * time + ids.len() - 1;
+                let next = sample_next(
+                    &logits[r * m.vocab_size..(r + 1) * m.vocab_size],
+                    ids,
+                    &SamplingConfig::PLAIN,
+                    &mut rng,
+                );
+                ids.push(next);
+                let text = self.tokenizer.decode(&ids[starts[s]..]);
+                open[s] = !(text.ends_with('\n') || text.ends_with(". ")) && ids.len() < m.context;
+            }
+        }
+        self.prompts
+            .iter()
+            .zip(&seqs)
+            .zip(&starts)
+            .map(|((p, ids), &start)| (p.clone(), self.tokenizer.decode(&ids[start..])))
+            .collect()
+    }
+}
+
+/// One batch of pairs measured by a forward pass.
+struct Measured {
+    /// Padded length of the batch's sequences (inputs), and the inputs `[2·pairs, time]`.
+    time: usize,
+    x: Vec<u32>,
+    /// 1 where a row's target counts toward its sequence's log-probability.
+    mask: Vec<f32>,
+    /// Per pair, (log π(c), log π(r)).
+    logps: Vec<(f64, f64)>,
+    /// Per pair, the log-softmax of each of the chosen answer's target rows `[rows, V]`.
+    rows: Vec<Vec<f32>>,
+}
+
+/// `z − logsumexp(z)` of one row, in f32 from f64 sums.
+fn log_softmax(z: &[f32]) -> Vec<f32> {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = f64::from(max) + z.iter().map(|&v| f64::from(v - max).exp()).sum::<f64>().ln();
+    z.iter().map(|&v| (f64::from(v) - lse) as f32).collect()
+}
