@@ -4,7 +4,7 @@
 
 use crate::form::{fault_field, FieldErrors, RunForm};
 use crate::route::entry_href;
-use faultline_engine::faults::{FaultId, FaultSpec, Stage, FAULTS};
+use faultline_engine::faults::{FaultId, FaultSpec, Stage};
 use faultline_engine::guide::SectionId;
 use leptos::prelude::*;
 
