@@ -110,6 +110,11 @@ impl<B: Backend> Lora<B> {
         self.shapes.iter().map(|&(i, o)| self.rank * (i + o)).sum()
     }
 
+    /// Numbers in the frozen copy of the adapted matrices.
+    pub fn frozen_numbers(&self) -> usize {
+        self.shapes.iter().map(|&(i, o)| i * o).sum()
+    }
+
     /// Writes `W₀ + A·B` into each adapted weight of `params`.
     pub fn merge(&self, backend: &mut B, params: &mut ParamSet<B::Buf>) {
         let n = self.shapes.len();

@@ -13,4 +13,6 @@ pub mod lora;
 pub mod preference;
 mod run;
 
-pub use run::{pretrain, DpoRun, DpoSettings, DEFAULT_CORPUS, HELD_OUT_PAIRS, QUALITY_PROMPTS, TRAIN_PAIRS};
+pub use run::{
+    pretrain, DpoRun, DpoSettings, FineTuneMemory, DEFAULT_CORPUS, HELD_OUT_PAIRS, QUALITY_PROMPTS, TRAIN_PAIRS,
+};

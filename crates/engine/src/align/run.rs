@@ -154,6 +154,25 @@ pub struct DpoRun<B: Backend> {
     clock: Clock,
 }
 
+/// Where a fine-tuning run's memory goes, counted in numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FineTuneMemory {
+    /// The model's weights.
+    pub weights: usize,
+    /// Numbers the optimiser updates: every weight, or the adapters'.
+    pub trainable: usize,
+    /// Gradient numbers held during a step: every weight's (the backward pass computes them all),
+    /// plus the adapters' under LoRA.
+    pub gradients: usize,
+    /// AdamW's two moments per trainable number.
+    pub optimizer_state: usize,
+    /// LoRA's frozen copy of the adapted matrices (0 without LoRA).
+    pub frozen_copy: usize,
+    /// Everything the run allocated on its backend (weights, gradients, optimiser state,
+    /// activations, buffers), in bytes.
+    pub total_bytes: u64,
+}
+
 /// What the optimiser updates: every weight, or LoRA adapters on a frozen model.
 enum Trainable<B: Backend> {
     Full(Optimizer<B>),
@@ -278,6 +297,24 @@ impl<B: Backend> DpoRun<B> {
         match &self.trainable {
             Trainable::Full(_) => self.model.param_count(),
             Trainable::Lora(lora) => lora.trainable(),
+        }
+    }
+
+    /// Where the run's memory goes, in numbers (f32 each): what LoRA shrinks and what it does not.
+    pub fn memory(&self) -> FineTuneMemory {
+        let weights = self.model.param_count();
+        let (trainable, adapter_grads, frozen_copy) = match &self.trainable {
+            Trainable::Full(_) => (weights, 0, 0),
+            Trainable::Lora(lora) => (lora.trainable(), lora.trainable(), lora.frozen_numbers()),
+        };
+        FineTuneMemory {
+            weights,
+            trainable,
+            // The backward pass always fills every weight's gradient; LoRA projects it onto the adapters.
+            gradients: weights + adapter_grads,
+            optimizer_state: 2 * trainable,
+            frozen_copy,
+            total_bytes: self.backend.memory_used(),
         }
     }
 
