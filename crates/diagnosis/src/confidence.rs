@@ -29,7 +29,9 @@ pub fn confidence(e: &Evidence) -> f32 {
         | Evidence::SharperAttention { .. }
         | Evidence::UnscaledLogits { .. }
         | Evidence::SlowSteps { .. } => laplace(16, 16),
-        Evidence::DpoLossFlat { .. } => laplace(0, 0),
+        // DPO tuning seeds 1-3 (`crates/evaluation/tests/dpo.rs`): every lr-too-low, live-reference
+        // and inverted-mask run, 18 of 18, and no healthy, LoRA or β = 10 run.
+        Evidence::DpoLossFlat { .. } => laplace(18, 18),
         Evidence::GradientsPileUp { .. } => laplace(15, 15),
         Evidence::DecodingDiscardsEntropy { .. } => laplace(35, 36),
         Evidence::RepeatedNgrams { .. } => laplace(28, 29),

@@ -14,5 +14,6 @@ pub mod preference;
 mod run;
 
 pub use run::{
-    pretrain, DpoRun, DpoSettings, FineTuneMemory, DEFAULT_CORPUS, HELD_OUT_PAIRS, QUALITY_PROMPTS, TRAIN_PAIRS,
+    pretrain, pretraining_config, DpoRun, DpoSettings, FineTuneMemory, DEFAULT_CORPUS, HELD_OUT_PAIRS, QUALITY_PROMPTS,
+    TRAIN_PAIRS,
 };

@@ -44,6 +44,11 @@ pub struct DpoSettings {
     /// Rank of the LoRA adapters; 0 trains every weight.
     pub lora_rank: usize,
     pub steps: usize,
+    /// Preference pairs drawn to train on, pairs held out, and prompts whose completions are scored
+    /// ([`TRAIN_PAIRS`], [`HELD_OUT_PAIRS`], [`QUALITY_PROMPTS`] unless a test wants fewer).
+    pub train_pairs: usize,
+    pub held_out_pairs: usize,
+    pub quality_prompts: usize,
     /// Pairs per step (each is two sequences in the batch).
     pub pairs_per_step: usize,
     pub eval_every: usize,
@@ -68,6 +73,9 @@ impl DpoSettings {
             lr: cfg.fine_tuning.lr,
             lora_rank: cfg.fine_tuning.lora_rank,
             steps: 150,
+            train_pairs: TRAIN_PAIRS,
+            held_out_pairs: HELD_OUT_PAIRS,
+            quality_prompts: QUALITY_PROMPTS,
             pairs_per_step: 8,
             eval_every: 25,
             grad_clip: cfg.grad_clip,
@@ -86,6 +94,15 @@ impl DpoSettings {
         }
         if self.steps == 0 {
             return Err(ConfigError::new("steps", "must be at least 1"));
+        }
+        if !(16..=100_000).contains(&self.train_pairs) {
+            return Err(ConfigError::new(
+                "train-pairs",
+                format!("must be between 16 and 100000, got {}", self.train_pairs),
+            ));
+        }
+        if !(1..=10_000).contains(&self.held_out_pairs) || !(1..=256).contains(&self.quality_prompts) {
+            return Err(ConfigError::new("held-out-pairs", "held-out pairs and quality prompts must be at least 1"));
         }
         if !(1..=64).contains(&self.pairs_per_step) {
             return Err(ConfigError::new("pairs", format!("must be between 1 and 64, got {}", self.pairs_per_step)));
@@ -179,12 +196,16 @@ enum Trainable<B: Backend> {
     Lora(Lora<B>),
 }
 
-/// The base model's pretraining: `base` for its `pretrain-steps`, with its fine-tuning faults taken
-/// off (they belong to the stage after it).
-pub fn pretrain<B: Backend>(base: RunConfig, backend: B, clock: Clock) -> Result<Trainer<B>, EngineError> {
+/// The run that pretrains the base model of `base`: its `pretrain-steps` steps with one evaluation
+/// point, at the end, and its fine-tuning faults taken off (they belong to the stage after it).
+pub fn pretraining_config(base: &RunConfig) -> RunConfig {
     let steps = base.fine_tuning.pretrain_steps;
-    let cfg = RunConfig { faults: base.faults.of_stage(Stage::Pretraining), steps, eval_every: steps, ..base };
-    let mut trainer = Trainer::new(cfg, backend, clock)?;
+    RunConfig { faults: base.faults.of_stage(Stage::Pretraining), steps, eval_every: steps, ..base.clone() }
+}
+
+/// The base model's pretraining ([`pretraining_config`]), run to its end in one call.
+pub fn pretrain<B: Backend>(base: RunConfig, backend: B, clock: Clock) -> Result<Trainer<B>, EngineError> {
+    let mut trainer = Trainer::new(pretraining_config(&base), backend, clock)?;
     while !trainer.is_done() {
         trainer.steps(trainer.steps_per_readback())?;
     }
@@ -222,7 +243,7 @@ impl<B: Backend> DpoRun<B> {
             rank => Trainable::Lora(Lora::new(&mut backend, &model.config, &model.params, rank, settings.seed)?),
         };
         let acts = Activations::new(&mut backend, &m, 2 * settings.pairs_per_step, m.context)?;
-        let sample_acts = Activations::new(&mut backend, &m, QUALITY_PROMPTS, m.context)?;
+        let sample_acts = Activations::new(&mut backend, &m, settings.quality_prompts, m.context)?;
         let weights = backend.alloc(2 * settings.pairs_per_step * m.context * m.vocab_size, "DPO weights")?;
         let tokenizer = dataset.tokenizer;
         let encode = |pairs: Vec<super::preference::PreferencePair>| -> Result<Vec<EncodedPair>, EngineError> {
@@ -244,9 +265,10 @@ impl<B: Backend> DpoRun<B> {
                 })
                 .collect()
         };
-        let train = encode(preference_pairs(corpus, TRAIN_PAIRS, settings.seed))?;
-        let held_out = encode(preference_pairs(corpus, HELD_OUT_PAIRS, settings.seed ^ 0x05EE_D0F4_E1D0_D7A1))?;
-        let prompts = quality_prompts(corpus, QUALITY_PROMPTS, settings.seed ^ 0x9_0A11_7E57);
+        let train = encode(preference_pairs(corpus, settings.train_pairs, settings.seed))?;
+        let held_out =
+            encode(preference_pairs(corpus, settings.held_out_pairs, settings.seed ^ 0x05EE_D0F4_E1D0_D7A1))?;
+        let prompts = quality_prompts(corpus, settings.quality_prompts, settings.seed ^ 0x9_0A11_7E57);
         let mut run = DpoRun {
             batch_rng: Rng::derive(settings.seed, "dpo batches"),
             settings,
