@@ -2,11 +2,16 @@
 
 use crate::args::{pool, threads_arg, ArgError, Args, Failure};
 use crate::out;
+use faultline_engine::align::bench::{run_dpo_bench, DpoBench};
+use faultline_engine::backend::CpuBackend;
 use faultline_engine::bench::{run_training_bench, threaded_run};
 use faultline_engine::config::Preset;
+use faultline_engine::data::corpus::CorpusId;
 use faultline_engine::trainer::native_clock;
+use faultline_engine::EngineError;
 use faultline_engine::Faults;
 use faultline_gpu::bench::{run_gpu_bench, GpuBench};
+use faultline_gpu::GpuBackend;
 use serde_json::json;
 use std::io::Write;
 
@@ -17,6 +22,7 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
     let mut steps = 20usize;
     let mut presets = Preset::ALL.to_vec();
     let mut webgpu = false;
+    let mut dpo_rows = false;
     let mut gpu_faults = Faults::default();
     while let Some(flag) = args.next_flag() {
         match flag {
@@ -29,6 +35,7 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
             }
             "--config" => presets = vec![Preset::parse(args.value(flag)?)?],
             "--webgpu" => webgpu = true,
+            "--dpo" => dpo_rows = true,
             "--sync-every-step" => gpu_faults.sync_every_step = true,
             other => return Err(ArgError(format!("{other}: unknown argument for 'bench'")).into()),
         }
@@ -50,8 +57,25 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
     } else {
         Vec::new()
     };
+    let mut dpo = Vec::new();
+    for corpus in [CorpusId::Sorting, CorpusId::ToyEnglish].into_iter().filter(|_| dpo_rows) {
+        dpo.push(run_dpo_bench(|| Ok(CpuBackend::<f32>::new()), corpus, steps, native_clock));
+        if webgpu {
+            dpo.push(run_dpo_bench(
+                || GpuBackend::new().map_err(|e| EngineError::Data(e.to_string())),
+                corpus,
+                steps,
+                native_clock,
+            ));
+        }
+    }
+    let dpo: Vec<DpoBench> =
+        dpo.into_iter().collect::<Result<_, _>>().map_err(|e| Failure::Run(format!("dpo bench: {e}")))?;
     if json {
         let mut out = json!({ "training": training });
+        if dpo_rows {
+            out["dpo"] = json!(dpo);
+        }
         if webgpu {
             out["webgpu"] = json!(gpu);
         }
@@ -90,6 +114,20 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
     }
     for (b, cpu) in gpu.iter().zip(&training) {
         print_gpu_bench(b, cpu.steps_per_s)?;
+    }
+    for d in &dpo {
+        out!(
+            "dpo   tiny {:<11} pretraining {:>7.2} ms/step ({} tokens), DPO {:>7.2} ms ({:.2}x, {:.0} tokens), LoRA rank 4 {:>7.2} ms ({:.2}x)  backend {}",
+            d.corpus,
+            d.pretrain_ms,
+            d.pretrain_tokens,
+            d.dpo_ms,
+            d.dpo_ratio,
+            d.dpo_tokens,
+            d.lora_ms,
+            d.lora_ratio,
+            d.backend_name
+        )?;
     }
     Ok(())
 }

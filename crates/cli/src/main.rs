@@ -46,10 +46,11 @@ const USAGE: &str = "usage:
   faultline faults  [--json]
   faultline corpora [--json]
   faultline guide   [--json]
-  faultline bench   [--json] [--steps N] [--config tiny|small] [--threads N] [--webgpu [--sync-every-step]]
+  faultline bench   [--json] [--steps N] [--config tiny|small] [--threads N] [--webgpu [--sync-every-step]] [--dpo]
                   (--threads N: the CPU's training again, split across N threads;
                    --webgpu: the GPU backend too, with its dispatches, submissions and readbacks
-                   per step; --sync-every-step: the GPU reads everything back after every step)";
+                   per step; --sync-every-step: the GPU reads everything back after every step;
+                   --dpo: a DPO step of tiny beside a pretraining step, full and LoRA, on each backend)";
 
 /// `println!` that hands a failed write back as a [`Failure::Output`] instead of panicking.
 #[macro_export]

@@ -287,3 +287,80 @@ fn diagnose_reads_a_log_names_its_entry_and_says_what_it_cannot_tell() {
         std::fs::remove_file(f).unwrap();
     }
 }
+
+/// `align dpo` prints a step line per DPO step and a summary with every key the issue names; the DPO
+/// loss starts at exactly ln 2, where the policy is its own reference.
+#[test]
+fn align_dpo_reports_each_step_and_a_summary() {
+    let out = faultline(&["align", "dpo", "--pretrain-steps", "40", "--steps", "12", "--eval-every", "6", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    let steps: Vec<_> = lines.iter().filter(|l| l["event"] == "step").collect();
+    assert_eq!(steps.len(), 12);
+    for key in ["loss", "margin", "accuracy", "chosen_drift", "rejected_drift", "kl", "grad_norm", "lr"] {
+        assert!(steps[0][key].is_number(), "{key} in {}", steps[0]);
+    }
+    assert_eq!(lines.iter().filter(|l| l["event"] == "eval").count(), 3, "step 0, 6 and 12");
+    let s = lines.last().unwrap();
+    assert_eq!(
+        (s["event"].as_str(), s["method"].as_str(), s["steps_run"].as_u64()),
+        (Some("summary"), Some("dpo"), Some(12))
+    );
+    assert!((s["first_loss"].as_f64().unwrap() - std::f64::consts::LN_2).abs() < 1e-6, "{s}");
+    for key in ["last_loss", "pref_accuracy", "kl_last", "quality_first", "quality_last", "trainable_params"] {
+        assert!(s[key].is_number(), "{key} in {s}");
+    }
+    assert!(s["diagnosis"].is_array(), "{s}");
+    let lora = faultline(&["align", "dpo", "--pretrain-steps", "5", "--steps", "2", "--lora-rank", "4", "--json"]);
+    let lora = summary(&lora);
+    assert!(lora["trainable_params"].as_u64().unwrap() * 10 < s["trainable_params"].as_u64().unwrap(), "{lora}");
+}
+
+/// Bad fine-tuning input names its setting and exits with code 2; each stage refuses the other's
+/// faults and settings.
+#[test]
+fn align_refuses_bad_input_by_name() {
+    let refused = |args: &[&str], says: &str| {
+        let out = faultline(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    refused(&["align", "dpo", "--beta", "0"], "--beta: must be between");
+    refused(
+        &["align", "dpo", "--pretrain-steps", "3", "--steps", "1", "--lora-rank", "65"],
+        "--lora-rank: must be between 1 and d_model (64)",
+    );
+    refused(&["align", "dpo", "--pretrain-steps", "0"], "--pretrain-steps");
+    refused(
+        &["align", "dpo", "--base", "x.flckpt", "--corpus", "sorting"],
+        "--corpus: a --base checkpoint brings its own",
+    );
+    refused(&["align", "ppo"], "unknown method 'ppo'");
+    refused(&["train", "--beta", "0.5"], "--beta: a fine-tuning setting");
+    refused(&["train", "--steps", "2", "--fault", "dpo-logprob-bug"], "'dpo-logprob-bug' is a fine-tuning fault");
+    let file = temp("own-text.txt");
+    std::fs::write(&file, "a small text of my own, with letters and spaces. ".repeat(40)).unwrap();
+    let base = temp("own-text.flckpt");
+    let (text, base_path) = (file.to_str().unwrap(), base.to_str().unwrap());
+    let train = faultline(&["train", "--text-file", text, "--steps", "2", "--save-checkpoint", base_path]);
+    assert!(train.status.success(), "{}", String::from_utf8_lossy(&train.stderr));
+    refused(&["align", "dpo", "--base", base_path, "--steps", "1"], "DPO needs preference pairs");
+    std::fs::remove_file(file).unwrap();
+    std::fs::remove_file(base).unwrap();
+}
+
+#[test]
+fn bench_dpo_times_a_dpo_step_beside_a_pretraining_step() {
+    let out = faultline(&["bench", "--json", "--config", "tiny", "--steps", "2", "--dpo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let rows = v["dpo"].as_array().expect("the dpo rows");
+    assert_eq!(rows.len(), 2, "sorting and toy-english on the CPU: {v}");
+    for r in rows {
+        for key in ["pretrain_ms", "dpo_ms", "lora_ms", "dpo_ratio", "lora_ratio", "dpo_tokens"] {
+            assert!(r[key].as_f64().is_some_and(|x| x > 0.0), "{key} in {r}");
+        }
+    }
+}

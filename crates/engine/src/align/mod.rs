@@ -4,10 +4,12 @@
 //!   the truth, and the exact true quality of a model's completions.
 //! - `dpo.rs`: the DPO objective on the host, in f64, with its gradient with respect to each
 //!   sequence's log-probability.
+//! - `bench.rs`: a DPO step's cost beside a pretraining step's (`faultline bench`).
 //! - `run.rs`: [`DpoRun`], a DPO run on any backend: the reference frozen as cached
 //!   log-probabilities, the step, evaluations, and the faults of the guide's "DPO loss not
 //!   decreasing" entry at the lines they change (`faults.dpo_*`).
 
+pub mod bench;
 pub mod dpo;
 pub mod lora;
 pub mod preference;

@@ -168,6 +168,8 @@ pub struct DpoRun<B: Backend> {
     history: DpoHistory,
     readouts: Vec<StepReadout>,
     steps_done: usize,
+    /// Token positions (padding included) the DPO steps have run forward and backward.
+    tokens_trained: usize,
     clock: Clock,
 }
 
@@ -287,6 +289,7 @@ impl<B: Backend> DpoRun<B> {
             history: DpoHistory::default(),
             readouts: Vec::new(),
             steps_done: 0,
+            tokens_trained: 0,
             clock,
         };
         run.cache_reference();
@@ -320,6 +323,11 @@ impl<B: Backend> DpoRun<B> {
             Trainable::Full(_) => self.model.param_count(),
             Trainable::Lora(lora) => lora.trainable(),
         }
+    }
+
+    /// Token positions (padding included) the DPO steps have trained on so far.
+    pub fn tokens_trained(&self) -> usize {
+        self.tokens_trained
     }
 
     /// Where the run's memory goes, in numbers (f32 each): what LoRA shrinks and what it does not.
@@ -487,6 +495,7 @@ impl<B: Backend> DpoRun<B> {
         self.backend.upload(&mut self.weights, &w);
         self.backend.mul_assign(&mut self.acts.dlogits, &self.weights, n * v);
         let pass = Pass { batch: 2 * idx.len(), time, dropout: 0.0, dropout_seed: 0 };
+        self.tokens_trained += pass.batch * pass.time;
         self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &measured.x, pass);
         if let Trainable::Lora(lora) = &mut self.trainable {
             lora.project(&mut self.backend, &self.grads); // ∂L/∂A, ∂L/∂B from ∂L/∂W

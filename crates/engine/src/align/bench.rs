@@ -1,0 +1,84 @@
+//! What a DPO step costs beside a pretraining step of the same batch, on one backend, in one run:
+//! the `dpo` rows of `faultline bench`.
+
+use super::{pretraining_config, DpoRun, DpoSettings};
+use crate::backend::Backend;
+use crate::config::{CorpusSource, FineTuning, RunConfig};
+use crate::data::corpus::CorpusId;
+use crate::error::EngineError;
+use crate::trainer::{Clock, Trainer};
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds per step of pretraining, full DPO and rank-4 LoRA DPO, each timed after two untimed
+/// steps, on the same backend with the same 16 sequences a step (tiny's batch; 8 preference pairs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DpoBench {
+    pub corpus: String,
+    pub backend_name: String,
+    pub steps: usize,
+    pub pretrain_ms: f64,
+    pub dpo_ms: f64,
+    pub lora_ms: f64,
+    /// `dpo_ms / pretrain_ms`: the budget is 2.
+    pub dpo_ratio: f64,
+    pub lora_ratio: f64,
+    /// Token positions a DPO step runs (its pairs' sequences are shorter than the context a
+    /// pretraining step fills), and a pretraining step's.
+    pub dpo_tokens: f64,
+    pub pretrain_tokens: usize,
+}
+
+/// Times `steps` steps of each stage on backends from `make` (one per stage, so each starts cold
+/// and warms up the same way). The reference's log-probabilities are cached before the timing
+/// starts, as a run caches them once.
+pub fn run_dpo_bench<B: Backend>(
+    make: impl Fn() -> Result<B, EngineError>,
+    corpus: CorpusId,
+    steps: usize,
+    clock: Clock,
+) -> Result<DpoBench, EngineError> {
+    const WARM: usize = 2;
+    let cfg = RunConfig {
+        corpus: CorpusSource::Builtin(corpus.id().into()),
+        fine_tuning: FineTuning { pretrain_steps: steps + WARM, ..FineTuning::default() },
+        ..RunConfig::default()
+    };
+    let timed = |step: &mut dyn FnMut() -> Result<(), EngineError>| -> Result<f64, EngineError> {
+        for _ in 0..WARM {
+            step()?;
+        }
+        let start = clock();
+        for _ in 0..steps {
+            step()?;
+        }
+        Ok((clock() - start) / steps as f64)
+    };
+    let mut trainer = Trainer::new(pretraining_config(&cfg), make()?, clock)?;
+    let backend_name = trainer.backend_name();
+    let pretrain_ms = timed(&mut || trainer.step().map(drop))?;
+    let base = trainer.checkpoint()?;
+    // One more step than timed, so the run's closing evaluation falls outside the timing.
+    let settings =
+        DpoSettings { steps: steps + WARM + 1, eval_every: steps + WARM + 1, ..DpoSettings::from_config(&cfg) };
+    let pretrain_tokens = cfg.effective_batch() * cfg.model(0).context;
+    let (mut dpo_ms, mut dpo_tokens) = ([0.0; 2], 0.0);
+    for (ms, lora_rank) in dpo_ms.iter_mut().zip([0, 4]) {
+        let base = Trainer::from_checkpoint(&base, make()?, clock)?;
+        let mut run = DpoRun::new(base, DpoSettings { lora_rank, ..settings.clone() }, clock)?;
+        *ms = timed(&mut || run.step().map(drop))?;
+        dpo_tokens = run.tokens_trained() as f64 / (steps + WARM) as f64;
+    }
+    let [dpo_ms, lora_ms] = dpo_ms;
+    Ok(DpoBench {
+        corpus: corpus.id().into(),
+        backend_name,
+        steps,
+        pretrain_ms,
+        dpo_ms,
+        lora_ms,
+        dpo_ratio: dpo_ms / pretrain_ms,
+        lora_ratio: lora_ms / pretrain_ms,
+        dpo_tokens,
+        pretrain_tokens,
+    })
+}
