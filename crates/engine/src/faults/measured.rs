@@ -111,6 +111,20 @@ pub const MEASURED: &[Measured] = &[
         reproduce:
             "faultline align dpo --fault dpo-beta-too-high (and --corpus toy-english; without the fault for β = 0.1)",
     },
+    Measured {
+        entry: EntryId::OutOfMemoryOom,
+        fault: FaultId::BatchTooLarge,
+        guide_says: "parameter-efficient fine-tuning (LoRA) is a fix for running out of memory",
+        measured: "not for this app's out-of-memory, which comes from activations: at 128× the batch, tiny \
+                   needs 2245.2 MiB against a 1024 MiB budget, 2243.6 MiB of it the activations a forward pass \
+                   saves. Rank-4 LoRA adapters shrink what the optimiser keeps (0.8 MiB of AdamW moments → 0.1 \
+                   MiB), but the activations stay, and with the frozen copy of the adapted matrices the run \
+                   still needs 2244.9 MiB. Gradient accumulation does shrink them: 128 micro-batches of 16 reach \
+                   the same effective batch in 20.3 MiB. LoRA saves memory where the weights and their \
+                   optimiser state dominate, in models far larger than this one.",
+        reproduce: "faultline train --fault batch-too-large (then --grad-accum 128); the LoRA figures are \
+                    memory::with_lora, checked by its test",
+    },
 ];
 
 /// The measurements beside one entry.
