@@ -14,8 +14,9 @@ pub mod dpo;
 pub mod lora;
 pub mod preference;
 mod run;
+mod trainable;
 
 pub use run::{
-    pretrain, pretraining_config, DpoRun, DpoSettings, FineTuneMemory, DEFAULT_CORPUS, HELD_OUT_PAIRS, QUALITY_PROMPTS,
-    TRAIN_PAIRS,
+    pretrain, pretraining_config, DpoRun, DpoSettings, DEFAULT_CORPUS, HELD_OUT_PAIRS, QUALITY_PROMPTS, TRAIN_PAIRS,
 };
+pub use trainable::FineTuneMemory;

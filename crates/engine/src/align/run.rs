@@ -3,16 +3,16 @@
 //! policy's own samples exactly.
 
 use super::dpo::{dpo_terms, DpoTerms, PairLogps};
-use super::lora::Lora;
 use super::preference::{preference_pairs, quality_prompts, true_quality};
+use super::trainable::{FineTuneMemory, Trainable};
 use crate::backend::{Backend, StepReadout};
-use crate::config::{OptimizerKind, RunConfig};
+use crate::config::RunConfig;
 use crate::data::corpus::CorpusId;
 use crate::data::Tokenizer;
 use crate::error::{ConfigError, EngineError};
 use crate::faults::{Faults, Stage};
 use crate::model::{Activations, Gpt, ParamSet, Pass};
-use crate::optim::{global_norm, Optimizer, UpdateSettings};
+use crate::optim::global_norm;
 use crate::rng::Rng;
 use crate::sampling::{sample_next, SamplingConfig};
 use crate::telemetry::align::{DpoEvalRecord, DpoHistory, DpoStepRecord};
@@ -173,31 +173,6 @@ pub struct DpoRun<B: Backend> {
     clock: Clock,
 }
 
-/// Where a fine-tuning run's memory goes, counted in numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FineTuneMemory {
-    /// The model's weights.
-    pub weights: usize,
-    /// Numbers the optimiser updates: every weight, or the adapters'.
-    pub trainable: usize,
-    /// Gradient numbers held during a step: every weight's (the backward pass computes them all),
-    /// plus the adapters' under LoRA.
-    pub gradients: usize,
-    /// AdamW's two moments per trainable number.
-    pub optimizer_state: usize,
-    /// LoRA's frozen copy of the adapted matrices (0 without LoRA).
-    pub frozen_copy: usize,
-    /// Everything the run allocated on its backend (weights, gradients, optimiser state,
-    /// activations, buffers), in bytes.
-    pub total_bytes: u64,
-}
-
-/// What the optimiser updates: every weight, or LoRA adapters on a frozen model.
-enum Trainable<B: Backend> {
-    Full(Optimizer<B>),
-    Lora(Lora<B>),
-}
-
 /// The run that pretrains the base model of `base`: its `pretrain-steps` steps with one evaluation
 /// point, at the end, and its fine-tuning faults taken off (they belong to the stage after it).
 pub fn pretraining_config(base: &RunConfig) -> RunConfig {
@@ -240,10 +215,7 @@ impl<B: Backend> DpoRun<B> {
         let (mut backend, model, dataset) = base.into_parts();
         let m = model.config;
         let grads = model.zeros_like_params(&mut backend, "gradients")?;
-        let trainable = match settings.lora_rank {
-            0 => Trainable::Full(Optimizer::new(&mut backend, &model.specs, OptimizerKind::Adamw)?),
-            rank => Trainable::Lora(Lora::new(&mut backend, &model.config, &model.params, rank, settings.seed)?),
-        };
+        let trainable = Trainable::new(&mut backend, &model, settings.lora_rank, settings.seed)?;
         let acts = Activations::new(&mut backend, &m, 2 * settings.pairs_per_step, m.context)?;
         let sample_acts = Activations::new(&mut backend, &m, settings.quality_prompts, m.context)?;
         let weights = backend.alloc(2 * settings.pairs_per_step * m.context * m.vocab_size, "DPO weights")?;
@@ -319,10 +291,7 @@ impl<B: Backend> DpoRun<B> {
 
     /// Numbers the optimiser trains: every weight, or the LoRA adapters'.
     pub fn trainable_params(&self) -> usize {
-        match &self.trainable {
-            Trainable::Full(_) => self.model.param_count(),
-            Trainable::Lora(lora) => lora.trainable(),
-        }
+        self.trainable.count(&self.model)
     }
 
     /// Token positions (padding included) the DPO steps have trained on so far.
@@ -332,20 +301,7 @@ impl<B: Backend> DpoRun<B> {
 
     /// Where the run's memory goes, in numbers (f32 each): what LoRA shrinks and what it does not.
     pub fn memory(&self) -> FineTuneMemory {
-        let weights = self.model.param_count();
-        let (trainable, adapter_grads, frozen_copy) = match &self.trainable {
-            Trainable::Full(_) => (weights, 0, 0),
-            Trainable::Lora(lora) => (lora.trainable(), lora.trainable(), lora.frozen_numbers()),
-        };
-        FineTuneMemory {
-            weights,
-            trainable,
-            // The backward pass always fills every weight's gradient; LoRA projects it onto the adapters.
-            gradients: weights + adapter_grads,
-            optimizer_state: 2 * trainable,
-            frozen_copy,
-            total_bytes: self.backend.memory_used(),
-        }
+        self.trainable.memory(&self.model, &self.backend)
     }
 
     /// The backend's name, for the summary.
@@ -497,9 +453,7 @@ impl<B: Backend> DpoRun<B> {
         let pass = Pass { batch: 2 * idx.len(), time, dropout: 0.0, dropout_seed: 0 };
         self.tokens_trained += pass.batch * pass.time;
         self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &measured.x, pass);
-        if let Trainable::Lora(lora) = &mut self.trainable {
-            lora.project(&mut self.backend, &self.grads); // ∂L/∂A, ∂L/∂B from ∂L/∂W
-        }
+        self.trainable.project(&mut self.backend, &self.grads);
         (terms, measured)
     }
 
@@ -518,18 +472,7 @@ impl<B: Backend> DpoRun<B> {
         let (terms, measured) = self.gradients(&idx);
         let losses = std::slice::from_ref(&self.acts.losses);
         let lr = self.settings.effective_lr();
-        let hyper = UpdateSettings { lr, weight_decay: 0.0, ..UpdateSettings::from(&RunConfig::default()) };
-        match &mut self.trainable {
-            Trainable::Full(optimizer) => {
-                self.backend.clip_grad_norm(&mut self.grads, losses, self.settings.grad_clip);
-                optimizer.update(&mut self.backend, &mut self.model.params, &self.grads, &self.model.specs, hyper);
-            }
-            Trainable::Lora(lora) => {
-                self.backend.clip_grad_norm(lora.grads_mut(), losses, self.settings.grad_clip);
-                lora.update(&mut self.backend, lr, hyper.beta1, hyper.beta2, hyper.eps);
-                lora.merge(&mut self.backend, &mut self.model.params); // W = W₀ + A·B for the next pass
-            }
-        }
+        self.trainable.update(&mut self.backend, &mut self.model, &mut self.grads, losses, self.settings.grad_clip, lr);
         self.backend.keep_step(std::slice::from_ref(&self.acts.losses));
         self.backend.read_steps(&mut self.readouts);
         let grad_norm = self.readouts.last().map_or(f64::NAN, |r| global_norm(&r.grad_sq));
