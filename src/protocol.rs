@@ -3,7 +3,12 @@
 //! Both directions are typed enums; on the wire they travel as structured-clone JavaScript values made
 //! by `serde-wasm-bindgen`, which keeps NaN and infinities intact (JSON would turn them into `null`).
 //! Every message about a training run carries the run's id, chosen by the page, so telemetry still in
-//! flight from a run the learner has already reset is recognised and dropped.
+//! flight from a run the learner has already reset is recognised and dropped. A fine-tuning run's
+//! messages are in [`align`].
+
+mod align;
+
+pub use align::{AlignEvent, AlignInfo};
 
 use faultline_engine::backend::BackendKind;
 use faultline_engine::bench::BenchResult;
@@ -38,7 +43,8 @@ pub enum ToWorker {
     Resume,
     /// Take exactly one optimiser step of a paused run.
     Step,
-    /// Drop the current run.
+    /// Drop the current run: a training run, or a fine-tuning run (which answers
+    /// [`AlignEvent::Stopped`]).
     Reset,
     /// Generate text from the current model.
     Sample(SampleRequest),
@@ -81,6 +87,16 @@ pub enum ToWorker {
         bytes: Bytes,
         paused: bool,
         compute: Compute,
+    },
+    /// Fine-tune a base model with DPO as run `run` (the alignment page): pretrain a model with
+    /// `config`'s settings for its `pretrain-steps`, then take `steps` DPO steps with its fine-tuning
+    /// settings and faults, in slices like training. It replaces any training run or fine-tuning run
+    /// and ends a range test; `Reset`, a `Start` or another `Align` stop it. Answered with
+    /// [`FromWorker::Align`] events for `run`.
+    Align {
+        run: RunId,
+        config: Box<RunConfig>,
+        steps: usize,
     },
     /// One piece of reading training logs another program wrote, to diagnose them run by run: a
     /// [`LogPart::Begin`], each file's [`LogPart::File`] and [`LogPart::Chunk`]s, then [`LogPart::End`].
@@ -208,6 +224,8 @@ pub enum FromWorker {
     CheckpointLoaded { run: RunId, result: Result<LoadedCheckpoint, String> },
     /// Progress, or the end, of the log reading number `request`.
     Log { request: u32, event: LogEvent },
+    /// Progress, or the end, of fine-tuning run `run` ([`ToWorker::Align`]).
+    Align { run: RunId, event: AlignEvent },
 }
 
 /// The life of one log reading.
@@ -501,6 +519,8 @@ mod tests {
         for part in parts {
             assert_eq!(round_trip(ToWorker::Log { request: 9, part })["log"]["request"], 9);
         }
+        let align = round_trip(ToWorker::Align { run: 5, config: Box::new(RunConfig::default()), steps: 30 });
+        assert_eq!(align["align"]["steps"], 30);
         let begin = round_trip(ToWorker::Log { request: 1, part: LogPart::Begin { format: Some(Format::TbEvents) } });
         assert_eq!(begin["log"]["part"]["begin"]["format"], "tb-events");
     }
@@ -609,7 +629,8 @@ mod tests {
 /// Small, valid messages for the tests of the modules that consume them.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub mod test_support {
-    use super::RunInfo;
+    use super::{AlignInfo, RunInfo};
+    use faultline_engine::align::FineTuneMemory;
     use faultline_engine::backend::BackendKind;
     use faultline_engine::data::CorpusInfo;
     use faultline_engine::telemetry::SampleStats;
@@ -657,6 +678,29 @@ pub mod test_support {
                 ..template.sample.clone().expect("evaluations of the tiny preset carry a sample")
             }),
             ..template.clone()
+        }
+    }
+
+    /// What a small fine-tuning run says as DPO begins.
+    pub fn align_info() -> AlignInfo {
+        AlignInfo {
+            corpus: "sorting".into(),
+            pretrain_steps: 30,
+            steps: 6,
+            pairs_per_step: 8,
+            eval_every: 25,
+            beta: 0.1,
+            lr: 1e-4,
+            lora_rank: 4,
+            memory: FineTuneMemory {
+                weights: 1000,
+                trainable: 100,
+                gradients: 1100,
+                optimizer_state: 200,
+                frozen_copy: 800,
+                total_bytes: 1 << 20,
+            },
+            backend: "CPU (fused)".into(),
         }
     }
 

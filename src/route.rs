@@ -2,7 +2,8 @@
 //! `#/` the trainer, `#/guide` the guide's index, `#/guide/<id>` one entry, `#/exercises` the exercises,
 //! `#/exercises/<id>` one exercise, `#/mystery` a mystery round with a new seed and `#/mystery/<seed>`
 //! a given one, `#/mystery/two` and `#/mystery/two/<seed>` the same with two hidden faults, `#/diagnose`
-//! the detector on a training log another program wrote.
+//! the detector on a training log another program wrote, `#/align` a pretrained model fine-tuned with
+//! DPO.
 
 use crate::exercises;
 use faultline_engine::guide::{EntryId, SectionId};
@@ -23,6 +24,8 @@ pub enum Route {
     },
     /// The detector on a log another program wrote.
     Diagnose,
+    /// DPO fine-tuning of a pretrained model.
+    Align,
     /// Anything else, as written.
     NotFound(String),
 }
@@ -42,6 +45,7 @@ impl Route {
             None if path == "guide" => Route::GuideIndex,
             None if path == "exercises" => Route::Exercises,
             None if path == "diagnose" => Route::Diagnose,
+            None if path == "align" => Route::Align,
             Some(("exercises", id)) => match exercises::exercise(id) {
                 Some(e) => Route::Exercise(e.id),
                 None => Route::NotFound(hash.to_string()),
@@ -77,6 +81,7 @@ impl Route {
                 format!("#/mystery{two}{seed}")
             }
             Route::Diagnose => "#/diagnose".to_string(),
+            Route::Align => "#/align".to_string(),
             Route::NotFound(hash) => hash.clone(),
         }
     }
@@ -133,6 +138,9 @@ mod tests {
         assert_eq!(Route::parse("#/diagnose"), Route::Diagnose);
         assert_eq!(Route::parse("#/diagnose/"), Route::Diagnose);
         assert_eq!(Route::parse("#/diagnose/x"), Route::NotFound("#/diagnose/x".into()));
+        assert_eq!(Route::parse("#/align"), Route::Align);
+        assert_eq!(Route::parse("#/align/"), Route::Align);
+        assert_eq!(Route::parse("#/align/x"), Route::NotFound("#/align/x".into()));
     }
 
     #[test]
@@ -145,7 +153,7 @@ mod tests {
             let route = Route::Exercise(e.id);
             assert_eq!(Route::parse(&route.href()), route);
         }
-        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises, Route::Diagnose] {
+        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises, Route::Diagnose, Route::Align] {
             assert_eq!(Route::parse(&route.href()), route);
         }
     }

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use faultline_app::protocol::{
-    wire, Bytes, Compute, EstimateResult, FromWorker, LogEvent, LogPart, RunEvent, ToWorker,
+    wire, AlignEvent, Bytes, Compute, EstimateResult, FromWorker, LogEvent, LogPart, RunEvent, ToWorker,
 };
 use faultline_app::worker::session::Session;
 use faultline_engine::bench::BenchResult;
@@ -146,4 +146,33 @@ fn a_log_goes_as_bytes_and_comes_back_diagnosed_with_its_nan() {
     assert_eq!(loss.points[0].step, 1 + (1 << 40), "steps above 2^32 survive");
     assert!(loss.points.last().is_some_and(|p| p.value.is_nan()), "and so does the NaN");
     assert_eq!(read.runs[0].report.findings[0].entry, EntryId::LossBecomesNan);
+}
+
+#[wasm_bindgen_test]
+fn a_fine_tuning_run_goes_out_and_its_events_come_back_whole() {
+    let mut config = RunConfig::from_pairs([("corpus", "sorting"), ("pretrain-steps", "3"), ("lora-rank", "2")])
+        .expect("valid settings");
+    config.seed = u64::MAX - 2;
+    let start = ToWorker::Align { run: 9, config: Box::new(config.clone()), steps: 2 };
+    assert_eq!(through_the_wire(&start), start, "the seed above 2^53 survives");
+
+    let mut session = Session::new(no_clock);
+    let mut answers = session.handle(start);
+    while session.is_running() {
+        answers.extend(session.run_chunk(0.0));
+    }
+    assert_eq!(through_the_wire(&answers), answers, "every event, its byte count a BigInt, comes back whole");
+    let events: Vec<AlignEvent> = answers
+        .into_iter()
+        .map(|m| match m {
+            FromWorker::Align { run: 9, event } => event,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let Some(AlignEvent::FineTuning(info)) = events.iter().find(|e| matches!(e, AlignEvent::FineTuning(_))) else {
+        panic!("{events:?}")
+    };
+    assert!(info.memory.total_bytes > 0 && info.memory.frozen_copy > 0, "{:?}", info.memory);
+    let evals = events.iter().filter(|e| matches!(e, AlignEvent::Eval { .. })).count();
+    assert_eq!((evals, events.last()), (2, Some(&AlignEvent::Done { steps: 2 })));
 }

@@ -7,8 +7,10 @@
 //! - [`logged`]: a log another program wrote: its curves thinned, smoothed and charted like a run's.
 //! - [`phases`]: where each step's time goes.
 //! - [`lr_range`]: the learning-rate range test's loss against the rate, on a log axis.
+//! - [`dpo`]: a fine-tuning run's DPO loss against ln 2, margin, accuracy, KL and true quality.
 
 pub mod attention;
+pub mod dpo;
 pub mod lines;
 pub mod logged;
 pub mod loss;

@@ -4,14 +4,16 @@
 //! ([`FAULTS`], by [`FaultId`]); each text is parsed by [`RunConfig::set`] and
 //! [`Faults::set`](faultline_engine::Faults::set), and a link's query by the engine's one parser,
 //! [`Change::parse`], so the page says exactly what the command line and the URL say. Every field is
-//! checked on its own, so each shows its own message. The learner's own text is [`own_text`].
+//! checked on its own, so each shows its own message. The learner's own text is [`own_text`]. The
+//! trainer's form and the alignment page's are two [`FormKind`]s: the same fields, other defaults.
 
 mod own_text;
 
 pub use own_text::{human_bytes, OwnText, OWN_TEXT, OWN_TEXT_KEY, PASTED, SMALL_TEXT_CHARS};
 
+use faultline_engine::align::{DpoSettings, DEFAULT_CORPUS};
 use faultline_engine::config::CorpusSource;
-use faultline_engine::faults::{FaultId, FaultSpec, FAULTS};
+use faultline_engine::faults::{FaultId, FaultSpec, Stage, FAULTS};
 use faultline_engine::settings::{Change, SettingKey, SettingKind, FAULT_KEY};
 use faultline_engine::{ConfigError, RunConfig};
 
@@ -39,9 +41,43 @@ pub struct FaultToggle {
     pub strength: String,
 }
 
+/// Which page a form belongs to: its defaults, which its link leaves out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FormKind {
+    /// The trainer, and every page that starts its runs: the engine's defaults.
+    #[default]
+    Trainer,
+    /// The alignment page: the sorting corpus, where DPO measurably helps, and `steps` counting the
+    /// DPO steps that follow the base model's `pretrain-steps` (as `faultline align dpo --steps` does).
+    Alignment,
+}
+
+impl FormKind {
+    /// The settings a form of this kind starts from.
+    pub fn defaults(self) -> RunConfig {
+        match self {
+            FormKind::Trainer => RunConfig::default(),
+            FormKind::Alignment => RunConfig {
+                corpus: CorpusSource::Builtin(DEFAULT_CORPUS.id().to_string()),
+                steps: DpoSettings::default().steps,
+                ..RunConfig::default()
+            },
+        }
+    }
+
+    /// The page where fault `id` breaks the computation.
+    pub fn of_fault(id: FaultId) -> FormKind {
+        match id.spec().stage {
+            Stage::Pretraining => FormKind::Trainer,
+            Stage::FineTuning => FormKind::Alignment,
+        }
+    }
+}
+
 /// The form's fields exactly as typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunForm {
+    kind: FormKind,
     /// One text per setting, in the order of [`SettingKey::ALL`].
     values: Vec<String>,
     /// One switch per fault, in the order of [`FaultId::ALL`].
@@ -64,7 +100,17 @@ fn strength_text(spec: &FaultSpec, value: Option<f32>) -> String {
 }
 
 impl RunForm {
-    /// The fields that describe `config`.
+    /// A form of `kind` at its defaults.
+    pub fn new(kind: FormKind) -> Self {
+        Self { kind, ..Self::from_config(&kind.defaults()) }
+    }
+
+    /// Which page the form belongs to.
+    pub fn kind(&self) -> FormKind {
+        self.kind
+    }
+
+    /// The trainer's fields that describe `config`.
     pub fn from_config(config: &RunConfig) -> Self {
         let active = config.faults.active();
         let own = match &config.corpus {
@@ -78,6 +124,7 @@ impl RunForm {
             _ => config.get(key),
         };
         Self {
+            kind: FormKind::Trainer,
             values: SettingKey::ALL.iter().map(|&key| value(key)).collect(),
             faults: FAULTS
                 .iter()
@@ -118,12 +165,17 @@ impl RunForm {
         self.own = own;
     }
 
-    /// The form a link's query describes: `config` first, then every setting it names and every
-    /// `fault=ID[=VALUE]`, read by [`Change::parse`]. A parameter the form cannot take (an unknown key
-    /// or fault, a value out of range) keeps its default and gets a notice saying so; nothing else is
-    /// lost.
+    /// The trainer's form a link's query describes: see [`RunForm::from_query_in`].
     pub fn from_query(pairs: &[(String, String)]) -> (Self, Vec<String>) {
-        let mut form = Self::default();
+        Self::from_query_in(FormKind::Trainer, pairs)
+    }
+
+    /// The form of `kind` a link's query describes: its defaults, then `config`, then every setting it
+    /// names and every `fault=ID[=VALUE]`, read by [`Change::parse`]. A parameter the form cannot take
+    /// (an unknown key or fault, a value out of range) keeps its default and gets a notice saying so;
+    /// nothing else is lost.
+    pub fn from_query_in(kind: FormKind, pairs: &[(String, String)]) -> (Self, Vec<String>) {
+        let mut form = Self::new(kind);
         let mut notices = Vec::new();
         let mut notice = |k: &str, v: &str, why: String| notices.push(format!("The link's {k}={v}: {why}."));
         let config = SettingKey::Config.as_str();
@@ -171,7 +223,7 @@ impl RunForm {
     }
 
     /// The query that describes this form in a link: the model, every setting that differs from the
-    /// model's default (as typed), the seed, and every fault that is on (with its strength when it is
+    /// default of its kind with that model (as typed), the seed, and every fault that is on (with its strength when it is
     /// not the default). [`RunForm::from_query`] reads it back. The learner's own text is too big for
     /// a link: with it chosen, the link names no corpus (and so opens on the default one).
     pub fn to_query(&self) -> Vec<(String, String)> {
@@ -220,9 +272,9 @@ impl RunForm {
         self.values[key.index()] = value;
     }
 
-    /// Whether a setting differs from the chosen model's default.
+    /// Whether a setting differs from its default for the form's kind and the chosen model.
     pub fn differs_from_default(&self, key: SettingKey) -> bool {
-        let mut base = RunConfig::default();
+        let mut base = self.kind.defaults();
         if base.set(SettingKey::Config, self.get(SettingKey::Config)).is_err() {
             return false;
         }
@@ -257,10 +309,11 @@ impl RunForm {
         }
     }
 
-    /// Sets the form up to show fault `id`'s symptom: the defaults, the fault on, and the settings (and
-    /// other faults) of its scenario.
+    /// Sets the form up to show fault `id`'s symptom: the defaults of the page where the fault lives
+    /// (the trainer, or the alignment page for a fine-tuning fault), the fault on, and the settings
+    /// (and other faults) of its scenario.
     pub fn show_me(id: FaultId) -> Self {
-        let mut form = Self::default();
+        let mut form = Self::new(FormKind::of_fault(id));
         form.add_scenario(id);
         form
     }

@@ -120,7 +120,13 @@ fn show_me_applies_the_faults_scenario() {
         if !changes.iter().any(|c| matches!(c, Change::Fault(id, _) if *id == spec.id)) {
             changes.push(Change::Fault(spec.id, None));
         }
-        assert_eq!(config, RunConfig::from_changes(changes).unwrap(), "{}", spec.id);
+        let mut expected = RunConfig::from_changes(changes).unwrap();
+        if FormKind::of_fault(spec.id) == FormKind::Alignment {
+            // A fine-tuning fault opens on the alignment page's defaults (its scenarios are empty).
+            let defaults = FormKind::Alignment.defaults();
+            (expected.corpus, expected.steps) = (defaults.corpus, defaults.steps);
+        }
+        assert_eq!(config, expected, "{}", spec.id);
         assert!(config.faults.active().iter().any(|(id, _)| *id == spec.id), "{}", spec.id);
     }
     let config = RunForm::show_me(FaultId::NoGradClip).to_config().unwrap();
@@ -190,7 +196,7 @@ fn every_form_round_trips_through_its_link() {
     for form in forms {
         let query = form.to_query();
         assert!(query.iter().any(|(k, _)| k == "seed"), "the seed is always in the link");
-        let (back, notices) = RunForm::from_query(&query);
+        let (back, notices) = RunForm::from_query_in(form.kind(), &query);
         assert_eq!(notices, Vec::<String>::new(), "{query:?}");
         assert_eq!(back.to_config(), form.to_config(), "{query:?}");
     }
@@ -319,4 +325,34 @@ fn a_short_text_gets_a_warning_not_an_error() {
     assert_eq!(f.own_text().warning(), None);
     f.own_text_mut().set_text(String::new());
     assert_eq!(f.own_text().warning(), None, "an empty text gets its error instead");
+}
+
+#[test]
+fn the_alignment_form_has_its_own_defaults_and_link() {
+    let form = RunForm::new(FormKind::Alignment);
+    let config = form.to_config().unwrap();
+    assert_eq!((config.corpus.name(), config.steps), ("sorting", DpoSettings::default().steps));
+    assert_eq!(form.to_query(), pairs(&[("config", "tiny"), ("seed", "1")]), "its defaults stay out of the link");
+    let link = pairs(&[("pretrain-steps", "150"), ("steps", "30"), ("fault", "dpo-reference-not-frozen")]);
+    let (f, notices) = RunForm::from_query_in(FormKind::Alignment, &link);
+    assert!(notices.is_empty(), "{notices:?}");
+    let config = f.to_config().unwrap();
+    assert_eq!((config.corpus.name(), config.steps, config.fine_tuning.pretrain_steps), ("sorting", 30, 150));
+    assert!(config.faults.dpo_reference_not_frozen);
+    let mut english = f.clone();
+    english.set(SettingKey::Corpus, "toy-english".into());
+    let (back, _) = RunForm::from_query_in(FormKind::Alignment, &english.to_query());
+    assert_eq!(back, english, "the trainer's default corpus is in the alignment page's link");
+    let (bad, notices) = RunForm::from_query_in(FormKind::Alignment, &pairs(&[("beta", "0")]));
+    assert_eq!(bad.get(SettingKey::Beta), "0.1");
+    assert_eq!(notices, ["The link's beta=0: must be between 0.0001 and 1000, got 0; using the default 0.1."]);
+}
+
+#[test]
+fn a_fine_tuning_fault_is_shown_on_the_alignment_page() {
+    let shown = RunForm::show_me(FaultId::DpoLrTooLow);
+    assert_eq!(shown.kind(), FormKind::Alignment);
+    assert!(shown.fault(FaultId::DpoLrTooLow).on);
+    assert_eq!(shown.to_config().unwrap().corpus.name(), "sorting");
+    assert_eq!(RunForm::show_me(FaultId::NoCausalMask).kind(), FormKind::Trainer);
 }

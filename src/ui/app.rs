@@ -1,6 +1,8 @@
 //! The app shell: the header with its navigation and the page the URL's hash names. The training run
-//! and the form outlive the pages, so a run keeps training while the learner reads the guide.
+//! and the form outlive the pages, so a run keeps training while the learner reads the guide; so do the
+//! alignment page's form and fine-tuning run. The address bar's query is the form of the page on show.
 
+use super::align::AlignPage;
 use super::compute::COMPUTE_KEY;
 use super::controller::Controller;
 use super::diagnose::DiagnosePage;
@@ -12,7 +14,7 @@ use super::mystery::MysteryPage;
 use super::settings::keep_own_text;
 use super::trainer_page::TrainerPage;
 use crate::client::{one_thread_asked, THREADS_PARAM};
-use crate::form::RunForm;
+use crate::form::{FormKind, RunForm};
 use crate::protocol::Compute;
 use crate::route::{anchor, Route};
 use leptos::ev;
@@ -38,7 +40,13 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     // `threads=1` chooses the worker's build (client.rs), not a setting of the form.
     let (threads_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == THREADS_PARAM);
     let one_thread = one_thread_asked(&threads_link);
-    let (initial, mut notices) = RunForm::from_query(&query);
+    let current = RwSignal::new(hash());
+    // The link's settings are the page's it opens: the alignment page's, or the trainer's.
+    let aligning = Route::parse(&current.get_untracked()) == Route::Align;
+    let kind = if aligning { FormKind::Alignment } else { FormKind::Trainer };
+    let (initial, mut notices) = RunForm::from_query_in(kind, &query);
+    let (trainer_form, align_form) =
+        if aligning { (RunForm::default(), initial) } else { (initial, RunForm::new(FormKind::Alignment)) };
     notices.extend(threads_link.iter().filter(|(_, v)| v != "1").map(|(_, v)| {
         format!("The link's threads={v}: only threads=1 (train on one thread) can be asked for; ignored.")
     }));
@@ -47,14 +55,18 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
         local_storage().and_then(|s| s.get_item(COMPUTE_KEY).ok().flatten()).as_deref(),
     );
     notices.extend(compute_notice);
-    let form = RwSignal::new(initial);
-    let controller = Controller::new(form, compute, one_thread);
+    let form = RwSignal::new(trainer_form);
+    let align_form = RwSignal::new(align_form);
+    let controller = Controller::new(form, align_form, compute, one_thread);
     let notices = RwSignal::new(notices);
-    sync_query(form, one_thread);
+    let route = Memo::new(move |_| current.with(|h| Route::parse(h)));
+    let link = Memo::new(move |_| {
+        let shown = if route.get() == Route::Align { align_form } else { form };
+        shown.with(RunForm::to_query)
+    });
+    sync_query(link, one_thread);
     keep_own_text(form, notices);
     provide_exercises(controller);
-    let current = RwSignal::new(hash());
-    let route = Memo::new(move |_| current.with(|h| Route::parse(h)));
     let listener = window_event_listener(ev::hashchange, move |_| {
         let h = hash();
         current.set(h.clone());
@@ -77,6 +89,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
         },
         Route::Mystery { faults, seed } => view! { <MysteryPage controller form faults seed /> }.into_any(),
         Route::Diagnose => view! { <DiagnosePage controller form /> }.into_any(),
+        Route::Align => view! { <AlignPage controller /> }.into_any(),
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
     view! {
@@ -100,6 +113,9 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 </a>
                 <a href=Route::Diagnose.href() aria-current=move || (route.get() == Route::Diagnose).then_some("page")>
                     "Diagnose"
+                </a>
+                <a href=Route::Align.href() aria-current=move || (route.get() == Route::Align).then_some("page")>
+                    "Align"
                 </a>
             </nav>
         </header>

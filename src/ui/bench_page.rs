@@ -40,7 +40,8 @@ pub fn BenchPage(query: Vec<(String, String)>) -> impl IntoView {
                 | FromWorker::LrRange { .. }
                 | FromWorker::Checkpoint { .. }
                 | FromWorker::CheckpointLoaded { .. }
-                | FromWorker::Log { .. } => {}
+                | FromWorker::Log { .. }
+                | FromWorker::Align { .. } => {}
             });
             client.post(if webgpu {
                 ToWorker::GpuBench { config: preset, steps, seed }

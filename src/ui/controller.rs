@@ -1,7 +1,9 @@
 //! The page's side of a training run: the run's view, the commands the buttons send to the worker,
 //! the memory estimates it asks for, the checkpoints it saves and loads, and the kept runs it adds to as
-//! runs end or are replaced. The same worker reads the logs of the diagnose page ([`LogReader`]).
+//! runs end or are replaced. The same worker reads the logs of the diagnose page ([`LogReader`]) and
+//! runs the alignment page's fine-tuning ([`Aligner`]), one run at a time.
 
+use super::align::Aligner;
 use super::diagnose::LogReader;
 use super::export::save_bytes;
 use super::kept_runs::KeptRunsState;
@@ -44,6 +46,8 @@ pub struct Controller {
     pub lr_range: RwSignal<RangeView>,
     /// The logs the diagnose page reads.
     pub logs: LogReader,
+    /// The alignment page's fine-tuning run.
+    pub align: Aligner,
     /// The worker, from the moment it is spawned.
     client: StoredValue<Option<WorkerClient>, LocalStorage>,
     next_run: StoredValue<RunId>,
@@ -64,8 +68,8 @@ pub struct Controller {
 
 impl Controller {
     /// Starts the worker (its single-thread build when `one_thread`); its messages update `view` from
-    /// now on, and a loaded checkpoint's settings fill `form`.
-    pub fn new(form: RwSignal<RunForm>, compute: Compute, one_thread: bool) -> Self {
+    /// now on, and a loaded checkpoint's settings fill `form`. `align_form` is the alignment page's.
+    pub fn new(form: RwSignal<RunForm>, align_form: RwSignal<RunForm>, compute: Compute, one_thread: bool) -> Self {
         let compute = RwSignal::new(compute);
         let view = RwSignal::new(RunView::default());
         let checkpoint = RwSignal::new(CheckpointStatus::default());
@@ -78,6 +82,7 @@ impl Controller {
         let worker_threads = RwSignal::new(None::<usize>);
         let client = StoredValue::new_local(None::<WorkerClient>);
         let logs = LogReader::new(client);
+        let align = Aligner::new(align_form, client);
         let spawned = WorkerClient::spawn(one_thread, move |msg| match msg {
             FromWorker::Run { run, event } => {
                 let failure = match &event {
@@ -110,6 +115,7 @@ impl Controller {
                 banner::show(&message);
                 lr_range.update(|v| v.fail(&message));
                 logs.worker_failed(&message);
+                align.worker_failed(&message);
                 view.update(|v| {
                     if v.state.is_active() {
                         v.state = RunState::Error;
@@ -162,6 +168,7 @@ impl Controller {
                 checkpoint.set(status);
             }
             FromWorker::Log { request, event } => logs.receive(request, event),
+            FromWorker::Align { run, event } => align.receive(run, event),
             FromWorker::Ready { threads } => worker_threads.set(Some(threads)),
             FromWorker::BenchDone(_) | FromWorker::GpuBenchDone(_) | FromWorker::Checkpoint { .. } => {}
         });
@@ -172,6 +179,7 @@ impl Controller {
             estimate,
             lr_range,
             logs,
+            align,
             client,
             next_run: StoredValue::new(1),
             pending_estimate,
@@ -205,6 +213,16 @@ impl Controller {
         self.view.set(RunView::starting(run, config.clone()));
         let compute = self.compute.get_untracked();
         self.post(ToWorker::Start { run, config: Box::new(config), paused, compute });
+    }
+
+    /// Starts a fine-tuning run with the alignment page's settings, if they are all right. The worker
+    /// runs one thing at a time, so the trainer's run ends (and is kept if it can be), as on Reset.
+    pub fn start_alignment(&self) {
+        let Some(config) = self.align.config() else { return };
+        banner::hide();
+        self.view.with_untracked(|v| self.runs.replace(v));
+        self.view.update(RunView::reset);
+        self.align.start(config);
     }
 
     /// Starts a mystery round's run, kept in the history as `name` so its settings stay hidden.

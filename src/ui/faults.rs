@@ -1,6 +1,6 @@
-//! The fault switches, grouped by the guide section whose symptoms they produce: each with its one-line
-//! summary, its strength where it has one, and a "show me" link that sets up the run where its
-//! symptom shows.
+//! The fault switches of one stage (the trainer's pretraining faults, the alignment page's fine-tuning
+//! faults), grouped by the guide section whose symptoms they produce: each with its one-line summary,
+//! its strength where it has one, and a "show me" link that sets up the run where its symptom shows.
 
 use crate::form::{fault_field, FieldErrors, RunForm};
 use crate::route::entry_href;
@@ -8,10 +8,10 @@ use faultline_engine::faults::{FaultId, FaultSpec, Stage};
 use faultline_engine::guide::SectionId;
 use leptos::prelude::*;
 
-/// The guide sections that have faults, in the table's order.
-fn sections() -> Vec<SectionId> {
+/// The guide sections that have faults of `stage`, in the table's order.
+fn sections(stage: Stage) -> Vec<SectionId> {
     let mut seen: Vec<SectionId> = Vec::new();
-    for f in Stage::Pretraining.faults() {
+    for f in stage.faults() {
         if !seen.contains(&f.guide_entry.section()) {
             seen.push(f.guide_entry.section());
         }
@@ -20,15 +20,18 @@ fn sections() -> Vec<SectionId> {
 }
 
 #[component]
-pub fn FaultPanel(form: RwSignal<RunForm>, errors: Memo<FieldErrors>) -> impl IntoView {
-    let groups = sections()
+pub fn FaultPanel(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, stage: Stage) -> impl IntoView {
+    let sections = sections(stage);
+    // A stage whose faults all produce one section's symptoms (fine-tuning) shows them open.
+    let alone = sections.len() == 1;
+    let groups = sections
         .into_iter()
         .map(|section| {
             let specs: Vec<&'static FaultSpec> =
-                Stage::Pretraining.faults().filter(|f| f.guide_entry.section() == section).collect();
+                stage.faults().filter(|f| f.guide_entry.section() == section).collect();
             let ids: Vec<FaultId> = specs.iter().map(|f| f.id).collect();
             let on_count = Memo::new(move |_| form.with(|f| ids.iter().filter(|&&id| f.fault(id).on).count()));
-            let open = Memo::new(move |_| on_count.get() > 0);
+            let open = Memo::new(move |_| alone || on_count.get() > 0);
             let rows = specs.into_iter().map(|spec| view! { <FaultRow form errors spec /> }).collect_view();
             view! {
                 <details class="fault-section" data-section=section.title() prop:open=open>

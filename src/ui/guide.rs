@@ -4,22 +4,33 @@
 use super::controller::Controller;
 use super::guide_text::{bullets, causes, rich, snippets};
 use crate::checklist::run_checklist;
-use crate::form::RunForm;
+use crate::form::{FormKind, RunForm};
 use crate::route::{entry_href, section_href, Route};
-use faultline_engine::faults::{measured, FaultId, FAULTS};
+use faultline_engine::faults::{measured, FaultId, Stage, FAULTS};
 use faultline_engine::guide::{EntryId, GuideEntry, QUICK_DIAGNOSIS, SECTIONS};
 use leptos::prelude::*;
 
-/// Sets the form up for fault `id`'s scenario, starts the run and shows the trainer.
+/// Sets the form of the page where fault `id` lives up for its scenario, starts the run and shows
+/// that page: the trainer (`form`), or the alignment page for a fine-tuning fault.
 pub(super) fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: FaultId) {
     let shown = RunForm::show_me(id);
-    let config = shown.to_config();
-    form.update(|f| *f = shown.keeping_own_text(f));
-    if let Ok(config) = config {
-        controller.start(config, false);
-    }
+    let page = match shown.kind() {
+        FormKind::Trainer => {
+            let config = shown.to_config();
+            form.update(|f| *f = shown.keeping_own_text(f));
+            if let Ok(config) = config {
+                controller.start(config, false);
+            }
+            Route::Trainer
+        }
+        FormKind::Alignment => {
+            controller.align.form.set(shown);
+            controller.start_alignment();
+            Route::Align
+        }
+    };
     if let Some(w) = web_sys::window() {
-        w.location().set_hash(&Route::Trainer.href()).ok();
+        w.location().set_hash(&page.href()).ok();
     }
 }
 
@@ -151,7 +162,11 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
         let items = faults
             .into_iter()
             .map(|f| {
-                let settings = if f.scenario.is_empty() { "default settings".to_string() } else { f.scenario.to_string() };
+                let settings = match (f.stage, f.scenario.is_empty()) {
+                    (Stage::FineTuning, _) => "the alignment page's default settings".to_string(),
+                    (Stage::Pretraining, true) => "default settings".to_string(),
+                    (Stage::Pretraining, false) => f.scenario.to_string(),
+                };
                 view! {
                     <li class="reproduce">
                         <div>
@@ -218,7 +233,7 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
 }
 
 /// Where Faultline's measurements disagree with the guide's text: said plainly, with the numbers.
-fn measured_notes(entry: EntryId) -> impl IntoView {
+pub(super) fn measured_notes(entry: EntryId) -> impl IntoView {
     let notes: Vec<_> = measured::for_entry(entry).collect();
     (!notes.is_empty()).then(|| {
         let items = notes

@@ -23,11 +23,12 @@ fn write_query(pairs: &[(String, String)]) {
     }
 }
 
-/// Keeps the address bar's query in step with the form, keeping `threads=1` when the page was
-/// opened with it (so a reload or a shared link trains on one thread too).
-pub fn sync_query(form: RwSignal<RunForm>, one_thread: bool) {
+/// Keeps the address bar's query in step with `link` (the query of the form of the page on show,
+/// [`RunForm::to_query`]), keeping `threads=1` when the page was opened with it (so a reload or a
+/// shared link trains on one thread too).
+pub fn sync_query(link: Memo<Vec<(String, String)>>, one_thread: bool) {
     Effect::new(move |_| {
-        let mut pairs = form.with(RunForm::to_query);
+        let mut pairs = link.get();
         if one_thread {
             pairs.push((THREADS_PARAM.to_string(), "1".to_string()));
         }

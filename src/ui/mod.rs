@@ -1,5 +1,6 @@
 //! The Leptos page: the app (trainer and guide), or the bench view when the URL asks for it.
 
+mod align;
 mod app;
 mod attention_map;
 mod bench_page;

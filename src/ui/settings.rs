@@ -45,6 +45,14 @@ fn field(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, s: &'static Setting
             }
             .into_any()
         }
+        _ => table_field(form, errors, s),
+    }
+}
+
+/// One setting's field as its row of the settings table declares it (a corpus among the built-in
+/// ones), with its inline error.
+pub(super) fn table_field(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, s: &'static Setting) -> AnyView {
+    match s.kind {
         SettingKind::Choice(options) => {
             view! { <SelectField form errors setting=s options=options.to_vec() /> }.into_any()
         }

@@ -20,6 +20,7 @@ use super::symptoms::SymptomPanel;
 use super::telemetry::TelemetryCharts;
 use crate::form::RunForm;
 use crate::route::Route;
+use faultline_engine::faults::Stage;
 use leptos::prelude::*;
 
 #[component]
@@ -51,7 +52,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <CopyLink form />
                 <PingButton />
                 <MemoryPanel controller config />
-                <FaultPanel form errors />
+                <FaultPanel form errors stage=Stage::Pretraining />
             </section>
             <section class="panel stats-panel" aria-label="Run status">
                 <RunStats view />

@@ -7,11 +7,14 @@
 //!   diagnoses it sends, and its move to the CPU when a GPU is lost.
 //! - `sweep.rs`: a learning-rate range test, swept a slice at a time.
 //! - `logs.rs`: training logs another program wrote, taken in a chunk at a time and diagnosed.
+//! - `align.rs`: a fine-tuning run (the alignment page): the base model's pretraining, then DPO, a
+//!   slice at a time.
 //! - `vocab.rs`: the vocabulary sizes of the corpora loaded, for memory estimates.
 //! - `tests.rs`: the session driven natively, message by message, on both backends.
 //!
 //! Which backend a run trains on, and its trainer, are [`super::compute`]'s.
 
+mod align;
 mod logs;
 mod run;
 mod sweep;
@@ -21,6 +24,7 @@ mod vocab;
 
 use super::compute::{on_trainer, Chooser, Origin, RunTrainer};
 use crate::protocol::{Bytes, EstimateResult, FromWorker, LoadedCheckpoint, LrRangeEvent, RunEvent, RunId, ToWorker};
+use align::Alignment;
 use faultline_engine::bench::run_training_bench;
 use faultline_engine::diagnosis::{examine, Assessment};
 use faultline_engine::lr_range::RangeTest;
@@ -44,6 +48,8 @@ pub struct Session {
     vocab: Vocabularies,
     chooser: Chooser,
     logs: Logs,
+    /// The fine-tuning run in progress; the worker runs it or a training run, never both.
+    align: Option<Alignment>,
 }
 
 impl Session {
@@ -55,6 +61,7 @@ impl Session {
             vocab: Vocabularies::default(),
             chooser: Chooser::default(),
             logs: Logs::default(),
+            align: None,
         }
     }
 
@@ -68,9 +75,17 @@ impl Session {
         }
     }
 
-    /// True while a run or a learning-rate range test wants [`Session::run_chunk`] called again.
+    /// True while a run, a fine-tuning run or a learning-rate range test wants [`Session::run_chunk`]
+    /// called again.
     pub fn is_running(&self) -> bool {
-        self.sweep.is_some() || self.run.as_ref().is_some_and(|r| r.phase == Phase::Running)
+        self.sweep.is_some() || self.align.is_some() || self.run.as_ref().is_some_and(|r| r.phase == Phase::Running)
+    }
+
+    /// Ends the fine-tuning run in progress, if any, telling the page why.
+    fn end_alignment(&mut self, why: &str, out: &mut Vec<FromWorker>) {
+        if let Some(align) = self.align.take() {
+            out.push(align.stopped(why));
+        }
     }
 
     /// Ends the range test in progress, if any, telling the page why.
@@ -106,6 +121,7 @@ impl Session {
         match msg {
             ToWorker::Start { run, config, paused, compute } => {
                 self.end_sweep("a training run started", &mut out);
+                self.end_alignment("a training run started", &mut out);
                 self.run = None;
                 match self.chooser.choose(Origin::Fresh(&config), compute, self.clock) {
                     Ok(chosen) => self.begin(run, chosen.trainer, chosen.reason, paused, &mut out),
@@ -142,7 +158,14 @@ impl Session {
             }
             ToWorker::Reset => {
                 self.end_sweep("the page was reset", &mut out);
+                self.end_alignment("stopped", &mut out);
                 self.run = None;
+            }
+            ToWorker::Align { run, config, steps } => {
+                self.end_sweep("a fine-tuning run started", &mut out);
+                self.end_alignment("a newer fine-tuning run replaced it", &mut out);
+                self.run = None;
+                self.align = Alignment::start(run, &config, steps, self.clock, &mut out);
             }
             ToWorker::Sample(request) => {
                 if let Some(r) = self.run.as_mut() {
@@ -153,11 +176,13 @@ impl Session {
             ToWorker::Bench { config, steps, seed } => {
                 self.sweep = None;
                 self.run = None;
+                self.align = None;
                 out.push(FromWorker::BenchDone(run_training_bench(config, steps, seed, self.clock)));
             }
             ToWorker::GpuBench { config, steps, seed } => {
                 self.sweep = None;
                 self.run = None;
+                self.align = None;
                 out.push(FromWorker::GpuBenchDone(Box::new(run_gpu_bench(
                     config,
                     &Faults::default(),
@@ -177,6 +202,7 @@ impl Session {
                 match self.chooser.choose(Origin::Checkpoint(&bytes.0), compute, self.clock) {
                     Ok(chosen) => {
                         self.end_sweep("a training run started", &mut out);
+                        self.end_alignment("a training run started", &mut out);
                         let loaded = on_trainer!(&chosen.trainer, |t| LoadedCheckpoint {
                             config: Box::new(t.config().clone()),
                             step: t.steps_done()
@@ -197,6 +223,13 @@ impl Session {
                     out.push(reply(LrRangeEvent::Failed { message }));
                     return out;
                 }
+                if self.align.is_some() {
+                    let message = "a fine-tuning run is in progress on the alignment page: let it finish or stop \
+                                   it, then run the range test"
+                        .to_string();
+                    out.push(reply(LrRangeEvent::Failed { message }));
+                    return out;
+                }
                 match RangeTest::cpu(&config, settings, self.clock) {
                     Ok(test) => {
                         out.push(reply(LrRangeEvent::Started { planned: test.planned() }));
@@ -209,14 +242,16 @@ impl Session {
         out
     }
 
-    /// Trains (or sweeps the range test) for about `budget_ms` milliseconds (at least one step) and
-    /// returns what to post.
+    /// Trains (or sweeps the range test, or fine-tunes) for about `budget_ms` milliseconds (at least
+    /// one step) and returns what to post.
     pub fn run_chunk(&mut self, budget_ms: f64) -> Vec<FromWorker> {
         let mut out = Vec::new();
         if let Some(sweep) = self.sweep.as_mut() {
             if sweep.run_chunk(self.clock, budget_ms, &mut out) {
                 self.sweep = None;
             }
+        } else if let Some(align) = self.align.take() {
+            self.align = align.run_chunk(self.clock, budget_ms, &mut out);
         } else if let Some(r) = self.run.as_mut().filter(|r| r.phase == Phase::Running) {
             r.run_chunk(self.clock, budget_ms, &mut out);
         }

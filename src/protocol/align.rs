@@ -1,0 +1,109 @@
+//! The messages of a fine-tuning run (the alignment page, `#/align`): the base model's pretraining,
+//! then DPO step by step, its evaluations, the detector's reading and how the run ended.
+
+use faultline_engine::align::FineTuneMemory;
+use faultline_engine::diagnosis::Finding;
+use faultline_engine::telemetry::align::{DpoEvalRecord, DpoStepRecord};
+use serde::{Deserialize, Serialize};
+
+/// The life of one fine-tuning run ([`super::ToWorker::Align`]), as the worker tells it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlignEvent {
+    /// The base model is pretraining: `done` of its `total` steps, and the training loss of the
+    /// last one (none before the first).
+    Pretraining { done: usize, total: usize, loss: Option<f32> },
+    /// The base model is pretrained and DPO begins: the frozen reference is cached and the first
+    /// evaluation (step 0) follows.
+    FineTuning(Box<AlignInfo>),
+    /// The DPO steps since the last batch, oldest first.
+    Steps(Vec<DpoStepRecord>),
+    /// An evaluation, with whether each of its kept samples is a valid completion (the corpus's
+    /// grammar, as the true quality counts it), in the samples' order.
+    Eval { record: DpoEvalRecord, valid: Vec<bool> },
+    /// What the detector reads in the DPO telemetry so far (empty when it names nothing). Sent after
+    /// every evaluation, and before `Failed` when DPO fails.
+    Diagnosis { step: usize, findings: Vec<Finding> },
+    /// Every planned DPO step ran.
+    Done { steps: usize },
+    /// The run could not start or continue: a setting it refuses (the message names it), out of
+    /// memory, or a NaN or Inf in pretraining or in the DPO loss.
+    Failed { message: String },
+    /// The run was ended before its end: by `Reset`, or replaced by another run.
+    Stopped { why: String },
+}
+
+/// What the page learns of a fine-tuning run as DPO begins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlignInfo {
+    /// The built-in corpus whose grammar writes the pairs and scores the samples.
+    pub corpus: String,
+    /// Steps the base model pretrained.
+    pub pretrain_steps: usize,
+    /// DPO steps planned, preference pairs per step, and steps between evaluations.
+    pub steps: usize,
+    pub pairs_per_step: usize,
+    pub eval_every: usize,
+    /// β and the learning rate the run uses, after its faults.
+    pub beta: f32,
+    pub lr: f32,
+    /// Rank of the LoRA adapters; 0 trains every weight.
+    pub lora_rank: usize,
+    /// Where the run's memory goes.
+    pub memory: FineTuneMemory,
+    pub backend: String,
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::super::test_support::align_info;
+    use super::super::FromWorker;
+    use super::*;
+    use faultline_engine::diagnosis::Evidence;
+    use faultline_engine::guide::EntryId;
+
+    #[test]
+    fn every_alignment_event_round_trips() {
+        let step = DpoStepRecord {
+            step: 1,
+            loss: 0.69,
+            margin: 0.01,
+            accuracy: 0.5,
+            chosen_drift: 0.1,
+            rejected_drift: -0.1,
+            kl: 0.0,
+            grad_norm: 1.0,
+            lr: 1e-4,
+        };
+        let record = DpoEvalRecord {
+            step: 0,
+            loss: 0.69,
+            accuracy: 0.0,
+            quality: 0.25,
+            samples: vec![("dcba>".into(), "abcd\n".into())],
+        };
+        let finding = Finding {
+            entry: EntryId::DpoLossNotDecreasing,
+            confidence: 0.9,
+            first_step: Some(25),
+            evidence: vec![Evidence::DpoLossFlat { steps: 30, loss: 0.69, margin: 0.0, accuracy: 0.0 }],
+        };
+        let events = [
+            AlignEvent::Pretraining { done: 0, total: 30, loss: None },
+            AlignEvent::Pretraining { done: 12, total: 30, loss: Some(2.5) },
+            AlignEvent::FineTuning(Box::new(align_info())),
+            AlignEvent::Steps(vec![step]),
+            AlignEvent::Eval { record, valid: vec![true] },
+            AlignEvent::Diagnosis { step: 30, findings: vec![finding] },
+            AlignEvent::Done { steps: 30 },
+            AlignEvent::Failed { message: "beta: must be a positive number, got 0".into() },
+            AlignEvent::Stopped { why: "a training run started".into() },
+        ];
+        for event in events {
+            let msg = FromWorker::Align { run: 3, event };
+            let json = serde_json::to_value(&msg).unwrap();
+            assert_eq!(json["align"]["run"], 3);
+            assert_eq!(serde_json::from_value::<FromWorker>(json).unwrap(), msg);
+        }
+    }
+}

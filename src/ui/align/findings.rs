@@ -1,0 +1,91 @@
+//! What the detector reads in the fine-tuning run's telemetry: each finding linked to its guide entry
+//! with its evidence, or why it names nothing; and what Faultline measured beside those entries.
+
+use super::super::guide::measured_notes;
+use crate::align_view::AlignView;
+use crate::route::Route;
+use faultline_engine::diagnosis::{Finding, DPO_MIN_STEPS};
+use faultline_engine::faults::Stage;
+use faultline_engine::guide::EntryId;
+use leptos::prelude::*;
+
+/// What a finding's confidence means, as its tooltip says.
+const CONFIDENCE_MEANS: &str =
+    "on runs the detector was not tuned on, findings this confident were right about this often";
+
+/// Why the detector names nothing, from the run's own numbers.
+fn nothing_named(v: &AlignView) -> String {
+    let steps = v.steps_done();
+    if steps < DPO_MIN_STEPS {
+        let more = if v.state.is_active() { "; it reads the run again at each evaluation" } else { "" };
+        return format!(
+            "Nothing to name: the run has {steps} DPO steps, fewer than the {DPO_MIN_STEPS} the detector needs{more}."
+        );
+    }
+    let falling = match (v.steps.first(), v.steps.last()) {
+        (Some(first), Some(last)) => {
+            format!(" (from {:.3} at step {} to {:.3} at step {})", first.loss, first.step, last.loss, last.step)
+        }
+        _ => String::new(),
+    };
+    format!("No diagnosis: the DPO loss is falling{falling}.")
+}
+
+#[component]
+pub fn AlignFindings(view: RwSignal<AlignView>) -> impl IntoView {
+    let findings = Memo::new(move |_| view.with(|v| v.findings.clone()));
+    let body = move || match findings.get() {
+        None => view! {
+            <p class="note">"The detector reads the DPO telemetry, and nothing else, after each evaluation."</p>
+        }
+        .into_any(),
+        Some(found) if found.is_empty() => {
+            view! { <p id="dpo-no-diagnosis" class="align-none">{move || view.with(nothing_named)}</p> }.into_any()
+        }
+        Some(found) => {
+            let items = found.into_iter().enumerate().map(|(rank, finding)| view! { <AlignFinding finding rank /> });
+            view! { <ol class="plain">{items.collect_view()}</ol> }.into_any()
+        }
+    };
+    view! {
+        <section id="dpo-findings" class="panel align-findings" aria-labelledby="dpo-findings-title">
+            <h2 id="dpo-findings-title" class="section-title">"What the run shows"</h2>
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn AlignFinding(finding: Finding, rank: usize) -> impl IntoView {
+    let entry = finding.entry.entry();
+    let when = finding.first_step.map(|step| format!("First seen at step {step}."));
+    let evidence = finding.evidence.iter().map(|e| view! { <li>{e.to_string()}</li> }).collect_view();
+    view! {
+        <li class="finding" class:top=rank == 0 data-entry=entry.id.as_str()>
+            <header class="finding-head">
+                <h3>
+                    <a href=Route::GuideEntry(entry.id).href()>{entry.title}</a>
+                </h3>
+                <span class="score" title=CONFIDENCE_MEANS>
+                    {format!("{:.0}% confidence", finding.confidence * 100.0)}
+                </span>
+            </header>
+            <p class="finding-section">{entry.section.title()}</p>
+            {when.map(|w| view! { <p class="finding-when">{w}</p> })}
+            <h4>"Measured"</h4>
+            <ul class="evidence">{evidence}</ul>
+        </li>
+    }
+}
+
+/// What Faultline measured beside the guide entries the fine-tuning faults produce.
+#[component]
+pub fn MeasuredNotes() -> impl IntoView {
+    let mut entries: Vec<EntryId> = Vec::new();
+    for spec in Stage::FineTuning.faults() {
+        if !entries.contains(&spec.guide_entry) {
+            entries.push(spec.guide_entry);
+        }
+    }
+    entries.into_iter().map(measured_notes).collect_view()
+}
