@@ -1,9 +1,11 @@
-//! `faultline align dpo`: DPO fine-tuning of a pretrained model (pretrained here first, or restored
-//! with `--base F`), its per-step JSON lines and its summary, which a run that fails still prints.
+//! `faultline align dpo|sft`: DPO fine-tuning of a pretrained model (pretrained here first, or restored
+//! with `--base F`), or supervised fine-tuning on a small text; their JSON lines and summaries, which a
+//! run that fails still prints.
 
 use crate::args::{ArgError, Args, Failure};
 use crate::out;
 use crate::train::refusal;
+use faultline_engine::align::sft::{SftRun, SftSettings};
 use faultline_engine::align::{pretrain, DpoRun, DpoSettings, DEFAULT_CORPUS};
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::config::RunConfig;
@@ -17,8 +19,9 @@ use std::io::Write;
 pub(crate) fn align(rest: &[String]) -> Result<(), Failure> {
     match rest.split_first() {
         Some((method, rest)) if method == "dpo" => dpo(rest),
-        Some((method, _)) => Err(ArgError(format!("align: unknown method '{method}' (expected dpo)")).into()),
-        None => Err(ArgError("align: missing method (expected dpo)".into()).into()),
+        Some((method, rest)) if method == "sft" => sft(rest),
+        Some((method, _)) => Err(ArgError(format!("align: unknown method '{method}' (expected dpo or sft)")).into()),
+        None => Err(ArgError("align: missing method (expected dpo or sft)".into()).into()),
     }
 }
 
@@ -158,4 +161,126 @@ fn dpo(rest: &[String]) -> Result<(), Failure> {
         Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
         None => Ok(()),
     }
+}
+
+/// `align sft`: a base model trained further on the learner's small text, every weight or LoRA
+/// adapters, with the loss on the text and on its held-out end at each evaluation.
+fn sft(rest: &[String]) -> Result<(), Failure> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    let (mut json, mut steps, mut eval_every, mut base_file, mut text_file) = (false, None, None, None, None);
+    let mut args = Args::new(rest);
+    while let Some(flag) = args.next_flag() {
+        let key = flag.strip_prefix("--").unwrap_or(flag);
+        match key {
+            "json" => json = true,
+            "steps" => steps = Some(args.parse::<usize>(flag, "a whole number")?),
+            "eval-every" => eval_every = Some(args.parse::<usize>(flag, "a whole number")?),
+            "base" => base_file = Some(args.value(flag)?),
+            "text-file" => text_file = Some(args.value(flag)?),
+            "fault" => pairs.push(("fault", args.value(flag)?)),
+            _ => match setting(key) {
+                Some(s) if flag.starts_with("--") => {
+                    let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
+                    pairs.push((s.key.as_str(), value));
+                }
+                _ => return Err(ArgError(format!("{flag}: unknown argument for 'align sft'")).into()),
+            },
+        }
+    }
+    let path = text_file.ok_or_else(|| ArgError("--text-file: align sft needs the text to fine-tune on".into()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
+    let cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+    cfg.validate()?;
+    cfg.faults.only_for(Stage::Pretraining)?;
+    let mut settings = SftSettings::from_config(&cfg);
+    settings.steps = steps.unwrap_or(settings.steps);
+    settings.eval_every = eval_every.unwrap_or(settings.eval_every);
+    settings.validate()?;
+    let base = match base_file {
+        Some(path) => base_checkpoint(path, &pairs)?,
+        None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
+    };
+    let pretrained = base.steps_done();
+    let mut run = SftRun::new(base, &text, settings).map_err(|e| match e {
+        faultline_engine::EngineError::Config(e) => Failure::from(e),
+        e => Failure::Run(e.to_string()),
+    })?;
+    if !json {
+        let (train, val) = run.split_tokens();
+        out!(
+            "faultline: fine-tuning a base model of {pretrained} steps on '{path}' ({train} tokens, {val} held out; {} trainable parameters)",
+            run.trainable_params()
+        )?;
+    }
+    let mut stopped = None;
+    let mut evals_seen = 0;
+    let print_evals = |run: &SftRun<CpuBackend<f32>>, seen: usize| -> Result<(), Failure> {
+        for eval in &run.history().evals[seen..] {
+            if json {
+                let mut line = serde_json::to_value(eval).expect("an eval record serialises");
+                line["event"] = json!("eval");
+                out!("{line}")?;
+            } else {
+                out!(
+                    "step {:>5} | train {:.4} | held out {:.4} | gap {:+.4}",
+                    eval.step,
+                    eval.train_loss,
+                    eval.val_loss,
+                    eval.val_loss - eval.train_loss
+                )?;
+            }
+        }
+        Ok(())
+    };
+    print_evals(&run, 0)?;
+    evals_seen += run.history().evals.len();
+    while !run.is_done() {
+        if let Err(e) = run.step() {
+            stopped = Some(e);
+            break;
+        }
+        print_evals(&run, evals_seen)?;
+        evals_seen = run.history().evals.len();
+    }
+    let last = run.history().evals.last().cloned();
+    let summary = json!({
+        "event": "summary",
+        "method": "sft",
+        "steps_run": run.steps_done(),
+        "train_loss": last.as_ref().map(|e| e.train_loss),
+        "val_loss": last.as_ref().map(|e| e.val_loss),
+        "gap": last.as_ref().map(|e| e.val_loss - e.train_loss),
+        "trainable_params": run.trainable_params(),
+    });
+    if json {
+        out!("{summary}")?;
+    } else {
+        out!(
+            "done: {} steps, train {}, held out {}, gap {}",
+            summary["steps_run"],
+            summary["train_loss"],
+            summary["val_loss"],
+            summary["gap"]
+        )?;
+    }
+    match stopped {
+        Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
+        None => Ok(()),
+    }
+}
+
+/// The base model saved in checkpoint `path`, which brings its own model, corpus and training: no
+/// pretraining setting may be given beside it.
+fn base_checkpoint(path: &str, pairs: &[(&str, &str)]) -> Result<Trainer<CpuBackend<f32>>, Failure> {
+    let pretraining = |k: &str| setting(k).is_some_and(|s| s.stage == Stage::Pretraining && s.key != SettingKey::Seed);
+    if let Some((key, _)) = pairs.iter().find(|(k, _)| pretraining(k)) {
+        return Err(ArgError(format!(
+            "--{key}: a --base checkpoint brings its own model, corpus and training; drop --{key}"
+        ))
+        .into());
+    }
+    let bytes = std::fs::read(path).map_err(|e| ArgError(format!("--base: cannot read '{path}': {e}")))?;
+    Ok(Trainer::from_checkpoint(&bytes, CpuBackend::<f32>::new(), native_clock)
+        .map_err(|e| ArgError(format!("--base: {e}")))?)
 }

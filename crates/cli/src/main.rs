@@ -36,6 +36,10 @@ const USAGE: &str = "usage:
                   (DPO fine-tuning of a base model pretrained first, or of checkpoint F;
                    --steps, --pairs, --eval-every: the fine-tuning's; the fine-tuning faults
                    and settings: faultline faults, faultline settings)
+  faultline align sft --text-file F [--lora-rank R] [--fine-tune-lr X] [--steps N] [--eval-every N]
+                  [--pretrain-steps N | --base F] [--SETTING VALUE]... [--json]
+                  (the base model trained further on text F in its own vocabulary, every weight or
+                   LoRA adapters; the loss on F and on its held-out last quarter)
   faultline lr-find [--config tiny|small] [--seed S] [--fault ID[=VALUE]]... [--json]
                   [--start-lr X] [--end-lr X] [--num-lrs N] [--SETTING VALUE]...
   faultline diagnose FILE... [--format auto|hf|tb-csv|tb-events|wandb-csv|nanogpt|trl|jsonl]

@@ -364,3 +364,29 @@ fn bench_dpo_times_a_dpo_step_beside_a_pretraining_step() {
         }
     }
 }
+
+/// `align sft` fine-tunes on the learner's text and reports the gap; a character the base model
+/// never saw, or a text too short to hold out a window, is refused by name.
+#[test]
+fn align_sft_reports_the_gap_and_refuses_a_text_it_cannot_read() {
+    let text = concat!(env!("CARGO_MANIFEST_DIR"), "/../evaluation/data/small-text.txt");
+    let out = faultline(&["align", "sft", "--text-file", text, "--pretrain-steps", "30", "--steps", "10", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    assert_eq!((s["method"].as_str(), s["steps_run"].as_u64()), (Some("sft"), Some(10)));
+    for key in ["train_loss", "val_loss", "gap", "trainable_params"] {
+        assert!(s[key].is_number(), "{key} in {s}");
+    }
+    let file = temp("foreign.txt");
+    std::fs::write(&file, "Über alles!\n").unwrap();
+    let foreign = faultline(&["align", "sft", "--text-file", file.to_str().unwrap(), "--pretrain-steps", "5"]);
+    assert_eq!(foreign.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&foreign.stderr).contains("--text-file: fine-tuning keeps the base model's vocabulary")
+    );
+    std::fs::write(&file, "the cat.\n").unwrap();
+    let short = faultline(&["align", "sft", "--text-file", file.to_str().unwrap(), "--pretrain-steps", "5"]);
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("the text has 9 tokens"));
+    std::fs::remove_file(file).unwrap();
+}

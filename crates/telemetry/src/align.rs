@@ -45,3 +45,29 @@ pub struct DpoHistory {
     pub evals: Vec<DpoEvalRecord>,
     pub stopped: Option<EngineError>,
 }
+
+/// One step of supervised fine-tuning on a small text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SftStepRecord {
+    pub step: usize,
+    /// Mean cross-entropy of the step's batch, in nats per token.
+    pub loss: f32,
+    pub grad_norm: f32,
+}
+
+/// An evaluation of supervised fine-tuning: the loss on the text it trains on and on the part of
+/// the text held out from it. Their difference is the validation gap that overfitting opens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SftEvalRecord {
+    pub step: usize,
+    pub train_loss: f32,
+    pub val_loss: f32,
+}
+
+/// Everything a supervised fine-tuning run measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SftHistory {
+    pub steps: Vec<SftStepRecord>,
+    pub evals: Vec<SftEvalRecord>,
+    pub stopped: Option<EngineError>,
+}

@@ -5,6 +5,8 @@
 //! - `dpo.rs`: the DPO objective on the host, in f64, with its gradient with respect to each
 //!   sequence's log-probability.
 //! - `bench.rs`: a DPO step's cost beside a pretraining step's (`faultline bench`).
+//! - `sft.rs`: [`sft::SftRun`], supervised fine-tuning on a small text (every weight or LoRA), with
+//!   the validation gap overfitting opens.
 //! - `run.rs`: [`DpoRun`], a DPO run on any backend: the reference frozen as cached
 //!   log-probabilities, the step, evaluations, and the faults of the guide's "DPO loss not
 //!   decreasing" entry at the lines they change (`faults.dpo_*`).
@@ -14,6 +16,7 @@ pub mod dpo;
 pub mod lora;
 pub mod preference;
 mod run;
+pub mod sft;
 mod trainable;
 
 pub use run::{
