@@ -13,6 +13,7 @@ mod diagnose;
 mod exercises;
 mod export;
 mod faults;
+mod finding;
 mod guide;
 mod guide_text;
 mod kept_runs;

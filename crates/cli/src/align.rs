@@ -25,28 +25,64 @@ pub(crate) fn align(rest: &[String]) -> Result<(), Failure> {
     }
 }
 
-fn dpo(rest: &[String]) -> Result<(), Failure> {
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    let (mut json, mut steps, mut pairs_per_step, mut eval_every, mut base_file) = (false, None, None, None, None);
-    let mut args = Args::new(rest);
-    while let Some(flag) = args.next_flag() {
-        let key = flag.strip_prefix("--").unwrap_or(flag);
-        match key {
-            "json" => json = true,
-            "steps" => steps = Some(args.parse::<usize>(flag, "a whole number")?),
-            "pairs" => pairs_per_step = Some(args.parse::<usize>(flag, "a whole number")?),
-            "eval-every" => eval_every = Some(args.parse::<usize>(flag, "a whole number")?),
-            "base" => base_file = Some(args.value(flag)?),
-            "fault" => pairs.push(("fault", args.value(flag)?)),
-            _ => match setting(key) {
-                Some(s) if flag.starts_with("--") => {
-                    let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
-                    pairs.push((s.key.as_str(), value));
-                }
-                _ => return Err(ArgError(format!("{flag}: unknown argument for 'align dpo'")).into()),
-            },
+/// The flags both methods take: settings-table flags and faults (as `key=value` pairs), `--json`,
+/// the fine-tuning's `--steps` and `--eval-every`, `--base F`, and the method's own `extra` flags
+/// (each with a value).
+struct FineTuneArgs<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+    json: bool,
+    steps: Option<usize>,
+    eval_every: Option<usize>,
+    base_file: Option<&'a str>,
+    extra: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> FineTuneArgs<'a> {
+    fn parse(rest: &'a [String], method: &str, extra: &[&str]) -> Result<Self, Failure> {
+        let mut parsed = FineTuneArgs {
+            pairs: Vec::new(),
+            json: false,
+            steps: None,
+            eval_every: None,
+            base_file: None,
+            extra: Vec::new(),
+        };
+        let mut args = Args::new(rest);
+        while let Some(flag) = args.next_flag() {
+            let key = flag.strip_prefix("--").unwrap_or(flag);
+            match key {
+                "json" => parsed.json = true,
+                "steps" => parsed.steps = Some(args.parse(flag, "a whole number")?),
+                "eval-every" => parsed.eval_every = Some(args.parse(flag, "a whole number")?),
+                "base" => parsed.base_file = Some(args.value(flag)?),
+                "fault" => parsed.pairs.push(("fault", args.value(flag)?)),
+                _ if extra.contains(&key) => parsed.extra.push((key, args.value(flag)?)),
+                _ => match setting(key) {
+                    Some(s) if flag.starts_with("--") => {
+                        let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
+                        parsed.pairs.push((s.key.as_str(), value));
+                    }
+                    _ => return Err(ArgError(format!("{flag}: unknown argument for 'align {method}'")).into()),
+                },
+            }
         }
+        Ok(parsed)
     }
+
+    /// The value of the method's own flag `key`, the last one given.
+    fn extra(&self, key: &str) -> Option<&'a str> {
+        self.extra.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+fn dpo(rest: &[String]) -> Result<(), Failure> {
+    let args = FineTuneArgs::parse(rest, "dpo", &["pairs"])?;
+    let (mut pairs, json, base_file) = (args.pairs.clone(), args.json, args.base_file);
+    let pairs_per_step = match args.extra("pairs") {
+        Some(v) => Some(v.parse::<usize>().map_err(|_| ArgError(format!("--pairs: '{v}' is not a whole number")))?),
+        None => None,
+    };
+    let (steps, eval_every) = (args.steps, args.eval_every);
     if base_file.is_none() && !pairs.iter().any(|(k, _)| *k == SettingKey::Corpus.as_str()) {
         pairs.insert(0, (SettingKey::Corpus.as_str(), DEFAULT_CORPUS.id()));
     }
@@ -166,27 +202,9 @@ fn dpo(rest: &[String]) -> Result<(), Failure> {
 /// `align sft`: a base model trained further on the learner's small text, every weight or LoRA
 /// adapters, with the loss on the text and on its held-out end at each evaluation.
 fn sft(rest: &[String]) -> Result<(), Failure> {
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    let (mut json, mut steps, mut eval_every, mut base_file, mut text_file) = (false, None, None, None, None);
-    let mut args = Args::new(rest);
-    while let Some(flag) = args.next_flag() {
-        let key = flag.strip_prefix("--").unwrap_or(flag);
-        match key {
-            "json" => json = true,
-            "steps" => steps = Some(args.parse::<usize>(flag, "a whole number")?),
-            "eval-every" => eval_every = Some(args.parse::<usize>(flag, "a whole number")?),
-            "base" => base_file = Some(args.value(flag)?),
-            "text-file" => text_file = Some(args.value(flag)?),
-            "fault" => pairs.push(("fault", args.value(flag)?)),
-            _ => match setting(key) {
-                Some(s) if flag.starts_with("--") => {
-                    let value = if s.kind == SettingKind::Flag { "on" } else { args.value(flag)? };
-                    pairs.push((s.key.as_str(), value));
-                }
-                _ => return Err(ArgError(format!("{flag}: unknown argument for 'align sft'")).into()),
-            },
-        }
-    }
+    let args = FineTuneArgs::parse(rest, "sft", &["text-file"])?;
+    let (pairs, json, base_file, text_file) = (&args.pairs, args.json, args.base_file, args.extra("text-file"));
+    let (steps, eval_every) = (args.steps, args.eval_every);
     let path = text_file.ok_or_else(|| ArgError("--text-file: align sft needs the text to fine-tune on".into()))?;
     let text =
         std::fs::read_to_string(path).map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
@@ -198,7 +216,7 @@ fn sft(rest: &[String]) -> Result<(), Failure> {
     settings.eval_every = eval_every.unwrap_or(settings.eval_every);
     settings.validate()?;
     let base = match base_file {
-        Some(path) => base_checkpoint(path, &pairs)?,
+        Some(path) => base_checkpoint(path, pairs)?,
         None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
     };
     let pretrained = base.steps_done();

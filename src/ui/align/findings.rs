@@ -1,6 +1,7 @@
 //! What the detector reads in the fine-tuning run's telemetry: each finding linked to its guide entry
 //! with its evidence, or why it names nothing; and what Faultline measured beside those entries.
 
+use super::super::finding::FindingCard;
 use super::super::guide::measured_notes;
 use crate::align_view::AlignView;
 use crate::route::Route;
@@ -8,10 +9,6 @@ use faultline_engine::diagnosis::{Finding, DPO_MIN_STEPS};
 use faultline_engine::faults::Stage;
 use faultline_engine::guide::EntryId;
 use leptos::prelude::*;
-
-/// What a finding's confidence means, as its tooltip says.
-const CONFIDENCE_MEANS: &str =
-    "on runs the detector was not tuned on, findings this confident were right about this often";
 
 /// Why the detector names nothing, from the run's own numbers.
 fn nothing_named(v: &AlignView) -> String {
@@ -43,7 +40,7 @@ pub fn AlignFindings(view: RwSignal<AlignView>) -> impl IntoView {
             view! { <p id="dpo-no-diagnosis" class="align-none">{move || view.with(nothing_named)}</p> }.into_any()
         }
         Some(found) => {
-            let items = found.into_iter().enumerate().map(|(rank, finding)| view! { <AlignFinding finding rank /> });
+            let items = found.into_iter().enumerate().map(|(rank, finding)| view! { <FindingCard finding rank /> });
             view! { <ol class="plain">{items.collect_view()}</ol> }.into_any()
         }
     };
@@ -52,29 +49,6 @@ pub fn AlignFindings(view: RwSignal<AlignView>) -> impl IntoView {
             <h2 id="dpo-findings-title" class="section-title">"What the run shows"</h2>
             {body}
         </section>
-    }
-}
-
-#[component]
-fn AlignFinding(finding: Finding, rank: usize) -> impl IntoView {
-    let entry = finding.entry.entry();
-    let when = finding.first_step.map(|step| format!("First seen at step {step}."));
-    let evidence = finding.evidence.iter().map(|e| view! { <li>{e.to_string()}</li> }).collect_view();
-    view! {
-        <li class="finding" class:top=rank == 0 data-entry=entry.id.as_str()>
-            <header class="finding-head">
-                <h3>
-                    <a href=Route::GuideEntry(entry.id).href()>{entry.title}</a>
-                </h3>
-                <span class="score" title=CONFIDENCE_MEANS>
-                    {format!("{:.0}% confidence", finding.confidence * 100.0)}
-                </span>
-            </header>
-            <p class="finding-section">{entry.section.title()}</p>
-            {when.map(|w| view! { <p class="finding-when">{w}</p> })}
-            <h4>"Measured"</h4>
-            <ul class="evidence">{evidence}</ul>
-        </li>
     }
 }
 

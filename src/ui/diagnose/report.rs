@@ -3,6 +3,7 @@
 //! the log cannot tell with the few lines of PyTorch that would log it.
 
 use super::super::controller::Controller;
+use super::super::finding::FindingCard;
 use super::super::guide::try_fault;
 use super::super::guide_text::rich;
 use super::super::link::write_clipboard;
@@ -122,31 +123,13 @@ pub fn RunFindings(controller: Controller, form: RwSignal<RunForm>, reader: LogR
     }
 }
 
-/// What a finding's confidence means, as its tooltip says.
-const CONFIDENCE_MEANS: &str =
-    "on runs the detector was not tuned on, findings this confident were right about this often";
-
 #[component]
 fn LogFinding(controller: Controller, form: RwSignal<RunForm>, finding: Finding, rank: usize) -> impl IntoView {
-    let entry = finding.entry.entry();
-    let when = finding.first_step.map(|step| format!("First seen at step {step}."));
-    let evidence = finding.evidence.iter().map(|e| view! { <li>{e.to_string()}</li> }).collect_view();
+    let entry = finding.entry;
     view! {
-        <li class="finding log-finding" class:top=rank == 0 data-entry=entry.id.as_str()>
-            <header class="finding-head">
-                <h3>
-                    <a href=Route::GuideEntry(entry.id).href()>{entry.title}</a>
-                </h3>
-                <span class="score" title=CONFIDENCE_MEANS>
-                    {format!("{:.0}% confidence", finding.confidence * 100.0)}
-                </span>
-            </header>
-            <p class="finding-section">{entry.section.title()}</p>
-            {when.map(|w| view! { <p class="finding-when">{w}</p> })}
-            <h4>"Measured"</h4>
-            <ul class="evidence">{evidence}</ul>
-            <Reproduce controller form entry=entry.id />
-        </li>
+        <FindingCard finding rank extra="log-finding">
+            <Reproduce controller form entry />
+        </FindingCard>
     }
 }
 

@@ -4,14 +4,14 @@
 
 use super::dpo::{dpo_terms, DpoTerms, PairLogps};
 use super::preference::{preference_pairs, quality_prompts, true_quality};
-use super::trainable::{FineTuneMemory, Trainable};
-use crate::backend::{Backend, StepReadout};
+use super::trainable::{FineTuneMemory, Policy};
+use crate::backend::Backend;
 use crate::config::RunConfig;
 use crate::data::corpus::CorpusId;
 use crate::data::Tokenizer;
 use crate::error::{ConfigError, EngineError};
 use crate::faults::{Faults, Stage};
-use crate::model::{Activations, Gpt, ParamSet, Pass};
+use crate::model::{Activations, Pass};
 use crate::optim::global_norm;
 use crate::rng::Rng;
 use crate::sampling::{sample_next, SamplingConfig};
@@ -151,10 +151,7 @@ struct EncodedPair {
 pub struct DpoRun<B: Backend> {
     settings: DpoSettings,
     corpus: CorpusId,
-    backend: B,
-    model: Gpt<B>,
-    grads: ParamSet<B::Buf>,
-    trainable: Trainable<B>,
+    policy: Policy<B>,
     /// Sized for the step's `2 · pairs_per_step` sequences, and for the quality prompts.
     acts: Activations<B::Buf>,
     sample_acts: Activations<B::Buf>,
@@ -166,7 +163,6 @@ pub struct DpoRun<B: Backend> {
     prompts: Vec<String>,
     batch_rng: Rng,
     history: DpoHistory,
-    readouts: Vec<StepReadout>,
     steps_done: usize,
     /// Token positions (padding included) the DPO steps have run forward and backward.
     tokens_trained: usize,
@@ -212,12 +208,12 @@ impl<B: Backend> DpoRun<B> {
     pub fn new(base: Trainer<B>, settings: DpoSettings, clock: Clock) -> Result<Self, EngineError> {
         settings.validate()?;
         let corpus = builtin_corpus(base.config())?;
-        let (mut backend, model, dataset) = base.into_parts();
+        let (backend, model, dataset) = base.into_parts();
         let m = model.config;
-        let grads = model.zeros_like_params(&mut backend, "gradients")?;
-        let trainable = Trainable::new(&mut backend, &model, settings.lora_rank, settings.seed)?;
-        let acts = Activations::new(&mut backend, &m, 2 * settings.pairs_per_step, m.context)?;
-        let sample_acts = Activations::new(&mut backend, &m, settings.quality_prompts, m.context)?;
+        let mut policy = Policy::new(backend, model, settings.lora_rank, settings.seed)?;
+        let backend = &mut policy.backend;
+        let acts = Activations::new(backend, &m, 2 * settings.pairs_per_step, m.context)?;
+        let sample_acts = Activations::new(backend, &m, settings.quality_prompts, m.context)?;
         let weights = backend.alloc(2 * settings.pairs_per_step * m.context * m.vocab_size, "DPO weights")?;
         let tokenizer = dataset.tokenizer;
         let encode = |pairs: Vec<super::preference::PreferencePair>| -> Result<Vec<EncodedPair>, EngineError> {
@@ -247,10 +243,7 @@ impl<B: Backend> DpoRun<B> {
             batch_rng: Rng::derive(settings.seed, "dpo batches"),
             settings,
             corpus,
-            backend,
-            model,
-            grads,
-            trainable,
+            policy,
             acts,
             sample_acts,
             weights,
@@ -259,7 +252,6 @@ impl<B: Backend> DpoRun<B> {
             held_out,
             prompts,
             history: DpoHistory::default(),
-            readouts: Vec::new(),
             steps_done: 0,
             tokens_trained: 0,
             clock,
@@ -291,7 +283,7 @@ impl<B: Backend> DpoRun<B> {
 
     /// Numbers the optimiser trains: every weight, or the LoRA adapters'.
     pub fn trainable_params(&self) -> usize {
-        self.trainable.count(&self.model)
+        self.policy.trainable_params()
     }
 
     /// Token positions (padding included) the DPO steps have trained on so far.
@@ -301,12 +293,12 @@ impl<B: Backend> DpoRun<B> {
 
     /// Where the run's memory goes, in numbers (f32 each): what LoRA shrinks and what it does not.
     pub fn memory(&self) -> FineTuneMemory {
-        self.trainable.memory(&self.model, &self.backend)
+        self.policy.memory()
     }
 
     /// The backend's name, for the summary.
     pub fn backend_name(&self) -> String {
-        self.backend.name()
+        self.policy.backend.name()
     }
 
     /// Milliseconds since the run's clock started (for speed figures).
@@ -344,7 +336,7 @@ impl<B: Backend> DpoRun<B> {
     /// on the right to the longest.
     fn measure(&mut self, held_out: bool, idx: &[usize]) -> Measured {
         let pairs = if held_out { &self.held_out } else { &self.train };
-        let v = self.model.config.vocab_size;
+        let v = self.policy.model.config.vocab_size;
         let time = idx.iter().map(|&k| pairs[k].chosen.len().max(pairs[k].rejected.len()) - 1).max().unwrap_or(1);
         let batch = 2 * idx.len();
         let mut m = Measured {
@@ -373,9 +365,9 @@ impl<B: Backend> DpoRun<B> {
             }
         }
         let pass = Pass { batch, time, dropout: 0.0, dropout_seed: 0 };
-        self.model.forward(&mut self.backend, &mut self.acts, &m.x, Some(&y), pass);
-        let losses = self.backend.download(&self.acts.losses);
-        let logits = self.backend.download(&self.acts.logits);
+        self.policy.model.forward(&mut self.policy.backend, &mut self.acts, &m.x, Some(&y), pass);
+        let losses = self.policy.backend.download(&self.acts.losses);
+        let logits = self.policy.backend.download(&self.acts.logits);
         let seq_logp = |seq: usize| -> f64 {
             (seq * time..(seq + 1) * time).map(|r| -f64::from(m.mask[r]) * f64::from(losses[r])).sum()
         };
@@ -429,14 +421,12 @@ impl<B: Backend> DpoRun<B> {
     /// The DPO loss of training pairs `idx` and its gradient: in the weights' gradients, and with
     /// LoRA in the adapters' too. Nothing is updated.
     fn gradients(&mut self, idx: &[usize]) -> (DpoTerms, Measured) {
-        for g in self.grads.iter_mut() {
-            self.backend.fill(g, 0.0);
-        }
+        self.policy.zero_grads();
         let measured = self.measure(false, idx);
         let logps = self.pair_logps(false, idx, &measured);
         let live_reference = self.settings.faults.dpo_reference_not_frozen;
         let terms = dpo_terms(&logps, f64::from(self.settings.effective_beta()), live_reference);
-        let (v, time) = (self.model.config.vocab_size, measured.time);
+        let (v, time) = (self.policy.model.config.vocab_size, measured.time);
         let n = 2 * idx.len() * time;
         // Each answer row's cross-entropy gradient, (softmax − onehot) / n, scaled to ∂loss/∂logits.
         let mut w = vec![0.0f32; n * v];
@@ -448,12 +438,12 @@ impl<B: Backend> DpoRun<B> {
                 }
             }
         }
-        self.backend.upload(&mut self.weights, &w);
-        self.backend.mul_assign(&mut self.acts.dlogits, &self.weights, n * v);
+        self.policy.backend.upload(&mut self.weights, &w);
+        self.policy.backend.mul_assign(&mut self.acts.dlogits, &self.weights, n * v);
         let pass = Pass { batch: 2 * idx.len(), time, dropout: 0.0, dropout_seed: 0 };
         self.tokens_trained += pass.batch * pass.time;
-        self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &measured.x, pass);
-        self.trainable.project(&mut self.backend, &self.grads);
+        self.policy.model.backward(&mut self.policy.backend, &mut self.acts, &mut self.policy.grads, &measured.x, pass);
+        self.policy.project();
         (terms, measured)
     }
 
@@ -470,12 +460,9 @@ impl<B: Backend> DpoRun<B> {
         let idx: Vec<usize> =
             (0..self.settings.pairs_per_step).map(|_| self.batch_rng.below(self.train.len())).collect();
         let (terms, measured) = self.gradients(&idx);
-        let losses = std::slice::from_ref(&self.acts.losses);
         let lr = self.settings.effective_lr();
-        self.trainable.update(&mut self.backend, &mut self.model, &mut self.grads, losses, self.settings.grad_clip, lr);
-        self.backend.keep_step(std::slice::from_ref(&self.acts.losses));
-        self.backend.read_steps(&mut self.readouts);
-        let grad_norm = self.readouts.last().map_or(f64::NAN, |r| global_norm(&r.grad_sq));
+        let readout = self.policy.finish_step(&self.acts.losses, self.settings.grad_clip, lr);
+        let grad_norm = global_norm(&readout.grad_sq);
         self.steps_done += 1;
         let step = self.steps_done;
         if !(terms.loss.is_finite() && grad_norm.is_finite()) {
@@ -527,7 +514,7 @@ impl<B: Backend> DpoRun<B> {
     /// Completes every quality prompt, all of them in one batch, token by token, until each has
     /// ended its unit (a newline, or a sentence's ". ") or filled the context.
     fn complete_prompts(&mut self) -> Vec<(String, String)> {
-        let m = self.model.config;
+        let m = self.policy.model.config;
         let mut rng = Rng::derive(self.settings.seed, "dpo quality samples");
         let mut seqs: Vec<Vec<u32>> =
             self.prompts.iter().map(|p| self.tokenizer.encode(p).unwrap_or_default()).collect();
@@ -540,8 +527,8 @@ impl<B: Backend> DpoRun<B> {
                 x[s * time..s * time + ids.len()].copy_from_slice(ids);
             }
             let pass = Pass { batch: seqs.len(), time, dropout: 0.0, dropout_seed: 0 };
-            self.model.forward(&mut self.backend, &mut self.sample_acts, &x, None, pass);
-            let logits = self.backend.download(&self.sample_acts.logits);
+            self.policy.model.forward(&mut self.policy.backend, &mut self.sample_acts, &x, None, pass);
+            let logits = self.policy.backend.download(&self.sample_acts.logits);
             for (s, ids) in seqs.iter_mut().enumerate() {
                 if !open[s] {
                     continue;

@@ -2,11 +2,11 @@
 //! every weight or LoRA adapters only, with the loss on the text and on a part of it held out. It is
 //! where the guide's "use LoRA against overfitting" can be measured: the gap between the two.
 
-use super::trainable::{FineTuneMemory, Trainable};
-use crate::backend::{Backend, StepReadout};
+use super::trainable::{FineTuneMemory, Policy};
+use crate::backend::Backend;
 use crate::config::RunConfig;
 use crate::error::{ConfigError, EngineError};
-use crate::model::{Activations, Gpt, ParamSet, Pass};
+use crate::model::{Activations, Pass};
 use crate::optim::global_norm;
 use crate::rng::Rng;
 use crate::telemetry::align::{SftEvalRecord, SftHistory, SftStepRecord};
@@ -68,17 +68,13 @@ impl SftSettings {
 /// One supervised fine-tuning run on backend `B`.
 pub struct SftRun<B: Backend> {
     settings: SftSettings,
-    backend: B,
-    model: Gpt<B>,
-    grads: ParamSet<B::Buf>,
-    trainable: Trainable<B>,
+    policy: Policy<B>,
     acts: Activations<B::Buf>,
     train: Vec<u32>,
     val: Vec<u32>,
     rng: Rng,
     x: Vec<u32>,
     y: Vec<u32>,
-    readouts: Vec<StepReadout>,
     history: SftHistory,
     steps_done: usize,
 }
@@ -89,7 +85,7 @@ impl<B: Backend> SftRun<B> {
     /// out. Takes a first evaluation at step 0.
     pub fn new(base: Trainer<B>, text: &str, settings: SftSettings) -> Result<Self, EngineError> {
         settings.validate()?;
-        let (mut backend, model, dataset) = base.into_parts();
+        let (backend, model, dataset) = base.into_parts();
         let tokens = dataset.tokenizer.encode(text).map_err(|e| {
             ConfigError::new("text-file", format!("fine-tuning keeps the base model's vocabulary, and {e}"))
         })?;
@@ -110,23 +106,19 @@ impl<B: Backend> SftRun<B> {
             )
             .into());
         }
-        let grads = model.zeros_like_params(&mut backend, "gradients")?;
-        let trainable = Trainable::new(&mut backend, &model, settings.lora_rank, settings.seed)?;
-        let acts = Activations::new(&mut backend, &m, settings.batch, m.context)?;
+        let mut policy = Policy::new(backend, model, settings.lora_rank, settings.seed)?;
+        let backend = &mut policy.backend;
+        let acts = Activations::new(backend, &m, settings.batch, m.context)?;
         let n = settings.batch * m.context;
         let mut run = SftRun {
             rng: Rng::derive(settings.seed, "sft batches"),
             settings,
-            backend,
-            model,
-            grads,
-            trainable,
+            policy,
             acts,
             train,
             val,
             x: vec![0; n],
             y: vec![0; n],
-            readouts: Vec::new(),
             history: SftHistory::default(),
             steps_done: 0,
         };
@@ -148,11 +140,11 @@ impl<B: Backend> SftRun<B> {
 
     /// Numbers the optimiser trains.
     pub fn trainable_params(&self) -> usize {
-        self.trainable.count(&self.model)
+        self.policy.trainable_params()
     }
 
     pub fn memory(&self) -> FineTuneMemory {
-        self.trainable.memory(&self.model, &self.backend)
+        self.policy.memory()
     }
 
     /// Token counts of the text's two parts: trained on, held out.
@@ -169,25 +161,19 @@ impl<B: Backend> SftRun<B> {
             let n = self.settings.steps;
             return Err(ConfigError::new("steps", format!("the run has finished its {n} steps")).into());
         }
-        let context = self.model.config.context;
+        let context = self.policy.model.config.context;
         for (x, y) in self.x.chunks_exact_mut(context).zip(self.y.chunks_exact_mut(context)) {
             let start = self.rng.below(self.train.len() - context);
             x.copy_from_slice(&self.train[start..start + context]);
             y.copy_from_slice(&self.train[start + 1..start + context + 1]);
         }
-        for g in self.grads.iter_mut() {
-            self.backend.fill(g, 0.0);
-        }
+        self.policy.zero_grads();
         let pass = Pass { batch: self.settings.batch, time: context, dropout: 0.0, dropout_seed: 0 };
-        self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
-        self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &self.x, pass);
-        self.trainable.project(&mut self.backend, &self.grads);
-        let losses = std::slice::from_ref(&self.acts.losses);
+        self.policy.model.forward(&mut self.policy.backend, &mut self.acts, &self.x, Some(&self.y), pass);
+        self.policy.model.backward(&mut self.policy.backend, &mut self.acts, &mut self.policy.grads, &self.x, pass);
+        self.policy.project();
         let (clip, lr) = (self.settings.grad_clip, self.settings.lr);
-        self.trainable.update(&mut self.backend, &mut self.model, &mut self.grads, losses, clip, lr);
-        self.backend.keep_step(std::slice::from_ref(&self.acts.losses));
-        self.backend.read_steps(&mut self.readouts);
-        let readout = self.readouts.last().cloned().unwrap_or_default();
+        let readout = self.policy.finish_step(&self.acts.losses, clip, lr);
         let rows = readout.losses.first().map_or(&[][..], |r| &r[..pass.batch * context]);
         let loss = (rows.iter().map(|&l| f64::from(l)).sum::<f64>() / rows.len().max(1) as f64) as f32;
         let grad_norm = global_norm(&readout.grad_sq) as f32;
@@ -215,7 +201,7 @@ impl<B: Backend> SftRun<B> {
     }
 
     fn text_loss(&mut self, held_out: bool) -> f32 {
-        let context = self.model.config.context;
+        let context = self.policy.model.config.context;
         let tokens = if held_out { &self.val } else { &self.train };
         let last_start = tokens.len() - context - 1;
         let windows = EVAL_WINDOWS.min(last_start + 1);
@@ -230,8 +216,8 @@ impl<B: Backend> SftRun<B> {
                 y[k * context..(k + 1) * context].copy_from_slice(&tokens[start + 1..start + context + 1]);
             }
             let pass = Pass { batch: chunk.len(), time: context, dropout: 0.0, dropout_seed: 0 };
-            self.model.forward(&mut self.backend, &mut self.acts, &x, Some(&y), pass);
-            let losses = self.backend.download(&self.acts.losses);
+            self.policy.model.forward(&mut self.policy.backend, &mut self.acts, &x, Some(&y), pass);
+            let losses = self.policy.backend.download(&self.acts.losses);
             total += losses[..n].iter().map(|&l| f64::from(l)).sum::<f64>();
             count += n;
         }

@@ -1,13 +1,63 @@
-//! What a fine-tuning run's optimiser updates: every weight (AdamW, no decay), or LoRA adapters on
-//! the frozen pretrained model. DPO and supervised fine-tuning share it.
+//! The model a fine-tuning run trains, on its backend: its gradients, and what its optimiser updates:
+//! every weight (AdamW, no decay), or LoRA adapters on the frozen pretrained model. DPO and supervised
+//! fine-tuning share it, from zeroing the gradients to reading the step back.
 
 use super::lora::Lora;
-use crate::backend::{Backend, Tensors};
+use crate::backend::{Backend, StepReadout, Tensors};
 use crate::config::{OptimizerKind, RunConfig};
 use crate::error::EngineError;
 use crate::model::{Gpt, ParamSet};
 use crate::optim::{Optimizer, UpdateSettings};
 use serde::{Deserialize, Serialize};
+
+/// A fine-tuned model on its backend, with its gradients and what is trained.
+pub(super) struct Policy<B: Backend> {
+    pub(super) backend: B,
+    pub(super) model: Gpt<B>,
+    pub(super) grads: ParamSet<B::Buf>,
+    pub(super) trainable: Trainable<B>,
+    readouts: Vec<StepReadout>,
+}
+
+impl<B: Backend> Policy<B> {
+    /// `model` to be fine-tuned: every weight for rank 0, else rank-`rank` adapters on its weights.
+    pub(super) fn new(mut backend: B, model: Gpt<B>, rank: usize, seed: u64) -> Result<Self, EngineError> {
+        let grads = model.zeros_like_params(&mut backend, "gradients")?;
+        let trainable = Trainable::new(&mut backend, &model, rank, seed)?;
+        Ok(Policy { backend, model, grads, trainable, readouts: Vec::new() })
+    }
+
+    pub(super) fn zero_grads(&mut self) {
+        for g in self.grads.iter_mut() {
+            self.backend.fill(g, 0.0);
+        }
+    }
+
+    /// After a backward pass: the adapters' gradients from the weights' (nothing to do for full
+    /// fine-tuning).
+    pub(super) fn project(&mut self) {
+        self.trainable.project(&mut self.backend, &self.grads);
+    }
+
+    /// After [`Policy::project`], for the step whose per-row losses are `losses`: clipping, one
+    /// update at `lr`, and the step read back (its losses and gradient sums of squares).
+    pub(super) fn finish_step(&mut self, losses: &B::Buf, grad_clip: f32, lr: f32) -> StepReadout {
+        let Policy { backend, model, grads, trainable, readouts } = self;
+        trainable.update(backend, model, grads, std::slice::from_ref(losses), grad_clip, lr);
+        backend.keep_step(std::slice::from_ref(losses));
+        backend.read_steps(readouts);
+        readouts.last().cloned().unwrap_or_default()
+    }
+
+    /// Numbers the optimiser trains.
+    pub(super) fn trainable_params(&self) -> usize {
+        self.trainable.count(&self.model)
+    }
+
+    pub(super) fn memory(&self) -> FineTuneMemory {
+        self.trainable.memory(&self.model, &self.backend)
+    }
+}
 
 /// Every weight, or rank-r adapters.
 pub(super) enum Trainable<B: Backend> {
@@ -36,7 +86,7 @@ pub struct FineTuneMemory {
 
 impl<B: Backend> Trainable<B> {
     /// Full fine-tuning for rank 0, else rank-`rank` adapters on `model`'s current weights.
-    pub(super) fn new(backend: &mut B, model: &Gpt<B>, rank: usize, seed: u64) -> Result<Self, EngineError> {
+    fn new(backend: &mut B, model: &Gpt<B>, rank: usize, seed: u64) -> Result<Self, EngineError> {
         Ok(match rank {
             0 => Trainable::Full(Optimizer::new(backend, &model.specs, OptimizerKind::Adamw)?),
             rank => Trainable::Lora(Lora::new(backend, &model.config, &model.params, rank, seed)?),
@@ -44,14 +94,14 @@ impl<B: Backend> Trainable<B> {
     }
 
     /// Numbers the optimiser trains.
-    pub(super) fn count(&self, model: &Gpt<B>) -> usize {
+    fn count(&self, model: &Gpt<B>) -> usize {
         match self {
             Trainable::Full(_) => model.param_count(),
             Trainable::Lora(lora) => lora.trainable(),
         }
     }
 
-    pub(super) fn memory(&self, model: &Gpt<B>, backend: &B) -> FineTuneMemory {
+    fn memory(&self, model: &Gpt<B>, backend: &B) -> FineTuneMemory {
         let weights = model.param_count();
         let (trainable, adapter_grads, frozen_copy) = match self {
             Trainable::Full(_) => (weights, 0, 0),
@@ -69,7 +119,7 @@ impl<B: Backend> Trainable<B> {
     }
 
     /// After a backward pass: the adapters' gradients from the weights' (nothing for full fine-tuning).
-    pub(super) fn project(&mut self, backend: &mut B, grads: &ParamSet<B::Buf>) {
+    fn project(&mut self, backend: &mut B, grads: &ParamSet<B::Buf>) {
         if let Trainable::Lora(lora) = self {
             lora.project(backend, grads); // ∂L/∂A, ∂L/∂B from ∂L/∂W
         }
@@ -77,7 +127,7 @@ impl<B: Backend> Trainable<B> {
 
     /// Clips what is trained by its global norm and takes one AdamW step at `lr` (no weight decay);
     /// under LoRA, then writes `W₀ + A·B` back into the weights for the next pass.
-    pub(super) fn update(
+    fn update(
         &mut self,
         backend: &mut B,
         model: &mut Gpt<B>,

@@ -10,6 +10,7 @@
 //! of the row count or a row counted on the wrong side of the mask fails by orders of magnitude.
 
 use super::*;
+use crate::align::trainable::{Policy, Trainable};
 use crate::backend::CpuBackend;
 use crate::config::{CorpusSource, FineTuning};
 use crate::faults::FaultId;
@@ -66,14 +67,14 @@ fn assert_close(what: &str, analytic: f64, numeric: f64) {
 fn check_weights(run: &mut DpoRun<B>, what: &str) -> f64 {
     let idx = [3, 17];
     run.gradients(&idx);
-    let analytic: Vec<Vec<f64>> = run.grads.tensors().into_iter().cloned().collect();
+    let analytic: Vec<Vec<f64>> = run.policy.grads.tensors().into_iter().cloned().collect();
     let mut rng = Rng::new(7);
     let mut largest = 0.0f64;
     for (t, grad) in analytic.iter().enumerate() {
         for _ in 0..3 {
             let j = rng.below(grad.len());
             let nudge = |run: &mut DpoRun<B>, d: f64| {
-                run.model.params.tensors_mut()[t][j] += d;
+                run.policy.model.params.tensors_mut()[t][j] += d;
                 loss(run, &idx)
             };
             let plus = nudge(run, H);
@@ -104,7 +105,7 @@ fn the_lora_adapters_gradient() {
     let mut run = run(2, None);
     let idx = [5, 11];
     run.gradients(&idx);
-    let Trainable::Lora(lora) = &run.trainable else { panic!("a rank-2 run has adapters") };
+    let Trainable::Lora(lora) = &run.policy.trainable else { panic!("a rank-2 run has adapters") };
     let analytic: Vec<Vec<f64>> = lora.grads().to_vec();
     let mut rng = Rng::new(11);
     let mut largest = 0.0f64;
@@ -112,7 +113,9 @@ fn the_lora_adapters_gradient() {
         for _ in 0..3 {
             let j = rng.below(grad.len());
             let nudge = |run: &mut DpoRun<B>, d: f64| {
-                let DpoRun { trainable: Trainable::Lora(lora), backend, model, .. } = run else { unreachable!() };
+                let Policy { trainable: Trainable::Lora(lora), backend, model, .. } = &mut run.policy else {
+                    unreachable!()
+                };
                 lora.params_mut()[k][j] += d;
                 lora.merge(backend, &mut model.params);
                 loss(run, &idx)
