@@ -134,15 +134,11 @@ fn dpo(rest: &[String]) -> Result<(), Failure> {
             }
         };
         if json {
-            let mut line = serde_json::to_value(&step).expect("a step record serialises");
-            line["event"] = json!("step");
-            out!("{line}")?;
+            event_line("step", &step)?;
         }
         for eval in &run.history().evals[evals_seen..] {
             if json {
-                let mut line = serde_json::to_value(eval).expect("an eval record serialises");
-                line["event"] = json!("eval");
-                out!("{line}")?;
+                event_line("eval", eval)?;
             } else {
                 out!(
                     "step {:>5} | DPO loss {:.4} | margin {:+.3} | accuracy {:.2} | KL {:.3} | held-out loss {:.4}, accuracy {:.2} | quality {:.3}",
@@ -236,9 +232,7 @@ fn sft(rest: &[String]) -> Result<(), Failure> {
     let print_evals = |run: &SftRun<CpuBackend<f32>>, seen: usize| -> Result<(), Failure> {
         for eval in &run.history().evals[seen..] {
             if json {
-                let mut line = serde_json::to_value(eval).expect("an eval record serialises");
-                line["event"] = json!("eval");
-                out!("{line}")?;
+                event_line("eval", eval)?;
             } else {
                 out!(
                     "step {:>5} | train {:.4} | held out {:.4} | gap {:+.4}",
@@ -301,4 +295,11 @@ fn base_checkpoint(path: &str, pairs: &[(&str, &str)]) -> Result<Trainer<CpuBack
     let bytes = std::fs::read(path).map_err(|e| ArgError(format!("--base: cannot read '{path}': {e}")))?;
     Ok(Trainer::from_checkpoint(&bytes, CpuBackend::<f32>::new(), native_clock)
         .map_err(|e| ArgError(format!("--base: {e}")))?)
+}
+
+/// One `--json` line: `record`'s fields and `"event": event`.
+fn event_line(event: &str, record: &impl serde::Serialize) -> Result<(), Failure> {
+    let mut line = serde_json::to_value(record).expect("a run's records serialise");
+    line["event"] = json!(event);
+    out!("{line}")
 }
