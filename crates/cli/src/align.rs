@@ -8,7 +8,7 @@ use crate::train::refusal;
 use faultline_engine::align::sft::{SftRun, SftSettings};
 use faultline_engine::align::{pretrain, DpoRun, DpoSettings, DEFAULT_CORPUS};
 use faultline_engine::backend::CpuBackend;
-use faultline_engine::config::RunConfig;
+use faultline_engine::config::{CorpusSource, RunConfig};
 use faultline_engine::diagnosis::diagnose_dpo;
 use faultline_engine::faults::Stage;
 use faultline_engine::settings::{setting, SettingKey, SettingKind};
@@ -76,37 +76,30 @@ impl<'a> FineTuneArgs<'a> {
 }
 
 fn dpo(rest: &[String]) -> Result<(), Failure> {
-    let args = FineTuneArgs::parse(rest, "dpo", &["pairs"])?;
+    let args = FineTuneArgs::parse(rest, "dpo", &["pairs", "text-file", "prefer-word"])?;
     let (mut pairs, json, base_file) = (args.pairs.clone(), args.json, args.base_file);
+    let text = own_text(args.extra("text-file"), &pairs, base_file)?;
     let pairs_per_step = match args.extra("pairs") {
         Some(v) => Some(v.parse::<usize>().map_err(|_| ArgError(format!("--pairs: '{v}' is not a whole number")))?),
         None => None,
     };
     let (steps, eval_every) = (args.steps, args.eval_every);
-    if base_file.is_none() && !pairs.iter().any(|(k, _)| *k == SettingKey::Corpus.as_str()) {
+    if base_file.is_none() && text.is_none() && !pairs.iter().any(|(k, _)| *k == SettingKey::Corpus.as_str()) {
         pairs.insert(0, (SettingKey::Corpus.as_str(), DEFAULT_CORPUS.id()));
     }
-    let cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+    let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+    if let Some(text) = text {
+        cfg.corpus = text;
+    }
     cfg.validate()?;
     let mut settings = DpoSettings::from_config(&cfg);
+    settings.prefer_word = args.extra("prefer-word").map(String::from);
     settings.steps = steps.unwrap_or(settings.steps);
     settings.pairs_per_step = pairs_per_step.unwrap_or(settings.pairs_per_step);
     settings.eval_every = eval_every.unwrap_or(settings.eval_every);
     settings.validate()?;
     let base = match base_file {
-        Some(path) => {
-            let pretraining =
-                |k: &str| setting(k).is_some_and(|s| s.stage == Stage::Pretraining && s.key != SettingKey::Seed);
-            if let Some((key, _)) = pairs.iter().find(|(k, _)| pretraining(k)) {
-                return Err(ArgError(format!(
-                    "--{key}: a --base checkpoint brings its own model, corpus and training; drop --{key}"
-                ))
-                .into());
-            }
-            let bytes = std::fs::read(path).map_err(|e| ArgError(format!("--base: cannot read '{path}': {e}")))?;
-            Trainer::from_checkpoint(&bytes, CpuBackend::<f32>::new(), native_clock)
-                .map_err(|e| ArgError(format!("--base: {e}")))?
-        }
+        Some(path) => base_checkpoint(path, &pairs)?,
         None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
     };
     let pretrained = base.steps_done();
@@ -117,7 +110,7 @@ fn dpo(rest: &[String]) -> Result<(), Failure> {
     if !json {
         out!(
             "faultline: DPO on '{}' from a base model of {pretrained} steps ({} trainable parameters, β {}, lr {:.1e})",
-            run.corpus().id(),
+            run.source().name(),
             run.trainable_params(),
             run.settings().effective_beta(),
             run.settings().effective_lr()
@@ -302,4 +295,20 @@ fn event_line(event: &str, record: &impl serde::Serialize) -> Result<(), Failure
     let mut line = serde_json::to_value(record).expect("a run's records serialise");
     line["event"] = json!(event);
     out!("{line}")
+}
+
+/// The learner's text to pretrain the base model on (`--text-file F`), which `--corpus` and `--base`
+/// would contradict.
+fn own_text(
+    path: Option<&str>,
+    pairs: &[(&str, &str)],
+    base_file: Option<&str>,
+) -> Result<Option<CorpusSource>, Failure> {
+    let Some(path) = path else { return Ok(None) };
+    if pairs.iter().any(|(k, _)| *k == SettingKey::Corpus.as_str()) || base_file.is_some() {
+        return Err(ArgError("--text-file: give one of --text-file, --corpus or --base".into()).into());
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ArgError(format!("--text-file: cannot read '{path}': {e}")))?;
+    Ok(Some(CorpusSource::Text { name: path.to_string(), text }))
 }

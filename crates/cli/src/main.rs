@@ -30,7 +30,7 @@ const USAGE: &str = "usage:
                   [--threads N]   (train and lr-find: products, attention and GELU on N threads)
   faultline train --resume F [--json] [--sample N] [--save-checkpoint F]
                   (continues a checkpoint with its own settings and faults)
-  faultline align dpo [--fault ID[=VALUE]]... [--steps N] [--seed S] [--corpus ID] [--beta X]
+  faultline align dpo [--fault ID[=VALUE]]... [--steps N] [--seed S] [--corpus ID | --text-file F --prefer-word W] [--beta X]
                   [--fine-tune-lr X] [--lora-rank R] [--pairs N] [--eval-every N]
                   [--pretrain-steps N | --base F] [--SETTING VALUE]... [--json]
                   (DPO fine-tuning of a base model pretrained first, or of checkpoint F;

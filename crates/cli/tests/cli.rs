@@ -341,12 +341,18 @@ fn align_refuses_bad_input_by_name() {
     refused(&["train", "--beta", "0.5"], "--beta: a fine-tuning setting");
     refused(&["train", "--steps", "2", "--fault", "dpo-logprob-bug"], "'dpo-logprob-bug' is a fine-tuning fault");
     let file = temp("own-text.txt");
-    std::fs::write(&file, "a small text of my own, with letters and spaces. ".repeat(40)).unwrap();
+    let sentences = ["a small text of my own, with letters and spaces. ", "and another sentence without them. "];
+    std::fs::write(&file, sentences.concat().repeat(20)).unwrap();
     let base = temp("own-text.flckpt");
     let (text, base_path) = (file.to_str().unwrap(), base.to_str().unwrap());
     let train = faultline(&["train", "--text-file", text, "--steps", "2", "--save-checkpoint", base_path]);
     assert!(train.status.success(), "{}", String::from_utf8_lossy(&train.stderr));
-    refused(&["align", "dpo", "--base", base_path, "--steps", "1"], "DPO needs preference pairs");
+    refused(&["align", "dpo", "--base", base_path, "--steps", "1"], "--prefer-word: '");
+    refused(&["align", "dpo", "--base", base_path, "--prefer-word", "zebra"], "no sentence of");
+    refused(&["align", "dpo", "--prefer-word", "cat", "--pretrain-steps", "3"], "judges answers by its own grammar");
+    let ruled = faultline(&["align", "dpo", "--base", base_path, "--prefer-word", "letters", "--steps", "3", "--json"]);
+    assert!(ruled.status.success(), "{}", String::from_utf8_lossy(&ruled.stderr));
+    assert!(summary(&ruled)["quality_first"].is_number(), "the rule scores the completions");
     std::fs::remove_file(file).unwrap();
     std::fs::remove_file(base).unwrap();
 }

@@ -4,8 +4,7 @@
 use super::super::finding::FindingCard;
 use super::super::guide::measured_notes;
 use crate::align_view::AlignView;
-use crate::route::Route;
-use faultline_engine::diagnosis::{Finding, DPO_MIN_STEPS};
+use faultline_engine::diagnosis::DPO_MIN_STEPS;
 use faultline_engine::faults::Stage;
 use faultline_engine::guide::EntryId;
 use leptos::prelude::*;

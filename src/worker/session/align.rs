@@ -5,7 +5,6 @@
 
 use super::run::FLUSH_EVERY_MS;
 use crate::protocol::{AlignEvent, AlignInfo, FromWorker, RunId};
-use faultline_engine::align::preference::completion_is_valid;
 use faultline_engine::align::{pretraining_config, DpoRun, DpoSettings};
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::diagnosis::diagnose_dpo;
@@ -18,7 +17,7 @@ enum Stage {
     /// The base model trains; the fine-tuning settings wait for it.
     Pretraining {
         trainer: Box<Trainer<CpuBackend>>,
-        settings: DpoSettings,
+        settings: Box<DpoSettings>,
     },
     FineTuning(Box<DpoRun<CpuBackend>>),
 }
@@ -58,7 +57,10 @@ impl Alignment {
             Ok(trainer) => {
                 let total = trainer.config().steps;
                 out.push(report.event(AlignEvent::Pretraining { done: 0, total, loss: None }));
-                Some(Self { stage: Stage::Pretraining { trainer: Box::new(trainer), settings }, report })
+                Some(Self {
+                    stage: Stage::Pretraining { trainer: Box::new(trainer), settings: Box::new(settings) },
+                    report,
+                })
             }
             Err(e) => {
                 out.push(report.event(AlignEvent::Failed { message: e.to_string() }));
@@ -81,7 +83,7 @@ impl Alignment {
         let stage = match stage {
             Stage::Pretraining { trainer, settings } if trainer.is_done() => {
                 let pretrain_steps = trainer.steps_done();
-                match DpoRun::new(*trainer, settings, clock) {
+                match DpoRun::new(*trainer, *settings, clock) {
                     Ok(run) => {
                         let info = info(&run, pretrain_steps);
                         out.push(report.event(AlignEvent::FineTuning(Box::new(info))));
@@ -159,7 +161,7 @@ impl Report {
     /// detector's reading after it.
     fn send_evals(&self, run: &DpoRun<CpuBackend>, from: usize, out: &mut Vec<FromWorker>) {
         for record in &run.history().evals[from..] {
-            let valid = record.samples.iter().map(|(p, c)| completion_is_valid(run.corpus(), p, c)).collect();
+            let valid = record.samples.iter().map(|(p, c)| run.source().is_good(p, c)).collect();
             out.push(self.event(AlignEvent::Eval { record: record.clone(), valid }));
             out.push(self.diagnosis(run));
         }
@@ -184,7 +186,7 @@ impl Report {
 fn info(run: &DpoRun<CpuBackend>, pretrain_steps: usize) -> AlignInfo {
     let s = run.settings();
     AlignInfo {
-        corpus: run.corpus().id().to_string(),
+        corpus: run.source().name(),
         pretrain_steps,
         steps: s.steps,
         pairs_per_step: s.pairs_per_step,

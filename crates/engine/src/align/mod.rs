@@ -2,6 +2,8 @@
 //!
 //! - `preference.rs`: (prompt, chosen, rejected) pairs written by the corpus generators, which know
 //!   the truth, and the exact true quality of a model's completions.
+//! - `pairs.rs`: [`pairs::PairSource`], a built-in corpus's grammar or the learner's text with a
+//!   rule (prefer continuations that contain a word): the pairs, the prompts and the judge.
 //! - `dpo.rs`: the DPO objective on the host, in f64, with its gradient with respect to each
 //!   sequence's log-probability.
 //! - `bench.rs`: a DPO step's cost beside a pretraining step's (`faultline bench`).
@@ -14,6 +16,7 @@
 pub mod bench;
 pub mod dpo;
 pub mod lora;
+pub mod pairs;
 pub mod preference;
 mod run;
 pub mod sft;

@@ -3,7 +3,7 @@
 //! policy's own samples exactly.
 
 use super::dpo::{dpo_terms, DpoTerms, PairLogps};
-use super::preference::{preference_pairs, quality_prompts, true_quality};
+use super::pairs::PairSource;
 use super::trainable::{FineTuneMemory, Policy};
 use crate::backend::Backend;
 use crate::config::RunConfig;
@@ -55,6 +55,9 @@ pub struct DpoSettings {
     pub grad_clip: f32,
     /// Seeds the pairs, the batches and the samples.
     pub seed: u64,
+    /// The rule for a learner's own text: prefer continuations that contain this word (`None` for a
+    /// built-in corpus, whose grammar judges).
+    pub prefer_word: Option<String>,
     /// Fine-tuning faults only ([`Stage::FineTuning`]).
     pub faults: Faults,
 }
@@ -80,6 +83,7 @@ impl DpoSettings {
             eval_every: 25,
             grad_clip: cfg.grad_clip,
             seed: cfg.seed,
+            prefer_word: None,
             faults: cfg.faults.of_stage(Stage::FineTuning),
         }
     }
@@ -150,7 +154,7 @@ struct EncodedPair {
 /// One DPO fine-tuning run on backend `B`.
 pub struct DpoRun<B: Backend> {
     settings: DpoSettings,
-    corpus: CorpusId,
+    source: PairSource,
     policy: Policy<B>,
     /// Sized for the step's `2 · pairs_per_step` sequences, and for the quality prompts.
     acts: Activations<B::Buf>,
@@ -185,17 +189,23 @@ pub fn pretrain<B: Backend>(base: RunConfig, backend: B, clock: Clock) -> Result
     Ok(trainer)
 }
 
-/// Which built-in corpus a base model was trained on: fine-tuning needs its grammar for pairs and
-/// for the true quality.
-fn builtin_corpus(base: &RunConfig) -> Result<CorpusId, ConfigError> {
-    match &base.corpus {
-        crate::config::CorpusSource::Builtin(id) => CorpusId::parse(id)
+/// Where the pairs of a run on `base`'s model come from: its built-in corpus's grammar, or the
+/// learner's text under the rule "prefer continuations that contain `prefer_word`".
+fn pair_source(base: &RunConfig, prefer_word: Option<&str>) -> Result<PairSource, ConfigError> {
+    match (&base.corpus, prefer_word) {
+        (crate::config::CorpusSource::Builtin(id), None) => CorpusId::parse(id)
+            .map(PairSource::Corpus)
             .ok_or_else(|| ConfigError::new("corpus", format!("unknown corpus '{id}' (see `faultline corpora`)"))),
-        crate::config::CorpusSource::Text { name, .. } => Err(ConfigError::new(
-            "corpus",
+        (crate::config::CorpusSource::Builtin(id), Some(_)) => Err(ConfigError::new(
+            "prefer-word",
+            format!("'{id}' judges answers by its own grammar; a preference rule is for a text of your own"),
+        )),
+        (crate::config::CorpusSource::Text { name, text }, Some(word)) => PairSource::own_text(name, text, word),
+        (crate::config::CorpusSource::Text { name, .. }, None) => Err(ConfigError::new(
+            "prefer-word",
             format!(
-                "'{name}' is your own text: DPO needs preference pairs and a true quality, which only the built-in \
-                 corpora's grammars give (toy-english, arithmetic, sorting)"
+                "'{name}' is your own text: DPO needs a rule to say which answer is better, such as \
+                 --prefer-word W (prefer continuations that contain the word W)"
             ),
         )),
     }
@@ -207,7 +217,7 @@ impl<B: Backend> DpoRun<B> {
     /// first evaluation at step 0.
     pub fn new(base: Trainer<B>, settings: DpoSettings, clock: Clock) -> Result<Self, EngineError> {
         settings.validate()?;
-        let corpus = builtin_corpus(base.config())?;
+        let source = pair_source(base.config(), settings.prefer_word.as_deref())?;
         let (backend, model, dataset) = base.into_parts();
         let m = model.config;
         let mut policy = Policy::new(backend, model, settings.lora_rank, settings.seed)?;
@@ -235,14 +245,24 @@ impl<B: Backend> DpoRun<B> {
                 })
                 .collect()
         };
-        let train = encode(preference_pairs(corpus, settings.train_pairs, settings.seed))?;
-        let held_out =
-            encode(preference_pairs(corpus, settings.held_out_pairs, settings.seed ^ 0x05EE_D0F4_E1D0_D7A1))?;
-        let prompts = quality_prompts(corpus, settings.quality_prompts, settings.seed ^ 0x9_0A11_7E57);
+        let train = encode(source.pairs(settings.train_pairs, settings.seed))?;
+        let held_out = encode(source.pairs(settings.held_out_pairs, settings.seed ^ 0x05EE_D0F4_E1D0_D7A1))?;
+        let prompts = source.prompts(settings.quality_prompts, settings.seed ^ 0x9_0A11_7E57);
+        if train.is_empty() || held_out.is_empty() {
+            return Err(ConfigError::new(
+                "text-file",
+                format!(
+                    "no preference pair of {} fits the model's context of {} tokens: use shorter sentences",
+                    source.name(),
+                    m.context
+                ),
+            )
+            .into());
+        }
         let mut run = DpoRun {
             batch_rng: Rng::derive(settings.seed, "dpo batches"),
             settings,
-            corpus,
+            source,
             policy,
             acts,
             sample_acts,
@@ -265,8 +285,9 @@ impl<B: Backend> DpoRun<B> {
         &self.settings
     }
 
-    pub fn corpus(&self) -> CorpusId {
-        self.corpus
+    /// Where the run's pairs come from, and the judge of its completions.
+    pub fn source(&self) -> &PairSource {
+        &self.source
     }
 
     pub fn history(&self) -> &DpoHistory {
@@ -506,7 +527,7 @@ impl<B: Backend> DpoRun<B> {
             step: self.steps_done,
             loss: terms.loss as f32,
             accuracy: terms.accuracy as f32,
-            quality: true_quality(self.corpus, &samples) as f32,
+            quality: self.source.quality(&samples) as f32,
             samples: samples.into_iter().take(SAMPLES_KEPT).collect(),
         });
     }
