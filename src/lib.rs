@@ -8,10 +8,12 @@
 //! - [`mystery`]: mystery rounds: a seeded hidden fault, the learner's guess and score.
 //! - [`log_view`]: the diagnose page's logs (another program's), read in the worker and diagnosed.
 //! - [`align_view`]: the alignment page's fine-tuning run (a base model's pretraining, then DPO).
+//! - [`align_mystery`]: the alignment page's mystery round: a seeded hidden fine-tuning fault, or none, and the guess.
 //! - [`symptoms`], [`checklist`], [`route`], [`markup`]: what the symptom panel and the guide pages make of a run,
 //!   and the hash routes between the pages.
 //! - `ui`, `client`, `banner` (WebAssembly only): the Leptos components, the worker handle, the error banner.
 
+pub mod align_mystery;
 pub mod align_view;
 pub mod bench;
 pub mod chart;

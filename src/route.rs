@@ -3,7 +3,8 @@
 //! `#/exercises/<id>` one exercise, `#/mystery` a mystery round with a new seed and `#/mystery/<seed>`
 //! a given one, `#/mystery/two` and `#/mystery/two/<seed>` the same with two hidden faults, `#/diagnose`
 //! the detector on a training log another program wrote, `#/align` a pretrained model fine-tuned with
-//! DPO.
+//! DPO, `#/align/mystery` a fine-tuning mystery round with a new seed and `#/align/mystery/<seed>` a
+//! given one.
 
 use crate::exercises;
 use faultline_engine::guide::{EntryId, SectionId};
@@ -26,6 +27,8 @@ pub enum Route {
     Diagnose,
     /// DPO fine-tuning of a pretrained model.
     Align,
+    /// A fine-tuning mystery round, with the seed the link names (none for a new one).
+    AlignMystery(Option<u64>),
     /// Anything else, as written.
     NotFound(String),
 }
@@ -46,6 +49,11 @@ impl Route {
             None if path == "exercises" => Route::Exercises,
             None if path == "diagnose" => Route::Diagnose,
             None if path == "align" => Route::Align,
+            Some(("align", "mystery")) => Route::AlignMystery(None),
+            Some(("align", rest)) => match rest.strip_prefix("mystery/").map(str::parse) {
+                Some(Ok(seed)) => Route::AlignMystery(Some(seed)),
+                _ => Route::NotFound(hash.to_string()),
+            },
             Some(("exercises", id)) => match exercises::exercise(id) {
                 Some(e) => Route::Exercise(e.id),
                 None => Route::NotFound(hash.to_string()),
@@ -67,6 +75,11 @@ impl Route {
         }
     }
 
+    /// Whether this route is one of the alignment page's: it shows and links the alignment form.
+    pub fn is_align(&self) -> bool {
+        matches!(self, Route::Align | Route::AlignMystery(_))
+    }
+
     /// The link to this route.
     pub fn href(&self) -> String {
         match self {
@@ -82,6 +95,9 @@ impl Route {
             }
             Route::Diagnose => "#/diagnose".to_string(),
             Route::Align => "#/align".to_string(),
+            Route::AlignMystery(seed) => {
+                format!("#/align/mystery{}", seed.map(|s| format!("/{s}")).unwrap_or_default())
+            }
             Route::NotFound(hash) => hash.clone(),
         }
     }
@@ -141,6 +157,12 @@ mod tests {
         assert_eq!(Route::parse("#/align"), Route::Align);
         assert_eq!(Route::parse("#/align/"), Route::Align);
         assert_eq!(Route::parse("#/align/x"), Route::NotFound("#/align/x".into()));
+        assert_eq!(Route::parse("#/align/mystery"), Route::AlignMystery(None));
+        assert_eq!(Route::parse("#/align/mystery/2"), Route::AlignMystery(Some(2)));
+        assert_eq!(Route::parse("#/align/mystery/x"), Route::NotFound("#/align/mystery/x".into()));
+        for route in [Route::AlignMystery(None), Route::AlignMystery(Some(7))] {
+            assert_eq!(Route::parse(&route.href()), route);
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and the form outlive the pages, so a run keeps training while the learner reads the guide; so do the
 //! alignment page's form and fine-tuning run. The address bar's query is the form of the page on show.
 
-use super::align::AlignPage;
+use super::align::{AlignMysteryPage, AlignPage};
 use super::compute::COMPUTE_KEY;
 use super::controller::Controller;
 use super::diagnose::DiagnosePage;
@@ -42,7 +42,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let one_thread = one_thread_asked(&threads_link);
     let current = RwSignal::new(hash());
     // The link's settings are the page's it opens: the alignment page's, or the trainer's.
-    let aligning = Route::parse(&current.get_untracked()) == Route::Align;
+    let aligning = Route::parse(&current.get_untracked()).is_align();
     let kind = if aligning { FormKind::Alignment } else { FormKind::Trainer };
     let (initial, mut notices) = RunForm::from_query_in(kind, &query);
     let (trainer_form, align_form) =
@@ -61,7 +61,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let notices = RwSignal::new(notices);
     let route = Memo::new(move |_| current.with(|h| Route::parse(h)));
     let link = Memo::new(move |_| {
-        let shown = if route.get() == Route::Align { align_form } else { form };
+        let shown = if route.get().is_align() { align_form } else { form };
         shown.with(RunForm::to_query)
     });
     sync_query(link, one_thread);
@@ -90,6 +90,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
         Route::Mystery { faults, seed } => view! { <MysteryPage controller form faults seed /> }.into_any(),
         Route::Diagnose => view! { <DiagnosePage controller form /> }.into_any(),
         Route::Align => view! { <AlignPage controller /> }.into_any(),
+        Route::AlignMystery(seed) => view! { <AlignMysteryPage controller seed /> }.into_any(),
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
     view! {
@@ -114,7 +115,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 <a href=Route::Diagnose.href() aria-current=move || (route.get() == Route::Diagnose).then_some("page")>
                     "Diagnose"
                 </a>
-                <a href=Route::Align.href() aria-current=move || (route.get() == Route::Align).then_some("page")>
+                <a href=Route::Align.href() aria-current=move || route.get().is_align().then_some("page")>
                     "Align"
                 </a>
             </nav>

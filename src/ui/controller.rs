@@ -218,7 +218,14 @@ impl Controller {
     /// Starts a fine-tuning run with the alignment page's settings, if they are all right. The worker
     /// runs one thing at a time, so the trainer's run ends (and is kept if it can be), as on Reset.
     pub fn start_alignment(&self) {
-        let Some(config) = self.align.config() else { return };
+        if let Some(config) = self.align.config() {
+            self.start_alignment_of(config);
+        }
+    }
+
+    /// Starts a fine-tuning run of `config` (a mystery round's, which the form does not show), ending
+    /// the trainer's run as [`Controller::start_alignment`] does.
+    pub fn start_alignment_of(&self, config: RunConfig) {
         banner::hide();
         self.view.with_untracked(|v| self.runs.replace(v));
         self.view.update(RunView::reset);

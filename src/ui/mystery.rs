@@ -26,7 +26,7 @@ fn save_score(score: Score) {
 }
 
 /// A seed for a new round when the link names none.
-fn fresh_seed() -> u64 {
+pub(super) fn fresh_seed() -> u64 {
     (js_sys::Math::random() * 1e9) as u64
 }
 
@@ -42,7 +42,7 @@ fn score_text(s: &Score) -> String {
 }
 
 /// The guide's entries, grouped by section, as a select's options.
-fn entry_options() -> impl IntoView {
+pub(super) fn entry_options() -> impl IntoView {
     SECTIONS
         .iter()
         .map(|s| {

@@ -9,18 +9,23 @@
 //! - `samples.rs`: the policy's samples before fine-tuning and after, judged by the grammar.
 //! - `memory.rs`: where a fine-tuning run's memory goes, with and without LoRA.
 //! - `findings.rs`: the detector's reading linked to the guide, and what Faultline measured there.
+//! - `mystery.rs`: [`AlignMysteryPage`], a mystery round: a short run with a hidden fine-tuning fault, or none.
 
 mod aligner;
 mod charts;
 mod findings;
 mod memory;
+mod mystery;
 mod samples;
 mod settings;
 mod status;
 
 pub use aligner::Aligner;
+pub use mystery::AlignMysteryPage;
 
 use super::controller::Controller;
+use super::mystery::fresh_seed;
+use crate::route::Route;
 use charts::AlignCharts;
 use findings::{AlignFindings, MeasuredNotes};
 use leptos::prelude::*;
@@ -42,6 +47,12 @@ pub fn AlignPage(controller: Controller) -> impl IntoView {
                 "of answers the corpus's grammar wrote: one valid, one a realistic mistake. The DPO loss starts "
                 "at ln 2, where the policy equals its frozen reference, and falls as the policy learns the "
                 "preferences. Switch on a fine-tuning fault and watch it stay there."
+            </p>
+            <p>
+                <a id="align-mystery" class="button-link" href=Route::AlignMystery(Some(fresh_seed())).href()>
+                    "Mystery round"
+                </a>
+                " A short run with a hidden fine-tuning fault, or none: say what it shows."
             </p>
             <div class="align-layout">
                 <section id="align-settings" class="panel align-side" aria-label="Fine-tuning run">

@@ -6,8 +6,9 @@ use leptos::prelude::*;
 
 const NONE: &str = "—";
 
+/// The run's status; `mystery` leaves out the settings it ran with, which would name a hidden fault.
 #[component]
-pub fn AlignStatus(view: RwSignal<AlignView>) -> impl IntoView {
+pub fn AlignStatus(view: RwSignal<AlignView>, #[prop(optional)] mystery: bool) -> impl IntoView {
     let failed = move || view.with(|v| matches!(v.state, AlignState::Failed));
     view! {
         <section class="panel align-status" aria-label="Fine-tuning status">
@@ -17,7 +18,7 @@ pub fn AlignStatus(view: RwSignal<AlignView>) -> impl IntoView {
                     view! { <progress id="align-progress" max=of.max(1) value=done></progress> }
                 })
             }}
-            <AlignFacts view />
+            <AlignFacts view mystery />
             <p class="note" id="align-run-facts">
                 {move || {
                     view.with(|v| {
@@ -36,7 +37,7 @@ pub fn AlignStatus(view: RwSignal<AlignView>) -> impl IntoView {
 }
 
 #[component]
-fn AlignFacts(view: RwSignal<AlignView>) -> impl IntoView {
+fn AlignFacts(view: RwSignal<AlignView>, mystery: bool) -> impl IntoView {
     let pretraining = move || {
         view.with(|v| match (v.pretrain_total, v.pretrain_loss) {
             (0, _) => NONE.to_string(),
@@ -86,10 +87,15 @@ fn AlignFacts(view: RwSignal<AlignView>) -> impl IntoView {
                 <dt>"True quality"</dt>
                 <dd id="align-quality">{quality}</dd>
             </div>
-            <div class="stat">
-                <dt>"As run"</dt>
-                <dd id="align-settings-used">{settings}</dd>
-            </div>
+            {(!mystery)
+                .then(|| {
+                    view! {
+                        <div class="stat">
+                            <dt>"As run"</dt>
+                            <dd id="align-settings-used">{settings}</dd>
+                        </div>
+                    }
+                })}
         </dl>
     }
 }
