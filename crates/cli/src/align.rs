@@ -103,7 +103,7 @@ fn dpo(rest: &[String]) -> Result<(), Failure> {
         None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
     };
     let pretrained = base.steps_done();
-    let mut run = DpoRun::new(base, settings, native_clock).map_err(|e| match e {
+    let mut run = DpoRun::new(base, settings).map_err(|e| match e {
         faultline_engine::EngineError::Config(e) => Failure::from(e),
         e => Failure::Run(e.to_string()),
     })?;

@@ -65,7 +65,7 @@ fn fine_tune(corpus: &'static str, seed: u64) -> Vec<Run> {
         }
         let base =
             Trainer::from_checkpoint(&checkpoint, CpuBackend::<f32>::new(), native_clock).expect("the base restores");
-        let mut run = DpoRun::new(base, settings, native_clock).expect("the fine-tuning starts");
+        let mut run = DpoRun::new(base, settings).expect("the fine-tuning starts");
         while !run.is_done() {
             run.step().expect("no DPO run here stops early");
         }

@@ -20,7 +20,7 @@ const TOL: f32 = 1e-4;
 /// A base model pretrained briefly, saved, then fine-tuned on `backend` for four steps.
 fn fine_tune<B: Backend>(checkpoint: &[u8], backend: B, settings: DpoSettings) -> DpoHistory {
     let base = Trainer::from_checkpoint(checkpoint, backend, native_clock).expect("the base restores");
-    let mut run = DpoRun::new(base, settings, native_clock).expect("the fine-tuning starts");
+    let mut run = DpoRun::new(base, settings).expect("the fine-tuning starts");
     while !run.is_done() {
         run.step().expect("no run here stops early");
     }

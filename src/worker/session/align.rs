@@ -83,7 +83,7 @@ impl Alignment {
         let stage = match stage {
             Stage::Pretraining { trainer, settings } if trainer.is_done() => {
                 let pretrain_steps = trainer.steps_done();
-                match DpoRun::new(*trainer, *settings, clock) {
+                match DpoRun::new(*trainer, *settings) {
                     Ok(run) => {
                         let info = info(&run, pretrain_steps);
                         out.push(report.event(AlignEvent::FineTuning(Box::new(info))));

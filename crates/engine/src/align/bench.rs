@@ -64,7 +64,7 @@ pub fn run_dpo_bench<B: Backend>(
     let (mut dpo_ms, mut dpo_tokens) = ([0.0; 2], 0.0);
     for (ms, lora_rank) in dpo_ms.iter_mut().zip([0, 4]) {
         let base = Trainer::from_checkpoint(&base, make()?, clock)?;
-        let mut run = DpoRun::new(base, DpoSettings { lora_rank, ..settings.clone() }, clock)?;
+        let mut run = DpoRun::new(base, DpoSettings { lora_rank, ..settings.clone() })?;
         *ms = timed(&mut || run.step().map(drop))?;
         dpo_tokens = run.tokens_trained() as f64 / (steps + WARM) as f64;
     }

@@ -101,10 +101,6 @@ impl<B: Backend> Lora<B> {
         Ok(Lora { rank, shapes, base, params: adapter_params, grads, first, second, steps: 0 })
     }
 
-    pub fn rank(&self) -> usize {
-        self.rank
-    }
-
     /// Numbers the optimiser trains: the adapters'.
     pub fn trainable(&self) -> usize {
         self.shapes.iter().map(|&(i, o)| self.rank * (i + o)).sum()
@@ -165,17 +161,5 @@ impl<B: Backend> Lora<B> {
     #[cfg(test)]
     pub(super) fn params_mut(&mut self) -> &mut [B::Buf] {
         &mut self.params
-    }
-
-    /// The adapters' values on the host, `[A₀, …, B₀, …]` (for tests and checkpoints).
-    pub fn download(&self, backend: &mut B) -> Vec<Vec<f32>> {
-        self.params.iter().map(|p| backend.download(p)).collect()
-    }
-
-    /// Sets the adapters from host values in the order of [`Lora::download`].
-    pub fn upload(&mut self, backend: &mut B, values: &[Vec<f32>]) {
-        for (p, v) in self.params.iter_mut().zip(values) {
-            backend.upload(p, v);
-        }
     }
 }

@@ -147,7 +147,8 @@ struct EncodedPair {
     prompt_len: usize,
     ref_chosen: f64,
     ref_rejected: f64,
-    /// The reference's log-softmax at each of the chosen answer's target rows `[rows, V]`, for the KL.
+    /// The reference's log-softmax at each of the chosen answer's target rows `[rows, V]`, for the KL
+    /// (training pairs only; empty for held-out ones).
     ref_rows: Vec<f32>,
 }
 
@@ -170,7 +171,6 @@ pub struct DpoRun<B: Backend> {
     steps_done: usize,
     /// Token positions (padding included) the DPO steps have run forward and backward.
     tokens_trained: usize,
-    clock: Clock,
 }
 
 /// The run that pretrains the base model of `base`: its `pretrain-steps` steps with one evaluation
@@ -215,7 +215,7 @@ impl<B: Backend> DpoRun<B> {
     /// Fine-tunes the model `base` holds (pretrained, or restored from a checkpoint). Draws the
     /// pairs, caches the reference's log-probabilities (the policy is the reference now) and takes a
     /// first evaluation at step 0.
-    pub fn new(base: Trainer<B>, settings: DpoSettings, clock: Clock) -> Result<Self, EngineError> {
+    pub fn new(base: Trainer<B>, settings: DpoSettings) -> Result<Self, EngineError> {
         settings.validate()?;
         let source = pair_source(base.config(), settings.prefer_word.as_deref())?;
         let (backend, model, dataset) = base.into_parts();
@@ -274,7 +274,6 @@ impl<B: Backend> DpoRun<B> {
             history: DpoHistory::default(),
             steps_done: 0,
             tokens_trained: 0,
-            clock,
         };
         run.cache_reference();
         run.evaluate();
@@ -322,11 +321,6 @@ impl<B: Backend> DpoRun<B> {
         self.policy.backend.name()
     }
 
-    /// Milliseconds since the run's clock started (for speed figures).
-    pub fn now(&self) -> f64 {
-        (self.clock)()
-    }
-
     /// The reference is the policy as the run starts: one forward pass over every pair, kept.
     fn cache_reference(&mut self) {
         let chunk = self.settings.pairs_per_step;
@@ -334,7 +328,7 @@ impl<B: Backend> DpoRun<B> {
             let count = self.pairs(held_out).len();
             for start in (0..count).step_by(chunk) {
                 let idx: Vec<usize> = (start..(start + chunk).min(count)).collect();
-                let batch = self.measure(held_out, &idx);
+                let batch = self.measure(held_out, &idx, !held_out);
                 let pairs = if held_out { &mut self.held_out } else { &mut self.train };
                 for ((k, logps), rows) in idx.iter().zip(batch.logps).zip(batch.rows) {
                     let p = &mut pairs[*k];
@@ -354,8 +348,9 @@ impl<B: Backend> DpoRun<B> {
 
     /// A forward pass over pairs `idx` (of the training or the held-out pairs), leaving the
     /// cross-entropy gradient in the activations: chosen and rejected sequences interleaved, padded
-    /// on the right to the longest.
-    fn measure(&mut self, held_out: bool, idx: &[usize]) -> Measured {
+    /// on the right to the longest. With `rows`, the logits are read back too, for the chosen
+    /// answers' log-softmax rows (the KL needs them, on training pairs only).
+    fn measure(&mut self, held_out: bool, idx: &[usize], rows: bool) -> Measured {
         let pairs = if held_out { &self.held_out } else { &self.train };
         let v = self.policy.model.config.vocab_size;
         let time = idx.iter().map(|&k| pairs[k].chosen.len().max(pairs[k].rejected.len()) - 1).max().unwrap_or(1);
@@ -388,19 +383,21 @@ impl<B: Backend> DpoRun<B> {
         let pass = Pass { batch, time, dropout: 0.0, dropout_seed: 0 };
         self.policy.model.forward(&mut self.policy.backend, &mut self.acts, &m.x, Some(&y), pass);
         let losses = self.policy.backend.download(&self.acts.losses);
-        let logits = self.policy.backend.download(&self.acts.logits);
+        let logits = if rows { self.policy.backend.download(&self.acts.logits) } else { Vec::new() };
         let seq_logp = |seq: usize| -> f64 {
             (seq * time..(seq + 1) * time).map(|r| -f64::from(m.mask[r]) * f64::from(losses[r])).sum()
         };
         for (s, &k) in idx.iter().enumerate() {
             let p = &pairs[k];
-            let mut rows = Vec::with_capacity((p.chosen.len() - p.prompt_len) * v);
-            for t in p.prompt_len.saturating_sub(1)..p.chosen.len() - 1 {
-                let r = 2 * s * time + t;
-                rows.extend(log_softmax(&logits[r * v..(r + 1) * v]));
+            let mut chosen_rows = Vec::new();
+            if rows {
+                for t in p.prompt_len.saturating_sub(1)..p.chosen.len() - 1 {
+                    let r = 2 * s * time + t;
+                    chosen_rows.extend(log_softmax(&logits[r * v..(r + 1) * v]));
+                }
             }
             m.logps.push((seq_logp(2 * s), seq_logp(2 * s + 1)));
-            m.rows.push(rows);
+            m.rows.push(chosen_rows);
         }
         m
     }
@@ -422,12 +419,12 @@ impl<B: Backend> DpoRun<B> {
             .collect()
     }
 
-    /// KL(policy ‖ reference) over each chosen answer's target rows, mean over the pairs.
-    fn kl(&self, held_out: bool, idx: &[usize], measured: &Measured) -> f64 {
+    /// KL(policy ‖ reference) over each chosen answer's target rows, mean over training pairs `idx`.
+    fn kl(&self, idx: &[usize], measured: &Measured) -> f64 {
         if self.settings.faults.dpo_reference_not_frozen {
             return 0.0; // the reference is the policy itself
         }
-        let pairs = self.pairs(held_out);
+        let pairs = &self.train;
         let total: f64 = idx
             .iter()
             .zip(&measured.rows)
@@ -443,7 +440,7 @@ impl<B: Backend> DpoRun<B> {
     /// LoRA in the adapters' too. Nothing is updated.
     fn gradients(&mut self, idx: &[usize]) -> (DpoTerms, Measured) {
         self.policy.zero_grads();
-        let measured = self.measure(false, idx);
+        let measured = self.measure(false, idx, true);
         let logps = self.pair_logps(false, idx, &measured);
         let live_reference = self.settings.faults.dpo_reference_not_frozen;
         let terms = dpo_terms(&logps, f64::from(self.settings.effective_beta()), live_reference);
@@ -499,7 +496,7 @@ impl<B: Backend> DpoRun<B> {
             accuracy: terms.accuracy as f32,
             chosen_drift: terms.chosen_drift as f32,
             rejected_drift: terms.rejected_drift as f32,
-            kl: self.kl(false, &idx, &measured) as f32,
+            kl: self.kl(&idx, &measured) as f32,
             grad_norm: grad_norm as f32,
             lr,
         };
@@ -518,7 +515,7 @@ impl<B: Backend> DpoRun<B> {
         let mut logps = Vec::with_capacity(self.held_out.len());
         for start in (0..self.held_out.len()).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(self.held_out.len())).collect();
-            let measured = self.measure(true, &idx);
+            let measured = self.measure(true, &idx, false);
             logps.extend(self.pair_logps(true, &idx, &measured));
         }
         let terms = dpo_terms(&logps, f64::from(self.settings.effective_beta()), false);
@@ -584,7 +581,8 @@ struct Measured {
     mask: Vec<f32>,
     /// Per pair, (log π(c), log π(r)).
     logps: Vec<(f64, f64)>,
-    /// Per pair, the log-softmax of each of the chosen answer's target rows `[rows, V]`.
+    /// Per pair, the log-softmax of each of the chosen answer's target rows `[rows, V]` (empty
+    /// unless asked for).
     rows: Vec<Vec<f32>>,
 }
 

@@ -72,7 +72,7 @@ fn a_fine_tuning_run_pretrains_then_takes_its_dpo_steps_and_they_are_the_engines
 
     let base = pretrain(config.clone(), CpuBackend::<f32>::new(), native_clock).unwrap();
     let settings = DpoSettings { steps: 6, ..DpoSettings::from_config(&config) };
-    let mut direct = DpoRun::new(base, settings, native_clock).unwrap();
+    let mut direct = DpoRun::new(base, settings).unwrap();
     let losses: Vec<u32> = (0..6).map(|_| direct.step().unwrap().loss.to_bits()).collect();
     assert_eq!(steps.iter().map(|r| r.loss.to_bits()).collect::<Vec<_>>(), losses, "the worker's run is the engine's");
     assert_eq!(m, direct.memory());

@@ -33,7 +33,7 @@ fn run(lora_rank: usize, fault: Option<FaultId>) -> DpoRun<B> {
     }
     let base = pretrain(cfg.clone(), B::new(), native_clock).unwrap();
     let settings = DpoSettings { steps: 10, pairs_per_step: 2, ..DpoSettings::from_config(&cfg) };
-    let mut run = DpoRun::new(base, settings, native_clock).unwrap();
+    let mut run = DpoRun::new(base, settings).unwrap();
     run.step().unwrap();
     run.step().unwrap();
     run
@@ -41,7 +41,7 @@ fn run(lora_rank: usize, fault: Option<FaultId>) -> DpoRun<B> {
 
 /// The DPO loss of pairs `idx`, every sum in f64 from the backend's own f64 rows.
 fn loss(run: &mut DpoRun<B>, idx: &[usize]) -> f64 {
-    let mut measured = run.measure(false, idx);
+    let mut measured = run.measure(false, idx, false);
     let time = measured.time;
     for (s, logps) in measured.logps.iter_mut().enumerate() {
         let seq = |q: usize| -> f64 {
