@@ -1,14 +1,15 @@
-//! `faultline align dpo|sft`: DPO fine-tuning of a pretrained model (pretrained here first, or restored
-//! with `--base F`), or supervised fine-tuning on a small text; their JSON lines and summaries, which a
+//! `faultline align dpo|rl|sft`: DPO or policy-gradient fine-tuning of a pretrained model (pretrained
+//! here first, or restored with `--base F`), or supervised fine-tuning on a small text; their JSON lines and summaries, which a
 //! run that fails still prints.
 
 use crate::args::{ArgError, Args, Failure};
 use crate::out;
 use crate::train::refusal;
 use faultline_engine::align::sft::{SftRun, SftSettings};
-use faultline_engine::align::{pretrain, DpoRun, DpoSettings, DEFAULT_CORPUS};
+use faultline_engine::align::{pretrain, DpoRun, DpoSettings, Method, DEFAULT_CORPUS};
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::config::{CorpusSource, RunConfig};
+use faultline_engine::data::corpus::CorpusId;
 use faultline_engine::diagnosis::diagnose_dpo;
 use faultline_engine::faults::Stage;
 use faultline_engine::settings::{setting, SettingKey, SettingKind};
@@ -16,12 +17,17 @@ use faultline_engine::trainer::{native_clock, Trainer};
 use serde_json::json;
 use std::io::Write;
 
+mod rl;
+
 pub(crate) fn align(rest: &[String]) -> Result<(), Failure> {
     match rest.split_first() {
         Some((method, rest)) if method == "dpo" => dpo(rest),
+        Some((method, rest)) if method == "rl" => rl::rl(rest),
         Some((method, rest)) if method == "sft" => sft(rest),
-        Some((method, _)) => Err(ArgError(format!("align: unknown method '{method}' (expected dpo or sft)")).into()),
-        None => Err(ArgError("align: missing method (expected dpo or sft)".into()).into()),
+        Some((method, _)) => {
+            Err(ArgError(format!("align: unknown method '{method}' (expected dpo, rl or sft)")).into())
+        }
+        None => Err(ArgError("align: missing method (expected dpo, rl or sft)".into()).into()),
     }
 }
 
@@ -75,38 +81,81 @@ impl<'a> FineTuneArgs<'a> {
     }
 }
 
-fn dpo(rest: &[String]) -> Result<(), Failure> {
-    let args = FineTuneArgs::parse(rest, "dpo", &["pairs", "text-file", "prefer-word"])?;
-    let (mut pairs, json, base_file) = (args.pairs.clone(), args.json, args.base_file);
-    let text = own_text(args.extra("text-file"), &pairs, base_file)?;
-    let pairs_per_step = match args.extra("pairs") {
-        Some(v) => Some(v.parse::<usize>().map_err(|_| ArgError(format!("--pairs: '{v}' is not a whole number")))?),
-        None => None,
-    };
-    let (steps, eval_every) = (args.steps, args.eval_every);
-    if base_file.is_none() && text.is_none() && !pairs.iter().any(|(k, _)| *k == SettingKey::Corpus.as_str()) {
-        pairs.insert(0, (SettingKey::Corpus.as_str(), DEFAULT_CORPUS.id()));
+impl FineTuneArgs<'_> {
+    /// The base model of a DPO or policy-gradient run, pretrained here or restored, once `check`
+    /// has accepted the run's configuration: the settings and faults given, on `corpus` when
+    /// neither a corpus, a text nor a base checkpoint is.
+    fn prepare(
+        &self,
+        method: Method,
+        corpus: CorpusId,
+        check: impl FnOnce(&RunConfig) -> Result<(), Failure>,
+    ) -> Result<Trainer<CpuBackend<f32>>, Failure> {
+        let mut pairs = self.pairs.clone();
+        let unread = pairs.iter().filter_map(|(k, _)| k.parse::<SettingKey>().ok()).find(|&k| !method.takes(k));
+        if let Some(key) = unread {
+            let other = if method == Method::Dpo { Method::Rl } else { Method::Dpo };
+            return Err(ArgError(format!(
+                "--{key}: a {} setting, which `align {}` does not read (it belongs to `align {}`)",
+                other.name(),
+                method.command(),
+                other.command()
+            ))
+            .into());
+        }
+        let text = own_text(self.extra("text-file"), &pairs, self.base_file)?;
+        if self.base_file.is_none() && text.is_none() && !pairs.iter().any(|(k, _)| *k == SettingKey::Corpus.as_str()) {
+            pairs.insert(0, (SettingKey::Corpus.as_str(), corpus.id()));
+        }
+        let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
+        if let Some(text) = text {
+            cfg.corpus = text;
+        }
+        cfg.validate()?;
+        check(&cfg)?;
+        Ok(match self.base_file {
+            Some(path) => base_checkpoint(path, &pairs)?,
+            None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
+        })
     }
-    let mut cfg = RunConfig::from_pairs(pairs.iter().copied())?;
-    if let Some(text) = text {
-        cfg.corpus = text;
+
+    /// `--pairs N`-like flags: the method's own whole-number flag `key`.
+    fn count(&self, key: &str) -> Result<Option<usize>, Failure> {
+        match self.extra(key) {
+            Some(v) => {
+                Ok(Some(v.parse::<usize>().map_err(|_| ArgError(format!("--{key}: '{v}' is not a whole number")))?))
+            }
+            None => Ok(None),
+        }
     }
-    cfg.validate()?;
-    let mut settings = DpoSettings::from_config(&cfg);
-    settings.prefer_word = args.extra("prefer-word").map(String::from);
-    settings.steps = steps.unwrap_or(settings.steps);
-    settings.pairs_per_step = pairs_per_step.unwrap_or(settings.pairs_per_step);
-    settings.eval_every = eval_every.unwrap_or(settings.eval_every);
-    settings.validate()?;
-    let base = match base_file {
-        Some(path) => base_checkpoint(path, &pairs)?,
-        None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
-    };
-    let pretrained = base.steps_done();
-    let mut run = DpoRun::new(base, settings).map_err(|e| match e {
+}
+
+/// A run that could not start: a setting it refused, named, or what stopped it.
+fn start_failure(e: faultline_engine::EngineError) -> Failure {
+    match e {
         faultline_engine::EngineError::Config(e) => Failure::from(e),
         e => Failure::Run(e.to_string()),
+    }
+}
+
+fn dpo(rest: &[String]) -> Result<(), Failure> {
+    let args = FineTuneArgs::parse(rest, "dpo", &["pairs", "text-file", "prefer-word"])?;
+    let json = args.json;
+    let pairs_per_step = args.count("pairs")?;
+    let mut settings = None;
+    let base = args.prepare(Method::Dpo, DEFAULT_CORPUS, |cfg| {
+        let mut s = DpoSettings::from_config(cfg);
+        s.prefer_word = args.extra("prefer-word").map(String::from);
+        s.steps = args.steps.unwrap_or(s.steps);
+        s.pairs_per_step = pairs_per_step.unwrap_or(s.pairs_per_step);
+        s.eval_every = args.eval_every.unwrap_or(s.eval_every);
+        s.validate()?;
+        settings = Some(s);
+        Ok(())
     })?;
+    let settings = settings.expect("prepare checks the settings before it pretrains");
+    let pretrained = base.steps_done();
+    let mut run = DpoRun::new(base, settings).map_err(start_failure)?;
     if !json {
         out!(
             "faultline: DPO on '{}' from a base model of {pretrained} steps ({} trainable parameters, β {}, lr {:.1e})",
@@ -209,10 +258,7 @@ fn sft(rest: &[String]) -> Result<(), Failure> {
         None => pretrain(cfg.clone(), CpuBackend::<f32>::new(), native_clock).map_err(|e| refusal(e, &cfg))?,
     };
     let pretrained = base.steps_done();
-    let mut run = SftRun::new(base, &text, settings).map_err(|e| match e {
-        faultline_engine::EngineError::Config(e) => Failure::from(e),
-        e => Failure::Run(e.to_string()),
-    })?;
+    let mut run = SftRun::new(base, &text, settings).map_err(start_failure)?;
     if !json {
         let (train, val) = run.split_tokens();
         out!(

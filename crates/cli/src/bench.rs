@@ -2,7 +2,8 @@
 
 use crate::args::{pool, threads_arg, ArgError, Args, Failure};
 use crate::out;
-use faultline_engine::align::bench::{run_dpo_bench, DpoBench};
+use faultline_engine::align::bench::{run_dpo_bench, run_rl_bench, DpoBench, RlBench};
+use faultline_engine::align::RL_DEFAULT_CORPUS;
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::bench::{run_training_bench, threaded_run};
 use faultline_engine::config::Preset;
@@ -23,6 +24,7 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
     let mut presets = Preset::ALL.to_vec();
     let mut webgpu = false;
     let mut dpo_rows = false;
+    let mut rl_rows = false;
     let mut gpu_faults = Faults::default();
     while let Some(flag) = args.next_flag() {
         match flag {
@@ -36,6 +38,7 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
             "--config" => presets = vec![Preset::parse(args.value(flag)?)?],
             "--webgpu" => webgpu = true,
             "--dpo" => dpo_rows = true,
+            "--rl" => rl_rows = true,
             "--sync-every-step" => gpu_faults.sync_every_step = true,
             other => return Err(ArgError(format!("{other}: unknown argument for 'bench'")).into()),
         }
@@ -71,10 +74,24 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
     }
     let dpo: Vec<DpoBench> =
         dpo.into_iter().collect::<Result<_, _>>().map_err(|e| Failure::Run(format!("dpo bench: {e}")))?;
+    let mut rl = Vec::new();
+    if rl_rows {
+        let corpus = RL_DEFAULT_CORPUS;
+        rl.push(run_rl_bench(|| Ok(CpuBackend::<f32>::new()), corpus, steps, native_clock));
+        if webgpu {
+            let gpu = || GpuBackend::new().map_err(|e| EngineError::Data(e.to_string()));
+            rl.push(run_rl_bench(gpu, corpus, steps, native_clock));
+        }
+    }
+    let rl: Vec<RlBench> =
+        rl.into_iter().collect::<Result<_, _>>().map_err(|e| Failure::Run(format!("rl bench: {e}")))?;
     if json {
         let mut out = json!({ "training": training });
         if dpo_rows {
             out["dpo"] = json!(dpo);
+        }
+        if rl_rows {
+            out["rl"] = json!(rl);
         }
         if webgpu {
             out["webgpu"] = json!(gpu);
@@ -127,6 +144,20 @@ pub(crate) fn bench(rest: &[String]) -> Result<(), Failure> {
             d.lora_ms,
             d.lora_ratio,
             d.backend_name
+        )?;
+    }
+    for r in &rl {
+        out!(
+            "rl    tiny {:<11} pretraining {:>7.2} ms/step ({} tokens), rollout {:>7.2} ms ({:.2}x), update {:>7.2} ms ({:.2}x, {:.0} tokens)  backend {}",
+            r.corpus,
+            r.pretrain_ms,
+            r.pretrain_tokens,
+            r.rollout_ms,
+            r.rollout_ratio,
+            r.update_ms,
+            r.update_ratio,
+            r.update_tokens,
+            r.backend_name
         )?;
     }
     Ok(())

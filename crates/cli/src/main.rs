@@ -36,6 +36,12 @@ const USAGE: &str = "usage:
                   (DPO fine-tuning of a base model pretrained first, or of checkpoint F;
                    --steps, --pairs, --eval-every: the fine-tuning's; the fine-tuning faults
                    and settings: faultline faults, faultline settings)
+  faultline align rl [--fault ID[=VALUE]]... [--steps N] [--seed S] [--corpus ID | --text-file F --prefer-word W]
+                  [--kl-coef X] [--reward-models K] [--reward-pairs N] [--entropy-bonus X] [--fine-tune-lr X]
+                  [--lora-rank R] [--prompts N] [--eval-every N] [--pretrain-steps N | --base F] [--json]
+                  (policy-gradient fine-tuning against K bigram reward models trained on N preference
+                   pairs each, with a KL penalty to the frozen reference; the proxy reward beside the
+                   true quality; toy-english unless a corpus, text or base is given)
   faultline align sft --text-file F [--lora-rank R] [--fine-tune-lr X] [--steps N] [--eval-every N]
                   [--pretrain-steps N | --base F] [--SETTING VALUE]... [--json]
                   (the base model trained further on text F in its own vocabulary, every weight or
@@ -50,11 +56,12 @@ const USAGE: &str = "usage:
   faultline faults  [--json]
   faultline corpora [--json]
   faultline guide   [--json]
-  faultline bench   [--json] [--steps N] [--config tiny|small] [--threads N] [--webgpu [--sync-every-step]] [--dpo]
+  faultline bench   [--json] [--steps N] [--config tiny|small] [--threads N] [--webgpu [--sync-every-step]] [--dpo] [--rl]
                   (--threads N: the CPU's training again, split across N threads;
                    --webgpu: the GPU backend too, with its dispatches, submissions and readbacks
                    per step; --sync-every-step: the GPU reads everything back after every step;
-                   --dpo: a DPO step of tiny beside a pretraining step, full and LoRA, on each backend)";
+                   --dpo: a DPO step of tiny beside a pretraining step, full and LoRA, on each backend;
+                   --rl: a policy-gradient step of tiny, its rollout and its update, on each backend)";
 
 /// `println!` that hands a failed write back as a [`Failure::Output`] instead of panicking.
 #[macro_export]

@@ -17,7 +17,7 @@ pub(crate) fn faults(rest: &[String]) -> Result<(), Failure> {
     }
     for (stage, heading) in [
         (Stage::Pretraining, "pretraining (faultline train)"),
-        (Stage::FineTuning, "fine-tuning (faultline align dpo)"),
+        (Stage::FineTuning, "fine-tuning (faultline align dpo|rl)"),
     ] {
         out!("{heading}:")?;
         for f in stage.faults() {
@@ -38,7 +38,7 @@ pub(crate) fn settings_cmd(rest: &[String]) -> Result<(), Failure> {
     }
     let defaults = RunConfig::default();
     for (stage, heading) in
-        [(Stage::Pretraining, "pretraining"), (Stage::FineTuning, "fine-tuning (faultline align dpo)")]
+        [(Stage::Pretraining, "pretraining"), (Stage::FineTuning, "fine-tuning (faultline align dpo|rl)")]
     {
         out!("{heading}:")?;
         for s in SETTINGS.iter().filter(|s| s.stage == stage) {

@@ -317,6 +317,35 @@ fn align_dpo_reports_each_step_and_a_summary() {
     assert!(lora["trainable_params"].as_u64().unwrap() * 10 < s["trainable_params"].as_u64().unwrap(), "{lora}");
 }
 
+/// `align rl` reports its reward models' training, a step line per policy-gradient step and the
+/// summary the issue names; a step's sample gets its own KL to a reference that starts equal to it.
+#[test]
+fn align_rl_reports_each_step_and_a_summary() {
+    let args =
+        ["align", "rl", "--pretrain-steps", "40", "--steps", "6", "--eval-every", "3", "--prompts", "4", "--json"];
+    let out = faultline(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    let models: Vec<_> = lines.iter().filter(|l| l["event"] == "reward_model").collect();
+    assert_eq!(models.len(), 3, "the default ensemble");
+    assert!(models[0]["epochs"].as_array().is_some_and(|e| !e.is_empty()), "{}", models[0]);
+    let steps: Vec<_> = lines.iter().filter(|l| l["event"] == "step").collect();
+    assert_eq!(steps.len(), 6);
+    for key in ["reward", "quality", "kl", "length", "entropy", "grad_norm"] {
+        assert!(steps[0][key].is_number(), "{key} in {}", steps[0]);
+    }
+    // The first step samples from the policy before any update: it is its own reference.
+    assert!(steps[0]["kl"].as_f64().unwrap().abs() < 1e-4, "{}", steps[0]);
+    assert_eq!(lines.iter().filter(|l| l["event"] == "eval").count(), 3, "step 0, 3 and 6");
+    let s = lines.last().unwrap();
+    assert_eq!((s["method"].as_str(), s["steps_run"].as_u64()), (Some("rl"), Some(6)));
+    for key in ["reward_first", "reward_last", "quality_first", "quality_last", "kl_last", "trainable_params"] {
+        assert!(s[key].is_number(), "{key} in {s}");
+    }
+    assert!(s["diagnosis"].is_array() && s["first_loss"].is_null(), "{s}");
+}
+
 /// Bad fine-tuning input names its setting and exits with code 2; each stage refuses the other's
 /// faults and settings.
 #[test]
@@ -338,6 +367,19 @@ fn align_refuses_bad_input_by_name() {
         "--corpus: a --base checkpoint brings its own",
     );
     refused(&["align", "ppo"], "unknown method 'ppo'");
+    refused(&["align", "rl", "--kl-coef", "-1"], "--kl-coef: must be between 0 and");
+    refused(&["align", "rl", "--reward-models", "0"], "--reward-models: must be between 1 and");
+    refused(&["align", "rl", "--beta", "0.5"], "--beta: a DPO setting, which `align rl` does not read");
+    refused(&["align", "dpo", "--kl-coef", "0.5"], "--kl-coef: a policy-gradient setting");
+    refused(
+        &["align", "dpo", "--fault", "no-kl-penalty", "--pretrain-steps", "3"],
+        "`faultline align rl --fault no-kl-penalty`",
+    );
+    refused(
+        &["align", "rl", "--fault", "dpo-lr-too-low", "--pretrain-steps", "3"],
+        "`faultline align dpo --fault dpo-lr-too-low`",
+    );
+    refused(&["align", "rl", "--base", "x.flckpt", "--heads", "2"], "--heads: a --base checkpoint brings its own");
     refused(&["train", "--beta", "0.5"], "--beta: a fine-tuning setting");
     refused(&["train", "--steps", "2", "--fault", "dpo-logprob-bug"], "'dpo-logprob-bug' is a fine-tuning fault");
     let file = temp("own-text.txt");
@@ -355,6 +397,18 @@ fn align_refuses_bad_input_by_name() {
     assert!(summary(&ruled)["quality_first"].is_number(), "the rule scores the completions");
     std::fs::remove_file(file).unwrap();
     std::fs::remove_file(base).unwrap();
+}
+
+#[test]
+fn bench_rl_splits_a_policy_gradient_step_into_rollout_and_update() {
+    let out = faultline(&["bench", "--json", "--config", "tiny", "--steps", "2", "--rl"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let rows = v["rl"].as_array().expect("the rl rows");
+    assert_eq!(rows.len(), 1, "toy-english on the CPU: {v}");
+    for key in ["pretrain_ms", "rollout_ms", "update_ms", "rollout_ratio", "update_ratio", "update_tokens"] {
+        assert!(rows[0][key].as_f64().is_some_and(|x| x > 0.0), "{key} in {}", rows[0]);
+    }
 }
 
 #[test]

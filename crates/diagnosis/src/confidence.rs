@@ -32,6 +32,7 @@ pub fn confidence(e: &Evidence) -> f32 {
         // DPO tuning seeds 1-3 (`crates/evaluation/tests/dpo.rs`): every lr-too-low, live-reference
         // and inverted-mask run, 18 of 18, and no healthy, LoRA or β = 10 run.
         Evidence::DpoLossFlat { .. } => laplace(18, 18),
+        Evidence::RewardHacking { .. } => laplace(1, 1),
         Evidence::GradientsPileUp { .. } => laplace(15, 15),
         Evidence::DecodingDiscardsEntropy { .. } => laplace(35, 36),
         Evidence::RepeatedNgrams { .. } => laplace(28, 29),

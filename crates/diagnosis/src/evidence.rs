@@ -101,6 +101,9 @@ pub enum Evidence {
     SlowSteps { overhead: f64 },
     /// A DPO run's recent mean loss, margin and preference accuracy, with its loss still near ln 2.
     DpoLossFlat { steps: usize, loss: f32, margin: f32, accuracy: f32 },
+    /// A policy-gradient run's proxy reward, true quality and KL to the reference, mean over its
+    /// first and its last stretch of steps: the reward up while the quality is down.
+    RewardHacking { steps: usize, reward: (f32, f32), quality: (f32, f32), kl: f32 },
 }
 
 impl Evidence {
@@ -139,6 +142,7 @@ impl Evidence {
             Evidence::EarlySpike { .. } => "early-spike",
             Evidence::SlowSteps { .. } => "slow-steps",
             Evidence::DpoLossFlat { .. } => "dpo-loss-flat",
+            Evidence::RewardHacking { .. } => "reward-hacking",
         }
     }
 
@@ -343,6 +347,15 @@ impl fmt::Display for Evidence {
                 "after {steps} DPO steps the recent loss is {loss:.3} against ln 2 = 0.693, with a mean margin of \
                  {margin:+.3} and {:.0}% of pairs preferred",
                 accuracy * 100.0
+            ),
+            Evidence::RewardHacking { steps, reward, quality, kl } => write!(
+                f,
+                "over {steps} policy-gradient steps the proxy reward rose from {:+.2} to {:+.2} while the true \
+                 quality fell from {:.0}% to {:.0}%, {kl:.2} nats from the reference",
+                reward.0,
+                reward.1,
+                quality.0 * 100.0,
+                quality.1 * 100.0
             ),
         }
     }

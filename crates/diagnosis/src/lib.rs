@@ -22,7 +22,7 @@ mod log;
 mod rules;
 mod settle;
 
-pub use align::{diagnose_dpo, DPO_MIN_STEPS, FLAT_BAND};
+pub use align::{diagnose_dpo, diagnose_rl, DPO_MIN_STEPS, FLAT_BAND, QUALITY_FALL, RL_MIN_STEPS};
 pub use confidence::confidence;
 pub use evidence::Evidence;
 pub use log::{diagnose_log, needs, LogReport, Missing, Needed, Vocab, MIN_RECORDS};

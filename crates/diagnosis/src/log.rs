@@ -162,7 +162,7 @@ pub fn needs(e: &Evidence) -> &'static [Needed] {
         Evidence::SmallUpdates { .. } => &[Needed::UpdateRatio],
         Evidence::FirstLossAboveLnV { .. } | Evidence::LossAboveLnV { .. } => &[Needed::VocabSize],
         Evidence::SlowSteps { .. } => &[Needed::StepPhases],
-        Evidence::DpoLossFlat { .. } => &[],
+        Evidence::DpoLossFlat { .. } | Evidence::RewardHacking { .. } => &[],
     }
 }
 

@@ -186,11 +186,29 @@ pub struct FineTuning {
     pub pretrain_steps: usize,
     /// Rank of the LoRA adapters; 0 fine-tunes every weight.
     pub lora_rank: usize,
+    /// Policy-gradient fine-tuning: the weight of the KL penalty to the frozen reference in the
+    /// reward.
+    pub kl_coef: f32,
+    /// Reward models in the ensemble that scores the policy's samples (by their minimum).
+    pub reward_models: usize,
+    /// Preference pairs each reward model trains on.
+    pub reward_pairs: usize,
+    /// Weight of the policy's entropy in the reward (a bonus for diverse answers).
+    pub entropy_bonus: f32,
 }
 
 impl Default for FineTuning {
     fn default() -> Self {
-        FineTuning { beta: 0.1, lr: 1e-4, pretrain_steps: 1000, lora_rank: 0 }
+        FineTuning {
+            beta: 0.1,
+            lr: 1e-4,
+            pretrain_steps: 1000,
+            lora_rank: 0,
+            kl_coef: 1.0,
+            reward_models: 3,
+            reward_pairs: 64,
+            entropy_bonus: 0.0,
+        }
     }
 }
 

@@ -39,6 +39,10 @@ spelled_ids! {
         FineTuneLr => "fine-tune-lr",
         PretrainSteps => "pretrain-steps",
         LoraRank => "lora-rank",
+        KlCoef => "kl-coef",
+        RewardModels => "reward-models",
+        RewardPairs => "reward-pairs",
+        EntropyBonus => "entropy-bonus",
     }
 }
 
@@ -171,6 +175,34 @@ pub const SETTINGS: &[Setting] = &[
         0,
         512,
     )),
+    fine_tuning(num(
+        SettingKey::KlCoef,
+        "KL coefficient",
+        "policy-gradient fine-tuning: how much each nat of drift from the reference costs in the reward",
+        0.0,
+        1000.0,
+    )),
+    fine_tuning(int(
+        SettingKey::RewardModels,
+        "Reward models",
+        "policy-gradient fine-tuning: reward models, each trained on its own pairs, scoring by their minimum",
+        1,
+        16,
+    )),
+    fine_tuning(int(
+        SettingKey::RewardPairs,
+        "Reward-model pairs",
+        "policy-gradient fine-tuning: preference pairs each reward model trains on",
+        8,
+        100_000,
+    )),
+    fine_tuning(num(
+        SettingKey::EntropyBonus,
+        "Entropy bonus",
+        "policy-gradient fine-tuning: reward per nat of the policy's entropy, for diverse answers",
+        0.0,
+        100.0,
+    )),
 ];
 
 /// Looks a setting up by key.
@@ -289,6 +321,10 @@ impl RunConfig {
             SettingKey::FineTuneLr => self.fine_tuning.lr = v.num(),
             SettingKey::PretrainSteps => self.fine_tuning.pretrain_steps = v.usize(),
             SettingKey::LoraRank => self.fine_tuning.lora_rank = v.usize(),
+            SettingKey::KlCoef => self.fine_tuning.kl_coef = v.num(),
+            SettingKey::RewardModels => self.fine_tuning.reward_models = v.usize(),
+            SettingKey::RewardPairs => self.fine_tuning.reward_pairs = v.usize(),
+            SettingKey::EntropyBonus => self.fine_tuning.entropy_bonus = v.num(),
         }
         Ok(())
     }
@@ -321,6 +357,10 @@ impl RunConfig {
             SettingKey::FineTuneLr => self.fine_tuning.lr.to_string(),
             SettingKey::PretrainSteps => self.fine_tuning.pretrain_steps.to_string(),
             SettingKey::LoraRank => self.fine_tuning.lora_rank.to_string(),
+            SettingKey::KlCoef => self.fine_tuning.kl_coef.to_string(),
+            SettingKey::RewardModels => self.fine_tuning.reward_models.to_string(),
+            SettingKey::RewardPairs => self.fine_tuning.reward_pairs.to_string(),
+            SettingKey::EntropyBonus => self.fine_tuning.entropy_bonus.to_string(),
         }
     }
 

@@ -11,6 +11,7 @@
 //! them); 11, 12 and 13 are held out, and BENCHMARKS.md reports the detector on those:
 //! `FAULTLINE_DPO_SEEDS=11,12,13 cargo test --release -p faultline-evaluation --test dpo -- --nocapture`.
 
+use faultline_engine::align::Method;
 use faultline_engine::align::{pretrain, DpoRun, DpoSettings};
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::config::{CorpusSource, RunConfig};
@@ -47,7 +48,7 @@ fn seeds() -> Vec<u64> {
 }
 
 fn variants() -> Vec<Variant> {
-    let faults = Stage::FineTuning.faults().map(|f| Variant::Fault(f.id));
+    let faults = Method::Dpo.faults().map(|f| Variant::Fault(f.id));
     [Variant::Healthy, Variant::Lora].into_iter().chain(faults).collect()
 }
 

@@ -71,3 +71,60 @@ pub struct SftHistory {
     pub evals: Vec<SftEvalRecord>,
     pub stopped: Option<EngineError>,
 }
+
+/// One epoch of a reward model's training on preference pairs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RewardEpochRecord {
+    pub epoch: usize,
+    /// Bradley–Terry loss `−log σ(r(c) − r(r))`, mean over the pairs it trains on.
+    pub loss: f32,
+    /// Share of pairs it never trained on whose chosen answer it scores higher.
+    pub held_out_accuracy: f32,
+}
+
+/// One reward model's training, and what it reached.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RewardModelRecord {
+    pub epochs: Vec<RewardEpochRecord>,
+    /// Pairs it trained on.
+    pub pairs: usize,
+}
+
+/// One policy-gradient step: the policy's own samples of the step, scored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RlStepRecord {
+    pub step: usize,
+    /// Mean score of the step's samples by the reward model (the proxy the policy climbs).
+    pub reward: f32,
+    /// Share of the step's samples the corpus's grammar accepts (the truth the proxy stands for).
+    pub quality: f32,
+    /// `log π(y) − log π_ref(y)` of each sample, summed over its tokens, mean over the samples: an
+    /// unbiased estimate of KL(policy ‖ reference) per response, in nats.
+    pub kl: f32,
+    /// Mean response length, in tokens.
+    pub length: f32,
+    /// Mean entropy of the policy's next-token distribution over the responses' tokens, in nats.
+    pub entropy: f32,
+    pub grad_norm: f32,
+}
+
+/// An evaluation of a policy-gradient run: completions of fixed prompts, scored by the proxy and
+/// by the truth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RlEvalRecord {
+    pub step: usize,
+    pub reward: f32,
+    pub quality: f32,
+    pub length: f32,
+    /// A few (prompt, completion) samples, as written.
+    pub samples: Vec<(String, String)>,
+}
+
+/// Everything a policy-gradient run measured: its reward models' training first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RlHistory {
+    pub reward_models: Vec<RewardModelRecord>,
+    pub steps: Vec<RlStepRecord>,
+    pub evals: Vec<RlEvalRecord>,
+    pub stopped: Option<EngineError>,
+}

@@ -5,6 +5,7 @@
 use super::dpo::{dpo_terms, DpoTerms, PairLogps};
 use super::pairs::PairSource;
 use super::trainable::{FineTuneMemory, Policy};
+use super::Method;
 use crate::backend::Backend;
 use crate::config::RunConfig;
 use crate::data::corpus::CorpusId;
@@ -14,7 +15,6 @@ use crate::faults::{Faults, Stage};
 use crate::model::{Activations, Pass};
 use crate::optim::global_norm;
 use crate::rng::Rng;
-use crate::sampling::{sample_next, SamplingConfig};
 use crate::telemetry::align::{DpoEvalRecord, DpoHistory, DpoStepRecord};
 use crate::trainer::{Clock, Trainer};
 
@@ -121,7 +121,8 @@ impl DpoSettings {
             ));
         }
         self.faults.validate()?;
-        self.faults.only_for(Stage::FineTuning)
+        self.faults.only_for(Stage::FineTuning)?;
+        Method::Dpo.check(&self.faults)
     }
 
     /// β after the faults.
@@ -191,7 +192,7 @@ pub fn pretrain<B: Backend>(base: RunConfig, backend: B, clock: Clock) -> Result
 
 /// Where the pairs of a run on `base`'s model come from: its built-in corpus's grammar, or the
 /// learner's text under the rule "prefer continuations that contain `prefer_word`".
-fn pair_source(base: &RunConfig, prefer_word: Option<&str>) -> Result<PairSource, ConfigError> {
+pub(super) fn pair_source(base: &RunConfig, prefer_word: Option<&str>) -> Result<PairSource, ConfigError> {
     match (&base.corpus, prefer_word) {
         (crate::config::CorpusSource::Builtin(id), None) => CorpusId::parse(id)
             .map(PairSource::Corpus)
@@ -356,7 +357,6 @@ impl<B: Backend> DpoRun<B> {
         let time = idx.iter().map(|&k| pairs[k].chosen.len().max(pairs[k].rejected.len()) - 1).max().unwrap_or(1);
         let batch = 2 * idx.len();
         let mut m = Measured {
-            time,
             x: vec![0; batch * time],
             mask: vec![0.0; batch * time],
             logps: Vec::with_capacity(idx.len()),
@@ -444,24 +444,11 @@ impl<B: Backend> DpoRun<B> {
         let logps = self.pair_logps(false, idx, &measured);
         let live_reference = self.settings.faults.dpo_reference_not_frozen;
         let terms = dpo_terms(&logps, f64::from(self.settings.effective_beta()), live_reference);
-        let (v, time) = (self.policy.model.config.vocab_size, measured.time);
-        let n = 2 * idx.len() * time;
-        // Each answer row's cross-entropy gradient, (softmax − onehot) / n, scaled to ∂loss/∂logits.
-        let mut w = vec![0.0f32; n * v];
-        for (s, &(d_chosen, d_rejected)) in terms.grads.iter().enumerate() {
-            for (seq, d) in [(2 * s, d_chosen), (2 * s + 1, d_rejected)] {
-                for r in seq * time..(seq + 1) * time {
-                    let weight = -d * f64::from(measured.mask[r]) * n as f64; // log π = −Σ cross-entropy
-                    w[r * v..(r + 1) * v].fill(weight as f32);
-                }
-            }
-        }
-        self.policy.backend.upload(&mut self.weights, &w);
-        self.policy.backend.mul_assign(&mut self.acts.dlogits, &self.weights, n * v);
-        let pass = Pass { batch: 2 * idx.len(), time, dropout: 0.0, dropout_seed: 0 };
-        self.tokens_trained += pass.batch * pass.time;
-        self.policy.model.backward(&mut self.policy.backend, &mut self.acts, &mut self.policy.grads, &measured.x, pass);
-        self.policy.project();
+        // −Σ coef · log π with coef = −∂loss/∂log π, chosen and rejected interleaved
+        let coefs: Vec<f64> = terms.grads.iter().flat_map(|&(c, r)| [-c, -r]).collect();
+        self.tokens_trained += measured.x.len();
+        let (policy, acts) = (&mut self.policy, &mut self.acts);
+        policy.backward_weighted(acts, &mut self.weights, &measured.x, &measured.mask, &coefs);
         (terms, measured)
     }
 
@@ -532,37 +519,12 @@ impl<B: Backend> DpoRun<B> {
     /// Completes every quality prompt, all of them in one batch, token by token, until each has
     /// ended its unit (a newline, or a sentence's ". ") or filled the context.
     fn complete_prompts(&mut self) -> Vec<(String, String)> {
-        let m = self.policy.model.config;
         let mut rng = Rng::derive(self.settings.seed, "dpo quality samples");
         let mut seqs: Vec<Vec<u32>> =
             self.prompts.iter().map(|p| self.tokenizer.encode(p).unwrap_or_default()).collect();
         let starts: Vec<usize> = seqs.iter().map(Vec::len).collect();
-        let mut open: Vec<bool> = seqs.iter().map(|s| !s.is_empty() && s.len() < m.context).collect();
-        while open.iter().any(|&o| o) {
-            let time = seqs.iter().map(Vec::len).max().unwrap_or(1);
-            let mut x = vec![0u32; seqs.len() * time];
-            for (s, ids) in seqs.iter().enumerate() {
-                x[s * time..s * time + ids.len()].copy_from_slice(ids);
-            }
-            let pass = Pass { batch: seqs.len(), time, dropout: 0.0, dropout_seed: 0 };
-            self.policy.model.forward(&mut self.policy.backend, &mut self.sample_acts, &x, None, pass);
-            let logits = self.policy.backend.download(&self.sample_acts.logits);
-            for (s, ids) in seqs.iter_mut().enumerate() {
-                if !open[s] {
-                    continue;
-                }
-                let r = s * time + ids.len() - 1;
-                let next = sample_next(
-                    &logits[r * m.vocab_size..(r + 1) * m.vocab_size],
-                    ids,
-                    &SamplingConfig::PLAIN,
-                    &mut rng,
-                );
-                ids.push(next);
-                let text = self.tokenizer.decode(&ids[starts[s]..]);
-                open[s] = !(text.ends_with('\n') || text.ends_with(". ")) && ids.len() < m.context;
-            }
-        }
+        let context = self.policy.model.config.context;
+        self.policy.sample(&mut self.sample_acts, &self.tokenizer, &mut seqs, context, &mut rng);
         self.prompts
             .iter()
             .zip(&seqs)
@@ -574,8 +536,7 @@ impl<B: Backend> DpoRun<B> {
 
 /// One batch of pairs measured by a forward pass.
 struct Measured {
-    /// Padded length of the batch's sequences (inputs), and the inputs `[2·pairs, time]`.
-    time: usize,
+    /// The inputs `[2·pairs, time]`, padded on the right to the longest.
     x: Vec<u32>,
     /// 1 where a row's target counts toward its sequence's log-probability.
     mask: Vec<f32>,

@@ -5,9 +5,12 @@
 use super::lora::Lora;
 use crate::backend::{Backend, StepReadout, Tensors};
 use crate::config::{OptimizerKind, RunConfig};
+use crate::data::Tokenizer;
 use crate::error::EngineError;
-use crate::model::{Gpt, ParamSet};
+use crate::model::{Activations, Gpt, ParamSet, Pass};
 use crate::optim::{Optimizer, UpdateSettings};
+use crate::rng::Rng;
+use crate::sampling::{sample_next, SamplingConfig};
 use serde::{Deserialize, Serialize};
 
 /// A fine-tuned model on its backend, with its gradients and what is trained.
@@ -47,6 +50,71 @@ impl<B: Backend> Policy<B> {
         backend.keep_step(std::slice::from_ref(losses));
         backend.read_steps(readouts);
         readouts.last().cloned().unwrap_or_default()
+    }
+
+    /// After a forward pass with targets over `x` (`[batch, time]`), whose cross-entropy gradient
+    /// the activations hold: adds to the gradients that of `−Σ_s coefs[s] · log π(sequence s)`,
+    /// where a sequence's log-probability sums its rows whose `mask` is 1, and projects them onto
+    /// the adapters. DPO and the policy gradient are both this, with their own coefficients.
+    pub(super) fn backward_weighted(
+        &mut self,
+        acts: &mut Activations<B::Buf>,
+        weights: &mut B::Buf,
+        x: &[u32],
+        mask: &[f32],
+        coefs: &[f64],
+    ) {
+        let (v, batch) = (self.model.config.vocab_size, coefs.len());
+        let n = x.len();
+        let time = n / batch.max(1);
+        // Each counted row's cross-entropy gradient, (softmax − onehot) / n, is −∂ log π / ∂logits / n.
+        let mut w = vec![0.0f32; n * v];
+        for (s, &coef) in coefs.iter().enumerate() {
+            for r in s * time..(s + 1) * time {
+                w[r * v..(r + 1) * v].fill((coef * f64::from(mask[r]) * n as f64) as f32);
+            }
+        }
+        self.backend.upload(weights, &w);
+        self.backend.mul_assign(&mut acts.dlogits, weights, n * v);
+        let pass = Pass { batch, time, dropout: 0.0, dropout_seed: 0 };
+        self.model.backward(&mut self.backend, acts, &mut self.grads, x, pass);
+        self.project();
+    }
+
+    /// Continues every sequence of `seqs` at temperature 1, all in one batch, token by token, until
+    /// each has ended its unit (a newline, or a sentence's ". "), grown by `max_new` tokens or
+    /// filled the context.
+    pub(super) fn sample(
+        &mut self,
+        acts: &mut Activations<B::Buf>,
+        tokenizer: &Tokenizer,
+        seqs: &mut [Vec<u32>],
+        max_new: usize,
+        rng: &mut Rng,
+    ) {
+        let (v, context) = (self.model.config.vocab_size, self.model.config.context);
+        let starts: Vec<usize> = seqs.iter().map(Vec::len).collect();
+        let mut open: Vec<bool> = seqs.iter().map(|s| !s.is_empty() && s.len() < context && max_new > 0).collect();
+        while open.iter().any(|&o| o) {
+            let time = seqs.iter().map(Vec::len).max().unwrap_or(1);
+            let mut x = vec![0u32; seqs.len() * time];
+            for (s, ids) in seqs.iter().enumerate() {
+                x[s * time..s * time + ids.len()].copy_from_slice(ids);
+            }
+            let pass = Pass { batch: seqs.len(), time, dropout: 0.0, dropout_seed: 0 };
+            self.model.forward(&mut self.backend, acts, &x, None, pass);
+            let logits = self.backend.download(&acts.logits);
+            for (s, ids) in seqs.iter_mut().enumerate() {
+                if !open[s] {
+                    continue;
+                }
+                let r = s * time + ids.len() - 1;
+                ids.push(sample_next(&logits[r * v..(r + 1) * v], ids, &SamplingConfig::PLAIN, rng));
+                let text = tokenizer.decode(&ids[starts[s]..]);
+                let room = ids.len() < context && ids.len() - starts[s] < max_new;
+                open[s] = room && !(text.ends_with('\n') || text.ends_with(". "));
+            }
+        }
     }
 
     /// Numbers the optimiser trains.

@@ -1,6 +1,6 @@
 //! Where Faultline's own measurements disagree with the guide's one-line story, or add the condition
 //! under which it holds. Each note says what the guide claims, what the engine measured, and the
-//! command that reproduces it. `crates/evaluation/tests/symptoms.rs` (`tests/dpo.rs` for the fine-tuning faults) checks each fault's side of these
+//! command that reproduces it. `crates/evaluation/tests/symptoms.rs` (`tests/dpo.rs` and `tests/rl.rs` for the fine-tuning faults) checks each fault's side of these
 //! notes against the healthy run of the same seed on every CI run.
 
 use super::FaultId;
@@ -17,7 +17,7 @@ pub struct Measured {
     /// What the guide's text leads a reader to expect.
     pub guide_says: &'static str,
     /// What the engine measured (tiny unless stated, seed 1; pretraining: toy-English, 200 steps;
-    /// fine-tuning: `faultline align dpo`'s defaults).
+    /// fine-tuning: `faultline align dpo`'s or `align rl`'s defaults).
     pub measured: &'static str,
     /// A command line that reproduces it.
     pub reproduce: &'static str,
@@ -137,6 +137,24 @@ pub const MEASURED: &[Measured] = &[
                    adapters overfit more slowly, not better: the full model stopped at its best step is as good.",
         reproduce: "faultline align sft --text-file crates/evaluation/data/small-text.txt --fine-tune-lr 1e-3 \
                     [--lora-rank 4]",
+    },
+    Measured {
+        entry: EntryId::RewardIncreasesButQualityDecreases,
+        fault: FaultId::NoKlPenalty,
+        guide_says: "a larger KL penalty, an ensemble of reward models, a diversity bonus and a reward model \
+                     trained on more data each fix reward hacking",
+        measured: "only the KL penalty did, here. Policy-gradient fine-tuning of the toy-English model for 150 \
+                   steps against three bigram reward models (64 pairs each, 65% held-out pair accuracy): without \
+                   the penalty the proxy reward climbs from 0.10 to 0.70 while the share of grammatical answers \
+                   falls from 92% to 0% and the policy drifts 43 nats from its reference, writing 'runrunrunrs.' \
+                   after any subject. With kl-coef 1 (the default) the quality stays at 89% and the drift at 0.08 \
+                   nats. Without the penalty, each other fix alone: eight reward models scored by their minimum \
+                   still fall to 0% (they share the blind spot, so the minimum is exploited as well); reward \
+                   models trained on 1,024 pairs (81% accuracy) fall to 45%; an entropy bonus of 0.01 falls to \
+                   44%, and at 0.03 the bonus itself is what the policy climbs (0%, 241 nats, answers of 52 \
+                   tokens).",
+        reproduce: "faultline align rl --steps 150 --fault no-kl-penalty [--reward-models 8 | --reward-pairs 1024 | \
+                    --entropy-bonus 0.01]; without the fault for kl-coef 1",
     },
 ];
 

@@ -401,6 +401,13 @@ fault_table! {
         strength: None,
         scenario: Scenario { settings: &[], faults: &[] },
     },
+    NoKlPenalty => "no-kl-penalty", no_kl_penalty: bool {
+        guide_entry: EntryId::RewardIncreasesButQualityDecreases,
+        stage: Stage::FineTuning,
+        summary: "drops the KL penalty to the frozen reference from the policy-gradient reward",
+        strength: None,
+        scenario: Scenario { settings: &[], faults: &[] },
+    },
 }
 
 impl Faults {

@@ -25,7 +25,7 @@ const H: f64 = 1e-6;
 fn run(lora_rank: usize, fault: Option<FaultId>) -> DpoRun<B> {
     let mut cfg = RunConfig {
         corpus: CorpusSource::Builtin("sorting".into()),
-        fine_tuning: FineTuning { pretrain_steps: 20, lora_rank, beta: 1.0, lr: 3e-3 },
+        fine_tuning: FineTuning { pretrain_steps: 20, lora_rank, beta: 1.0, lr: 3e-3, ..FineTuning::default() },
         ..RunConfig::default()
     };
     if let Some(id) = fault {
@@ -42,7 +42,7 @@ fn run(lora_rank: usize, fault: Option<FaultId>) -> DpoRun<B> {
 /// The DPO loss of pairs `idx`, every sum in f64 from the backend's own f64 rows.
 fn loss(run: &mut DpoRun<B>, idx: &[usize]) -> f64 {
     let mut measured = run.measure(false, idx, false);
-    let time = measured.time;
+    let time = measured.x.len() / (2 * idx.len());
     for (s, logps) in measured.logps.iter_mut().enumerate() {
         let seq = |q: usize| -> f64 {
             (q * time..(q + 1) * time).map(|r| -measured.mask[r] as f64 * run.acts.losses[r]).sum()
