@@ -1,7 +1,9 @@
 //! Where Faultline's own measurements disagree with the guide's one-line story, or add the condition
 //! under which it holds. Each note says what the guide claims, what the engine measured, and the
-//! command that reproduces it. `crates/evaluation/tests/symptoms.rs` (`tests/dpo.rs` and `tests/rl.rs` for the fine-tuning faults) checks each fault's side of these
-//! notes against the healthy run of the same seed on every CI run.
+//! command that reproduces it. `crates/evaluation/tests/measured.rs` measures each note's figures again
+//! and fails when the text no longer says what the runs measure, so an engine change that moves a
+//! number fails CI until the note is updated; `tests/symptoms.rs` (`tests/dpo.rs` and `tests/rl.rs` for
+//! the fine-tuning faults) checks each fault's side against the healthy run of the same seed.
 
 use super::FaultId;
 use faultline_guide::EntryId;
@@ -31,7 +33,7 @@ pub const MEASURED: &[Measured] = &[
         measured: "the opposite: the scores reach the softmax √d_k times larger and attention turns sharper. With \
                    d_k = 16 the mean attention entropy at step 200 is 2.3 nats against 2.9 for the healthy run \
                    (uniform: 3.2); with one head (d_k = 64) 1.4 against 2.8. The unscaled model even reached a \
-                   lower loss in this budget (0.82 against 1.16).",
+                   lower training loss in this budget (0.83 against 1.15).",
         reproduce: "faultline train --steps 200 --fault no-attn-scale --json (add --heads 1 for d_k = 64)",
     },
     Measured {
@@ -39,7 +41,7 @@ pub const MEASURED: &[Measured] = &[
         fault: FaultId::NoWarmup,
         guide_says: "no warmup at a high learning rate shows as an early loss spike",
         measured: "no spike: at lr 0.05 the first full-size steps lock some attention heads onto a single position \
-                   (entropy 0.01 nats) and the loss settles on a plateau, 2.05 at step 200 against 0.75 with 50 \
+                   (entropy 0.01 nats) and the loss settles on a plateau, 2.04 at step 200 against 0.78 with 50 \
                    warmup steps.",
         reproduce: "faultline train --steps 200 --lr 0.05 --fault no-warmup",
     },
@@ -48,8 +50,8 @@ pub const MEASURED: &[Measured] = &[
         fault: FaultId::NoZeroGrad,
         guide_says: "gradients that are never cleared pile up, so the gradient norm keeps growing",
         measured: "only without clipping. Clipping rescales the summed gradient in place, so with the default clip \
-                   of 1 the norm stays between 1.3 and 2.6 and only the loss shows it (1.52 against 1.16). With \
-                   clipping off the norm climbs steadily, from 16 to 86 in 200 steps.",
+                   of 1 the norm stays between 1.2 and 3.6 and only the loss shows it (1.51 against 1.15). With \
+                   clipping off the norm climbs steadily, from 3 to 80 in 200 steps.",
         reproduce: "faultline train --steps 200 --fault no-zero-grad --fault no-grad-clip",
     },
     Measured {
@@ -57,7 +59,7 @@ pub const MEASURED: &[Measured] = &[
         fault: FaultId::PostNorm,
         guide_says: "post-norm networks train unstably or slowly at the same learning rate",
         measured: "with 50 warmup steps post-norm trains as well as pre-norm at both sizes (small: 0.63 against \
-                   0.69). Without warmup at lr 0.01 the small post-norm model's first block gets gradients 10⁴ \
+                   0.70). Without warmup at lr 0.01 the small post-norm model's first block gets gradients 10⁴ \
                    times smaller than its last and the loss stays at 2.91, where pre-norm reaches 1.85.",
         reproduce: "faultline train --steps 200 --config small --warmup 0 --lr 0.01 --fault post-norm",
     },
@@ -84,10 +86,13 @@ pub const MEASURED: &[Measured] = &[
         entry: EntryId::AttentionLooksAtFutureInCausalModel,
         fault: FaultId::NoCausalMask,
         guide_says: "a model that sees the future cheats, so its training loss is suspiciously low",
-        measured: "not yet after 200 steps: half of some heads' attention already goes to later positions (50% on \
-                   toy-English, 56% on arithmetic; a causal model: exactly 0), yet the training loss is 1.48 against \
-                   1.15 for the masked model. The leak shows in the attention map long before it shows in the loss.",
-        reproduce: "faultline train --steps 200 --fault no-causal-mask",
+        measured: "not at first, and then very much so. At step 200 half of some heads' attention already goes \
+                   to later positions (50% on toy-English, 56% on arithmetic; a causal model: exactly 0), yet the \
+                   training loss is 1.48 against 1.15 for the masked model: the leak shows in the attention map \
+                   before it shows in the loss. By step 500 the cheating pays: the training loss is 0.029 against \
+                   0.58 (the validation loss too, read with the same leak), the suspiciously low loss of the \
+                   guide, well inside the default run of 2,000 steps.",
+        reproduce: "faultline train --steps 500 --fault no-causal-mask (and --steps 200, --corpus arithmetic)",
     },
     Measured {
         entry: EntryId::ExplodingGradients,
@@ -106,8 +111,8 @@ pub const MEASURED: &[Measured] = &[
                    multiplied by 10 before σ), and a batch holding a mis-ordered pair costs β × its margin, up to \
                    several nats. What a large β really does is keep the policy near its reference: after 150 \
                    steps the KL is 1.7 nats against 4.8 at β = 0.1 on sorting (0.5 against 8.1 on toy-English), so \
-                   the true quality moves less: sorting 3% → 5% instead of 3% → 22%, and toy-English keeps its \
-                   88% where β = 0.1 drifts far enough to drop it to 14%.",
+                   the true quality moves less: sorting 3% → 5% instead of 3% → 22%, and toy-English stays at 89% (from \
+                   88%) where β = 0.1 drifts far enough to drop it to 14%.",
         reproduce:
             "faultline align dpo --fault dpo-beta-too-high (and --corpus toy-english; without the fault for β = 0.1)",
     },
