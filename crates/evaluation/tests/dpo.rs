@@ -16,7 +16,7 @@ use faultline_engine::align::{pretrain, DpoRun, DpoSettings};
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::config::{CorpusSource, RunConfig};
 use faultline_engine::diagnosis::{diagnose_dpo, Finding};
-use faultline_engine::faults::{FaultId, Stage};
+use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
 use faultline_engine::telemetry::align::DpoHistory;
 use faultline_engine::telemetry::measure::median;

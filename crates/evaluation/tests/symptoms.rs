@@ -160,6 +160,9 @@ fn symptom(id: FaultId, h: &History, f: &History) -> Result<String, String> {
         FaultId::DpoLrTooLow | FaultId::DpoBetaTooHigh | FaultId::DpoReferenceNotFrozen | FaultId::DpoLogprobBug => {
             unreachable!("a fine-tuning fault: tests/dpo.rs measures its symptom on DPO runs")
         }
+        FaultId::NoKlPenalty => {
+            unreachable!("a fine-tuning fault: tests/rl.rs measures its symptom on policy-gradient runs")
+        }
         FaultId::LrTooHigh => {
             let peak = f.steps.iter().map(|s| s.loss).fold(0.0, f32::max);
             check(

@@ -11,7 +11,7 @@ use faultline_engine::align::Method;
 use faultline_engine::align::{pretrain, DpoRun, DpoSettings, RlRun, RlSettings};
 use faultline_engine::backend::{Backend, CpuBackend};
 use faultline_engine::config::{CorpusSource, FineTuning, RunConfig};
-use faultline_engine::faults::{FaultId, Stage};
+use faultline_engine::faults::FaultId;
 use faultline_engine::telemetry::align::{DpoHistory, RlHistory};
 use faultline_engine::trainer::{native_clock, Trainer};
 
