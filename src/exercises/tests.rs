@@ -69,6 +69,20 @@ fn the_catalogue_is_complete_and_consistent() {
     assert_eq!(EXERCISES[0].id, "first-run");
 }
 
+/// The right option's place varies, so a learner cannot pass on position alone: no place holds more
+/// than 40 % of the answers, and every question offers at least three distinct options.
+#[test]
+fn predictions_vary_where_the_right_answer_sits() {
+    let most = (0..4).map(|place| EXERCISES.iter().filter(|e| e.prediction.answer == place).count()).max();
+    let share = most.unwrap_or(0) as f64 / EXERCISES.len() as f64;
+    assert!(share <= 0.4, "one place holds {:.0}% of the answers", share * 100.0);
+    for e in EXERCISES {
+        let options = e.prediction.options;
+        assert!(options.len() >= 3, "{}: {} options", e.id, options.len());
+        assert!(options.iter().enumerate().all(|(i, o)| !options[..i].contains(o)), "{}: a repeated option", e.id);
+    }
+}
+
 #[test]
 fn nothing_passes_before_a_run() {
     let idle = RunView::default();

@@ -40,9 +40,11 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       const exercise = page.locator('.exercise-page[data-exercise-id="first-run"]');
       await exercise.waitFor();
       assert.equal(await page.locator(".exercise-stage").count(), 0, "the steps wait for a prediction");
-      await page.locator('.prediction-option[data-option="1"]').click();
-      assert.equal(await page.locator('.prediction-option[data-option="1"]').getAttribute("aria-pressed"), "true");
-      assert.ok(await page.locator('.prediction-option[data-option="0"]').isDisabled(), "the prediction is locked");
+      const lnV = page.locator(".prediction-option", { hasText: "About ln V" });
+      await lnV.click();
+      assert.equal(await lnV.getAttribute("aria-pressed"), "true");
+      const other = page.locator(".prediction-option", { hasText: "About 1: one nat" });
+      assert.ok(await other.isDisabled(), "the prediction is locked");
 
       await page.locator('.exercise-stage[data-stage="reproduce"] .apply-setup').first().click();
       await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
