@@ -10,6 +10,8 @@ pub enum Check {
     Pending,
     Pass,
     Fail,
+    /// The run records nothing that could fail this item: it says so instead of ticking.
+    NotMeasured,
 }
 
 impl Check {
@@ -19,6 +21,7 @@ impl Check {
             Check::Pending => "pending",
             Check::Pass => "pass",
             Check::Fail => "fail",
+            Check::NotMeasured => "not-measured",
         }
     }
 }
@@ -54,6 +57,10 @@ fn pending(why: &str) -> (Check, String) {
     (Check::Pending, why.to_string())
 }
 
+fn not_measured(why: String) -> (Check, String) {
+    (Check::NotMeasured, why)
+}
+
 fn verdict(ok: bool, detail: String) -> (Check, String) {
     (if ok { Check::Pass } else { Check::Fail }, detail)
 }
@@ -68,24 +75,27 @@ fn check(id: CheckId, view: &RunView) -> (Check, String) {
             Some(_) => verdict(false, "the training split decodes to no text".to_string()),
             None => pending("decoded when the run starts, before step 1"),
         },
-        CheckId::Shapes => match &view.info {
-            Some(info) => {
+        CheckId::Shapes => match (&view.info, view.vocab_size()) {
+            (Some(info), Some(data_vocab)) => {
+                // The one shape relation the run can get wrong: the output layer against the data's
+                // vocabulary (a checkpoint or a text of another vocabulary).
                 let m = &info.model;
-                (
-                    Check::Pass,
+                verdict(
+                    m.vocab_size == data_vocab,
                     format!(
-                        "built as configured: context {}, d_model {}, {} heads of {}, {} layers, vocabulary {}: {} parameters",
+                        "output layer of {} logits for a vocabulary of {data_vocab}; context {}, d_model {}, {} heads \
+                         of {}, {} layers: {} parameters",
+                        m.vocab_size,
                         m.context,
                         m.d_model,
                         m.n_heads,
                         m.head_dim(),
                         m.n_layers,
-                        m.vocab_size,
                         info.param_count
                     ),
                 )
             }
-            None => pending("checked when the model is built"),
+            _ => pending("checked when the model is built"),
         },
         CheckId::LossVsLnV => match (view.steps.first(), view.vocab_size()) {
             (Some(first), Some(vocab)) => {
@@ -102,17 +112,35 @@ fn check(id: CheckId, view: &RunView) -> (Check, String) {
             if let Some(stop) = &view.stop {
                 return verdict(false, format!("a non-finite value in {} at step {}", stop.tensor, stop.step));
             }
-            let Some(first) = view.steps.first() else { return pending("watched from step 1") };
             let zero = view.steps.iter().filter(|r| r.grad_norm == 0.0).count();
             let bad = view.steps.iter().filter(|r| !r.grad_norm.is_finite()).count();
-            let last = view.steps.last().unwrap_or(first);
-            verdict(
-                zero == 0 && bad == 0,
-                format!(
-                    "global gradient norm {:.3} at step {}, {:.3} at step {}; {zero} steps with exactly zero, {bad} non-finite",
-                    first.grad_norm, first.step, last.grad_norm, last.step
+            if zero + bad > 0 {
+                return verdict(
+                    false,
+                    format!("the global gradient norm: {zero} steps of exactly zero, {bad} non-finite"),
+                );
+            }
+            // Per tensor, at the latest evaluation: a global norm can be healthy while whole layers
+            // get nothing (a detached block).
+            let Some(eval) = view.evals.last().filter(|e| !e.tensors.is_empty()) else {
+                return pending("read per tensor at the first evaluation");
+            };
+            let silent: Vec<&str> =
+                eval.tensors.iter().filter(|t| t.grad_norm == 0.0).map(|t| t.name.as_str()).collect();
+            let bad = eval.tensors.iter().filter(|t| !t.grad_norm.is_finite()).count();
+            let detail = match silent.as_slice() {
+                [] => {
+                    format!("every one of {} tensors has a non-zero gradient at step {}", eval.tensors.len(), eval.step)
+                }
+                names => format!(
+                    "{} of {} tensors have exactly zero gradient at step {}: {}",
+                    names.len(),
+                    eval.tensors.len(),
+                    eval.step,
+                    names.join(", ")
                 ),
-            )
+            };
+            verdict(silent.is_empty() && bad == 0, detail)
         }
         CheckId::LrRange => {
             let peak = view.steps.iter().map(|r| r.lr).fold(0.0f32, f32::max);
@@ -139,20 +167,19 @@ fn check(id: CheckId, view: &RunView) -> (Check, String) {
             }
             _ => pending("read from the run's settings"),
         },
-        CheckId::TrainingMode => match (view.config.as_ref(), view.steps.is_empty(), view.evals.is_empty()) {
-            (Some(c), false, false) => (
-                Check::Pass,
-                format!(
-                    "{} training steps ran with dropout {} and {} evaluations with dropout off",
-                    view.steps.len(),
-                    c.dropout,
-                    view.evals.len()
-                ),
-            ),
-            _ => pending("shown once a step and an evaluation have run"),
+        CheckId::TrainingMode => match &view.config {
+            Some(c) if started => not_measured(format!(
+                "not measured: the engine applies dropout {} in training steps and none in evaluations by \
+                 construction, and no record says which mode it ran in",
+                c.dropout
+            )),
+            _ => pending("shown once the run starts"),
         },
         CheckId::SeedSet => match &view.config {
-            Some(c) if started => (Check::Pass, format!("seed {}: the same seed gives the same run", c.seed)),
+            Some(c) if started => not_measured(format!(
+                "not measured: the run uses seed {}, but nothing here compares two runs of the same seed",
+                c.seed
+            )),
             _ => pending("recorded when the run starts"),
         },
     }
@@ -185,8 +212,20 @@ mod tests {
         let ln_v = (40f32).ln();
         let records = vec![step_record(1, ln_v + 0.1), StepRecord { lr: 3e-3, ..step_record(2, 3.0) }];
         v.apply(1, RunEvent::Steps { records, tokens_per_s: None });
-        v.apply(1, RunEvent::Eval(eval_record(2, 3.0, Some(3.1), None)));
-        assert_eq!(states(&v), [Check::Pass; 8], "{:#?}", run_checklist(&v));
+        let mut eval = eval_record(2, 3.0, Some(3.1), None);
+        eval.tensors.iter_mut().for_each(|t| t.grad_norm = 0.5);
+        v.apply(1, RunEvent::Eval(eval));
+        let expected = [
+            Check::Pass,
+            Check::Pass,
+            Check::Pass,
+            Check::Pass,
+            Check::Pass,
+            Check::Pass,
+            Check::NotMeasured,
+            Check::NotMeasured,
+        ];
+        assert_eq!(states(&v), expected, "{:#?}", run_checklist(&v));
         assert!(run_checklist(&v)[2].detail.contains("ln(40)"));
         assert_eq!(run_checklist(&v)[0].detail, "the first training tokens, decoded: \"the dog runs.\"");
     }
@@ -206,5 +245,23 @@ mod tests {
         v.stop = Some(StopPoint { step: 2, tensor: "logits".into() });
         let nonzero = run_checklist(&v).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
         assert!(nonzero.detail.contains("logits"));
+    }
+
+    /// A detached block: the global norm is healthy, but some tensors get exactly nothing.
+    #[test]
+    fn gradients_are_checked_per_tensor() {
+        let mut v = RunView::starting(1, RunConfig::default());
+        v.apply(1, RunEvent::Started(run_info(false)));
+        v.apply(1, RunEvent::Steps { records: vec![step_record(1, 3.0)], tokens_per_s: None });
+        let by_id = |v: &RunView| run_checklist(v).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
+        assert_eq!(by_id(&v).check, Check::Pending, "nothing per tensor before an evaluation");
+        let mut detached = eval_record(1, 3.0, None, None);
+        detached.tensors.iter_mut().for_each(|t| t.grad_norm = 0.5);
+        detached.tensors.iter_mut().take(3).for_each(|t| t.grad_norm = 0.0);
+        let silent: Vec<String> = detached.tensors.iter().take(3).map(|t| t.name.clone()).collect();
+        v.apply(1, RunEvent::Eval(detached));
+        let nonzero = by_id(&v);
+        assert_eq!(nonzero.check, Check::Fail);
+        assert!(silent.iter().all(|name| nonzero.detail.contains(name.as_str())), "{}", nonzero.detail);
     }
 }

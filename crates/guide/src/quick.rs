@@ -68,8 +68,9 @@ pub const CHECKLIST: &[ChecklistItem] = &[
     ChecklistItem {
         id: CheckId::Shapes,
         text: "Every layer produces the shape you expect.",
-        how_checked: "Each activation's shape is checked against the config (tokens × d_model, \
-                      logits × vocab) and a mismatch stops the run naming the tensor.",
+        how_checked: "The output layer's width is compared with the data's vocabulary, the one shape \
+                      a checkpoint or a text of another vocabulary can break; the other shapes are \
+                      shown as the model was built from its config.",
     },
     ChecklistItem {
         id: CheckId::LossVsLnV,
@@ -81,8 +82,9 @@ pub const CHECKLIST: &[ChecklistItem] = &[
     ChecklistItem {
         id: CheckId::NonzeroGradients,
         text: "Gradients exist and are not zero.",
-        how_checked: "Every step's global gradient norm is watched for exact zeros and non-finite \
-                      values.",
+        how_checked: "Each tensor's gradient norm at the latest evaluation is read: one tensor with \
+                      exactly zero (a detached block) fails the item even when the global norm looks \
+                      healthy; a non-finite value anywhere fails it too.",
     },
     ChecklistItem {
         id: CheckId::LrRange,
@@ -100,13 +102,13 @@ pub const CHECKLIST: &[ChecklistItem] = &[
         id: CheckId::TrainingMode,
         text: "The model is in training mode while it trains (dropout active) and in evaluation \
                mode while it is evaluated.",
-        how_checked: "Step records come from training-mode passes and evaluation records from \
-                      passes with dropout off, and each record says which.",
+        how_checked: "Not measured: the engine runs training steps with dropout and evaluations \
+                      without by construction, but no record says which mode produced it.",
     },
     ChecklistItem {
         id: CheckId::SeedSet,
         text: "Random seeds are fixed, so a run can be reproduced exactly.",
-        how_checked: "Every run records its seed, and a restart with the same seed must reproduce \
-                      the first loss bit for bit.",
+        how_checked: "Not measured: every run records its seed, but the app does not yet compare \
+                      the first losses of two runs with the same seed and settings.",
     },
 ];
