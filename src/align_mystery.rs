@@ -10,9 +10,10 @@
 
 use crate::form::{FormKind, RunForm};
 use crate::mystery::Verdict;
+use faultline_engine::align::Method;
 use faultline_engine::diagnosis::Finding;
 use faultline_engine::faults::measured::{self, Measured};
-use faultline_engine::faults::{FaultId, Stage};
+use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
 use faultline_engine::rng::Rng;
 use faultline_engine::settings::SettingKey;
@@ -61,15 +62,14 @@ impl Guess {
 /// The fault hidden in round `seed`: one of the fine-tuning faults, or none (a healthy run), each as
 /// likely.
 pub fn hidden_fault(seed: u64) -> Option<FaultId> {
-    let pool: Vec<Option<FaultId>> =
-        std::iter::once(None).chain(Stage::FineTuning.faults().map(|f| Some(f.id))).collect();
+    let pool: Vec<Option<FaultId>> = std::iter::once(None).chain(Method::Dpo.faults().map(|f| Some(f.id))).collect();
     pool[Rng::derive(seed, "align-mystery").below(pool.len())]
 }
 
 /// The settings of round `seed`: the alignment page's defaults, the [`SHORT_RUN`], and its hidden
 /// fault at its default strength.
 pub fn round_form(seed: u64) -> RunForm {
-    let mut form = RunForm::new(FormKind::Alignment);
+    let mut form = RunForm::new(FormKind::Alignment(Method::Dpo));
     for (key, value) in SHORT_RUN {
         form.set(key, value.to_string());
     }
@@ -117,7 +117,7 @@ mod tests {
         let mut seen = hidden_faults_of(0..500);
         seen.sort_unstable_by_key(|f| f.map(FaultId::as_str));
         seen.dedup();
-        assert_eq!(seen.len(), Stage::FineTuning.faults().count() + 1, "500 seeds reach every fault and none");
+        assert_eq!(seen.len(), Method::Dpo.faults().count() + 1, "500 seeds reach every fault and none");
         assert_eq!(hidden_fault(2), Some(FaultId::DpoBetaTooHigh), "the browser test's round");
     }
 
@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(answer(healthy), Guess::Healthy);
         assert_eq!(judge(healthy, Guess::Healthy), Verdict::Right);
         assert_eq!(judge(healthy, Guess::Entry(EntryId::DpoLossNotDecreasing)), Verdict::Wrong);
-        for spec in Stage::FineTuning.faults() {
+        for spec in Method::Dpo.faults() {
             let seed = seed_of(Some(spec.id));
             assert_eq!(judge(seed, Guess::Entry(EntryId::DpoLossNotDecreasing)), Verdict::Right, "{}", spec.id);
             assert_eq!(judge(seed, Guess::Healthy), Verdict::Wrong, "{}", spec.id);
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn only_the_beta_round_reveals_a_measured_note_and_it_says_the_loss_falls() {
-        for spec in Stage::FineTuning.faults() {
+        for spec in Method::Dpo.faults() {
             let note = measured_note(seed_of(Some(spec.id)));
             assert_eq!(note.is_some(), spec.id == FaultId::DpoBetaTooHigh, "{}", spec.id);
         }

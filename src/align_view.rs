@@ -1,7 +1,13 @@
 //! What the alignment page knows about its fine-tuning run, rebuilt from the worker's messages: the
-//! base model's pretraining, then the DPO records, evaluations and the detector's reading.
+//! base model's pretraining, then the DPO records or the policy gradient's (`rl.rs`), evaluations and
+//! the detector's reading.
+
+mod rl;
+
+pub use rl::{RlEvaluation, RlRecords};
 
 use crate::protocol::{AlignEvent, AlignInfo, RunId};
+use faultline_engine::align::Method;
 use faultline_engine::diagnosis::Finding;
 use faultline_engine::telemetry::align::{DpoEvalRecord, DpoStepRecord};
 
@@ -44,6 +50,27 @@ pub struct Evaluation {
     pub valid: Vec<bool>,
 }
 
+/// An evaluation's samples, either method's: the step it was taken at, the true quality of all the
+/// completions scored, and the few kept, each judged valid or not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleSet {
+    pub step: usize,
+    pub quality: f32,
+    pub samples: Vec<(String, String)>,
+    pub valid: Vec<bool>,
+}
+
+impl SampleSet {
+    fn of(eval: &Evaluation) -> SampleSet {
+        SampleSet {
+            step: eval.record.step,
+            quality: eval.record.quality,
+            samples: eval.record.samples.clone(),
+            valid: eval.valid.clone(),
+        }
+    }
+}
+
 /// The page's copy of one fine-tuning run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AlignView {
@@ -60,6 +87,8 @@ pub struct AlignView {
     pub info: Option<AlignInfo>,
     pub steps: Vec<DpoStepRecord>,
     pub evals: Vec<Evaluation>,
+    /// A policy-gradient run's records; `None` for a DPO run.
+    pub rl: Option<RlRecords>,
     /// The detector's latest reading; none before the first.
     pub findings: Option<Vec<Finding>>,
     /// Why the run failed or stopped.
@@ -67,9 +96,25 @@ pub struct AlignView {
 }
 
 impl AlignView {
-    /// Run `run`, just sent: `pretrain_steps` of pretraining, then `steps` DPO steps.
-    pub fn starting(run: RunId, pretrain_steps: usize, steps: usize) -> Self {
-        Self { run, state: AlignState::Pretraining, pretrain_total: pretrain_steps, planned: steps, ..Self::default() }
+    /// Run `run`, just sent: `pretrain_steps` of pretraining, then `steps` steps of `method`.
+    pub fn starting(run: RunId, pretrain_steps: usize, steps: usize, method: Method) -> Self {
+        Self {
+            run,
+            state: AlignState::Pretraining,
+            pretrain_total: pretrain_steps,
+            planned: steps,
+            rl: (method == Method::Rl).then(RlRecords::default),
+            ..Self::default()
+        }
+    }
+
+    /// The run's fine-tuning method.
+    pub fn method(&self) -> Method {
+        if self.rl.is_some() {
+            Method::Rl
+        } else {
+            Method::Dpo
+        }
     }
 
     /// Applies one message from the worker; returns false when it was about another run, or about a
@@ -90,6 +135,11 @@ impl AlignView {
             }
             AlignEvent::Steps(records) => self.steps.extend(records),
             AlignEvent::Eval { record, valid } => self.evals.push(Evaluation { record, valid }),
+            AlignEvent::RewardModels(models) => self.rl.get_or_insert_default().reward_models = models,
+            AlignEvent::RlSteps(records) => self.rl.get_or_insert_default().steps.extend(records),
+            AlignEvent::RlEval { record, valid } => {
+                self.rl.get_or_insert_default().evals.push(RlEvaluation { record, valid });
+            }
             AlignEvent::Diagnosis { findings, .. } => self.findings = Some(findings),
             AlignEvent::Done { .. } => self.state = AlignState::Done,
             AlignEvent::Failed { message } => {
@@ -112,9 +162,28 @@ impl AlignView {
         }
     }
 
-    /// DPO steps recorded.
+    /// Fine-tuning steps recorded.
     pub fn steps_done(&self) -> usize {
-        self.steps.last().map_or(0, |s| s.step)
+        match &self.rl {
+            Some(rl) => rl.steps_done(),
+            None => self.steps.last().map_or(0, |s| s.step),
+        }
+    }
+
+    /// The samples of the evaluation before any step, either method's.
+    pub fn samples_before(&self) -> Option<SampleSet> {
+        match &self.rl {
+            Some(rl) => rl.before().map(RlRecords::samples),
+            None => self.before().map(SampleSet::of),
+        }
+    }
+
+    /// The samples of the latest evaluation after steps, either method's.
+    pub fn samples_after(&self) -> Option<SampleSet> {
+        match &self.rl {
+            Some(rl) => rl.after().map(RlRecords::samples),
+            None => self.after().map(SampleSet::of),
+        }
     }
 
     /// The evaluation before any DPO step (step 0).
@@ -127,7 +196,7 @@ impl AlignView {
         self.evals.last().filter(|e| e.record.step > 0)
     }
 
-    /// The bar's progress under way: (done, of) for pretraining, then for DPO.
+    /// The bar's progress under way: (done, of) for pretraining, then for fine-tuning.
     pub fn progress(&self) -> Option<(usize, usize)> {
         match self.state {
             AlignState::Pretraining => Some((self.pretrained, self.pretrain_total)),
@@ -140,14 +209,22 @@ impl AlignView {
     pub fn status(&self) -> String {
         let loss = |l: Option<f32>| l.map(|l| format!(", training loss {l:.3}")).unwrap_or_default();
         match self.state {
+            AlignState::Idle if self.rl.is_some() => "Press Start: a base model pretrains on the corpus, reward \
+                                                       models learn the corpus's preference pairs, then the policy \
+                                                       gradient fine-tunes the model against them."
+                .to_string(),
             AlignState::Idle => "Press Start: a base model pretrains on the corpus, then DPO fine-tunes it on \
                                  preference pairs the corpus's grammar writes."
                 .to_string(),
             AlignState::Pretraining if self.pretrain_total > 0 && self.pretrained == self.pretrain_total => format!(
-                "Pretrained for {} steps{}. Caching the frozen reference's log-probabilities and scoring the base \
-                 model's samples…",
+                "Pretrained for {} steps{}. {}",
                 self.pretrain_total,
-                loss(self.pretrain_loss)
+                loss(self.pretrain_loss),
+                if self.rl.is_some() {
+                    "Training the reward models, freezing the reference and scoring the base model's samples…"
+                } else {
+                    "Caching the frozen reference's log-probabilities and scoring the base model's samples…"
+                }
             ),
             AlignState::Pretraining => format!(
                 "Pretraining the base model: step {} of {}{}.",
@@ -155,17 +232,21 @@ impl AlignView {
                 self.pretrain_total,
                 loss(self.pretrain_loss)
             ),
+            AlignState::FineTuning if self.rl.is_some() => {
+                self.rl.as_ref().map(|rl| rl.progress(self.planned)).unwrap_or_default()
+            }
             AlignState::FineTuning => match self.steps.last() {
                 Some(s) => {
                     format!("Fine-tuning with DPO: step {} of {}, DPO loss {:.4}.", s.step, self.planned, s.loss)
                 }
                 None => format!("Fine-tuning with DPO: {} steps to go.", self.planned),
             },
-            AlignState::Done => self.summary(),
+            AlignState::Done => self.rl.as_ref().map_or_else(|| self.summary(), RlRecords::summary),
             AlignState::Failed => self.message.clone().unwrap_or_default(),
             AlignState::Stopped => {
                 let at = if self.info.is_some() {
-                    format!("at DPO step {} of {}", self.steps_done(), self.planned)
+                    let method = self.method().name();
+                    format!("at {method} step {} of {}", self.steps_done(), self.planned)
                 } else {
                     format!("during pretraining, at step {} of {}", self.pretrained, self.pretrain_total)
                 };
@@ -177,7 +258,7 @@ impl AlignView {
         }
     }
 
-    /// How a finished run went, in its own numbers.
+    /// How a finished DPO run went, in its own numbers.
     fn summary(&self) -> String {
         let mut parts = vec![format!("Done: {} DPO steps", self.steps_done())];
         if let (Some(first), Some(last)) = (self.steps.first(), self.steps.last()) {
@@ -221,7 +302,8 @@ pub fn count(n: usize) -> String {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::protocol::test_support::align_info;
+    use crate::protocol::test_support::{align_info, rl_info};
+    use faultline_engine::telemetry::align::{RlEvalRecord, RlStepRecord};
 
     fn step(step: usize, loss: f32) -> DpoStepRecord {
         DpoStepRecord {
@@ -250,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_run_goes_from_pretraining_to_its_summary() {
-        let mut v = AlignView::starting(2, 30, 6);
+        let mut v = AlignView::starting(2, 30, 6, Method::Dpo);
         assert_eq!((v.state.as_str(), v.progress()), ("pretraining", Some((0, 30))));
         assert!(!v.apply(1, AlignEvent::Done { steps: 6 }), "another run's message is dropped");
         v.apply(2, AlignEvent::Pretraining { done: 12, total: 30, loss: Some(2.5) });
@@ -278,22 +360,66 @@ mod tests {
 
     #[test]
     fn a_run_that_stops_or_fails_says_where_and_why() {
-        let mut v = AlignView::starting(3, 100, 20);
+        let mut v = AlignView::starting(3, 100, 20, Method::Dpo);
         v.apply(3, AlignEvent::Pretraining { done: 40, total: 100, loss: None });
         v.apply(3, AlignEvent::Stopped { why: "a training run started".into() });
         assert_eq!(v.status(), "Stopped during pretraining, at step 40 of 100: a training run started.");
-        let mut v = AlignView::starting(4, 100, 20);
+        let mut v = AlignView::starting(4, 100, 20, Method::Dpo);
         v.apply(4, AlignEvent::FineTuning(Box::new(align_info())));
         v.apply(4, AlignEvent::Steps(vec![step(1, 0.69)]));
         v.apply(4, AlignEvent::Stopped { why: "stopped".into() });
         assert_eq!(v.status(), "Stopped at DPO step 1 of 6.");
-        let mut v = AlignView::starting(5, 100, 20);
+        let mut v = AlignView::starting(5, 100, 20, Method::Dpo);
         v.apply(5, AlignEvent::Failed { message: "beta: must be a positive number, got 0".into() });
         assert_eq!((v.state, v.status().as_str()), (AlignState::Failed, "beta: must be a positive number, got 0"));
-        let mut v = AlignView::starting(6, 100, 20);
+        let mut v = AlignView::starting(6, 100, 20, Method::Dpo);
         v.worker_failed("the training worker failed: out of memory");
         assert_eq!(v.status(), "The fine-tuning run ended: the training worker failed: out of memory");
         assert_eq!((percent(0.25), percent(0.40625)), ("25%".to_string(), "40.6%".to_string()));
         assert_eq!([count(0), count(999), count(105_472), count(1_234_567)], ["0", "999", "105,472", "1,234,567"]);
+    }
+
+    fn rl_step(step: usize, reward: f32, quality: f32) -> RlStepRecord {
+        RlStepRecord { step, reward, quality, kl: 0.5, length: 12.0, entropy: 1.0, grad_norm: 1.0 }
+    }
+
+    fn rl_eval(step: usize, reward: f32, quality: f32) -> AlignEvent {
+        let samples = vec![("the dog".into(), " runs.\n".into()), ("a cat".into(), " runrunrun.\n".into())];
+        AlignEvent::RlEval {
+            record: RlEvalRecord { step, reward, quality, length: 12.0, samples },
+            valid: vec![true, false],
+        }
+    }
+
+    #[test]
+    fn a_policy_gradient_run_keeps_its_own_records_and_says_how_it_went() {
+        let mut v = AlignView::starting(7, 30, 6, Method::Rl);
+        assert_eq!(v.method(), Method::Rl);
+        v.apply(7, AlignEvent::Pretraining { done: 30, total: 30, loss: Some(1.5) });
+        assert!(v.status().contains("Training the reward models"), "{}", v.status());
+        v.apply(7, AlignEvent::FineTuning(Box::new(rl_info())));
+        v.apply(7, AlignEvent::RewardModels(Vec::new()));
+        v.apply(7, rl_eval(0, 0.1, 0.75));
+        assert_eq!(v.status(), "Fine-tuning with the policy gradient: 6 steps to go.");
+        v.apply(7, AlignEvent::RlSteps((1..=4).map(|s| rl_step(s, 0.1 * s as f32, 0.5)).collect()));
+        assert_eq!(
+            v.status(),
+            "Fine-tuning with the policy gradient: step 4 of 6, proxy reward +0.400, true quality 50%."
+        );
+        v.apply(7, rl_eval(4, 0.4, 0.25));
+        v.apply(7, AlignEvent::Done { steps: 4 });
+        assert!(v.steps.is_empty() && v.evals.is_empty(), "no DPO records");
+        assert_eq!((v.steps_done(), v.samples_after().map(|s| (s.step, s.valid))), (4, Some((4, vec![true, false]))));
+        assert_eq!(v.samples_before().map(|s| s.quality), Some(0.75));
+        assert_eq!(
+            v.status(),
+            "Done: 4 policy-gradient steps; the proxy reward went from +0.100 to +0.400; true quality 75% → 25%; KL to \
+             the reference 0.500 nats."
+        );
+        let mut stopped = AlignView::starting(8, 30, 6, Method::Rl);
+        stopped.apply(8, AlignEvent::FineTuning(Box::new(rl_info())));
+        stopped.apply(8, AlignEvent::RlSteps(vec![rl_step(1, 0.1, 0.5)]));
+        stopped.apply(8, AlignEvent::Stopped { why: "stopped".into() });
+        assert_eq!(stopped.status(), "Stopped at policy-gradient step 1 of 6.");
     }
 }

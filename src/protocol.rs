@@ -8,8 +8,9 @@
 
 mod align;
 
-pub use align::{AlignEvent, AlignInfo};
+pub use align::{method_name, AlignEvent, AlignInfo, MethodInfo, RlInfo};
 
+use faultline_engine::align::Method;
 use faultline_engine::backend::BackendKind;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::data::CorpusInfo;
@@ -88,15 +89,18 @@ pub enum ToWorker {
         paused: bool,
         compute: Compute,
     },
-    /// Fine-tune a base model with DPO as run `run` (the alignment page): pretrain a model with
-    /// `config`'s settings for its `pretrain-steps`, then take `steps` DPO steps with its fine-tuning
-    /// settings and faults, in slices like training. It replaces any training run or fine-tuning run
+    /// Fine-tune a base model as run `run` (the alignment page): pretrain a model with `config`'s
+    /// settings for its `pretrain-steps`, then take `steps` steps of `method` (DPO, or the policy
+    /// gradient against learned reward models) with its fine-tuning settings and faults, in slices
+    /// like training. It replaces any training run or fine-tuning run
     /// and ends a range test; `Reset`, a `Start` or another `Align` stop it. Answered with
     /// [`FromWorker::Align`] events for `run`.
     Align {
         run: RunId,
         config: Box<RunConfig>,
         steps: usize,
+        #[serde(with = "method_name")]
+        method: Method,
     },
     /// One piece of reading training logs another program wrote, to diagnose them run by run: a
     /// [`LogPart::Begin`], each file's [`LogPart::File`] and [`LogPart::Chunk`]s, then [`LogPart::End`].
@@ -443,7 +447,7 @@ mod tests;
 /// Small, valid messages for the tests of the modules that consume them.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub mod test_support {
-    use super::{AlignInfo, RunInfo};
+    use super::{AlignInfo, MethodInfo, RlInfo, RunInfo};
     use faultline_engine::align::FineTuneMemory;
     use faultline_engine::backend::BackendKind;
     use faultline_engine::data::CorpusInfo;
@@ -501,9 +505,8 @@ pub mod test_support {
             corpus: "sorting".into(),
             pretrain_steps: 30,
             steps: 6,
-            pairs_per_step: 8,
             eval_every: 25,
-            beta: 0.1,
+            method: MethodInfo::Dpo { pairs_per_step: 8, beta: 0.1 },
             lr: 1e-4,
             lora_rank: 4,
             memory: FineTuneMemory {
@@ -516,6 +519,20 @@ pub mod test_support {
             },
             backend: "CPU (fused)".into(),
         }
+    }
+
+    /// What a small policy-gradient run says as it begins.
+    pub fn rl_info() -> AlignInfo {
+        let rl = RlInfo {
+            prompts_per_step: 16,
+            quality_prompts: 64,
+            kl_coef: 1.0,
+            entropy_bonus: 0.0,
+            reward_models: 3,
+            reward_pairs: 64,
+            reward_accuracy: 0.875,
+        };
+        AlignInfo { corpus: "toy-english".into(), method: MethodInfo::Rl(rl), ..align_info() }
     }
 
     pub fn step_record(step: usize, loss: f32) -> StepRecord {

@@ -3,10 +3,11 @@
 //! `#/exercises/<id>` one exercise, `#/mystery` a mystery round with a new seed and `#/mystery/<seed>`
 //! a given one, `#/mystery/two` and `#/mystery/two/<seed>` the same with two hidden faults, `#/diagnose`
 //! the detector on a training log another program wrote, `#/align` a pretrained model fine-tuned with
-//! DPO, `#/align/mystery` a fine-tuning mystery round with a new seed and `#/align/mystery/<seed>` a
+//! DPO and `#/align/rl` with a policy gradient against learned reward models, `#/align/mystery` a fine-tuning mystery round with a new seed and `#/align/mystery/<seed>` a
 //! given one.
 
 use crate::exercises;
+use faultline_engine::align::Method;
 use faultline_engine::guide::{EntryId, SectionId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +26,8 @@ pub enum Route {
     },
     /// The detector on a log another program wrote.
     Diagnose,
-    /// DPO fine-tuning of a pretrained model.
-    Align,
+    /// Fine-tuning of a pretrained model with a method: DPO, or the policy gradient.
+    Align(Method),
     /// A fine-tuning mystery round, with the seed the link names (none for a new one).
     AlignMystery(Option<u64>),
     /// Anything else, as written.
@@ -48,7 +49,8 @@ impl Route {
             None if path == "guide" => Route::GuideIndex,
             None if path == "exercises" => Route::Exercises,
             None if path == "diagnose" => Route::Diagnose,
-            None if path == "align" => Route::Align,
+            None if path == "align" => Route::Align(Method::Dpo),
+            Some(("align", "rl")) => Route::Align(Method::Rl),
             Some(("align", "mystery")) => Route::AlignMystery(None),
             Some(("align", rest)) => match rest.strip_prefix("mystery/").map(str::parse) {
                 Some(Ok(seed)) => Route::AlignMystery(Some(seed)),
@@ -77,7 +79,7 @@ impl Route {
 
     /// Whether this route is one of the alignment page's: it shows and links the alignment form.
     pub fn is_align(&self) -> bool {
-        matches!(self, Route::Align | Route::AlignMystery(_))
+        matches!(self, Route::Align(_) | Route::AlignMystery(_))
     }
 
     /// The link to this route.
@@ -94,7 +96,8 @@ impl Route {
                 format!("#/mystery{two}{seed}")
             }
             Route::Diagnose => "#/diagnose".to_string(),
-            Route::Align => "#/align".to_string(),
+            Route::Align(Method::Dpo) => "#/align".to_string(),
+            Route::Align(Method::Rl) => "#/align/rl".to_string(),
             Route::AlignMystery(seed) => {
                 format!("#/align/mystery{}", seed.map(|s| format!("/{s}")).unwrap_or_default())
             }
@@ -154,8 +157,10 @@ mod tests {
         assert_eq!(Route::parse("#/diagnose"), Route::Diagnose);
         assert_eq!(Route::parse("#/diagnose/"), Route::Diagnose);
         assert_eq!(Route::parse("#/diagnose/x"), Route::NotFound("#/diagnose/x".into()));
-        assert_eq!(Route::parse("#/align"), Route::Align);
-        assert_eq!(Route::parse("#/align/"), Route::Align);
+        assert_eq!(Route::parse("#/align"), Route::Align(Method::Dpo));
+        assert_eq!(Route::parse("#/align/"), Route::Align(Method::Dpo));
+        assert_eq!(Route::parse("#/align/rl"), Route::Align(Method::Rl));
+        assert_eq!(Route::parse("#/align/rl/"), Route::Align(Method::Rl));
         assert_eq!(Route::parse("#/align/x"), Route::NotFound("#/align/x".into()));
         assert_eq!(Route::parse("#/align/mystery"), Route::AlignMystery(None));
         assert_eq!(Route::parse("#/align/mystery/2"), Route::AlignMystery(Some(2)));
@@ -175,7 +180,10 @@ mod tests {
             let route = Route::Exercise(e.id);
             assert_eq!(Route::parse(&route.href()), route);
         }
-        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises, Route::Diagnose, Route::Align] {
+        for route in [Route::Align(Method::Dpo), Route::Align(Method::Rl)] {
+            assert_eq!(Route::parse(&route.href()), route);
+        }
+        for route in [Route::Trainer, Route::GuideIndex, Route::Exercises, Route::Diagnose] {
             assert_eq!(Route::parse(&route.href()), route);
         }
     }

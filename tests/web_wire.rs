@@ -6,6 +6,7 @@ use faultline_app::protocol::{
     wire, AlignEvent, Bytes, Compute, EstimateResult, FromWorker, LogEvent, LogPart, RunEvent, ToWorker,
 };
 use faultline_app::worker::session::Session;
+use faultline_engine::align::Method;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::diagnosis::{Evidence, Finding};
 use faultline_engine::guide::EntryId;
@@ -153,7 +154,7 @@ fn a_fine_tuning_run_goes_out_and_its_events_come_back_whole() {
     let mut config = RunConfig::from_pairs([("corpus", "sorting"), ("pretrain-steps", "3"), ("lora-rank", "2")])
         .expect("valid settings");
     config.seed = u64::MAX - 2;
-    let start = ToWorker::Align { run: 9, config: Box::new(config.clone()), steps: 2 };
+    let start = ToWorker::Align { run: 9, config: Box::new(config.clone()), steps: 2, method: Method::Dpo };
     assert_eq!(through_the_wire(&start), start, "the seed above 2^53 survives");
 
     let mut session = Session::new(no_clock);

@@ -66,7 +66,7 @@ mod tests {
     use crate::protocol::AlignEvent;
 
     fn view() -> AlignView {
-        let mut v = AlignView::starting(1, 30, 6);
+        let mut v = AlignView::starting(1, 30, 6, faultline_engine::align::Method::Dpo);
         v.apply(1, AlignEvent::FineTuning(Box::new(align_info())));
         let steps = (1..=4)
             .map(|step| DpoStepRecord {

@@ -8,6 +8,7 @@
 //! - [`phases`]: where each step's time goes.
 //! - [`lr_range`]: the learning-rate range test's loss against the rate, on a log axis.
 //! - [`dpo`]: a fine-tuning run's DPO loss against ln 2, margin, accuracy, KL and true quality.
+//! - [`rl`]: a policy-gradient run's proxy reward beside its true quality, KL and response length.
 
 pub mod attention;
 pub mod dpo;
@@ -16,6 +17,7 @@ pub mod logged;
 pub mod loss;
 pub mod lr_range;
 pub mod phases;
+pub mod rl;
 
 pub use loss::{HoverPoint, LossSeries};
 

@@ -11,7 +11,7 @@ mod own_text;
 
 pub use own_text::{human_bytes, OwnText, OWN_TEXT, OWN_TEXT_KEY, PASTED, SMALL_TEXT_CHARS};
 
-use faultline_engine::align::{DpoSettings, DEFAULT_CORPUS};
+use faultline_engine::align::{DpoSettings, Method, RlSettings, DEFAULT_CORPUS, RL_DEFAULT_CORPUS};
 use faultline_engine::config::CorpusSource;
 use faultline_engine::faults::{FaultId, FaultSpec, Stage, FAULTS};
 use faultline_engine::settings::{Change, SettingKey, SettingKind, FAULT_KEY};
@@ -47,9 +47,11 @@ pub enum FormKind {
     /// The trainer, and every page that starts its runs: the engine's defaults.
     #[default]
     Trainer,
-    /// The alignment page: the sorting corpus, where DPO measurably helps, and `steps` counting the
-    /// DPO steps that follow the base model's `pretrain-steps` (as `faultline align dpo --steps` does).
-    Alignment,
+    /// The alignment page with a fine-tuning method: `steps` counts the method's steps that follow
+    /// the base model's `pretrain-steps` (as `faultline align dpo|rl --steps` does), and the corpus is
+    /// the method's own: sorting for DPO, where it measurably helps; toy English for the policy
+    /// gradient, whose base model writes sentences the grammar mostly accepts.
+    Alignment(Method),
 }
 
 impl FormKind {
@@ -57,9 +59,14 @@ impl FormKind {
     pub fn defaults(self) -> RunConfig {
         match self {
             FormKind::Trainer => RunConfig::default(),
-            FormKind::Alignment => RunConfig {
+            FormKind::Alignment(Method::Dpo) => RunConfig {
                 corpus: CorpusSource::Builtin(DEFAULT_CORPUS.id().to_string()),
                 steps: DpoSettings::default().steps,
+                ..RunConfig::default()
+            },
+            FormKind::Alignment(Method::Rl) => RunConfig {
+                corpus: CorpusSource::Builtin(RL_DEFAULT_CORPUS.id().to_string()),
+                steps: RlSettings::default().steps,
                 ..RunConfig::default()
             },
         }
@@ -69,7 +76,7 @@ impl FormKind {
     pub fn of_fault(id: FaultId) -> FormKind {
         match id.spec().stage {
             Stage::Pretraining => FormKind::Trainer,
-            Stage::FineTuning => FormKind::Alignment,
+            Stage::FineTuning => FormKind::Alignment(Method::of(id.spec().guide_entry).unwrap_or(Method::Dpo)),
         }
     }
 }
@@ -108,6 +115,34 @@ impl RunForm {
     /// Which page the form belongs to.
     pub fn kind(&self) -> FormKind {
         self.kind
+    }
+
+    /// The fine-tuning method of an alignment page's form; none for the trainer's.
+    pub fn method(&self) -> Option<Method> {
+        match self.kind {
+            FormKind::Trainer => None,
+            FormKind::Alignment(method) => Some(method),
+        }
+    }
+
+    /// Moves an alignment page's form to `method`: every setting still at the old method's default
+    /// (the corpus, the steps) takes the new one's, and the other method's faults go off, since a
+    /// run of `method` refuses them. The trainer's form stays as it is.
+    pub fn switch_method(&mut self, method: Method) {
+        let Some(old) = self.method().filter(|&old| old != method) else { return };
+        let kind = FormKind::Alignment(method);
+        let mut defaults = kind.defaults();
+        if defaults.set(SettingKey::Config, self.get(SettingKey::Config)).is_ok() {
+            let kept: Vec<SettingKey> =
+                SettingKey::ALL.iter().copied().filter(|&key| !self.differs_from_default(key)).collect();
+            for key in kept {
+                self.values[key.index()] = defaults.get(key);
+            }
+        }
+        for spec in old.faults() {
+            self.set_fault(spec.id, false);
+        }
+        self.kind = kind;
     }
 
     /// The trainer's fields that describe `config`.

@@ -121,9 +121,9 @@ fn show_me_applies_the_faults_scenario() {
             changes.push(Change::Fault(spec.id, None));
         }
         let mut expected = RunConfig::from_changes(changes).unwrap();
-        if FormKind::of_fault(spec.id) == FormKind::Alignment {
-            // A fine-tuning fault opens on the alignment page's defaults (its scenarios are empty).
-            let defaults = FormKind::Alignment.defaults();
+        if let kind @ FormKind::Alignment(_) = FormKind::of_fault(spec.id) {
+            // A fine-tuning fault opens on its method's defaults (its scenarios are empty).
+            let defaults = kind.defaults();
             (expected.corpus, expected.steps) = (defaults.corpus, defaults.steps);
         }
         assert_eq!(config, expected, "{}", spec.id);
@@ -329,21 +329,21 @@ fn a_short_text_gets_a_warning_not_an_error() {
 
 #[test]
 fn the_alignment_form_has_its_own_defaults_and_link() {
-    let form = RunForm::new(FormKind::Alignment);
+    let form = RunForm::new(FormKind::Alignment(Method::Dpo));
     let config = form.to_config().unwrap();
     assert_eq!((config.corpus.name(), config.steps), ("sorting", DpoSettings::default().steps));
     assert_eq!(form.to_query(), pairs(&[("config", "tiny"), ("seed", "1")]), "its defaults stay out of the link");
     let link = pairs(&[("pretrain-steps", "150"), ("steps", "30"), ("fault", "dpo-reference-not-frozen")]);
-    let (f, notices) = RunForm::from_query_in(FormKind::Alignment, &link);
+    let (f, notices) = RunForm::from_query_in(FormKind::Alignment(Method::Dpo), &link);
     assert!(notices.is_empty(), "{notices:?}");
     let config = f.to_config().unwrap();
     assert_eq!((config.corpus.name(), config.steps, config.fine_tuning.pretrain_steps), ("sorting", 30, 150));
     assert!(config.faults.dpo_reference_not_frozen);
     let mut english = f.clone();
     english.set(SettingKey::Corpus, "toy-english".into());
-    let (back, _) = RunForm::from_query_in(FormKind::Alignment, &english.to_query());
+    let (back, _) = RunForm::from_query_in(FormKind::Alignment(Method::Dpo), &english.to_query());
     assert_eq!(back, english, "the trainer's default corpus is in the alignment page's link");
-    let (bad, notices) = RunForm::from_query_in(FormKind::Alignment, &pairs(&[("beta", "0")]));
+    let (bad, notices) = RunForm::from_query_in(FormKind::Alignment(Method::Dpo), &pairs(&[("beta", "0")]));
     assert_eq!(bad.get(SettingKey::Beta), "0.1");
     assert_eq!(notices, ["The link's beta=0: must be between 0.0001 and 1000, got 0; using the default 0.1."]);
 }
@@ -351,8 +351,30 @@ fn the_alignment_form_has_its_own_defaults_and_link() {
 #[test]
 fn a_fine_tuning_fault_is_shown_on_the_alignment_page() {
     let shown = RunForm::show_me(FaultId::DpoLrTooLow);
-    assert_eq!(shown.kind(), FormKind::Alignment);
+    assert_eq!(shown.kind(), FormKind::Alignment(Method::Dpo));
     assert!(shown.fault(FaultId::DpoLrTooLow).on);
     assert_eq!(shown.to_config().unwrap().corpus.name(), "sorting");
     assert_eq!(RunForm::show_me(FaultId::NoCausalMask).kind(), FormKind::Trainer);
+    let rl = RunForm::show_me(FaultId::NoKlPenalty);
+    assert_eq!((rl.kind(), rl.to_config().unwrap().corpus.name()), (FormKind::Alignment(Method::Rl), "toy-english"));
+}
+
+#[test]
+fn switching_the_method_moves_the_defaults_and_drops_the_other_methods_faults() {
+    let link = pairs(&[("pretrain-steps", "150"), ("fault", "dpo-reference-not-frozen")]);
+    let (mut form, _) = RunForm::from_query_in(FormKind::Alignment(Method::Dpo), &link);
+    form.switch_method(Method::Rl);
+    let config = form.to_config().unwrap();
+    let steps = RlSettings::default().steps;
+    assert_eq!((config.corpus.name(), config.steps, config.fine_tuning.pretrain_steps), ("toy-english", steps, 150));
+    assert!(config.faults.active().is_empty(), "{:?}", config.faults.active());
+    assert_eq!(form.to_query(), pairs(&[("config", "tiny"), ("seed", "1"), ("pretrain-steps", "150")]));
+    form.set(SettingKey::Corpus, "arithmetic".into());
+    form.set_fault(FaultId::NoKlPenalty, true);
+    form.switch_method(Method::Dpo);
+    assert_eq!((form.method(), form.get(SettingKey::Corpus)), (Some(Method::Dpo), "arithmetic"));
+    assert!(!form.fault(FaultId::NoKlPenalty).on, "the policy gradient's fault goes off");
+    let mut trainer = RunForm::default();
+    trainer.switch_method(Method::Rl);
+    assert_eq!(trainer, RunForm::default(), "the trainer's form has no method");
 }

@@ -80,8 +80,20 @@ fn every_message_to_the_worker_round_trips() {
     for part in parts {
         assert_eq!(round_trip(ToWorker::Log { request: 9, part })["log"]["request"], 9);
     }
-    let align = round_trip(ToWorker::Align { run: 5, config: Box::new(RunConfig::default()), steps: 30 });
-    assert_eq!(align["align"]["steps"], 30);
+    for (method, name) in [(Method::Dpo, "dpo"), (Method::Rl, "rl")] {
+        let align = round_trip(ToWorker::Align { run: 5, config: Box::new(RunConfig::default()), steps: 30, method });
+        assert_eq!((&align["align"]["steps"], &align["align"]["method"]), (&30.into(), &name.into()));
+    }
+    let mut unknown = serde_json::to_value(ToWorker::Align {
+        run: 5,
+        config: Box::new(RunConfig::default()),
+        steps: 30,
+        method: Method::Rl,
+    })
+    .unwrap();
+    unknown["align"]["method"] = "ppo".into();
+    let refused = serde_json::from_value::<ToWorker>(unknown).unwrap_err().to_string();
+    assert!(refused.contains("no fine-tuning method called 'ppo' (dpo or rl)"), "{refused}");
     let begin = round_trip(ToWorker::Log { request: 1, part: LogPart::Begin { format: Some(Format::TbEvents) } });
     assert_eq!(begin["log"]["part"]["begin"]["format"], "tb-events");
 }

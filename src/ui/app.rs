@@ -17,6 +17,7 @@ use crate::client::{one_thread_asked, THREADS_PARAM};
 use crate::form::{FormKind, RunForm};
 use crate::protocol::Compute;
 use crate::route::{anchor, Route};
+use faultline_engine::align::Method;
 use leptos::ev;
 use leptos::prelude::*;
 
@@ -34,6 +35,16 @@ fn scroll_for(hash: &str) {
     }
 }
 
+/// Moves the alignment form to the method a new hash names (`#/align` or `#/align/rl`) before the
+/// page for it renders, so the switch between them, the guide's "Try it" and a link agree with it.
+fn follow_method(hash: &str, align_form: RwSignal<RunForm>) {
+    if let Route::Align(method) = Route::parse(hash) {
+        if align_form.with_untracked(|f| f.method() != Some(method)) {
+            align_form.update(|f| f.switch_method(method));
+        }
+    }
+}
+
 #[component]
 pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let (compute_link, query): (Vec<_>, Vec<_>) = query.into_iter().partition(|(k, _)| k == "compute");
@@ -42,11 +53,13 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let one_thread = one_thread_asked(&threads_link);
     let current = RwSignal::new(hash());
     // The link's settings are the page's it opens: the alignment page's, or the trainer's.
-    let aligning = Route::parse(&current.get_untracked()).is_align();
-    let kind = if aligning { FormKind::Alignment } else { FormKind::Trainer };
+    let opened = Route::parse(&current.get_untracked());
+    let aligning = opened.is_align();
+    let method = if let Route::Align(method) = opened { method } else { Method::Dpo };
+    let kind = if aligning { FormKind::Alignment(method) } else { FormKind::Trainer };
     let (initial, mut notices) = RunForm::from_query_in(kind, &query);
     let (trainer_form, align_form) =
-        if aligning { (RunForm::default(), initial) } else { (initial, RunForm::new(FormKind::Alignment)) };
+        if aligning { (RunForm::default(), initial) } else { (initial, RunForm::new(FormKind::Alignment(method))) };
     notices.extend(threads_link.iter().filter(|(_, v)| v != "1").map(|(_, v)| {
         format!("The link's threads={v}: only threads=1 (train on one thread) can be asked for; ignored.")
     }));
@@ -69,6 +82,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     provide_exercises(controller);
     let listener = window_event_listener(ev::hashchange, move |_| {
         let h = hash();
+        follow_method(&h, align_form);
         current.set(h.clone());
         request_animation_frame(move || scroll_for(&h));
     });
@@ -77,6 +91,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
         request_animation_frame(move || scroll_for(&current.get_untracked()));
     }
 
+    let align_href = move || Route::Align(align_form.with(|f| f.method().unwrap_or(Method::Dpo))).href();
     let is_guide = move || matches!(route.get(), Route::GuideIndex | Route::GuideEntry(_));
     let page = move || match route.get() {
         Route::Trainer => view! { <TrainerPage controller form /> }.into_any(),
@@ -89,7 +104,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
         },
         Route::Mystery { faults, seed } => view! { <MysteryPage controller form faults seed /> }.into_any(),
         Route::Diagnose => view! { <DiagnosePage controller form /> }.into_any(),
-        Route::Align => view! { <AlignPage controller /> }.into_any(),
+        Route::Align(method) => view! { <AlignPage controller method /> }.into_any(),
         Route::AlignMystery(seed) => view! { <AlignMysteryPage controller seed /> }.into_any(),
         Route::NotFound(hash) => view! { <NotFound hash /> }.into_any(),
     };
@@ -115,7 +130,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
                 <a href=Route::Diagnose.href() aria-current=move || (route.get() == Route::Diagnose).then_some("page")>
                     "Diagnose"
                 </a>
-                <a href=Route::Align.href() aria-current=move || route.get().is_align().then_some("page")>
+                <a href=align_href aria-current=move || route.get().is_align().then_some("page")>
                     "Align"
                 </a>
             </nav>

@@ -16,6 +16,7 @@ use crate::protocol::{
 };
 use crate::range_view::RangeView;
 use crate::run_view::{RunState, RunView};
+use faultline_engine::align::Method;
 use faultline_engine::lr_range::RangeSettings;
 use faultline_engine::RunConfig;
 use leptos::prelude::*;
@@ -219,17 +220,17 @@ impl Controller {
     /// runs one thing at a time, so the trainer's run ends (and is kept if it can be), as on Reset.
     pub fn start_alignment(&self) {
         if let Some(config) = self.align.config() {
-            self.start_alignment_of(config);
+            self.start_alignment_of(config, self.align.method());
         }
     }
 
-    /// Starts a fine-tuning run of `config` (a mystery round's, which the form does not show), ending
-    /// the trainer's run as [`Controller::start_alignment`] does.
-    pub fn start_alignment_of(&self, config: RunConfig) {
+    /// Starts a fine-tuning run of `method` with `config` (a mystery round's, which the form does not
+    /// show), ending the trainer's run as [`Controller::start_alignment`] does.
+    pub fn start_alignment_of(&self, config: RunConfig, method: Method) {
         banner::hide();
         self.view.with_untracked(|v| self.runs.replace(v));
         self.view.update(RunView::reset);
-        self.align.start(config);
+        self.align.start(config, method);
     }
 
     /// Starts a mystery round's run, kept in the history as `name` so its settings stay hidden.

@@ -4,14 +4,14 @@
 
 use crate::form::{fault_field, FieldErrors, RunForm};
 use crate::route::entry_href;
-use faultline_engine::faults::{FaultId, FaultSpec, Stage};
+use faultline_engine::faults::{FaultId, FaultSpec};
 use faultline_engine::guide::SectionId;
 use leptos::prelude::*;
 
-/// The guide sections that have faults of `stage`, in the table's order.
-fn sections(stage: Stage) -> Vec<SectionId> {
+/// The guide sections that have faults among `faults`, in the table's order.
+fn sections(faults: &[&'static FaultSpec]) -> Vec<SectionId> {
     let mut seen: Vec<SectionId> = Vec::new();
-    for f in stage.faults() {
+    for f in faults {
         if !seen.contains(&f.guide_entry.section()) {
             seen.push(f.guide_entry.section());
         }
@@ -20,15 +20,19 @@ fn sections(stage: Stage) -> Vec<SectionId> {
 }
 
 #[component]
-pub fn FaultPanel(form: RwSignal<RunForm>, errors: Memo<FieldErrors>, stage: Stage) -> impl IntoView {
-    let sections = sections(stage);
-    // A stage whose faults all produce one section's symptoms (fine-tuning) shows them open.
+pub fn FaultPanel(
+    form: RwSignal<RunForm>,
+    errors: Memo<FieldErrors>,
+    faults: Vec<&'static FaultSpec>,
+) -> impl IntoView {
+    let sections = sections(&faults);
+    // Faults that all produce one section's symptoms (fine-tuning's) show open.
     let alone = sections.len() == 1;
     let groups = sections
         .into_iter()
         .map(|section| {
             let specs: Vec<&'static FaultSpec> =
-                stage.faults().filter(|f| f.guide_entry.section() == section).collect();
+                faults.iter().copied().filter(|f| f.guide_entry.section() == section).collect();
             let ids: Vec<FaultId> = specs.iter().map(|f| f.id).collect();
             let on_count = Memo::new(move |_| form.with(|f| ids.iter().filter(|&&id| f.fault(id).on).count()));
             let open = Memo::new(move |_| alone || on_count.get() > 0);

@@ -3,6 +3,7 @@
 
 use super::controller::Controller;
 use super::guide_text::{bullets, causes, rich, snippets};
+use super::more_help::MoreHelp;
 use crate::checklist::run_checklist;
 use crate::form::{FormKind, RunForm};
 use crate::route::{entry_href, section_href, Route};
@@ -23,10 +24,10 @@ pub(super) fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: Fau
             }
             Route::Trainer
         }
-        FormKind::Alignment => {
+        FormKind::Alignment(method) => {
             controller.align.form.set(shown);
             controller.start_alignment();
-            Route::Align
+            Route::Align(method)
         }
     };
     if let Some(w) = web_sys::window() {
@@ -134,6 +135,7 @@ pub fn GuideIndex(controller: Controller) -> impl IntoView {
                     />
                 </ol>
             </section>
+            <MoreHelp controller />
             {sections}
         </main>
     }

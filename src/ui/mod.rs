@@ -22,6 +22,7 @@ mod link;
 mod loss_chart;
 mod lr_finder;
 mod memory;
+mod more_help;
 mod mystery;
 mod performance;
 mod phase_chart;

@@ -52,7 +52,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <CopyLink form />
                 <PingButton />
                 <MemoryPanel controller config />
-                <FaultPanel form errors stage=Stage::Pretraining />
+                <FaultPanel form errors faults=Stage::Pretraining.faults().collect() />
             </section>
             <section class="panel stats-panel" aria-label="Run status">
                 <RunStats view />

@@ -169,6 +169,7 @@ describe("break it, see it, name it", { timeout: RUN_TIMEOUT + 120_000 }, () => 
       await page.locator("#guide-index").waitFor({ timeout: 10_000 });
       assert.equal(await page.locator("#guide-index .entry-list a").count(), 19, "every entry is listed");
       assert.equal(await page.locator("#checklist li").count(), 8, "the quick checklist");
+      assert.equal(await page.locator("#more-help .more-help li").count(), 5, "getting more help, in five steps");
       await page.locator('#guide-index .entry-list a[href="#/guide/out-of-memory-oom"]').click();
       await page.locator('#guide-entry[data-entry-page="out-of-memory-oom"]').waitFor({ timeout: 10_000 });
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");

@@ -30,7 +30,7 @@ mod tokenization;
 use serde::Serialize;
 
 pub use ids::UnknownId;
-pub use quick::{CHECKLIST, QUICK_DIAGNOSIS};
+pub use quick::{CHECKLIST, MORE_HELP, QUICK_DIAGNOSIS};
 
 spelled_ids! {
     /// A guide entry, in the guide's order (the order of [`ENTRIES`]).

@@ -112,3 +112,33 @@ pub const CHECKLIST: &[ChecklistItem] = &[
                       the first losses of two runs with the same seed and settings.",
     },
 ];
+
+/// When the guide's entries do not settle it: the guide's closing advice, each step with what the
+/// app offers for it.
+pub const MORE_HELP: &[(&str, &str)] = &[
+    (
+        "Check the stage's own mistakes",
+        "Each section of this guide gathers what goes wrong at one stage of training; read the whole \
+         section of your symptom, not only the closest entry.",
+    ),
+    (
+        "Read the tests",
+        "A test states what correct behaviour is. Every fault here has one that measures its symptom \
+         against a healthy run of the same seed, in Faultline's evaluation tests.",
+    ),
+    (
+        "Simplify",
+        "Reproduce the problem on the smallest run that still shows it: fewer steps, the tiny model, a \
+         built-in corpus. A run that cannot even overfit one batch has a bug, not a tuning problem.",
+    ),
+    (
+        "Bisect",
+        "Put changed settings back to their defaults half at a time until the symptom goes away; the last \
+         change you undid is the cause.",
+    ),
+    (
+        "Ask with details",
+        "Give the loss values, the shapes, the seed and the smallest setup that reproduces it. The report \
+         below writes them from your current run.",
+    ),
+];

@@ -3,19 +3,39 @@
 
 use super::super::finding::FindingCard;
 use super::super::guide::measured_notes;
-use crate::align_view::AlignView;
-use faultline_engine::diagnosis::DPO_MIN_STEPS;
-use faultline_engine::faults::Stage;
+use crate::align_view::{percent, AlignView};
+use faultline_engine::align::Method;
+use faultline_engine::diagnosis::{DPO_MIN_STEPS, QUALITY_FALL, RL_MIN_STEPS};
 use faultline_engine::guide::EntryId;
 use leptos::prelude::*;
 
 /// Why the detector names nothing, from the run's own numbers.
 fn nothing_named(v: &AlignView) -> String {
     let steps = v.steps_done();
-    if steps < DPO_MIN_STEPS {
+    let (method, needed) = match v.method() {
+        Method::Dpo => ("DPO", DPO_MIN_STEPS),
+        Method::Rl => ("policy-gradient", RL_MIN_STEPS),
+    };
+    if steps < needed {
         let more = if v.state.is_active() { "; it reads the run again at each evaluation" } else { "" };
         return format!(
-            "Nothing to name: the run has {steps} DPO steps, fewer than the {DPO_MIN_STEPS} the detector needs{more}."
+            "Nothing to name: the run has {steps} {method} steps, fewer than the {needed} the detector needs{more}."
+        );
+    }
+    if let Some(rl) = &v.rl {
+        let quality = match (rl.steps.first(), rl.steps.last()) {
+            (Some(first), Some(last)) => format!(
+                " (the true quality of the step's samples was {} at step {} and {} at step {})",
+                percent(first.quality),
+                first.step,
+                percent(last.quality),
+                last.step
+            ),
+            _ => String::new(),
+        };
+        return format!(
+            "No diagnosis: the true quality has not fallen by {} while the proxy reward rose{quality}.",
+            percent(QUALITY_FALL)
         );
     }
     let falling = match (v.steps.first(), v.steps.last()) {
@@ -32,7 +52,7 @@ pub fn AlignFindings(view: RwSignal<AlignView>) -> impl IntoView {
     let findings = Memo::new(move |_| view.with(|v| v.findings.clone()));
     let body = move || match findings.get() {
         None => view! {
-            <p class="note">"The detector reads the DPO telemetry, and nothing else, after each evaluation."</p>
+            <p class="note">"The detector reads the fine-tuning telemetry, and nothing else, after each evaluation."</p>
         }
         .into_any(),
         Some(found) if found.is_empty() => {
@@ -51,11 +71,11 @@ pub fn AlignFindings(view: RwSignal<AlignView>) -> impl IntoView {
     }
 }
 
-/// What Faultline measured beside the guide entries the fine-tuning faults produce.
+/// What Faultline measured beside the guide entries `method`'s faults produce.
 #[component]
-pub fn MeasuredNotes() -> impl IntoView {
+pub fn MeasuredNotes(method: Method) -> impl IntoView {
     let mut entries: Vec<EntryId> = Vec::new();
-    for spec in Stage::FineTuning.faults() {
+    for spec in method.faults() {
         if !entries.contains(&spec.guide_entry) {
             entries.push(spec.guide_entry);
         }

@@ -13,6 +13,7 @@ use super::status::AlignStatus;
 use crate::align_mystery::{hidden_fault, judge, measured_note, round_form, Guess, HEALTHY, SHORT_RUN};
 use crate::mystery::Verdict;
 use crate::route::{entry_href, Route};
+use faultline_engine::align::Method;
 use leptos::prelude::*;
 
 /// A verdict in words.
@@ -40,8 +41,9 @@ pub fn AlignMysteryPage(controller: Controller, seed: Option<u64>) -> impl IntoV
     let guess = RwSignal::new(String::new());
     let guessed = RwSignal::new(None::<Guess>);
     let start = move |_| {
-        if let Ok(config) = round_form(seed).to_config() {
-            controller.start_alignment_of(config);
+        let form = round_form(seed);
+        if let (Ok(config), Some(method)) = (form.to_config(), form.method()) {
+            controller.start_alignment_of(config, method);
             started.set(true);
         }
     };
@@ -189,7 +191,7 @@ fn RoundReveal(controller: Controller, seed: u64, guess: Guess) -> impl IntoView
             {note}
             <AlignFindings view />
             <p>
-                <a href=Route::Align.href() on:click=open>"Open this round's settings on the alignment page"</a>
+                <a href=Route::Align(round_form(seed).method().unwrap_or(Method::Dpo)).href() on:click=open>"Open this round's settings on the alignment page"</a>
             </p>
         </div>
     }

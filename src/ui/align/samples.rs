@@ -2,33 +2,44 @@
 //! the latest evaluation, side by side, each judged by the corpus's grammar, with the true quality
 //! of all the completions scored.
 
-use crate::align_view::{percent, AlignView, Evaluation};
+use crate::align_view::{percent, AlignView, SampleSet};
+use crate::protocol::MethodInfo;
 use faultline_engine::align::QUALITY_PROMPTS;
 use leptos::prelude::*;
 
 #[component]
 pub fn BeforeAfter(view: RwSignal<AlignView>) -> impl IntoView {
-    let before = Memo::new(move |_| view.with(|v| v.before().cloned()));
-    let after = Memo::new(move |_| view.with(|v| v.after().cloned()));
+    let before = Memo::new(move |_| view.with(AlignView::samples_before));
+    let after = Memo::new(move |_| view.with(AlignView::samples_after));
     let every = move || view.with(|v| v.info.as_ref().map_or(0, |i| i.eval_every));
+    let method = move || view.with(AlignView::method);
+    let scored = move || {
+        view.with(|v| match v.info.as_ref().map(|i| &i.method) {
+            Some(MethodInfo::Rl(rl)) => rl.quality_prompts,
+            _ => QUALITY_PROMPTS,
+        })
+    };
     view! {
         <section id="dpo-samples" class="panel" aria-labelledby="dpo-samples-title">
             <h2 id="dpo-samples-title" class="section-title">"Samples, before and after"</h2>
             <p class="note">
-                {format!(
-                    "Completions of held-out prompts, sampled at temperature 1. The true quality is the share of \
-                     all {QUALITY_PROMPTS} completions the corpus's grammar accepts; a few are shown."
-                )}
+                {move || {
+                    format!(
+                        "Completions of held-out prompts, sampled at temperature 1. The true quality is the share of \
+                         all {} completions the corpus's grammar accepts; a few are shown, each marked valid or not.",
+                        scored()
+                    )
+                }}
             </p>
             <div class="sample-columns">
                 {move || match before.get() {
-                    Some(e) => view! { <SampleColumn id="samples-before" title="Before fine-tuning".to_string() eval=e /> }.into_any(),
-                    None => view! { <p class="hint">"The base model's samples appear once DPO begins."</p> }.into_any(),
+                    Some(set) => view! { <SampleColumn id="samples-before" title="Before fine-tuning".to_string() set /> }.into_any(),
+                    None => view! { <p class="hint">"The base model's samples appear once fine-tuning begins."</p> }.into_any(),
                 }}
                 {move || match after.get() {
-                    Some(e) => {
-                        let title = format!("After {} DPO steps", e.record.step);
-                        view! { <SampleColumn id="samples-after" title eval=e /> }.into_any()
+                    Some(set) => {
+                        let title = format!("After {} {} steps", set.step, method().name());
+                        view! { <SampleColumn id="samples-after" title set /> }.into_any()
                     }
                     None => {
                         let when = format!("The fine-tuned model's samples appear at the next evaluation (every {} steps, and at the end).", every());
@@ -41,13 +52,12 @@ pub fn BeforeAfter(view: RwSignal<AlignView>) -> impl IntoView {
 }
 
 #[component]
-fn SampleColumn(id: &'static str, title: String, eval: Evaluation) -> impl IntoView {
-    let quality = format!("true quality {}", percent(eval.record.quality));
-    let samples = eval
-        .record
+fn SampleColumn(id: &'static str, title: String, set: SampleSet) -> impl IntoView {
+    let quality = format!("true quality {}", percent(set.quality));
+    let samples = set
         .samples
         .into_iter()
-        .zip(eval.valid.into_iter().map(Some).chain(std::iter::repeat(None)))
+        .zip(set.valid.into_iter().map(Some).chain(std::iter::repeat(None)))
         .map(|((prompt, completion), valid)| {
             let (class, mark) = match valid {
                 Some(true) => ("valid", "✓ valid"),

@@ -1,12 +1,14 @@
 //! The alignment page's settings, one field per row of the settings table: the base model's (corpus,
-//! seed, pretraining steps) and the fine-tuning ones (β, learning rate, LoRA rank, and `steps`, which
-//! here counts DPO steps); the fine-tuning faults; Start and Stop.
+//! seed, pretraining steps) and the fine-tuning ones the chosen method reads (β for DPO; the KL
+//! coefficient, the reward models and the entropy bonus for the policy gradient; the learning rate,
+//! LoRA rank, and `steps`, which here counts the method's steps); its faults; Start and Stop.
 
 use super::super::controller::Controller;
 use super::super::faults::FaultPanel;
 use super::super::link::CopyLink;
 use super::super::settings::table_field;
 use crate::form::{FieldErrors, RunForm};
+use faultline_engine::align::Method;
 use faultline_engine::faults::{FaultId, Stage};
 use faultline_engine::settings::{Setting, SettingKey, SETTINGS};
 use leptos::prelude::*;
@@ -15,29 +17,40 @@ use std::sync::OnceLock;
 /// The base model's settings.
 const BASE: [SettingKey; 3] = [SettingKey::Corpus, SettingKey::Seed, SettingKey::PretrainSteps];
 
-/// The `steps` row as this page uses it: the same key, range and messages, counting DPO steps.
-fn dpo_steps() -> &'static Setting {
-    static ROW: OnceLock<Setting> = OnceLock::new();
-    ROW.get_or_init(|| Setting {
-        label: "DPO steps",
-        help: "fine-tuning steps after pretraining, each on a batch of preference pairs (align dpo --steps)",
-        stage: Stage::FineTuning,
-        ..*SettingKey::Steps.setting()
-    })
+/// The `steps` row as this page uses it: the same key, range and messages, counting `method`'s steps.
+fn method_steps(method: Method) -> &'static Setting {
+    static DPO: OnceLock<Setting> = OnceLock::new();
+    static RL: OnceLock<Setting> = OnceLock::new();
+    let (row, label, help) = match method {
+        Method::Dpo => (
+            &DPO,
+            "DPO steps",
+            "fine-tuning steps after pretraining, each on a batch of preference pairs (align dpo --steps)",
+        ),
+        Method::Rl => (
+            &RL,
+            "Policy-gradient steps",
+            "fine-tuning steps after pretraining, each on the policy's own samples of a batch of prompts, scored \
+             by the reward models (align rl --steps)",
+        ),
+    };
+    row.get_or_init(|| Setting { label, help, stage: Stage::FineTuning, ..*SettingKey::Steps.setting() })
 }
 
-/// The fine-tuning settings: the table's fine-tuning rows (but the base model's pretraining steps),
-/// then the DPO steps.
-fn fine_tuning() -> impl Iterator<Item = &'static Setting> {
-    SETTINGS.iter().filter(|s| s.stage == Stage::FineTuning && s.key != SettingKey::PretrainSteps).chain([dpo_steps()])
+/// The fine-tuning settings `method` reads: the table's fine-tuning rows (but the base model's
+/// pretraining steps), then the method's steps.
+fn fine_tuning(method: Method) -> impl Iterator<Item = &'static Setting> {
+    let reads =
+        move |s: &&Setting| s.stage == Stage::FineTuning && s.key != SettingKey::PretrainSteps && method.takes(s.key);
+    SETTINGS.iter().filter(reads).chain([method_steps(method)])
 }
 
 #[component]
-pub fn AlignSettings(controller: Controller) -> impl IntoView {
+pub fn AlignSettings(controller: Controller, method: Method) -> impl IntoView {
     let form = controller.align.form;
     let errors = Memo::new(move |_| form.with(|f| f.to_config().err().unwrap_or_default()));
     let base = BASE.iter().map(|key| table_field(form, errors, key.setting())).collect_view();
-    let tuning = fine_tuning().map(|s| table_field(form, errors, s)).collect_view();
+    let tuning = fine_tuning(method).map(|s| table_field(form, errors, s)).collect_view();
     view! {
         <fieldset class="settings">
             <legend>"Base model"</legend>
@@ -47,19 +60,20 @@ pub fn AlignSettings(controller: Controller) -> impl IntoView {
             <legend>"Fine-tuning"</legend>
             {tuning}
         </fieldset>
-        <OtherErrors errors />
+        <OtherErrors errors method />
         <AlignControls controller />
         <CopyLink form />
         <PretrainingFaults form />
-        <FaultPanel form errors stage=Stage::FineTuning />
+        <FaultPanel form errors faults=method.faults().collect() />
     }
 }
 
 /// Messages about settings this page does not show (a link can set any of them).
 #[component]
-fn OtherErrors(errors: Memo<FieldErrors>) -> impl IntoView {
-    let shown = |field: &str| {
-        field.starts_with("fault-") || BASE.iter().chain(fine_tuning().map(|s| &s.key)).any(|k| k.as_str() == field)
+fn OtherErrors(errors: Memo<FieldErrors>, method: Method) -> impl IntoView {
+    let shown = move |field: &str| {
+        field.starts_with("fault-")
+            || BASE.iter().chain(fine_tuning(method).map(|s| &s.key)).any(|k| k.as_str() == field)
     };
     let others =
         move || errors.with(|es| es.iter().filter(|e| !shown(&e.field)).map(|e| e.to_string()).collect::<Vec<_>>());

@@ -1,10 +1,13 @@
-//! Where the fine-tuning run is: one sentence, the progress of pretraining and then of DPO, and the
-//! run's headline numbers.
+//! Where the fine-tuning run is: one sentence, the progress of pretraining and then of fine-tuning,
+//! and the run's headline numbers (the policy gradient's in `rl_status.rs`).
 
+use super::rl_status::RlFacts;
 use crate::align_view::{percent, AlignState, AlignView};
+use crate::protocol::{AlignInfo, MethodInfo};
+use faultline_engine::align::Method;
 use leptos::prelude::*;
 
-const NONE: &str = "—";
+pub(super) const NONE: &str = "—";
 
 /// The run's status; `mystery` leaves out the settings it ran with, which would name a hidden fault.
 #[component]
@@ -18,33 +21,43 @@ pub fn AlignStatus(view: RwSignal<AlignView>, #[prop(optional)] mystery: bool) -
                     view! { <progress id="align-progress" max=of.max(1) value=done></progress> }
                 })
             }}
-            <AlignFacts view mystery />
-            <p class="note" id="align-run-facts">
-                {move || {
-                    view.with(|v| {
-                        v.info.as_ref().map(|i| {
-                            format!(
-                                "On {}: {} preference pairs a step; held-out pairs and the policy's own samples \
-                                 evaluated every {} steps and at the end.",
-                                i.backend, i.pairs_per_step, i.eval_every
-                            )
-                        })
-                    })
-                }}
-            </p>
+            {move || match view.with(AlignView::method) {
+                Method::Dpo => view! { <AlignFacts view mystery /> }.into_any(),
+                Method::Rl => view! { <RlFacts view mystery /> }.into_any(),
+            }}
+            <p class="note" id="align-run-facts">{move || view.with(|v| v.info.as_ref().map(run_facts))}</p>
         </section>
+    }
+}
+
+/// Where the run computes, and what each step and evaluation takes.
+fn run_facts(i: &AlignInfo) -> String {
+    match &i.method {
+        MethodInfo::Dpo { pairs_per_step, .. } => format!(
+            "On {}: {pairs_per_step} preference pairs a step; held-out pairs and the policy's own samples evaluated \
+             every {} steps and at the end.",
+            i.backend, i.eval_every
+        ),
+        MethodInfo::Rl(rl) => format!(
+            "On {}: {} sampled responses a step, each scored by the reward models; {} fixed prompts' completions \
+             evaluated every {} steps and at the end.",
+            i.backend, rl.prompts_per_step, rl.quality_prompts, i.eval_every
+        ),
+    }
+}
+
+/// The base model's pretraining: steps done, of how many, and the last loss.
+pub(super) fn pretraining(v: &AlignView) -> String {
+    match (v.pretrain_total, v.pretrain_loss) {
+        (0, _) => NONE.to_string(),
+        (total, Some(loss)) => format!("{} / {total}, loss {loss:.3}", v.pretrained),
+        (total, None) => format!("{} / {total}", v.pretrained),
     }
 }
 
 #[component]
 fn AlignFacts(view: RwSignal<AlignView>, mystery: bool) -> impl IntoView {
-    let pretraining = move || {
-        view.with(|v| match (v.pretrain_total, v.pretrain_loss) {
-            (0, _) => NONE.to_string(),
-            (total, Some(loss)) => format!("{} / {total}, loss {loss:.3}", v.pretrained),
-            (total, None) => format!("{} / {total}", v.pretrained),
-        })
-    };
+    let pretraining = move || view.with(pretraining);
     let dpo_step = move || {
         view.with(|v| if v.info.is_some() { format!("{} / {}", v.steps_done(), v.planned) } else { NONE.to_string() })
     };
@@ -61,7 +74,10 @@ fn AlignFacts(view: RwSignal<AlignView>, mystery: bool) -> impl IntoView {
         view.with(|v| {
             v.info.as_ref().map_or_else(
                 || NONE.to_string(),
-                |i| format!("β {}, lr {:.0e}, LoRA rank {}", i.beta, i.lr, i.lora_rank),
+                |i| match i.method {
+                    MethodInfo::Dpo { beta, .. } => format!("β {beta}, lr {:.0e}, LoRA rank {}", i.lr, i.lora_rank),
+                    MethodInfo::Rl(_) => NONE.to_string(),
+                },
             )
         })
     };

@@ -1,25 +1,28 @@
 //! A fine-tuning run (the alignment page): the base model pretrains a slice of steps at a time, then
-//! DPO fine-tunes it a slice at a time, so the worker still hears a `Reset` between slices. Progress
-//! and the DPO step records go out at most every [`FLUSH_EVERY_MS`]; each evaluation goes at once,
-//! with the detector's reading after it.
+//! DPO or the policy gradient fine-tunes it a slice at a time, so the worker still hears a `Reset`
+//! between slices. Progress and the step records go out at most every [`FLUSH_EVERY_MS`]; each
+//! evaluation goes at once, with the detector's reading after it.
+//!
+//! `tuning.rs`: [`Tuning`], either method's run behind the calls this file makes.
+
+mod tuning;
 
 use super::run::FLUSH_EVERY_MS;
-use crate::protocol::{AlignEvent, AlignInfo, FromWorker, RunId};
-use faultline_engine::align::{pretraining_config, DpoRun, DpoSettings};
+use crate::protocol::{AlignEvent, FromWorker, RunId};
+use faultline_engine::align::{pretraining_config, Method};
 use faultline_engine::backend::CpuBackend;
-use faultline_engine::diagnosis::diagnose_dpo;
-use faultline_engine::telemetry::align::DpoStepRecord;
 use faultline_engine::trainer::{Clock, Trainer};
 use faultline_engine::{EngineError, RunConfig};
+use tuning::{Pending, Settings, Tuning};
 
 /// Where the run is.
 enum Stage {
     /// The base model trains; the fine-tuning settings wait for it.
     Pretraining {
         trainer: Box<Trainer<CpuBackend>>,
-        settings: Box<DpoSettings>,
+        settings: Box<Settings>,
     },
-    FineTuning(Box<DpoRun<CpuBackend>>),
+    FineTuning(Tuning),
 }
 
 /// The fine-tuning run the session holds, until it ends.
@@ -31,28 +34,29 @@ pub(super) struct Alignment {
 /// What the page has been sent of run `id`, and what waits.
 struct Report {
     id: RunId,
-    /// DPO step records not yet sent.
-    pending: Vec<DpoStepRecord>,
+    /// Step records not yet sent.
+    pending: Pending,
     last_flush_ms: f64,
 }
 
 impl Alignment {
-    /// Checks the settings (`steps` DPO steps on top of `config`), builds the base model and tells the
-    /// page that pretraining begins; or tells it why not and returns `None`.
+    /// Checks the settings (`steps` steps of `method` on top of `config`), builds the base model and
+    /// tells the page that pretraining begins; or tells it why not and returns `None`.
     pub(super) fn start(
         id: RunId,
         config: &RunConfig,
         steps: usize,
+        method: Method,
         clock: Clock,
         out: &mut Vec<FromWorker>,
     ) -> Option<Self> {
-        let settings = DpoSettings { steps, ..DpoSettings::from_config(config) };
+        let settings = Settings::new(method, config, steps);
         let built = config
             .validate()
             .and_then(|()| settings.validate())
             .map_err(EngineError::from)
             .and_then(|()| Trainer::new(pretraining_config(config), CpuBackend::new(), clock));
-        let report = Report { id, pending: Vec::new(), last_flush_ms: clock() };
+        let report = Report { id, pending: Pending::default(), last_flush_ms: clock() };
         match built {
             Ok(trainer) => {
                 let total = trainer.config().steps;
@@ -75,20 +79,20 @@ impl Alignment {
     }
 
     /// Works for about `budget_ms` milliseconds (at least one step): pretraining steps, the start of
-    /// DPO once the base model is done (a slice of its own: it caches the reference and takes the
-    /// first evaluation), or DPO steps. Returns the run, or `None` once it has ended.
+    /// fine-tuning once the base model is done (a slice of its own: it caches the reference, trains
+    /// any reward models and takes the first evaluation), or fine-tuning steps. Returns the run, or
+    /// `None` once it has ended.
     pub(super) fn run_chunk(self, clock: Clock, budget_ms: f64, out: &mut Vec<FromWorker>) -> Option<Self> {
         let Self { stage, mut report } = self;
         let start = clock();
         let stage = match stage {
             Stage::Pretraining { trainer, settings } if trainer.is_done() => {
                 let pretrain_steps = trainer.steps_done();
-                match DpoRun::new(*trainer, *settings) {
+                match Tuning::new(*trainer, *settings) {
                     Ok(run) => {
-                        let info = info(&run, pretrain_steps);
-                        out.push(report.event(AlignEvent::FineTuning(Box::new(info))));
+                        out.extend(run.opening(pretrain_steps).into_iter().map(|e| report.event(e)));
                         report.send_evals(&run, 0, out);
-                        Stage::FineTuning(Box::new(run))
+                        Stage::FineTuning(run)
                     }
                     Err(e) => return report.fail(format!("fine-tuning could not start: {e}"), out),
                 }
@@ -112,18 +116,15 @@ impl Alignment {
             }
             Stage::FineTuning(mut run) => {
                 loop {
-                    let evals = run.history().evals.len();
-                    match run.step() {
-                        Ok(record) => report.pending.push(record),
-                        Err(e) => {
-                            report.flush(clock, out);
-                            out.push(report.diagnosis(&run));
-                            let message = format!("fine-tuning stopped: {e}");
-                            out.push(report.event(AlignEvent::Failed { message }));
-                            return None;
-                        }
+                    let evals = run.evals();
+                    if let Err(e) = run.step(&mut report.pending) {
+                        report.flush(clock, out);
+                        out.push(report.diagnosis(&run));
+                        let message = format!("fine-tuning stopped: {e}");
+                        out.push(report.event(AlignEvent::Failed { message }));
+                        return None;
                     }
-                    if run.history().evals.len() > evals {
+                    if run.evals() > evals {
                         report.flush(clock, out);
                         report.send_evals(&run, evals, out);
                     }
@@ -159,42 +160,23 @@ impl Report {
 
     /// Sends the evaluations of `run` from the `from`-th on, each with its samples judged and the
     /// detector's reading after it.
-    fn send_evals(&self, run: &DpoRun<CpuBackend>, from: usize, out: &mut Vec<FromWorker>) {
-        for record in &run.history().evals[from..] {
-            let valid = record.samples.iter().map(|(p, c)| run.source().is_good(p, c)).collect();
-            out.push(self.event(AlignEvent::Eval { record: record.clone(), valid }));
+    fn send_evals(&self, run: &Tuning, from: usize, out: &mut Vec<FromWorker>) {
+        for event in run.evals_from(from) {
+            out.push(self.event(event));
             out.push(self.diagnosis(run));
         }
     }
 
-    /// What the detector reads in the DPO telemetry so far.
-    fn diagnosis(&self, run: &DpoRun<CpuBackend>) -> FromWorker {
-        self.event(AlignEvent::Diagnosis { step: run.steps_done(), findings: diagnose_dpo(run.history()) })
+    /// What the detector reads in the fine-tuning telemetry so far.
+    fn diagnosis(&self, run: &Tuning) -> FromWorker {
+        self.event(AlignEvent::Diagnosis { step: run.steps_done(), findings: run.diagnose() })
     }
 
     /// Sends the pending step records, if any.
     fn flush(&mut self, clock: Clock, out: &mut Vec<FromWorker>) {
         self.last_flush_ms = clock();
-        if !self.pending.is_empty() {
-            let records = std::mem::take(&mut self.pending);
-            out.push(self.event(AlignEvent::Steps(records)));
+        if let Some(event) = self.pending.take() {
+            out.push(self.event(event));
         }
-    }
-}
-
-/// What the page learns of `run` as DPO begins.
-fn info(run: &DpoRun<CpuBackend>, pretrain_steps: usize) -> AlignInfo {
-    let s = run.settings();
-    AlignInfo {
-        corpus: run.source().name(),
-        pretrain_steps,
-        steps: s.steps,
-        pairs_per_step: s.pairs_per_step,
-        eval_every: s.eval_every,
-        beta: s.effective_beta(),
-        lr: s.effective_lr(),
-        lora_rank: s.lora_rank,
-        memory: run.memory(),
-        backend: run.backend_name(),
     }
 }

@@ -7,8 +7,8 @@
 //!   diagnoses it sends, and its move to the CPU when a GPU is lost.
 //! - `sweep.rs`: a learning-rate range test, swept a slice at a time.
 //! - `logs.rs`: training logs another program wrote, taken in a chunk at a time and diagnosed.
-//! - `align.rs`: a fine-tuning run (the alignment page): the base model's pretraining, then DPO, a
-//!   slice at a time.
+//! - `align.rs`: a fine-tuning run (the alignment page): the base model's pretraining, then DPO or
+//!   the policy gradient (`align/tuning.rs`), a slice at a time.
 //! - `vocab.rs`: the vocabulary sizes of the corpora loaded, for memory estimates.
 //! - `tests.rs`: the session driven natively, message by message, on both backends.
 //!
@@ -161,11 +161,11 @@ impl Session {
                 self.end_alignment("stopped", &mut out);
                 self.run = None;
             }
-            ToWorker::Align { run, config, steps } => {
+            ToWorker::Align { run, config, steps, method } => {
                 self.end_sweep("a fine-tuning run started", &mut out);
                 self.end_alignment("a newer fine-tuning run replaced it", &mut out);
                 self.run = None;
-                self.align = Alignment::start(run, &config, steps, self.clock, &mut out);
+                self.align = Alignment::start(run, &config, steps, method, self.clock, &mut out);
             }
             ToWorker::Sample(request) => {
                 if let Some(r) = self.run.as_mut() {

@@ -1,6 +1,6 @@
 use super::*;
-use crate::protocol::{AlignEvent, Compute, LogEvent, LogPart, RunInfo, SampleRequest};
-use faultline_engine::align::{pretrain, DpoRun, DpoSettings};
+use crate::protocol::{AlignEvent, Compute, LogEvent, LogPart, MethodInfo, RunInfo, SampleRequest};
+use faultline_engine::align::{pretrain, DpoRun, DpoSettings, Method, RlRun, RlSettings};
 use faultline_engine::backend::{BackendKind, CpuBackend};
 use faultline_engine::diagnosis::Vocab;
 use faultline_engine::faults::FaultId;
@@ -12,6 +12,7 @@ use faultline_engine::trainer::native_clock;
 use faultline_engine::{OptimizerKind, Preset, RunConfig};
 
 mod align;
+mod align_rl;
 mod logs;
 
 fn config(steps: usize) -> RunConfig {

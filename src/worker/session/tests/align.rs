@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn align_events(out: Vec<FromWorker>, run: RunId) -> Vec<AlignEvent> {
+pub(super) fn align_events(out: Vec<FromWorker>, run: RunId) -> Vec<AlignEvent> {
     out.into_iter()
         .map(|m| match m {
             FromWorker::Align { run: id, event } if id == run => event,
@@ -20,7 +20,8 @@ fn align_config(changes: &[(&str, &str)]) -> RunConfig {
 /// Runs fine-tuning run `run` of `config` for `steps` DPO steps to its end, in chunks of `budget_ms`:
 /// every event after the first.
 fn align_to_the_end(s: &mut Session, run: RunId, config: RunConfig, steps: usize, budget_ms: f64) -> Vec<AlignEvent> {
-    let started = align_events(s.handle(ToWorker::Align { run, config: Box::new(config), steps }), run);
+    let started =
+        align_events(s.handle(ToWorker::Align { run, config: Box::new(config), steps, method: Method::Dpo }), run);
     assert_eq!(started, [AlignEvent::Pretraining { done: 0, total: 30, loss: None }]);
     let mut all = Vec::new();
     while s.is_running() {
@@ -92,7 +93,8 @@ fn settings_a_fine_tuning_run_refuses_are_named() {
         (fine_tuning(0.1, 0), 6, "pretrain-steps"),
     ] {
         let config = RunConfig { fine_tuning: ft, ..align_config(&[]) };
-        let out = align_events(s.handle(ToWorker::Align { run: 2, config: Box::new(config), steps }), 2);
+        let out =
+            align_events(s.handle(ToWorker::Align { run: 2, config: Box::new(config), steps, method: Method::Dpo }), 2);
         let [AlignEvent::Failed { message }] = out.as_slice() else { panic!("{out:?}") };
         assert!(message.starts_with(&format!("{field}: ")), "{message}");
         assert!(!s.is_running());
@@ -103,7 +105,7 @@ fn settings_a_fine_tuning_run_refuses_are_named() {
 fn one_run_at_a_time_a_reset_or_a_start_stops_fine_tuning_and_an_align_replaces_a_run() {
     let mut s = Session::new(native_clock);
     s.handle(ToWorker::Start { run: 1, config: Box::new(config(10)), paused: true, compute: Compute::Cpu });
-    let align = |run| ToWorker::Align { run, config: Box::new(align_config(&[])), steps: 6 };
+    let align = |run| ToWorker::Align { run, config: Box::new(align_config(&[])), steps: 6, method: Method::Dpo };
     assert!(matches!(align_events(s.handle(align(2)), 2).as_slice(), [AlignEvent::Pretraining { done: 0, .. }]));
     assert!(s.handle(ToWorker::Step).is_empty(), "the training run is gone");
     s.run_chunk(0.0);
