@@ -9,6 +9,16 @@ fn loss(v: Option<f32>) -> String {
     v.map_or_else(|| NONE.to_string(), |l| if l.abs() < 1e4 { format!("{l:.4}") } else { format!("{l:.3e}") })
 }
 
+/// One headline number: its label, and its value under `id` (tests and screen readers find it there).
+pub fn stat(label: &'static str, id: &'static str, value: impl IntoView + 'static) -> impl IntoView {
+    view! {
+        <div class="stat">
+            <dt>{label}</dt>
+            <dd id=id>{value}</dd>
+        </div>
+    }
+}
+
 #[component]
 pub fn RunStats(view: RwSignal<RunView>) -> impl IntoView {
     let state = move || view.with(|v| v.state);

@@ -11,37 +11,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { openPage, screenshots, sharedBrowser } from "./lib/browser.mjs";
+import { LOAD_TIMEOUT, openAlign, runToTheEnd } from "./lib/align.mjs";
 
-const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 300_000;
 
 const shared = sharedBrowser();
 
-async function openLab(path) {
-  const opened = await openPage(shared.browser, path);
-  await opened.page.locator('#align[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
-  await opened.page.workerLoaded;
-  return opened;
-}
-
-/** Presses Start and waits for the run to end; returns its state and status line. */
-async function runToTheEnd(page) {
-  await page.locator("#align-start").click();
-  await page.locator('#align[data-state="pretraining"]').waitFor({ timeout: LOAD_TIMEOUT });
-  await page.waitForFunction(
-    () => ["done", "failed", "stopped"].includes(document.querySelector("#align")?.dataset.state),
-    null,
-    { timeout: RUN_TIMEOUT },
-  );
-  return {
-    state: await page.locator("#align").getAttribute("data-state"),
-    status: (await page.locator("#align-status").textContent()) ?? "",
-  };
-}
-
 describe("the policy-gradient lab", { timeout: 3 * RUN_TIMEOUT }, () => {
   test("a short run draws reward against quality, its reward models, samples before and after, and no diagnosis", async (t) => {
-    const { page, problems } = await openLab("?steps=30#/align/rl");
+    const { page, problems } = await openAlign(shared.browser, "?steps=30#/align/rl");
     try {
       assert.equal(await page.locator('.nav a[aria-current="page"]').textContent(), "Align");
       assert.equal(await page.locator('.method-switch a[aria-current="page"]').getAttribute("id"), "method-rl");
@@ -57,7 +35,7 @@ describe("the policy-gradient lab", { timeout: 3 * RUN_TIMEOUT }, () => {
         "no-kl-penalty",
       ]);
 
-      const { state, status } = await runToTheEnd(page);
+      const { state, status } = await runToTheEnd(page, RUN_TIMEOUT);
       t.diagnostic(status);
       assert.equal(state, "done", status);
       assert.match(
@@ -103,10 +81,10 @@ describe("the policy-gradient lab", { timeout: 3 * RUN_TIMEOUT }, () => {
   });
 
   test("without the KL penalty the proxy reward climbs, the quality falls and the detector names the entry", async (t) => {
-    const { page, problems } = await openLab("?steps=60&fault=no-kl-penalty#/align/rl");
+    const { page, problems } = await openAlign(shared.browser, "?steps=60&fault=no-kl-penalty#/align/rl");
     try {
       assert.ok(await page.locator('[data-fault="no-kl-penalty"]').isChecked());
-      const { state, status } = await runToTheEnd(page);
+      const { state, status } = await runToTheEnd(page, RUN_TIMEOUT);
       t.diagnostic(status);
       assert.equal(state, "done", status);
       assert.match(await page.locator("#align-settings-used").textContent(), /^KL coefficient 0, /, "the fault's coefficient");
@@ -125,7 +103,7 @@ describe("the policy-gradient lab", { timeout: 3 * RUN_TIMEOUT }, () => {
   });
 
   test("the switch keeps the method in the address and moves the defaults; a fix sets its setting and reruns", async () => {
-    const { page, problems } = await openLab("?pretrain-steps=150#/align");
+    const { page, problems } = await openAlign(shared.browser, "?pretrain-steps=150#/align");
     try {
       assert.equal(await page.locator("#corpus").inputValue(), "sorting");
       await page.locator("#method-rl").click();

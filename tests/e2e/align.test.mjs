@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { openPage, screenshots, sharedBrowser, typeInto } from "./lib/browser.mjs";
+import { LOAD_TIMEOUT, openAlign, runToTheEnd } from "./lib/align.mjs";
 
-const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 240_000;
 
 const shared = sharedBrowser();
@@ -19,31 +19,9 @@ function shortRun(extra = "") {
   return `?pretrain-steps=150&steps=30${extra}#/align`;
 }
 
-async function openAlign(path) {
-  const opened = await openPage(shared.browser, path);
-  await opened.page.locator('#align[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
-  await opened.page.workerLoaded;
-  return opened;
-}
-
-/** Presses Start and waits for the run to end; returns its state and status line. */
-async function runToTheEnd(page) {
-  await page.locator("#align-start").click();
-  await page.locator('#align[data-state="pretraining"]').waitFor({ timeout: LOAD_TIMEOUT });
-  await page.waitForFunction(
-    () => ["done", "failed", "stopped"].includes(document.querySelector("#align")?.dataset.state),
-    null,
-    { timeout: RUN_TIMEOUT },
-  );
-  return {
-    state: await page.locator("#align").getAttribute("data-state"),
-    status: (await page.locator("#align-status").textContent()) ?? "",
-  };
-}
-
 describe("the alignment page", { timeout: 3 * RUN_TIMEOUT }, () => {
   test("a short DPO run draws its loss, samples before and after, its memory, and names nothing", async (t) => {
-    const { page, problems } = await openAlign(shortRun("&fine-tune-lr=0.001"));
+    const { page, problems } = await openAlign(shared.browser, shortRun("&fine-tune-lr=0.001"));
     try {
       assert.equal(await page.locator('.nav a[aria-current="page"]').textContent(), "Align");
       assert.equal(await page.locator("#corpus").inputValue(), "sorting", "the page's default corpus");
@@ -52,7 +30,7 @@ describe("the alignment page", { timeout: 3 * RUN_TIMEOUT }, () => {
       assert.equal(await page.locator('label[for="steps"]').textContent(), "DPO steps");
       assert.equal(await page.locator("[data-fault]").count(), 4, "the four fine-tuning faults");
 
-      const { state, status } = await runToTheEnd(page);
+      const { state, status } = await runToTheEnd(page, RUN_TIMEOUT);
       t.diagnostic(status);
       assert.equal(state, "done", status);
       assert.match(status, /^Done: 30 DPO steps; the DPO loss went from 0\.693 to 0\.\d+/);
@@ -101,7 +79,7 @@ describe("the alignment page", { timeout: 3 * RUN_TIMEOUT }, () => {
   });
 
   test("a bad β keeps the form; the reference not frozen names the DPO entry", async (t) => {
-    const { page, problems } = await openAlign(shortRun("&fault=dpo-reference-not-frozen"));
+    const { page, problems } = await openAlign(shared.browser, shortRun("&fault=dpo-reference-not-frozen"));
     try {
       assert.ok(await page.locator('[data-fault="dpo-reference-not-frozen"]').isChecked());
       await typeInto(page, "#beta", "0");
@@ -116,7 +94,7 @@ describe("the alignment page", { timeout: 3 * RUN_TIMEOUT }, () => {
       await typeInto(page, "#beta", "0.1");
       assert.equal(await page.locator("[data-error-for]").count(), 0);
 
-      const { state, status } = await runToTheEnd(page);
+      const { state, status } = await runToTheEnd(page, RUN_TIMEOUT);
       t.diagnostic(status);
       assert.equal(state, "done", status);
       const finding = page.locator('#dpo-findings .finding[data-entry="dpo-loss-not-decreasing"]');

@@ -130,6 +130,14 @@ impl FineTuneArgs<'_> {
     }
 }
 
+/// How a fine-tuning command ends once its summary is out: a failure when an error stopped the run.
+fn ended(stopped: Option<faultline_engine::EngineError>) -> Result<(), Failure> {
+    match stopped {
+        Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
+        None => Ok(()),
+    }
+}
+
 /// A run that could not start: a setting it refused, named, or what stopped it.
 fn start_failure(e: faultline_engine::EngineError) -> Failure {
     match e {
@@ -231,10 +239,7 @@ fn dpo(rest: &[String]) -> Result<(), Failure> {
             if diagnosis.is_empty() { String::new() } else { format!(", diagnosis: {diagnosis:?}") }
         )?;
     }
-    match stopped {
-        Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
-        None => Ok(()),
-    }
+    ended(stopped)
 }
 
 /// `align sft`: a base model trained further on the learner's small text, every weight or LoRA
@@ -315,10 +320,7 @@ fn sft(rest: &[String]) -> Result<(), Failure> {
             summary["gap"]
         )?;
     }
-    match stopped {
-        Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
-        None => Ok(()),
-    }
+    ended(stopped)
 }
 
 /// The base model saved in checkpoint `path`, which brings its own model, corpus and training: no

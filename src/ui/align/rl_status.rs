@@ -4,6 +4,7 @@
 use super::status::{pretraining, NONE};
 use crate::align_view::{percent, AlignView, RlEvaluation};
 use crate::protocol::MethodInfo;
+use crate::ui::stats::stat;
 use leptos::prelude::*;
 
 /// `show` of the step-0 evaluation and of the latest one, as "before → now".
@@ -43,33 +44,15 @@ pub fn RlFacts(view: RwSignal<AlignView>, mystery: bool) -> impl IntoView {
     };
     view! {
         <dl class="stats align-stats">
-            <div class="stat">
-                <dt>"Pretraining"</dt>
-                <dd id="align-pretraining">{move || view.with(pretraining)}</dd>
-            </div>
-            <div class="stat">
-                <dt>"Policy-gradient step"</dt>
-                <dd id="align-step">{step}</dd>
-            </div>
-            <div class="stat">
-                <dt>"Proxy reward"</dt>
-                <dd id="rl-reward">{reward}</dd>
-            </div>
-            <div class="stat">
-                <dt>"True quality"</dt>
-                <dd id="align-quality">{quality}</dd>
-            </div>
-            <div class="stat">
-                <dt>"KL to the reference"</dt>
-                <dd id="rl-kl">{kl}</dd>
-            </div>
+            {stat("Pretraining", "align-pretraining", move || view.with(pretraining))}
+            {stat("Policy-gradient step", "align-step", step)}
+            {stat("Proxy reward", "rl-reward", reward)}
+            {stat("True quality", "align-quality", quality)}
+            {stat("KL to the reference", "rl-kl", kl)}
             {(!mystery)
                 .then(|| {
                     view! {
-                        <div class="stat">
-                            <dt>"As run"</dt>
-                            <dd id="align-settings-used">{move || view.with(as_run)}</dd>
-                        </div>
+                        {stat("As run", "align-settings-used", move || view.with(as_run))}
                     }
                 })}
         </dl>

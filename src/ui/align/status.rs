@@ -4,6 +4,7 @@
 use super::rl_status::RlFacts;
 use crate::align_view::{percent, AlignState, AlignView};
 use crate::protocol::{AlignInfo, MethodInfo};
+use crate::ui::stats::stat;
 use faultline_engine::align::Method;
 use leptos::prelude::*;
 
@@ -83,33 +84,15 @@ fn AlignFacts(view: RwSignal<AlignView>, mystery: bool) -> impl IntoView {
     };
     view! {
         <dl class="stats align-stats">
-            <div class="stat">
-                <dt>"Pretraining"</dt>
-                <dd id="align-pretraining">{pretraining}</dd>
-            </div>
-            <div class="stat">
-                <dt>"DPO step"</dt>
-                <dd id="align-step">{dpo_step}</dd>
-            </div>
-            <div class="stat">
-                <dt>"DPO loss"</dt>
-                <dd id="align-loss">{dpo_loss}</dd>
-            </div>
-            <div class="stat">
-                <dt>"Held-out accuracy"</dt>
-                <dd id="align-accuracy">{accuracy}</dd>
-            </div>
-            <div class="stat">
-                <dt>"True quality"</dt>
-                <dd id="align-quality">{quality}</dd>
-            </div>
+            {stat("Pretraining", "align-pretraining", pretraining)}
+            {stat("DPO step", "align-step", dpo_step)}
+            {stat("DPO loss", "align-loss", dpo_loss)}
+            {stat("Held-out accuracy", "align-accuracy", accuracy)}
+            {stat("True quality", "align-quality", quality)}
             {(!mystery)
                 .then(|| {
                     view! {
-                        <div class="stat">
-                            <dt>"As run"</dt>
-                            <dd id="align-settings-used">{settings}</dd>
-                        </div>
+                        {stat("As run", "align-settings-used", settings)}
                     }
                 })}
         </dl>

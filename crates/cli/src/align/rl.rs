@@ -2,7 +2,7 @@
 //! the frozen reference; the proxy reward and the true quality step by step, and a summary the
 //! detector reads.
 
-use super::{event_line, start_failure, FineTuneArgs};
+use super::{ended, event_line, start_failure, FineTuneArgs};
 use crate::args::Failure;
 use crate::out;
 use faultline_engine::align::{Method, RlRun, RlSettings, RL_DEFAULT_CORPUS};
@@ -124,8 +124,5 @@ pub(super) fn rl(rest: &[String]) -> Result<(), Failure> {
             if diagnosis.is_empty() { String::new() } else { format!(", diagnosis: {diagnosis:?}") }
         )?;
     }
-    match stopped {
-        Some(e) => Err(Failure::Run(format!("run stopped: {e}"))),
-        None => Ok(()),
-    }
+    ended(stopped)
 }

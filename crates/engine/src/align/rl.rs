@@ -17,7 +17,7 @@
 use super::pairs::PairSource;
 use super::reward::{PairIds, RewardEnsemble, RewardModel};
 use super::run::pair_source;
-use super::trainable::{FineTuneMemory, Policy};
+use super::trainable::{may_step, FineTuneMemory, Policy};
 use super::Method;
 use crate::backend::Backend;
 use crate::config::RunConfig;
@@ -420,13 +420,7 @@ impl<B: Backend> RlRun<B> {
     /// One policy-gradient step: a batch of prompts answered by the policy, scored, and one
     /// REINFORCE update on the shaped reward.
     pub fn step(&mut self) -> Result<RlStepRecord, EngineError> {
-        if let Some(e) = &self.history.stopped {
-            return Err(e.clone());
-        }
-        if self.is_done() {
-            let n = self.settings.steps;
-            return Err(ConfigError::new("steps", format!("the run has finished its {n} steps")).into());
-        }
+        may_step(&self.history.stopped, self.is_done(), self.settings.steps)?;
         let rollout = self.sample_batch();
         self.learn(&rollout)
     }

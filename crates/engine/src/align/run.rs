@@ -4,7 +4,7 @@
 
 use super::dpo::{dpo_terms, DpoTerms, PairLogps};
 use super::pairs::PairSource;
-use super::trainable::{FineTuneMemory, Policy};
+use super::trainable::{may_step, FineTuneMemory, Policy};
 use super::Method;
 use crate::backend::Backend;
 use crate::config::RunConfig;
@@ -455,13 +455,7 @@ impl<B: Backend> DpoRun<B> {
     /// One DPO step: a batch of pairs forward, the DPO weights on the cross-entropy gradient,
     /// backward, clipping and an AdamW update.
     pub fn step(&mut self) -> Result<DpoStepRecord, EngineError> {
-        if let Some(e) = &self.history.stopped {
-            return Err(e.clone());
-        }
-        if self.is_done() {
-            let n = self.settings.steps;
-            return Err(ConfigError::new("steps", format!("the run has finished its {n} steps")).into());
-        }
+        may_step(&self.history.stopped, self.is_done(), self.settings.steps)?;
         let idx: Vec<usize> =
             (0..self.settings.pairs_per_step).map(|_| self.batch_rng.below(self.train.len())).collect();
         let (terms, measured) = self.gradients(&idx);

@@ -2,7 +2,7 @@
 //! every weight or LoRA adapters only, with the loss on the text and on a part of it held out. It is
 //! where the guide's "use LoRA against overfitting" can be measured: the gap between the two.
 
-use super::trainable::{FineTuneMemory, Policy};
+use super::trainable::{may_step, FineTuneMemory, Policy};
 use crate::backend::Backend;
 use crate::config::RunConfig;
 use crate::error::{ConfigError, EngineError};
@@ -154,13 +154,7 @@ impl<B: Backend> SftRun<B> {
 
     /// One step: a batch of random windows of the text, forward, backward, clipping and an update.
     pub fn step(&mut self) -> Result<SftStepRecord, EngineError> {
-        if let Some(e) = &self.history.stopped {
-            return Err(e.clone());
-        }
-        if self.is_done() {
-            let n = self.settings.steps;
-            return Err(ConfigError::new("steps", format!("the run has finished its {n} steps")).into());
-        }
+        may_step(&self.history.stopped, self.is_done(), self.settings.steps)?;
         let context = self.policy.model.config.context;
         for (x, y) in self.x.chunks_exact_mut(context).zip(self.y.chunks_exact_mut(context)) {
             let start = self.rng.below(self.train.len() - context);

@@ -6,7 +6,7 @@ use super::lora::Lora;
 use crate::backend::{Backend, StepReadout, Tensors};
 use crate::config::{OptimizerKind, RunConfig};
 use crate::data::Tokenizer;
-use crate::error::EngineError;
+use crate::error::{ConfigError, EngineError};
 use crate::model::{Activations, Gpt, ParamSet, Pass};
 use crate::optim::{Optimizer, UpdateSettings};
 use crate::rng::Rng;
@@ -125,6 +125,18 @@ impl<B: Backend> Policy<B> {
     pub(super) fn memory(&self) -> FineTuneMemory {
         self.trainable.memory(&self.model, &self.backend)
     }
+}
+
+/// Refuses another step of a fine-tuning run: after the error that stopped it, or once `done` with
+/// its `steps`.
+pub(super) fn may_step(stopped: &Option<EngineError>, done: bool, steps: usize) -> Result<(), EngineError> {
+    if let Some(e) = stopped {
+        return Err(e.clone());
+    }
+    if done {
+        return Err(ConfigError::new("steps", format!("the run has finished its {steps} steps")).into());
+    }
+    Ok(())
 }
 
 /// Every weight, or rank-r adapters.
