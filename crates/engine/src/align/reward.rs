@@ -81,9 +81,7 @@ impl RewardModel {
 
     /// Share of `pairs` whose chosen response scores strictly higher (0 for none).
     pub fn accuracy(&self, pairs: &[PairIds]) -> f64 {
-        let right =
-            pairs.iter().filter(|p| self.score(p.prompt_last, &p.chosen) > self.score(p.prompt_last, &p.rejected));
-        right.count() as f64 / pairs.len().max(1) as f64
+        ranked_right(pairs, |last, response| self.score(last, response))
     }
 
     /// Indices of the bigrams of the prompt's last token followed by `response`.
@@ -124,10 +122,14 @@ impl RewardEnsemble {
 
     /// Share of `pairs` the ensemble's score ranks right.
     pub fn accuracy(&self, pairs: &[PairIds]) -> f64 {
-        let right =
-            pairs.iter().filter(|p| self.score(p.prompt_last, &p.chosen) > self.score(p.prompt_last, &p.rejected));
-        right.count() as f64 / pairs.len().max(1) as f64
+        ranked_right(pairs, |last, response| self.score(last, response))
     }
+}
+
+/// Share of `pairs` whose chosen response `score` puts strictly above the rejected one (0 for none).
+fn ranked_right(pairs: &[PairIds], score: impl Fn(u32, &[u32]) -> f64) -> f64 {
+    let right = pairs.iter().filter(|p| score(p.prompt_last, &p.chosen) > score(p.prompt_last, &p.rejected));
+    right.count() as f64 / pairs.len().max(1) as f64
 }
 
 fn sigmoid(x: f64) -> f64 {

@@ -179,6 +179,11 @@ impl Rollout {
         Rollout { seqs, prompt_lens, x, y, mask }
     }
 
+    /// Mean response length, in tokens.
+    fn mean_length(&self) -> f32 {
+        (self.mask.iter().map(|&m| f64::from(m)).sum::<f64>() / self.seqs.len().max(1) as f64) as f32
+    }
+
     /// Token positions of the padded batch.
     pub(super) fn tokens(&self) -> usize {
         self.x.len()
@@ -469,9 +474,9 @@ impl<B: Backend> RlRun<B> {
         let record = RlStepRecord {
             step,
             reward: reward as f32,
-            quality: (good.iter().filter(|&&g| g).count() as f64 / n) as f32,
+            quality: share(&good),
             kl: kl as f32,
-            length: (rollout.mask.iter().map(|&m| f64::from(m)).sum::<f64>() / n) as f32,
+            length: rollout.mean_length(),
             entropy: scored.entropy as f32,
             grad_norm: grad_norm as f32,
         };
@@ -494,11 +499,16 @@ impl<B: Backend> RlRun<B> {
         self.history.evals.push(RlEvalRecord {
             step: self.steps_done,
             reward: (reward / n) as f32,
-            quality: (good.iter().filter(|&&g| g).count() as f64 / n) as f32,
-            length: (rollout.mask.iter().map(|&m| f64::from(m)).sum::<f64>() / n) as f32,
+            quality: share(&good),
+            length: rollout.mean_length(),
             samples: samples.into_iter().take(SAMPLES_KEPT).collect(),
         });
     }
+}
+
+/// The share of `good` that is true (0 for none).
+fn share(good: &[bool]) -> f32 {
+    (good.iter().filter(|&&g| g).count() as f64 / good.len().max(1) as f64) as f32
 }
 
 /// Entropy of the softmax of one row of logits, in nats.
