@@ -17,6 +17,7 @@ pub mod logged;
 pub mod loss;
 pub mod lr_range;
 pub mod phases;
+pub mod recap;
 pub mod rl;
 
 pub use loss::{HoverPoint, LossSeries};

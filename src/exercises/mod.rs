@@ -6,6 +6,10 @@
 //! their latest learning-rate range test ([`RangeView`]). Nothing here learns which fault is on from
 //! anywhere else.
 //!
+//! A fix stage is a controlled comparison: its run must be the learner's own reproduce run with the one
+//! change the exercise teaches ([`Lesson`]), so that what the fix check measures can only come from
+//! that change. Its setups apply that change on top of the reproduce run's settings.
+//!
 //! - [`catalog`]: the exercises, in order from the first run to the hardest.
 //! - `checks`: the checks their stages run on a run.
 //! - [`measure`]: the numbers the checks read off a run.
@@ -21,8 +25,9 @@ use crate::range_view::RangeView;
 use crate::run_view::RunView;
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::{EntryId, SectionId};
-use faultline_engine::settings::Change;
-use progress::{Evidence, ExerciseProgress, Progress};
+use faultline_engine::settings::{Change, Knob};
+use faultline_engine::RunConfig;
+use progress::{Evidence, ExerciseProgress, Progress, StageRun};
 
 pub use catalog::EXERCISES;
 
@@ -47,13 +52,15 @@ pub struct Prediction {
     pub why: &'static str,
 }
 
-/// Settings and faults one click puts into the trainer's form.
+/// Settings and faults one click puts into the trainer's form. A reproduce setup starts from the
+/// defaults or a fault's scenario; a fix setup starts from the learner's reproduce run and carries only
+/// the change the exercise teaches.
 #[derive(Debug)]
 pub struct Setup {
     /// The button's words.
     pub label: &'static str,
-    /// A fault whose tested scenario (the fault table's "show me") the form starts from; the defaults
-    /// when `None`.
+    /// A fault whose tested scenario (the fault table's "show me") a reproduce setup starts from; the
+    /// defaults when `None`. Fix setups have `None`: they start from the reproduce run.
     pub show_me: Option<FaultId>,
     /// Then these changes: settings, and faults switched on.
     pub changes: &'static [Change<'static>],
@@ -67,9 +74,13 @@ impl Setup {
         Setup { off: faults, ..self }
     }
 
-    /// The trainer's form with this setup.
+    /// The trainer's form with this reproduce setup.
     pub fn form(&self) -> RunForm {
-        let mut form = self.show_me.map_or_else(RunForm::default, RunForm::show_me);
+        self.apply_to(self.show_me.map_or_else(RunForm::default, RunForm::show_me))
+    }
+
+    /// `form` with this setup's changes, then its faults switched off.
+    pub fn apply_to(&self, mut form: RunForm) -> RunForm {
         for &change in self.changes {
             form.apply(change);
         }
@@ -77,6 +88,50 @@ impl Setup {
             form.set_fault(id, false);
         }
         form
+    }
+}
+
+/// What a fix stage's run may change from the learner's reproduce run.
+#[derive(Debug)]
+pub enum Lesson {
+    /// The fix stage reads the reproduce stage's own run (the first run: there is nothing to fix).
+    SameRun,
+    /// One change: the run may differ from the reproduce run in these settings and faults only (one
+    /// idea, even when it takes two settings, as micro-batches that keep the effective batch do).
+    Change {
+        touches: &'static [Knob],
+        /// The change in words, to finish "the comparison needs your reproduce run with one change: …".
+        what: &'static str,
+    },
+}
+
+impl Lesson {
+    /// Whether `run`'s settings are `before`'s (the reproduce run's) with this one change, or what else
+    /// differs, named with both values.
+    pub fn compare(&self, before: Option<&RunConfig>, run: &RunConfig) -> Result<(), String> {
+        let Lesson::Change { touches, what } = self else { return Ok(()) };
+        let before = before.ok_or_else(|| {
+            "the fix is compared with your reproduce run, and this browser has none kept: start the exercise over \
+             and reproduce the symptom first"
+                .to_string()
+        })?;
+        let differences = before.differences(run);
+        let others: Vec<String> = differences
+            .iter()
+            .filter(|knob| !touches.contains(knob))
+            .map(|&knob| format!("{knob} ({} → {})", before.knob_value(knob), run.knob_value(knob)))
+            .collect();
+        if !others.is_empty() {
+            return Err(format!(
+                "this run also changes {} from your reproduce run; the comparison needs your reproduce run with one \
+                 change: {what}",
+                others.join(", ")
+            ));
+        }
+        if differences.is_empty() {
+            return Err(format!("this run has your reproduce run's settings; make the one change: {what}"));
+        }
+        Ok(())
     }
 }
 
@@ -99,10 +154,35 @@ pub struct Exercise {
     pub section: SectionId,
     pub goal: &'static str,
     pub prediction: Prediction,
-    /// The guide entries that explain it, for the hints.
+    /// The guide entries that explain it, for the hints; the first is the one its reproduce check
+    /// measures.
     pub entries: &'static [EntryId],
     pub reproduce: Stage,
     pub fix: Stage,
+    /// What the fix run may change from the reproduce run.
+    pub lesson: Lesson,
+}
+
+impl Exercise {
+    /// The form a setup of this exercise puts in the trainer: a reproduce setup's own, or a fix setup's
+    /// change on top of the reproduce run the learner kept (the first reproduce setup before there is one).
+    pub fn form(&self, setup: &Setup, p: Option<&ExerciseProgress>) -> RunForm {
+        if self.reproduce.setups.iter().any(|s| std::ptr::eq(s, setup)) {
+            return setup.form();
+        }
+        let base = p.and_then(|p| p.reproduce_run.as_ref()).map(|r| RunForm::from_config(&r.config));
+        setup.apply_to(base.unwrap_or_else(|| self.reproduce.setups[0].form()))
+    }
+
+    /// The fix check on `lab`: the controlled comparison with the reproduce run first, then the stage's
+    /// own check given the value the reproduction recorded.
+    pub fn check_fix(&self, p: &ExerciseProgress, before: f32, lab: &Lab) -> Check {
+        let Some(config) = lab.run.config.as_ref() else {
+            return Err(measure::over(lab.run).err().unwrap_or_else(|| "this run has no settings".into()));
+        };
+        self.lesson.compare(p.reproduce_run.as_ref().map(|r| &r.config), config)?;
+        (self.fix.check)(lab, Some(before))
+    }
 }
 
 /// The exercise with this id.
@@ -159,21 +239,83 @@ pub fn record(progress: &mut Progress, lab: &Lab) -> bool {
     }
     let mut changed = false;
     if p.reproduced.is_none() {
-        p.reproduced = (ex.reproduce.check)(lab, None).ok();
-        changed = p.reproduced.is_some();
+        if let Ok(evidence) = (ex.reproduce.check)(lab, None) {
+            p.reproduced = Some(evidence);
+            p.reproduce_run = StageRun::of(lab.run);
+            changed = true;
+        }
     }
     if let (Some(before), None) = (&p.reproduced, &p.fixed) {
-        p.fixed = (ex.fix.check)(lab, Some(before.value)).ok();
-        changed |= p.fixed.is_some();
+        if let Ok(evidence) = ex.check_fix(p, before.value, lab) {
+            p.fixed = Some(evidence);
+            p.fix_run = StageRun::of(lab.run);
+            changed = true;
+        }
     }
     changed
 }
 
 /// What the current run means for the exercise's next stage, in words: its pass, or what is missing.
 pub fn live(ex: &Exercise, p: Option<&ExerciseProgress>, lab: &Lab) -> Check {
-    match p.and_then(|p| p.reproduced.as_ref()) {
+    match p.and_then(|p| Some((p, p.reproduced.as_ref()?))) {
         None => (ex.reproduce.check)(lab, None),
-        Some(before) => (ex.fix.check)(lab, Some(before.value)),
+        Some((p, before)) => ex.check_fix(p, before.value, lab),
+    }
+}
+
+/// Where a stage's check stands: the page's `[data-check-state]` and what the live region announces.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckState {
+    /// No run the check can judge yet, and what to do.
+    Waiting(String),
+    /// Passed, quoting the learner's run.
+    Passed(String),
+    /// The latest run it can judge did not pass, and why.
+    Failed(String),
+}
+
+impl CheckState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CheckState::Waiting(_) => "waiting",
+            CheckState::Passed(_) => "passed",
+            CheckState::Failed(_) => "failed",
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        match self {
+            CheckState::Waiting(t) | CheckState::Passed(t) | CheckState::Failed(t) => t,
+        }
+    }
+}
+
+/// Where `ex`'s reproduce (or fix) stage stands for the learner: passed when its evidence is kept; else
+/// judged on the current run when the exercise is the `active` one and that run has ended, unless it is
+/// the very run the reproduction passed on (not yet a fix attempt); else waiting.
+pub fn stage_state(ex: &Exercise, p: Option<&ExerciseProgress>, active: bool, lab: &Lab, fix: bool) -> CheckState {
+    let kept = p.and_then(|p| if fix { p.fixed.as_ref() } else { p.reproduced.as_ref() });
+    if let Some(evidence) = kept {
+        return CheckState::Passed(evidence.text.clone());
+    }
+    let reproduced = p.and_then(|p| p.reproduce_run.as_ref().filter(|_| p.reproduced.is_some()));
+    if fix && reproduced.is_none() {
+        return CheckState::Waiting("reproduce the symptom first: the fix is compared with that run".into());
+    }
+    if !active {
+        return CheckState::Waiting(
+            "apply a setup: the checks follow the exercise whose setup you applied last".into(),
+        );
+    }
+    let why = match live(ex, p, lab) {
+        Ok(evidence) => return CheckState::Passed(evidence.text),
+        Err(why) => why,
+    };
+    let same_as_reproduced = fix && reproduced.is_some_and(|r| lab.run.config.as_ref() == Some(&r.config));
+    if measure::over(lab.run).is_ok() && !same_as_reproduced {
+        CheckState::Failed(why)
+    } else {
+        CheckState::Waiting(why)
     }
 }
 

@@ -2,7 +2,10 @@
 //! versioned key. Reading never fails: text that cannot be read is set aside with a notice and the
 //! progress starts afresh.
 
+use crate::kept_runs::{thin, Curve};
+use crate::run_view::RunView;
 use crate::stored::read_versioned;
+use faultline_engine::{RunConfig, StepRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -21,6 +24,38 @@ pub struct Evidence {
     pub text: String,
 }
 
+/// Points kept of each curve of a [`StageRun`]: enough for the recap's small charts.
+pub const STAGE_CURVE_POINTS: usize = 120;
+
+/// A run a stage's check passed on: its settings, which the fix run is compared with, and the curves
+/// the recap overlays.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageRun {
+    pub config: RunConfig,
+    /// Each step's batch loss.
+    pub loss: Curve,
+    /// Each step's gradient norm, before clipping.
+    pub grad_norm: Curve,
+    /// Each evaluation's validation loss.
+    pub val_loss: Curve,
+}
+
+impl StageRun {
+    /// What is kept of `view`'s run; `None` before it has settings.
+    pub fn of(view: &RunView) -> Option<StageRun> {
+        let per_step = |value: fn(&StepRecord) -> f32| {
+            thin(&view.steps.iter().map(|r| (r.step as u32, value(r))).collect::<Vec<_>>(), STAGE_CURVE_POINTS)
+        };
+        let val: Vec<(u32, f32)> = view.evals.iter().filter_map(|e| Some((e.step as u32, e.val_loss?))).collect();
+        Some(StageRun {
+            config: view.config.clone()?,
+            loss: per_step(|r| r.loss),
+            grad_norm: per_step(|r| r.grad_norm),
+            val_loss: thin(&val, STAGE_CURVE_POINTS),
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExerciseProgress {
     /// The option the learner predicted.
@@ -28,8 +63,13 @@ pub struct ExerciseProgress {
     pub prediction: Option<usize>,
     #[serde(default)]
     pub reproduced: Option<Evidence>,
+    /// The run the reproduction passed on; the fix run is compared with it.
+    #[serde(default)]
+    pub reproduce_run: Option<StageRun>,
     #[serde(default)]
     pub fixed: Option<Evidence>,
+    #[serde(default)]
+    pub fix_run: Option<StageRun>,
     /// The learner has read the recap and closed the exercise.
     #[serde(default)]
     pub done: bool,
@@ -87,8 +127,13 @@ mod tests {
             ExerciseProgress {
                 prediction: Some(1),
                 reproduced: Some(Evidence { value: 3.7, text: "your first loss was 3.70".into() }),
-                fixed: None,
-                done: false,
+                reproduce_run: Some(StageRun {
+                    config: RunConfig::default(),
+                    loss: vec![(1, 3.7), (2, 3.5)],
+                    grad_norm: vec![(1, 0.9), (2, 0.8)],
+                    val_loss: Vec::new(),
+                }),
+                ..ExerciseProgress::default()
             },
         );
         p

@@ -2,13 +2,13 @@
 //! by the worker's own session natively, and its messages applied to a [`RunView`] exactly as the page
 //! applies them.
 
-use super::progress::{ExerciseProgress, Progress};
+use super::measure::named;
+use super::progress::{ExerciseProgress, Progress, StageRun};
 use super::*;
 use crate::protocol::{FromWorker, ToWorker};
 use crate::range_view::{RangeState, RangeView};
 use crate::run_view::{trained, RunState};
 use crate::worker::session::Session;
-use faultline_engine::faults::FaultId;
 use faultline_engine::guide;
 use faultline_engine::lr_range::RangeSettings;
 use faultline_engine::settings::SettingKey;
@@ -34,10 +34,15 @@ fn healthy() -> &'static RunView {
     RUN.get_or_init(|| run_of(&ex("first-run").reproduce.setups[0]))
 }
 
+/// The learner's range test when they have not run one.
+fn no_range() -> &'static RangeView {
+    static NO_RANGE: OnceLock<RangeView> = OnceLock::new();
+    NO_RANGE.get_or_init(RangeView::default)
+}
+
 /// What the checks see of `v` when the learner has not run a range test.
 fn run_only(v: &RunView) -> Lab<'_> {
-    static NO_RANGE: OnceLock<RangeView> = OnceLock::new();
-    Lab { run: v, range: NO_RANGE.get_or_init(RangeView::default) }
+    Lab { run: v, range: no_range() }
 }
 
 fn passes(check: fn(&Lab, Option<f32>) -> Check, v: &RunView, before: Option<f32>) -> Evidence {
@@ -53,20 +58,67 @@ fn fails(check: fn(&Lab, Option<f32>) -> Check, v: &RunView, before: Option<f32>
 
 #[test]
 fn the_catalogue_is_complete_and_consistent() {
-    assert!(EXERCISES.len() >= 12);
-    for section in guide::SECTIONS.iter().filter(|s| s.id != SectionId::AlignmentIssues) {
-        assert!(EXERCISES.iter().any(|e| e.section == section.id), "no exercise for {}", section.id);
-    }
     for (i, e) in EXERCISES.iter().enumerate() {
         assert!(EXERCISES[..i].iter().all(|o| o.id != e.id), "duplicate id {}", e.id);
         assert!(!e.entries.is_empty(), "{}", e.id);
         assert!(e.prediction.answer < e.prediction.options.len(), "{}", e.id);
         for stage in [&e.reproduce, &e.fix] {
             assert!(!stage.setups.is_empty(), "{}", e.id);
-            stage.setups.iter().for_each(|s| drop(config_of(s)));
         }
+        for setup in e.reproduce.setups {
+            drop(config_of(setup));
+        }
+        assert!(e.fix.setups.iter().all(|s| s.show_me.is_none()), "{}: fix setups start from the reproduce run", e.id);
     }
     assert_eq!(EXERCISES[0].id, "first-run");
+    assert!(matches!(EXERCISES[0].lesson, Lesson::SameRun));
+    assert!(EXERCISES[1..].iter().all(|e| matches!(e.lesson, Lesson::Change { .. })), "only the first run has no fix");
+}
+
+/// Every guide entry outside the alignment section is the first entry of an exercise with a fix, whose
+/// reproduce check measures that entry's symptom (the walks below check it against the detector). The
+/// two alignment entries are reproduced on the alignment page, not by these exercises.
+#[test]
+fn every_entry_is_taught() {
+    for entry in guide::ENTRIES.iter().filter(|e| e.section != SectionId::AlignmentIssues) {
+        let taught = EXERCISES[1..].iter().any(|e| e.entries.contains(&entry.id));
+        assert!(taught, "no exercise teaches {}", entry.id);
+    }
+}
+
+/// A fix setup applied to each reproduce setup changes only what the lesson teaches, and changes it.
+#[test]
+fn fix_setups_make_the_one_taught_change() {
+    for e in &EXERCISES[1..] {
+        for reproduce in e.reproduce.setups {
+            let before = config_of(reproduce);
+            let kept = ExerciseProgress {
+                reproduce_run: StageRun::of(&RunView::starting(1, before.clone())),
+                ..Default::default()
+            };
+            for fix in e.fix.setups {
+                let after = e.form(fix, Some(&kept)).to_config().unwrap_or_else(|err| panic!("{}: {err:?}", fix.label));
+                e.lesson.compare(Some(&before), &after).unwrap_or_else(|why| panic!("{} / {}: {why}", e.id, fix.label));
+            }
+        }
+    }
+}
+
+/// The comparison names what else changed, with both values, and refuses a run without a change or
+/// without a reproduce run.
+#[test]
+fn the_comparison_names_every_other_difference() {
+    let e = ex("cheating");
+    let before = config_of(&e.reproduce.setups[0]);
+    let mut after = before.clone();
+    after.faults = Default::default();
+    assert_eq!(e.lesson.compare(Some(&before), &after), Ok(()));
+    after.seed = 7;
+    after.steps = 200;
+    let why = e.lesson.compare(Some(&before), &after).unwrap_err();
+    assert!(why.contains("steps (60 → 200)") && why.contains("seed (1 → 7)"), "{why}");
+    assert!(e.lesson.compare(Some(&before), &before).unwrap_err().contains("reproduce run's settings"));
+    assert!(e.lesson.compare(None, &after).unwrap_err().contains("reproduce the symptom first"));
 }
 
 /// The right option's place varies, so a learner cannot pass on position alone: no place holds more
@@ -104,27 +156,147 @@ fn the_first_run_starts_at_ln_v_and_learns() {
     assert!(end.value < ln_v - 1.0, "{}", end.text);
 }
 
-#[test]
-fn fix_setups_that_are_the_healthy_run_pass_on_it_and_their_breaks_do_not() {
-    let v = healthy();
-    let healthy_config = v.config.clone().unwrap();
-    for id in ["explode", "cheating", "temperature", "tokenization", "dead-relu"] {
-        let e = ex(id);
-        assert_eq!(config_of(&e.fix.setups[0]), healthy_config, "{id}'s fix is the healthy run");
-        passes(e.fix.check, v, None);
-        let why = fails(e.reproduce.check, v, None);
-        assert!(why.contains("switched on"), "{id}: {why}");
-    }
+/// What one exercise's walk measured, for the exercise-specific assertions.
+struct Walk {
+    reproduce: RunView,
+    broken: Evidence,
+    fix: RunView,
+    fixed: Evidence,
+}
+
+/// Walks exercise `id` as a learner would, through the worker session natively: the reproduce setup's
+/// run passes the reproduce check, and the detector names the exercise's entry on it; the check fails
+/// on the healthy run. The fix setup, applied on top of that run, passes the fix check; the fix check
+/// fails on the reproduce run itself, on the untouched default run, and on the fix run with one more
+/// change (another seed). Progress records both stages and the recap quotes both runs.
+fn walk(id: &str) -> Walk {
+    let e = ex(id);
+    let reproduce = run_of(&e.reproduce.setups[0]);
+    let broken = passes(e.reproduce.check, &reproduce, None);
+    assert!(
+        named(&reproduce, e.entries[0]),
+        "{id}: the detector does not name {} on the reproduce run ({})",
+        e.entries[0],
+        broken.text
+    );
+    fails(e.reproduce.check, healthy(), None);
+
+    let mut progress = Progress { active: Some(id.to_string()), ..Progress::default() };
+    progress
+        .exercises
+        .insert(id.to_string(), ExerciseProgress { prediction: Some(e.prediction.answer), ..Default::default() });
+    assert!(record(&mut progress, &run_only(&reproduce)), "{id}: the reproduction is recorded");
+    let p = progress.get(id).unwrap().clone();
+    assert_eq!((p.reproduced.as_ref(), p.fixed.as_ref()), (Some(&broken), None), "{id}");
+
+    let fix_config = e.form(&e.fix.setups[0], Some(&p)).to_config().unwrap();
+    let fix = trained(fix_config.clone());
+    let lab = |v| Lab { run: v, range: no_range() };
+    let fixed = e.check_fix(&p, broken.value, &lab(&fix)).unwrap_or_else(|why| panic!("{id}: the fix failed: {why}"));
+
+    let same = e.check_fix(&p, broken.value, &lab(&reproduce)).unwrap_err();
+    assert!(same.contains("reproduce run's settings"), "{id}: {same}");
+    let default_run = RunView::starting(1, RunConfig::default());
+    let untouched = e.check_fix(&p, broken.value, &lab(&default_run)).unwrap_err();
+    assert!(untouched.contains("also changes"), "{id}: {untouched}");
+    let reseeded = RunView::starting(1, RunConfig { seed: fix_config.seed + 1, ..fix_config });
+    let two_changes = e.check_fix(&p, broken.value, &lab(&reseeded)).unwrap_err();
+    assert!(two_changes.contains("seed ("), "{id}: {two_changes}");
+
+    assert!(record(&mut progress, &run_only(&fix)), "{id}: the fix is recorded");
+    let p = progress.get(id).unwrap();
+    assert_eq!(p.fixed.as_ref(), Some(&fixed), "{id}");
+    assert_eq!(p.fix_run.as_ref().map(|r| &r.config), fix.config.as_ref(), "{id}");
+    let lines = recap(e, p);
+    assert!(
+        lines.iter().any(|l| l.contains(&broken.text)) && lines.iter().any(|l| l.contains(&fixed.text)),
+        "{lines:?}"
+    );
+    Walk { reproduce, broken, fix, fixed }
+}
+
+macro_rules! walks {
+    ($($name:ident: $id:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                walk($id);
+            }
+        )*
+    };
+}
+
+walks! {
+    walk_overfit: "overfit",
+    walk_warmup: "warmup",
+    walk_tokenization: "tokenization",
+    walk_roundtrip: "roundtrip",
+    walk_nonsense: "nonsense",
+    walk_slow: "slow",
+    walk_zero_grad: "zero-grad",
+    walk_dead_relu: "dead-relu",
+    walk_stuck: "stuck",
+    walk_vanishing: "vanishing",
+    walk_cheating: "cheating",
+    walk_attn_scale: "attn-scale",
 }
 
 #[test]
-fn a_300x_learning_rate_climbs_above_ln_v_without_nan() {
-    let e = ex("explode");
-    let v = run_of(&e.reproduce.setups[0]);
-    let broken = passes(e.reproduce.check, &v, None);
-    assert!(v.stop.is_none() && broken.value > (v.vocab_size().unwrap() as f32).ln() + 1.0, "{}", broken.text);
-    assert!(fails(e.fix.check, &v, None).contains(FaultId::LrTooHigh.as_str()));
-    assert!(fails(ex("first-run").reproduce.check, &v, None).contains("fault"));
+fn unstable_softmax_stops_and_the_stable_form_runs_through() {
+    let w = walk("nan");
+    assert_eq!(w.reproduce.state, RunState::Stopped);
+    assert!(w.broken.text.contains(&w.reproduce.stop.as_ref().unwrap().tensor), "{}", w.broken.text);
+    let c = w.fix.config.as_ref().unwrap();
+    assert!(c.faults.lr_too_high.is_some(), "the fix keeps the scenario's high learning rate");
+}
+
+#[test]
+fn out_of_memory_then_micro_batches_that_keep_the_effective_batch() {
+    let w = walk("oom");
+    assert!(w.broken.text.contains("out of memory"), "{}", w.broken.text);
+    let c = w.fix.config.as_ref().unwrap();
+    assert_eq!((c.memory_budget_mb, w.fixed.value), (64, w.broken.value), "the same budget, the same effective batch");
+    assert!(fails(ex("oom").fix.check, healthy(), None).contains("grad-accum 1"));
+}
+
+#[test]
+fn a_300x_learning_rate_swings_above_ln_v_without_nan_and_the_normal_rate_learns() {
+    let w = walk("explode");
+    assert!(w.reproduce.stop.is_none(), "a finite spike, as the prediction's answer says");
+    let ln_v = (w.reproduce.vocab_size().unwrap() as f32).ln();
+    assert!(w.broken.value > ln_v + 1.0 && w.fixed.value < ln_v - 1.0, "{} / {}", w.broken.text, w.fixed.text);
+    assert!(fails(ex("first-run").reproduce.check, &w.reproduce, None).contains("fault"));
+}
+
+#[test]
+fn clipping_rescues_unclipped_sgd() {
+    let w = walk("clip");
+    assert!(w.fixed.value < w.broken.value - 0.3, "{} / {}", w.broken.text, w.fixed.text);
+    assert_eq!(w.fix.config.as_ref().map(|c| c.grad_clip), Some(1.0));
+}
+
+#[test]
+fn post_norm_trains_once_it_warms_up() {
+    let w = walk("post-norm");
+    let c = w.fix.config.as_ref().unwrap();
+    assert!(c.faults.post_norm && c.warmup_steps == 100, "the guide's remedy keeps post-norm");
+}
+
+#[test]
+fn the_same_model_sampled_differently_stops_repeating() {
+    let e = ex("temperature");
+    let w = walk("temperature");
+    let losses = |v: &RunView| v.steps.iter().map(|s| s.loss).collect::<Vec<f32>>();
+    assert_eq!(losses(&w.fix), losses(&w.reproduce), "only the decoding changed, so training was identical");
+    let p = ExerciseProgress {
+        reproduce_run: StageRun::of(&w.reproduce),
+        reproduced: Some(w.broken.clone()),
+        ..Default::default()
+    };
+    let penalised = trained(e.form(&e.fix.setups[1], Some(&p)).to_config().unwrap());
+    let lab = Lab { run: &penalised, range: no_range() };
+    let fixed = e.check_fix(&p, w.broken.value, &lab).unwrap_or_else(|why| panic!("a repetition penalty: {why}"));
+    assert!(fixed.value < w.broken.value, "{}", fixed.text);
 }
 
 /// Runs the learning-rate range test on `config` through the worker's session, as the LR finder does.
@@ -151,84 +323,30 @@ fn the_range_tests_rate_cures_a_crawl() {
     let e = ex("find-lr");
     let crawl = run_of(&e.reproduce.setups[0]);
     let broken = passes(e.reproduce.check, &crawl, None);
+    assert!(named(&crawl, e.entries[0]), "{}", broken.text);
     let ln_v = (crawl.vocab_size().unwrap() as f32).ln();
     assert!(broken.value > ln_v - 0.5, "{}", broken.text);
-    assert!(fails(e.fix.check, &crawl, None).contains("range test"), "no range test, no pass");
+    let p = ExerciseProgress {
+        reproduced: Some(broken.clone()),
+        reproduce_run: StageRun::of(&crawl),
+        ..Default::default()
+    };
 
-    let mut form = e.fix.setups[0].form();
+    let mut form = e.form(&e.fix.setups[0], Some(&p));
+    let untuned = trained(form.to_config().unwrap());
+    let why = e.check_fix(&p, broken.value, &run_only(&untuned)).unwrap_err();
+    assert!(why.contains("range test"), "no range test, no pass: {why}");
     let range = range_test(form.to_config().unwrap());
     let suggested = range.suggested_text().expect("the healthy model's range test suggests a rate");
-    let untuned = healthy();
     let lab = |run| Lab { run, range: &range };
-    let why = (e.fix.check)(&lab(untuned), Some(broken.value)).unwrap_err();
+    let why = e.check_fix(&p, broken.value, &lab(&untuned)).unwrap_err();
     assert!(why.contains("not the suggested"), "the default rate is not the suggestion: {why}");
 
     form.set(SettingKey::Lr, suggested);
     let tuned = trained(form.to_config().unwrap());
-    let fixed = (e.fix.check)(&lab(&tuned), Some(broken.value)).unwrap_or_else(|why| panic!("{why}"));
+    let fixed = e.check_fix(&p, broken.value, &lab(&tuned)).unwrap_or_else(|why| panic!("{why}"));
     assert!(fixed.value < broken.value - 1.0, "{}", fixed.text);
     assert!(fixed.text.contains(&format!("against {:.2}", broken.value)), "{}", fixed.text);
-}
-
-#[test]
-fn without_the_mask_heads_look_ahead() {
-    let e = ex("cheating");
-    let v = run_of(&e.reproduce.setups[0]);
-    let broken = passes(e.reproduce.check, &v, None);
-    assert!(broken.value > 0.3, "{}", broken.text);
-    let fixed = passes(e.fix.check, healthy(), Some(broken.value));
-    assert!(fixed.text.contains(&format!("instead of {:.0}%", broken.value * 100.0)), "{}", fixed.text);
-}
-
-#[test]
-fn unstable_softmax_stops_and_the_stable_form_runs_through() {
-    let e = ex("nan");
-    let v = run_of(&e.reproduce.setups[0]);
-    assert_eq!(v.state, RunState::Stopped);
-    let broken = passes(e.reproduce.check, &v, None);
-    assert!(broken.text.contains(&v.stop.as_ref().unwrap().tensor), "{}", broken.text);
-    let fixed_config = config_of(&e.fix.setups[0]);
-    assert!(fixed_config.faults.lr_too_high.is_some(), "the fix keeps the scenario's high learning rate");
-    let fixed = trained(fixed_config);
-    passes(e.fix.check, &fixed, Some(broken.value));
-    fails(e.reproduce.check, &fixed, None);
-}
-
-#[test]
-fn out_of_memory_then_accumulation() {
-    let e = ex("oom");
-    let v = run_of(&e.reproduce.setups[0]);
-    let broken = passes(e.reproduce.check, &v, None);
-    assert!(broken.text.contains("out of memory"), "{}", broken.text);
-    let accumulated = run_of(&e.fix.setups[0]);
-    let fixed = passes(e.fix.check, &accumulated, Some(broken.value));
-    let c = accumulated.config.as_ref().unwrap();
-    assert_eq!(fixed.value, (c.batch_size * c.grad_accum) as f32);
-    assert!(fails(e.fix.check, healthy(), None).contains("grad-accum 1"));
-}
-
-#[test]
-fn dead_relus_cold_samplers_and_unknown_words_show() {
-    for id in ["dead-relu", "temperature", "tokenization"] {
-        let e = ex(id);
-        let v = run_of(&e.reproduce.setups[0]);
-        passes(e.reproduce.check, &v, None);
-        fails(e.fix.check, &v, None);
-    }
-    let lossy = run_of(&ex("tokenization").reproduce.setups[1]);
-    let broken = passes(ex("tokenization").reproduce.check, &lossy, None);
-    assert!(broken.text.contains("came back as"), "{}", broken.text);
-}
-
-#[test]
-fn unscaled_attention_is_sharper_not_uniform() {
-    let e = ex("attn-scale");
-    let unscaled = run_of(&e.reproduce.setups[0]);
-    let broken = passes(e.reproduce.check, &unscaled, None);
-    let scaled = run_of(&e.fix.setups[0]);
-    let fixed = passes(e.fix.check, &scaled, Some(broken.value));
-    assert!(fixed.value > broken.value + 0.3, "{} / {}", broken.text, fixed.text);
-    assert!(fails(e.fix.check, &scaled, None).contains("unscaled model first"));
 }
 
 #[test]

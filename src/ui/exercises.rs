@@ -3,9 +3,12 @@
 //! The checks themselves are [`crate::exercises`]'; this file only shows them and stores progress.
 
 use super::controller::Controller;
+use super::line_chart::LineChartView;
 use super::local_storage;
-use crate::exercises::progress::{Progress, STORAGE_KEY, UNREADABLE_KEY};
-use crate::exercises::{self, exercise, Exercise, Lab, Setup, Stage, Status, EXERCISES};
+use crate::chart::lines::LineChart;
+use crate::chart::recap;
+use crate::exercises::progress::{ExerciseProgress, Progress, STORAGE_KEY, UNREADABLE_KEY};
+use crate::exercises::{self, exercise, CheckState, Exercise, Lab, Lesson, Setup, Stage, Status, EXERCISES};
 use crate::form::RunForm;
 use crate::route::{entry_href, section_href, Route};
 use leptos::prelude::*;
@@ -89,10 +92,13 @@ fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
     }
 }
 
-/// Puts `setup` into the trainer's form, makes `id` the exercise the checks follow, and shows the trainer.
-fn apply(form: RwSignal<RunForm>, id: &'static str, setup: &'static Setup) {
-    form.update(|f| *f = setup.form().keeping_own_text(f));
-    state().progress.update(|p| p.active = Some(id.to_string()));
+/// Puts `setup` into the trainer's form (a fix setup on top of the learner's reproduce run), makes `ex`
+/// the exercise the checks follow, and shows the trainer.
+fn apply(form: RwSignal<RunForm>, ex: &'static Exercise, setup: &'static Setup) {
+    let progress = state().progress;
+    let next = progress.with(|p| ex.form(setup, p.get(ex.id)));
+    form.update(|f| *f = next.keeping_own_text(f));
+    progress.update(|p| p.active = Some(ex.id.to_string()));
     if let Some(w) = web_sys::window() {
         w.location().set_hash(&Route::Trainer.href()).ok();
     }
@@ -162,7 +168,7 @@ fn PredictionView(ex: &'static Exercise) -> impl IntoView {
                     <button
                         type="button"
                         class="prediction-option"
-                        data-option=i
+                        data-prediction-option=i
                         aria-pressed=move || if predicted() == Some(i) { "true" } else { "false" }
                         disabled=move || predicted().is_some()
                         on:click=choose
@@ -197,44 +203,48 @@ fn StageView(
 ) -> impl IntoView {
     let progress = state().progress;
     let is_fix = name == "fix";
-    let passed = move || {
+    let check = Memo::new(move |_| {
         progress.with(|p| {
-            let e = p.get(ex.id)?;
-            if is_fix {
-                e.fixed.clone()
-            } else {
-                e.reproduced.clone()
-            }
+            let active = p.active.as_deref() == Some(ex.id);
+            with_lab(controller, |lab| exercises::stage_state(ex, p.get(ex.id), active, lab, is_fix))
         })
-    };
-    let is_current = move || progress.with(|p| p.get(ex.id).is_some_and(|e| e.reproduced.is_some() == is_fix));
-    let live = move || {
-        let current = progress.with(|p| p.active.as_deref() == Some(ex.id) && is_current());
-        let why = current
-            .then(|| progress.with(|p| with_lab(controller, |lab| exercises::live(ex, p.get(ex.id), lab).err())))
-            .flatten();
-        why.map(|why| view! { <p class="check-waiting">"Current run: " {why}</p> })
+    });
+    let comparison = match &ex.lesson {
+        Lesson::Change { what, .. } if is_fix => Some(view! {
+            <p class="exercise-comparison">
+                "Compared with your reproduce run: the same seed, steps and settings, with one change: " {*what} "."
+            </p>
+        }),
+        _ => None,
     };
     let buttons = stage
         .setups
         .iter()
         .map(|setup| {
             view! {
-                <button type="button" class="apply-setup" on:click=move |_| apply(form, ex.id, setup)>
+                <button type="button" class="apply-setup" data-setup=setup.label on:click=move |_| apply(form, ex, setup)>
                     {setup.label}
                 </button>
             }
         })
         .collect_view();
+    let words = move || {
+        check.with(|c| {
+            let lead = match c {
+                CheckState::Passed(_) => "✓ ",
+                CheckState::Failed(_) => "Not yet: ",
+                CheckState::Waiting(_) => "Waiting: ",
+            };
+            format!("{lead}{}", c.text())
+        })
+    };
     view! {
-        <section class="exercise-stage" data-stage=name data-passed=move || passed().is_some().to_string()>
+        <section class="exercise-stage" data-stage=name>
             <h2>{if is_fix { "2. " } else { "1. " }} {stage.title}</h2>
             <p>{stage.instructions}</p>
+            {comparison}
             <div class="setup-buttons">{buttons}</div>
-            {move || match passed() {
-                Some(e) => view! { <p class="check-passed">"✓ " {e.text}</p> }.into_any(),
-                None => live().into_any(),
-            }}
+            <p class="check-state" role="status" data-check-state=move || check.with(CheckState::as_str)>{words}</p>
         </section>
     }
 }
@@ -249,7 +259,13 @@ fn Recap(ex: &'static Exercise) -> impl IntoView {
         let lines = exercises::recap(ex, &p).into_iter().map(|l| view! { <li>{l}</li> }).collect_view();
         let finish = move |_| progress.update(|p| p.exercises.entry(ex.id.to_string()).or_default().done = true);
         let end = if p.done {
-            let link = next.map(|n| view! { <a href=Route::Exercise(n.id).href()>"Next: " {n.title}</a> });
+            let link = match next {
+                Some(n) => view! { <a href=Route::Exercise(n.id).href()>"Next: " {n.title}</a> }.into_any(),
+                None => view! {
+                    <a href=Route::MYSTERY.href()>"That was the last one. Next: mystery mode, where the fault is hidden and you diagnose it"</a>
+                }
+                .into_any(),
+            };
             view! { <p class="exercise-done">"Done. " {link}</p> }.into_any()
         } else {
             view! { <button type="button" class="mark-done" on:click=finish>"Mark as done"</button> }.into_any()
@@ -258,11 +274,50 @@ fn Recap(ex: &'static Exercise) -> impl IntoView {
             <section class="exercise-recap">
                 <h2>"What you saw"</h2>
                 <ul>{lines}</ul>
+                <RecapCharts ex />
                 {end}
             </section>
         })
     };
     body
+}
+
+/// The two runs of the exercise overlaid: loss, gradient norm and, where they were evaluated,
+/// validation loss.
+#[component]
+fn RecapCharts(ex: &'static Exercise) -> impl IntoView {
+    let progress = state().progress;
+    let chart = move |make: fn(&ExerciseProgress) -> LineChart| {
+        Memo::new(move |_| {
+            progress.with(|p| p.get(ex.id).map(make).unwrap_or_else(|| make(&ExerciseProgress::default())))
+        })
+    };
+    let (loss, grad, val) = (chart(recap::loss), chart(recap::grad_norm), chart(recap::val_loss));
+    view! {
+        <div class="recap-charts">
+            <LineChartView
+                id="recap-loss-chart"
+                title="Loss, both runs"
+                y_label="nats per token"
+                data=loss
+                caption="Each step's batch loss of the run that passed the reproduce check and of the fix run, which differs from it only in the change the exercise teaches."
+            />
+            <LineChartView
+                id="recap-grad-chart"
+                title="Gradient norm, both runs"
+                y_label="norm before clipping"
+                data=grad
+                caption="Each step's gradient norm over all parameters, before clipping, in decades, for both runs."
+            />
+            <LineChartView
+                id="recap-val-chart"
+                title="Validation loss, both runs"
+                y_label="nats per token"
+                data=val
+                caption="Each evaluation's validation loss for both runs."
+            />
+        </div>
+    }
 }
 
 /// The trainer page's reminder of the exercise being worked on, with its next check's state.

@@ -5,6 +5,7 @@ use super::controller::Controller;
 use super::guide_text::{bullets, causes, rich, snippets};
 use super::more_help::MoreHelp;
 use crate::checklist::run_checklist;
+use crate::exercises::EXERCISES;
 use crate::form::{FormKind, RunForm};
 use crate::route::{entry_href, section_href, Route};
 use faultline_engine::faults::{measured, FaultId, Stage, FAULTS};
@@ -119,7 +120,7 @@ pub fn GuideIndex(controller: Controller) -> impl IntoView {
                         key=|c| (c.id, c.check, c.detail.clone())
                         children=|c| {
                             view! {
-                                <li data-item=c.id.as_str() data-check=c.check.as_str()>
+                                <li data-item=c.id.as_str() data-check-state=c.check.as_str()>
                                     <span class="tick" aria-hidden="true"></span>
                                     <div>
                                         <p class="check-text">{c.text}</p>
@@ -155,8 +156,8 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
     let reproduce = if faults.is_empty() {
         view! {
             <p class="note">
-                "No fault in the trainer reproduces this entry yet; its symptoms need a kind of training (preference "
-                "fine-tuning, RLHF) the tiny GPT here does not do."
+                "No fault reproduces this entry: it describes a method rather than a symptom. The exercises below "
+                "practise it."
             </p>
         }
         .into_any()
@@ -215,6 +216,7 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
                 <section class="guide-card">
                     <h2>"Reproduce it"</h2>
                     {reproduce}
+                    {practise(entry.id)}
                 </section>
             </div>
             {measured_notes(entry.id)}
@@ -232,6 +234,21 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
             </section>
         </main>
     }
+}
+
+/// The exercises that teach `entry`, linked: break, observe, diagnose, fix and verify it yourself.
+fn practise(entry: EntryId) -> impl IntoView {
+    let items: Vec<_> = EXERCISES
+        .iter()
+        .filter(|e| e.entries.contains(&entry))
+        .map(|e| view! { <li><a href=Route::Exercise(e.id).href() data-exercise-id=e.id>{e.title}</a></li> })
+        .collect();
+    (!items.is_empty()).then(|| {
+        view! {
+            <h3>"Practise it"</h3>
+            <ul class="plain exercise-links">{items}</ul>
+        }
+    })
 }
 
 /// Where Faultline's measurements disagree with the guide's text: said plainly, with the numbers.

@@ -2,7 +2,9 @@
 // the prediction, apply the setup, start training on the trainer page, and wait for the checks (computed
 // from the run's telemetry in the page) to pass and the recap to quote the run's numbers. Progress must
 // survive a reload, and unreadable stored progress must be reset with a notice. The range-test exercise
-// is done the same way, with the learner's own range test choosing the rate of the fix.
+// is done the same way, with the learner's own range test choosing the rate of the fix. A fix is a
+// controlled comparison: the no-causal-mask exercise's fix run with another seed fails, naming the seed,
+// and the one change passes, with both runs overlaid in the recap.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -46,7 +48,7 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       const other = page.locator(".prediction-option", { hasText: "About 1: one nat" });
       assert.ok(await other.isDisabled(), "the prediction is locked");
 
-      await page.locator('.exercise-stage[data-stage="reproduce"] .apply-setup').first().click();
+      await page.locator('[data-stage="reproduce"] [data-setup]').first().click();
       await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
       assert.equal(await page.locator("#steps").inputValue(), "60", "the setup is in the form");
       const strip = page.locator(".exercise-strip");
@@ -59,7 +61,7 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       await strip.locator("a").click();
       await exercise.waitFor();
       for (const stage of ["reproduce", "fix"]) {
-        await page.locator(`.exercise-stage[data-stage="${stage}"][data-passed="true"]`).waitFor();
+        await page.locator(`[data-stage="${stage}"] [data-check-state="passed"]`).waitFor();
       }
       const recap = page.locator(".exercise-recap");
       const text = await recap.textContent();
@@ -86,8 +88,8 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
     const { page, problems } = await openPage(shared.browser, "#/exercises/find-lr");
     try {
       await page.locator('.exercise-page[data-exercise-id="find-lr"]').waitFor({ timeout: LOAD_TIMEOUT });
-      await page.locator('.prediction-option[data-option="1"]').click();
-      await page.locator('.exercise-stage[data-stage="reproduce"] .apply-setup').first().click();
+      await page.locator('[data-prediction-option="1"]').click();
+      await page.locator('[data-stage="reproduce"] [data-setup]').first().click();
       await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
       await page.locator("#start").click();
       await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
@@ -95,7 +97,7 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       assert.match(await page.locator(".exercise-strip").textContent(), /no suggestion from the range test yet/);
 
       await page.locator(".exercise-strip a").click();
-      await page.locator('.exercise-stage[data-stage="fix"] .apply-setup').first().click();
+      await page.locator('[data-stage="fix"] [data-setup]').first().click();
       await page.locator("#lr-find").click();
       await page.locator('#lr-finder[data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
       assert.doesNotMatch(await page.locator(".exercise-strip").textContent(), /no suggestion/);
@@ -106,8 +108,56 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
 
       await page.locator(".exercise-strip a").click();
       const text = await page.locator(".exercise-recap").textContent();
-      assert.match(text, /the loss fell only \d+\.\d\d nats in 60 steps/);
+      assert.match(text, /the loss fell only \d+\.\d\d nats in 100 steps/);
       assert.match(text, /a tenth of that, \d\.\de-\d, took your run to \d+\.\d\d, against \d+\.\d\d with the crawling rate/);
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("a fix is compared with the learner's own reproduce run: another seed fails, the one change passes", async () => {
+    const { page, problems } = await openPage(shared.browser, "#/exercises/cheating");
+    try {
+      const exercise = page.locator('[data-exercise-id="cheating"]').first();
+      await exercise.waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("[data-prediction-option]", { hasText: "To later positions" }).click();
+      const reproduce = page.locator('[data-stage="reproduce"] [data-check-state]');
+      assert.equal(await reproduce.getAttribute("data-check-state"), "waiting");
+      await page.locator('[data-stage="reproduce"] [data-setup]').first().click();
+      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("#seed").fill("5");
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="reproduced"]').waitFor({ timeout: 10_000 });
+
+      await page.locator(".exercise-strip a").click();
+      await page.locator('[data-stage="reproduce"] [data-check-state="passed"]').waitFor();
+      await page.locator('[data-stage="fix"] [data-setup]').first().click();
+      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      assert.equal(await page.locator("#seed").inputValue(), "5", "the fix keeps the learner's own seed");
+      await page.locator("#seed").fill("6");
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="reproduced"]').waitFor({ timeout: 10_000 });
+      assert.match(await page.locator(".exercise-strip").textContent(), /also changes seed \(5 → 6\)/);
+
+      await page.locator(".exercise-strip a").click();
+      const fix = page.locator('[data-stage="fix"] [data-check-state]');
+      assert.equal(await fix.getAttribute("data-check-state"), "failed");
+      assert.match(await fix.textContent(), /seed \(5 → 6\)/);
+      await page.locator('[data-stage="fix"] [data-setup]').first().click();
+      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="fixed"]').waitFor({ timeout: 10_000 });
+
+      await page.locator(".exercise-strip a").click();
+      await page.locator('[data-stage="fix"] [data-check-state="passed"]').waitFor();
+      const recap = page.locator(".exercise-recap");
+      assert.match(await recap.textContent(), /no head looked ahead \(0% instead of \d+%\)/);
+      assert.equal(await recap.locator("canvas").count(), 3, "the recap overlays both runs");
+      await screenshots(page, "exercise-cheating-recap");
       assert.deepEqual(problems, []);
     } finally {
       await page.close();

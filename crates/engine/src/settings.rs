@@ -406,6 +406,47 @@ impl RunConfig {
     }
 }
 
+/// One thing two runs' set-ups can differ in: a setting, or a fault (on, off or at another strength).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Knob {
+    Setting(SettingKey),
+    Fault(FaultId),
+}
+
+impl fmt::Display for Knob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Knob::Setting(key) => write!(f, "{key}"),
+            Knob::Fault(id) => write!(f, "the fault {id}"),
+        }
+    }
+}
+
+impl RunConfig {
+    /// What `other` changes from this set-up, in table order: each setting whose value differs (the
+    /// corpus also when two own texts share a name), then each fault switched on or off or set to
+    /// another strength.
+    pub fn differences(&self, other: &RunConfig) -> Vec<Knob> {
+        let settings = SettingKey::ALL.iter().copied().filter(|&key| {
+            self.get(key) != other.get(key) || (key == SettingKey::Corpus && self.corpus != other.corpus)
+        });
+        let faults = FaultId::ALL.iter().copied().filter(|&id| self.faults.state(id) != other.faults.state(id));
+        settings.map(Knob::Setting).chain(faults.map(Knob::Fault)).collect()
+    }
+
+    /// A knob's value in this set-up, in words: a setting's text; a fault's "on", "on at 30" or "off".
+    pub fn knob_value(&self, knob: Knob) -> String {
+        match knob {
+            Knob::Setting(key) => self.get(key),
+            Knob::Fault(id) => match self.faults.state(id) {
+                None => "off".to_string(),
+                Some(None) => "on".to_string(),
+                Some(Some(v)) => format!("on at {v}"),
+            },
+        }
+    }
+}
+
 /// One change to a run's set-up, as links, the command line and exercises write it: `key=value` for
 /// a setting, `fault=ID` or `fault=ID=STRENGTH` for a fault. The one parser of that form is
 /// [`Change::parse`].
@@ -510,6 +551,28 @@ mod tests {
         assert!(Change::parse("fault", "no-such-fault").unwrap_err().message.contains("no-such-fault"));
         assert!(Change::parse("fault", "lr-too-high=abc").unwrap_err().message.contains("not a number"));
         assert_eq!(Change::parse("nope", "1").unwrap_err().field, "nope");
+    }
+
+    #[test]
+    fn differences_name_each_setting_and_fault_that_changed() {
+        let base = RunConfig::from_pairs([("steps", "60"), ("fault", "lr-too-high")]).unwrap();
+        assert_eq!(base.differences(&base), []);
+        let other = RunConfig::from_pairs([
+            ("steps", "60"),
+            ("seed", "7"),
+            ("fault", "lr-too-high=30"),
+            ("fault", "no-causal-mask"),
+        ])
+        .unwrap();
+        let knobs =
+            [Knob::Setting(SettingKey::Seed), Knob::Fault(FaultId::LrTooHigh), Knob::Fault(FaultId::NoCausalMask)];
+        assert_eq!(base.differences(&other), knobs);
+        assert_eq!(other.differences(&base), knobs, "the same knobs either way round");
+        let values: Vec<String> = knobs.iter().map(|&k| base.knob_value(k)).collect();
+        assert_eq!(values, ["1", "on at 300", "off"]);
+        assert_eq!(RunConfig::default().knob_value(Knob::Fault(FaultId::NoCausalMask)), "off");
+        assert_eq!(other.knob_value(Knob::Fault(FaultId::NoCausalMask)), "on");
+        assert_eq!(Knob::Fault(FaultId::NoCausalMask).to_string(), "the fault no-causal-mask");
     }
 
     #[test]

@@ -436,7 +436,12 @@ impl Faults {
 
     /// Whether fault `id` is on.
     pub fn is_on(&self, id: FaultId) -> bool {
-        self.switch(id).reading().is_some()
+        self.state(id).is_some()
+    }
+
+    /// Fault `id` as set: `None` when off, else `Some` of its strength (`None` for a fault without one).
+    pub fn state(&self, id: FaultId) -> Option<Option<f32>> {
+        self.switch(id).reading()
     }
 
     /// The faults that are on, as `(id, strength)` in table order.
