@@ -6,7 +6,7 @@
 //! DPO and `#/align/rl` with a policy gradient against learned reward models, `#/align/mystery` a fine-tuning mystery round with a new seed and `#/align/mystery/<seed>` a
 //! given one.
 
-use crate::exercises;
+use crate::exercises::ExerciseId;
 use faultline_engine::align::Method;
 use faultline_engine::guide::{EntryId, SectionId};
 
@@ -18,7 +18,7 @@ pub enum Route {
     GuideEntry(EntryId),
     Exercises,
     /// An exercise that exists.
-    Exercise(&'static str),
+    Exercise(ExerciseId),
     /// A mystery round: how many faults it hides, and the seed the link names (none for a new one).
     Mystery {
         faults: usize,
@@ -56,9 +56,9 @@ impl Route {
                 Some(Ok(seed)) => Route::AlignMystery(Some(seed)),
                 _ => Route::NotFound(hash.to_string()),
             },
-            Some(("exercises", id)) => match exercises::exercise(id) {
-                Some(e) => Route::Exercise(e.id),
-                None => Route::NotFound(hash.to_string()),
+            Some(("exercises", id)) => match id.parse() {
+                Ok(id) => Route::Exercise(id),
+                Err(_) => Route::NotFound(hash.to_string()),
             },
             None if path == "mystery" => Route::Mystery { faults: 1, seed: None },
             Some(("mystery", "two")) => Route::Mystery { faults: 2, seed: None },
@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(Route::parse("#/guide/nope"), Route::NotFound("#/guide/nope".into()));
         assert_eq!(Route::parse("#/elsewhere"), Route::NotFound("#/elsewhere".into()));
         assert_eq!(Route::parse("#/exercises"), Route::Exercises);
-        assert_eq!(Route::parse("#/exercises/first-run"), Route::Exercise("first-run"));
+        assert_eq!(Route::parse("#/exercises/first-run"), Route::Exercise(ExerciseId::FirstRun));
         assert_eq!(Route::parse("#/exercises/nope"), Route::NotFound("#/exercises/nope".into()));
         assert_eq!(Route::parse(&section_href(SectionId::NumericalIssues)), Route::GuideIndex);
         assert_eq!(anchor(&section_href(SectionId::NumericalIssues)), Some("numerical-issues"));
@@ -176,8 +176,8 @@ mod tests {
             let route = Route::GuideEntry(e.id);
             assert_eq!(Route::parse(&route.href()), route);
         }
-        for e in exercises::EXERCISES {
-            let route = Route::Exercise(e.id);
+        for &id in ExerciseId::ALL {
+            let route = Route::Exercise(id);
             assert_eq!(Route::parse(&route.href()), route);
         }
         for route in [Route::Align(Method::Dpo), Route::Align(Method::Rl)] {

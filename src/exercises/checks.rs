@@ -1,13 +1,46 @@
 //! The exercises' checks: pure functions of what the learner did ([`Lab`]), each saying why it does not
-//! pass yet in words the learner can act on, or what it measured when it does. The catalogue
-//! (`catalog.rs`) names which check each stage uses.
+//! pass yet in words the learner can act on, or what it measured when it does. [`checks`] names which
+//! pair each exercise uses; its match is exhaustive, so an exercise without checks does not compile.
 
 use super::measure::*;
 use super::progress::Evidence;
-use super::{Check, Lab};
+use super::{Check, CheckFn, ExerciseId, Lab};
 use crate::run_view::{RunState, RunView};
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
+
+/// The checks of an exercise's two stages.
+pub(super) struct Checks {
+    pub reproduce: CheckFn,
+    pub fix: CheckFn,
+}
+
+/// Exercise `id`'s checks.
+pub(super) fn checks(id: ExerciseId) -> Checks {
+    let (reproduce, fix): (CheckFn, CheckFn) = match id {
+        ExerciseId::FirstRun => (first_run_starts_at_ln_v, first_run_learns),
+        ExerciseId::Overfit => (overfits, generalises),
+        ExerciseId::Explode => (explodes, calmed),
+        ExerciseId::FindLr => (crawls, found_by_range_test),
+        ExerciseId::Warmup => (stalls, ramped),
+        ExerciseId::Temperature => (repeats, varied),
+        ExerciseId::Tokenization => (unknowns, all_known),
+        ExerciseId::Roundtrip => (lossy, all_known),
+        ExerciseId::Nonsense => (garbles, readable),
+        ExerciseId::Oom => (out_of_memory, accumulated),
+        ExerciseId::Slow => (slow, fast),
+        ExerciseId::Clip => (explodes_unclipped, clipped),
+        ExerciseId::ZeroGrad => (piles_up, cleared),
+        ExerciseId::DeadRelu => (dead, alive),
+        ExerciseId::Stuck => (no_gradient, gradient_arrives),
+        ExerciseId::Vanishing => (vanishing, flowing),
+        ExerciseId::PostNorm => (post_norm_stalls, post_norm_trains),
+        ExerciseId::Nan => (nan, stable),
+        ExerciseId::Cheating => (cheats, masked),
+        ExerciseId::AttnScale => (unscaled, scaled),
+    };
+    Checks { reproduce, fix }
+}
 
 fn pass(value: f32, text: String) -> Check {
     Ok(Evidence { value, text })
@@ -43,7 +76,7 @@ fn excerpt(v: &RunView) -> String {
 
 // 1. The first run, read against ln V.
 
-pub(super) fn first_run_starts_at_ln_v(lab: &Lab, _: Option<f32>) -> Check {
+fn first_run_starts_at_ln_v(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     over(v)?;
     require(v.is_fault_free(), || "this run has a fault switched on; the first run has none".into())?;
@@ -59,7 +92,7 @@ pub(super) fn first_run_starts_at_ln_v(lab: &Lab, _: Option<f32>) -> Check {
     )
 }
 
-pub(super) fn first_run_learns(lab: &Lab, _: Option<f32>) -> Check {
+fn first_run_learns(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     require(v.is_fault_free(), || "this run has a fault switched on; the first run has none".into())?;
@@ -79,7 +112,7 @@ pub(super) fn first_run_learns(lab: &Lab, _: Option<f32>) -> Check {
 
 // 2. Make it explode, then fix it with a lower learning rate and clipping.
 
-pub(super) fn explodes(lab: &Lab, _: Option<f32>) -> Check {
+fn explodes(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::LrTooHigh)?;
     over(v)?;
@@ -97,7 +130,7 @@ pub(super) fn explodes(lab: &Lab, _: Option<f32>) -> Check {
     pass(peak, format!("at lr {lr} your loss peaked at {peak:.2}, above ln V = {ln_v:.2}: worse than guessing"))
 }
 
-pub(super) fn calmed(lab: &Lab, before: Option<f32>) -> Check {
+fn calmed(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     let ln_v = ln_v(v).ok_or_else(|| missing("vocabulary size"))?;
@@ -111,7 +144,7 @@ pub(super) fn calmed(lab: &Lab, before: Option<f32>) -> Check {
 
 // 3. Find the learning rate with the range test.
 
-pub(super) fn crawls(lab: &Lab, _: Option<f32>) -> Check {
+fn crawls(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::LrTooLow)?;
     finished(v)?;
@@ -129,7 +162,7 @@ pub(super) fn crawls(lab: &Lab, _: Option<f32>) -> Check {
     )
 }
 
-pub(super) fn found_by_range_test(lab: &Lab, before: Option<f32>) -> Check {
+fn found_by_range_test(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     let suggestion = lab.range.suggestion().ok_or_else(|| {
         "no suggestion from the range test yet: run it on the trainer page and wait for it to finish".to_string()
@@ -155,7 +188,7 @@ pub(super) fn found_by_range_test(lab: &Lab, before: Option<f32>) -> Check {
 
 // 4. The cheating model: no causal mask.
 
-pub(super) fn cheats(lab: &Lab, _: Option<f32>) -> Check {
+fn cheats(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoCausalMask)?;
     over(v)?;
@@ -165,7 +198,7 @@ pub(super) fn cheats(lab: &Lab, _: Option<f32>) -> Check {
     pass(above, format!("{:.0}% of one head's attention went to later positions (loss {loss:.2})", above * 100.0))
 }
 
-pub(super) fn masked(lab: &Lab, before: Option<f32>) -> Check {
+fn masked(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoCausalMask)?;
     finished(v)?;
@@ -186,7 +219,7 @@ fn sample_of(v: &RunView) -> Result<&faultline_engine::telemetry::SampleStats, S
 /// repetitive: the detector's line (healthy samples repeat up to 11 points more, cold decoding 10–53).
 const REPEAT_EXCESS: f32 = 0.15;
 
-pub(super) fn repeats(lab: &Lab, _: Option<f32>) -> Check {
+fn repeats(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     one_of(v, &[FaultId::TemperatureTooLow, FaultId::GreedyDecoding])?;
     over(v)?;
@@ -210,7 +243,7 @@ pub(super) fn repeats(lab: &Lab, _: Option<f32>) -> Check {
     )
 }
 
-pub(super) fn varied(lab: &Lab, before: Option<f32>) -> Check {
+fn varied(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     let s = sample_of(v)?;
@@ -243,7 +276,7 @@ pub(super) fn varied(lab: &Lab, before: Option<f32>) -> Check {
 
 // 6. Tokenization: <UNK> and the roundtrip.
 
-pub(super) fn unknowns(lab: &Lab, _: Option<f32>) -> Check {
+fn unknowns(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::WordLevelVocab)?;
     over(v)?;
@@ -253,7 +286,7 @@ pub(super) fn unknowns(lab: &Lab, _: Option<f32>) -> Check {
     pass(unk, format!("{:.1}% of the validation tokens were <UNK> with a vocabulary of {size}", unk * 100.0))
 }
 
-pub(super) fn lossy(lab: &Lab, _: Option<f32>) -> Check {
+fn lossy(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::LossyNormalization)?;
     over(v)?;
@@ -267,7 +300,7 @@ pub(super) fn lossy(lab: &Lab, _: Option<f32>) -> Check {
     pass(0.0, format!("decode(encode(text)) did not give the text back{change}"))
 }
 
-pub(super) fn all_known(lab: &Lab, before: Option<f32>) -> Check {
+fn all_known(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     let t = &last_eval(v)?.tokenizer;
@@ -278,7 +311,7 @@ pub(super) fn all_known(lab: &Lab, before: Option<f32>) -> Check {
 
 // 7. Out of memory, and gradient accumulation.
 
-pub(super) fn out_of_memory(lab: &Lab, _: Option<f32>) -> Check {
+fn out_of_memory(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::BatchTooLarge)?;
     over(v)?;
@@ -289,7 +322,7 @@ pub(super) fn out_of_memory(lab: &Lab, _: Option<f32>) -> Check {
     pass(batch, format!("a batch of {batch} sequences failed: {}", v.message.as_deref().unwrap_or("out of memory")))
 }
 
-pub(super) fn accumulated(lab: &Lab, before: Option<f32>) -> Check {
+fn accumulated(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::BatchTooLarge)?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
@@ -315,7 +348,7 @@ pub(super) fn accumulated(lab: &Lab, before: Option<f32>) -> Check {
 
 // 8. A slow run and its timing breakdown.
 
-pub(super) fn slow(lab: &Lab, _: Option<f32>) -> Check {
+fn slow(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::SyncEveryStep)?;
     over(v)?;
@@ -324,7 +357,7 @@ pub(super) fn slow(lab: &Lab, _: Option<f32>) -> Check {
     pass(ms as f32, format!("reading telemetry back took {:.0}% of each step; {ms:.1} ms per step", share * 100.0))
 }
 
-pub(super) fn fast(lab: &Lab, before: Option<f32>) -> Check {
+fn fast(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::SyncEveryStep)?;
     finished(v)?;
@@ -338,7 +371,7 @@ pub(super) fn fast(lab: &Lab, before: Option<f32>) -> Check {
 
 const UNSTABLE: [FaultId; 3] = [FaultId::SoftmaxNoMaxShift, FaultId::NaiveLogSoftmax, FaultId::LayernormNoEps];
 
-pub(super) fn nan(lab: &Lab, _: Option<f32>) -> Check {
+fn nan(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     let on = UNSTABLE.iter().copied().find(|&id| has_fault(v, id));
     let on = on.ok_or_else(|| "this run has none of the three unstable formulas switched on".to_string())?;
@@ -350,7 +383,7 @@ pub(super) fn nan(lab: &Lab, _: Option<f32>) -> Check {
     )
 }
 
-pub(super) fn stable(lab: &Lab, before: Option<f32>) -> Check {
+fn stable(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     if let Some(on) = UNSTABLE.iter().copied().find(|&id| has_fault(v, id)) {
         return Err(format!("this run still has {on} switched on"));
@@ -365,7 +398,7 @@ pub(super) fn stable(lab: &Lab, before: Option<f32>) -> Check {
 
 // 10. The forgotten zero_grad.
 
-pub(super) fn piles_up(lab: &Lab, _: Option<f32>) -> Check {
+fn piles_up(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoZeroGrad)?;
     over(v)?;
@@ -377,7 +410,7 @@ pub(super) fn piles_up(lab: &Lab, _: Option<f32>) -> Check {
     pass(late, format!("the gradient norm grew from {early:.1} early on to {late:.1} late in the run"))
 }
 
-pub(super) fn cleared(lab: &Lab, before: Option<f32>) -> Check {
+fn cleared(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoZeroGrad)?;
     finished(v)?;
@@ -392,7 +425,7 @@ pub(super) fn cleared(lab: &Lab, before: Option<f32>) -> Check {
 
 // 11. Dead ReLUs.
 
-pub(super) fn dead(lab: &Lab, _: Option<f32>) -> Check {
+fn dead(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::DeadRelu)?;
     over(v)?;
@@ -401,7 +434,7 @@ pub(super) fn dead(lab: &Lab, _: Option<f32>) -> Check {
     pass(d, format!("{:.0}% of one block's MLP units never fired", d * 100.0))
 }
 
-pub(super) fn alive(lab: &Lab, before: Option<f32>) -> Check {
+fn alive(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::DeadRelu)?;
     finished(v)?;
@@ -413,7 +446,7 @@ pub(super) fn alive(lab: &Lab, before: Option<f32>) -> Check {
 
 // 12. Vanishing gradients without residuals.
 
-pub(super) fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
+fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoResidual)?;
     over(v)?;
@@ -424,7 +457,7 @@ pub(super) fn vanishing(lab: &Lab, _: Option<f32>) -> Check {
     pass(ratio, format!("block 0 got {ratio:.1e} of the last block's gradient norm"))
 }
 
-pub(super) fn flowing(lab: &Lab, before: Option<f32>) -> Check {
+fn flowing(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoResidual)?;
     finished(v)?;
@@ -439,7 +472,7 @@ pub(super) fn flowing(lab: &Lab, before: Option<f32>) -> Check {
 
 // 13. What 1/sqrt(d_k) really does.
 
-pub(super) fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
+fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoAttnScale)?;
     finished(v)?;
@@ -447,7 +480,7 @@ pub(super) fn unscaled(lab: &Lab, _: Option<f32>) -> Check {
     pass(e, format!("without the scale the mean attention entropy was {e:.2} nats"))
 }
 
-pub(super) fn scaled(lab: &Lab, before: Option<f32>) -> Check {
+fn scaled(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoAttnScale)?;
     finished(v)?;
@@ -469,7 +502,7 @@ fn val_losses(v: &RunView) -> Vec<f32> {
     v.evals.iter().filter_map(|e| e.val_loss).collect()
 }
 
-pub(super) fn overfits(lab: &Lab, _: Option<f32>) -> Check {
+fn overfits(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::TinyDataset)?;
     finished(v)?;
@@ -480,13 +513,17 @@ pub(super) fn overfits(lab: &Lab, _: Option<f32>) -> Check {
     require(val > best + 0.1 && val - e.train_loss > 0.3, || {
         format!("validation {val:.2} (best {best:.2}), training {:.2}: no clear overfitting", e.train_loss)
     })?;
+    let gap = val - e.train_loss;
     pass(
-        val,
-        format!("validation loss rose from {best:.2} to {val:.2} while training loss fell to {:.2}", e.train_loss),
+        gap,
+        format!(
+            "validation loss rose from {best:.2} to {val:.2} while training loss fell to {:.2}: a gap of {gap:.2}",
+            e.train_loss
+        ),
     )
 }
 
-pub(super) fn generalises(lab: &Lab, before: Option<f32>) -> Check {
+fn generalises(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     let e = last_eval(v)?;
@@ -496,8 +533,11 @@ pub(super) fn generalises(lab: &Lab, before: Option<f32>) -> Check {
     require(!named(v, EntryId::ValidationLossIncreasingWhileTrainingLossDecreases), || {
         "the detector still sees validation loss rise while training loss falls".into()
     })?;
+    let gap = val - e.train_loss;
     let b = before.ok_or_else(|| "reproduce the symptom first: the fix is compared with that run".to_string())?;
-    require(val < b, || format!("validation ended at {val:.2}, no better than your reproduce run's {b:.2}"))?;
+    require(gap < b, || {
+        format!("validation ends {gap:.2} above training, no closer than your reproduce run's {b:.2}")
+    })?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
     let how = if has_fault(v, FaultId::TinyDataset) {
         format!("dropout {} and weight decay {}", c.dropout, c.weight_decay)
@@ -505,9 +545,9 @@ pub(super) fn generalises(lab: &Lab, before: Option<f32>) -> Check {
         "the whole corpus".to_string()
     };
     pass(
-        val,
+        gap,
         format!(
-            "with {how} validation ended at {val:.2}, its best, instead of rising to {b:.2}; training ended at {:.2}",
+            "with {how} validation ended at {val:.2}, its best, {gap:.2} above training ({:.2}) instead of {b:.2}",
             e.train_loss
         ),
     )
@@ -515,7 +555,7 @@ pub(super) fn generalises(lab: &Lab, before: Option<f32>) -> Check {
 
 // 15. Full speed from step one: warmup.
 
-pub(super) fn stalls(lab: &Lab, _: Option<f32>) -> Check {
+fn stalls(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoWarmup)?;
     finished(v)?;
@@ -533,7 +573,7 @@ pub(super) fn stalls(lab: &Lab, _: Option<f32>) -> Check {
     )
 }
 
-pub(super) fn ramped(lab: &Lab, before: Option<f32>) -> Check {
+fn ramped(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     require(!named(v, EntryId::LossStopsDecreasing), || "the detector still sees the loss stall".into())?;
@@ -547,7 +587,7 @@ pub(super) fn ramped(lab: &Lab, before: Option<f32>) -> Check {
 
 const NONSENSE: [FaultId; 3] = [FaultId::TokenizerMismatch, FaultId::CorruptEmbeddings, FaultId::WrongCheckpoint];
 
-pub(super) fn garbles(lab: &Lab, _: Option<f32>) -> Check {
+fn garbles(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     let on = one_of(v, &NONSENSE)?;
     over(v)?;
@@ -566,7 +606,7 @@ pub(super) fn garbles(lab: &Lab, _: Option<f32>) -> Check {
     )
 }
 
-pub(super) fn readable(lab: &Lab, before: Option<f32>) -> Check {
+fn readable(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     let s = sample_of(v)?;
@@ -583,7 +623,7 @@ fn peak_grad(v: &RunView) -> Option<f32> {
     v.steps.iter().map(|s| s.grad_norm).filter(|g| g.is_finite()).reduce(f32::max)
 }
 
-pub(super) fn explodes_unclipped(lab: &Lab, _: Option<f32>) -> Check {
+fn explodes_unclipped(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoGradClip)?;
     over(v)?;
@@ -595,7 +635,7 @@ pub(super) fn explodes_unclipped(lab: &Lab, _: Option<f32>) -> Check {
     pass(last, format!("unclipped, the gradient norm spiked to {peak:.1} and the loss ended at {last:.2}"))
 }
 
-pub(super) fn clipped(lab: &Lab, before: Option<f32>) -> Check {
+fn clipped(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     without_fault(v, FaultId::NoGradClip)?;
     let clip = v.config.as_ref().map_or(0.0, |c| c.grad_clip);
@@ -626,7 +666,7 @@ fn gradientless_blocks(v: &RunView) -> Result<Vec<usize>, String> {
     Ok(last_eval(v)?.blocks.iter().filter(|b| b.grad_norm == 0.0).map(|b| b.block).collect())
 }
 
-pub(super) fn no_gradient(lab: &Lab, _: Option<f32>) -> Check {
+fn no_gradient(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     let on = one_of(v, &NO_GRADIENT)?;
     over(v)?;
@@ -642,7 +682,7 @@ pub(super) fn no_gradient(lab: &Lab, _: Option<f32>) -> Check {
     pass(last, format!("with {on} {which}; the loss ended at {last:.2}"))
 }
 
-pub(super) fn gradient_arrives(lab: &Lab, before: Option<f32>) -> Check {
+fn gradient_arrives(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     require(!named(v, EntryId::GradientsAreAllZero), || "the detector still finds gradients missing".into())?;
@@ -655,7 +695,7 @@ pub(super) fn gradient_arrives(lab: &Lab, before: Option<f32>) -> Check {
 
 // 19. Post-norm needs a warmup.
 
-pub(super) fn post_norm_stalls(lab: &Lab, _: Option<f32>) -> Check {
+fn post_norm_stalls(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::PostNorm)?;
     finished(v)?;
@@ -668,7 +708,7 @@ pub(super) fn post_norm_stalls(lab: &Lab, _: Option<f32>) -> Check {
     pass(last, format!("post-norm without warmup: {ratio}the loss ended at {last:.2}"))
 }
 
-pub(super) fn post_norm_trains(lab: &Lab, before: Option<f32>) -> Check {
+fn post_norm_trains(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
     finished(v)?;
     require(!named(v, EntryId::VanishingGradients), || "the detector still sees the gradients vanish".into())?;

@@ -10,12 +10,13 @@
 //! change the exercise teaches ([`Lesson`]), so that what the fix check measures can only come from
 //! that change. Its setups apply that change on top of the reproduce run's settings.
 //!
-//! - [`catalog`]: the exercises, in order from the first run to the hardest.
-//! - `checks`: the checks their stages run on a run.
+//! The exercises' content (prediction, setups, lesson) is the `faultline-exercises` crate's, which the
+//! command line also lists; this module runs it against the learner's runs.
+//!
+//! - `checks`: the checks each exercise's stages run on a run, one pair per [`ExerciseId`].
 //! - [`measure`]: the numbers the checks read off a run.
 //! - [`progress`]: what the learner has done, as stored in the browser.
 
-pub mod catalog;
 mod checks;
 pub mod measure;
 pub mod progress;
@@ -23,16 +24,16 @@ pub mod progress;
 use crate::form::RunForm;
 use crate::range_view::RangeView;
 use crate::run_view::RunView;
-use faultline_engine::faults::FaultId;
-use faultline_engine::guide::{EntryId, SectionId};
-use faultline_engine::settings::{Change, Knob};
-use faultline_engine::RunConfig;
+use checks::checks;
 use progress::{Evidence, ExerciseProgress, Progress, StageRun};
 
-pub use catalog::EXERCISES;
+pub use faultline_exercises::{Answer, Exercise, ExerciseId, Lesson, Prediction, Setup, Stage, EXERCISES};
 
 /// What a check makes of a run: passed, with the learner's own numbers, or why not (yet).
 pub type Check = Result<Evidence, String>;
+
+/// A stage's check: reads a finished run; the fix stage also gets the value the reproduction recorded.
+pub type CheckFn = fn(&Lab, Option<f32>) -> Check;
 
 /// What the checks read: the learner's current training run and their latest range test.
 #[derive(Clone, Copy, Debug)]
@@ -41,153 +42,71 @@ pub struct Lab<'a> {
     pub range: &'a RangeView,
 }
 
-/// A "predict before you run" question.
-#[derive(Debug)]
-pub struct Prediction {
-    pub question: &'static str,
-    pub options: &'static [&'static str],
-    /// The index of the option the measurement bears out.
-    pub answer: usize,
-    /// Why, in one or two sentences, quoting what Faultline measured.
-    pub why: &'static str,
+/// The trainer's form with a reproduce setup: the defaults or its fault's scenario, then its changes.
+pub fn setup_form(setup: &Setup) -> RunForm {
+    apply_setup(setup, setup.show_me.map_or_else(RunForm::default, RunForm::show_me))
 }
 
-/// Settings and faults one click puts into the trainer's form. A reproduce setup starts from the
-/// defaults or a fault's scenario; a fix setup starts from the learner's reproduce run and carries only
-/// the change the exercise teaches.
-#[derive(Debug)]
-pub struct Setup {
-    /// The button's words.
-    pub label: &'static str,
-    /// A fault whose tested scenario (the fault table's "show me") a reproduce setup starts from; the
-    /// defaults when `None`. Fix setups have `None`: they start from the reproduce run.
-    pub show_me: Option<FaultId>,
-    /// Then these changes: settings, and faults switched on.
-    pub changes: &'static [Change<'static>],
-    /// Then these faults switched off (a fix that keeps the rest of a fault's scenario).
-    pub off: &'static [FaultId],
-}
-
-impl Setup {
-    /// The same setup that also switches `faults` off.
-    pub const fn turning_off(self, faults: &'static [FaultId]) -> Setup {
-        Setup { off: faults, ..self }
+/// `form` with `setup`'s changes, then its faults switched off.
+fn apply_setup(setup: &Setup, mut form: RunForm) -> RunForm {
+    for &change in setup.changes {
+        form.apply(change);
     }
-
-    /// The trainer's form with this reproduce setup.
-    pub fn form(&self) -> RunForm {
-        self.apply_to(self.show_me.map_or_else(RunForm::default, RunForm::show_me))
+    for &id in setup.off {
+        form.set_fault(id, false);
     }
-
-    /// `form` with this setup's changes, then its faults switched off.
-    pub fn apply_to(&self, mut form: RunForm) -> RunForm {
-        for &change in self.changes {
-            form.apply(change);
-        }
-        for &id in self.off {
-            form.set_fault(id, false);
-        }
-        form
-    }
+    form
 }
 
-/// What a fix stage's run may change from the learner's reproduce run.
-#[derive(Debug)]
-pub enum Lesson {
-    /// The fix stage reads the reproduce stage's own run (the first run: there is nothing to fix).
-    SameRun,
-    /// One change: the run may differ from the reproduce run in these settings and faults only (one
-    /// idea, even when it takes two settings, as micro-batches that keep the effective batch do).
-    Change {
-        touches: &'static [Knob],
-        /// The change in words, to finish "the comparison needs your reproduce run with one change: …".
-        what: &'static str,
-    },
+/// The form a setup of `ex` puts in the trainer: a reproduce setup's own, or a fix setup's change on top
+/// of the reproduce run the learner kept (on the first reproduce setup before there is one).
+pub fn exercise_form(ex: &Exercise, setup: &Setup, p: Option<&ExerciseProgress>) -> RunForm {
+    if ex.reproduces_with(setup) {
+        return setup_form(setup);
+    }
+    let base = p.and_then(|p| p.reproduce_run.as_ref()).map(|r| RunForm::from_config(&r.config));
+    apply_setup(setup, base.unwrap_or_else(|| setup_form(&ex.reproduce.setups[0])))
 }
 
-impl Lesson {
-    /// Whether `run`'s settings are `before`'s (the reproduce run's) with this one change, or what else
-    /// differs, named with both values.
-    pub fn compare(&self, before: Option<&RunConfig>, run: &RunConfig) -> Result<(), String> {
-        let Lesson::Change { touches, what } = self else { return Ok(()) };
-        let before = before.ok_or_else(|| {
-            "the fix is compared with your reproduce run, and this browser has none kept: start the exercise over \
-             and reproduce the symptom first"
-                .to_string()
-        })?;
-        let differences = before.differences(run);
-        let others: Vec<String> = differences
-            .iter()
-            .filter(|knob| !touches.contains(knob))
-            .map(|&knob| format!("{knob} ({} → {})", before.knob_value(knob), run.knob_value(knob)))
-            .collect();
-        if !others.is_empty() {
-            return Err(format!(
-                "this run also changes {} from your reproduce run; the comparison needs your reproduce run with one \
-                 change: {what}",
-                others.join(", ")
-            ));
-        }
-        if differences.is_empty() {
-            return Err(format!("this run has your reproduce run's settings; make the one change: {what}"));
-        }
-        Ok(())
+/// `ex`'s reproduce check on `lab`.
+pub fn check_reproduce(ex: &Exercise, lab: &Lab) -> Check {
+    (checks(ex.id).reproduce)(lab, None)
+}
+
+/// `ex`'s fix check on `lab`: the controlled comparison with the reproduce run first, then the stage's
+/// own check given the value the reproduction recorded.
+pub fn check_fix(ex: &Exercise, p: &ExerciseProgress, before: f32, lab: &Lab) -> Check {
+    let Some(config) = lab.run.config.as_ref() else {
+        return Err(measure::over(lab.run).err().unwrap_or_else(|| "this run has no settings".into()));
+    };
+    ex.lesson.compare(p.reproduce_run.as_ref().map(|r| &r.config), config)?;
+    (checks(ex.id).fix)(lab, Some(before))
+}
+
+/// A typed numeric prediction: a finite number, not below zero (every question asks for a loss, an
+/// entropy, a share or a step), with a trailing unit or % allowed; else why not, in words.
+pub fn parse_guess(text: &str) -> Result<f32, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("type a number first, like 3.4".into());
+    }
+    let end = trimmed.find(|c: char| !(c.is_ascii_digit() || ".,+-eE".contains(c))).unwrap_or(trimmed.len());
+    let (number, rest) = trimmed.split_at(end);
+    let rest = rest.trim();
+    if number.is_empty() || !(rest.is_empty() || rest == "%" || rest.chars().all(char::is_alphabetic)) {
+        return Err(format!("'{trimmed}' is not a number: type one, like 3.4"));
+    }
+    match number.replace(',', ".").parse::<f32>() {
+        Ok(v) if !v.is_finite() => Err(format!("'{trimmed}' is not a finite number")),
+        Ok(v) if v < 0.0 => Err(format!("{v} is below zero; every answer here is zero or more")),
+        Ok(v) => Ok(v),
+        Err(_) => Err(format!("'{trimmed}' is not a number: type one, like 3.4")),
     }
 }
 
-/// One half of an exercise: make the symptom appear, or make it go away.
-#[derive(Debug)]
-pub struct Stage {
-    pub title: &'static str,
-    pub instructions: &'static str,
-    /// The first is the one to use; others are variations worth trying.
-    pub setups: &'static [Setup],
-    /// Reads a finished run; the fix stage also gets the value the reproduction recorded.
-    pub check: fn(&Lab, Option<f32>) -> Check,
-}
-
-#[derive(Debug)]
-pub struct Exercise {
-    pub id: &'static str,
-    pub title: &'static str,
-    /// The guide section it practises.
-    pub section: SectionId,
-    pub goal: &'static str,
-    pub prediction: Prediction,
-    /// The guide entries that explain it, for the hints; the first is the one its reproduce check
-    /// measures.
-    pub entries: &'static [EntryId],
-    pub reproduce: Stage,
-    pub fix: Stage,
-    /// What the fix run may change from the reproduce run.
-    pub lesson: Lesson,
-}
-
-impl Exercise {
-    /// The form a setup of this exercise puts in the trainer: a reproduce setup's own, or a fix setup's
-    /// change on top of the reproduce run the learner kept (the first reproduce setup before there is one).
-    pub fn form(&self, setup: &Setup, p: Option<&ExerciseProgress>) -> RunForm {
-        if self.reproduce.setups.iter().any(|s| std::ptr::eq(s, setup)) {
-            return setup.form();
-        }
-        let base = p.and_then(|p| p.reproduce_run.as_ref()).map(|r| RunForm::from_config(&r.config));
-        setup.apply_to(base.unwrap_or_else(|| self.reproduce.setups[0].form()))
-    }
-
-    /// The fix check on `lab`: the controlled comparison with the reproduce run first, then the stage's
-    /// own check given the value the reproduction recorded.
-    pub fn check_fix(&self, p: &ExerciseProgress, before: f32, lab: &Lab) -> Check {
-        let Some(config) = lab.run.config.as_ref() else {
-            return Err(measure::over(lab.run).err().unwrap_or_else(|| "this run has no settings".into()));
-        };
-        self.lesson.compare(p.reproduce_run.as_ref().map(|r| &r.config), config)?;
-        (self.fix.check)(lab, Some(before))
-    }
-}
-
-/// The exercise with this id.
+/// The exercise spelled `id` (a link's, a stored progress's).
 pub fn exercise(id: &str) -> Option<&'static Exercise> {
-    EXERCISES.iter().find(|e| e.id == id)
+    id.parse::<ExerciseId>().ok().map(ExerciseId::exercise)
 }
 
 /// Where the learner stands in one exercise; `as_str` is the list's `data-status`.
@@ -233,20 +152,20 @@ impl Status {
 /// only after the reproduction, so the recap always has both.
 pub fn record(progress: &mut Progress, lab: &Lab) -> bool {
     let Some(ex) = progress.active.as_deref().and_then(exercise) else { return false };
-    let p = progress.exercises.entry(ex.id.to_string()).or_default();
-    if p.prediction.is_none() || p.done {
+    let p = progress.entry(ex.id);
+    if !p.predicted() || p.done {
         return false;
     }
     let mut changed = false;
     if p.reproduced.is_none() {
-        if let Ok(evidence) = (ex.reproduce.check)(lab, None) {
+        if let Ok(evidence) = check_reproduce(ex, lab) {
             p.reproduced = Some(evidence);
             p.reproduce_run = StageRun::of(lab.run);
             changed = true;
         }
     }
     if let (Some(before), None) = (&p.reproduced, &p.fixed) {
-        if let Ok(evidence) = ex.check_fix(p, before.value, lab) {
+        if let Ok(evidence) = check_fix(ex, p, before.value, lab) {
             p.fixed = Some(evidence);
             p.fix_run = StageRun::of(lab.run);
             changed = true;
@@ -258,8 +177,8 @@ pub fn record(progress: &mut Progress, lab: &Lab) -> bool {
 /// What the current run means for the exercise's next stage, in words: its pass, or what is missing.
 pub fn live(ex: &Exercise, p: Option<&ExerciseProgress>, lab: &Lab) -> Check {
     match p.and_then(|p| Some((p, p.reproduced.as_ref()?))) {
-        None => (ex.reproduce.check)(lab, None),
-        Some((p, before)) => ex.check_fix(p, before.value, lab),
+        None => check_reproduce(ex, lab),
+        Some((p, before)) => check_fix(ex, p, before.value, lab),
     }
 }
 
@@ -319,12 +238,49 @@ pub fn stage_state(ex: &Exercise, p: Option<&ExerciseProgress>, active: bool, la
     }
 }
 
+/// A number as the learner reads it in `unit`: whole steps, whole percent, else two decimals.
+pub fn in_unit(value: f32, unit: &str) -> String {
+    match unit {
+        "step" | "%" => format!("{value:.0}"),
+        _ => format!("{value:.2}"),
+    }
+}
+
+/// A numeric prediction's guess and what the reproduce run measured, in the question's unit.
+pub fn guess_and_measurement(ex: &Exercise, p: &ExerciseProgress) -> Option<(f32, f32)> {
+    let Answer::Number { scale, .. } = ex.prediction.answer else { return None };
+    let measured = p.reproduced.as_ref().map(|r| r.value * scale).filter(|m| m.is_finite())?;
+    Some((p.guess?, measured))
+}
+
 /// The recap: the prediction against the measurement, then the learner's numbers from both runs.
 pub fn recap(ex: &Exercise, p: &ExerciseProgress) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(chosen) = p.prediction.and_then(|i| ex.prediction.options.get(i)) {
-        let verdict = if p.prediction == Some(ex.prediction.answer) { "right" } else { "not what you measured" };
-        lines.push(format!("You predicted \"{chosen}\": {verdict}. {}", ex.prediction.why));
+    let why = ex.prediction.why;
+    match ex.prediction.answer {
+        Answer::Choice { options, right } => {
+            if let Some(chosen) = p.prediction.and_then(|i| options.get(i)) {
+                let verdict = if p.prediction == Some(right) { "right" } else { "not what you measured" };
+                lines.push(format!("You predicted \"{chosen}\": {verdict}. {why}"));
+            }
+        }
+        Answer::Number { unit, .. } => match (guess_and_measurement(ex, p), p.guess) {
+            (Some((guess, measured)), _) => {
+                let off = (guess - measured).abs();
+                let verdict = if off <= 0.2 * measured.abs() {
+                    "within 20 %".to_string()
+                } else {
+                    format!("off by {} {unit}", in_unit(off, unit))
+                };
+                lines.push(format!(
+                    "You guessed {} {unit}; your run measured {} {unit}: {verdict}. {why}",
+                    in_unit(guess, unit),
+                    in_unit(measured, unit)
+                ));
+            }
+            (None, Some(guess)) => lines.push(format!("You guessed {} {unit}. {why}", in_unit(guess, unit))),
+            (None, None) => {}
+        },
     }
     if let Some(r) = &p.reproduced {
         lines.push(format!("{}: {}", ex.reproduce.title, r.text));

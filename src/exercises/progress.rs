@@ -6,6 +6,7 @@ use crate::kept_runs::{thin, Curve};
 use crate::run_view::RunView;
 use crate::stored::read_versioned;
 use faultline_engine::{RunConfig, StepRecord};
+use faultline_exercises::ExerciseId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -61,6 +62,9 @@ pub struct ExerciseProgress {
     /// The option the learner predicted.
     #[serde(default)]
     pub prediction: Option<usize>,
+    /// The number the learner predicted, in the question's unit.
+    #[serde(default)]
+    pub guess: Option<f32>,
     #[serde(default)]
     pub reproduced: Option<Evidence>,
     /// The run the reproduction passed on; the fix run is compared with it.
@@ -91,6 +95,13 @@ impl Default for Progress {
     }
 }
 
+impl ExerciseProgress {
+    /// The learner has answered the prediction, by choice or by number.
+    pub fn predicted(&self) -> bool {
+        self.prediction.is_some() || self.guess.is_some()
+    }
+}
+
 impl Progress {
     /// The progress stored as `text` (`None`: nothing stored), and a notice when it could not be used.
     pub fn load(text: Option<&str>) -> (Progress, Option<String>) {
@@ -111,8 +122,18 @@ impl Progress {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn get(&self, id: &str) -> Option<&ExerciseProgress> {
-        self.exercises.get(id)
+    pub fn get(&self, id: ExerciseId) -> Option<&ExerciseProgress> {
+        self.exercises.get(id.as_str())
+    }
+
+    /// Exercise `id`'s progress, made when there is none.
+    pub fn entry(&mut self, id: ExerciseId) -> &mut ExerciseProgress {
+        self.exercises.entry(id.as_str().to_string()).or_default()
+    }
+
+    /// Whether `id` is the exercise the checks follow.
+    pub fn is_active(&self, id: ExerciseId) -> bool {
+        self.active.as_deref() == Some(id.as_str())
     }
 }
 
@@ -173,7 +194,7 @@ mod tests {
     fn missing_optional_fields_take_their_defaults() {
         let (p, notice) = Progress::load(Some("{\"version\":1,\"exercises\":{\"oom\":{}}}"));
         assert_eq!(notice, None);
-        assert_eq!(p.get("oom"), Some(&ExerciseProgress::default()));
+        assert_eq!(p.get(ExerciseId::Oom), Some(&ExerciseProgress::default()));
         assert_eq!(p.active, None);
     }
 }

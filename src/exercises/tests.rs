@@ -9,19 +9,18 @@ use crate::protocol::{FromWorker, ToWorker};
 use crate::range_view::{RangeState, RangeView};
 use crate::run_view::{trained, RunState};
 use crate::worker::session::Session;
-use faultline_engine::guide;
 use faultline_engine::lr_range::RangeSettings;
 use faultline_engine::settings::SettingKey;
 use faultline_engine::trainer::native_clock;
 use faultline_engine::RunConfig;
 use std::sync::OnceLock;
 
-fn ex(id: &str) -> &'static Exercise {
-    exercise(id).unwrap_or_else(|| panic!("no exercise {id}"))
+fn ex(id: ExerciseId) -> &'static Exercise {
+    id.exercise()
 }
 
 fn config_of(setup: &Setup) -> RunConfig {
-    setup.form().to_config().unwrap_or_else(|e| panic!("{}: {e:?}", setup.label))
+    setup_form(setup).to_config().unwrap_or_else(|e| panic!("{}: {e:?}", setup.label))
 }
 
 fn run_of(setup: &Setup) -> RunView {
@@ -31,7 +30,7 @@ fn run_of(setup: &Setup) -> RunView {
 /// The healthy 60-step run, shared: several fix setups describe exactly its configuration.
 fn healthy() -> &'static RunView {
     static RUN: OnceLock<RunView> = OnceLock::new();
-    RUN.get_or_init(|| run_of(&ex("first-run").reproduce.setups[0]))
+    RUN.get_or_init(|| run_of(&ex(ExerciseId::FirstRun).reproduce.setups[0]))
 }
 
 /// The learner's range test when they have not run one.
@@ -56,36 +55,6 @@ fn fails(check: fn(&Lab, Option<f32>) -> Check, v: &RunView, before: Option<f32>
     }
 }
 
-#[test]
-fn the_catalogue_is_complete_and_consistent() {
-    for (i, e) in EXERCISES.iter().enumerate() {
-        assert!(EXERCISES[..i].iter().all(|o| o.id != e.id), "duplicate id {}", e.id);
-        assert!(!e.entries.is_empty(), "{}", e.id);
-        assert!(e.prediction.answer < e.prediction.options.len(), "{}", e.id);
-        for stage in [&e.reproduce, &e.fix] {
-            assert!(!stage.setups.is_empty(), "{}", e.id);
-        }
-        for setup in e.reproduce.setups {
-            drop(config_of(setup));
-        }
-        assert!(e.fix.setups.iter().all(|s| s.show_me.is_none()), "{}: fix setups start from the reproduce run", e.id);
-    }
-    assert_eq!(EXERCISES[0].id, "first-run");
-    assert!(matches!(EXERCISES[0].lesson, Lesson::SameRun));
-    assert!(EXERCISES[1..].iter().all(|e| matches!(e.lesson, Lesson::Change { .. })), "only the first run has no fix");
-}
-
-/// Every guide entry outside the alignment section is the first entry of an exercise with a fix, whose
-/// reproduce check measures that entry's symptom (the walks below check it against the detector). The
-/// two alignment entries are reproduced on the alignment page, not by these exercises.
-#[test]
-fn every_entry_is_taught() {
-    for entry in guide::ENTRIES.iter().filter(|e| e.section != SectionId::AlignmentIssues) {
-        let taught = EXERCISES[1..].iter().any(|e| e.entries.contains(&entry.id));
-        assert!(taught, "no exercise teaches {}", entry.id);
-    }
-}
-
 /// A fix setup applied to each reproduce setup changes only what the lesson teaches, and changes it.
 #[test]
 fn fix_setups_make_the_one_taught_change() {
@@ -97,41 +66,12 @@ fn fix_setups_make_the_one_taught_change() {
                 ..Default::default()
             };
             for fix in e.fix.setups {
-                let after = e.form(fix, Some(&kept)).to_config().unwrap_or_else(|err| panic!("{}: {err:?}", fix.label));
+                let after = exercise_form(e, fix, Some(&kept))
+                    .to_config()
+                    .unwrap_or_else(|err| panic!("{}: {err:?}", fix.label));
                 e.lesson.compare(Some(&before), &after).unwrap_or_else(|why| panic!("{} / {}: {why}", e.id, fix.label));
             }
         }
-    }
-}
-
-/// The comparison names what else changed, with both values, and refuses a run without a change or
-/// without a reproduce run.
-#[test]
-fn the_comparison_names_every_other_difference() {
-    let e = ex("cheating");
-    let before = config_of(&e.reproduce.setups[0]);
-    let mut after = before.clone();
-    after.faults = Default::default();
-    assert_eq!(e.lesson.compare(Some(&before), &after), Ok(()));
-    after.seed = 7;
-    after.steps = 200;
-    let why = e.lesson.compare(Some(&before), &after).unwrap_err();
-    assert!(why.contains("steps (60 → 200)") && why.contains("seed (1 → 7)"), "{why}");
-    assert!(e.lesson.compare(Some(&before), &before).unwrap_err().contains("reproduce run's settings"));
-    assert!(e.lesson.compare(None, &after).unwrap_err().contains("reproduce the symptom first"));
-}
-
-/// The right option's place varies, so a learner cannot pass on position alone: no place holds more
-/// than 40 % of the answers, and every question offers at least three distinct options.
-#[test]
-fn predictions_vary_where_the_right_answer_sits() {
-    let most = (0..4).map(|place| EXERCISES.iter().filter(|e| e.prediction.answer == place).count()).max();
-    let share = most.unwrap_or(0) as f64 / EXERCISES.len() as f64;
-    assert!(share <= 0.4, "one place holds {:.0}% of the answers", share * 100.0);
-    for e in EXERCISES {
-        let options = e.prediction.options;
-        assert!(options.len() >= 3, "{}: {} options", e.id, options.len());
-        assert!(options.iter().enumerate().all(|(i, o)| !options[..i].contains(o)), "{}: a repeated option", e.id);
     }
 }
 
@@ -139,8 +79,8 @@ fn predictions_vary_where_the_right_answer_sits() {
 fn nothing_passes_before_a_run() {
     let idle = RunView::default();
     for e in EXERCISES {
-        assert!((e.reproduce.check)(&run_only(&idle), None).is_err(), "{}", e.id);
-        assert!((e.fix.check)(&run_only(&idle), Some(1.0)).is_err(), "{}", e.id);
+        assert!((checks(e.id).reproduce)(&run_only(&idle), None).is_err(), "{}", e.id);
+        assert!((checks(e.id).fix)(&run_only(&idle), Some(1.0)).is_err(), "{}", e.id);
     }
 }
 
@@ -148,11 +88,11 @@ fn nothing_passes_before_a_run() {
 fn the_first_run_starts_at_ln_v_and_learns() {
     let v = healthy();
     assert_eq!(v.state, RunState::Finished);
-    let e = ex("first-run");
-    let start = passes(e.reproduce.check, v, None);
+    let e = ex(ExerciseId::FirstRun);
+    let start = passes(checks(e.id).reproduce, v, None);
     let ln_v = (v.vocab_size().unwrap() as f32).ln();
     assert!((start.value - ln_v).abs() < 0.5 && start.text.contains(&format!("{ln_v:.2}")), "{}", start.text);
-    let end = passes(e.fix.check, v, Some(start.value));
+    let end = passes(checks(e.id).fix, v, Some(start.value));
     assert!(end.value < ln_v - 1.0, "{}", end.text);
 }
 
@@ -169,38 +109,37 @@ struct Walk {
 /// on the healthy run. The fix setup, applied on top of that run, passes the fix check; the fix check
 /// fails on the reproduce run itself, on the untouched default run, and on the fix run with one more
 /// change (another seed). Progress records both stages and the recap quotes both runs.
-fn walk(id: &str) -> Walk {
+fn walk(id: ExerciseId) -> Walk {
     let e = ex(id);
     let reproduce = run_of(&e.reproduce.setups[0]);
-    let broken = passes(e.reproduce.check, &reproduce, None);
+    let broken = passes(checks(e.id).reproduce, &reproduce, None);
     assert!(
         named(&reproduce, e.entries[0]),
         "{id}: the detector does not name {} on the reproduce run ({})",
         e.entries[0],
         broken.text
     );
-    fails(e.reproduce.check, healthy(), None);
+    fails(checks(e.id).reproduce, healthy(), None);
 
     let mut progress = Progress { active: Some(id.to_string()), ..Progress::default() };
-    progress
-        .exercises
-        .insert(id.to_string(), ExerciseProgress { prediction: Some(e.prediction.answer), ..Default::default() });
+    let guess = e.prediction.is_numeric().then_some(1.0);
+    *progress.entry(id) = ExerciseProgress { prediction: e.prediction.right(), guess, ..Default::default() };
     assert!(record(&mut progress, &run_only(&reproduce)), "{id}: the reproduction is recorded");
     let p = progress.get(id).unwrap().clone();
     assert_eq!((p.reproduced.as_ref(), p.fixed.as_ref()), (Some(&broken), None), "{id}");
 
-    let fix_config = e.form(&e.fix.setups[0], Some(&p)).to_config().unwrap();
+    let fix_config = exercise_form(e, &e.fix.setups[0], Some(&p)).to_config().unwrap();
     let fix = trained(fix_config.clone());
     let lab = |v| Lab { run: v, range: no_range() };
-    let fixed = e.check_fix(&p, broken.value, &lab(&fix)).unwrap_or_else(|why| panic!("{id}: the fix failed: {why}"));
+    let fixed = check_fix(e, &p, broken.value, &lab(&fix)).unwrap_or_else(|why| panic!("{id}: the fix failed: {why}"));
 
-    let same = e.check_fix(&p, broken.value, &lab(&reproduce)).unwrap_err();
+    let same = check_fix(e, &p, broken.value, &lab(&reproduce)).unwrap_err();
     assert!(same.contains("reproduce run's settings"), "{id}: {same}");
     let default_run = RunView::starting(1, RunConfig::default());
-    let untouched = e.check_fix(&p, broken.value, &lab(&default_run)).unwrap_err();
+    let untouched = check_fix(e, &p, broken.value, &lab(&default_run)).unwrap_err();
     assert!(untouched.contains("also changes"), "{id}: {untouched}");
     let reseeded = RunView::starting(1, RunConfig { seed: fix_config.seed + 1, ..fix_config });
-    let two_changes = e.check_fix(&p, broken.value, &lab(&reseeded)).unwrap_err();
+    let two_changes = check_fix(e, &p, broken.value, &lab(&reseeded)).unwrap_err();
     assert!(two_changes.contains("seed ("), "{id}: {two_changes}");
 
     assert!(record(&mut progress, &run_only(&fix)), "{id}: the fix is recorded");
@@ -216,34 +155,34 @@ fn walk(id: &str) -> Walk {
 }
 
 macro_rules! walks {
-    ($($name:ident: $id:literal),* $(,)?) => {
+    ($($name:ident: $id:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                walk($id);
+                walk(ExerciseId::$id);
             }
         )*
     };
 }
 
 walks! {
-    walk_overfit: "overfit",
-    walk_warmup: "warmup",
-    walk_tokenization: "tokenization",
-    walk_roundtrip: "roundtrip",
-    walk_nonsense: "nonsense",
-    walk_slow: "slow",
-    walk_zero_grad: "zero-grad",
-    walk_dead_relu: "dead-relu",
-    walk_stuck: "stuck",
-    walk_vanishing: "vanishing",
-    walk_cheating: "cheating",
-    walk_attn_scale: "attn-scale",
+    walk_overfit: Overfit,
+    walk_warmup: Warmup,
+    walk_tokenization: Tokenization,
+    walk_roundtrip: Roundtrip,
+    walk_nonsense: Nonsense,
+    walk_slow: Slow,
+    walk_zero_grad: ZeroGrad,
+    walk_dead_relu: DeadRelu,
+    walk_stuck: Stuck,
+    walk_vanishing: Vanishing,
+    walk_cheating: Cheating,
+    walk_attn_scale: AttnScale,
 }
 
 #[test]
 fn unstable_softmax_stops_and_the_stable_form_runs_through() {
-    let w = walk("nan");
+    let w = walk(ExerciseId::Nan);
     assert_eq!(w.reproduce.state, RunState::Stopped);
     assert!(w.broken.text.contains(&w.reproduce.stop.as_ref().unwrap().tensor), "{}", w.broken.text);
     let c = w.fix.config.as_ref().unwrap();
@@ -252,40 +191,40 @@ fn unstable_softmax_stops_and_the_stable_form_runs_through() {
 
 #[test]
 fn out_of_memory_then_micro_batches_that_keep_the_effective_batch() {
-    let w = walk("oom");
+    let w = walk(ExerciseId::Oom);
     assert!(w.broken.text.contains("out of memory"), "{}", w.broken.text);
     let c = w.fix.config.as_ref().unwrap();
     assert_eq!((c.memory_budget_mb, w.fixed.value), (64, w.broken.value), "the same budget, the same effective batch");
-    assert!(fails(ex("oom").fix.check, healthy(), None).contains("grad-accum 1"));
+    assert!(fails(checks(ExerciseId::Oom).fix, healthy(), None).contains("grad-accum 1"));
 }
 
 #[test]
 fn a_300x_learning_rate_swings_above_ln_v_without_nan_and_the_normal_rate_learns() {
-    let w = walk("explode");
+    let w = walk(ExerciseId::Explode);
     assert!(w.reproduce.stop.is_none(), "a finite spike, as the prediction's answer says");
     let ln_v = (w.reproduce.vocab_size().unwrap() as f32).ln();
     assert!(w.broken.value > ln_v + 1.0 && w.fixed.value < ln_v - 1.0, "{} / {}", w.broken.text, w.fixed.text);
-    assert!(fails(ex("first-run").reproduce.check, &w.reproduce, None).contains("fault"));
+    assert!(fails(checks(ExerciseId::FirstRun).reproduce, &w.reproduce, None).contains("fault"));
 }
 
 #[test]
 fn clipping_rescues_unclipped_sgd() {
-    let w = walk("clip");
+    let w = walk(ExerciseId::Clip);
     assert!(w.fixed.value < w.broken.value - 0.3, "{} / {}", w.broken.text, w.fixed.text);
     assert_eq!(w.fix.config.as_ref().map(|c| c.grad_clip), Some(1.0));
 }
 
 #[test]
 fn post_norm_trains_once_it_warms_up() {
-    let w = walk("post-norm");
+    let w = walk(ExerciseId::PostNorm);
     let c = w.fix.config.as_ref().unwrap();
     assert!(c.faults.post_norm && c.warmup_steps == 100, "the guide's remedy keeps post-norm");
 }
 
 #[test]
 fn the_same_model_sampled_differently_stops_repeating() {
-    let e = ex("temperature");
-    let w = walk("temperature");
+    let e = ex(ExerciseId::Temperature);
+    let w = walk(ExerciseId::Temperature);
     let losses = |v: &RunView| v.steps.iter().map(|s| s.loss).collect::<Vec<f32>>();
     assert_eq!(losses(&w.fix), losses(&w.reproduce), "only the decoding changed, so training was identical");
     let p = ExerciseProgress {
@@ -293,9 +232,9 @@ fn the_same_model_sampled_differently_stops_repeating() {
         reproduced: Some(w.broken.clone()),
         ..Default::default()
     };
-    let penalised = trained(e.form(&e.fix.setups[1], Some(&p)).to_config().unwrap());
+    let penalised = trained(exercise_form(e, &e.fix.setups[1], Some(&p)).to_config().unwrap());
     let lab = Lab { run: &penalised, range: no_range() };
-    let fixed = e.check_fix(&p, w.broken.value, &lab).unwrap_or_else(|why| panic!("a repetition penalty: {why}"));
+    let fixed = check_fix(e, &p, w.broken.value, &lab).unwrap_or_else(|why| panic!("a repetition penalty: {why}"));
     assert!(fixed.value < w.broken.value, "{}", fixed.text);
 }
 
@@ -320,9 +259,9 @@ fn range_test(config: RunConfig) -> RangeView {
 
 #[test]
 fn the_range_tests_rate_cures_a_crawl() {
-    let e = ex("find-lr");
+    let e = ex(ExerciseId::FindLr);
     let crawl = run_of(&e.reproduce.setups[0]);
-    let broken = passes(e.reproduce.check, &crawl, None);
+    let broken = passes(checks(e.id).reproduce, &crawl, None);
     assert!(named(&crawl, e.entries[0]), "{}", broken.text);
     let ln_v = (crawl.vocab_size().unwrap() as f32).ln();
     assert!(broken.value > ln_v - 0.5, "{}", broken.text);
@@ -332,38 +271,76 @@ fn the_range_tests_rate_cures_a_crawl() {
         ..Default::default()
     };
 
-    let mut form = e.form(&e.fix.setups[0], Some(&p));
+    let mut form = exercise_form(e, &e.fix.setups[0], Some(&p));
     let untuned = trained(form.to_config().unwrap());
-    let why = e.check_fix(&p, broken.value, &run_only(&untuned)).unwrap_err();
+    let why = check_fix(e, &p, broken.value, &run_only(&untuned)).unwrap_err();
     assert!(why.contains("range test"), "no range test, no pass: {why}");
     let range = range_test(form.to_config().unwrap());
     let suggested = range.suggested_text().expect("the healthy model's range test suggests a rate");
     let lab = |run| Lab { run, range: &range };
-    let why = e.check_fix(&p, broken.value, &lab(&untuned)).unwrap_err();
+    let why = check_fix(e, &p, broken.value, &lab(&untuned)).unwrap_err();
     assert!(why.contains("not the suggested"), "the default rate is not the suggestion: {why}");
 
     form.set(SettingKey::Lr, suggested);
     let tuned = trained(form.to_config().unwrap());
-    let fixed = e.check_fix(&p, broken.value, &lab(&tuned)).unwrap_or_else(|why| panic!("{why}"));
+    let fixed = check_fix(e, &p, broken.value, &lab(&tuned)).unwrap_or_else(|why| panic!("{why}"));
     assert!(fixed.value < broken.value - 1.0, "{}", fixed.text);
     assert!(fixed.text.contains(&format!("against {:.2}", broken.value)), "{}", fixed.text);
 }
 
 #[test]
 fn progress_records_only_after_a_prediction_and_recaps_both_runs() {
-    let mut p = Progress { active: Some("first-run".into()), ..Progress::default() };
+    let first = ExerciseId::FirstRun;
+    let mut p = Progress { active: Some(first.to_string()), ..Progress::default() };
     assert!(!record(&mut p, &run_only(healthy())), "no prediction yet");
-    p.exercises.insert("first-run".into(), ExerciseProgress { prediction: Some(0), ..Default::default() });
+    p.entry(first).guess = Some(2.5);
     assert!(record(&mut p, &run_only(healthy())), "the first run passes both checks at once");
     assert!(!record(&mut p, &run_only(healthy())), "nothing left to record");
-    let got = p.get("first-run").unwrap();
+    let got = p.get(first).unwrap();
     assert_eq!(Status::of(Some(got)), Status::Fixed);
-    let lines = recap(ex("first-run"), got);
-    assert!(lines[0].contains("not what you measured"), "{lines:?}");
+    let lines = recap(ex(first), got);
     let (start, end) = (got.reproduced.as_ref().unwrap(), got.fixed.as_ref().unwrap());
+    let measured = format!("your run measured {:.2} nats: off by {:.2} nats", start.value, start.value - 2.5);
+    assert!(lines[0].starts_with("You guessed 2.50 nats") && lines[0].contains(&measured), "{lines:?}");
+    assert_eq!(guess_and_measurement(ex(first), got), Some((2.5, start.value)));
     assert!(lines[1].contains(&format!("{:.2}", start.value)) && lines[2].contains(&format!("{:.2}", end.value)));
-    let mut other = Progress { active: Some("explode".into()), ..Progress::default() };
-    other.exercises.insert("explode".into(), ExerciseProgress { prediction: Some(1), ..Default::default() });
+    let explode = ExerciseId::Explode;
+    let mut other = Progress { active: Some(explode.to_string()), ..Progress::default() };
+    other.entry(explode).prediction = Some(1);
     assert!(!record(&mut other, &run_only(healthy())), "the healthy run does not reproduce an explosion");
-    assert_eq!(Status::of(other.get("explode")), Status::NotStarted);
+    assert_eq!(Status::of(other.get(explode)), Status::NotStarted);
+}
+
+/// A guess within a fifth of the measurement is called close; a choice is right or not.
+#[test]
+fn the_recap_sets_the_guess_beside_the_measurement() {
+    let cheating = ex(ExerciseId::Cheating);
+    let measured = Evidence { value: 0.62, text: "62% of one head's attention went to later positions".into() };
+    let p = ExerciseProgress { guess: Some(55.0), reproduced: Some(measured), ..Default::default() };
+    let lines = recap(cheating, &p);
+    assert!(lines[0].starts_with("You guessed 55 %; your run measured 62 %: within 20 %."), "{lines:?}");
+    let p = ExerciseProgress { guess: Some(10.0), ..p };
+    assert!(recap(cheating, &p)[0].contains("off by 52 %"), "{:?}", recap(cheating, &p));
+    let explode = ex(ExerciseId::Explode);
+    let p = ExerciseProgress { prediction: explode.prediction.right(), ..Default::default() };
+    assert!(recap(explode, &p)[0].contains(": right."), "{:?}", recap(explode, &p));
+}
+
+/// A typed guess is a finite number not below zero; anything else is refused with the reason.
+#[test]
+fn typed_guesses_are_numbers_or_say_why_not() {
+    for (text, value) in [("3.4", 3.4), (" 62 % ", 62.0), ("0,5", 0.5), ("120 steps", 120.0), ("0", 0.0)] {
+        assert_eq!(parse_guess(text), Ok(value), "{text}");
+    }
+    for (text, says) in [
+        ("", "type a number"),
+        ("abc", "not a number"),
+        ("-2", "below zero"),
+        ("inf", "not a number"),
+        ("1e39", "not a finite"),
+        ("3.4.5", "not a number"),
+    ] {
+        let why = parse_guess(text).unwrap_err();
+        assert!(why.contains(says), "{text}: {why}");
+    }
 }

@@ -98,10 +98,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
         Route::GuideIndex => view! { <GuideIndex controller /> }.into_any(),
         Route::GuideEntry(id) => view! { <GuideEntryPage controller form entry=id.entry() /> }.into_any(),
         Route::Exercises => view! { <ExerciseList /> }.into_any(),
-        Route::Exercise(id) => match crate::exercises::exercise(id) {
-            Some(ex) => view! { <ExercisePage controller form ex /> }.into_any(),
-            None => view! { <NotFound hash=current.get_untracked() /> }.into_any(),
-        },
+        Route::Exercise(id) => view! { <ExercisePage controller form ex=id.exercise() /> }.into_any(),
         Route::Mystery { faults, seed } => view! { <MysteryPage controller form faults seed /> }.into_any(),
         Route::Diagnose => view! { <DiagnosePage controller form /> }.into_any(),
         Route::Align(method) => view! { <AlignPage controller method /> }.into_any(),

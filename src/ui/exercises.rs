@@ -8,7 +8,9 @@ use super::local_storage;
 use crate::chart::lines::LineChart;
 use crate::chart::recap;
 use crate::exercises::progress::{ExerciseProgress, Progress, STORAGE_KEY, UNREADABLE_KEY};
-use crate::exercises::{self, exercise, CheckState, Exercise, Lab, Lesson, Setup, Stage, Status, EXERCISES};
+use crate::exercises::{
+    self, in_unit, parse_guess, Answer, CheckState, Exercise, ExerciseId, Lab, Lesson, Setup, Stage, Status, EXERCISES,
+};
 use crate::form::RunForm;
 use crate::route::{entry_href, section_href, Route};
 use leptos::prelude::*;
@@ -52,7 +54,7 @@ fn state() -> ExerciseState {
     expect_context::<ExerciseState>()
 }
 
-fn status_of(id: &'static str) -> impl Fn() -> Status + Copy {
+fn status_of(id: ExerciseId) -> impl Fn() -> Status + Copy {
     let progress = state().progress;
     move || progress.with(|p| Status::of(p.get(id)))
 }
@@ -84,7 +86,7 @@ fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
     let status = status_of(ex.id);
     let section = ex.section.title();
     view! {
-        <li class="exercise-item" data-exercise-id=ex.id data-status=move || status().as_str()>
+        <li class="exercise-item" data-exercise-id=ex.id.as_str() data-status=move || status().as_str()>
             <a class="exercise-title" href=Route::Exercise(ex.id).href()>{ex.title}</a>
             <span class="exercise-section">{section}</span>
             <span class="exercise-status">{move || status().label()}</span>
@@ -96,7 +98,7 @@ fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
 /// the exercise the checks follow, and shows the trainer.
 fn apply(form: RwSignal<RunForm>, ex: &'static Exercise, setup: &'static Setup) {
     let progress = state().progress;
-    let next = progress.with(|p| ex.form(setup, p.get(ex.id)));
+    let next = progress.with(|p| exercises::exercise_form(ex, setup, p.get(ex.id)));
     form.update(|f| *f = next.keeping_own_text(f));
     progress.update(|p| p.active = Some(ex.id.to_string()));
     if let Some(w) = web_sys::window() {
@@ -108,7 +110,7 @@ fn apply(form: RwSignal<RunForm>, ex: &'static Exercise, setup: &'static Setup) 
 pub fn ExercisePage(controller: Controller, form: RwSignal<RunForm>, ex: &'static Exercise) -> impl IntoView {
     let progress = state().progress;
     let status = status_of(ex.id);
-    let predicted = Memo::new(move |_| progress.with(|p| p.get(ex.id).is_some_and(|e| e.prediction.is_some())));
+    let predicted = Memo::new(move |_| progress.with(|p| p.get(ex.id).is_some_and(|e| e.predicted())));
     let section = ex.section.title();
     let hints = ex.entries.iter().map(|&id| view! { <li><a href=entry_href(id)>{id.title()}</a></li> }).collect_view();
     let stages = move || {
@@ -122,11 +124,11 @@ pub fn ExercisePage(controller: Controller, form: RwSignal<RunForm>, ex: &'stati
     };
     let start_over = move |_| {
         progress.update(|p| {
-            p.exercises.remove(ex.id);
+            p.exercises.remove(ex.id.as_str());
         })
     };
     view! {
-        <main class="exercises-page exercise-page" data-exercise-id=ex.id data-status=move || status().as_str()>
+        <main class="exercises-page exercise-page" data-exercise-id=ex.id.as_str() data-status=move || status().as_str()>
             <p class="crumbs"><a href=Route::Exercises.href()>"Exercises"</a></p>
             <h1>{ex.title}</h1>
             <p class="exercise-meta">
@@ -149,20 +151,35 @@ pub fn ExercisePage(controller: Controller, form: RwSignal<RunForm>, ex: &'stati
 
 #[component]
 fn PredictionView(ex: &'static Exercise) -> impl IntoView {
+    let answer = match ex.prediction.answer {
+        Answer::Choice { options, .. } => view! { <ChoicePrediction ex options /> }.into_any(),
+        Answer::Number { unit, .. } => view! { <NumberPrediction ex unit /> }.into_any(),
+    };
+    view! {
+        <section class="exercise-prediction">
+            <h2>"Predict before you run"</h2>
+            <p id="prediction-question">{ex.prediction.question}</p>
+            {answer}
+        </section>
+    }
+}
+
+/// Records the learner's prediction of `ex` and makes it the exercise the checks follow.
+fn predict(ex: &'static Exercise, set: impl FnOnce(&mut ExerciseProgress)) {
+    state().progress.update(|p| {
+        set(p.entry(ex.id));
+        p.active = Some(ex.id.to_string());
+    })
+}
+
+#[component]
+fn ChoicePrediction(ex: &'static Exercise, options: &'static [&'static str]) -> impl IntoView {
     let progress = state().progress;
     let predicted = move || progress.with(|p| p.get(ex.id).and_then(|e| e.prediction));
-    let options = ex
-        .prediction
-        .options
+    let options = options
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            let choose = move |_| {
-                progress.update(|p| {
-                    p.exercises.entry(ex.id.to_string()).or_default().prediction = Some(i);
-                    p.active = Some(ex.id.to_string());
-                })
-            };
             view! {
                 <li>
                     <button
@@ -171,7 +188,7 @@ fn PredictionView(ex: &'static Exercise) -> impl IntoView {
                         data-prediction-option=i
                         aria-pressed=move || if predicted() == Some(i) { "true" } else { "false" }
                         disabled=move || predicted().is_some()
-                        on:click=choose
+                        on:click=move |_| predict(ex, |e| e.prediction = Some(i))
                     >
                         {*text}
                     </button>
@@ -180,16 +197,59 @@ fn PredictionView(ex: &'static Exercise) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <section class="exercise-prediction">
-            <h2>"Predict before you run"</h2>
-            <p>{ex.prediction.question}</p>
-            <ul class="plain prediction-options">{options}</ul>
+        <ul class="plain prediction-options">{options}</ul>
+        {move || {
+            predicted()
+                .is_none()
+                .then(|| view! { <p class="muted">"Choose an answer to see the steps; the recap compares it with your runs."</p> })
+        }}
+    }
+}
+
+/// A number to type: checked when locked in, with the problem said beside the field.
+#[component]
+fn NumberPrediction(ex: &'static Exercise, unit: &'static str) -> impl IntoView {
+    let progress = state().progress;
+    let guess = move || progress.with(|p| p.get(ex.id).and_then(|e| e.guess));
+    let text = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let lock = move || match parse_guess(&text.get_untracked()) {
+        Ok(value) => {
+            problem.set(None);
+            predict(ex, |e| e.guess = Some(value));
+        }
+        Err(why) => problem.set(Some(why)),
+    };
+    view! {
+        <div class="prediction-number">
+            <label for="prediction-number">{format!("Your guess, in {unit}")}</label>
+            <input
+                id="prediction-number"
+                type="text"
+                inputmode="decimal"
+                autocomplete="off"
+                data-prediction-number=""
+                aria-describedby="prediction-question prediction-problem"
+                aria-invalid=move || problem.with(Option::is_some).to_string()
+                prop:value=move || guess().map_or_else(|| text.get(), |g| in_unit(g, unit))
+                disabled=move || guess().is_some()
+                on:input=move |ev| text.set(event_target_value(&ev))
+                on:keydown=move |ev| {
+                    if ev.key() == "Enter" {
+                        lock();
+                    }
+                }
+            />
+            <button type="button" class="primary" disabled=move || guess().is_some() on:click=move |_| lock()>
+                "Lock in my guess"
+            </button>
+            <p id="prediction-problem" class="field-problem" role="alert">{move || problem.get()}</p>
             {move || {
-                predicted()
+                guess()
                     .is_none()
-                    .then(|| view! { <p class="muted">"Choose an answer to see the steps; the recap compares it with your runs."</p> })
+                    .then(|| view! { <p class="muted">"Type a number to see the steps; the recap sets it beside what your run measures."</p> })
             }}
-        </section>
+        </div>
     }
 }
 
@@ -205,7 +265,7 @@ fn StageView(
     let is_fix = name == "fix";
     let check = Memo::new(move |_| {
         progress.with(|p| {
-            let active = p.active.as_deref() == Some(ex.id);
+            let active = p.is_active(ex.id);
             with_lab(controller, |lab| exercises::stage_state(ex, p.get(ex.id), active, lab, is_fix))
         })
     });
@@ -257,7 +317,14 @@ fn Recap(ex: &'static Exercise) -> impl IntoView {
         let p = progress.with(|p| p.get(ex.id).cloned())?;
         p.fixed.as_ref()?;
         let lines = exercises::recap(ex, &p).into_iter().map(|l| view! { <li>{l}</li> }).collect_view();
-        let finish = move |_| progress.update(|p| p.exercises.entry(ex.id.to_string()).or_default().done = true);
+        let finish = move |_| progress.update(|p| p.entry(ex.id).done = true);
+        let plot = exercises::guess_and_measurement(ex, &p).map(|(guess, measured)| {
+            let unit = match ex.prediction.answer {
+                Answer::Number { unit, .. } => unit,
+                Answer::Choice { .. } => "",
+            };
+            view! { <GuessPlot guess measured unit /> }
+        });
         let end = if p.done {
             let link = match next {
                 Some(n) => view! { <a href=Route::Exercise(n.id).href()>"Next: " {n.title}</a> }.into_any(),
@@ -274,12 +341,43 @@ fn Recap(ex: &'static Exercise) -> impl IntoView {
             <section class="exercise-recap">
                 <h2>"What you saw"</h2>
                 <ul>{lines}</ul>
+                {plot}
                 <RecapCharts ex />
                 {end}
             </section>
         })
     };
     body
+}
+
+/// The learner's guess and the measurement as two marks on one scale from zero.
+#[component]
+fn GuessPlot(guess: f32, measured: f32, unit: &'static str) -> impl IntoView {
+    let top = guess.max(measured).max(f32::MIN_POSITIVE) * 1.15;
+    let x = move |v: f32| 12.0 + 276.0 * v / top;
+    let label = format!(
+        "Your guess, {} {unit}, and your run's measurement, {} {unit}, on one scale from 0 to {} {unit}.",
+        in_unit(guess, unit),
+        in_unit(measured, unit),
+        in_unit(top, unit)
+    );
+    view! {
+        <figure class="guess-plot">
+            <svg viewBox="0 0 300 64" role="img" aria-label=label>
+                <line class="guess-axis" x1="12" y1="32" x2="288" y2="32" />
+                <text class="guess-tick" x="12" y="60">"0"</text>
+                <text class="guess-tick" x="288" y="60" text-anchor="end">{in_unit(top, unit)}</text>
+                <circle class="guess-mark" cx=x(guess) cy="32" r="6" />
+                <text class="guess-label" x=x(guess) y="18" text-anchor="middle">
+                    {format!("your guess {}", in_unit(guess, unit))}
+                </text>
+                <rect class="measured-mark" x=x(measured) - 5.0 y="27" width="10" height="10" />
+                <text class="measured-label" x=x(measured) y="52" text-anchor="middle">
+                    {format!("measured {}", in_unit(measured, unit))}
+                </text>
+            </svg>
+        </figure>
+    }
 }
 
 /// The two runs of the exercise overlaid: loss, gradient norm and, where they were evaluated,
@@ -326,7 +424,7 @@ pub fn ExerciseStrip(controller: Controller) -> impl IntoView {
     let progress = state().progress;
     move || {
         let (ex, p) = progress.with(|p| {
-            let ex = exercise(p.active.as_deref()?)?;
+            let ex = exercises::exercise(p.active.as_deref()?)?;
             Some((ex, p.get(ex.id).cloned()))
         })?;
         let status = Status::of(p.as_ref());
@@ -334,7 +432,7 @@ pub fn ExerciseStrip(controller: Controller) -> impl IntoView {
             return None;
         }
         let check = match status {
-            _ if p.as_ref().and_then(|e| e.prediction).is_none() => "Answer the prediction first.".to_string(),
+            _ if !p.as_ref().is_some_and(ExerciseProgress::predicted) => "Answer the prediction first.".to_string(),
             Status::Fixed => "Both checks passed: read the recap.".to_string(),
             _ => match with_lab(controller, |lab| exercises::live(ex, p.as_ref(), lab)) {
                 Ok(e) => format!("✓ {}", e.text),

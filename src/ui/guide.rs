@@ -241,7 +241,7 @@ fn practise(entry: EntryId) -> impl IntoView {
     let items: Vec<_> = EXERCISES
         .iter()
         .filter(|e| e.entries.contains(&entry))
-        .map(|e| view! { <li><a href=Route::Exercise(e.id).href() data-exercise-id=e.id>{e.title}</a></li> })
+        .map(|e| view! { <li><a href=Route::Exercise(e.id).href() data-exercise-id=e.id.as_str()>{e.title}</a></li> })
         .collect();
     (!items.is_empty()).then(|| {
         view! {

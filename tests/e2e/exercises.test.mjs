@@ -1,5 +1,5 @@
-// The guided exercises, done as a learner does them: open the list, pick the first-run exercise, answer
-// the prediction, apply the setup, start training on the trainer page, and wait for the checks (computed
+// The guided exercises, done as a learner does them: open the list, pick the first-run exercise, type
+// a numeric prediction (a word is refused with the reason), apply the setup, start training on the trainer page, and wait for the checks (computed
 // from the run's telemetry in the page) to pass and the recap to quote the run's numbers. Progress must
 // survive a reload, and unreadable stored progress must be reset with a notice. The range-test exercise
 // is done the same way, with the learner's own range test choosing the rate of the fix. A fix is a
@@ -42,11 +42,15 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       const exercise = page.locator('.exercise-page[data-exercise-id="first-run"]');
       await exercise.waitFor();
       assert.equal(await page.locator(".exercise-stage").count(), 0, "the steps wait for a prediction");
-      const lnV = page.locator(".prediction-option", { hasText: "About ln V" });
-      await lnV.click();
-      assert.equal(await lnV.getAttribute("aria-pressed"), "true");
-      const other = page.locator(".prediction-option", { hasText: "About 1: one nat" });
-      assert.ok(await other.isDisabled(), "the prediction is locked");
+      const guess = page.locator("[data-prediction-number]");
+      await guess.fill("three");
+      await page.locator(".prediction-number button").click();
+      assert.match(await page.locator("#prediction-problem").textContent(), /'three' is not a number/);
+      assert.equal(await page.locator("[data-stage]").count(), 0, "a refused guess unlocks nothing");
+      await guess.fill("3.4");
+      await guess.press("Enter");
+      await page.locator("[data-stage]").first().waitFor();
+      assert.ok(await guess.isDisabled(), "the guess is locked");
 
       await page.locator('[data-stage="reproduce"] [data-setup]').first().click();
       await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
@@ -65,7 +69,8 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       }
       const recap = page.locator(".exercise-recap");
       const text = await recap.textContent();
-      assert.match(text, /You predicted "About ln V: it guesses every token equally": right/);
+      assert.match(text, /You guessed 3\.40 nats; your run measured 3\.\d\d nats: within 20 %/);
+      assert.equal(await recap.locator(".guess-plot svg[role=img]").count(), 1, "the guess and the measurement on one scale");
       assert.match(text, /your first loss was \d+\.\d\d, next to ln V = \d+\.\d\d/);
       assert.match(text, /after 60 steps your loss was \d+\.\d\d/);
       await screenshots(page, "exercise-first-run");
@@ -121,7 +126,8 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
     try {
       const exercise = page.locator('[data-exercise-id="cheating"]').first();
       await exercise.waitFor({ timeout: LOAD_TIMEOUT });
-      await page.locator("[data-prediction-option]", { hasText: "To later positions" }).click();
+      await page.locator("[data-prediction-number]").fill("40 %");
+      await page.locator(".prediction-number button").click();
       const reproduce = page.locator('[data-stage="reproduce"] [data-check-state]');
       assert.equal(await reproduce.getAttribute("data-check-state"), "waiting");
       await page.locator('[data-stage="reproduce"] [data-setup]').first().click();

@@ -19,7 +19,7 @@ use diagnose::diagnose;
 use lr_find::lr_find;
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
-use tables::{corpora, faults, guide_cmd, settings_cmd};
+use tables::{corpora, exercises, faults, guide_cmd, settings_cmd};
 use train::train;
 
 const USAGE: &str = "usage:
@@ -56,6 +56,7 @@ const USAGE: &str = "usage:
   faultline faults  [--json]
   faultline corpora [--json]
   faultline guide   [--json]
+  faultline exercises [--json]   (the guided exercises as the app lists them)
   faultline bench   [--json] [--steps N] [--config tiny|small] [--threads N] [--webgpu [--sync-every-step]] [--dpo] [--rl]
                   (--threads N: the CPU's training again, split across N threads;
                    --webgpu: the GPU backend too, with its dispatches, submissions and readbacks
@@ -84,12 +85,13 @@ fn main() -> ExitCode {
         "faults" => faults(rest),
         "corpora" => corpora(rest),
         "guide" => guide_cmd(rest),
+        "exercises" => exercises(rest),
         "settings" => settings_cmd(rest),
         "bench" => bench(rest),
         "diagnose" => diagnose(rest),
         "-h" | "--help" | "help" => out!("{USAGE}"),
         other => Err(Failure::Arg(ArgError(format!(
-            "unknown command '{other}' (expected train, align, lr-find, diagnose, faults, corpora, guide or bench)"
+            "unknown command '{other}' (expected train, align, lr-find, diagnose, faults, corpora, guide, exercises or bench)"
         )))),
     };
     match result {

@@ -1,4 +1,5 @@
-//! `faultline faults | settings | corpora | guide`: the tables the app is built from, as text or JSON.
+//! `faultline faults | settings | corpora | guide | exercises`: the tables the app is built from, as text
+//! or JSON.
 
 use crate::args::{only_json, Failure};
 use crate::out;
@@ -7,6 +8,7 @@ use faultline_engine::data::CorpusId;
 use faultline_engine::faults::{Stage, FAULTS};
 use faultline_engine::guide::{self};
 use faultline_engine::settings::SETTINGS;
+use faultline_exercises::{Answer, EXERCISES};
 use serde_json::json;
 use std::io::Write;
 
@@ -89,6 +91,43 @@ pub(crate) fn guide_cmd(rest: &[String]) -> Result<(), Failure> {
     }
     for e in guide::ENTRIES {
         out!("{:<58} {} — {}", e.id, e.section, e.title)?;
+    }
+    Ok(())
+}
+
+/// The exercises as the app lists them: for each its id, title, guide entries and prediction (the
+/// options and the right one's index for a choice; `numeric` and the unit for a typed number).
+pub(crate) fn exercises(rest: &[String]) -> Result<(), Failure> {
+    let json = only_json(rest, "exercises")?;
+    let rows: Vec<_> = EXERCISES
+        .iter()
+        .map(|e| {
+            let (options, answer, unit) = match e.prediction.answer {
+                Answer::Choice { options, right } => (options, Some(right), None),
+                Answer::Number { unit, .. } => (&[][..], None, Some(unit)),
+            };
+            json!({
+                "id": e.id,
+                "title": e.title,
+                "section": e.section,
+                "entries": e.entries,
+                "prediction": {
+                    "question": e.prediction.question,
+                    "options": options,
+                    "answer": answer,
+                    "numeric": e.prediction.is_numeric(),
+                    "unit": unit,
+                },
+            })
+        })
+        .collect();
+    if json {
+        out!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"))?;
+        return Ok(());
+    }
+    for e in EXERCISES {
+        let entries: Vec<&str> = e.entries.iter().map(|id| id.as_str()).collect();
+        out!("{:<14} {:<48} {}", e.id.as_str(), e.title, entries.join(", "))?;
     }
     Ok(())
 }

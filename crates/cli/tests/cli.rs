@@ -450,3 +450,37 @@ fn align_sft_reports_the_gap_and_refuses_a_text_it_cannot_read() {
     assert!(String::from_utf8_lossy(&short.stderr).contains("the text has 9 tokens"));
     std::fs::remove_file(file).unwrap();
 }
+
+/// `exercises --json` lists the catalogue as the app shows it: ids, titles, guide entries that the guide
+/// knows, and each prediction with its options and the right one's index, or a typed number.
+#[test]
+fn exercises_list_the_catalogue_with_their_predictions() {
+    let out = faultline(&["exercises", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows[0]["id"], "first-run");
+    let guide: serde_json::Value = serde_json::from_slice(&faultline(&["guide", "--json"]).stdout).unwrap();
+    let known = |id: &serde_json::Value| guide["entries"].as_array().unwrap().iter().any(|e| &e["id"] == id);
+    let mut numeric = 0;
+    for r in rows {
+        assert!(r["title"].is_string() && !r["entries"].as_array().unwrap().is_empty(), "{r}");
+        assert!(r["entries"].as_array().unwrap().iter().all(known), "{r}");
+        let p = &r["prediction"];
+        assert!(p["question"].is_string(), "{r}");
+        if p["numeric"] == true {
+            numeric += 1;
+            assert!(
+                p["answer"].is_null() && p["options"].as_array().unwrap().is_empty() && p["unit"].is_string(),
+                "{r}"
+            );
+        } else {
+            let options = p["options"].as_array().unwrap().len() as u64;
+            assert!(p["answer"].as_u64().is_some_and(|a| a < options), "{r}");
+        }
+    }
+    assert!(numeric >= 6, "{numeric} numeric predictions");
+    let text = String::from_utf8_lossy(&faultline(&["exercises"]).stdout).into_owned();
+    assert_eq!(text.lines().count(), rows.len(), "{text}");
+    assert!(text.lines().next().unwrap().starts_with("first-run"), "{text}");
+}
