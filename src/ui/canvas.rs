@@ -45,9 +45,14 @@ where
     DashedLineSeries::new(points, px(dash) as u32, px(gap) as u32, stroke(compared_color(i).to_rgba(), 2.0))
 }
 
-/// The inline style that gives a legend key (`.key.swatch`, `.key.compared-i`) its colour.
-pub fn key_style(color: RGBColor) -> String {
-    format!("--key: rgb({}, {}, {})", color.0, color.1, color.2)
+/// The custom property that gives a legend key (`.key.swatch`, `.key.compared-i`) its colour, set
+/// through the element's CSSOM style (`style=(KEY, key_color(..))`), which the page's
+/// Content-Security-Policy allows where a `style` attribute would be refused.
+pub const KEY: &str = "--key";
+
+/// A legend key's colour, as the value of [`KEY`].
+pub fn key_color(color: RGBColor) -> String {
+    format!("rgb({}, {}, {})", color.0, color.1, color.2)
 }
 
 /// Device pixels per CSS pixel.

@@ -1,7 +1,7 @@
 //! The kept runs: stored in localStorage as each run ends or is replaced, and the Runs panel that lists
 //! them and picks the two the charts draw together. What is kept and compared is [`crate::history`]'s.
 
-use super::canvas::{compared_color, key_style};
+use super::canvas::{compared_color, key_color, KEY};
 use super::export::save_text;
 use super::local_storage;
 use crate::export::kept_run_json;
@@ -156,7 +156,7 @@ fn RunRow(record: RunRecord, runs: KeptRunsState) -> impl IntoView {
     let exported = record.clone();
     let picked = move || runs.picks.with(|p| p.contains(&Pick::Past(id)));
     let drawn_at = move || runs.comparison.with(|c| c.runs.iter().position(|r| r.id == id));
-    let key = move || drawn_at().map(|i| (format!("run-key key compared-{i}"), key_style(compared_color(i))));
+    let key = move || drawn_at().map(|i| (format!("run-key key compared-{i}"), key_color(compared_color(i))));
     view! {
         <li class="run-row" data-run-id=id data-end=record.end.as_str() class:picked=picked>
             <label class="run-pick">
@@ -168,7 +168,7 @@ fn RunRow(record: RunRecord, runs: KeptRunsState) -> impl IntoView {
                     on:change=move |_| runs.picks.update(|p| toggle(p, Pick::Past(id)))
                 />
                 <span class="run-name">{record.name()}</span>
-                {move || key().map(|(class, style)| view! { <span class=class style=style aria-hidden="true"></span> })}
+                {move || key().map(|(class, color)| view! { <span class=class style=(KEY, color) aria-hidden="true"></span> })}
                 <span class="run-label">{record.label.clone()}</span>
             </label>
             <span class="run-detail">

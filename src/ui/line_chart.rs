@@ -3,8 +3,8 @@
 //! infinities are marked × along the top edge at their steps.
 
 use super::canvas::{
-    compared_color, compared_line, fit, font, key_style, pixel_ratio, px, resize_signal, stroke, DANGER, GRID, INK,
-    MUTED, PALETTE,
+    compared_color, compared_line, fit, font, key_color, pixel_ratio, px, resize_signal, stroke, DANGER, GRID, INK,
+    KEY, MUTED, PALETTE,
 };
 use crate::chart::lines::LineChart;
 use crate::chart::PlotFrame;
@@ -57,11 +57,11 @@ pub fn LineChartView(
                 .iter()
                 .enumerate()
                 .filter(|(_, l)| !l.points.is_empty())
-                .map(|(i, l)| view! { <span class="key swatch" style=key_style(line_color(d, i))>{l.name.clone()}</span> })
+                .map(|(i, l)| view! { <span class="key swatch" style=(KEY, key_color(line_color(d, i)))>{l.name.clone()}</span> })
                 .collect_view();
             let compared = d.compared.iter().enumerate().map(|(i, l)| {
                 let class = format!("key compared-{i}");
-                view! { <span class=class style=key_style(compared_color(i))>{l.name.clone()}</span> }
+                view! { <span class=class style=(KEY, key_color(compared_color(i)))>{l.name.clone()}</span> }
             });
             let non_finite = (!d.non_finite().is_empty())
                 .then(|| view! { <span class="key non-finite">"NaN or Inf, at its step"</span> });

@@ -2,7 +2,7 @@
 //! corpus's entropy rate as a dashed floor and the compared kept runs dashed over it all (by default
 //! the last healthy run), on a linear or a log axis. The pointer shows the step and the values under it.
 
-use super::canvas::{compared_color, compared_line, fit, font, key_style, px, resize_signal, stroke, GRID, INK};
+use super::canvas::{compared_color, compared_line, fit, font, key_color, px, resize_signal, stroke, GRID, INK, KEY};
 use crate::chart::{HoverPoint, LossSeries, PlotFrame, Scale};
 use crate::kept_runs::{Comparison, RunRecord};
 use crate::run_view::RunView;
@@ -57,7 +57,7 @@ pub fn LossChart(view: RwSignal<RunView>, comparison: Memo<Comparison>) -> impl 
                 .map(|(i, r)| {
                     let class = format!("key compared-{i}");
                     view! {
-                        <span class=class style=key_style(compared_color(i)) data-run-id=r.id>
+                        <span class=class style=(KEY, key_color(compared_color(i))) data-run-id=r.id>
                             {format!("{}: {}", r.name(), r.label)}
                         </span>
                     }

@@ -79,7 +79,7 @@ fn estimate_view(m: &MemoryEstimate, vocab_size: usize) -> impl IntoView {
     let segments = parts(m)
         .into_iter()
         .map(|(name, _, share)| {
-            view! { <span class=format!("segment {name}") style=format!("width: {share:.2}%")></span> }
+            view! { <span class=format!("segment {name}") style:width=format!("{share:.2}%")></span> }
         })
         .collect_view();
     let rows = parts(m)
@@ -96,7 +96,7 @@ fn estimate_view(m: &MemoryEstimate, vocab_size: usize) -> impl IntoView {
     // The bar spans the budget, or everything needed when that is more; then a mark shows the budget.
     let budget_mark = (!m.fits()).then(|| {
         let at = m.budget as f64 / m.total.max(1) as f64 * 100.0;
-        view! { <span class="budget-mark" style=format!("left: {at:.2}%") title="the budget"></span> }
+        view! { <span class="budget-mark" style:left=format!("{at:.2}%") title="the budget"></span> }
     });
     view! {
         <div class="memory-bar" role="img" aria-label=verdict.clone()>{segments}{budget_mark}</div>

@@ -65,6 +65,7 @@ fn query() -> Vec<(String, String)> {
 /// The page's entry point.
 pub fn start() {
     banner::install_panic_hook();
+    banner::show_context_notice();
     let root = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id(ROOT_ID))

@@ -78,13 +78,13 @@ pub fn PerformancePanel(
             p.phases
                 .into_iter()
                 .map(|phase| {
-                    let width = format!("width: {:.1}%", phase.share * 100.0);
+                    let width = format!("{:.1}%", phase.share * 100.0);
                     view! {
                         <tr data-phase=phase.name class:slowest=slowest == Some(phase.name)>
                             <th scope="row">{phase.name}</th>
                             <td class="num">{format!("{:.2} ms", phase.ms)}</td>
                             <td class="num">{format!("{:.0}%", phase.share * 100.0)}</td>
-                            <td class="bar-cell" aria-hidden="true"><span class="bar" style=width></span></td>
+                            <td class="bar-cell" aria-hidden="true"><span class="bar" style:width=width></span></td>
                         </tr>
                     }
                 })

@@ -1,6 +1,6 @@
 //! Where each step's time goes, as stacked bars of consecutive steps.
 
-use super::canvas::{fit, font, pixel_ratio, px, resize_signal, GRID, INK, PALETTE};
+use super::canvas::{fit, font, key_color, pixel_ratio, px, resize_signal, GRID, INK, KEY, PALETTE};
 use crate::chart::phases::{phase_bars, PhaseBar, PHASES};
 use crate::chart::PlotFrame;
 use crate::run_view::RunView;
@@ -41,10 +41,7 @@ pub fn PhaseChart(view: RwSignal<RunView>) -> impl IntoView {
     let legend = PHASES
         .iter()
         .zip(PALETTE)
-        .map(|(name, c)| {
-            let style = format!("--key: rgb({}, {}, {})", c.0, c.1, c.2);
-            view! { <span class="key block" style=style>{*name}</span> }
-        })
+        .map(|(name, c)| view! { <span class="key block" style=(KEY, key_color(c))>{*name}</span> })
         .collect_view();
     view! {
         <figure class="chart small-chart">

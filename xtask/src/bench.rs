@@ -84,8 +84,8 @@ impl System for BrowserPage {
         tools::ensure_site_tools(project)?;
         tools::ensure_browser_tools(project)?;
         let dist = project.target_dir().join("xtask/bench-dist");
-        site::build_release(project, &dist)?;
-        let url = StaticServer::bind(&dist, 0)?.spawn()?;
+        let policy = site::build_release(project, &dist)?;
+        let url = StaticServer::bind(&dist, 0)?.with_policy(policy).spawn()?;
         // One thread first (`?threads=1`: the ratios to the one-thread peers), then the threaded build
         // on every core, which the page gets because the server sends COOP/COEP.
         let mut rows = Vec::new();

@@ -6,7 +6,7 @@ pub const USAGE: &str = "\
 usage: cargo xtask <verb>
 
 verbs:
-  serve [--port N]  build the release app and serve it on http://127.0.0.1:N/ (default 8080)
+  serve [--port N]  build the release app and serve it on http://127.0.0.1:N/ (default 8080) and under /faultline/
   dist              build the release static site into dist/
   test              fmt, clippy, native tests, wasm tests and the browser end-to-end tests
   bench             native and in-browser training benchmarks and the PyTorch and TF.js peers, as one table

@@ -1,6 +1,7 @@
 //! Faultline's developer commands, run as `cargo xtask <verb>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `serve [--port N]`: build the release site and serve it on 127.0.0.1 with COOP/COEP headers.
+//! - `serve [--port N]`: build the release site and serve it on 127.0.0.1 with COOP/COEP and CSP headers
+//!   (also under `/faultline/`).
 //! - `dist`: build the release static site into `dist/`.
 //! - `test`: fmt, clippy, native tests, wasm tests, then the browser end-to-end suite.
 //! - `bench`: the native engine's benchmark, the in-browser bench page and two peers (PyTorch on the CPU,
@@ -13,6 +14,7 @@
 
 mod bench;
 mod cli;
+mod csp;
 mod measure;
 mod peer_logs;
 mod peers;

@@ -2,7 +2,12 @@
 //!
 //! Every response carries `Cross-Origin-Opener-Policy: same-origin` and
 //! `Cross-Origin-Embedder-Policy: require-corp`, so the page is cross-origin isolated (SharedArrayBuffer and
-//! precise timers work) exactly as it will be on a static host configured the same way.
+//! precise timers work) exactly as it will be on a static host configured the same way; and, for a built
+//! site, its Content-Security-Policy ([`StaticServer::with_policy`]), which a `<meta>` cannot give the
+//! workers.
+//!
+//! The same files are also served under [`SUBPATH`], as a project site on GitHub Pages is served under
+//! `/<repo>/`, so the end-to-end tests check that the site works from a sub-path.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -17,10 +22,18 @@ use crate::Result;
 /// Request heads are small; anything longer is not a browser talking to us.
 const MAX_HEAD_LINES: usize = 100;
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// The sub-path that serves the same files as `/` (tests/e2e/subpath.test.mjs).
+const SUBPATH: &str = "/faultline/";
 
 pub struct StaticServer {
     listener: TcpListener,
-    root: Arc<PathBuf>,
+    site: Site,
+}
+
+/// What every connection serves: the files under `root`, with the policy header if there is one.
+struct Site {
+    root: PathBuf,
+    policy: Option<String>,
 }
 
 impl StaticServer {
@@ -28,7 +41,13 @@ impl StaticServer {
     pub fn bind(root: &Path, port: u16) -> Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .map_err(|err| format!("cannot listen on 127.0.0.1:{port}: {err}"))?;
-        Ok(Self { listener, root: Arc::new(root.to_path_buf()) })
+        Ok(Self { listener, site: Site { root: root.to_path_buf(), policy: None } })
+    }
+
+    /// Sends `policy` as the `Content-Security-Policy` of every response.
+    pub fn with_policy(mut self, policy: String) -> Self {
+        self.site.policy = Some(policy);
+        self
     }
 
     pub fn url(&self) -> Result<String> {
@@ -38,11 +57,12 @@ impl StaticServer {
 
     /// Serves until the process ends, one thread per connection.
     pub fn run(self) -> ! {
+        let site = Arc::new(self.site);
         for stream in self.listener.incoming() {
             let Ok(stream) = stream else { continue };
-            let root = Arc::clone(&self.root);
+            let site = Arc::clone(&site);
             thread::spawn(move || {
-                if let Err(err) = handle(stream, &root) {
+                if let Err(err) = handle(stream, &site) {
                     if !matches!(err.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) {
                         eprintln!("server: {err}");
                     }
@@ -60,7 +80,7 @@ impl StaticServer {
     }
 }
 
-fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
+fn handle(stream: TcpStream, site: &Site) -> io::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -72,31 +92,34 @@ fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
             break;
         }
     }
-    let mut out = stream;
+    let mut out = Response { stream, policy: site.policy.as_deref() };
     let mut parts = request_line.split_whitespace();
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        return respond_error(&mut out, "400 Bad Request");
+        return out.error("400 Bad Request");
     };
     if method != "GET" && method != "HEAD" {
-        return respond_error(&mut out, "405 Method Not Allowed");
+        return out.error("405 Method Not Allowed");
     }
-    let Some(path) = resolve(root, target) else {
+    let Some(path) = resolve(&site.root, target) else {
         eprintln!("server: 404 {target}");
-        return respond_error(&mut out, "404 Not Found");
+        return out.error("404 Not Found");
     };
     let file = File::open(&path)?;
     let length = file.metadata()?.len();
-    write_head(&mut out, "200 OK", content_type(&path), length)?;
+    out.head("200 OK", content_type(&path), length)?;
+    let mut out = out.stream;
     if method == "GET" {
         io::copy(&mut BufReader::new(file), &mut out)?;
     }
     out.flush()
 }
 
-/// Maps a request target to a file under `root`: `/` and folders to their `index.html`; a missing path
-/// without a file extension to the app's `index.html` (client-side routes); never outside `root`.
+/// Maps a request target to a file under `root`, the same under [`SUBPATH`] as under `/`: `/` and
+/// folders to their `index.html`; a missing path without a file extension to the app's `index.html`
+/// (client-side routes); never outside `root`.
 fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     let path = target.split(['?', '#']).next().unwrap_or_default();
+    let path = path.strip_prefix(SUBPATH).unwrap_or(path);
     let decoded = percent_decode(path)?;
     let relative = Path::new(decoded.trim_start_matches('/'));
     if relative.components().any(|part| !matches!(part, Component::Normal(_))) {
@@ -154,26 +177,36 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn write_head(out: &mut TcpStream, status: &str, content_type: &str, length: u64) -> io::Result<()> {
-    write!(
-        out,
-        "HTTP/1.1 {status}\r\n\
-         Content-Type: {content_type}\r\n\
-         Content-Length: {length}\r\n\
-         Cross-Origin-Opener-Policy: same-origin\r\n\
-         Cross-Origin-Embedder-Policy: require-corp\r\n\
-         Cross-Origin-Resource-Policy: same-origin\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Cache-Control: no-cache\r\n\
-         Connection: close\r\n\r\n"
-    )
+/// A response being written: the connection, and the policy its head carries.
+struct Response<'a> {
+    stream: TcpStream,
+    policy: Option<&'a str>,
 }
 
-fn respond_error(out: &mut TcpStream, status: &str) -> io::Result<()> {
-    let body = format!("{status}\n");
-    write_head(out, status, "text/plain; charset=utf-8", body.len() as u64)?;
-    out.write_all(body.as_bytes())?;
-    out.flush()
+impl Response<'_> {
+    fn head(&mut self, status: &str, content_type: &str, length: u64) -> io::Result<()> {
+        let policy = self.policy.map(|p| format!("Content-Security-Policy: {p}\r\n")).unwrap_or_default();
+        write!(
+            self.stream,
+            "HTTP/1.1 {status}\r\n\
+             Content-Type: {content_type}\r\n\
+             Content-Length: {length}\r\n\
+             Cross-Origin-Opener-Policy: same-origin\r\n\
+             Cross-Origin-Embedder-Policy: require-corp\r\n\
+             Cross-Origin-Resource-Policy: same-origin\r\n\
+             {policy}\
+             X-Content-Type-Options: nosniff\r\n\
+             Cache-Control: no-cache\r\n\
+             Connection: close\r\n\r\n"
+        )
+    }
+
+    fn error(mut self, status: &str) -> io::Result<()> {
+        let body = format!("{status}\n");
+        self.head(status, "text/plain; charset=utf-8", body.len() as u64)?;
+        self.stream.write_all(body.as_bytes())?;
+        self.stream.flush()
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +244,7 @@ mod tests {
         assert!(index.contains("Cross-Origin-Opener-Policy: same-origin\r\n"));
         assert!(index.contains("Cross-Origin-Embedder-Policy: require-corp\r\n"));
         assert!(index.ends_with("<p>hi</p>"));
+        assert!(!index.contains("Content-Security-Policy"), "no policy unless given one: {index}");
 
         let wasm = get(&url, "/pkg/app_bg.wasm");
         assert!(wasm.contains("Content-Type: application/wasm\r\n"), "{wasm}");
@@ -223,6 +257,38 @@ mod tests {
         assert!(get(&url, "/missing.js").starts_with("HTTP/1.1 404"));
         assert!(get(&url, "/../Cargo.toml").starts_with("HTTP/1.1 404"));
         assert!(get(&url, "/pkg/%2e%2e/%2e%2e/etc/passwd").starts_with("HTTP/1.1 404"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn sends_the_policy_on_every_response() {
+        let root = site("policy");
+        let policy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'sha256-a'";
+        let url = StaticServer::bind(&root, 0).unwrap().with_policy(policy.to_string()).spawn().unwrap();
+        let header = format!("\r\nContent-Security-Policy: {policy}\r\n");
+        for target in ["/", "/pkg/app_bg.wasm", "/pkg/my%20file.js", "/missing.js"] {
+            let response = get(&url, target);
+            assert_eq!(response.matches(&header).count(), 1, "{target}: {response}");
+            assert!(response.contains("Cross-Origin-Embedder-Policy: require-corp\r\n"), "{target}: {response}");
+        }
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn serves_the_same_files_under_the_subpath() {
+        let root = site("subpath");
+        let url = StaticServer::bind(&root, 0).unwrap().spawn().unwrap();
+        assert!(get(&url, SUBPATH).ends_with("<p>hi</p>"));
+        assert!(get(&url, &format!("{SUBPATH}?steps=20")).ends_with("<p>hi</p>"));
+        let wasm = get(&url, &format!("{SUBPATH}pkg/app_bg.wasm"));
+        assert!(
+            wasm.starts_with("HTTP/1.1 200 OK\r\n") && wasm.contains("Content-Type: application/wasm\r\n"),
+            "{wasm}"
+        );
+        assert!(get(&url, &format!("{SUBPATH}pkg/my%20file.js")).contains("Content-Type: text/javascript"));
+        assert!(get(&url, &format!("{SUBPATH}missing.js")).starts_with("HTTP/1.1 404"));
+        assert!(get(&url, &format!("{SUBPATH}../Cargo.toml")).starts_with("HTTP/1.1 404"));
+        assert!(get(&url, &format!("{SUBPATH}%2e%2e/%2e%2e/etc/passwd")).starts_with("HTTP/1.1 404"));
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -4,14 +4,14 @@ use std::path::Path;
 
 use crate::project::{self, Project};
 use crate::server::StaticServer;
-use crate::{tools, Result};
+use crate::{csp, tools, Result};
 
 /// `cargo xtask dist`: the release static site in `dist/`.
 pub fn dist(project: &Project) -> Result {
     tools::ensure_site_tools(project)?;
     let dist = project.root.join("dist");
     build_release(project, &dist)?;
-    println!("xtask: the release site is in {}", dist.display());
+    println!("xtask: the release site is in {} (its Content-Security-Policy is in index.html)", dist.display());
     Ok(())
 }
 
@@ -21,9 +21,9 @@ pub fn serve(project: &Project, port: u16) -> Result {
     let dist = project.root.join("dist");
     let server = StaticServer::bind(&dist, port)?;
     tools::ensure_site_tools(project)?;
-    build_release(project, &dist)?;
+    let policy = build_release(project, &dist)?;
     println!("xtask: serving {} at {} (Ctrl-C to stop)", dist.display(), server.url()?);
-    server.run()
+    server.with_policy(policy).run()
 }
 
 /// The threaded worker's code generation: shared memory (atomics, an imported memory with a maximum)
@@ -35,12 +35,15 @@ const THREADED_RUSTFLAGS: &str = "-C target-feature=+atomics,+bulk-memory,+mutab
     -C link-arg=--export=__tls_base";
 
 /// `trunk build --release` into `dist`, with binaryen's wasm-opt from `.tools/` (pinned in Trunk.toml),
-/// then the worker's threaded build beside it. Needs [`tools::ensure_site_tools`] first.
-pub fn build_release(project: &Project, dist: &Path) -> Result {
+/// then the worker's threaded build beside it, then the Content-Security-Policy written into
+/// `index.html` ([`csp`]); returns the policy, for a server to send as a header too. Needs
+/// [`tools::ensure_site_tools`] first.
+pub fn build_release(project: &Project, dist: &Path) -> Result<String> {
     let mut trunk = project.command("trunk");
     trunk.args(["build", "--release", "--dist"]).arg(dist).env("TRUNK_SKIP_VERSION_CHECK", "true");
     project::run(&mut trunk)?;
-    build_threaded_worker(project, dist)
+    build_threaded_worker(project, dist)?;
+    csp::apply(&dist.join("index.html"))
 }
 
 /// The training worker built again with the `threads` feature (src/worker/threads.rs), as

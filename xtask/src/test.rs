@@ -120,8 +120,8 @@ fn web_tests(project: &Project) -> Result<Vec<String>> {
 /// Builds the release site, serves it on a free port and runs `node --test` on `tests/e2e/*.test.mjs`.
 fn end_to_end(project: &Project) -> Result {
     let dist = project.target_dir().join("xtask/e2e-dist");
-    site::build_release(project, &dist)?;
-    let url = StaticServer::bind(&dist, 0)?.spawn()?;
+    let policy = site::build_release(project, &dist)?;
+    let url = StaticServer::bind(&dist, 0)?.with_policy(policy).spawn()?;
     println!("xtask: serving the release build at {url}");
     let files = files_in(project.e2e_dir(), |name| name.ends_with(".test.mjs"))?;
     if files.is_empty() {

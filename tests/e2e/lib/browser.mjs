@@ -26,14 +26,15 @@ export function baseUrl() {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
-/** Launches headless Chromium with the flags a root user in a container needs. */
-export async function launchBrowser({ webgpu = false } = {}) {
+/** Launches headless Chromium with the flags a root user in a container needs, and `extraArgs`. */
+export async function launchBrowser({ webgpu = false, extraArgs = [] } = {}) {
   const args = [
     "--no-sandbox",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    ...extraArgs,
   ];
   if (webgpu) {
     args.push("--enable-unsafe-webgpu");
@@ -62,9 +63,10 @@ export function sharedBrowser(options) {
 
 /**
  * Opens `path` (relative to the base URL) in a fresh page and records everything that went wrong on it:
- * console errors, uncaught exceptions and failed requests, in `problems`.
+ * console errors, uncaught exceptions and failed requests, in `problems`. `beforeLoad(page)`, if given,
+ * runs before the page loads (to add init scripts or listeners that must see the first load).
  */
-export async function openPage(browser, path = "") {
+export async function openPage(browser, path = "", { beforeLoad } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems = [];
   page.on("console", (message) => {
@@ -81,6 +83,7 @@ export async function openPage(browser, path = "") {
       problems.push(`HTTP ${response.status()}: ${response.url()}`);
     }
   });
+  await beforeLoad?.(page);
   await page.goto(new URL(path, baseUrl()).href, { waitUntil: "load" });
   page.workerLoaded = workerReady(page);
   return { page, problems };
