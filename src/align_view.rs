@@ -10,6 +10,7 @@ use crate::protocol::{AlignEvent, AlignInfo, RunId};
 use faultline_engine::align::Method;
 use faultline_engine::diagnosis::Finding;
 use faultline_engine::telemetry::align::{DpoEvalRecord, DpoStepRecord};
+use faultline_engine::RunConfig;
 
 /// Where the run is; `as_str` is the `data-state` of `#align`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,6 +94,8 @@ pub struct AlignView {
     pub findings: Option<Vec<Finding>>,
     /// Why the run failed or stopped.
     pub message: Option<String>,
+    /// The run's settings and faults, as sent.
+    pub config: Option<RunConfig>,
 }
 
 impl AlignView {
@@ -297,6 +300,29 @@ pub fn count(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// Fine-tunes `config` with `method` to its end natively through the worker's own session and applies
+/// its messages to a view exactly as the alignment page does.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub fn aligned(config: RunConfig, method: Method) -> AlignView {
+    use crate::protocol::{FromWorker, ToWorker};
+    use crate::worker::session::Session;
+    let mut session = Session::new(faultline_engine::trainer::native_clock);
+    let starting = AlignView::starting(1, config.fine_tuning.pretrain_steps, config.steps, method);
+    let mut view = AlignView { config: Some(config.clone()), ..starting };
+    let mut apply = |out: Vec<FromWorker>| {
+        for msg in out {
+            if let FromWorker::Align { run, event } = msg {
+                view.apply(run, event);
+            }
+        }
+    };
+    apply(session.handle(ToWorker::Align { run: 1, steps: config.steps, config: Box::new(config), method }));
+    while session.is_running() {
+        apply(session.run_chunk(50.0));
+    }
+    view
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

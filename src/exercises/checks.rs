@@ -5,6 +5,7 @@
 use super::measure::*;
 use super::progress::Evidence;
 use super::{Check, CheckFn, ExerciseId, Lab};
+use crate::align_view::AlignView;
 use crate::run_view::{RunState, RunView};
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
@@ -38,6 +39,8 @@ pub(super) fn checks(id: ExerciseId) -> Checks {
         ExerciseId::Nan => (nan, stable),
         ExerciseId::Cheating => (cheats, masked),
         ExerciseId::AttnScale => (unscaled, scaled),
+        ExerciseId::Dpo => (dpo_stalls, dpo_learns),
+        ExerciseId::RewardHacking => (hacks, stays_honest),
     };
     Checks { reproduce, fix }
 }
@@ -722,4 +725,109 @@ fn post_norm_trains(lab: &Lab, before: Option<f32>) -> Check {
         }
     });
     pass(last, format!("{how} reached {last:.2} instead of {b:.2}"))
+}
+
+// 20. DPO that learns nothing.
+
+const DPO_FAULTS: [FaultId; 4] =
+    [FaultId::DpoReferenceNotFrozen, FaultId::DpoLrTooLow, FaultId::DpoBetaTooHigh, FaultId::DpoLogprobBug];
+
+/// The last DPO step's loss and preference accuracy.
+fn last_dpo(v: &AlignView) -> Result<(f32, f32), String> {
+    v.steps.last().map(|s| (s.loss, s.accuracy)).ok_or_else(|| missing("DPO step"))
+}
+
+fn dpo_stalls(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.align;
+    let on = DPO_FAULTS.iter().copied().find(|&id| align_has_fault(v, id));
+    let on =
+        on.ok_or_else(|| "this fine-tuning run has no DPO fault switched on: apply the setup first".to_string())?;
+    align_done(v)?;
+    let (loss, accuracy) = last_dpo(v)?;
+    require(align_named(v, EntryId::DpoLossNotDecreasing), || {
+        format!("the DPO loss ended at {loss:.3} and the detector does not see it stuck")
+    })?;
+    pass(
+        loss,
+        format!(
+            "with {on} the DPO loss ended at {loss:.3}, against ln 2 = 0.693 for a policy equal to its reference, with {:.0}% of pairs ranked right",
+            accuracy * 100.0
+        ),
+    )
+}
+
+fn dpo_learns(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.align;
+    align_done(v)?;
+    require(!align_named(v, EntryId::DpoLossNotDecreasing), || "the detector still sees the DPO loss stuck".into())?;
+    let (loss, accuracy) = last_dpo(v)?;
+    let b = below(loss, before, 0.1)?;
+    pass(
+        loss,
+        format!(
+            "the same run's DPO loss fell to {loss:.3} instead of {b:.3}, with {:.0}% of pairs ranked right",
+            accuracy * 100.0
+        ),
+    )
+}
+
+// 21. Reward hacking without a KL penalty.
+
+/// An evaluation's proxy reward and true quality.
+type Reading = (f32, f32);
+
+/// The policy-gradient run's proxy reward and true quality at its first and last evaluations.
+fn reward_and_quality(v: &AlignView) -> Result<(Reading, Reading), String> {
+    let rl =
+        v.rl.as_ref()
+            .ok_or_else(|| "this fine-tuning run is DPO, not the policy gradient: apply the setup".to_string())?;
+    let first = rl.evals.first().ok_or_else(|| missing("evaluation"))?;
+    let last = rl.evals.last().ok_or_else(|| missing("evaluation"))?;
+    Ok(((first.record.reward, first.record.quality), (last.record.reward, last.record.quality)))
+}
+
+fn hacks(lab: &Lab, _: Option<f32>) -> Check {
+    let v = lab.align;
+    require(align_has_fault(v, FaultId::NoKlPenalty), || {
+        "this fine-tuning run does not have no-kl-penalty switched on: apply the setup first".into()
+    })?;
+    align_done(v)?;
+    let ((r0, q0), (r1, q1)) = reward_and_quality(v)?;
+    require(align_named(v, EntryId::RewardIncreasesButQualityDecreases), || {
+        format!(
+            "reward {r0:.2} → {r1:.2}, quality {:.0}% → {:.0}%: the detector does not see reward hacking",
+            q0 * 100.0,
+            q1 * 100.0
+        )
+    })?;
+    pass(
+        q1,
+        format!(
+            "without the KL penalty the proxy reward rose from {r0:.2} to {r1:.2} while the share of samples the grammar accepts fell from {:.0}% to {:.0}%",
+            q0 * 100.0,
+            q1 * 100.0
+        ),
+    )
+}
+
+fn stays_honest(lab: &Lab, before: Option<f32>) -> Check {
+    let v = lab.align;
+    align_done(v)?;
+    require(!align_named(v, EntryId::RewardIncreasesButQualityDecreases), || {
+        "the detector still sees the reward rise while quality falls".into()
+    })?;
+    let ((r0, q0), (r1, q1)) = reward_and_quality(v)?;
+    let b = before.ok_or_else(|| "reproduce the symptom first: the fix is compared with that run".to_string())?;
+    require(q1 > b, || {
+        format!("the true quality ended at {:.0}%, no better than your reproduce run's {:.0}%", q1 * 100.0, b * 100.0)
+    })?;
+    pass(
+        q1,
+        format!(
+            "with the KL penalty the reward went from {r0:.2} to {r1:.2} and the true quality from {:.0}% to {:.0}%, instead of {:.0}%",
+            q0 * 100.0,
+            q1 * 100.0,
+            b * 100.0
+        ),
+    )
 }

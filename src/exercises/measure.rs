@@ -1,6 +1,7 @@
 //! The numbers the exercises' checks read off a run, and the common conditions they require. Each
 //! condition returns why it fails in words the learner can act on.
 
+use crate::align_view::{AlignState, AlignView};
 use crate::run_view::{RunState, RunView};
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
@@ -14,6 +15,38 @@ pub fn over(v: &RunView) -> Result<(), String> {
         RunState::Idle => Err("no run yet: apply the setup, then press Start on the trainer page".into()),
         _ => Err(format!("the run is at step {}; the check runs when it ends", v.steps_done)),
     }
+}
+
+/// The alignment page's run has ended: done, failed or stopped.
+pub fn align_over(v: &AlignView) -> Result<(), String> {
+    match v.state {
+        AlignState::Done | AlignState::Failed | AlignState::Stopped => Ok(()),
+        AlignState::Idle => {
+            Err("no fine-tuning run yet: apply the setup, then press Start on the alignment page".into())
+        }
+        _ => Err(format!("the fine-tuning run is at step {}; the check runs when it ends", v.steps_done())),
+    }
+}
+
+/// The alignment page's run fine-tuned every step it planned.
+pub fn align_done(v: &AlignView) -> Result<(), String> {
+    align_over(v)?;
+    match v.state {
+        AlignState::Done => Ok(()),
+        other => {
+            Err(format!("this fine-tuning run ended early ({}); the check needs one that finishes", other.as_str()))
+        }
+    }
+}
+
+/// Whether the alignment page's run has fault `id` switched on.
+pub fn align_has_fault(v: &AlignView, id: FaultId) -> bool {
+    v.config.as_ref().is_some_and(|c| c.faults.is_on(id))
+}
+
+/// The detector names guide entry `entry` on the alignment page's run.
+pub fn align_named(v: &AlignView, entry: EntryId) -> bool {
+    v.findings.as_ref().is_some_and(|f| f.iter().any(|f| f.entry == entry))
 }
 
 /// The run trained every step it planned.

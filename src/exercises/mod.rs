@@ -21,10 +21,12 @@ mod checks;
 pub mod measure;
 pub mod progress;
 
-use crate::form::RunForm;
+use crate::align_view::AlignView;
+use crate::form::{FormKind, RunForm};
 use crate::range_view::RangeView;
 use crate::run_view::RunView;
 use checks::checks;
+use faultline_engine::RunConfig;
 use progress::{Evidence, ExerciseProgress, Progress, StageRun};
 
 pub use faultline_exercises::{Answer, Exercise, ExerciseId, Lesson, Prediction, Setup, Stage, EXERCISES};
@@ -35,11 +37,31 @@ pub type Check = Result<Evidence, String>;
 /// A stage's check: reads a finished run; the fix stage also gets the value the reproduction recorded.
 pub type CheckFn = fn(&Lab, Option<f32>) -> Check;
 
-/// What the checks read: the learner's current training run and their latest range test.
+/// What the checks read: the learner's current training run, their latest range test, and the
+/// alignment page's current fine-tuning run.
 #[derive(Clone, Copy, Debug)]
 pub struct Lab<'a> {
     pub run: &'a RunView,
     pub range: &'a RangeView,
+    pub align: &'a AlignView,
+}
+
+impl Lab<'_> {
+    /// The settings of the run `ex` reads (the trainer's, or the alignment page's), once it has some.
+    fn config_for(&self, ex: &Exercise) -> Option<&RunConfig> {
+        match ex.method() {
+            None => self.run.config.as_ref(),
+            Some(_) => self.align.config.as_ref(),
+        }
+    }
+
+    /// Whether the run `ex` reads has ended, so a check of it can fail rather than wait.
+    fn ended_for(&self, ex: &Exercise) -> bool {
+        match ex.method() {
+            None => measure::over(self.run).is_ok(),
+            Some(_) => measure::align_over(self.align).is_ok(),
+        }
+    }
 }
 
 /// The trainer's form with a reproduce setup: the defaults or its fault's scenario, then its changes.
@@ -64,7 +86,8 @@ pub fn exercise_form(ex: &Exercise, setup: &Setup, p: Option<&ExerciseProgress>)
     if ex.reproduces_with(setup) {
         return setup_form(setup);
     }
-    let base = p.and_then(|p| p.reproduce_run.as_ref()).map(|r| RunForm::from_config(&r.config));
+    let kind = ex.method().map_or(FormKind::Trainer, FormKind::Alignment);
+    let base = p.and_then(|p| p.reproduce_run.as_ref()).map(|r| RunForm::from_config_in(kind, &r.config));
     apply_setup(setup, base.unwrap_or_else(|| setup_form(&ex.reproduce.setups[0])))
 }
 
@@ -76,8 +99,12 @@ pub fn check_reproduce(ex: &Exercise, lab: &Lab) -> Check {
 /// `ex`'s fix check on `lab`: the controlled comparison with the reproduce run first, then the stage's
 /// own check given the value the reproduction recorded.
 pub fn check_fix(ex: &Exercise, p: &ExerciseProgress, before: f32, lab: &Lab) -> Check {
-    let Some(config) = lab.run.config.as_ref() else {
-        return Err(measure::over(lab.run).err().unwrap_or_else(|| "this run has no settings".into()));
+    let Some(config) = lab.config_for(ex) else {
+        return Err(match ex.method() {
+            None => measure::over(lab.run).err(),
+            Some(_) => measure::align_over(lab.align).err(),
+        }
+        .unwrap_or_else(|| "this run has no settings".into()));
     };
     ex.lesson.compare(p.reproduce_run.as_ref().map(|r| &r.config), config)?;
     (checks(ex.id).fix)(lab, Some(before))
@@ -160,14 +187,14 @@ pub fn record(progress: &mut Progress, lab: &Lab) -> bool {
     if p.reproduced.is_none() {
         if let Ok(evidence) = check_reproduce(ex, lab) {
             p.reproduced = Some(evidence);
-            p.reproduce_run = StageRun::of(lab.run);
+            p.reproduce_run = StageRun::of(lab, ex);
             changed = true;
         }
     }
     if let (Some(before), None) = (&p.reproduced, &p.fixed) {
         if let Ok(evidence) = check_fix(ex, p, before.value, lab) {
             p.fixed = Some(evidence);
-            p.fix_run = StageRun::of(lab.run);
+            p.fix_run = StageRun::of(lab, ex);
             changed = true;
         }
     }
@@ -230,8 +257,8 @@ pub fn stage_state(ex: &Exercise, p: Option<&ExerciseProgress>, active: bool, la
         Ok(evidence) => return CheckState::Passed(evidence.text),
         Err(why) => why,
     };
-    let same_as_reproduced = fix && reproduced.is_some_and(|r| lab.run.config.as_ref() == Some(&r.config));
-    if measure::over(lab.run).is_ok() && !same_as_reproduced {
+    let same_as_reproduced = fix && reproduced.is_some_and(|r| lab.config_for(ex) == Some(&r.config));
+    if lab.ended_for(ex) && !same_as_reproduced {
         CheckState::Failed(why)
     } else {
         CheckState::Waiting(why)

@@ -2,6 +2,7 @@
 //! versioned key. Reading never fails: text that cannot be read is set aside with a notice and the
 //! progress starts afresh.
 
+use super::{Exercise, Lab};
 use crate::kept_runs::{thin, Curve};
 use crate::run_view::RunView;
 use crate::stored::read_versioned;
@@ -42,8 +43,22 @@ pub struct StageRun {
 }
 
 impl StageRun {
-    /// What is kept of `view`'s run; `None` before it has settings.
-    pub fn of(view: &RunView) -> Option<StageRun> {
+    /// What is kept of the run `ex` reads in `lab`: the trainer's with its curves, or the alignment
+    /// page's settings (its own charts are on that page); `None` before the run has settings.
+    pub fn of(lab: &Lab, ex: &Exercise) -> Option<StageRun> {
+        match ex.method() {
+            None => StageRun::of_training(lab.run),
+            Some(_) => Some(StageRun {
+                config: lab.align.config.clone()?,
+                loss: Vec::new(),
+                grad_norm: Vec::new(),
+                val_loss: Vec::new(),
+            }),
+        }
+    }
+
+    /// What is kept of the trainer's run `view`; `None` before it has settings.
+    pub fn of_training(view: &RunView) -> Option<StageRun> {
         let per_step = |value: fn(&StepRecord) -> f32| {
             thin(&view.steps.iter().map(|r| (r.step as u32, value(r))).collect::<Vec<_>>(), STAGE_CURVE_POINTS)
         };

@@ -2,9 +2,10 @@
 //! by the worker's own session natively, and its messages applied to a [`RunView`] exactly as the page
 //! applies them.
 
-use super::measure::named;
+use super::measure::{align_named, named};
 use super::progress::{ExerciseProgress, Progress, StageRun};
 use super::*;
+use crate::align_view::{aligned, AlignView};
 use crate::protocol::{FromWorker, ToWorker};
 use crate::range_view::{RangeState, RangeView};
 use crate::run_view::{trained, RunState};
@@ -41,7 +42,13 @@ fn no_range() -> &'static RangeView {
 
 /// What the checks see of `v` when the learner has not run a range test.
 fn run_only(v: &RunView) -> Lab<'_> {
-    Lab { run: v, range: no_range() }
+    Lab { run: v, range: no_range(), align: no_alignment() }
+}
+
+/// The alignment page before any fine-tuning run.
+fn no_alignment() -> &'static AlignView {
+    static IDLE: OnceLock<AlignView> = OnceLock::new();
+    IDLE.get_or_init(AlignView::default)
 }
 
 fn passes(check: fn(&Lab, Option<f32>) -> Check, v: &RunView, before: Option<f32>) -> Evidence {
@@ -62,7 +69,7 @@ fn fix_setups_make_the_one_taught_change() {
         for reproduce in e.reproduce.setups {
             let before = config_of(reproduce);
             let kept = ExerciseProgress {
-                reproduce_run: StageRun::of(&RunView::starting(1, before.clone())),
+                reproduce_run: StageRun::of_training(&RunView::starting(1, before.clone())),
                 ..Default::default()
             };
             for fix in e.fix.setups {
@@ -130,7 +137,7 @@ fn walk(id: ExerciseId) -> Walk {
 
     let fix_config = exercise_form(e, &e.fix.setups[0], Some(&p)).to_config().unwrap();
     let fix = trained(fix_config.clone());
-    let lab = |v| Lab { run: v, range: no_range() };
+    let lab = |v| Lab { run: v, range: no_range(), align: no_alignment() };
     let fixed = check_fix(e, &p, broken.value, &lab(&fix)).unwrap_or_else(|why| panic!("{id}: the fix failed: {why}"));
 
     let same = check_fix(e, &p, broken.value, &lab(&reproduce)).unwrap_err();
@@ -228,12 +235,12 @@ fn the_same_model_sampled_differently_stops_repeating() {
     let losses = |v: &RunView| v.steps.iter().map(|s| s.loss).collect::<Vec<f32>>();
     assert_eq!(losses(&w.fix), losses(&w.reproduce), "only the decoding changed, so training was identical");
     let p = ExerciseProgress {
-        reproduce_run: StageRun::of(&w.reproduce),
+        reproduce_run: StageRun::of_training(&w.reproduce),
         reproduced: Some(w.broken.clone()),
         ..Default::default()
     };
     let penalised = trained(exercise_form(e, &e.fix.setups[1], Some(&p)).to_config().unwrap());
-    let lab = Lab { run: &penalised, range: no_range() };
+    let lab = Lab { run: &penalised, range: no_range(), align: no_alignment() };
     let fixed = check_fix(e, &p, w.broken.value, &lab).unwrap_or_else(|why| panic!("a repetition penalty: {why}"));
     assert!(fixed.value < w.broken.value, "{}", fixed.text);
 }
@@ -267,7 +274,7 @@ fn the_range_tests_rate_cures_a_crawl() {
     assert!(broken.value > ln_v - 0.5, "{}", broken.text);
     let p = ExerciseProgress {
         reproduced: Some(broken.clone()),
-        reproduce_run: StageRun::of(&crawl),
+        reproduce_run: StageRun::of_training(&crawl),
         ..Default::default()
     };
 
@@ -277,7 +284,7 @@ fn the_range_tests_rate_cures_a_crawl() {
     assert!(why.contains("range test"), "no range test, no pass: {why}");
     let range = range_test(form.to_config().unwrap());
     let suggested = range.suggested_text().expect("the healthy model's range test suggests a rate");
-    let lab = |run| Lab { run, range: &range };
+    let lab = |run| Lab { run, range: &range, align: no_alignment() };
     let why = check_fix(e, &p, broken.value, &lab(&untuned)).unwrap_err();
     assert!(why.contains("not the suggested"), "the default rate is not the suggestion: {why}");
 
@@ -343,4 +350,58 @@ fn typed_guesses_are_numbers_or_say_why_not() {
         let why = parse_guess(text).unwrap_err();
         assert!(why.contains(says), "{text}: {why}");
     }
+}
+
+/// Walks an alignment exercise as a learner would on the alignment page, through the worker session
+/// natively: the reproduce run shows the entry to the detector and passes; the fix run (the same
+/// settings with the fault off) passes and the reproduce check fails on it; the fix check fails on the
+/// reproduce run, on the trainer's default run and on the fix run with another seed.
+fn walk_alignment(id: ExerciseId) -> (Evidence, Evidence) {
+    let e = ex(id);
+    let method = e.method().expect("an alignment exercise");
+    let lab = |align| Lab { run: no_run(), range: no_range(), align };
+    let reproduce = aligned(config_of(&e.reproduce.setups[0]), method);
+    let broken = (checks(id).reproduce)(&lab(&reproduce), None).unwrap_or_else(|why| panic!("{id}: {why}"));
+    assert!(align_named(&reproduce, e.entries[0]), "{id}: {}", broken.text);
+
+    let mut progress = Progress { active: Some(id.to_string()), ..Progress::default() };
+    progress.entry(id).prediction = e.prediction.right();
+    assert!(record(&mut progress, &lab(&reproduce)), "{id}: the reproduction is recorded");
+    let p = progress.get(id).unwrap().clone();
+    let fix_form = exercise_form(e, &e.fix.setups[0], Some(&p));
+    assert_eq!(fix_form.method(), Some(method), "the fix setup stays on the alignment page");
+    let fix_config = fix_form.to_config().unwrap();
+    let fix = aligned(fix_config.clone(), method);
+    let fixed = check_fix(e, &p, broken.value, &lab(&fix)).unwrap_or_else(|why| panic!("{id}: the fix failed: {why}"));
+    assert!((checks(id).reproduce)(&lab(&fix), None).is_err(), "{id}: the healthy run does not reproduce it");
+
+    let same = check_fix(e, &p, broken.value, &lab(&reproduce)).unwrap_err();
+    assert!(same.contains("reproduce run's settings"), "{id}: {same}");
+    let default_run = AlignView { config: Some(RunConfig::default()), ..AlignView::default() };
+    assert!(check_fix(e, &p, broken.value, &lab(&default_run)).unwrap_err().contains("also changes"), "{id}");
+    let reseeded =
+        AlignView { config: Some(RunConfig { seed: fix_config.seed + 1, ..fix_config }), ..AlignView::default() };
+    assert!(check_fix(e, &p, broken.value, &lab(&reseeded)).unwrap_err().contains("seed ("), "{id}");
+    assert!(record(&mut progress, &lab(&fix)), "{id}: the fix is recorded");
+    assert_eq!(Status::of(progress.get(id)), Status::Fixed);
+    (broken, fixed)
+}
+
+/// The trainer before any run, for the alignment walks.
+fn no_run() -> &'static RunView {
+    static IDLE: OnceLock<RunView> = OnceLock::new();
+    IDLE.get_or_init(RunView::default)
+}
+
+#[test]
+fn a_dpo_reference_that_moves_keeps_the_loss_at_ln_2_and_freezing_it_learns() {
+    let (broken, fixed) = walk_alignment(ExerciseId::Dpo);
+    assert!((broken.value - std::f32::consts::LN_2).abs() < 0.02, "{}", broken.text);
+    assert!(fixed.value < broken.value - 0.1, "{}", fixed.text);
+}
+
+#[test]
+fn without_the_kl_penalty_the_reward_is_hacked_and_with_it_quality_holds() {
+    let (broken, fixed) = walk_alignment(ExerciseId::RewardHacking);
+    assert!(fixed.value > broken.value + 0.3, "{} / {}", broken.text, fixed.text);
 }

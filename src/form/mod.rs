@@ -112,6 +112,11 @@ impl RunForm {
         Self { kind, ..Self::from_config(&kind.defaults()) }
     }
 
+    /// The fields of a form of `kind` that describe `config` (an alignment run kept by an exercise).
+    pub fn from_config_in(kind: FormKind, config: &RunConfig) -> Self {
+        Self { kind, ..Self::from_config(config) }
+    }
+
     /// Which page the form belongs to.
     pub fn kind(&self) -> FormKind {
         self.kind

@@ -47,7 +47,8 @@ pub fn provide_exercises(controller: Controller) {
 
 /// Calls `f` with what the checks read, the run and the range test, tracking both.
 fn with_lab<T>(controller: Controller, f: impl FnOnce(&Lab) -> T) -> T {
-    controller.view.with(|run| controller.lr_range.with(|range| f(&Lab { run, range })))
+    let align = controller.align.view;
+    controller.view.with(|run| controller.lr_range.with(|range| align.with(|align| f(&Lab { run, range, align }))))
 }
 
 fn state() -> ExerciseState {
@@ -94,15 +95,20 @@ fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
     }
 }
 
-/// Puts `setup` into the trainer's form (a fix setup on top of the learner's reproduce run), makes `ex`
-/// the exercise the checks follow, and shows the trainer.
-fn apply(form: RwSignal<RunForm>, ex: &'static Exercise, setup: &'static Setup) {
+/// Puts `setup` into the form of the page where `ex` runs (a fix setup on top of the learner's
+/// reproduce run): the trainer's, or the alignment page's for a fine-tuning exercise; makes `ex` the
+/// exercise the checks follow, and shows that page.
+fn apply(controller: Controller, form: RwSignal<RunForm>, ex: &'static Exercise, setup: &'static Setup) {
     let progress = state().progress;
     let next = progress.with(|p| exercises::exercise_form(ex, setup, p.get(ex.id)));
-    form.update(|f| *f = next.keeping_own_text(f));
+    let (target, page) = match ex.method() {
+        None => (form, Route::Trainer),
+        Some(method) => (controller.align.form, Route::Align(method)),
+    };
+    target.update(|f| *f = next.keeping_own_text(f));
     progress.update(|p| p.active = Some(ex.id.to_string()));
     if let Some(w) = web_sys::window() {
-        w.location().set_hash(&Route::Trainer.href()).ok();
+        w.location().set_hash(&page.href()).ok();
     }
 }
 
@@ -282,7 +288,7 @@ fn StageView(
         .iter()
         .map(|setup| {
             view! {
-                <button type="button" class="apply-setup" data-setup=setup.label on:click=move |_| apply(form, ex, setup)>
+                <button type="button" class="apply-setup" data-setup=setup.label on:click=move |_| apply(controller, form, ex, setup)>
                     {setup.label}
                 </button>
             }
@@ -342,7 +348,7 @@ fn Recap(ex: &'static Exercise) -> impl IntoView {
                 <h2>"What you saw"</h2>
                 <ul>{lines}</ul>
                 {plot}
-                <RecapCharts ex />
+                {ex.method().is_none().then(|| view! { <RecapCharts ex /> })}
                 {end}
             </section>
         })

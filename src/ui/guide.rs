@@ -8,6 +8,7 @@ use crate::checklist::run_checklist;
 use crate::exercises::EXERCISES;
 use crate::form::{FormKind, RunForm};
 use crate::route::{entry_href, section_href, Route};
+use faultline_engine::faults::reproduce::symptom_test;
 use faultline_engine::faults::{measured, FaultId, Stage, FAULTS};
 use faultline_engine::guide::{EntryId, GuideEntry, QUICK_DIAGNOSIS, SECTIONS};
 use leptos::prelude::*;
@@ -52,9 +53,17 @@ pub fn GuideIndex(controller: Controller) -> impl IntoView {
             let section = row.section.title();
             let links =
                 row.entries.iter().map(|&id| view! { <li><a href=entry_href(id)>{id.title()}</a></li> }).collect_view();
+            // The row matches when the detector names one of its entries on the current run.
+            let matched =
+                Memo::new(move |_| view.with(|v| v.findings().iter().any(|f| row.entries.contains(&f.entry))));
             view! {
-                <tr>
-                    <td>{row.symptom}</td>
+                <tr class:matched=move || matched.get() data-matched=move || matched.get().to_string()>
+                    <td>
+                        {row.symptom}
+                        <Show when=move || matched.get()>
+                            <span class="matched-note">" — your current run shows this"</span>
+                        </Show>
+                    </td>
                     <td>{row.stage}</td>
                     <td>
                         <a href=section_href(row.section) class="section-link">{section}</a>
@@ -175,6 +184,7 @@ pub fn GuideEntryPage(controller: Controller, form: RwSignal<RunForm>, entry: &'
                         <div>
                             <code>{f.id.as_str()}</code>
                             <p>{f.summary}" (with "{settings}")"</p>
+                            <p class="tested-by">"Tested by " <code>{symptom_test(f.id)}</code></p>
                         </div>
                         <button type="button" class="primary" data-try=f.id.as_str() on:click=move |_| try_fault(controller, form, f.id)>
                             "Try it"

@@ -99,7 +99,10 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       await page.locator("#start").click();
       await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
       await page.locator('.exercise-strip[data-status="reproduced"]').waitFor({ timeout: 10_000 });
-      assert.match(await page.locator(".exercise-strip").textContent(), /no suggestion from the range test yet/);
+      assert.match(
+        await page.locator(".exercise-strip").textContent(),
+        /this run has your reproduce run's settings; make the one change: the range test's learning rate/,
+      );
 
       await page.locator(".exercise-strip a").click();
       await page.locator('[data-stage="fix"] [data-setup]').first().click();
@@ -140,7 +143,7 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       await page.locator(".exercise-strip a").click();
       await page.locator('[data-stage="reproduce"] [data-check-state="passed"]').waitFor();
       await page.locator('[data-stage="fix"] [data-setup]').first().click();
-      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("#seed").waitFor({ timeout: LOAD_TIMEOUT });
       assert.equal(await page.locator("#seed").inputValue(), "5", "the fix keeps the learner's own seed");
       await page.locator("#seed").fill("6");
       await page.locator("#start").click();
@@ -153,7 +156,8 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       assert.equal(await fix.getAttribute("data-check-state"), "failed");
       assert.match(await fix.textContent(), /seed \(5 → 6\)/);
       await page.locator('[data-stage="fix"] [data-setup]').first().click();
-      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("#seed").waitFor({ timeout: LOAD_TIMEOUT });
+      assert.equal(await page.locator("#seed").inputValue(), "5", "the setup puts the reproduce run's seed back");
       await page.locator("#start").click();
       await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
       await page.locator('.exercise-strip[data-status="fixed"]').waitFor({ timeout: 10_000 });

@@ -553,4 +553,69 @@ pub const EXERCISES: &[Exercise] = &[
         },
         lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::NoAttnScale)], what: "the scores divided by √d_k" },
     },
+    Exercise {
+        id: ExerciseId::Dpo,
+        title: "DPO that learns nothing: the reference that moves",
+        section: SectionId::AlignmentIssues,
+        goal: "Fine-tune with DPO against a reference that is the live policy itself, and watch the loss sit at ln 2; then freeze the reference.",
+        prediction: Prediction {
+            question: "DPO's reference model is the policy being trained, not a frozen copy. What does the DPO loss do?",
+            answer: Answer::Choice { options: &["Falls faster, since the reference keeps up", "Stays at ln 2 ≈ 0.693: the policy and its reference are always equal, so every margin is zero", "Becomes NaN", "Falls, then rises once the reference catches up"], right: 1 },
+            why: "DPO's margin compares the policy's log-probabilities with the reference's; when the reference is the policy, the margin is 0 for every pair, the loss is ln 2 and its gradient vanishes.",
+        },
+        entries: &[EntryId::DpoLossNotDecreasing],
+        reproduce: Stage {
+            title: "A moving reference",
+            instructions: "Apply the setup: the alignment page pretrains a base model, then fine-tunes it with DPO. Start it and watch the DPO loss against its ln 2 line.",
+            setups: &[setup("Reference not frozen", Some(FaultId::DpoReferenceNotFrozen), &[])],
+        },
+        fix: Stage {
+            title: "Freeze the reference",
+            instructions: "Keep the run and compare against a frozen copy of the starting weights.",
+            setups: &[fix_off("Frozen reference, same run", &[FaultId::DpoReferenceNotFrozen])],
+        },
+        lesson: Lesson::Change {
+            touches: &[
+                Knob::Fault(FaultId::DpoReferenceNotFrozen),
+                Knob::Fault(FaultId::DpoLrTooLow),
+                Knob::Fault(FaultId::DpoBetaTooHigh),
+                Knob::Fault(FaultId::DpoLogprobBug),
+                Knob::Setting(SettingKey::Beta),
+                Knob::Setting(SettingKey::FineTuneLr),
+            ],
+            what: "a frozen reference (or another of the guide's DPO fixes: β, the learning rate, the response mask)",
+        },
+    },
+    Exercise {
+        id: ExerciseId::RewardHacking,
+        title: "Reward hacking without a KL penalty",
+        section: SectionId::AlignmentIssues,
+        goal: "Let a policy climb learned reward models with nothing holding it near where it started, and watch the reward rise while the text falls apart; then put the KL penalty back.",
+        prediction: Prediction {
+            question: "Policy-gradient fine-tuning against bigram reward models, without the KL penalty. What happens to the share of samples the grammar accepts?",
+            answer: Answer::Choice { options: &["It rises with the reward, since the reward models were trained on preferences", "It stays where it started", "It collapses while the proxy reward keeps rising: the policy finds what the reward models cannot see", "The run stops on a NaN"], right: 2 },
+            why: "The reward models see only bigrams, so text that repeats fragments they like scores high; without the KL penalty nothing keeps the policy near the base model's grammatical text.",
+        },
+        entries: &[EntryId::RewardIncreasesButQualityDecreases],
+        reproduce: Stage {
+            title: "No KL penalty",
+            instructions: "Apply the setup: the alignment page pretrains a base model, trains the reward models, then runs the policy gradient. Start it and compare the proxy reward with the true quality.",
+            setups: &[setup("No KL penalty", Some(FaultId::NoKlPenalty), &[])],
+        },
+        fix: Stage {
+            title: "Penalise the drift",
+            instructions: "Keep the run and charge the reward for the drift from the frozen reference again (kl-coef 1).",
+            setups: &[fix_off("KL penalty back, same run", &[FaultId::NoKlPenalty])],
+        },
+        lesson: Lesson::Change {
+            touches: &[
+                Knob::Fault(FaultId::NoKlPenalty),
+                Knob::Setting(SettingKey::KlCoef),
+                Knob::Setting(SettingKey::RewardModels),
+                Knob::Setting(SettingKey::RewardPairs),
+                Knob::Setting(SettingKey::EntropyBonus),
+            ],
+            what: "a KL penalty (or another of the guide's fixes: more or better reward models, an entropy bonus)",
+        },
+    },
 ];

@@ -9,6 +9,7 @@
 
 mod catalog;
 
+use faultline_engine::align::Method;
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::{spelled_ids, EntryId, SectionId};
 use faultline_engine::settings::{Change, Knob};
@@ -39,6 +40,8 @@ spelled_ids! {
         Nan => "nan",
         Cheating => "cheating",
         AttnScale => "attn-scale",
+        Dpo => "dpo",
+        RewardHacking => "reward-hacking",
     }
 }
 
@@ -183,6 +186,12 @@ pub struct Exercise {
 }
 
 impl Exercise {
+    /// The fine-tuning method whose runs on the alignment page the exercise reads; none for one that
+    /// reads the trainer's runs.
+    pub fn method(&self) -> Option<Method> {
+        Method::of(self.entries[0])
+    }
+
     /// Whether `setup` is one of this exercise's reproduce setups (else a fix setup).
     pub fn reproduces_with(&self, setup: &Setup) -> bool {
         self.reproduce.setups.iter().any(|s| std::ptr::eq(s, setup))

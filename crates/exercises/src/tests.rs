@@ -19,12 +19,17 @@ fn the_catalogue_follows_the_ids_and_is_consistent() {
     assert!(EXERCISES[1..].iter().all(|e| matches!(e.lesson, Lesson::Change { .. })), "only the first run has no fix");
 }
 
-/// Every guide entry outside the alignment section is taught by an exercise with a fix (the app's walks
-/// check that each reproduce run shows its first entry to the detector). The two alignment entries are
-/// reproduced on the alignment page.
+/// Every guide entry is taught by an exercise with a fix (the app's walks check that each reproduce run
+/// shows its first entry to the detector); the alignment entries' exercises run on the alignment page,
+/// with the method that reproduces them.
 #[test]
 fn every_entry_is_taught() {
-    for entry in ENTRIES.iter().filter(|e| e.section != SectionId::AlignmentIssues) {
+    for e in EXERCISES {
+        assert_eq!(e.method().is_some(), e.section == SectionId::AlignmentIssues, "{}", e.id);
+        let faults = e.reproduce.setups.iter().filter_map(|s| s.show_me);
+        assert!(faults.clone().all(|f| Method::of(f.spec().guide_entry) == e.method()), "{}", e.id);
+    }
+    for entry in ENTRIES {
         let taught = EXERCISES[1..].iter().any(|e| e.entries.contains(&entry.id));
         assert!(taught, "no exercise teaches {}", entry.id);
     }

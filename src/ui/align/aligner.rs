@@ -60,7 +60,8 @@ impl Aligner {
         if let Some(last) = self.view.with_untracked(|v| v.info.is_some().then(|| v.clone())) {
             self.previous.set(Some(last));
         }
-        self.view.set(AlignView::starting(run, config.fine_tuning.pretrain_steps, config.steps, method));
+        let view = AlignView::starting(run, config.fine_tuning.pretrain_steps, config.steps, method);
+        self.view.set(AlignView { config: Some(config.clone()), ..view });
         let steps = config.steps;
         self.post(ToWorker::Align { run, config: Box::new(config), steps, method });
     }

@@ -35,6 +35,7 @@ pub use aligner::Aligner;
 pub use mystery::AlignMysteryPage;
 
 use super::controller::Controller;
+use super::exercises::ExerciseStrip;
 use super::mystery::fresh_seed;
 use crate::route::Route;
 use charts::AlignCharts;
@@ -81,6 +82,7 @@ pub fn AlignPage(controller: Controller, method: Method) -> impl IntoView {
             <h1>{title}</h1>
             <MethodSwitch method />
             <p class="lede">{lede}</p>
+            <ExerciseStrip controller />
             <p>
                 <a id="align-mystery" class="button-link" href=Route::AlignMystery(Some(fresh_seed())).href()>
                     "Mystery round"

@@ -8,7 +8,8 @@
 //! [`REPRODUCTIONS`] and prints the rows to paste when the engine moves them; CI's sample, a subset of
 //! the same runs, must not contradict them.
 
-use super::FaultId;
+use super::{FaultId, Stage};
+use crate::align::Method;
 use faultline_guide::EntryId;
 use serde::Serialize;
 
@@ -29,6 +30,17 @@ const fn row(entry: EntryId, fault: FaultId, named: u32) -> Reproduction {
 
 /// Runs of each fault in the full matrix: 3 seeds × 2 corpora.
 pub const RUNS: u32 = 6;
+
+/// The command that checks fault `id`'s symptom against real runs, as a guide entry page quotes it: the
+/// symptom test narrowed to the fault for a pretraining fault (its criterion against the healthy run
+/// on the same seed, and the detector's top finding), the held-out DPO or policy-gradient test for a
+/// fine-tuning fault.
+pub fn symptom_test(id: FaultId) -> String {
+    match Method::of(id.spec().guide_entry).filter(|_| id.spec().stage == Stage::FineTuning) {
+        Some(method) => format!("cargo test --release -p faultline-evaluation --test {}", method.command()),
+        None => format!("FAULTLINE_MATRIX_FAULTS={id} cargo test --release -p faultline-evaluation --test symptoms"),
+    }
+}
 
 /// Every (entry, fault) pair the matrix produced, in the fault table's order.
 pub const REPRODUCTIONS: &[Reproduction] = &[
@@ -73,7 +85,22 @@ pub fn for_entry(entry: EntryId) -> impl Iterator<Item = &'static Reproduction> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::Stage;
+    use std::path::Path;
+
+    /// Every fault's test command names a test file of the evaluation crate and, for a pretraining
+    /// fault, the filter that narrows the symptom test to it.
+    #[test]
+    fn every_fault_names_a_symptom_test_that_exists() {
+        let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evaluation/tests");
+        for &id in FaultId::ALL {
+            let command = symptom_test(id);
+            let file = command.rsplit(' ').next().unwrap();
+            assert!(tests.join(format!("{file}.rs")).is_file(), "{id}: {command}");
+            if id.spec().stage == Stage::Pretraining {
+                assert!(command.starts_with(&format!("FAULTLINE_MATRIX_FAULTS={id} ")), "{command}");
+            }
+        }
+    }
 
     #[test]
     fn every_fault_has_its_runs_and_reproduces_its_own_entry_best() {
