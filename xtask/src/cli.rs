@@ -6,7 +6,8 @@ pub const USAGE: &str = "\
 usage: cargo xtask <verb>
 
 verbs:
-  serve [--port N]  build the release app and serve it on http://127.0.0.1:N/ (default 8080) and under /faultline/
+  serve [--port N]  build the release app and serve it on http://127.0.0.1:N/ (default 8080) and under /faultline/;
+                    under /plain/ without the COOP, COEP and CSP headers, as a static host that sends none
   dist              build the release static site into dist/
   test              fmt, clippy, native tests, wasm tests and the browser end-to-end tests
   bench             native and in-browser training benchmarks and the PyTorch and TF.js peers, as one table

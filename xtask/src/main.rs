@@ -1,7 +1,7 @@
 //! Faultline's developer commands, run as `cargo xtask <verb>` (the alias lives in `.cargo/config.toml`).
 //!
 //! - `serve [--port N]`: build the release site and serve it on 127.0.0.1 with COOP/COEP and CSP headers
-//!   (also under `/faultline/`).
+//!   (also under `/faultline/`, and under `/plain/` without them, as a static host that sends no headers).
 //! - `dist`: build the release static site into `dist/`.
 //! - `test`: fmt, clippy, native tests, wasm tests, then the browser end-to-end suite.
 //! - `bench`: the native engine's benchmark, the in-browser bench page and two peers (PyTorch on the CPU,
@@ -16,6 +16,7 @@ mod bench;
 mod cli;
 mod csp;
 mod measure;
+mod offline;
 mod peer_logs;
 mod peers;
 mod project;

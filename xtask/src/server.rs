@@ -7,7 +7,9 @@
 //! workers.
 //!
 //! The same files are also served under [`SUBPATH`], as a project site on GitHub Pages is served under
-//! `/<repo>/`, so the end-to-end tests check that the site works from a sub-path.
+//! `/<repo>/`, so the end-to-end tests check that the site works from a sub-path; and under [`PLAIN`]
+//! with none of those headers, as a static host that cannot send any (GitHub Pages, most school hosts),
+//! where the site's service worker adds them (tests/e2e/offline.test.mjs).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -24,6 +26,8 @@ const MAX_HEAD_LINES: usize = 100;
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// The sub-path that serves the same files as `/` (tests/e2e/subpath.test.mjs).
 const SUBPATH: &str = "/faultline/";
+/// The sub-path that serves the same files as `/` without the COOP, COEP, CORP and policy headers.
+const PLAIN: &str = "/plain/";
 
 pub struct StaticServer {
     listener: TcpListener,
@@ -92,9 +96,11 @@ fn handle(stream: TcpStream, site: &Site) -> io::Result<()> {
             break;
         }
     }
-    let mut out = Response { stream, policy: site.policy.as_deref() };
     let mut parts = request_line.split_whitespace();
-    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+    let (method, target) = (parts.next(), parts.next().map(plain));
+    let headers = !matches!(target, Some((_, true)));
+    let mut out = Response { stream, headers, policy: site.policy.as_deref() };
+    let (Some(method), Some((target, _))) = (method, target) else {
         return out.error("400 Bad Request");
     };
     if method != "GET" && method != "HEAD" {
@@ -112,6 +118,14 @@ fn handle(stream: TcpStream, site: &Site) -> io::Result<()> {
         io::copy(&mut BufReader::new(file), &mut out)?;
     }
     out.flush()
+}
+
+/// A target under [`PLAIN`] as the same target under `/`, and whether it was.
+fn plain(target: &str) -> (&str, bool) {
+    match target.strip_prefix(PLAIN) {
+        Some(_) => (&target[PLAIN.len() - 1..], true),
+        None => (target, false),
+    }
 }
 
 /// Maps a request target to a file under `root`, the same under [`SUBPATH`] as under `/`: `/` and
@@ -162,6 +176,7 @@ fn content_type(path: &Path) -> &'static str {
         "wasm" => "application/wasm",
         "css" => "text/css; charset=utf-8",
         "json" | "map" => "application/json",
+        "webmanifest" => "application/manifest+json",
         "md" => "text/markdown; charset=utf-8",
         "txt" => "text/plain; charset=utf-8",
         "svg" => "image/svg+xml",
@@ -177,24 +192,33 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// A response being written: the connection, and the policy its head carries.
+/// A response being written: the connection, whether its head carries the isolation headers and the
+/// policy (not under [`PLAIN`]), and the policy.
 struct Response<'a> {
     stream: TcpStream,
+    headers: bool,
     policy: Option<&'a str>,
 }
 
 impl Response<'_> {
     fn head(&mut self, status: &str, content_type: &str, length: u64) -> io::Result<()> {
         let policy = self.policy.map(|p| format!("Content-Security-Policy: {p}\r\n")).unwrap_or_default();
+        let headers = if self.headers {
+            format!(
+                "Cross-Origin-Opener-Policy: same-origin\r\n\
+                 Cross-Origin-Embedder-Policy: require-corp\r\n\
+                 Cross-Origin-Resource-Policy: same-origin\r\n\
+                 {policy}"
+            )
+        } else {
+            String::new()
+        };
         write!(
             self.stream,
             "HTTP/1.1 {status}\r\n\
              Content-Type: {content_type}\r\n\
              Content-Length: {length}\r\n\
-             Cross-Origin-Opener-Policy: same-origin\r\n\
-             Cross-Origin-Embedder-Policy: require-corp\r\n\
-             Cross-Origin-Resource-Policy: same-origin\r\n\
-             {policy}\
+             {headers}\
              X-Content-Type-Options: nosniff\r\n\
              Cache-Control: no-cache\r\n\
              Connection: close\r\n\r\n"
@@ -221,6 +245,7 @@ mod tests {
         fs::write(dir.join("index.html"), "<!doctype html><p>hi</p>").unwrap();
         fs::write(dir.join("pkg/app_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
         fs::write(dir.join("pkg/my file.js"), "export {}").unwrap();
+        fs::write(dir.join("manifest.webmanifest"), "{}").unwrap();
         dir
     }
 
@@ -252,6 +277,7 @@ mod tests {
 
         let js = get(&url, "/pkg/my%20file.js");
         assert!(js.contains("Content-Type: text/javascript; charset=utf-8\r\n"), "{js}");
+        assert!(get(&url, "/manifest.webmanifest").contains("Content-Type: application/manifest+json\r\n"));
 
         assert!(get(&url, "/guide/loss-becomes-nan").ends_with("<p>hi</p>"));
         assert!(get(&url, "/missing.js").starts_with("HTTP/1.1 404"));
@@ -289,6 +315,31 @@ mod tests {
         assert!(get(&url, &format!("{SUBPATH}missing.js")).starts_with("HTTP/1.1 404"));
         assert!(get(&url, &format!("{SUBPATH}../Cargo.toml")).starts_with("HTTP/1.1 404"));
         assert!(get(&url, &format!("{SUBPATH}%2e%2e/%2e%2e/etc/passwd")).starts_with("HTTP/1.1 404"));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn serves_the_same_files_without_headers_under_plain() {
+        let root = site("plain");
+        let url = StaticServer::bind(&root, 0).unwrap().with_policy("default-src 'self'".to_string()).spawn().unwrap();
+        for target in [PLAIN, "/plain/?steps=20", "/plain/faultline/", "/plain/guide/loss-becomes-nan"] {
+            let index = get(&url, target);
+            assert!(index.starts_with("HTTP/1.1 200 OK\r\n") && index.ends_with("<p>hi</p>"), "{target}: {index}");
+            for header in ["Cross-Origin-", "Content-Security-Policy"] {
+                assert!(!index.contains(header), "{target} has no {header} header: {index}");
+            }
+        }
+        let wasm = get(&url, &format!("{PLAIN}pkg/app_bg.wasm"));
+        assert!(wasm.contains("Content-Type: application/wasm\r\n") && !wasm.contains("Cross-Origin-"), "{wasm}");
+        assert!(get(&url, &format!("{PLAIN}pkg/my%20file.js")).contains("Content-Type: text/javascript"));
+        assert!(get(&url, &format!("{PLAIN}missing.js")).starts_with("HTTP/1.1 404"));
+        assert!(get(&url, &format!("{PLAIN}../Cargo.toml")).starts_with("HTTP/1.1 404"));
+        assert!(get(&url, &format!("{PLAIN}%2e%2e/%2e%2e/etc/passwd")).starts_with("HTTP/1.1 404"));
+        let isolated = get(&url, "/plainly.html");
+        assert!(
+            isolated.starts_with("HTTP/1.1 404") && isolated.contains("Cross-Origin-Embedder-Policy"),
+            "{isolated}"
+        );
         fs::remove_dir_all(root).unwrap();
     }
 

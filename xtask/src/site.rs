@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::project::{self, Project};
 use crate::server::StaticServer;
-use crate::{csp, tools, Result};
+use crate::{csp, offline, tools, Result};
 
 /// `cargo xtask dist`: the release static site in `dist/`.
 pub fn dist(project: &Project) -> Result {
@@ -36,14 +36,17 @@ const THREADED_RUSTFLAGS: &str = "-C target-feature=+atomics,+bulk-memory,+mutab
 
 /// `trunk build --release` into `dist`, with binaryen's wasm-opt from `.tools/` (pinned in Trunk.toml),
 /// then the worker's threaded build beside it, then the Content-Security-Policy written into
-/// `index.html` ([`csp`]); returns the policy, for a server to send as a header too. Needs
-/// [`tools::ensure_site_tools`] first.
+/// `index.html` ([`csp`]), then the service worker that caches all of it ([`offline`]); returns the
+/// policy, for a server to send as a header too. Needs [`tools::ensure_site_tools`] first.
 pub fn build_release(project: &Project, dist: &Path) -> Result<String> {
     let mut trunk = project.command("trunk");
     trunk.args(["build", "--release", "--dist"]).arg(dist).env("TRUNK_SKIP_VERSION_CHECK", "true");
     project::run(&mut trunk)?;
     build_threaded_worker(project, dist)?;
-    csp::apply(&dist.join("index.html"))
+    let policy = csp::apply(&dist.join("index.html"))?;
+    let version = offline::write_service_worker(&project.root.join(offline::TEMPLATE), dist, &policy)?;
+    println!("xtask: the service worker caches version {version} of the site");
+    Ok(policy)
 }
 
 /// The training worker built again with the `threads` feature (src/worker/threads.rs), as
