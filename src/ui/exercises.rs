@@ -369,16 +369,16 @@ fn GuessPlot(guess: f32, measured: f32, unit: &'static str) -> impl IntoView {
     );
     view! {
         <figure class="guess-plot">
-            <svg viewBox="0 0 300 64" role="img" aria-label=label>
+            <svg viewBox="0 0 300 70" role="img" aria-label=label>
                 <line class="guess-axis" x1="12" y1="32" x2="288" y2="32" />
-                <text class="guess-tick" x="12" y="60">"0"</text>
-                <text class="guess-tick" x="288" y="60" text-anchor="end">{in_unit(top, unit)}</text>
+                <text class="guess-tick" x="12" y="46" text-anchor="middle">"0"</text>
+                <text class="guess-tick" x="288" y="46" text-anchor="middle">{in_unit(top, unit)}</text>
                 <circle class="guess-mark" cx=x(guess) cy="32" r="6" />
                 <text class="guess-label" x=x(guess) y="18" text-anchor="middle">
                     {format!("your guess {}", in_unit(guess, unit))}
                 </text>
                 <rect class="measured-mark" x=x(measured) - 5.0 y="27" width="10" height="10" />
-                <text class="measured-label" x=x(measured) y="52" text-anchor="middle">
+                <text class="measured-label" x=x(measured) y="64" text-anchor="middle">
                     {format!("measured {}", in_unit(measured, unit))}
                 </text>
             </svg>
