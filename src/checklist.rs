@@ -1,5 +1,6 @@
 //! The guide's Quick Checklist, ticked from the current run's telemetry.
 
+use crate::kept_runs::RunRecord;
 use crate::run_view::RunView;
 use faultline_engine::guide::{CheckId, ChecklistItem, CHECKLIST};
 
@@ -42,12 +43,18 @@ const LR_BAND: (f32, f32) = (1e-5, 1e-2);
 /// How far the first loss may sit from ln(vocab size), in nats.
 const FIRST_LOSS_SLACK: f32 = 0.5;
 
-/// Every checklist item, checked against `view`.
-pub fn run_checklist(view: &RunView) -> Vec<CheckResult> {
+/// How far two first losses of the same seed, settings and backend may differ: float sums in another
+/// order (another thread count) move the fourth decimal at most, while another seed's weights move the
+/// second.
+const SAME_FIRST_LOSS: f32 = 1e-4;
+
+/// Every checklist item, checked against `view`; `kept` are the runs kept in the browser, of which
+/// `on_page` (when kept) is `view`'s own.
+pub fn run_checklist(view: &RunView, kept: &[RunRecord], on_page: Option<u64>) -> Vec<CheckResult> {
     CHECKLIST
         .iter()
         .map(|item: &ChecklistItem| {
-            let (check, detail) = check(item.id, view);
+            let (check, detail) = check(item.id, view, kept, on_page);
             CheckResult { id: item.id, text: item.text, how_checked: item.how_checked, check, detail }
         })
         .collect()
@@ -65,7 +72,7 @@ fn verdict(ok: bool, detail: String) -> (Check, String) {
     (if ok { Check::Pass } else { Check::Fail }, detail)
 }
 
-fn check(id: CheckId, view: &RunView) -> (Check, String) {
+fn check(id: CheckId, view: &RunView, kept: &[RunRecord], on_page: Option<u64>) -> (Check, String) {
     let started = view.info.is_some();
     match id {
         CheckId::DataSample => match &view.info {
@@ -175,19 +182,43 @@ fn check(id: CheckId, view: &RunView) -> (Check, String) {
             )),
             _ => pending("shown once the run starts"),
         },
-        CheckId::SeedSet => match &view.config {
-            Some(c) if started => not_measured(format!(
-                "not measured: the run uses seed {}, but nothing here compares two runs of the same seed",
-                c.seed
-            )),
-            _ => pending("recorded when the run starts"),
-        },
+        CheckId::SeedSet => seed_reproduces(view, kept, on_page),
+    }
+}
+
+/// The seed item: `view`'s first loss against the first loss of another kept run with the same seed,
+/// settings and backend kind; not measured while there is none.
+fn seed_reproduces(view: &RunView, kept: &[RunRecord], on_page: Option<u64>) -> (Check, String) {
+    let (Some(c), Some(first), Some(info)) = (&view.config, view.steps.first(), &view.info) else {
+        return pending("compared at step 1 with your kept runs");
+    };
+    let pairs = c.to_pairs();
+    let twin = kept
+        .iter()
+        .filter(|r| {
+            Some(r.id) != on_page && r.settings.as_ref() == Some(&pairs) && r.backend_kind == Some(info.backend_kind)
+        })
+        .find_map(|r| r.curves.train.first().filter(|p| p.0 == 1).map(|p| (r.id, p.1)));
+    match twin {
+        None => not_measured(format!(
+            "not measured yet: no other kept run has seed {}, these settings and this backend; run them again and \
+             the two first losses are compared",
+            c.seed
+        )),
+        Some((id, loss)) => verdict(
+            (loss - first.loss).abs() <= SAME_FIRST_LOSS,
+            format!(
+                "kept run {id}, with the same seed {}, settings and backend, started at {loss:.5}; this run at {:.5}",
+                c.seed, first.loss
+            ),
+        ),
     }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::kept_runs::RunRecord;
     use crate::protocol::test_support::{eval_record, run_info, step_record};
     use crate::protocol::RunEvent;
     use crate::run_view::StopPoint;
@@ -195,12 +226,12 @@ mod tests {
     use faultline_engine::{RunConfig, StepRecord};
 
     fn states(view: &RunView) -> Vec<Check> {
-        run_checklist(view).iter().map(|c| c.check).collect()
+        run_checklist(view, &[], None).iter().map(|c| c.check).collect()
     }
 
     #[test]
     fn nothing_is_ticked_before_a_run() {
-        let all = run_checklist(&RunView::default());
+        let all = run_checklist(&RunView::default(), &[], None);
         assert_eq!(all.len(), CHECKLIST.len());
         assert!(all.iter().all(|c| c.check == Check::Pending && !c.detail.is_empty()));
     }
@@ -225,9 +256,32 @@ mod tests {
             Check::NotMeasured,
             Check::NotMeasured,
         ];
-        assert_eq!(states(&v), expected, "{:#?}", run_checklist(&v));
-        assert!(run_checklist(&v)[2].detail.contains("ln(40)"));
-        assert_eq!(run_checklist(&v)[0].detail, "the first training tokens, decoded: \"the dog runs.\"");
+        assert_eq!(states(&v), expected, "{:#?}", run_checklist(&v, &[], None));
+        assert!(run_checklist(&v, &[], None)[2].detail.contains("ln(40)"));
+        assert_eq!(run_checklist(&v, &[], None)[0].detail, "the first training tokens, decoded: \"the dog runs.\"");
+    }
+
+    /// Seeds reproduce: a second real run of the same seed and settings starts at the kept run's first
+    /// loss; another seed's run has no twin to compare with; a run is never its own twin.
+    #[test]
+    fn the_seed_item_compares_real_runs_of_the_same_seed_and_settings() {
+        let config = |seed| RunConfig { seed, steps: 12, ..RunConfig::default() };
+        let first = crate::run_view::trained(config(1));
+        let kept = [RunRecord::from_view(7, &first, None).expect("12 steps are kept")];
+        let seed_item = |v: &RunView, on_page| {
+            run_checklist(v, &kept, on_page).into_iter().find(|c| c.id == CheckId::SeedSet).unwrap()
+        };
+        let again = crate::run_view::trained(config(1));
+        let same = seed_item(&again, None);
+        assert_eq!(same.check, Check::Pass, "{}", same.detail);
+        assert!(same.detail.starts_with("kept run 7, with the same seed 1"), "{}", same.detail);
+        assert_eq!(seed_item(&first, Some(7)).check, Check::NotMeasured, "a run is not its own twin");
+        let other = seed_item(&crate::run_view::trained(config(2)), None);
+        assert_eq!(other.check, Check::NotMeasured, "{}", other.detail);
+        let mut moved = kept.clone();
+        moved[0].curves.train[0].1 += 0.01;
+        let differs = run_checklist(&again, &moved, None).into_iter().find(|c| c.id == CheckId::SeedSet).unwrap();
+        assert_eq!(differs.check, Check::Fail, "{}", differs.detail);
     }
 
     #[test]
@@ -238,12 +292,13 @@ mod tests {
         v.apply(1, RunEvent::Started(run_info(false)));
         let records = vec![StepRecord { lr: 1.0, grad_norm: 0.0, ..step_record(1, 9.0) }];
         v.apply(1, RunEvent::Steps { records, tokens_per_s: None });
-        let by_id = |v: &RunView, id: CheckId| run_checklist(v).into_iter().find(|c| c.id == id).unwrap().check;
+        let by_id =
+            |v: &RunView, id: CheckId| run_checklist(v, &[], None).into_iter().find(|c| c.id == id).unwrap().check;
         for id in [CheckId::LossVsLnV, CheckId::NonzeroGradients, CheckId::LrRange, CheckId::ClippingOn] {
             assert_eq!(by_id(&v, id), Check::Fail, "{id}");
         }
         v.stop = Some(StopPoint { step: 2, tensor: "logits".into() });
-        let nonzero = run_checklist(&v).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
+        let nonzero = run_checklist(&v, &[], None).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
         assert!(nonzero.detail.contains("logits"));
     }
 
@@ -253,7 +308,8 @@ mod tests {
         let mut v = RunView::starting(1, RunConfig::default());
         v.apply(1, RunEvent::Started(run_info(false)));
         v.apply(1, RunEvent::Steps { records: vec![step_record(1, 3.0)], tokens_per_s: None });
-        let by_id = |v: &RunView| run_checklist(v).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
+        let by_id =
+            |v: &RunView| run_checklist(v, &[], None).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
         assert_eq!(by_id(&v).check, Check::Pending, "nothing per tensor before an evaluation");
         let mut detached = eval_record(1, 3.0, None, None);
         detached.tensors.iter_mut().for_each(|t| t.grad_norm = 0.5);

@@ -6,6 +6,7 @@
 
 use crate::run_view::{RunState, RunView};
 use crate::stored::read_versioned;
+use faultline_engine::backend::BackendKind;
 use faultline_engine::settings::SettingKey;
 use faultline_engine::EvalRecord;
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,12 @@ pub struct RunRecord {
     /// No fault on, nothing diagnosed, no NaN and no error: the default run to compare with.
     pub healthy: bool,
     pub curves: Curves,
+    /// The run's settings and faults as a link writes them; none for a run kept under a name.
+    #[serde(default)]
+    pub settings: Option<Vec<(String, String)>>,
+    /// Where it computed (a GPU is not bit-identical to the CPU); none for runs kept before it was.
+    #[serde(default)]
+    pub backend_kind: Option<BackendKind>,
 }
 
 impl RunRecord {
@@ -147,6 +154,8 @@ impl RunRecord {
             finding,
             healthy,
             curves,
+            settings: hidden_as.is_none().then(|| config.to_pairs()),
+            backend_kind: view.info.as_ref().map(|i| i.backend_kind),
         })
     }
 

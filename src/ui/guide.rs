@@ -40,7 +40,8 @@ pub(super) fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: Fau
 #[component]
 pub fn GuideIndex(controller: Controller) -> impl IntoView {
     let view = controller.view;
-    let checks = Memo::new(move |_| view.with(run_checklist));
+    let runs = controller.runs;
+    let checks = Memo::new(move |_| view.with(|v| runs.list.with(|kept| run_checklist(v, &kept.runs, runs.on_page()))));
     let run_note = move || {
         view.with(|v| match (&v.info, v.steps_done) {
             (None, _) => "No run yet: start one on the trainer page and these items tick themselves.".to_string(),

@@ -50,6 +50,11 @@ impl KeptRunsState {
         }
     }
 
+    /// The kept record of the run on the page, once it has ended and been kept.
+    pub fn on_page(&self) -> Option<u64> {
+        self.on_page.get()
+    }
+
     /// Keeps `view`'s run, unless it is too short or already kept, and stores the list.
     pub fn keep(&self, view: &RunView) {
         if self.kept_run.get_value() == Some(view.run) {
@@ -183,7 +188,7 @@ fn RunRow(record: RunRecord, runs: KeptRunsState) -> impl IntoView {
             {record.finding.clone().map(|f| view! { <span class="run-finding">"Detector: " {f}</span> })}
             <button
                 class="quiet run-export"
-                aria-label=format!("Save {} as JSON", record.name())
+                aria-label=format!("Save as JSON: {}", record.name())
                 on:click=move |_| {
                     save_text(&kept_run_json(&exported), &format!("faultline-kept-run-{id}.json"), "application/json");
                 }

@@ -108,8 +108,9 @@ pub const CHECKLIST: &[ChecklistItem] = &[
     ChecklistItem {
         id: CheckId::SeedSet,
         text: "Random seeds are fixed, so a run can be reproduced exactly.",
-        how_checked: "Not measured: every run records its seed, but the app does not yet compare \
-                      the first losses of two runs with the same seed and settings.",
+        how_checked: "Compares this run's first loss with that of another kept run with the same \
+                      seed, settings and backend kind (a GPU is not bit-identical to the CPU); not \
+                      measured until there is one.",
     },
 ];
 
