@@ -35,6 +35,7 @@ pub mod range_view;
 pub mod rl_fixes;
 pub mod route;
 pub mod run_view;
+pub mod simplify;
 pub mod stored;
 pub mod symptoms;
 pub mod worker;

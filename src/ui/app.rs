@@ -95,7 +95,7 @@ pub fn App(query: Vec<(String, String)>) -> impl IntoView {
     let is_guide = move || matches!(route.get(), Route::GuideIndex | Route::GuideEntry(_));
     let page = move || match route.get() {
         Route::Trainer => view! { <TrainerPage controller form /> }.into_any(),
-        Route::GuideIndex => view! { <GuideIndex controller /> }.into_any(),
+        Route::GuideIndex => view! { <GuideIndex controller form /> }.into_any(),
         Route::GuideEntry(id) => view! { <GuideEntryPage controller form entry=id.entry() /> }.into_any(),
         Route::Exercises => view! { <ExerciseList /> }.into_any(),
         Route::Exercise(id) => view! { <ExercisePage controller form ex=id.exercise() /> }.into_any(),

@@ -38,7 +38,7 @@ pub(super) fn try_fault(controller: Controller, form: RwSignal<RunForm>, id: Fau
 }
 
 #[component]
-pub fn GuideIndex(controller: Controller) -> impl IntoView {
+pub fn GuideIndex(controller: Controller, form: RwSignal<RunForm>) -> impl IntoView {
     let view = controller.view;
     let runs = controller.runs;
     let checks = Memo::new(move |_| view.with(|v| runs.list.with(|kept| run_checklist(v, &kept.runs, runs.on_page()))));
@@ -146,7 +146,7 @@ pub fn GuideIndex(controller: Controller) -> impl IntoView {
                     />
                 </ol>
             </section>
-            <MoreHelp controller />
+            <MoreHelp controller form />
             {sections}
         </main>
     }

@@ -4,6 +4,9 @@
 use super::controller::Controller;
 use super::link::write_clipboard;
 use crate::bug_report::bug_report;
+use crate::form::RunForm;
+use crate::route::Route;
+use crate::simplify::{self, one_batch_form};
 use faultline_engine::guide::MORE_HELP;
 use leptos::prelude::*;
 
@@ -14,7 +17,7 @@ fn page_address() -> String {
 }
 
 #[component]
-pub fn MoreHelp(controller: Controller) -> impl IntoView {
+pub fn MoreHelp(controller: Controller, form: RwSignal<RunForm>) -> impl IntoView {
     let view = controller.view;
     let report = Memo::new(move |_| view.with(|v| bug_report(v, &page_address())));
     let said = RwSignal::new(String::new());
@@ -31,10 +34,28 @@ pub fn MoreHelp(controller: Controller) -> impl IntoView {
     };
     let steps =
         MORE_HELP.iter().map(|(title, text)| view! { <li><strong>{*title}</strong>" — "{*text}</li> }).collect_view();
+    let simplify = move |_| {
+        form.update(|f| *f = one_batch_form(f.clone()));
+        if let Some(w) = web_sys::window() {
+            w.location().set_hash(&Route::Trainer.href()).ok();
+        }
+    };
+    let verdict = move || {
+        view.with(simplify::verdict).map(|(passed, text)| {
+            view! { <p id="one-batch-verdict" data-check-state=if passed { "passed" } else { "failed" }>{text}</p> }
+        })
+    };
     view! {
         <section class="guide-card" id="more-help" aria-labelledby="more-help-title">
             <h2 id="more-help-title">"Getting more help"</h2>
             <ol class="more-help">{steps}</ol>
+            <p>
+                <button id="simplify" class="quiet" on:click=simplify>"Simplify: overfit one batch"</button>
+                " Your current settings and faults, trained for "
+                {simplify::STEPS}
+                " steps on the same batch. The detector reads such a run as any other, so read this verdict instead."
+            </p>
+            {verdict}
             {move || match report.get() {
                 None => view! {
                     <p class="note" id="bug-report-none">"Start a run on the trainer page and its report appears here."</p>

@@ -165,6 +165,10 @@ pub struct RunConfig {
     pub grad_accum: usize,
     /// The most memory the run may allocate, in MiB.
     pub memory_budget_mb: usize,
+    /// Train on the same batch at every step: the guide's overfit-one-batch check, which a model and
+    /// loss that can learn at all pass by driving that batch's loss towards zero.
+    #[serde(default)]
+    pub one_batch: bool,
     /// How the sample generated at each evaluation is decoded.
     pub sampling: SamplingConfig,
     /// Tokens generated at each evaluation (0: no sample).
@@ -247,6 +251,7 @@ impl RunConfig {
             eval_batches: 4,
             grad_accum: 1,
             memory_budget_mb: 1024,
+            one_batch: false,
             sampling: SamplingConfig::default(),
             sample_tokens: 120,
             fine_tuning: FineTuning::default(),

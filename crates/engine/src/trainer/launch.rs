@@ -80,6 +80,9 @@ impl<B: Backend> Trainer<B> {
                 self.backend.fill(g, 0.0); // zero_grad(); faults.no_zero_grad skips it and gradients pile up
             }
         }
+        if self.cfg.one_batch {
+            self.batch_rng = Rng::derive(self.cfg.seed, "batches"); // one-batch: the run's first batches, every step
+        }
         let batches_from = self.batch_rng.clone();
         for micro in 0..self.cfg.grad_accum {
             let t0 = now();
