@@ -18,6 +18,7 @@
 pub mod align_mystery;
 pub mod align_view;
 pub mod bench;
+pub mod bisect;
 pub mod bug_report;
 pub mod chart;
 pub mod checklist;

@@ -3,11 +3,14 @@
 
 use super::controller::Controller;
 use super::link::write_clipboard;
+use crate::bisect::{Bisect, Next};
 use crate::bug_report::bug_report;
 use crate::form::RunForm;
 use crate::route::Route;
+use crate::run_view::RunState;
 use crate::simplify::{self, one_batch_form};
 use faultline_engine::guide::MORE_HELP;
+use faultline_engine::RunConfig;
 use leptos::prelude::*;
 
 /// The app's address without its query and hash: the report's link adds the run's own.
@@ -56,6 +59,7 @@ pub fn MoreHelp(controller: Controller, form: RwSignal<RunForm>) -> impl IntoVie
                 " steps on the same batch. The detector reads such a run as any other, so read this verdict instead."
             </p>
             {verdict}
+            <BisectPanel controller />
             {move || match report.get() {
                 None => view! {
                     <p class="note" id="bug-report-none">"Start a run on the trainer page and its report appears here."</p>
@@ -75,4 +79,102 @@ pub fn MoreHelp(controller: Controller, form: RwSignal<RunForm>) -> impl IntoVie
             }}
         </section>
     }
+}
+
+/// The guide's "Bisect": runs of the learner's own length and seed try half of the run's changes from
+/// the defaults at a time until the one that brings the detector's finding back is left.
+#[component]
+fn BisectPanel(controller: Controller) -> impl IntoView {
+    let view = controller.view;
+    let bisect = RwSignal::new(None::<Bisect>);
+    let awaiting = StoredValue::new(None::<RunConfig>);
+    let advance = move || {
+        let next = bisect.with_untracked(|b| b.as_ref().map(Bisect::next));
+        if let Some(Next::Run(config)) = next {
+            awaiting.set_value(Some((*config).clone()));
+            controller.start(*config, false);
+        }
+    };
+    Effect::new(move |_| {
+        let ended = view.with(|v| {
+            let over = matches!(v.state, RunState::Finished | RunState::Stopped | RunState::Error);
+            let ours = awaiting.with_value(|a| a.is_some() && a.as_ref() == v.config.as_ref());
+            (over && ours).then(|| v.findings().iter().map(|f| f.entry).collect::<Vec<_>>())
+        });
+        if let Some(findings) = ended {
+            awaiting.set_value(None);
+            bisect.update(|b| {
+                if let Some(b) = b {
+                    b.record(&findings);
+                }
+            });
+            advance();
+        }
+    });
+    let candidate = move || {
+        view.with(|v| {
+            let over = matches!(v.state, RunState::Finished | RunState::Stopped);
+            let symptom = v.findings().first().map(|f| f.entry)?;
+            over.then(|| Bisect::new(v.config.as_ref()?, symptom)).flatten()
+        })
+    };
+    let start = move |_| {
+        if let Some(b) = candidate() {
+            bisect.set(Some(b));
+            advance();
+        }
+    };
+    let stop = move |_| {
+        awaiting.set_value(None);
+        bisect.set(None);
+    };
+    let body = move || {
+        match bisect.get() {
+        None => candidate().map(|b| {
+            let changes = b.describe(&(0..b.pieces.len()).collect::<Vec<_>>());
+            view! {
+                <p>
+                    <button id="bisect" class="quiet" on:click=start>"Bisect"</button>
+                    {format!(
+                        " Your run shows “{}” with {} changes from the defaults ({changes}). Runs of its own steps and \
+                         seed try half of them at a time; each replaces the trainer's run, which is kept in the history.",
+                        b.symptom.title(),
+                        b.pieces.len()
+                    )}
+                </p>
+            }
+            .into_any()
+        }),
+        Some(b) => {
+            let trials = b
+                .path
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let seen = if t.symptom == Some(true) { "the symptom came back" } else { "no symptom" };
+                    view! { <li>{format!("Run {}: {} → {seen}", i + 1, b.describe(&t.pieces))}</li> }
+                })
+                .collect_view();
+            let outcome = match b.next() {
+                Next::Run(_) => format!("Run {} is training…", b.path.len() + 1),
+                Next::Found(piece) => format!("Found: {} alone brings “{}” back.", b.pieces[piece].label, b.symptom.title()),
+                Next::Together(pieces) => format!(
+                    "Neither half alone brings it back: the symptom needs changes from both of {}.",
+                    b.describe(&pieces)
+                ),
+            };
+            Some(
+                view! {
+                    <div id="bisect-panel">
+                        <ol class="bisect-path">{trials}</ol>
+                        <p id="bisect-outcome" role="status">{outcome}</p>
+                        <button type="button" class="link-button" on:click=stop>"Close the bisection"</button>
+                    </div>
+                }
+                .into_any(),
+            )
+        }
+    }
+    };
+    view! { <div class="bisect">{body}</div> }
 }
