@@ -542,10 +542,12 @@ fn generalises(lab: &Lab, before: Option<f32>) -> Check {
         format!("validation ends {gap:.2} above training, no closer than your reproduce run's {b:.2}")
     })?;
     let c = v.config.as_ref().ok_or_else(|| missing("settings"))?;
-    let how = if has_fault(v, FaultId::TinyDataset) {
+    let how = if !has_fault(v, FaultId::TinyDataset) {
+        "the whole corpus".to_string()
+    } else if c.dropout > 0.0 {
         format!("dropout {} and weight decay {}", c.dropout, c.weight_decay)
     } else {
-        "the whole corpus".to_string()
+        format!("weight decay {} over {} steps", c.weight_decay, c.steps)
     };
     pass(
         gap,

@@ -70,15 +70,16 @@ pub const EXERCISES: &[Exercise] = &[
         },
         fix: Stage {
             title: "Regularise",
-            instructions: "Keep the tiny corpus and the steps, and add dropout: units dropped at random while training cannot memorise together. More data cures it too.",
+            instructions: "Keep the tiny corpus and the steps, and add dropout: units dropped at random while training cannot memorise together. More data cures it too, and so does stopping where validation was lowest (a shorter run also shortens its learning-rate schedule, so it is close to, not exactly, the long run stopped early).",
             setups: &[
                 fix("Dropout 0.3 on the same run", &[Change::Setting(SettingKey::Dropout, "0.3")]),
                 fix_off("Variation: the whole corpus", &[FaultId::TinyDataset]),
+                fix("Variation: stop early, at step 300", &[steps("300")]),
             ],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Setting(SettingKey::Dropout), Knob::Setting(SettingKey::WeightDecay), Knob::Fault(FaultId::TinyDataset)],
-            what: "regularise (dropout or weight decay) or give it more data",
+            ways: &[&[Knob::Setting(SettingKey::Dropout)], &[Knob::Setting(SettingKey::WeightDecay)], &[Knob::Fault(FaultId::TinyDataset)], &[Knob::Setting(SettingKey::Steps)]],
+            what: "regularise (dropout or weight decay), give it more data, or stop early",
         },
     },
     Exercise {
@@ -103,7 +104,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("The normal rate, same run", &[FaultId::LrTooHigh])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::LrTooHigh), Knob::Setting(SettingKey::Lr), Knob::Setting(SettingKey::Warmup)],
+            ways: &[&[Knob::Fault(FaultId::LrTooHigh)], &[Knob::Setting(SettingKey::Lr)], &[Knob::Setting(SettingKey::Warmup)]],
             what: "a lower learning rate (or a longer warmup)",
         },
     },
@@ -129,7 +130,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("The ÷100 off, same run", &[FaultId::LrTooLow])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::LrTooLow), Knob::Setting(SettingKey::Lr)],
+            ways: &[&[Knob::Fault(FaultId::LrTooLow), Knob::Setting(SettingKey::Lr)]],
             what: "the range test's learning rate",
         },
     },
@@ -155,7 +156,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("Warmup back, same run", &[FaultId::NoWarmup])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::NoWarmup), Knob::Setting(SettingKey::Warmup), Knob::Setting(SettingKey::Lr)],
+            ways: &[&[Knob::Fault(FaultId::NoWarmup), Knob::Setting(SettingKey::Warmup)], &[Knob::Setting(SettingKey::Lr)]],
             what: "a warmup (or a lower rate)",
         },
     },
@@ -187,7 +188,7 @@ pub const EXERCISES: &[Exercise] = &[
             ],
         },
         lesson: Lesson::Change {
-            touches: &[
+            ways: &[&[
                 Knob::Fault(FaultId::TemperatureTooLow),
                 Knob::Fault(FaultId::GreedyDecoding),
                 Knob::Setting(SettingKey::Temperature),
@@ -195,7 +196,7 @@ pub const EXERCISES: &[Exercise] = &[
                 Knob::Setting(SettingKey::TopP),
                 Knob::Setting(SettingKey::RepetitionPenalty),
                 Knob::Setting(SettingKey::Greedy),
-            ],
+            ]],
             what: "how it samples (temperature, top-k, top-p or a repetition penalty)",
         },
     },
@@ -220,7 +221,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Keep the rest of the run and tokenize by character: every character of the corpus is in the vocabulary.",
             setups: &[fix_off("Character tokenizer, same run", &[FaultId::WordLevelVocab])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::WordLevelVocab)], what: "a tokenizer that covers the text" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::WordLevelVocab)]], what: "a tokenizer that covers the text" },
     },
     Exercise {
         id: ExerciseId::Roundtrip,
@@ -243,7 +244,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Keep the rest of the run and tokenize the text as it is.",
             setups: &[fix_off("No normalisation, same run", &[FaultId::LossyNormalization])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::LossyNormalization)], what: "a tokenizer that keeps the text as it is" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::LossyNormalization)]], what: "a tokenizer that keeps the text as it is" },
     },
     Exercise {
         id: ExerciseId::Nonsense,
@@ -267,7 +268,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("Matching tokenizer, same run", &[FaultId::TokenizerMismatch])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::TokenizerMismatch), Knob::Fault(FaultId::CorruptEmbeddings), Knob::Fault(FaultId::WrongCheckpoint)],
+            ways: &[&[Knob::Fault(FaultId::TokenizerMismatch)], &[Knob::Fault(FaultId::CorruptEmbeddings)], &[Knob::Fault(FaultId::WrongCheckpoint)]],
             what: "decode with the model's own vocabulary and weights",
         },
     },
@@ -297,7 +298,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix("16 micro-batches per update", &[Change::Setting(SettingKey::GradAccum, "16")]).turning_off(&[FaultId::BatchTooLarge])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::BatchTooLarge), Knob::Setting(SettingKey::Batch), Knob::Setting(SettingKey::GradAccum)],
+            ways: &[&[Knob::Fault(FaultId::BatchTooLarge), Knob::Setting(SettingKey::Batch), Knob::Setting(SettingKey::GradAccum)]],
             what: "micro-batches that fit, accumulated to the same effective batch",
         },
     },
@@ -322,7 +323,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Keep the run; read statistics back only when it evaluates.",
             setups: &[fix_off("Normal telemetry, same run", &[FaultId::SyncEveryStep])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::SyncEveryStep)], what: "read back only at evaluations" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::SyncEveryStep)]], what: "read back only at evaluations" },
     },
     Exercise {
         id: ExerciseId::Clip,
@@ -346,7 +347,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("Clipping at 1, same run", &[FaultId::NoGradClip])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::NoGradClip), Knob::Setting(SettingKey::GradClip)],
+            ways: &[&[Knob::Fault(FaultId::NoGradClip), Knob::Setting(SettingKey::GradClip)]],
             what: "clip the gradient norm",
         },
     },
@@ -371,7 +372,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Turn only no-zero-grad off; clipping stays off.",
             setups: &[fix_off("zero_grad back, same run", &[FaultId::NoZeroGrad])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::NoZeroGrad)], what: "clear the gradients every step" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::NoZeroGrad)]], what: "clear the gradients every step" },
     },
     Exercise {
         id: ExerciseId::DeadRelu,
@@ -394,7 +395,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Keep the run and use GELU, whose slope is never exactly zero: the defaults already are the guide's fix.",
             setups: &[fix_off("GELU, same run", &[FaultId::DeadRelu])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::DeadRelu)], what: "GELU instead of the biased ReLU" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::DeadRelu)]], what: "GELU instead of the biased ReLU" },
     },
     Exercise {
         id: ExerciseId::Stuck,
@@ -421,7 +422,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("Random init and the whole graph, same run", &[FaultId::InitZero, FaultId::DetachedBlock])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::InitZero), Knob::Fault(FaultId::DetachedBlock)],
+            ways: &[&[Knob::Fault(FaultId::InitZero)], &[Knob::Fault(FaultId::DetachedBlock)]],
             what: "random initial weights and a connected graph",
         },
     },
@@ -446,7 +447,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Keep the run and put the residual connections back.",
             setups: &[fix_off("Residuals on, same run", &[FaultId::NoResidual])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::NoResidual)], what: "the residual connections back" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::NoResidual)]], what: "the residual connections back" },
     },
     Exercise {
         id: ExerciseId::PostNorm,
@@ -473,7 +474,7 @@ pub const EXERCISES: &[Exercise] = &[
             ],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Setting(SettingKey::Warmup), Knob::Setting(SettingKey::Lr), Knob::Fault(FaultId::PostNorm)],
+            ways: &[&[Knob::Setting(SettingKey::Warmup)], &[Knob::Fault(FaultId::PostNorm)], &[Knob::Setting(SettingKey::Lr)]],
             what: "a warmup (or pre-norm)",
         },
     },
@@ -503,7 +504,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("The stable form, same run", &[FaultId::SoftmaxNoMaxShift, FaultId::NaiveLogSoftmax, FaultId::LayernormNoEps])],
         },
         lesson: Lesson::Change {
-            touches: &[Knob::Fault(FaultId::SoftmaxNoMaxShift), Knob::Fault(FaultId::NaiveLogSoftmax), Knob::Fault(FaultId::LayernormNoEps)],
+            ways: &[&[Knob::Fault(FaultId::SoftmaxNoMaxShift)], &[Knob::Fault(FaultId::NaiveLogSoftmax)], &[Knob::Fault(FaultId::LayernormNoEps)]],
             what: "the stable formula",
         },
     },
@@ -528,7 +529,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Keep the run and put the mask back: nothing may lie above the diagonal.",
             setups: &[fix_off("Causal mask on, same run", &[FaultId::NoCausalMask])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::NoCausalMask)], what: "the causal mask back" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::NoCausalMask)]], what: "the causal mask back" },
     },
     Exercise {
         id: ExerciseId::AttnScale,
@@ -551,7 +552,7 @@ pub const EXERCISES: &[Exercise] = &[
             instructions: "Keep the run and divide the scores by √d_k again: compare the entropy.",
             setups: &[fix_off("With 1/√d_k, same run", &[FaultId::NoAttnScale])],
         },
-        lesson: Lesson::Change { touches: &[Knob::Fault(FaultId::NoAttnScale)], what: "the scores divided by √d_k" },
+        lesson: Lesson::Change { ways: &[&[Knob::Fault(FaultId::NoAttnScale)]], what: "the scores divided by √d_k" },
     },
     Exercise {
         id: ExerciseId::Dpo,
@@ -575,14 +576,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("Frozen reference, same run", &[FaultId::DpoReferenceNotFrozen])],
         },
         lesson: Lesson::Change {
-            touches: &[
-                Knob::Fault(FaultId::DpoReferenceNotFrozen),
-                Knob::Fault(FaultId::DpoLrTooLow),
-                Knob::Fault(FaultId::DpoBetaTooHigh),
-                Knob::Fault(FaultId::DpoLogprobBug),
-                Knob::Setting(SettingKey::Beta),
-                Knob::Setting(SettingKey::FineTuneLr),
-            ],
+            ways: &[&[Knob::Fault(FaultId::DpoReferenceNotFrozen)], &[Knob::Fault(FaultId::DpoLrTooLow), Knob::Setting(SettingKey::FineTuneLr)], &[Knob::Fault(FaultId::DpoBetaTooHigh), Knob::Setting(SettingKey::Beta)], &[Knob::Fault(FaultId::DpoLogprobBug)]],
             what: "a frozen reference (or another of the guide's DPO fixes: β, the learning rate, the response mask)",
         },
     },
@@ -608,13 +602,7 @@ pub const EXERCISES: &[Exercise] = &[
             setups: &[fix_off("KL penalty back, same run", &[FaultId::NoKlPenalty])],
         },
         lesson: Lesson::Change {
-            touches: &[
-                Knob::Fault(FaultId::NoKlPenalty),
-                Knob::Setting(SettingKey::KlCoef),
-                Knob::Setting(SettingKey::RewardModels),
-                Knob::Setting(SettingKey::RewardPairs),
-                Knob::Setting(SettingKey::EntropyBonus),
-            ],
+            ways: &[&[Knob::Fault(FaultId::NoKlPenalty), Knob::Setting(SettingKey::KlCoef)], &[Knob::Setting(SettingKey::RewardModels)], &[Knob::Setting(SettingKey::RewardPairs)], &[Knob::Setting(SettingKey::EntropyBonus)]],
             what: "a KL penalty (or another of the guide's fixes: more or better reward models, an entropy bonus)",
         },
     },

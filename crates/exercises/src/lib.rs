@@ -130,31 +130,33 @@ pub struct Stage {
 pub enum Lesson {
     /// The fix stage reads the reproduce stage's own run (the first run: there is nothing to fix).
     SameRun,
-    /// One change: the run may differ from the reproduce run in these settings and faults only (one
-    /// idea, even when it takes two settings, as micro-batches that keep the effective batch do).
+    /// One change, made one of several `ways` (the guide's alternative remedies); a way is the settings
+    /// and faults that change together as one idea (micro-batches that keep the effective batch: the
+    /// fault off and grad-accum up).
     Change {
-        touches: &'static [Knob],
+        ways: &'static [&'static [Knob]],
         /// The change in words, to finish "the comparison needs your reproduce run with one change: …".
         what: &'static str,
     },
 }
 
 impl Lesson {
-    /// Whether `run`'s settings are `before`'s (the reproduce run's) with this one change, or what else
-    /// differs, named with both values.
+    /// Whether `run`'s settings are `before`'s (the reproduce run's) with this one change made one way,
+    /// or what else differs, named with both values.
     pub fn compare(&self, before: Option<&RunConfig>, run: &RunConfig) -> Result<(), String> {
-        let Lesson::Change { touches, what } = self else { return Ok(()) };
+        let Lesson::Change { ways, what } = self else { return Ok(()) };
         let before = before.ok_or_else(|| {
             "the fix is compared with your reproduce run, and this browser has none kept: start the exercise over \
              and reproduce the symptom first"
                 .to_string()
         })?;
         let differences = before.differences(run);
-        let others: Vec<String> = differences
-            .iter()
-            .filter(|knob| !touches.contains(knob))
-            .map(|&knob| format!("{knob} ({} → {})", before.knob_value(knob), run.knob_value(knob)))
-            .collect();
+        let named = |knobs: &mut dyn Iterator<Item = &Knob>| {
+            knobs
+                .map(|&knob| format!("{knob} ({} → {})", before.knob_value(knob), run.knob_value(knob)))
+                .collect::<Vec<_>>()
+        };
+        let others = named(&mut differences.iter().filter(|knob| !ways.iter().any(|way| way.contains(knob))));
         if !others.is_empty() {
             return Err(format!(
                 "this run also changes {} from your reproduce run; the comparison needs your reproduce run with one \
@@ -164,6 +166,12 @@ impl Lesson {
         }
         if differences.is_empty() {
             return Err(format!("this run has your reproduce run's settings; make the one change: {what}"));
+        }
+        if !ways.iter().any(|way| differences.iter().all(|knob| way.contains(knob))) {
+            return Err(format!(
+                "this run makes more than one change ({}); the comparison needs one, to know which did it: {what}",
+                named(&mut differences.iter()).join(", ")
+            ));
         }
         Ok(())
     }

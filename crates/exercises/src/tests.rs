@@ -68,4 +68,12 @@ fn the_comparison_names_every_other_difference() {
     assert!(lesson.compare(Some(&before), &before).unwrap_err().contains("reproduce run's settings"));
     assert!(lesson.compare(None, &after).unwrap_err().contains("reproduce the symptom first"));
     assert_eq!(Lesson::SameRun.compare(None, &after), Ok(()));
+
+    let overfit = &ExerciseId::Overfit.exercise().lesson;
+    let before = RunConfig::from_pairs([("steps", "800"), ("fault", "tiny-dataset")]).unwrap();
+    let dropout = RunConfig { dropout: 0.3, ..before.clone() };
+    assert_eq!(overfit.compare(Some(&before), &dropout), Ok(()), "one of the guide's remedies");
+    let both = RunConfig { steps: 300, ..dropout };
+    let why = overfit.compare(Some(&before), &both).unwrap_err();
+    assert!(why.contains("more than one change") && why.contains("steps (800 → 300)"), "{why}");
 }
