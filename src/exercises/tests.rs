@@ -172,7 +172,8 @@ macro_rules! walks {
     };
 }
 
-/// Each of the guide's three remedies for overfitting, applied to the same reproduce run, passes.
+/// The overfitting exercise's walk (dropout), then each of the guide's other remedies (more data,
+/// stopping early) applied to the same reproduce run passes too.
 #[test]
 fn dropout_more_data_and_stopping_early_each_cure_overfitting() {
     let e = ex(ExerciseId::Overfit);
