@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { baseUrl, openPage, screenshot, sharedBrowser } from "./lib/browser.mjs";
+import { baseUrl, evalInWorker, openPage, screenshot, sharedBrowser, trainToEnd } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 /** SwiftShader trains `tiny` at a few seconds a step on a 2-core machine. */
@@ -61,16 +61,6 @@ async function openWatched(path) {
     return [...inPage, ...inWorkers.flat(), ...messages];
   };
   return { ...opened, workers, violations };
-}
-
-/** Presses Start on a ready trainer and waits for the run's end; returns its final state. */
-async function trainToEnd(page) {
-  await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
-  await page.locator("#start").click();
-  await page
-    .locator('#status[data-state="finished"], #status[data-state="error"], #status[data-state="stopped"]')
-    .waitFor({ timeout: RUN_TIMEOUT });
-  return page.locator("#status").getAttribute("data-state");
 }
 
 /** The policy as the page's first <meta> states it. */
@@ -169,14 +159,7 @@ describe("the Content-Security-Policy", { timeout: 3 * RUN_TIMEOUT }, () => {
       // (DevTools lets code it evaluates call eval while it runs: the calls come after a turn.)
       const trainer = workers.find((w) => new URL(w.url()).pathname === "/worker-boot.js");
       assert.ok(trainer, workers.map((w) => w.url()).join());
-      const inWorker = await trainer.evaluate(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        try {
-          return eval("1 + 1");
-        } catch (error) {
-          return error.name;
-        }
-      });
+      const inWorker = await evalInWorker(trainer);
       assert.equal(inWorker, "EvalError");
       const inTrainer = await trainer.evaluate(() => self.__cspViolations);
       assert.ok(inTrainer.some((v) => v.startsWith("script-src refused eval")), "the worker's listener sees it");

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { describe, test } from "node:test";
-import { baseUrl, openPage, reloadWithWorker, screenshot, sharedBrowser } from "./lib/browser.mjs";
+import { baseUrl, evalInWorker, openPage, reloadWithWorker, screenshot, sharedBrowser, trainToEnd } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 /** 20 steps of `tiny` on the CPU of a 2-core machine take well under this. */
@@ -116,15 +116,6 @@ async function waitControlled(page) {
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: LOAD_TIMEOUT });
 }
 
-async function trainToEnd(page) {
-  await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
-  await page.locator("#start").click();
-  await page
-    .locator('#status[data-state="finished"], #status[data-state="error"], #status[data-state="stopped"]')
-    .waitFor({ timeout: RUN_TIMEOUT });
-  return page.locator("#status").getAttribute("data-state");
-}
-
 describe("offline and installable", { timeout: 3 * RUN_TIMEOUT }, () => {
   test("after one visit the app loads and trains 20 steps with the network off", async () => {
     const proxy = await startProxy();
@@ -188,14 +179,7 @@ describe("offline and installable", { timeout: 3 * RUN_TIMEOUT }, () => {
       // The last one: the first load's training worker ended with the reload.
       const trainer = workers.findLast((w) => new URL(w.url()).pathname === "/plain/worker-boot.js");
       assert.ok(trainer, workers.map((w) => w.url()).join());
-      const evaluated = await trainer.evaluate(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        try {
-          return eval("1 + 1");
-        } catch (error) {
-          return error.name;
-        }
-      });
+      const evaluated = await evalInWorker(trainer);
       assert.equal(evaluated, "EvalError", "the worker has the site's policy");
       assert.deepEqual((await violations()).filter((v) => !v.startsWith("script-src refused eval")), []);
       // The reload may cut the first load's requests short.

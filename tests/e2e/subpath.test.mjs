@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { baseUrl, launchBrowser, openPage, screenshot, sharedBrowser } from "./lib/browser.mjs";
+import { baseUrl, launchBrowser, openPage, screenshot, sharedBrowser, trainToEnd } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 const RUN_TIMEOUT = 240_000;
@@ -42,15 +42,6 @@ async function openRecorded(browser, path) {
     return [...new Set([...requested, ...own, ...(await timed(opened.page)), ...inWorkers.flat()])];
   };
   return { ...opened, workers, urls };
-}
-
-async function trainToEnd(page) {
-  await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
-  await page.locator("#start").click();
-  await page
-    .locator('#status[data-state="finished"], #status[data-state="error"], #status[data-state="stopped"]')
-    .waitFor({ timeout: RUN_TIMEOUT });
-  return page.locator("#status").getAttribute("data-state");
 }
 
 describe("hosting anywhere", { timeout: 3 * RUN_TIMEOUT }, () => {

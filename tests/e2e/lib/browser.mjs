@@ -165,3 +165,28 @@ export async function runBenchPage(browser, params, timeoutMs) {
     await page.close();
   }
 }
+
+/** Presses Start on a ready trainer and waits for the run's end; returns its final state. */
+export async function trainToEnd(page, { loadTimeout = 60_000, runTimeout = 240_000 } = {}) {
+  await page.locator('#status[data-state="idle"]').waitFor({ timeout: loadTimeout });
+  await page.locator("#start").click();
+  await page
+    .locator('#status[data-state="finished"], #status[data-state="error"], #status[data-state="stopped"]')
+    .waitFor({ timeout: runTimeout });
+  return page.locator("#status").getAttribute("data-state");
+}
+
+/**
+ * Calls eval in `worker` after a turn of its event loop (DevTools lets code it evaluates call eval while
+ * that code runs); returns 2, or the name of the error a Content-Security-Policy raised.
+ */
+export async function evalInWorker(worker) {
+  return worker.evaluate(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    try {
+      return eval("1 + 1");
+    } catch (error) {
+      return error.name;
+    }
+  });
+}
