@@ -4,7 +4,7 @@
 //!
 //! The pretraining notes (tiny unless the note says small, seed 1, toy-English, 200 steps), the DPO
 //! β note and the reward-hacking note run here (the post-norm note's small-config runs only with
-//! `FAULTLINE_MEASURED_SMALL=1`); the memory and LoRA notes' figures are held by the memory module's
+//! `FAULTLINE_MEASURED_SMALL=1`, the reward-hacking fixes' runs only with `FAULTLINE_MEASURED_ALL=1`); the memory and LoRA notes' figures are held by the memory module's
 //! own test and `tests/lora.rs`, which each note names.
 
 use faultline_engine::align::{pretrain, DpoRun, DpoSettings, RlRun, RlSettings, RL_DEFAULT_CORPUS};
@@ -285,35 +285,38 @@ fn rl(changes: &[&str]) -> (RlHistory, f64) {
     (run.history().clone(), run.reward_accuracy())
 }
 
-/// The reward-hacking note: `no-kl-penalty`, the default KL penalty, and each other fix alone.
+/// The reward-hacking note: `no-kl-penalty` and the default KL penalty; each other fix alone (four more
+/// policy-gradient runs, about two minutes on 2 vCPUs) only with `FAULTLINE_MEASURED_ALL=1`
+/// (`FAULTLINE_MEASURED_ALL=1 cargo test --release -p faultline-evaluation --test measured`, in
+/// BENCHMARKS.md), so CI checks the note's headline and leaves the fixes' figures to that command.
 #[test]
 fn the_reward_hacking_note_quotes_what_its_runs_measure() {
-    let setups: Vec<Vec<&str>> = vec![
-        vec!["fault=no-kl-penalty"],
-        vec![],
-        vec!["fault=no-kl-penalty", "reward-models=8"],
-        vec!["fault=no-kl-penalty", "reward-pairs=1024"],
-        vec!["fault=no-kl-penalty", "entropy-bonus=0.01"],
-        vec!["fault=no-kl-penalty", "entropy-bonus=0.03"],
-    ];
+    let all = std::env::var("FAULTLINE_MEASURED_ALL").as_deref() == Ok("1");
+    let mut setups: Vec<Vec<&str>> = vec![vec!["fault=no-kl-penalty"], vec![]];
+    if all {
+        setups.extend([
+            vec!["fault=no-kl-penalty", "reward-models=8"],
+            vec!["fault=no-kl-penalty", "reward-pairs=1024"],
+            vec!["fault=no-kl-penalty", "entropy-bonus=0.01"],
+            vec!["fault=no-kl-penalty", "entropy-bonus=0.03"],
+        ]);
+    }
     let runs = par_map(&setups, |s| rl(s));
-    let [(hacked, accuracy), (healthy, _), (eight, _), (more, more_accuracy), (bonus, _), (big_bonus, _)] = &runs[..]
-    else {
-        unreachable!()
-    };
     let first = |h: &RlHistory| h.evals.first().expect("step 0").clone();
     let end = |h: &RlHistory| h.evals.last().expect("the last evaluation").clone();
     let kl = |h: &RlHistory| h.steps.last().expect("steps").kl;
     let pct = |q: f32| format!("{:.0}%", 100.0 * q);
     let n = note(EntryId::RewardIncreasesButQualityDecreases, FaultId::NoKlPenalty);
-    let missing = quoted(
-        n,
-        &[
-            format!("{} held-out pair accuracy", pct(*accuracy as f32)),
-            format!("climbs from {:.2} to {:.2}", first(hacked).reward, end(hacked).reward),
-            format!("falls from {} to {}", pct(first(hacked).quality), pct(end(hacked).quality)),
-            format!("drifts {:.0} nats", kl(hacked)),
-            format!("stays at {} and the drift at {:.2}", pct(end(healthy).quality), kl(healthy)),
+    let [(hacked, accuracy), (healthy, _), fixes @ ..] = &runs[..] else { unreachable!() };
+    let mut figures = vec![
+        format!("{} held-out pair accuracy", pct(*accuracy as f32)),
+        format!("climbs from {:.2} to {:.2}", first(hacked).reward, end(hacked).reward),
+        format!("falls from {} to {}", pct(first(hacked).quality), pct(end(hacked).quality)),
+        format!("drifts {:.0} nats", kl(hacked)),
+        format!("stays at {} and the drift at {:.2}", pct(end(healthy).quality), kl(healthy)),
+    ];
+    if let [(eight, _), (more, more_accuracy), (bonus, _), (big_bonus, _)] = fixes {
+        figures.extend([
             format!("minimum still fall to {}", pct(end(eight).quality)),
             format!("1,024 pairs ({} accuracy) fall to {}", pct(*more_accuracy as f32), pct(end(more).quality)),
             format!("0.01 falls to {}", pct(end(bonus).quality)),
@@ -323,8 +326,11 @@ fn the_reward_hacking_note_quotes_what_its_runs_measure() {
                 kl(big_bonus),
                 end(big_bonus).length
             ),
-        ],
-    );
+        ]);
+    } else {
+        eprintln!("the four fixes' runs need FAULTLINE_MEASURED_ALL=1");
+    }
+    let missing = quoted(n, &figures);
     assert!(missing.is_empty(), "{missing:#?}");
     let gamed = end(hacked).samples.iter().any(|(_, completion)| completion.contains("runrun"));
     assert!(gamed, "the note quotes 'runrunrunrs.': {:?}", end(hacked).samples);
