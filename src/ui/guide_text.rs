@@ -30,7 +30,7 @@ pub fn snippets(items: &'static [Snippet]) -> impl IntoView {
                     view! {
                         <li>
                             <p>{rich(s.text)}</p>
-                            {s.code.map(|code| view! { <pre class="code"><code>{code}</code></pre> })}
+                            {s.code.map(|code| view! { <pre class="code" tabindex="0"><code>{code}</code></pre> })}
                         </li>
                     }
                 })

@@ -179,7 +179,7 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
             view! {
                 <div class="mystery-row" data-verdict=verdict.as_str()>
                     <div>
-                        <h3>{heading}</h3>
+                        <h2>{heading}</h2>
                         <p id=format!("mystery-answer{}", suffix(i))>
                             <code>{fault.id.as_str()}</code>
                             {format!(": {}. ", fault.summary)}
@@ -187,7 +187,7 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
                         </p>
                     </div>
                     <div>
-                        <h3>"Your guess"</h3>
+                        <h2>"Your guess"</h2>
                         <p id=format!("mystery-your-guess{}", suffix(i))>
                             {guess.map(|e| view! { <a href=entry_href(e)>{e.title()}</a> })}
                         </p>
@@ -225,7 +225,7 @@ fn RevealCard(controller: Controller, form: RwSignal<RunForm>, round: Round, rev
         <div id="mystery-reveal" class="mystery-reveal" data-verdict=data_verdict role="status">
             {rows}
             <div class="mystery-detector">
-                <h3>"What the detector read"</h3>
+                <h2>"What the detector read"</h2>
                 {detector}
             </div>
             <p>

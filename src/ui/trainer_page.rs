@@ -30,8 +30,8 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
     let has_symptoms = Memo::new(move |_| controller.view.with(|v| !v.findings().is_empty()));
     let view = controller.view;
     view! {
-        <div class="intro">
-            <h1>"Train a tiny GPT, break it, name the symptom"</h1>
+        <section class="intro" aria-labelledby="trainer-title">
+            <h1 id="trainer-title">"Train a tiny GPT, break it, name the symptom"</h1>
             <p class="lede">
                 "The model trains live in your browser. Switch on a fault, watch what it does to the measurements, "
                 "and read the troubleshooting guide's entry for what you see."
@@ -43,7 +43,7 @@ pub fn TrainerPage(controller: Controller, form: RwSignal<RunForm>) -> impl Into
                 <a href=Route::MYSTERY.href()>"4. Play a mystery round"</a>
                 <a href=Route::GuideIndex.href()>"Read the guide"</a>
             </nav>
-        </div>
+        </section>
         <ExerciseStrip controller />
         <main class="layout" class:has-symptoms=has_symptoms>
             <section id="run-settings" class="panel side" aria-label="Run">

@@ -9,7 +9,7 @@
 //! | trunk | [`TRUNK_VERSION`] | `cargo install --locked` |
 //! | wasm-bindgen-cli (+ test runner) | `Cargo.lock`'s wasm-bindgen | `cargo install` (not `--locked`: a dependency's pinned version is missing from the registry) |
 //! | wasm-opt (binaryen) | `xtask/npm-tools/package*.json`, and `Trunk.toml` `[tools] wasm_opt` | `npm ci` into `.tools/` |
-//! | playwright-core | `tests/e2e/package*.json` | `npm ci` in `tests/e2e/` |
+//! | playwright-core, axe-core | `tests/e2e/package*.json` | `npm ci` in `tests/e2e/` |
 //! | @tensorflow/tfjs, tfjs-backend-wasm (bench peer) | `xtask/peers/tfjs/package*.json` | `npm ci` in `xtask/peers/tfjs/` |
 //! | torch (bench peer) | [`crate::peers::TORCH_VERSION`] | `pip install` from PyPI into `target/peers/venv` |
 //! | chromium, chromium-driver, mesa-vulkan-drivers | Debian's release | `apt-get install -y` |

@@ -298,7 +298,7 @@ fn Snippet(code: &'static str) -> impl IntoView {
     };
     view! {
         <div class="snippet">
-            <pre class="code"><code>{code}</code></pre>
+            <pre class="code" tabindex="0"><code>{code}</code></pre>
             <p class="snippet-copy">
                 <button type="button" class="quiet" on:click=copy>"Copy"</button>
                 " "
