@@ -84,6 +84,29 @@
       },
       (error) => console.info("Faultline works online only here: its service worker did not register", error),
     );
-  // After the page's own files, so that the worker's caching never slows down the first load.
-  addEventListener("load", register, { once: true });
+  // After the page has loaded and its training worker is ready (or a minute after the load, if it never
+  // is), so that caching the site never takes the network from the files the first step needs.
+  const workerReady = () => document.documentElement.dataset.worker === "ready";
+  addEventListener(
+    "load",
+    () => {
+      if (workerReady()) {
+        register();
+        return;
+      }
+      const observer = new MutationObserver(() => {
+        if (workerReady()) {
+          observer.disconnect();
+          clearTimeout(fallback);
+          register();
+        }
+      });
+      const fallback = setTimeout(() => {
+        observer.disconnect();
+        register();
+      }, 60_000);
+      observer.observe(document.documentElement, { attributes: true, attributeFilter: ["data-worker"] });
+    },
+    { once: true },
+  );
 })();

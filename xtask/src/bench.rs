@@ -7,11 +7,12 @@
 
 use serde_json::Value;
 
+use crate::cli::Only;
 use crate::measure::{collect_rows, json_values, Row, System};
 use crate::peers::{PyTorch, TfJs};
 use crate::project::{self, Project};
-use crate::server::StaticServer;
-use crate::{site, tools, Result};
+use crate::server::{Network, StaticServer};
+use crate::{site, size, tools, Result};
 
 /// The engine's own native command line: the baseline every ratio is taken against.
 const BASELINE: &str = "faultline native";
@@ -21,14 +22,23 @@ const PAGE_BACKEND: &str = "cpu";
 const PAGE_STEPS: &str = "20";
 const PAGE_SEED: &str = "1";
 
+/// The network the `load` rows emulate: a slow home or school connection.
+const LOAD_MBIT_PER_S: f64 = 9.0;
+const LOAD_RTT_MS: u64 = 170;
+
 fn systems() -> Vec<Box<dyn System>> {
-    vec![Box::new(NativeEngine), Box::new(BrowserPage), Box::new(PyTorch), Box::new(TfJs)]
+    vec![Box::new(NativeEngine), Box::new(BrowserPage), Box::new(BrowserLoad), Box::new(PyTorch), Box::new(TfJs)]
 }
 
-/// Measures every system, or the peers alone with `peers_only`, and prints the table.
-pub fn run(project: &Project, peers_only: bool) -> Result {
+/// Measures every system, or the peers alone, or the page load alone, and prints the table.
+pub fn run(project: &Project, only: Only) -> Result {
     let mut rows = Vec::new();
-    for system in systems().into_iter().filter(|system| !peers_only || system.is_peer()) {
+    let wanted = |system: &dyn System| match only {
+        Only::Everything => true,
+        Only::Peers => system.is_peer(),
+        Only::Load => system.name() == BrowserLoad.name(),
+    };
+    for system in systems().into_iter().filter(|system| wanted(system.as_ref())) {
         println!("\n==> measuring {}", system.name());
         match system.measure(project) {
             Ok(measured) => rows.extend(measured),
@@ -121,6 +131,58 @@ impl System for BrowserPage {
     }
 }
 
+/// The release site's first visit in headless Chromium on a slow network ([`Network`]): the bytes each file
+/// took on the wire (gzip, as the server sends them) before the first training step, and the time to
+/// that step from the start of navigation (tests/e2e/load-page.mjs). The sizes the build's budget
+/// checks ([`size::BUDGETS`]) are printed first.
+struct BrowserLoad;
+
+impl System for BrowserLoad {
+    fn name(&self) -> &'static str {
+        "faultline page load"
+    }
+
+    fn measure(&self, project: &Project) -> Result<Vec<Row>> {
+        tools::ensure_site_tools(project)?;
+        tools::ensure_browser_tools(project)?;
+        let dist = project.target_dir().join("xtask/bench-dist");
+        let policy = site::build_release(project, &dist)?;
+        if let Err(over) = size::check(&dist) {
+            // `cargo xtask test` fails on it; the bench measures the build all the same.
+            println!("xtask: over budget: {over}");
+        }
+        let network = Network::new(LOAD_MBIT_PER_S, LOAD_RTT_MS);
+        let url = StaticServer::bind(&dist, 0)?.with_policy(policy).with_network(network).spawn()?;
+        let mut node = project.command("node");
+        node.arg(project.e2e_dir().join("load-page.mjs"))
+            .env("FAULTLINE_URL", &url)
+            .env("FAULTLINE_CHROMIUM", tools::CHROMIUM);
+        println!("$ {} (at {url})", project::display(&node));
+        load_rows(&serde_json::from_str(project::output(&mut node)?.trim())?)
+    }
+}
+
+/// The `load` rows of load-page.mjs's result: one per file fetched before the first step, their total
+/// and the time to the first step.
+fn load_rows(result: &Value) -> Result<Vec<Row>> {
+    let system = format!("faultline browser ({LOAD_MBIT_PER_S} Mbit/s, {LOAD_RTT_MS} ms round trip)");
+    let row = |benchmark: String, metric, value| Row { benchmark, metric, system: system.clone(), value: Some(value) };
+    let (Some(files), Some(total), Some(first_step)) =
+        (result["files"].as_array(), result["total_bytes"].as_f64(), result["first_step_ms"].as_f64())
+    else {
+        return Err(format!("the load page's result lacks files, total_bytes or first_step_ms: {result}").into());
+    };
+    let mut rows: Vec<Row> = files
+        .iter()
+        .filter_map(|file| {
+            Some(row(format!("load {}", file["name"].as_str()?), "KB on the wire", file["bytes"].as_f64()? / 1e3))
+        })
+        .collect();
+    rows.push(row("load, all before the first step".into(), "KB on the wire", total / 1e3));
+    rows.push(row("load, time to the first step".into(), "s", first_step / 1e3));
+    Ok(rows)
+}
+
 /// Rows grouped by benchmark and metric (in first-seen order), each with its ratio to the baseline's.
 fn table(rows: &[Row]) -> String {
     let mut groups: Vec<(&str, &str)> = Vec::new();
@@ -210,6 +272,25 @@ mod tests {
         let table = table(&rows);
         assert!(table.contains("0.50"), "{table}");
         assert_eq!(table.lines().count(), 6, "{table}");
+    }
+
+    #[test]
+    fn load_rows_name_each_file_the_total_and_the_time() {
+        let result = json!({"first_step_ms": 2450.0,
+            "total_bytes": 800000, "files": [{"name": "index.html", "bytes": 2000}, {"name": "a_bg.wasm", "bytes": 798000}]});
+        let rows = load_rows(&result).unwrap();
+        let found: Vec<(&str, &str, Option<f64>)> =
+            rows.iter().map(|row| (row.benchmark.as_str(), row.metric, row.value)).collect();
+        assert_eq!(
+            found,
+            [
+                ("load index.html", "KB on the wire", Some(2.0)),
+                ("load a_bg.wasm", "KB on the wire", Some(798.0)),
+                ("load, all before the first step", "KB on the wire", Some(800.0)),
+                ("load, time to the first step", "s", Some(2.45)),
+            ]
+        );
+        assert!(load_rows(&json!({"error": "no page"})).is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Command-line parsing: a verb and, for `serve`, a port; for `bench`, `--peers-only`. Anything else is a usage error (exit code 2).
+//! Command-line parsing: a verb and, for `serve`, a port; for `bench`, `--peers-only` or `--load-only`. Anything else is a usage error (exit code 2).
 
 use std::fmt;
 
@@ -12,6 +12,7 @@ verbs:
   test              fmt, clippy, native tests, wasm tests and the browser end-to-end tests
   bench             native and in-browser training benchmarks and the PyTorch and TF.js peers, as one table
     --peers-only    the PyTorch and TF.js peers alone (no baseline, so no ratios)
+    --load-only     the page's first load alone: bytes before the first step and the time to it, on a slow network
   peer-logs         PyTorch trains healthy and broken runs and writes their logs; faultline diagnose reads them
     --tuning        the split the detector may be tuned on (default: the held-out split)
   help              this message
@@ -25,9 +26,17 @@ pub enum Verb {
     Serve { port: u16 },
     Dist,
     Test,
-    Bench { peers_only: bool },
+    Bench { only: Only },
     PeerLogs { tuning: bool },
     Help,
+}
+
+/// Which of `bench`'s systems to measure.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Only {
+    Everything,
+    Peers,
+    Load,
 }
 
 /// A one-line explanation of what was wrong with the arguments.
@@ -49,8 +58,9 @@ pub fn parse(args: &[String]) -> Result<Verb, UsageError> {
         "dist" => no_more(verb, rest).map(|()| Verb::Dist),
         "test" => no_more(verb, rest).map(|()| Verb::Test),
         "bench" => match rest {
-            [flag] if flag == "--peers-only" => Ok(Verb::Bench { peers_only: true }),
-            _ => no_more(verb, rest).map(|()| Verb::Bench { peers_only: false }),
+            [flag] if flag == "--peers-only" => Ok(Verb::Bench { only: Only::Peers }),
+            [flag] if flag == "--load-only" => Ok(Verb::Bench { only: Only::Load }),
+            _ => no_more(verb, rest).map(|()| Verb::Bench { only: Only::Everything }),
         },
         "peer-logs" => match rest {
             [flag] if flag == "--tuning" => Ok(Verb::PeerLogs { tuning: true }),
@@ -102,8 +112,9 @@ mod tests {
     fn verbs_parse() {
         assert_eq!(parse_str("dist"), Ok(Verb::Dist));
         assert_eq!(parse_str("test"), Ok(Verb::Test));
-        assert_eq!(parse_str("bench"), Ok(Verb::Bench { peers_only: false }));
-        assert_eq!(parse_str("bench --peers-only"), Ok(Verb::Bench { peers_only: true }));
+        assert_eq!(parse_str("bench"), Ok(Verb::Bench { only: Only::Everything }));
+        assert_eq!(parse_str("bench --peers-only"), Ok(Verb::Bench { only: Only::Peers }));
+        assert_eq!(parse_str("bench --load-only"), Ok(Verb::Bench { only: Only::Load }));
         assert_eq!(parse_str("peer-logs"), Ok(Verb::PeerLogs { tuning: false }));
         assert_eq!(parse_str("peer-logs --tuning"), Ok(Verb::PeerLogs { tuning: true }));
         assert_eq!(parse_str("--help"), Ok(Verb::Help));

@@ -22,6 +22,7 @@ mod peers;
 mod project;
 mod server;
 mod site;
+mod size;
 mod test;
 mod tools;
 
@@ -62,7 +63,7 @@ fn run(verb: Verb) -> Result {
         Verb::Serve { port } => site::serve(&project, port),
         Verb::Dist => site::dist(&project),
         Verb::Test => test::run(&project),
-        Verb::Bench { peers_only } => bench::run(&project, peers_only),
+        Verb::Bench { only } => bench::run(&project, only),
         Verb::PeerLogs { tuning } => peer_logs::run(&project, tuning),
     }
 }

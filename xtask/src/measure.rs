@@ -11,7 +11,7 @@ use crate::Result;
 pub struct Row {
     /// What ran, e.g. `train tiny` or `matmul 64x64x256`.
     pub benchmark: String,
-    /// The unit, e.g. `tokens/s`; higher is better for every metric.
+    /// The unit, e.g. `tokens/s`: higher is better, except for the page load's `KB on the wire` and `s`.
     pub metric: &'static str,
     /// Who ran it, e.g. `faultline native` or `faultline browser (cpu, 1 thread)`.
     pub system: String,

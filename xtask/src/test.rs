@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::project::{self, Project};
 use crate::server::StaticServer;
-use crate::{site, tools, Result};
+use crate::{site, size, tools, Result};
 
 /// One named check; the title is printed as a header before its own output.
 struct Stage<'a> {
@@ -121,6 +121,7 @@ fn web_tests(project: &Project) -> Result<Vec<String>> {
 fn end_to_end(project: &Project) -> Result {
     let dist = project.target_dir().join("xtask/e2e-dist");
     let policy = site::build_release(project, &dist)?;
+    size::check(&dist)?;
     let url = StaticServer::bind(&dist, 0)?.with_policy(policy).spawn()?;
     println!("xtask: serving the release build at {url}");
     let files = files_in(project.e2e_dir(), |name| name.ends_with(".test.mjs"))?;
