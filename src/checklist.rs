@@ -1,8 +1,11 @@
 //! The guide's Quick Checklist, ticked from the current run's telemetry.
 
 use crate::kept_runs::RunRecord;
+use crate::protocol::RunInfo;
 use crate::run_view::RunView;
 use faultline_engine::guide::{CheckId, ChecklistItem, CHECKLIST};
+use faultline_engine::telemetry::Mode;
+use faultline_engine::ModelConfig;
 
 /// Where one checklist item stands for the current run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,23 +87,9 @@ fn check(id: CheckId, view: &RunView, kept: &[RunRecord], on_page: Option<u64>) 
         },
         CheckId::Shapes => match (&view.info, view.vocab_size()) {
             (Some(info), Some(data_vocab)) => {
-                // The one shape relation the run can get wrong: the output layer against the data's
-                // vocabulary (a checkpoint or a text of another vocabulary).
-                let m = &info.model;
-                verdict(
-                    m.vocab_size == data_vocab,
-                    format!(
-                        "output layer of {} logits for a vocabulary of {data_vocab}; context {}, d_model {}, {} heads \
-                         of {}, {} layers: {} parameters",
-                        m.vocab_size,
-                        m.context,
-                        m.d_model,
-                        m.n_heads,
-                        m.head_dim(),
-                        m.n_layers,
-                        info.param_count
-                    ),
-                )
+                // The run's settings imply the model's shape; the model's own report is the fallback.
+                let implied = view.config.as_ref().map_or(info.model, |c| c.model(data_vocab));
+                shapes_fit(info, &implied, data_vocab)
             }
             _ => pending("checked when the model is built"),
         },
@@ -174,16 +163,156 @@ fn check(id: CheckId, view: &RunView, kept: &[RunRecord], on_page: Option<u64>) 
             }
             _ => pending("read from the run's settings"),
         },
-        CheckId::TrainingMode => match &view.config {
-            Some(c) if started => not_measured(format!(
-                "not measured: the engine applies dropout {} in training steps and none in evaluations by \
-                 construction, and no record says which mode it ran in",
-                c.dropout
-            )),
-            _ => pending("shown once the run starts"),
-        },
+        CheckId::TrainingMode if started || !view.steps.is_empty() => training_mode(view),
+        CheckId::TrainingMode => pending("read from the records once the run starts"),
         CheckId::SeedSet => seed_reproduces(view, kept, on_page),
     }
+}
+
+/// What the run's settings and the data's `vocab` tokens imply for every parameter tensor, in the
+/// engine's order: the embeddings `[V, C]` and `[T, C]`, each block's norms, attention `[C, 3C]` and
+/// `[C, C]` and MLP `[C, F]` and `[F, C]` with their biases, the final norm and the head `[C, V]`.
+fn expected_shapes(m: &ModelConfig, vocab: usize) -> Vec<(String, Vec<usize>)> {
+    let (t, c, f) = (m.context, m.d_model, m.mlp_dim());
+    let mut all = vec![("wte".to_string(), vec![vocab, c]), ("wpe".to_string(), vec![t, c])];
+    for layer in 0..m.n_layers {
+        let block = [
+            ("ln1.gain", vec![c]),
+            ("ln1.bias", vec![c]),
+            ("attn.w_qkv", vec![c, 3 * c]),
+            ("attn.b_qkv", vec![3 * c]),
+            ("attn.w_proj", vec![c, c]),
+            ("attn.b_proj", vec![c]),
+            ("ln2.gain", vec![c]),
+            ("ln2.bias", vec![c]),
+            ("mlp.w_fc", vec![c, f]),
+            ("mlp.b_fc", vec![f]),
+            ("mlp.w_out", vec![f, c]),
+            ("mlp.b_out", vec![c]),
+        ];
+        all.extend(block.into_iter().map(|(name, shape)| (format!("block{layer}.{name}"), shape)));
+    }
+    all.extend([
+        ("lnf.gain".to_string(), vec![c]),
+        ("lnf.bias".to_string(), vec![c]),
+        ("w_head".to_string(), vec![c, vocab]),
+    ]);
+    all
+}
+
+/// `[64, 192]`.
+fn dims(shape: &[usize]) -> String {
+    format!("{shape:?}")
+}
+
+/// The shapes item: every tensor the model reported against what the settings' model shape `m` and the
+/// data's `vocab` imply, listed per layer (the matrices; the vectors are counted).
+fn shapes_fit(info: &RunInfo, m: &ModelConfig, vocab: usize) -> (Check, String) {
+    if info.shapes.is_empty() {
+        return not_measured("not measured: the run did not report its tensors' shapes".to_string());
+    }
+    let expected = expected_shapes(m, vocab);
+    let mut wrong: Vec<String> = expected
+        .iter()
+        .filter_map(|(name, want)| match info.shapes.iter().find(|(n, _)| n == name) {
+            None => Some(format!("{name} is missing (it should be {})", dims(want))),
+            Some((_, have)) if have != want => Some(format!("{name} is {}, it should be {}", dims(have), dims(want))),
+            Some(_) => None,
+        })
+        .collect();
+    wrong.extend(
+        info.shapes
+            .iter()
+            .filter(|(name, _)| expected.iter().all(|(n, _)| n != name))
+            .map(|(name, shape)| format!("{name} {} is not part of the model the settings describe", dims(shape))),
+    );
+    let implied = format!(
+        "d_model {}, {} heads of {}, MLP {}, context {}, {} layers and the data's {vocab} tokens",
+        m.d_model,
+        m.n_heads,
+        m.head_dim(),
+        m.mlp_dim(),
+        m.context,
+        m.n_layers
+    );
+    if !wrong.is_empty() {
+        return verdict(false, format!("against {implied}: {}", wrong.join("; ")));
+    }
+    let mut layers: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, shape) in info.shapes.iter().filter(|(_, shape)| shape.len() > 1) {
+        let (layer, leaf) = match name.split_once('.') {
+            Some((block, leaf)) if block.starts_with("block") => (block.to_string(), leaf),
+            _ => (String::new(), name.as_str()),
+        };
+        let entry = format!("{leaf} {}", dims(shape));
+        match layers.last_mut().filter(|(l, _)| *l == layer) {
+            Some((_, entries)) => entries.push(entry),
+            None => layers.push((layer, vec![entry])),
+        }
+    }
+    let listed: Vec<String> = layers
+        .into_iter()
+        .map(
+            |(layer, entries)| {
+                if layer.is_empty() {
+                    entries.join(", ")
+                } else {
+                    format!("{layer}: {}", entries.join(", "))
+                }
+            },
+        )
+        .collect();
+    let vectors = info.shapes.iter().filter(|(_, shape)| shape.len() == 1).count();
+    verdict(
+        true,
+        format!(
+            "all {} tensors have the shapes {implied} imply: {}; and {vectors} biases and norms ({} parameters)",
+            info.shapes.len(),
+            listed.join(" | "),
+            info.param_count
+        ),
+    )
+}
+
+/// The training-mode item: every step record must say it ran in training mode and every evaluation
+/// in evaluation mode, as the engine recorded them; not measured while no record says.
+fn training_mode(view: &RunView) -> (Check, String) {
+    if view.steps.is_empty() && view.evals.is_empty() {
+        return not_measured("not measured yet: no step or evaluation record has come".to_string());
+    }
+    let unsaid =
+        view.steps.iter().filter(|r| r.mode.is_none()).count() + view.evals.iter().filter(|e| e.mode.is_none()).count();
+    if unsaid > 0 {
+        return not_measured(format!("not measured: {unsaid} records do not say which mode they ran in"));
+    }
+    let steps_off: Vec<usize> = view.steps.iter().filter(|r| r.mode != Some(Mode::Train)).map(|r| r.step).collect();
+    let evals_off: Vec<usize> = view.evals.iter().filter(|e| e.mode != Some(Mode::Eval)).map(|e| e.step).collect();
+    let dropout = view.config.as_ref().map_or(String::new(), |c| format!(", dropout {}", c.dropout));
+    if steps_off.is_empty() && evals_off.is_empty() {
+        return verdict(
+            true,
+            format!(
+                "all {} training steps ran in training mode{dropout}, all {} evaluations in evaluation mode \
+                 (dropout off)",
+                view.steps.len(),
+                view.evals.len()
+            ),
+        );
+    }
+    let first = |steps: &[usize]| steps.first().map_or(String::new(), |s| format!(" (the first at step {s})"));
+    verdict(
+        false,
+        format!(
+            "{} of {} training steps did not run in training mode{}; {} of {} evaluations did not run in \
+             evaluation mode{}",
+            steps_off.len(),
+            view.steps.len(),
+            first(&steps_off),
+            evals_off.len(),
+            view.evals.len(),
+            first(&evals_off)
+        ),
+    )
 }
 
 /// The seed item: `view`'s first loss against the first loss of another kept run with the same seed,
@@ -220,7 +349,7 @@ mod tests {
     use super::*;
     use crate::kept_runs::RunRecord;
     use crate::protocol::test_support::{eval_record, run_info, step_record};
-    use crate::protocol::RunEvent;
+    use crate::protocol::{RunEvent, RunInfo};
     use crate::run_view::StopPoint;
     use faultline_engine::faults::FaultId;
     use faultline_engine::{RunConfig, StepRecord};
@@ -253,11 +382,17 @@ mod tests {
             Check::Pass,
             Check::Pass,
             Check::Pass,
-            Check::NotMeasured,
+            Check::Pass,
             Check::NotMeasured,
         ];
         assert_eq!(states(&v), expected, "{:#?}", run_checklist(&v, &[], None));
         assert!(run_checklist(&v, &[], None)[2].detail.contains("ln(40)"));
+        let shapes = &run_checklist(&v, &[], None)[1].detail;
+        for listed in
+            ["wte [40, 64]", "block0: attn.w_qkv [64, 192], attn.w_proj [64, 64]", "block1:", "w_head [64, 40]"]
+        {
+            assert!(shapes.contains(listed), "{listed} in {shapes}");
+        }
         assert_eq!(run_checklist(&v, &[], None)[0].detail, "the first training tokens, decoded: \"the dog runs.\"");
     }
 
@@ -284,22 +419,74 @@ mod tests {
         assert_eq!(differs.check, Check::Fail, "{}", differs.detail);
     }
 
+    fn item(v: &RunView, id: CheckId) -> CheckResult {
+        run_checklist(v, &[], None).into_iter().find(|c| c.id == id).unwrap()
+    }
+
+    /// Every item but the seed's (which needs a kept twin: see above) fails on this run.
     #[test]
     fn a_broken_run_fails_the_items_it_breaks() {
         let mut config = RunConfig { lr: 1.0, ..RunConfig::default() };
         config.faults.set(FaultId::NoGradClip, None).unwrap();
         let mut v = RunView::starting(1, config);
-        v.apply(1, RunEvent::Started(run_info(false)));
-        let records = vec![StepRecord { lr: 1.0, grad_norm: 0.0, ..step_record(1, 9.0) }];
+        let mut info = run_info(false);
+        info.data_sample.clear();
+        info.shapes.iter_mut().filter(|(name, _)| name == "w_head").for_each(|(_, shape)| shape[1] = 27);
+        v.apply(1, RunEvent::Started(info));
+        let records = vec![StepRecord { lr: 1.0, grad_norm: 0.0, mode: Some(Mode::Eval), ..step_record(1, 9.0) }];
         v.apply(1, RunEvent::Steps { records, tokens_per_s: None });
-        let by_id =
-            |v: &RunView, id: CheckId| run_checklist(v, &[], None).into_iter().find(|c| c.id == id).unwrap().check;
-        for id in [CheckId::LossVsLnV, CheckId::NonzeroGradients, CheckId::LrRange, CheckId::ClippingOn] {
-            assert_eq!(by_id(&v, id), Check::Fail, "{id}");
+        let failing = CHECKLIST.iter().map(|i| i.id).filter(|&id| id != CheckId::SeedSet);
+        for id in failing {
+            assert_eq!(item(&v, id).check, Check::Fail, "{id}: {}", item(&v, id).detail);
         }
+        assert!(item(&v, CheckId::Shapes).detail.contains("w_head is [64, 27], it should be [64, 40]"));
+        assert!(item(&v, CheckId::TrainingMode)
+            .detail
+            .starts_with("1 of 1 training steps did not run in training mode"));
         v.stop = Some(StopPoint { step: 2, tensor: "logits".into() });
-        let nonzero = run_checklist(&v, &[], None).into_iter().find(|c| c.id == CheckId::NonzeroGradients).unwrap();
-        assert!(nonzero.detail.contains("logits"));
+        assert!(item(&v, CheckId::NonzeroGradients).detail.contains("logits"));
+    }
+
+    /// The shapes the model reported are held against the data's vocabulary too: a text of another
+    /// vocabulary fails both vocabulary-wide tensors; a run that reported none is not measured.
+    #[test]
+    fn shapes_are_checked_per_tensor_against_the_config_and_the_data() {
+        let mut v = RunView::starting(1, RunConfig::default());
+        let mut info = run_info(false);
+        info.corpus.vocab_size = 31;
+        v.apply(1, RunEvent::Started(info));
+        let shapes = item(&v, CheckId::Shapes);
+        assert_eq!(shapes.check, Check::Fail);
+        for wrong in ["wte is [40, 64], it should be [31, 64]", "w_head is [64, 40], it should be [64, 31]"] {
+            assert!(shapes.detail.contains(wrong), "{wrong} in {}", shapes.detail);
+        }
+        let mut info = run_info(false);
+        info.shapes.retain(|(name, _)| !name.starts_with("block1."));
+        v.apply(1, RunEvent::Started(info));
+        assert!(item(&v, CheckId::Shapes).detail.contains("block1.attn.w_qkv is missing"));
+        v.apply(1, RunEvent::Started(RunInfo { shapes: Vec::new(), ..run_info(false) }));
+        assert_eq!(item(&v, CheckId::Shapes).check, Check::NotMeasured);
+    }
+
+    /// The mode is read from the records: an evaluation that ran in training mode fails the item;
+    /// records that do not say (kept before they carried it) leave it unmeasured, as does a run with
+    /// no record yet.
+    #[test]
+    fn the_training_mode_is_read_from_every_record() {
+        let mut v = RunView::starting(1, RunConfig::default());
+        v.apply(1, RunEvent::Started(run_info(false)));
+        assert_eq!(item(&v, CheckId::TrainingMode).check, Check::NotMeasured);
+        v.apply(1, RunEvent::Steps { records: vec![step_record(1, 3.0)], tokens_per_s: None });
+        assert_eq!(item(&v, CheckId::TrainingMode).check, Check::Pass);
+        let mut eval = eval_record(1, 3.0, None, None);
+        assert_eq!(eval.mode, Some(Mode::Eval), "the engine records its evaluations' mode");
+        eval.mode = Some(Mode::Train);
+        v.apply(1, RunEvent::Eval(eval));
+        let mode = item(&v, CheckId::TrainingMode);
+        assert_eq!(mode.check, Check::Fail);
+        assert!(mode.detail.ends_with("1 of 1 evaluations did not run in evaluation mode (the first at step 1)"));
+        v.evals[0].mode = None;
+        assert_eq!(item(&v, CheckId::TrainingMode).check, Check::NotMeasured);
     }
 
     /// A detached block: the global norm is healthy, but some tensors get exactly nothing.

@@ -5,6 +5,7 @@
 
 use crate::form::FieldErrors;
 use crate::protocol::SampleRequest;
+use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::settings::SettingKey;
 use faultline_engine::settings::SettingKind;
 use faultline_engine::telemetry::SampleStats;
@@ -40,7 +41,14 @@ pub struct GenerateForm {
 
 impl Default for GenerateForm {
     fn default() -> Self {
-        let config = RunConfig::default();
+        Self::with_decoding(&RunConfig::default().sampling)
+    }
+}
+
+impl GenerateForm {
+    /// The fields for decoding with `sampling`, no prompt and the default length.
+    pub fn with_decoding(sampling: &SamplingConfig) -> Self {
+        let config = RunConfig { sampling: sampling.clone(), ..RunConfig::default() };
         let values = GENERATION_KEYS
             .iter()
             .map(|&k| {
@@ -50,9 +58,7 @@ impl Default for GenerateForm {
             .collect();
         Self { prompt: String::new(), values }
     }
-}
 
-impl GenerateForm {
     /// A field's current text; empty for a setting the panel does not show.
     pub fn get(&self, key: SettingKey) -> &str {
         self.values.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v.as_str())
@@ -127,7 +133,6 @@ pub fn entropy_text(stats: &SampleStats) -> String {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use faultline_engine::sampling::SamplingConfig;
 
     fn fields(errors: &FieldErrors) -> Vec<&str> {
         errors.iter().map(|e| e.field.as_str()).collect()
@@ -140,6 +145,13 @@ mod tests {
         assert_eq!(request.sampling, SamplingConfig::default());
         assert_eq!((request.prompt.as_str(), request.max_new_tokens, request.seed), ("the ", DEFAULT_LENGTH, 7));
         assert!(!form.greedy());
+        let cold =
+            SamplingConfig { greedy: true, temperature: 0.1, repetition_penalty: 1.3, ..SamplingConfig::default() };
+        assert_eq!(
+            GenerateForm::with_decoding(&cold).to_request(7).unwrap().sampling,
+            cold,
+            "a run's decoding, as fields"
+        );
     }
 
     #[test]

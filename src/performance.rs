@@ -76,7 +76,7 @@ mod tests {
 
     fn step(step: usize, forward_ms: f64, backward_ms: f64) -> StepRecord {
         let times = PhaseTimes { data_ms: 1.0, forward_ms, backward_ms, optimizer_ms: 2.0, telemetry_ms: 0.0 };
-        StepRecord { step, loss: 3.0, grad_norm: 1.0, lr: 1e-3, tokens: 1000, times }
+        StepRecord { step, loss: 3.0, grad_norm: 1.0, lr: 1e-3, tokens: 1000, times, mode: None }
     }
 
     #[test]

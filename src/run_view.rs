@@ -1,8 +1,7 @@
 //! What the page knows about the current run, rebuilt from the worker's messages.
 
-use crate::protocol::{RunEvent, RunId, RunInfo};
+use crate::protocol::{Generated, RunEvent, RunId, RunInfo};
 use faultline_engine::diagnosis::Finding;
-use faultline_engine::telemetry::SampleStats;
 use faultline_engine::{EvalRecord, RunConfig, StepRecord};
 
 /// Evaluations whose attention maps the page keeps; older ones keep their numbers only.
@@ -93,8 +92,9 @@ pub struct RunView {
     pub tokens_per_s: Option<f64>,
     /// The latest evaluation's sample and the step it was generated at.
     pub sample: Option<(usize, String)>,
-    /// The latest text the learner asked for, measured, and the step it was generated at.
-    pub generated: Option<(usize, Result<SampleStats, String>)>,
+    /// The latest text the learner asked for, measured, with the step and the decoding it was
+    /// generated at.
+    pub generated: Option<Generated>,
     /// A generation was asked for and has not been answered yet.
     pub generating: bool,
     /// Why the run stopped or failed.
@@ -146,8 +146,8 @@ impl RunView {
             RunEvent::Diagnosis { step, vocab_size, findings, watching } => {
                 self.diagnosis = Some(Diagnosis { step, vocab_size, findings, watching });
             }
-            RunEvent::Sample { step, sample } => {
-                self.generated = Some((step, sample));
+            RunEvent::Sample(generated) => {
+                self.generated = Some(generated);
                 self.generating = false;
             }
             RunEvent::Paused { step } => {
@@ -254,6 +254,7 @@ mod tests {
     use faultline_engine::diagnosis::Finding;
     use faultline_engine::faults::FaultId;
     use faultline_engine::guide::EntryId;
+    use faultline_engine::sampling::SamplingConfig;
 
     fn starting(run: RunId) -> RunView {
         RunView::starting(run, RunConfig::default())
@@ -299,9 +300,10 @@ mod tests {
         assert_eq!(v.sample, Some((2, "the cat".to_string())));
         v.generating = true;
         let asked = eval_record(2, 4.1, None, Some("a dog")).sample.expect("a sample");
-        v.apply(3, RunEvent::Sample { step: 2, sample: Ok(asked.clone()) });
+        let generated = Generated { step: 2, sampling: SamplingConfig::default(), sample: Ok(asked) };
+        v.apply(3, RunEvent::Sample(generated.clone()));
         assert_eq!(v.sample, Some((2, "the cat".to_string())), "the evaluation's sample stays");
-        assert_eq!((v.generated.clone(), v.generating), (Some((2, Ok(asked))), false));
+        assert_eq!((v.generated.clone(), v.generating), (Some(generated), false));
         v.apply(3, RunEvent::Paused { step: 2 });
         assert_eq!(v.state, RunState::Paused);
         v.apply(3, RunEvent::Resumed { step: 2 });

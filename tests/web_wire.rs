@@ -10,6 +10,7 @@ use faultline_engine::align::Method;
 use faultline_engine::bench::BenchResult;
 use faultline_engine::diagnosis::{Evidence, Finding};
 use faultline_engine::guide::EntryId;
+use faultline_engine::telemetry::Mode;
 use faultline_engine::trainer::Trainer;
 use faultline_engine::{PhaseTimes, Preset, RunConfig, StepRecord};
 use wasm_bindgen::JsCast;
@@ -46,6 +47,7 @@ fn non_finite_telemetry_survives() {
         lr: 3e-3,
         tokens: 1024,
         times: PhaseTimes::default(),
+        mode: Some(Mode::Train),
     };
     let msg = FromWorker::Run { run: 2, event: RunEvent::Steps { records: vec![record], tokens_per_s: None } };
     let FromWorker::Run { run: 2, event: RunEvent::Steps { records, tokens_per_s: None } } = through_the_wire(&msg)

@@ -6,9 +6,12 @@ use super::measure::*;
 use super::progress::Evidence;
 use super::{Check, CheckFn, ExerciseId, Lab};
 use crate::align_view::AlignView;
+use crate::generation::GENERATION_KEYS;
 use crate::run_view::{RunState, RunView};
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
+use faultline_engine::sampling::SamplingConfig;
+use faultline_engine::RunConfig;
 
 /// The checks of an exercise's two stages.
 pub(super) struct Checks {
@@ -24,7 +27,7 @@ pub(super) fn checks(id: ExerciseId) -> Checks {
         ExerciseId::Explode => (explodes, calmed),
         ExerciseId::FindLr => (crawls, found_by_range_test),
         ExerciseId::Warmup => (stalls, ramped),
-        ExerciseId::Temperature => (repeats, varied),
+        ExerciseId::Temperature => (repeats, resampled),
         ExerciseId::Tokenization => (unknowns, all_known),
         ExerciseId::Roundtrip => (lossy, all_known),
         ExerciseId::Nonsense => (garbles, readable),
@@ -246,29 +249,74 @@ fn repeats(lab: &Lab, _: Option<f32>) -> Check {
     )
 }
 
-fn varied(lab: &Lab, before: Option<f32>) -> Check {
+/// The decoding settings `new` changes from `old`, each with both values (`repetition-penalty 1 → 1.3`).
+fn decoding_changes(old: &SamplingConfig, new: &SamplingConfig) -> Vec<String> {
+    let with = |sampling: &SamplingConfig| RunConfig { sampling: sampling.clone(), ..RunConfig::default() };
+    let (old, new) = (with(old), with(new));
+    GENERATION_KEYS
+        .iter()
+        .filter(|&&key| old.get(key) != new.get(key))
+        .map(|&key| format!("{key} {} → {}", old.get(key), new.get(key)))
+        .collect()
+}
+
+/// The fix of a decoding fault: the model the run trained, sampled again (the Generate panel) with
+/// decoding settings of the learner's own, repeats no more than the text's own 4-grams allow, and less
+/// than the run's own samples (`before`). No new run: whether this is the reproduce run's model is
+/// [`super::check_fix`]'s to say.
+fn resampled(lab: &Lab, before: Option<f32>) -> Check {
     let v = lab.run;
-    finished(v)?;
-    let s = sample_of(v)?;
+    over(v)?;
+    let own = v.config.as_ref().ok_or_else(|| missing("settings"))?.decoding();
+    let generated = v.generated.as_ref().ok_or_else(|| {
+        "no new run is needed: in the trainer's Generate panel, sample this model again decoded another way (a \
+         repetition penalty, a warmer temperature, top-p) and press Generate"
+            .to_string()
+    })?;
+    require(generated.step == v.steps_done, || {
+        format!(
+            "that text came from the model after {} steps; generate again from the trained model ({} steps)",
+            generated.step, v.steps_done
+        )
+    })?;
+    let s = generated.sample.as_ref().map_err(|e| format!("the text could not be generated: {e}"))?;
+    let changes = decoding_changes(&own, &generated.sampling);
+    require(!changes.is_empty(), || {
+        "that text was decoded exactly as the run decodes its own samples: change how it decodes (a repetition \
+         penalty, a warmer temperature, top-p) and generate again"
+            .into()
+    })?;
+    let changed = changes.join(", ");
     require(s.repeated_ngram_rate <= s.reference_ngram_rate + REPEAT_EXCESS, || {
         format!(
-            "{:.0}% of the sample's 4-grams still repeat, against {:.0}% of the text's own",
+            "decoded with {changed}, {:.0}% of the text's 4-grams still repeat, against {:.0}% of the validation \
+             text's own",
             s.repeated_ngram_rate * 100.0,
             s.reference_ngram_rate * 100.0
         )
     })?;
-    let before = before.map(|b| format!(" (was {:.0}%)", b * 100.0)).unwrap_or_default();
-    // A repetition penalty breaks the loops of a cold sampler without warming it: the detector then
-    // still names the entry, from the entropy the decoding discards, and the learner is told so.
+    if let Some(b) = before {
+        require(s.repeated_ngram_rate < b, || {
+            format!(
+                "decoded with {changed}, {:.0}% of the text's 4-grams repeat: not fewer than the {:.0}% of your \
+                 reproduce run's own samples",
+                s.repeated_ngram_rate * 100.0,
+                b * 100.0
+            )
+        })?;
+    }
+    let before = before.map(|b| format!(", where its own samples repeated {:.0}%", b * 100.0)).unwrap_or_default();
     let still = if named(v, EntryId::ModelOutputsRepetitiveText) {
-        "; the detector still names repetitive text, because the cold sampler still discards most of the model's entropy"
+        ". The detector, which reads the run's own samples, still names repetitive text: the weights never changed"
     } else {
         ""
     };
     pass(
         s.repeated_ngram_rate,
         format!(
-            "the same model sampled this way repeated {:.0}% of its 4-grams{before}, the text itself {:.0}%; the sampler kept {:.2} of the model's {:.2} nats{still}",
+            "the same weights, after {} steps, decoded with {changed} repeated {:.0}% of their 4-grams{before}; the \
+             validation text {:.0}%; the sampler kept {:.2} of the model's {:.2} nats{still}",
+            v.steps_done,
             s.repeated_ngram_rate * 100.0,
             s.reference_ngram_rate * 100.0,
             s.sampler_entropy,

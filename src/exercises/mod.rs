@@ -23,9 +23,11 @@ pub mod progress;
 
 use crate::align_view::AlignView;
 use crate::form::{FormKind, RunForm};
+use crate::generation::GenerateForm;
 use crate::range_view::RangeView;
 use crate::run_view::RunView;
 use checks::checks;
+use faultline_engine::settings::Change;
 use faultline_engine::RunConfig;
 use progress::{Evidence, ExerciseProgress, Progress, StageRun};
 
@@ -82,13 +84,19 @@ fn apply_setup(setup: &Setup, mut form: RunForm) -> RunForm {
 
 /// The form a setup of `ex` puts in the trainer: a reproduce setup's own, or a fix setup's change on top
 /// of the reproduce run the learner kept (on the first reproduce setup before there is one).
+/// A fix setup of a [`Lesson::Resample`] exercise leaves the reproduce run's form as it is: it fills in
+/// the Generate panel instead ([`generation_form`]).
 pub fn exercise_form(ex: &Exercise, setup: &Setup, p: Option<&ExerciseProgress>) -> RunForm {
     if ex.reproduces_with(setup) {
         return setup_form(setup);
     }
     let kind = ex.method().map_or(FormKind::Trainer, FormKind::Alignment);
     let base = p.and_then(|p| p.reproduce_run.as_ref()).map(|r| RunForm::from_config_in(kind, &r.config));
-    apply_setup(setup, base.unwrap_or_else(|| setup_form(&ex.reproduce.setups[0])))
+    let base = base.unwrap_or_else(|| setup_form(&ex.reproduce.setups[0]));
+    match ex.lesson {
+        Lesson::Resample { .. } => base,
+        _ => apply_setup(setup, base),
+    }
 }
 
 /// `ex`'s reproduce check on `lab`.
@@ -107,7 +115,40 @@ pub fn check_fix(ex: &Exercise, p: &ExerciseProgress, before: f32, lab: &Lab) ->
         .unwrap_or_else(|| "this run has no settings".into()));
     };
     ex.lesson.compare(p.reproduce_run.as_ref().map(|r| &r.config), config)?;
+    if let Lesson::Resample { .. } = ex.lesson {
+        same_model(p, lab.run)?;
+    }
     (checks(ex.id).fix)(lab, Some(before))
+}
+
+/// Whether `v` is the very run the reproduction passed on, whose model a decoding fix samples again: the
+/// same run of the page, with the same curves (a new run of the same settings is another model).
+fn same_model(p: &ExerciseProgress, v: &RunView) -> Result<(), String> {
+    let kept = p.reproduce_run.as_ref().filter(|_| p.reproduce_run_id == Some(v.run));
+    let same = kept.is_some_and(|r| StageRun::of_training(v).is_some_and(|now| now.loss == r.loss));
+    measure::require(same, || {
+        "this is not the model your reproduce run trained: a new run was started since. Reproduce the symptom again, \
+         then sample that run's model again, decoded another way"
+            .into()
+    })
+}
+
+/// The Generate panel a fix setup of a [`Lesson::Resample`] exercise fills in: the decoding of the
+/// reproduce run the learner kept (of the first reproduce setup before there is one), with the setup's
+/// decoding changes. `None` for every other setup: those fill in a run's form.
+pub fn generation_form(ex: &Exercise, setup: &Setup, p: Option<&ExerciseProgress>) -> Option<GenerateForm> {
+    if ex.reproduces_with(setup) || !matches!(ex.lesson, Lesson::Resample { .. }) {
+        return None;
+    }
+    let kept = p.and_then(|p| p.reproduce_run.as_ref()).map(|r| r.config.clone());
+    let reproduce = kept.or_else(|| setup_form(&ex.reproduce.setups[0]).to_config().ok())?;
+    let mut decoding = RunConfig { sampling: reproduce.decoding(), ..RunConfig::default() };
+    for &change in setup.changes {
+        if let Change::Setting(key, value) = change {
+            decoding.set(key, value).ok()?;
+        }
+    }
+    Some(GenerateForm::with_decoding(&decoding.sampling))
 }
 
 /// A typed numeric prediction: a finite number, not below zero (every question asks for a loss, an
@@ -174,8 +215,8 @@ impl Status {
     }
 }
 
-/// Runs the active exercise's checks that have not passed yet on `lab` and records the passes; true
-/// when something changed. Checks count only once the learner has answered the prediction, and the fix
+/// Runs the active exercise's checks that have not passed yet on `lab` and records the passes (and,
+/// for a decoding fix, a newer reproduce run); true when something changed. Checks count only once the learner has answered the prediction, and the fix
 /// only after the reproduction, so the recap always has both.
 pub fn record(progress: &mut Progress, lab: &Lab) -> bool {
     let Some(ex) = progress.active.as_deref().and_then(exercise) else { return false };
@@ -184,10 +225,16 @@ pub fn record(progress: &mut Progress, lab: &Lab) -> bool {
         return false;
     }
     let mut changed = false;
-    if p.reproduced.is_none() {
+    // A decoding fix samples the reproduce run's model again: until it passes, a later run that
+    // reproduces the symptom replaces a reproduce run whose model the worker no longer holds.
+    let replaced = matches!(ex.lesson, Lesson::Resample { .. })
+        && p.fixed.is_none()
+        && p.reproduce_run_id.is_some_and(|id| id != lab.run.run);
+    if p.reproduced.is_none() || replaced {
         if let Ok(evidence) = check_reproduce(ex, lab) {
             p.reproduced = Some(evidence);
             p.reproduce_run = StageRun::of(lab, ex);
+            p.reproduce_run_id = ex.method().is_none().then_some(lab.run.run);
             changed = true;
         }
     }
@@ -258,7 +305,9 @@ pub fn stage_state(ex: &Exercise, p: Option<&ExerciseProgress>, active: bool, la
         Err(why) => why,
     };
     let same_as_reproduced = fix && reproduced.is_some_and(|r| lab.config_for(ex) == Some(&r.config));
-    if lab.ended_for(ex) && !same_as_reproduced {
+    // A decoding fix is judged on the reproduce run itself, once text has been sampled from it again.
+    let resampled = fix && matches!(ex.lesson, Lesson::Resample { .. }) && lab.run.generated.is_some();
+    if lab.ended_for(ex) && (resampled || !same_as_reproduced) {
         CheckState::Failed(why)
     } else {
         CheckState::Waiting(why)
@@ -314,6 +363,13 @@ pub fn recap(ex: &Exercise, p: &ExerciseProgress) -> Vec<String> {
     }
     if let Some(f) = &p.fixed {
         lines.push(format!("{}: {}", ex.fix.title, f.text));
+        if let (Lesson::Resample { .. }, Some(run)) = (&ex.lesson, &p.reproduce_run) {
+            lines.push(format!(
+                "Both texts came from the same weights, the model your reproduce run trained in {} steps: no new run, \
+                 only the decoding changed.",
+                run.config.steps
+            ));
+        }
     }
     lines
 }

@@ -4,6 +4,7 @@
 
 use super::{Exercise, Lab};
 use crate::kept_runs::{thin, Curve};
+use crate::protocol::RunId;
 use crate::run_view::RunView;
 use crate::stored::read_versioned;
 use faultline_engine::{RunConfig, StepRecord};
@@ -85,6 +86,10 @@ pub struct ExerciseProgress {
     /// The run the reproduction passed on; the fix run is compared with it.
     #[serde(default)]
     pub reproduce_run: Option<StageRun>,
+    /// The page's id of the trainer's run the reproduction passed on: a fix that samples the same
+    /// model again must read that very run.
+    #[serde(default)]
+    pub reproduce_run_id: Option<RunId>,
     #[serde(default)]
     pub fixed: Option<Evidence>,
     #[serde(default)]

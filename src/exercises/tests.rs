@@ -6,7 +6,8 @@ use super::measure::{align_named, named};
 use super::progress::{ExerciseProgress, Progress, StageRun};
 use super::*;
 use crate::align_view::{aligned, AlignView};
-use crate::protocol::{FromWorker, ToWorker};
+use crate::generation::GenerateForm;
+use crate::protocol::{Compute, FromWorker, ToWorker};
 use crate::range_view::{RangeState, RangeView};
 use crate::run_view::{trained, RunState};
 use crate::worker::session::Session;
@@ -77,6 +78,12 @@ fn fix_setups_make_the_one_taught_change() {
                     .to_config()
                     .unwrap_or_else(|err| panic!("{}: {err:?}", fix.label));
                 e.lesson.compare(Some(&before), &after).unwrap_or_else(|why| panic!("{} / {}: {why}", e.id, fix.label));
+                let generation = generation_form(e, fix, Some(&kept));
+                assert_eq!(generation.is_some(), matches!(e.lesson, Lesson::Resample { .. }), "{}", fix.label);
+                if let Some(form) = generation {
+                    let sampling = form.to_request(0).unwrap_or_else(|err| panic!("{}: {err:?}", fix.label)).sampling;
+                    assert_ne!(sampling, before.decoding(), "{}: a decoding change", fix.label);
+                }
             }
         }
     }
@@ -246,21 +253,94 @@ fn post_norm_trains_once_it_warms_up() {
     assert!(c.faults.post_norm && c.warmup_steps == 100, "the guide's remedy keeps post-norm");
 }
 
+/// A run trained through the worker's session as the page trains it, the session kept: the model it
+/// trained can be sampled again, as the trainer's Generate panel does.
+struct Held {
+    session: Session,
+    view: RunView,
+}
+
+impl Held {
+    fn trained(config: RunConfig) -> Self {
+        let mut held = Held { session: Session::new(native_clock), view: RunView::starting(1, config.clone()) };
+        let out = held.session.handle(ToWorker::Start {
+            run: 1,
+            config: Box::new(config),
+            paused: false,
+            compute: Compute::Cpu,
+        });
+        held.apply(out);
+        while held.session.is_running() {
+            let out = held.session.run_chunk(50.0);
+            held.apply(out);
+        }
+        held
+    }
+
+    fn apply(&mut self, out: Vec<FromWorker>) {
+        for msg in out {
+            if let FromWorker::Run { run, event } = msg {
+                self.view.apply(run, event);
+            }
+        }
+    }
+
+    /// Generates from the model with the panel's `form`, as its Generate button does.
+    fn generate(&mut self, form: &GenerateForm) {
+        let request = form.to_request(0).unwrap_or_else(|e| panic!("{e:?}"));
+        let out = self.session.handle(ToWorker::Sample(request));
+        self.apply(out);
+    }
+}
+
+/// The decoding fix takes no new run: the reproduce run's model, sampled again with each fix setup's
+/// decoding, stops repeating; the same model decoded as the run decodes, a new run of the same settings
+/// and the untouched default run do not pass; the recap says both texts came from the same weights.
 #[test]
 fn the_same_model_sampled_differently_stops_repeating() {
     let e = ex(ExerciseId::Temperature);
-    let w = walk(ExerciseId::Temperature);
-    let losses = |v: &RunView| v.steps.iter().map(|s| s.loss).collect::<Vec<f32>>();
-    assert_eq!(losses(&w.fix), losses(&w.reproduce), "only the decoding changed, so training was identical");
-    let p = ExerciseProgress {
-        reproduce_run: StageRun::of_training(&w.reproduce),
-        reproduced: Some(w.broken.clone()),
-        ..Default::default()
-    };
-    let penalised = trained(exercise_form(e, &e.fix.setups[1], Some(&p)).to_config().unwrap());
-    let lab = Lab { run: &penalised, range: no_range(), align: no_alignment() };
-    let fixed = check_fix(e, &p, w.broken.value, &lab).unwrap_or_else(|why| panic!("a repetition penalty: {why}"));
-    assert!(fixed.value < w.broken.value, "{}", fixed.text);
+    let mut held = Held::trained(config_of(&e.reproduce.setups[0]));
+    let broken = passes(checks(e.id).reproduce, &held.view, None);
+    assert!(named(&held.view, e.entries[0]), "{}", broken.text);
+    fails(checks(e.id).reproduce, healthy(), None);
+
+    let mut progress = Progress { active: Some(e.id.to_string()), ..Progress::default() };
+    *progress.entry(e.id) = ExerciseProgress { prediction: e.prediction.right(), ..Default::default() };
+    assert!(record(&mut progress, &run_only(&held.view)), "the reproduction is recorded");
+    let p = progress.get(e.id).unwrap().clone();
+    let fix_state = |v: &RunView| stage_state(e, Some(&p), true, &run_only(v), true);
+    let why = check_fix(e, &p, broken.value, &run_only(&held.view)).unwrap_err();
+    assert!(why.contains("Generate panel"), "{why}");
+    assert_eq!(fix_state(&held.view).as_str(), "waiting", "nothing sampled again yet");
+
+    let own = held.view.config.as_ref().unwrap().decoding();
+    held.generate(&GenerateForm::with_decoding(&own));
+    let why = check_fix(e, &p, broken.value, &run_only(&held.view)).unwrap_err();
+    assert!(why.contains("exactly as the run decodes"), "{why}");
+    assert_eq!(fix_state(&held.view).as_str(), "failed");
+
+    for setup in e.fix.setups {
+        assert_eq!(exercise_form(e, setup, Some(&p)).to_config().as_ref(), Ok(held.view.config.as_ref().unwrap()));
+        held.generate(&generation_form(e, setup, Some(&p)).expect("a decoding fix fills in the Generate panel"));
+        let fixed = check_fix(e, &p, broken.value, &run_only(&held.view))
+            .unwrap_or_else(|why| panic!("{}: {why}", setup.label));
+        assert!(fixed.value < broken.value && fixed.text.starts_with("the same weights"), "{}", fixed.text);
+    }
+
+    let mut rerun = held.view.clone();
+    rerun.run = 2;
+    let why = check_fix(e, &p, broken.value, &run_only(&rerun)).unwrap_err();
+    assert!(why.contains("a new run was started since"), "{why}");
+    let mut again = progress.clone();
+    assert!(record(&mut again, &run_only(&rerun)), "a newer reproduce run replaces one whose model is gone");
+    assert_eq!(again.get(e.id).unwrap().reproduce_run_id, Some(2));
+    let default_run = RunView::starting(1, RunConfig::default());
+    let why = check_fix(e, &p, broken.value, &run_only(&default_run)).unwrap_err();
+    assert!(why.starts_with("this is a new run"), "{why}");
+
+    assert!(record(&mut progress, &run_only(&held.view)), "the fix is recorded");
+    let lines = recap(e, progress.get(e.id).unwrap());
+    assert!(lines.iter().any(|l| l.starts_with("Both texts came from the same weights")), "{lines:?}");
 }
 
 /// Runs the learning-rate range test on `config` through the worker's session, as the LR finder does.

@@ -119,11 +119,16 @@ fn every_message_from_the_worker_round_trips() {
             watching: Vec::new(),
         },
         RunEvent::Diagnosis { step: 0, vocab_size: 0, findings: Vec::new(), watching: Vec::new() },
-        RunEvent::Sample {
+        RunEvent::Sample(Generated {
             step: 50,
+            sampling: SamplingConfig { repetition_penalty: 1.3, ..SamplingConfig::default() },
             sample: Ok(eval_record(50, 2.5, None, Some("the dog runs.\n")).sample.expect("a sample")),
-        },
-        RunEvent::Sample { step: 50, sample: Err("temperature: must be a positive number".into()) },
+        }),
+        RunEvent::Sample(Generated {
+            step: 50,
+            sampling: SamplingConfig { temperature: 0.0, ..SamplingConfig::default() },
+            sample: Err("temperature: must be a positive number".into()),
+        }),
         RunEvent::Paused { step: 3 },
         RunEvent::Resumed { step: 3 },
         RunEvent::Finished(summary(100)),

@@ -11,6 +11,7 @@ use crate::banner;
 use crate::client::WorkerClient;
 use crate::export::checkpoint_file_name;
 use crate::form::RunForm;
+use crate::generation::GenerateForm;
 use crate::protocol::{
     Bytes, Compute, EstimateResult, FromWorker, LoadedCheckpoint, RunEvent, RunId, SampleRequest, ToWorker,
 };
@@ -49,6 +50,8 @@ pub struct Controller {
     pub logs: LogReader,
     /// The alignment page's fine-tuning run.
     pub align: Aligner,
+    /// The Generate panel's fields (an exercise's decoding fix fills them in).
+    pub generation: RwSignal<GenerateForm>,
     /// The worker, from the moment it is spawned.
     client: StoredValue<Option<WorkerClient>, LocalStorage>,
     next_run: StoredValue<RunId>,
@@ -181,6 +184,7 @@ impl Controller {
             lr_range,
             logs,
             align,
+            generation: RwSignal::new(GenerateForm::default()),
             client,
             next_run: StoredValue::new(1),
             pending_estimate,

@@ -96,16 +96,22 @@ fn ExerciseItem(ex: &'static Exercise) -> impl IntoView {
 }
 
 /// Puts `setup` into the form of the page where `ex` runs (a fix setup on top of the learner's
-/// reproduce run): the trainer's, or the alignment page's for a fine-tuning exercise; makes `ex` the
-/// exercise the checks follow, and shows that page.
+/// reproduce run): the trainer's, or the alignment page's for a fine-tuning exercise, or, for a fix
+/// that samples the reproduce run's model again, the trainer's Generate panel; makes `ex` the exercise
+/// the checks follow, and shows that page.
 fn apply(controller: Controller, form: RwSignal<RunForm>, ex: &'static Exercise, setup: &'static Setup) {
     let progress = state().progress;
-    let next = progress.with(|p| exercises::exercise_form(ex, setup, p.get(ex.id)));
     let (target, page) = match ex.method() {
         None => (form, Route::Trainer),
         Some(method) => (controller.align.form, Route::Align(method)),
     };
-    target.update(|f| *f = next.keeping_own_text(f));
+    match progress.with(|p| exercises::generation_form(ex, setup, p.get(ex.id))) {
+        Some(generation) => controller.generation.set(generation),
+        None => {
+            let next = progress.with(|p| exercises::exercise_form(ex, setup, p.get(ex.id)));
+            target.update(|f| *f = next.keeping_own_text(f));
+        }
+    }
     progress.update(|p| p.active = Some(ex.id.to_string()));
     if let Some(w) = web_sys::window() {
         w.location().set_hash(&page.href()).ok();
@@ -279,6 +285,12 @@ fn StageView(
         Lesson::Change { what, .. } if is_fix => Some(view! {
             <p class="exercise-comparison">
                 "Compared with your reproduce run: the same seed, steps and settings, with one change: " {*what} "."
+            </p>
+        }),
+        Lesson::Resample { what } if is_fix => Some(view! {
+            <p class="exercise-comparison">
+                "Compared with your reproduce run's own samples: the same trained model, no new run, sampled again with other decoding settings: "
+                {*what} "."
             </p>
         }),
         _ => None,

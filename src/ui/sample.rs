@@ -5,6 +5,7 @@
 use super::controller::Controller;
 use crate::form::FieldErrors;
 use crate::generation::{entropy_text, field_id, percent, GenerateForm, GENERATION_KEYS};
+use crate::protocol::Generated;
 use crate::run_view::RunView;
 use faultline_engine::settings::{Setting, SettingKey, SettingKind};
 use faultline_engine::telemetry::SampleStats;
@@ -29,7 +30,7 @@ pub fn SamplePanel(view: RwSignal<RunView>) -> impl IntoView {
 #[component]
 pub fn GeneratePanel(controller: Controller) -> impl IntoView {
     let view = controller.view;
-    let form = RwSignal::new(GenerateForm::default());
+    let form = controller.generation;
     let seed = StoredValue::new(0u64);
     let errors = Memo::new(move |_| form.with(|f| f.to_request(0).err().unwrap_or_default()));
     let has_model = move || view.with(|v| v.info.is_some());
@@ -82,11 +83,11 @@ fn Generated(view: RwSignal<RunView>) -> impl IntoView {
     move || {
         view.with(|v| match v.generated.clone() {
             None => None,
-            Some((step, Err(message))) => Some(
+            Some(Generated { step, sample: Err(message), .. }) => Some(
                 view! { <p id="gen-error" class="field-error" role="alert">{format!("No text after {step} steps: {message}")}</p> }
                     .into_any(),
             ),
-            Some((step, Ok(stats))) => Some(view! { <GeneratedText step stats /> }.into_any()),
+            Some(Generated { step, sample: Ok(stats), .. }) => Some(view! { <GeneratedText step stats /> }.into_any()),
         })
     }
 }

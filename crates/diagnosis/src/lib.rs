@@ -295,7 +295,7 @@ mod tests {
                 let loss = if step >= 80 { 3.0 } else { 3.0 - 1.5 * (step.min(60) as f32 / 60.0) };
                 let wobble = 1.0 + 0.1 * (step as f32).sin();
                 let grad_norm = spikes.iter().find(|&&(s, _)| s == step).map_or(wobble, |&(_, n)| n);
-                StepRecord { step, loss, grad_norm, lr: 1e-3, tokens: 1024, times: PhaseTimes::default() }
+                StepRecord { step, loss, grad_norm, lr: 1e-3, tokens: 1024, times: PhaseTimes::default(), mode: None }
             })
             .collect();
         History { vocab_size: 29, steps, ..History::default() }
@@ -339,6 +339,7 @@ mod tests {
                 lr: 1e-3,
                 tokens: 1024,
                 times: PhaseTimes::default(),
+                mode: None,
             })
             .collect();
         History { vocab_size: 29, steps, ..History::default() }

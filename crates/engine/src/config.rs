@@ -366,6 +366,11 @@ impl RunConfig {
     pub fn effective_lr(&self) -> f32 {
         self.faults.apply_lr(self.lr)
     }
+
+    /// How the run's samples are decoded: its sampling settings after the sampling faults.
+    pub fn decoding(&self) -> SamplingConfig {
+        self.faults.apply_sampling(&self.sampling)
+    }
 }
 
 #[cfg(test)]

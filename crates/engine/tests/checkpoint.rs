@@ -3,7 +3,7 @@
 
 use faultline_engine::backend::CpuBackend;
 use faultline_engine::checkpoint::{Checkpoint, VERSION};
-use faultline_engine::config::{OptimizerKind, RunConfig};
+use faultline_engine::config::{CorpusSource, OptimizerKind, RunConfig};
 use faultline_engine::faults::Faults;
 use faultline_engine::trainer::{native_clock, Trainer};
 use faultline_engine::EngineError;
@@ -131,7 +131,30 @@ fn tensors_that_do_not_fit_the_settings_are_refused() {
     file.tensors[0].shape.reverse();
     file.tensors[0].shape.push(1);
     let message = refusal(&file.to_bytes());
-    assert!(message.contains("does not match") && message.contains(&file.tensors[0].name), "{message}");
+    let saved = format!("checkpoint tensor `wte` is {:?}, the model needs [", file.tensors[0].shape);
+    assert!(message.starts_with(&saved), "{message}");
+    assert!(message.ends_with("the checkpoint does not fit the model its settings describe"), "{message}");
+}
+
+/// A checkpoint whose text now gives another vocabulary: the first tensor of the vocabulary's width
+/// is named with both shapes, and the message says why.
+#[test]
+fn a_checkpoint_of_another_vocabulary_names_the_tensor_and_both_shapes() {
+    let mut file = Checkpoint::from_bytes(&small_checkpoint()).unwrap();
+    let saved = file.tensors[0].shape.clone();
+    file.config.corpus = CorpusSource::Text { name: "digits".into(), text: "0123456789 ".repeat(1200) };
+    let message = refusal(&file.to_bytes());
+    let vocab =
+        Trainer::cpu(RunConfig { steps: 1, ..file.config.clone() }, native_clock).unwrap().model_config().vocab_size;
+    assert_ne!(vocab, saved[0]);
+    assert_eq!(
+        message,
+        format!(
+            "checkpoint tensor `wte` is {saved:?}, the model needs [{vocab}, {}]: the checkpoint was trained on another \
+             vocabulary (its text gives {vocab} tokens here)",
+            saved[1]
+        )
+    );
 }
 
 /// Steps 31 to 40 of the run kept in `fixtures/tiny-step30.flckpt` (tiny, seed 7, dropout 0.1,

@@ -138,13 +138,24 @@ pub enum Lesson {
         /// The change in words, to finish "the comparison needs your reproduce run with one change: …".
         what: &'static str,
     },
+    /// No new run: the fix decodes the model the reproduce run trained again, with other decoding
+    /// settings (the trainer's Generate panel, which the fix setups fill in), and compares the two
+    /// texts of the same weights.
+    Resample {
+        /// The decoding change in words, to finish "resample … with other decoding settings: …".
+        what: &'static str,
+    },
 }
 
 impl Lesson {
     /// Whether `run`'s settings are `before`'s (the reproduce run's) with this one change made one way,
-    /// or what else differs, named with both values.
+    /// or what else differs, named with both values. For a [`Lesson::Resample`], whether `run` has
+    /// exactly the reproduce run's settings (the model the fix decodes again is that run's).
     pub fn compare(&self, before: Option<&RunConfig>, run: &RunConfig) -> Result<(), String> {
-        let Lesson::Change { ways, what } = self else { return Ok(()) };
+        let what = match self {
+            Lesson::SameRun => return Ok(()),
+            Lesson::Change { what, .. } | Lesson::Resample { what } => what,
+        };
         let before = before.ok_or_else(|| {
             "the fix is compared with your reproduce run, and this browser has none kept: start the exercise over \
              and reproduce the symptom first"
@@ -155,6 +166,16 @@ impl Lesson {
             knobs
                 .map(|&knob| format!("{knob} ({} → {})", before.knob_value(knob), run.knob_value(knob)))
                 .collect::<Vec<_>>()
+        };
+        let Lesson::Change { ways, .. } = self else {
+            if differences.is_empty() {
+                return Ok(());
+            }
+            return Err(format!(
+                "this is a new run, not your reproduce run: it changes {}; the fix needs no new run, only the model \
+                 your reproduce run trained sampled again with other decoding settings: {what}",
+                named(&mut differences.iter()).join(", ")
+            ));
         };
         let others = named(&mut differences.iter().filter(|knob| !ways.iter().any(|way| way.contains(knob))));
         if !others.is_empty() {

@@ -1,5 +1,6 @@
 use super::*;
 use faultline_engine::guide::ENTRIES;
+use faultline_engine::settings::Change;
 
 #[test]
 fn the_catalogue_follows_the_ids_and_is_consistent() {
@@ -16,7 +17,14 @@ fn the_catalogue_follows_the_ids_and_is_consistent() {
         }
     }
     assert!(matches!(EXERCISES[0].lesson, Lesson::SameRun));
-    assert!(EXERCISES[1..].iter().all(|e| matches!(e.lesson, Lesson::Change { .. })), "only the first run has no fix");
+    assert!(
+        EXERCISES[1..].iter().all(|e| matches!(e.lesson, Lesson::Change { .. } | Lesson::Resample { .. })),
+        "only the first run has no fix"
+    );
+    for e in EXERCISES.iter().filter(|e| matches!(e.lesson, Lesson::Resample { .. })) {
+        let decoding_only = |s: &Setup| s.off.is_empty() && s.changes.iter().all(|c| matches!(c, Change::Setting(..)));
+        assert!(e.fix.setups.iter().all(decoding_only), "{}: a resampling fix changes settings only", e.id);
+    }
 }
 
 /// Every guide entry is taught by an exercise with a fix (the app's walks check that each reproduce run
@@ -76,4 +84,18 @@ fn the_comparison_names_every_other_difference() {
     let both = RunConfig { steps: 300, ..dropout };
     let why = overfit.compare(Some(&before), &both).unwrap_err();
     assert!(why.contains("more than one change") && why.contains("steps (800 → 300)"), "{why}");
+}
+
+/// A decoding fix takes no new run: only the reproduce run's own settings are accepted, and a run with
+/// any difference is named as a new one.
+#[test]
+fn a_resampling_fix_accepts_only_the_reproduce_run_itself() {
+    let lesson = &ExerciseId::Temperature.exercise().lesson;
+    assert!(matches!(lesson, Lesson::Resample { .. }));
+    let before = RunConfig::from_pairs([("steps", "150"), ("fault", "temperature-too-low")]).unwrap();
+    assert_eq!(lesson.compare(Some(&before), &before), Ok(()));
+    let rerun = RunConfig { faults: Default::default(), ..before.clone() };
+    let why = lesson.compare(Some(&before), &rerun).unwrap_err();
+    assert!(why.starts_with("this is a new run") && why.contains("temperature-too-low"), "{why}");
+    assert!(lesson.compare(None, &before).unwrap_err().contains("reproduce the symptom first"));
 }

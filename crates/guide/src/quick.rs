@@ -68,9 +68,11 @@ pub const CHECKLIST: &[ChecklistItem] = &[
     ChecklistItem {
         id: CheckId::Shapes,
         text: "Every layer produces the shape you expect.",
-        how_checked: "The output layer's width is compared with the data's vocabulary, the one shape \
-                      a checkpoint or a text of another vocabulary can break; the other shapes are \
-                      shown as the model was built from its config.",
+        how_checked: "Every parameter tensor's shape, as the model holds it, is compared layer by \
+                      layer with what the config implies (embedding [vocab, d_model], each block's \
+                      attention and MLP matrices, the head [d_model, vocab]) and with the data's \
+                      vocabulary. A checkpoint whose tensors do not fit is refused, naming the tensor \
+                      and both shapes.",
     },
     ChecklistItem {
         id: CheckId::LossVsLnV,
@@ -102,8 +104,9 @@ pub const CHECKLIST: &[ChecklistItem] = &[
         id: CheckId::TrainingMode,
         text: "The model is in training mode while it trains (dropout active) and in evaluation \
                mode while it is evaluated.",
-        how_checked: "Not measured: the engine runs training steps with dropout and evaluations \
-                      without by construction, but no record says which mode produced it.",
+        how_checked: "Every step record says the mode its forward passes ran in, and so does every \
+                      evaluation: each training step must say training (dropout on), each evaluation \
+                      evaluation (dropout off).",
     },
     ChecklistItem {
         id: CheckId::SeedSet,

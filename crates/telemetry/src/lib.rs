@@ -51,6 +51,15 @@ impl TensorKind {
     }
 }
 
+/// The mode a forward pass ran in: training (dropout on, as the run's settings say) or evaluation
+/// (dropout off). The engine records the mode of the passes behind each record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
 /// Milliseconds spent in each phase of one training step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseTimes {
@@ -81,6 +90,9 @@ pub struct StepRecord {
     /// Tokens in this step's batch.
     pub tokens: usize,
     pub times: PhaseTimes,
+    /// The mode of this step's forward passes; `None` in records written before records carried it.
+    #[serde(default)]
+    pub mode: Option<Mode>,
 }
 
 /// Gradient, weight and update size of one parameter tensor.
@@ -185,6 +197,10 @@ pub struct EvalRecord {
     pub attention: AttentionMaps,
     pub sample: Option<SampleStats>,
     pub tokenizer: TokenizerStats,
+    /// The mode of the passes behind the split losses; `None` in records written before records
+    /// carried it.
+    #[serde(default)]
+    pub mode: Option<Mode>,
 }
 
 /// Everything the detector reads: the run's telemetry, nothing about how it was configured.
@@ -231,5 +247,17 @@ mod tests {
         let json = serde_json::to_string(&new).expect("serialises");
         assert!(json.contains(r#""kind":"matrix""#), "{json}");
         assert_eq!(serde_json::from_str::<TensorStats>(&json).expect("reads back"), new);
+    }
+
+    #[test]
+    fn step_records_from_before_the_mode_still_read_and_new_ones_carry_it() {
+        let times = r#"{"data_ms":0.0,"forward_ms":0.0,"backward_ms":0.0,"optimizer_ms":0.0,"telemetry_ms":0.0}"#;
+        let old = format!(r#"{{"step":1,"loss":3.5,"grad_norm":1.0,"lr":0.001,"tokens":64,"times":{times}}}"#);
+        let record: StepRecord = serde_json::from_str(&old).expect("an old record reads");
+        assert_eq!(record.mode, None);
+        let new = StepRecord { mode: Some(Mode::Train), ..record };
+        let json = serde_json::to_string(&new).expect("serialises");
+        assert!(json.contains(r#""mode":"train""#), "{json}");
+        assert_eq!(serde_json::from_str::<StepRecord>(&json).expect("reads back"), new);
     }
 }

@@ -3,7 +3,7 @@
 //! readings after them, and, on a backend that can be lost (WebGPU), the saved state it continues from
 //! on the CPU.
 
-use crate::protocol::{FromWorker, RunEvent, RunId, RunInfo, SampleRequest};
+use crate::protocol::{FromWorker, Generated, RunEvent, RunId, RunInfo, SampleRequest};
 use crate::worker::compute::{continue_on_cpu, on_trainer, RunTrainer};
 use faultline_engine::backend::{Backend, BackendKind};
 use faultline_engine::diagnosis::{examine, Assessment};
@@ -50,6 +50,7 @@ fn run_info<B: Backend>(trainer: &Trainer<B>, backend_reason: String, paused: bo
         threads: faultline_engine::backend::cpu::parallel::threads(),
         param_count: trainer.param_count(),
         model: *trainer.model_config(),
+        shapes: trainer.param_shapes(),
         corpus: dataset.info.clone(),
         data_sample: dataset.tokenizer.decode(&dataset.train[..sample_len]),
         paused,
@@ -266,6 +267,6 @@ impl Run {
             t.sample_stats(&request.prompt, request.max_new_tokens, &request.sampling, request.seed)
         })
         .map_err(|e| e.to_string());
-        self.event(RunEvent::Sample { step, sample })
+        self.event(RunEvent::Sample(Generated { step, sampling: request.sampling.clone(), sample }))
     }
 }

@@ -1,13 +1,16 @@
 use super::*;
-use crate::protocol::{AlignEvent, Compute, LogEvent, LogPart, MethodInfo, RunInfo, SampleRequest};
+use crate::protocol::{AlignEvent, Compute, Generated, LogEvent, LogPart, MethodInfo, RunInfo, SampleRequest};
 use faultline_engine::align::{pretrain, DpoRun, DpoSettings, Method, RlRun, RlSettings};
 use faultline_engine::backend::{BackendKind, CpuBackend};
+use faultline_engine::checkpoint::Checkpoint;
+use faultline_engine::config::CorpusSource;
 use faultline_engine::diagnosis::Vocab;
 use faultline_engine::faults::FaultId;
 use faultline_engine::guide::EntryId;
 use faultline_engine::lr_range::{RangePoint, RangeSettings};
 use faultline_engine::sampling::SamplingConfig;
 use faultline_engine::telemetry::log::Signal;
+use faultline_engine::telemetry::Mode;
 use faultline_engine::trainer::native_clock;
 use faultline_engine::{OptimizerKind, Preset, RunConfig};
 
@@ -49,6 +52,10 @@ fn a_run_trains_evaluates_samples_and_finishes() {
     assert_eq!((info.steps, info.paused), (10, false));
     assert!(info.param_count > 0 && !info.backend.is_empty());
     assert_eq!(info.data_sample.chars().count(), info.model.context, "a context's worth of decoded text");
+    let (c, v) = (info.model.d_model, info.model.vocab_size);
+    assert_eq!(info.shapes.len(), 2 + 12 * info.model.n_layers + 3, "every tensor's shape, as the model holds it");
+    assert!(info.shapes.contains(&("block0.attn.w_qkv".to_string(), vec![c, 3 * c])), "{:?}", info.shapes);
+    assert_eq!(info.shapes.last(), Some(&("w_head".to_string(), vec![c, v])));
     let mut all = Vec::new();
     while s.is_running() {
         all.extend(events(s.run_chunk(5.0), 1));
@@ -59,6 +66,16 @@ fn a_run_trains_evaluates_samples_and_finishes() {
     assert_eq!(evals, [5, 10]);
     let samples = all.iter().filter(|e| matches!(e, RunEvent::Eval(r) if r.sample.is_some())).count();
     assert_eq!(samples, 2, "every evaluation carries a sample");
+    let modes: Vec<Option<Mode>> = all
+        .iter()
+        .flat_map(|e| match e {
+            RunEvent::Steps { records, .. } => records.iter().map(|r| r.mode).collect(),
+            RunEvent::Eval(r) => vec![r.mode],
+            _ => Vec::new(),
+        })
+        .collect();
+    let train = modes.iter().filter(|m| **m == Some(Mode::Train)).count();
+    assert_eq!((train, modes.len() - train), (10, 2), "steps in training mode, evaluations in evaluation mode");
     assert!(matches!(all.last(), Some(RunEvent::Finished(summary)) if summary.steps_run == 10));
 }
 
@@ -321,13 +338,16 @@ fn on_demand_samples_carry_the_step() {
     let request =
         SampleRequest { prompt: String::new(), max_new_tokens: 8, sampling: SamplingConfig::default(), seed: 3 };
     let out = events(s.handle(ToWorker::Sample(request.clone())), 9);
-    let [RunEvent::Sample { step: 1, sample: Ok(stats) }] = out.as_slice() else { panic!("{out:?}") };
+    let [RunEvent::Sample(Generated { step: 1, sampling, sample: Ok(stats) })] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(sampling, &request.sampling, "the answer says how it decoded");
     assert!(stats.text.chars().count() > 8, "{stats:?}");
     assert!((0.0..=1.0).contains(&stats.repeated_ngram_rate) && stats.sampler_entropy > 0.0, "{stats:?}");
     let greedy = SampleRequest { sampling: SamplingConfig { greedy: true, ..SamplingConfig::default() }, ..request };
     let out = events(s.handle(ToWorker::Sample(greedy)), 9);
     assert!(
-        matches!(out.as_slice(), [RunEvent::Sample { sample: Ok(stats), .. }] if stats.sampler_entropy == 0.0),
+        matches!(out.as_slice(), [RunEvent::Sample(Generated { sample: Ok(stats), .. })] if stats.sampler_entropy == 0.0),
         "greedy decoding keeps no entropy: {out:?}"
     );
     let bad = SampleRequest {
@@ -338,7 +358,7 @@ fn on_demand_samples_carry_the_step() {
     };
     let out = events(s.handle(ToWorker::Sample(bad)), 9);
     assert!(
-        matches!(out.as_slice(), [RunEvent::Sample { sample: Err(message), .. }] if message.contains("temperature")),
+        matches!(out.as_slice(), [RunEvent::Sample(Generated { sample: Err(message), .. })] if message.contains("temperature")),
         "{out:?}"
     );
 }
@@ -414,6 +434,25 @@ fn a_refused_file_keeps_the_run_in_progress() {
     });
     let [FromWorker::CheckpointLoaded { run: 2, result: Err(message) }] = out.as_slice() else { panic!("{out:?}") };
     assert!(message.starts_with("not a Faultline checkpoint"), "{message}");
+    assert_eq!(step_numbers(&events(s.handle(ToWorker::Step), 1)), [2], "run 1 goes on where it was");
+}
+
+/// A checkpoint whose text now gives another vocabulary (its settings edited, the checksum redone)
+/// is refused with the tensor and both shapes; the run in progress goes on.
+#[test]
+fn a_checkpoint_of_another_vocabulary_is_refused_naming_the_tensor() {
+    let mut s = Session::new(native_clock);
+    s.handle(ToWorker::Start { run: 1, config: Box::new(config(20)), paused: true, compute: Compute::Cpu });
+    s.handle(ToWorker::Step);
+    let mut file = Checkpoint::from_bytes(&save(&mut s, 1).1.unwrap().0).unwrap();
+    let saved = file.tensors[0].shape.clone();
+    file.config.corpus = CorpusSource::Text { name: "digits".into(), text: "0123456789 ".repeat(1200) };
+    let bytes = Bytes(file.to_bytes());
+    let out = s.handle(ToWorker::LoadCheckpoint { run: 2, bytes, paused: true, compute: Compute::Cpu });
+    let [FromWorker::CheckpointLoaded { run: 2, result: Err(message) }] = out.as_slice() else { panic!("{out:?}") };
+    let needs = format!("checkpoint tensor `wte` is {saved:?}, the model needs [");
+    assert!(message.starts_with(&needs), "{message}");
+    assert!(message.contains("the checkpoint was trained on another vocabulary"), "{message}");
     assert_eq!(step_numbers(&events(s.handle(ToWorker::Step), 1)), [2], "run 1 goes on where it was");
 }
 

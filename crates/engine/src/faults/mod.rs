@@ -12,6 +12,7 @@ pub mod measured;
 pub mod reproduce;
 
 use crate::error::ConfigError;
+use crate::sampling::SamplingConfig;
 use crate::settings::{Change, SettingKey};
 use faultline_guide::EntryId;
 use serde::{Deserialize, Serialize, Serializer};
@@ -499,6 +500,18 @@ impl Faults {
             lr /= factor; // faults.lr_too_low: the step size is divided
         }
         lr
+    }
+
+    /// The decoding `opts` after the sampling faults.
+    pub fn apply_sampling(&self, opts: &SamplingConfig) -> SamplingConfig {
+        let mut opts = opts.clone();
+        if self.greedy_decoding {
+            opts.greedy = true; // faults.greedy_decoding: always the argmax
+        }
+        if let Some(t) = self.temperature_too_low {
+            opts.temperature = t; // faults.temperature_too_low: a nearly one-hot distribution
+        }
+        opts
     }
 }
 

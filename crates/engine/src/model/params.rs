@@ -264,6 +264,12 @@ impl ParamSet<ParamSpec> {
         }
     }
 
+    /// Name and shape of every tensor, in the order of [`ParamSet::tensors`]: `block0.attn.w_qkv`
+    /// `[64, 192]`, ...
+    pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
+        self.iter().map(|s| (s.name.clone(), s.shape.clone())).collect()
+    }
+
     /// Initial values of every tensor, drawn from `seed` in tensor order.
     pub fn initial_values(&self, seed: u64, faults: &Faults) -> ParamSet<Vec<f32>> {
         let mut rng = Rng::derive(seed, "init");

@@ -52,12 +52,16 @@ impl<B: Backend> Trainer<B> {
                 layout.len()
             )));
         }
+        let vocab = trainer.model.config.vocab_size;
         for (t, (name, shape)) in file.tensors.iter().zip(&layout) {
-            if t.name != *name || t.shape != *shape {
+            if t.name != *name {
                 return Err(EngineError::Checkpoint(format!(
-                    "tensor {} {:?} in the checkpoint does not match {name} {shape:?} of the model its settings describe",
-                    t.name, t.shape
+                    "checkpoint tensor `{}` stands where the model its settings describe has `{name}`",
+                    t.name
                 )));
+            }
+            if t.shape != *shape {
+                return Err(EngineError::Checkpoint(shape_mismatch(name, &t.shape, shape, vocab)));
             }
         }
         let Trainer { backend, model, optimizer, grads, cfg, .. } = &mut trainer;
@@ -76,8 +80,9 @@ impl<B: Backend> Trainer<B> {
     /// Name and shape of every tensor a checkpoint of this run holds, in the order of
     /// [`saved_buffers`].
     fn checkpoint_layout(&self) -> Vec<(String, Vec<usize>)> {
-        let specs = self.model.specs.tensors();
-        let named = |suffix: &'static str| specs.iter().map(move |s| (format!("{}{suffix}", s.name), s.shape.clone()));
+        let shapes = self.model.specs.shapes();
+        let named =
+            |suffix: &'static str| shapes.iter().map(move |(name, shape)| (format!("{name}{suffix}"), shape.clone()));
         let mut layout: Vec<_> = named("").collect();
         match self.cfg.optimizer {
             OptimizerKind::Adamw => {
@@ -90,6 +95,19 @@ impl<B: Backend> Trainer<B> {
         }
         layout
     }
+}
+
+/// Why checkpoint tensor `name` of shape `saved` cannot be loaded into the model's `needed`: where
+/// only the vocabulary's dimensions differ (the model's `vocab` entries), the checkpoint was trained on
+/// another vocabulary than its text gives now.
+fn shape_mismatch(name: &str, saved: &[usize], needed: &[usize], vocab: usize) -> String {
+    let only_vocab = saved.len() == needed.len() && saved.iter().zip(needed).all(|(s, n)| s == n || *n == vocab);
+    let why = if only_vocab {
+        format!("the checkpoint was trained on another vocabulary (its text gives {vocab} tokens here)")
+    } else {
+        "the checkpoint does not fit the model its settings describe".to_string()
+    };
+    format!("checkpoint tensor `{name}` is {saved:?}, the model needs {needed:?}: {why}")
 }
 
 /// What a checkpoint saves, in its order: parameters, optimiser state and, where the `no-zero-grad`

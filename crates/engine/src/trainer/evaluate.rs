@@ -8,7 +8,7 @@ use crate::backend::{AttnShape, Backend};
 use crate::data::Split;
 use crate::optim::global_norm;
 use crate::rng::Rng;
-use crate::telemetry::{BlockStats, EvalRecord, TensorStats};
+use crate::telemetry::{BlockStats, EvalRecord, Mode, TensorStats};
 
 impl<B: Backend> Trainer<B> {
     /// Whether an evaluation is due after the step just taken.
@@ -26,8 +26,9 @@ impl<B: Backend> Trainer<B> {
     /// Evaluates the model: mean loss over `eval_batches` fixed batches of each split (dropout off),
     /// then every per-tensor, per-block and attention measurement, and a generated sample.
     pub fn evaluate(&mut self) -> EvalRecord {
-        let train_loss = self.split_loss(Split::Train);
-        let val_loss = (!self.dataset.val.is_empty()).then(|| self.split_loss(Split::Val));
+        let mode = Mode::Eval;
+        let train_loss = self.split_loss(Split::Train, mode);
+        let val_loss = (!self.dataset.val.is_empty()).then(|| self.split_loss(Split::Val, mode));
         // The activations now hold the last evaluation batch (validation when there is one).
         let blocks = self.block_stats();
         let logits = self.backend.download(&self.acts.logits);
@@ -43,6 +44,7 @@ impl<B: Backend> Trainer<B> {
             attention: self.attention_maps(),
             sample: self.eval_sample(),
             tokenizer: self.dataset.tokenizer_stats.clone(),
+            mode: Some(mode),
         };
         let mut kept = record.clone();
         kept.attention.probs = Vec::new();
@@ -127,13 +129,14 @@ impl<B: Backend> Trainer<B> {
             .collect()
     }
 
-    pub(super) fn split_loss(&mut self, split: Split) -> f32 {
+    /// The mean loss over `eval_batches` fixed batches of `split`, its forward passes run in `mode`.
+    pub(super) fn split_loss(&mut self, split: Split, mode: Mode) -> f32 {
         let label = match split {
             Split::Train => "eval-train",
             Split::Val => "eval-val",
         };
         let mut rng = Rng::derive(self.cfg.seed, label);
-        let pass = self.pass(false, 0);
+        let pass = self.pass(mode, 0);
         let mut total = 0.0f64;
         for _ in 0..self.cfg.eval_batches {
             self.dataset.batch(split, &mut rng, pass.batch, pass.time, &mut self.x, &mut self.y);

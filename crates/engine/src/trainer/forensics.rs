@@ -7,6 +7,7 @@ use crate::backend::Backend;
 use crate::data::Split;
 use crate::error::EngineError;
 use crate::rng::Rng;
+use crate::telemetry::Mode;
 
 impl<B: Backend> Trainer<B> {
     /// Stops the run at the `index`-th step launched from `first` (steps done, optimiser updates),
@@ -41,7 +42,7 @@ impl<B: Backend> Trainer<B> {
         for _ in 0..=micro {
             self.dataset.batch(Split::Train, &mut rng, batch, context, &mut self.x, &mut self.y);
         }
-        let pass = self.pass(true, micro);
+        let pass = self.pass(Mode::Train, micro);
         self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
     }
 
@@ -54,7 +55,7 @@ impl<B: Backend> Trainer<B> {
         }
         for micro in 0..self.cfg.grad_accum {
             self.dataset.batch(Split::Train, &mut rng, batch, context, &mut self.x, &mut self.y);
-            let pass = self.pass(true, micro);
+            let pass = self.pass(Mode::Train, micro);
             self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
             self.model.backward(&mut self.backend, &mut self.acts, &mut self.grads, &self.x, pass);
         }

@@ -12,14 +12,7 @@ use crate::telemetry::SampleStats;
 impl<B: Backend> Trainer<B> {
     /// How samples are decoded in this run, after the sampling faults.
     pub fn sampling(&self) -> SamplingConfig {
-        let mut opts = self.cfg.sampling.clone();
-        if self.cfg.faults.greedy_decoding {
-            opts.greedy = true; // faults.greedy_decoding: always the argmax
-        }
-        if let Some(t) = self.cfg.faults.temperature_too_low {
-            opts.temperature = t; // faults.temperature_too_low: a nearly one-hot distribution
-        }
-        opts
+        self.cfg.decoding()
     }
 
     /// Generates up to `max_new_tokens` tokens after `prompt` (an empty prompt starts from the first

@@ -8,7 +8,7 @@ use crate::error::{ConfigError, EngineError};
 use crate::faults::Faults;
 use crate::optim::{global_norm, UpdateSettings};
 use crate::rng::Rng;
-use crate::telemetry::{PhaseTimes, StepRecord};
+use crate::telemetry::{Mode, PhaseTimes, StepRecord};
 
 /// Steps a GPU run records between readbacks of their telemetry: the GPU works through them while
 /// the host records the next, instead of idling at every step's wait. The records reach the page
@@ -21,6 +21,8 @@ pub(super) struct InFlight {
     /// The batch sampler as the step found it, to draw its batches again.
     pub(super) batches_from: Rng,
     lr: f32,
+    /// The mode its forward passes ran in.
+    mode: Mode,
     times: PhaseTimes,
     /// Milliseconds from its start until it was recorded.
     ms: f64,
@@ -84,12 +86,13 @@ impl<B: Backend> Trainer<B> {
             self.batch_rng = Rng::derive(self.cfg.seed, "batches"); // one-batch: the run's first batches, every step
         }
         let batches_from = self.batch_rng.clone();
+        let mode = Mode::Train;
         for micro in 0..self.cfg.grad_accum {
             let t0 = now();
             let (batch, context) = (self.cfg.effective_batch(), self.model.config.context);
             self.dataset.batch(Split::Train, &mut self.batch_rng, batch, context, &mut self.x, &mut self.y);
             let t1 = now();
-            let pass = self.pass(true, micro);
+            let pass = self.pass(mode, micro);
             self.model.forward(&mut self.backend, &mut self.acts, &self.x, Some(&self.y), pass);
             let t2 = now();
             if let Some(rows) = self.loss_rows.get_mut(micro) {
@@ -120,7 +123,7 @@ impl<B: Backend> Trainer<B> {
         // Clipping and the update (on a GPU, recording them).
         let t_end = now();
         times.optimizer_ms = t_end - t4;
-        self.in_flight.push(InFlight { batches_from, lr, times, ms: t_end - t_start });
+        self.in_flight.push(InFlight { batches_from, lr, mode, times, ms: t_end - t_start });
         Ok(())
     }
 
@@ -174,7 +177,7 @@ impl<B: Backend> Trainer<B> {
                 if self.cfg.faults.sync_every_step {
                     // faults.sync_every_step: a validation pass and every statistic read back after
                     // every step, as logging each step does
-                    self.split_loss(Split::Val);
+                    self.split_loss(Split::Val, Mode::Eval);
                     self.tensor_stats();
                     self.block_stats();
                 }
@@ -187,7 +190,15 @@ impl<B: Backend> Trainer<B> {
             self.train_ms += ms;
             let loss = (loss_sum / self.cfg.grad_accum as f64) as f32;
             let step = first.0 + i + 1;
-            let record = StepRecord { step, loss, grad_norm: norm as f32, lr: flight.lr, tokens, times };
+            let record = StepRecord {
+                step,
+                loss,
+                grad_norm: norm as f32,
+                lr: flight.lr,
+                tokens,
+                times,
+                mode: Some(flight.mode),
+            };
             self.history.steps.push(record);
         }
         Ok(launched)

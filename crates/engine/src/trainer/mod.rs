@@ -33,7 +33,7 @@ use crate::faults::Stage;
 use crate::model::{Activations, Gpt, ParamSet, Pass};
 use crate::optim::{lr_at, Optimizer};
 use crate::rng::Rng;
-use crate::telemetry::{History, RunSummary, StepRecord};
+use crate::telemetry::{History, Mode, RunSummary, StepRecord};
 use launch::InFlight;
 
 /// A monotonic clock in milliseconds. The engine has no clock of its own, so the same code runs
@@ -161,6 +161,12 @@ impl<B: Backend> Trainer<B> {
         self.model.param_count()
     }
 
+    /// Name and shape of every parameter tensor, as the model holds them, in the order of
+    /// [`ParamSet::tensors`].
+    pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        self.model.specs.shapes()
+    }
+
     pub fn backend_name(&self) -> String {
         self.backend.name()
     }
@@ -218,12 +224,17 @@ impl<B: Backend> Trainer<B> {
         lr_at(self.steps_done, self.cfg.steps, warmup, self.cfg.effective_lr(), self.cfg.min_lr_ratio)
     }
 
-    fn pass(&self, train: bool, micro: usize) -> Pass {
+    /// A forward pass of a step's micro-batch `micro` in `mode`: dropout at the run's rate in training,
+    /// none in evaluation.
+    fn pass(&self, mode: Mode, micro: usize) -> Pass {
         let dropout = if self.cfg.faults.no_regularization { 0.0 } else { self.cfg.dropout }; // faults.no_regularization
         Pass {
             batch: self.cfg.effective_batch(),
             time: self.model.config.context,
-            dropout: if train { dropout } else { 0.0 },
+            dropout: match mode {
+                Mode::Train => dropout,
+                Mode::Eval => 0.0,
+            },
             dropout_seed: self.cfg.seed ^ ((self.steps_done * 1024 + micro) as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
         }
     }
