@@ -4,7 +4,8 @@
 // survive a reload, and unreadable stored progress must be reset with a notice. The range-test exercise
 // is done the same way, with the learner's own range test choosing the rate of the fix. A fix is a
 // controlled comparison: the no-causal-mask exercise's fix run with another seed fails, naming the seed,
-// and the one change passes, with both runs overlaid in the recap.
+// and the one change passes, with both runs overlaid in the recap. A decoding fix needs no new run: the
+// temperature exercise's fix samples the reproduce run's own model again from the Generate panel.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -168,6 +169,38 @@ describe("the exercises", { timeout: 4 * RUN_TIMEOUT }, () => {
       assert.match(await recap.textContent(), /no head looked ahead \(0% instead of \d+%\)/);
       assert.equal(await recap.locator("canvas").count(), 3, "the recap overlays both runs");
       await screenshots(page, "exercise-cheating-recap");
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("a decoding fix samples the same trained model again, with no new run", async () => {
+    const { page, problems } = await openPage(shared.browser, "#/exercises/temperature");
+    try {
+      await page.locator('.exercise-page[data-exercise-id="temperature"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("[data-prediction-option]").first().click();
+      await page.locator('[data-stage="reproduce"] [data-setup]').first().click();
+      await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
+      await page.locator("#start").click();
+      await page.locator('#status[data-state="finished"]').waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="reproduced"]').waitFor({ timeout: 10_000 });
+      const runs = await page.locator("#step-count").textContent();
+
+      await page.locator(".exercise-strip a").click();
+      await page.locator('[data-stage="reproduce"] [data-check-state="passed"]').waitFor();
+      await page.locator('[data-stage="fix"] [data-setup]').first().click();
+      await page.locator("#generate-btn").waitFor({ timeout: LOAD_TIMEOUT });
+      assert.equal(await page.locator('#status[data-state="finished"]').count(), 1, "no new run was started");
+      await page.locator("#generate-btn").click();
+      await page.locator("#gen-repeat").waitFor({ timeout: RUN_TIMEOUT });
+      await page.locator('.exercise-strip[data-status="fixed"]').waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator("#step-count").textContent(), runs, "the same run, still");
+
+      await page.locator(".exercise-strip a").click();
+      await page.locator('[data-stage="fix"] [data-check-state="passed"]').waitFor();
+      assert.match(await page.locator(".exercise-recap").textContent(), /same weights/);
+      await screenshots(page, "exercise-temperature-recap");
       assert.deepEqual(problems, []);
     } finally {
       await page.close();

@@ -82,6 +82,25 @@ impl System for NativeEngine {
     }
 }
 
+/// Builds the release site for the browser benchmarks (printing its size budget's table: `cargo xtask
+/// test` fails on a file over budget, the bench measures the build all the same) and serves it, over
+/// `network` if given; returns the URL.
+fn serve_release(project: &Project, network: Option<Network>) -> Result<String> {
+    tools::ensure_site_tools(project)?;
+    tools::ensure_browser_tools(project)?;
+    let dist = project.target_dir().join("xtask/bench-dist");
+    let policy = site::build_release(project, &dist)?;
+    if let Err(over) = size::check(&dist) {
+        println!("xtask: over budget: {over}");
+    }
+    let server = StaticServer::bind(&dist, 0)?.with_policy(policy);
+    match network {
+        Some(network) => server.with_network(network),
+        None => server,
+    }
+    .spawn()
+}
+
 /// The release site's bench page in headless Chromium.
 struct BrowserPage;
 
@@ -91,11 +110,7 @@ impl System for BrowserPage {
     }
 
     fn measure(&self, project: &Project) -> Result<Vec<Row>> {
-        tools::ensure_site_tools(project)?;
-        tools::ensure_browser_tools(project)?;
-        let dist = project.target_dir().join("xtask/bench-dist");
-        let policy = site::build_release(project, &dist)?;
-        let url = StaticServer::bind(&dist, 0)?.with_policy(policy).spawn()?;
+        let url = serve_release(project, None)?;
         // One thread first (`?threads=1`: the ratios to the one-thread peers), then the threaded build
         // on every core, which the page gets because the server sends COOP/COEP.
         let mut rows = Vec::new();
@@ -133,8 +148,7 @@ impl System for BrowserPage {
 
 /// The release site's first visit in headless Chromium on a slow network ([`Network`]): the bytes each file
 /// took on the wire (gzip, as the server sends them) before the first training step, and the time to
-/// that step from the start of navigation (tests/e2e/load-page.mjs). The sizes the build's budget
-/// checks ([`size::BUDGETS`]) are printed first.
+/// that step from the start of navigation (tests/e2e/load-page.mjs).
 struct BrowserLoad;
 
 impl System for BrowserLoad {
@@ -143,16 +157,7 @@ impl System for BrowserLoad {
     }
 
     fn measure(&self, project: &Project) -> Result<Vec<Row>> {
-        tools::ensure_site_tools(project)?;
-        tools::ensure_browser_tools(project)?;
-        let dist = project.target_dir().join("xtask/bench-dist");
-        let policy = site::build_release(project, &dist)?;
-        if let Err(over) = size::check(&dist) {
-            // `cargo xtask test` fails on it; the bench measures the build all the same.
-            println!("xtask: over budget: {over}");
-        }
-        let network = Network::new(LOAD_MBIT_PER_S, LOAD_RTT_MS);
-        let url = StaticServer::bind(&dist, 0)?.with_policy(policy).with_network(network).spawn()?;
+        let url = serve_release(project, Some(Network::new(LOAD_MBIT_PER_S, LOAD_RTT_MS)))?;
         let mut node = project.command("node");
         node.arg(project.e2e_dir().join("load-page.mjs"))
             .env("FAULTLINE_URL", &url)
