@@ -399,7 +399,7 @@ fn GuessPlot(guess: f32, measured: f32, unit: &'static str) -> impl IntoView {
 }
 
 /// The two runs of the exercise overlaid: loss, gradient norm and, where they were evaluated,
-/// validation loss.
+/// validation loss. A decoding fix has one run only: its model was sampled again.
 #[component]
 fn RecapCharts(ex: &'static Exercise) -> impl IntoView {
     let progress = state().progress;
@@ -409,29 +409,35 @@ fn RecapCharts(ex: &'static Exercise) -> impl IntoView {
         })
     };
     let (loss, grad, val) = (chart(recap::loss), chart(recap::grad_norm), chart(recap::val_loss));
+    let [loss_title, grad_title, val_title, loss_caption, grad_caption, val_caption] = match ex.lesson {
+        Lesson::Resample { .. } => [
+            "Loss of the run",
+            "Gradient norm of the run",
+            "Validation loss of the run",
+            "Each step's batch loss of the run whose model both texts came from.",
+            "Each step's gradient norm over all parameters, before clipping, in decades.",
+            "Each evaluation's validation loss.",
+        ],
+        Lesson::SameRun | Lesson::Change { .. } => [
+            "Loss, both runs",
+            "Gradient norm, both runs",
+            "Validation loss, both runs",
+            "Each step's batch loss of the run that passed the reproduce check and of the fix run, which differs from it only in the change the exercise teaches.",
+            "Each step's gradient norm over all parameters, before clipping, in decades, for both runs.",
+            "Each evaluation's validation loss for both runs.",
+        ],
+    };
     view! {
         <div class="recap-charts">
-            <LineChartView
-                id="recap-loss-chart"
-                title="Loss, both runs"
-                y_label="nats per token"
-                data=loss
-                caption="Each step's batch loss of the run that passed the reproduce check and of the fix run, which differs from it only in the change the exercise teaches."
-            />
+            <LineChartView id="recap-loss-chart" title=loss_title y_label="nats per token" data=loss caption=loss_caption />
             <LineChartView
                 id="recap-grad-chart"
-                title="Gradient norm, both runs"
+                title=grad_title
                 y_label="norm before clipping"
                 data=grad
-                caption="Each step's gradient norm over all parameters, before clipping, in decades, for both runs."
+                caption=grad_caption
             />
-            <LineChartView
-                id="recap-val-chart"
-                title="Validation loss, both runs"
-                y_label="nats per token"
-                data=val
-                caption="Each evaluation's validation loss for both runs."
-            />
+            <LineChartView id="recap-val-chart" title=val_title y_label="nats per token" data=val caption=val_caption />
         </div>
     }
 }
