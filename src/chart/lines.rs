@@ -96,6 +96,24 @@ impl LineChart {
             .collect()
     }
 
+    /// The steps the readout stops at, in order: those of the solid lines and the compared runs', or
+    /// the faint line's while nothing else has a point; the keyboard's cursor moves over them.
+    pub fn steps(&self) -> Vec<f64> {
+        let of = |faint: bool| {
+            let lines = self.lines.iter().chain(&self.compared).filter(|l| l.faint == faint);
+            let mut steps: Vec<f64> = lines.flat_map(|l| l.points.iter().map(|p| p.0)).collect();
+            steps.sort_by(f64::total_cmp);
+            steps.dedup();
+            steps
+        };
+        let solid = of(false);
+        if solid.is_empty() {
+            of(true)
+        } else {
+            solid
+        }
+    }
+
     /// Whether there is anything to draw.
     pub fn is_empty(&self) -> bool {
         self.lines.iter().chain(&self.compared).all(|l| l.points.is_empty())
@@ -201,6 +219,8 @@ mod tests {
         // Block 0's zero gradient sits on the axis floor instead of vanishing.
         assert_eq!(c.plotted(&c.lines[1]), [(2.0, c.y_min), (4.0, c.y_min)]);
         assert_eq!(c.readout(3.9).unwrap(), "step 4 · all parameters 1.500 · block 0 0 · block 1 4.000");
+        assert_eq!(c.steps(), [2.0, 4.0], "the keyboard stops at the blocks' evaluations");
+        assert_eq!(LineChart::of_lines(vec![c.lines[0].clone()], Scale::Log).steps(), [1.0, 2.0, 3.0, 4.0]);
         assert!(!c.is_empty());
     }
 

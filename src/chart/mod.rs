@@ -1,6 +1,8 @@
 //! What the charts show and the mapping between their pixels and their axes, kept apart from the
 //! drawing so it can be tested without a canvas.
 //!
+//! - [`palette`]: the series colours, safe for colour-blind readers, defined once.
+//! - [`access`]: the keyboard cursor over a chart's points and its data as tables.
 //! - [`loss`]: the loss curves, the corpus's floor and the kept runs being compared.
 //! - [`lines`]: per-block telemetry over time (gradient norms, dead units, update sizes).
 //! - [`attention`]: one attention map as a heatmap.
@@ -10,12 +12,14 @@
 //! - [`dpo`]: a fine-tuning run's DPO loss against ln 2, margin, accuracy, KL and true quality.
 //! - [`rl`]: a policy-gradient run's proxy reward beside its true quality, KL and response length.
 
+pub mod access;
 pub mod attention;
 pub mod dpo;
 pub mod lines;
 pub mod logged;
 pub mod loss;
 pub mod lr_range;
+pub mod palette;
 pub mod phases;
 pub mod recap;
 pub mod rl;

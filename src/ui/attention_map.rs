@@ -2,9 +2,13 @@
 //! columns the positions they look at, and the diagonal marks where "later" begins.
 
 use super::canvas::{fit, font, pixel_ratio, px, resize_signal, stroke, DANGER, INK};
+use super::chart_access::{ChartReadout, DataTables};
+use crate::chart::access::{grid_step, DataTable};
 use crate::chart::attention::{cell_color, HeatMap};
+use crate::chart::format_value;
 use crate::chart::PlotFrame;
 use crate::run_view::RunView;
+use leptos::ev::KeyboardEvent;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::prelude::*;
@@ -30,7 +34,8 @@ pub fn AttentionMap(view: RwSignal<RunView>) -> impl IntoView {
     Effect::new(move |_| {
         resized.track();
         let Some(canvas) = canvas.get() else { return };
-        frame.set_value(heat.with(|h| draw(&canvas, h.as_ref())));
+        let cell = hover.get();
+        frame.set_value(heat.with(|h| draw(&canvas, h.as_ref(), cell)));
     });
     let on_move = move |ev: PointerEvent| {
         let ratio = pixel_ratio();
@@ -41,14 +46,23 @@ pub fn AttentionMap(view: RwSignal<RunView>) -> impl IntoView {
         });
         hover.set(cell);
     };
-    let readout = move || {
+    let focused = RwSignal::new(false);
+    let on_key = move |ev: KeyboardEvent| {
+        let n = heat.with(|h| h.as_ref().map_or(0, |h| h.time));
+        if let Some(cell) = grid_step(&ev.key(), hover.get_untracked(), n) {
+            ev.prevent_default();
+            hover.set(Some(cell));
+        }
+    };
+    let readout = Signal::derive(move || {
         let cell = hover.get();
         heat.with(|h| match (h, cell) {
-            (Some(h), Some((row, col))) => h.describe(row, col),
-            (Some(h), None) => h.summary(),
+            (Some(h), Some((row, col))) if row < h.time && col < h.time => h.describe(row, col),
+            (Some(h), _) => h.summary(),
             (None, _) => "The attention maps appear at the first evaluation.".to_string(),
         })
-    };
+    });
+    let tables = move || heat.with(|h| h.as_ref().map(table).into_iter().collect());
     let options = move |count: usize, label: &'static str| {
         (0..count).map(|i| view! { <option value=i.to_string()>{format!("{label} {i}")}</option> }).collect_view()
     };
@@ -82,20 +96,51 @@ pub fn AttentionMap(view: RwSignal<RunView>) -> impl IntoView {
                 id="attention-map"
                 node_ref=canvas
                 role="img"
-                aria-label="Attention probabilities: rows are query positions, columns the positions they attend to; the red diagonal marks where later positions begin"
+                tabindex="0"
+                aria-label="Attention map: rows are query positions, columns the positions they attend to; the red diagonal marks where later positions begin. The arrow keys move over its cells, Home and End to a row's ends."
+                aria-describedby="attention-hover"
                 on:pointermove=on_move
                 on:pointerleave=move |_| hover.set(None)
+                on:keydown=on_key
+                on:focus=move |_| focused.set(true)
+                on:blur=move |_| {
+                    focused.set(false);
+                    hover.set(None);
+                }
             ></canvas>
-            <p id="attention-hover" class="chart-hover" aria-live="off">{readout}</p>
+            <ChartReadout id="attention-hover" focused text=readout />
             <figcaption class="chart-caption">
                 "Each row is one position of a fixed stretch of validation text; dark cells are where it looks. "
                 "Everything right of the red diagonal is the future, which a causal model must never see."
             </figcaption>
+            <DataTables tables />
         </figure>
     }
 }
 
-fn draw(canvas: &HtmlCanvasElement, heat: Option<&HeatMap>) -> Option<PlotFrame> {
+/// The map as a table, a row per query position: its token, the position it attends to most and with
+/// what weight, and its weight on later positions.
+fn table(h: &HeatMap) -> DataTable {
+    let token = |i: usize| h.tokens.get(i).map_or("?".to_string(), |t| format!("'{t}'"));
+    let columns = ["query position", "token", "attends most to", "with weight", "weight on later positions"];
+    let rows = (0..h.time)
+        .map(|row| {
+            let top = (0..h.time).max_by(|&a, &b| h.at(row, a).total_cmp(&h.at(row, b))).unwrap_or(0);
+            let later: f32 = (row + 1..h.time).map(|col| h.at(row, col)).sum();
+            let cells = vec![
+                token(row),
+                format!("{top} {}", token(top)),
+                format_value(h.at(row, top) as f64),
+                format_value(later as f64),
+            ];
+            (row.to_string(), cells)
+        })
+        .collect();
+    let title = format!("Attention of layer {}, head {} at step {}", h.layer, h.head, h.step);
+    DataTable::new(&title, columns.map(String::from).to_vec(), rows)
+}
+
+fn draw(canvas: &HtmlCanvasElement, heat: Option<&HeatMap>, cell: Option<(usize, usize)>) -> Option<PlotFrame> {
     fit(canvas, 200, 200);
     let root = CanvasBackend::with_canvas_object(canvas.clone())?.into_drawing_area();
     root.fill(&WHITE).ok()?;
@@ -133,6 +178,11 @@ fn draw(canvas: &HtmlCanvasElement, heat: Option<&HeatMap>) -> Option<PlotFrame>
             .ok()?;
     }
     chart.draw_series(LineSeries::new([(0.0, 0.0), (t, -t)], stroke(DANGER.mix(0.85), 1.5))).ok()?;
+    if let Some((row, col)) = cell {
+        let (x, top) = (col as f64, -(row as f64));
+        let outline = Rectangle::new([(x, top - 1.0), (x + 1.0, top)], stroke(INK.to_rgba(), 2.0));
+        chart.draw_series(std::iter::once(outline)).ok()?;
+    }
     let (xs, ys) = chart.plotting_area().get_pixel_range();
     root.present().ok()?;
     Some(PlotFrame { left: xs.start, right: xs.end, top: ys.start, bottom: ys.end, x_max: t, y_min: -t, y_max: 0.0 })

@@ -1,10 +1,13 @@
 //! What every chart's canvas shares: sizing to the screen's pixel ratio, redrawing on resize, colours
 //! and the style of axes and labels.
 
+use crate::chart::palette::{Rgb, COMPARED as COMPARED_RUNS, SERIES};
 use leptos::ev;
 use leptos::prelude::*;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontDesc;
+use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 
 pub const INK: RGBColor = RGBColor(31, 41, 51);
@@ -12,19 +15,18 @@ pub const GRID: RGBColor = RGBColor(226, 232, 240);
 pub const MUTED: RGBColor = RGBColor(100, 116, 139);
 pub const DANGER: RGBColor = RGBColor(180, 35, 24);
 
-/// Line colours, one per block (and more), readable on white and told apart without colour vision
-/// through the legend's order.
-pub const PALETTE: [RGBColor; 6] = [
-    RGBColor(37, 99, 235),
-    RGBColor(217, 72, 15),
-    RGBColor(22, 163, 74),
-    RGBColor(147, 51, 234),
-    RGBColor(202, 138, 4),
-    RGBColor(8, 145, 178),
-];
+/// A palette colour as plotters draws it.
+pub const fn palette(c: Rgb) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
 
-/// The colours of the kept runs being compared, in the order picked, apart from [`PALETTE`]'s.
-pub const COMPARED: [RGBColor; 2] = [RGBColor(190, 24, 93), RGBColor(68, 64, 60)];
+/// Line colours, one per block (and more), from the colour-blind-safe palette; a legend names them in
+/// the same order.
+pub const PALETTE: [RGBColor; 5] =
+    [palette(SERIES[0]), palette(SERIES[1]), palette(SERIES[2]), palette(SERIES[3]), palette(SERIES[4])];
+
+/// The colours of the kept runs being compared, in the order picked.
+pub const COMPARED: [RGBColor; 2] = [palette(COMPARED_RUNS[0]), palette(COMPARED_RUNS[1])];
 
 /// The dash and gap (CSS pixels) of compared run `i`'s lines: long dashes, then dots, so the two are
 /// told apart without colour; the legend's keys (`key compared-i`) draw the same.
@@ -43,6 +45,29 @@ where
 {
     let (dash, gap) = COMPARED_DASH[i % COMPARED_DASH.len()];
     DashedLineSeries::new(points, px(dash) as u32, px(gap) as u32, stroke(compared_color(i).to_rgba(), 2.0))
+}
+
+/// The marks that tell the series drawn together apart without colour, in the order series get them
+/// (the same as [`PALETTE`]'s); each is a legend key's `data-mark`, drawn on its line.
+pub const MARKS: [&str; 4] = ["●", "▲", "■", "○"];
+
+/// A chart whose axes are both plain numbers, as every line chart here is.
+pub type Chart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws mark `mark` (an index into [`MARKS`], wrapping) at each of `points` in `color`.
+pub fn draw_marks(chart: &mut Chart, mark: usize, points: &[(f64, f64)], color: RGBColor) -> Option<()> {
+    let size = px(3.0);
+    let fill = color.filled();
+    let points = points.iter().copied();
+    match mark % MARKS.len() {
+        0 => chart.draw_series(points.map(|p| Circle::new(p, size, fill))).ok()?,
+        1 => chart.draw_series(points.map(|p| TriangleMarker::new(p, size + px(1.0), fill))).ok()?,
+        2 => chart
+            .draw_series(points.map(|p| EmptyElement::at(p) + Rectangle::new([(-size, -size), (size, size)], fill)))
+            .ok()?,
+        _ => chart.draw_series(points.map(|p| Circle::new(p, size, stroke(color.to_rgba(), 1.5)))).ok()?,
+    };
+    Some(())
 }
 
 /// The custom property that gives a legend key (`.key.swatch`, `.key.compared-i`) its colour, set

@@ -3,11 +3,14 @@
 //! infinities are marked × along the top edge at their steps.
 
 use super::canvas::{
-    compared_color, compared_line, fit, font, key_color, pixel_ratio, px, resize_signal, stroke, DANGER, GRID, INK,
-    KEY, MUTED, PALETTE,
+    compared_color, compared_line, draw_marks, fit, font, key_color, pixel_ratio, px, resize_signal, stroke, DANGER,
+    GRID, INK, KEY, MARKS, MUTED, PALETTE,
 };
-use crate::chart::lines::LineChart;
+use super::chart_access::{cursor_key, nearest_index, ChartReadout, DataTables, KEYS_HINT};
+use crate::chart::access::DataTable;
+use crate::chart::lines::{Line, LineChart};
 use crate::chart::PlotFrame;
+use leptos::ev::KeyboardEvent;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::prelude::*;
@@ -40,16 +43,26 @@ pub fn LineChartView(
         let x = ev.offset_x() as f64 * pixel_ratio();
         hover.set(frame.get_value().and_then(|f| f.step_at(x)));
     };
-    let readout = move || {
+    let focused = RwSignal::new(false);
+    let on_key = move |ev: KeyboardEvent| {
+        let steps = data.with(LineChart::steps);
+        let at = hover.get_untracked().and_then(|x| nearest_index(&steps, x));
+        if let Some(i) = cursor_key(&ev, at, steps.len()) {
+            hover.set(Some(steps[i]));
+        }
+    };
+    let readout = Signal::derive(move || {
         let text = hover.get().and_then(|x| data.with(|d| d.readout(x)));
         text.unwrap_or_else(|| {
             if data.with(LineChart::is_empty) {
                 "Appears at the first evaluation.".to_string()
             } else {
-                "Point at the chart to read the values.".to_string()
+                "Point at the chart, or focus it and press the arrow keys, to read the values.".to_string()
             }
         })
-    };
+    });
+    let readout_id = format!("{id}-readout");
+    let tables = move || data.with(|d| line_tables(title, d));
     let legend = move || {
         data.with(|d| {
             let lines = d
@@ -57,7 +70,10 @@ pub fn LineChartView(
                 .iter()
                 .enumerate()
                 .filter(|(_, l)| !l.points.is_empty())
-                .map(|(i, l)| view! { <span class="key swatch" style=(KEY, key_color(line_color(d, i)))>{l.name.clone()}</span> })
+                .map(|(i, l)| {
+                    let mark = (!l.faint).then(|| MARKS[series_index(d, i) % MARKS.len()]);
+                    view! { <span class="key swatch" data-mark=mark style=(KEY, key_color(line_color(d, i)))>{l.name.clone()}</span> }
+                })
                 .collect_view();
             let compared = d.compared.iter().enumerate().map(|(i, l)| {
                 let class = format!("key compared-{i}");
@@ -75,29 +91,55 @@ pub fn LineChartView(
                 id=id
                 node_ref=canvas
                 role="img"
-                aria-label=caption
+                tabindex="0"
+                aria-label=format!("{title} chart: {caption} {KEYS_HINT}.")
+                aria-describedby=readout_id.clone()
                 on:pointermove=on_move
                 on:pointerleave=move |_| hover.set(None)
+                on:keydown=on_key
+                on:focus=move |_| focused.set(true)
+                on:blur=move |_| {
+                    focused.set(false);
+                    hover.set(None);
+                }
             ></canvas>
-            <p class="chart-hover" aria-live="off">{readout}</p>
+            <ChartReadout id=readout_id focused text=readout />
             <figcaption>
                 <span class="legend">{legend}</span>
                 <span class="chart-caption">{caption}</span>
             </figcaption>
+            <DataTables tables />
         </figure>
     }
 }
 
+/// The chart's data: its lines at the steps they share (the faint line at its own), then each
+/// compared run's line.
+fn line_tables(title: &str, data: &LineChart) -> Vec<DataTable> {
+    let table = |name: &str, lines: Vec<&Line>| {
+        let series: Vec<(&str, &[(f64, f64)])> = lines.iter().map(|l| (l.name.as_str(), l.points.as_slice())).collect();
+        DataTable::of_series(name, "step", &series)
+    };
+    let (faint, sharp): (Vec<&Line>, Vec<&Line>) = data.lines.iter().partition(|l| l.faint);
+    let mut tables = vec![table(title, sharp)];
+    tables.extend(faint.into_iter().chain(&data.compared).map(|l| table(&format!("{title}, {}", l.name), vec![l])));
+    tables
+}
+
 /// A line of more points than this is drawn without a dot at each: they would merge into a band.
 const DOTTED_POINTS: usize = 100;
+
+/// Where line `i` stands among the lines that are not faint: the palette's colour and the mark it gets.
+fn series_index(data: &LineChart, i: usize) -> usize {
+    i - data.lines[..i].iter().filter(|l| l.faint).count()
+}
 
 /// The colour of line `i`: grey for a faint line, the palette in order for the others.
 fn line_color(data: &LineChart, i: usize) -> RGBColor {
     if data.lines[i].faint {
         return MUTED;
     }
-    let faint_before = data.lines[..i].iter().filter(|l| l.faint).count();
-    PALETTE[(i - faint_before) % PALETTE.len()]
+    PALETTE[series_index(data, i) % PALETTE.len()]
 }
 
 fn draw(canvas: &HtmlCanvasElement, data: &LineChart, y_label: &str, hover: Option<f64>) -> Option<PlotFrame> {
@@ -150,7 +192,7 @@ fn draw(canvas: &HtmlCanvasElement, data: &LineChart, y_label: &str, hover: Opti
         let color = line_color(data, i);
         chart.draw_series(LineSeries::new(points.iter().copied(), stroke(color.to_rgba(), 2.0))).ok()?;
         if points.len() <= DOTTED_POINTS {
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, px(3.0), color.filled()))).ok()?;
+            draw_marks(&mut chart, series_index(data, i), &points, color)?;
         }
     }
     for (i, line) in data.compared.iter().enumerate() {

@@ -2,10 +2,19 @@
 //! corpus's entropy rate as a dashed floor and the compared kept runs dashed over it all (by default
 //! the last healthy run), on a linear or a log axis. The pointer shows the step and the values under it.
 
-use super::canvas::{compared_color, compared_line, fit, font, key_color, px, resize_signal, stroke, GRID, INK, KEY};
+use super::canvas::{
+    compared_color, compared_line, draw_marks, fit, font, key_color, palette, px, resize_signal, stroke, GRID, INK,
+    KEY, MARKS, MUTED,
+};
+use super::chart_access::{cursor_key, ChartReadout, DataTables, KEYS_HINT};
+use crate::chart::access::DataTable;
+use crate::chart::format_value;
+use crate::chart::palette::{BLUE, VERMILLION};
 use crate::chart::{HoverPoint, LossSeries, PlotFrame, Scale};
 use crate::kept_runs::{Comparison, RunRecord};
 use crate::run_view::RunView;
+use faultline_engine::EvalRecord;
+use leptos::ev::KeyboardEvent;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::prelude::*;
@@ -13,9 +22,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_canvas::CanvasBackend;
 use web_sys::{HtmlCanvasElement, PointerEvent};
 
-const TRAIN: RGBColor = RGBColor(37, 99, 235);
-const VAL: RGBColor = RGBColor(217, 72, 15);
-const FLOOR: RGBColor = RGBColor(100, 116, 139);
+const TRAIN: RGBColor = palette(BLUE);
+const VAL: RGBColor = palette(VERMILLION);
+const FLOOR: RGBColor = MUTED;
 
 #[component]
 pub fn LossChart(view: RwSignal<RunView>, comparison: Memo<Comparison>) -> impl IntoView {
@@ -44,11 +53,25 @@ pub fn LossChart(view: RwSignal<RunView>, comparison: Memo<Comparison>) -> impl 
         let x = ev.offset_x() as f64 * super::canvas::pixel_ratio();
         hover_step.set(frame.get_value().and_then(|f| f.step_at(x)));
     };
+    let focused = RwSignal::new(false);
+    let on_key = move |ev: KeyboardEvent| {
+        let steps = view.with(|v| v.steps.iter().map(|r| r.step as f64).collect::<Vec<_>>());
+        let at = hover_step.get_untracked().and_then(|s| steps.iter().position(|&x| x == s));
+        if let Some(i) = cursor_key(&ev, at, steps.len()) {
+            hover_step.set(Some(steps[i]));
+        }
+    };
     let live = move || comparison.with(|c| c.live);
     let tooltip = move || {
         let step = hover_step.get().filter(|_| live())?;
         view.with(|v| HoverPoint::nearest(v, step)).map(|h| h.describe())
     };
+    let readout = Signal::derive(move || {
+        tooltip().unwrap_or_else(|| {
+            "Point at the chart, or focus it and press the arrow keys, to read a step's loss.".to_string()
+        })
+    });
+    let tables = move || comparison.with(|c| view.with(|v| loss_tables(v, &c.runs, c.live)));
     let compared = move || {
         comparison.with(|c| {
             c.runs
@@ -78,24 +101,59 @@ pub fn LossChart(view: RwSignal<RunView>, comparison: Memo<Comparison>) -> impl 
                 id="loss-chart"
                 node_ref=canvas
                 role="img"
-                aria-label="Training loss per step, evaluated train and validation loss, the corpus entropy rate and the compared runs"
+                tabindex="0"
+                aria-label=format!(
+                    "Loss chart: training loss per step, evaluated train and validation loss, the corpus entropy rate and the compared runs. {KEYS_HINT}."
+                )
+                aria-describedby="chart-hover"
                 on:pointermove=on_move
                 on:pointerleave=move |_| hover_step.set(None)
+                on:keydown=on_key
+                on:focus=move |_| focused.set(true)
+                on:blur=move |_| {
+                    focused.set(false);
+                    hover_step.set(None);
+                }
             ></canvas>
-            <p id="chart-hover" class="chart-hover" aria-live="off">
-                {move || tooltip().unwrap_or_else(|| "Point at the chart to read a step's loss.".to_string())}
-            </p>
+            <ChartReadout id="chart-hover" focused text=readout />
             <figcaption id="loss-legend" class="legend">
                 <Show when=live>
-                    <span class="key train-step">"train loss, each step"</span>
-                    <span class="key train-eval">"train loss, evaluated"</span>
-                    <span class="key val-eval">"validation loss"</span>
-                    <span class="key floor">"entropy rate (the floor)"</span>
+                    <span class="key swatch train-step" style=(KEY, key_color(TRAIN))>"train loss, each step"</span>
+                    <span class="key swatch" data-mark=MARKS[0] style=(KEY, key_color(TRAIN))>"train loss, evaluated"</span>
+                    <span class="key swatch" data-mark=MARKS[1] style=(KEY, key_color(VAL))>"validation loss"</span>
+                    <span class="key floor" style=(KEY, key_color(FLOOR))>"entropy rate (the floor)"</span>
                 </Show>
                 {compared}
             </figcaption>
+            <DataTables tables />
         </figure>
     }
+}
+
+/// The loss chart's data: the run's loss at each step, its evaluations (each with the corpus's entropy
+/// rate, where known) and each compared run's training and validation loss.
+fn loss_tables(view: &RunView, compared: &[RunRecord], live: bool) -> Vec<DataTable> {
+    let mut tables = Vec::new();
+    if live {
+        let train: Vec<(f64, f64)> = view.steps.iter().map(|r| (r.step as f64, r.loss as f64)).collect();
+        tables.push(DataTable::of_series("Training loss at each step", "step", &[("train loss", &train)]));
+        let evals = |value: fn(&EvalRecord) -> Option<f32>| -> Vec<(f64, f64)> {
+            view.evals.iter().filter_map(|e| Some((e.step as f64, value(e)? as f64))).collect()
+        };
+        let (eval_train, eval_val) = (evals(|e| Some(e.train_loss)), evals(|e| e.val_loss));
+        let floor = view.entropy_rate().map(|f| format!(" (the entropy rate, the floor, is {})", format_value(f)));
+        let title = format!("Evaluated loss{}", floor.unwrap_or_default());
+        let series = [("train loss", eval_train.as_slice()), ("validation loss", eval_val.as_slice())];
+        tables.push(DataTable::of_series(&title, "step", &series));
+    }
+    for run in compared {
+        let train: Vec<(f64, f64)> = run.curves.train.iter().map(|&(s, l)| (s as f64, l as f64)).collect();
+        let val: Vec<(f64, f64)> = run.curves.val.iter().map(|&(s, l)| (s as f64, l as f64)).collect();
+        let name = format!("{}: {}", run.name(), run.label);
+        tables.push(DataTable::of_series(&format!("{name}, training loss"), "step", &[("train loss", &train)]));
+        tables.push(DataTable::of_series(&format!("{name}, validation loss"), "step", &[("validation loss", &val)]));
+    }
+    tables
 }
 
 /// Draws the chart and returns where the plotting area landed; `None` when the canvas cannot be drawn on.
@@ -148,9 +206,9 @@ fn draw(
         let label = font(11.0).color(&FLOOR).pos(Pos::new(HPos::Right, VPos::Bottom));
         chart.draw_series(std::iter::once(Text::new("entropy rate", (series.x_max, floor), label))).ok()?;
     }
-    for (points, color) in [(&series.eval_train, TRAIN), (&series.eval_val, VAL)] {
+    for (mark, (points, color)) in [(&series.eval_train, TRAIN), (&series.eval_val, VAL)].into_iter().enumerate() {
         chart.draw_series(LineSeries::new(points.iter().copied(), stroke(color.to_rgba(), 2.0))).ok()?;
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, px(3.0), color.filled()))).ok()?;
+        draw_marks(&mut chart, mark, points, color)?;
     }
     if let Some(h) = hover {
         let x = h.step as f64;

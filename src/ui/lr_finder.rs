@@ -1,9 +1,10 @@
 //! The learning-rate range test: run the guide's sweep on a fresh copy of the model, watch the loss
 //! against the rate on a log axis, and put the suggested rate into the form with one click.
 
-use super::canvas::{fit, font, px, resize_signal, stroke, DANGER, GRID, INK, MUTED};
+use super::canvas::{fit, font, key_color, palette, px, resize_signal, stroke, DANGER, GRID, INK, KEY, MUTED};
 use super::controller::Controller;
 use crate::chart::lr_range::RangeChart;
+use crate::chart::palette::{BLUE, GREEN};
 use crate::chart::Scale;
 use crate::form::RunForm;
 use crate::range_view::{lr_text, RangeState, RangeView};
@@ -17,8 +18,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 
-const CURVE: RGBColor = RGBColor(37, 99, 235);
-const PICK: RGBColor = RGBColor(22, 163, 74);
+const CURVE: RGBColor = palette(BLUE);
+const PICK: RGBColor = palette(GREEN);
 
 #[component]
 pub fn LrFinder(controller: Controller, form: RwSignal<RunForm>) -> impl IntoView {
@@ -46,9 +47,9 @@ pub fn LrFinder(controller: Controller, form: RwSignal<RunForm>) -> impl IntoVie
             </div>
             <RangeChartView range />
             <p class="legend">
-                <span class="key">"loss after one step at that rate"</span>
+                <span class="key swatch" style=(KEY, key_color(CURVE))>"loss after one step at that rate"</span>
                 <span class="key lowest">"lowest loss"</span>
-                <span class="key pick">"suggested rate: a tenth of the lowest loss's"</span>
+                <span class="key pick" style=(KEY, key_color(PICK))>"suggested rate: a tenth of the lowest loss's"</span>
             </p>
             <p id="lr-status" class="lr-status" aria-live="polite">
                 {move || note.get().unwrap_or_else(|| range.with(RangeView::status))}

@@ -5,6 +5,7 @@ mod app;
 mod attention_map;
 mod bench_page;
 mod canvas;
+mod chart_access;
 mod checkpoint;
 mod compute;
 mod controller;

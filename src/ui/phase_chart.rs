@@ -1,9 +1,12 @@
 //! Where each step's time goes, as stacked bars of consecutive steps.
 
 use super::canvas::{fit, font, key_color, pixel_ratio, px, resize_signal, GRID, INK, KEY, PALETTE};
+use super::chart_access::{cursor_key, ChartReadout, DataTables, KEYS_HINT};
+use crate::chart::access::DataTable;
 use crate::chart::phases::{phase_bars, PhaseBar, PHASES};
 use crate::chart::PlotFrame;
 use crate::run_view::RunView;
+use leptos::ev::KeyboardEvent;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::prelude::*;
@@ -31,13 +34,22 @@ pub fn PhaseChart(view: RwSignal<RunView>) -> impl IntoView {
         let bar = frame.get_value().and_then(|f| f.step_at(x)).map(|x| x as usize);
         hover.set(bar.filter(|&i| bars.with(|b| i < b.len())));
     };
-    let readout = move || {
+    let focused = RwSignal::new(false);
+    let on_key = move |ev: KeyboardEvent| {
+        if let Some(i) = cursor_key(&ev, hover.get_untracked(), bars.with(Vec::len)) {
+            hover.set(Some(i));
+        }
+    };
+    let readout = Signal::derive(move || {
         bars.with(|b| match hover.get().and_then(|i| b.get(i)) {
             Some(bar) => bar.describe(),
             None if b.is_empty() => "Appears with the first steps.".to_string(),
-            None => "Point at a bar to read its milliseconds.".to_string(),
+            None => {
+                "Point at a bar, or focus the chart and press the arrow keys, to read its milliseconds.".to_string()
+            }
         })
-    };
+    });
+    let tables = move || bars.with(|b| vec![table(b)]);
     let legend = PHASES
         .iter()
         .zip(PALETTE)
@@ -50,19 +62,44 @@ pub fn PhaseChart(view: RwSignal<RunView>) -> impl IntoView {
                 id="phase-chart"
                 node_ref=canvas
                 role="img"
-                aria-label="Milliseconds per step spent on data, forward, backward, optimizer and telemetry, over the run"
+                tabindex="0"
+                aria-label=format!(
+                    "Time per step chart: milliseconds per step spent on data, forward, backward, optimizer and telemetry, over the run. {KEYS_HINT}."
+                )
+                aria-describedby="phase-chart-readout"
                 on:pointermove=on_move
                 on:pointerleave=move |_| hover.set(None)
+                on:keydown=on_key
+                on:focus=move |_| focused.set(true)
+                on:blur=move |_| {
+                    focused.set(false);
+                    hover.set(None);
+                }
             ></canvas>
-            <p class="chart-hover" aria-live="off">{readout}</p>
+            <ChartReadout id="phase-chart-readout" focused text=readout />
             <figcaption>
                 <span class="legend">{legend}</span>
                 <span class="chart-caption">
                     "The forward and backward passes should dominate; a thick data or telemetry band means the model waits."
                 </span>
             </figcaption>
+            <DataTables tables />
         </figure>
     }
+}
+
+/// The bars as a table: each bar's steps, then its milliseconds per phase and in all.
+fn table(bars: &[PhaseBar]) -> DataTable {
+    let phases = PHASES.iter().chain(&["total"]).map(|c| format!("{c} (ms)"));
+    let columns = std::iter::once("steps".to_string()).chain(phases);
+    let rows = bars
+        .iter()
+        .map(|b| {
+            let steps = if b.first == b.last { b.first.to_string() } else { format!("{}–{}", b.first, b.last) };
+            (steps, b.ms.iter().chain([&b.total()]).map(|ms| format!("{ms:.1}")).collect())
+        })
+        .collect();
+    DataTable::new("Milliseconds per step, by phase", columns.collect(), rows)
 }
 
 fn draw(canvas: &HtmlCanvasElement, bars: &[PhaseBar]) -> Option<PlotFrame> {

@@ -2,6 +2,7 @@
 //! explain it, with the fixes that are settings one click away.
 
 use super::controller::Controller;
+use super::finding::FindingAnnouncer;
 use super::guide_text::{bullets, causes, snippets};
 use crate::form::RunForm;
 use crate::route::entry_href;
@@ -24,10 +25,12 @@ pub fn SymptomPanel(controller: Controller, form: RwSignal<RunForm>) -> impl Int
             read_at()
         )
     };
+    let named = Signal::derive(move || view.with(|v| (v.run, shown(v.findings()).to_vec())));
     let watched = move || view.with(|v| v.watching().to_vec());
     let nothing_named = move || entries.with(Vec::is_empty);
     let hidden = move || nothing_named() && watched().is_empty();
     view! {
+        <FindingAnnouncer id="finding-announcement" findings=named />
         <aside id="symptoms" class="panel symptoms" hidden=hidden aria-labelledby="symptoms-title">
             <h2 id="symptoms-title">"What the run shows"</h2>
             <Show when=move || !nothing_named()>

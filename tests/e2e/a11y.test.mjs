@@ -70,10 +70,33 @@ describe("accessibility (axe-core)", { timeout: 2 * RUN_TIMEOUT + 20 * LOAD_TIME
       await page.workerLoaded;
       assert.equal(await page.locator("#status").getAttribute("aria-live"), "polite", "run states are announced");
       await assertAccessible(t, page, "#/ idle");
+      // Everything the findings' live region says during the run, in order.
+      await page.evaluate(() => {
+        const region = document.querySelector("#finding-announcement");
+        window.heard = [];
+        new MutationObserver(() => region.textContent && window.heard.push(region.textContent)).observe(region, {
+          childList: true,
+          characterData: true,
+          subtree: true,
+        });
+      });
       await page.locator("#start").click();
       await page.locator('#status[data-state="finished"], #status[data-state="stopped"]').waitFor({ timeout: RUN_TIMEOUT });
       await page.locator("#symptoms [data-entry]").first().waitFor({ timeout: LOAD_TIMEOUT });
+      const region = page.locator("#finding-announcement");
+      assert.equal(await region.getAttribute("aria-live"), "polite", "new findings are announced");
+      const heard = await page.evaluate(() => window.heard);
+      t.diagnostic(`announced: ${heard.join(" | ")}`);
+      assert.ok(heard.length >= 1, "the detector's finding was announced");
+      for (const said of heard) {
+        assert.match(said, /^(Finding: [^—]+ — (first at step \d+|before the first step)\. ?)+$/);
+      }
+      const titles = heard.flatMap((said) => [...said.matchAll(/Finding: ([^—]+) —/g)].map((m) => m[1]));
+      assert.equal(new Set(titles).size, titles.length, `each finding is announced once: ${titles.join(", ")}`);
       await assertAccessible(t, page, "#/ after a run");
+      await page.locator(".chart-data > summary").evaluateAll((summaries) => summaries.forEach((s) => s.click()));
+      await page.locator("#attention-map ~ .chart-data table").waitFor();
+      await assertAccessible(t, page, "#/ after a run, every chart's data table open");
       assert.deepEqual(problems, [], "no console errors, page errors or failed requests");
     } finally {
       await page.close();

@@ -1,7 +1,7 @@
 //! What the detector reads in the fine-tuning run's telemetry: each finding linked to its guide entry
 //! with its evidence, or why it names nothing; and what Faultline measured beside those entries.
 
-use super::super::finding::FindingCard;
+use super::super::finding::{FindingAnnouncer, FindingCard};
 use super::super::guide::measured_notes;
 use crate::align_view::{percent, AlignView};
 use faultline_engine::align::Method;
@@ -50,6 +50,7 @@ fn nothing_named(v: &AlignView) -> String {
 #[component]
 pub fn AlignFindings(view: RwSignal<AlignView>) -> impl IntoView {
     let findings = Memo::new(move |_| view.with(|v| v.findings.clone()));
+    let announced = Signal::derive(move || view.with(|v| (v.run, v.findings.clone().unwrap_or_default())));
     let body = move || match findings.get() {
         None => view! {
             <p class="note">"The detector reads the fine-tuning telemetry, and nothing else, after each evaluation."</p>
@@ -66,6 +67,7 @@ pub fn AlignFindings(view: RwSignal<AlignView>) -> impl IntoView {
     view! {
         <section id="dpo-findings" class="panel align-findings" aria-labelledby="dpo-findings-title">
             <h2 id="dpo-findings-title" class="section-title">"What the run shows"</h2>
+            <FindingAnnouncer id="dpo-finding-announcement" findings=announced />
             {body}
         </section>
     }
