@@ -102,9 +102,9 @@ pub(crate) fn exercises(rest: &[String]) -> Result<(), Failure> {
     let rows: Vec<_> = EXERCISES
         .iter()
         .map(|e| {
-            let (options, answer, unit) = match e.prediction.answer {
-                Answer::Choice { options, right } => (options, Some(right), None),
-                Answer::Number { unit, .. } => (&[][..], None, Some(unit)),
+            let unit = match e.prediction.answer {
+                Answer::Number { unit, .. } => Some(unit),
+                Answer::Choice { .. } => None,
             };
             json!({
                 "id": e.id,
@@ -113,8 +113,8 @@ pub(crate) fn exercises(rest: &[String]) -> Result<(), Failure> {
                 "entries": e.entries,
                 "prediction": {
                     "question": e.prediction.question,
-                    "options": options,
-                    "answer": answer,
+                    "options": e.prediction.options(),
+                    "answer": e.prediction.right(),
                     "numeric": e.prediction.is_numeric(),
                     "unit": unit,
                 },
