@@ -3,7 +3,9 @@
 // 0.001) whose settings and faults stay out of the page and the address bar. Played to its verdict:
 // the answer "DPO loss not decreasing" (the fault's guide entry) is right, the detector's reading is
 // judged beside it, and the reveal shows what Faultline measured: the loss falls rather than staying
-// flat near ln 2.
+// flat near ln 2. Round 1 hides no-kl-penalty in a short policy-gradient run (800 pretraining steps,
+// 40 policy-gradient steps): the round shows the proxy reward and true quality, and the KL; the
+// answer "Reward increases but quality decreases" is right, and so is the detector, which names it.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -73,6 +75,52 @@ describe("the alignment page's mystery round", { timeout: 2 * RUN_TIMEOUT }, () 
       assert.ok(await page.locator("#align-mystery-submit").isDisabled(), "one answer a round");
 
       await screenshots(page, "align-mystery");
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("round 1 hides no-kl-penalty in a policy-gradient run, shows its charts, and the detector names it", async (t) => {
+    const { page, problems } = await openPage(shared.browser, "#/align/mystery/1");
+    try {
+      await page.locator("#align-mystery-title").waitFor({ timeout: LOAD_TIMEOUT });
+      await page.workerLoaded;
+      const shortRun = await page.locator(".mystery-head ul").textContent();
+      for (const setting of ["pretrain-steps=800", "steps=40"]) {
+        assert.ok(shortRun.includes(setting), `${setting} is shown: ${shortRun}`);
+      }
+      assert.match(await page.locator(".lede").textContent(), /policy gradient/);
+      assert.equal(await page.locator("[data-fault]").count(), 0, "the faults are not on the page");
+
+      await page.locator("#align-mystery-start").click();
+      await page.waitForFunction(
+        () => ["done", "failed", "stopped"].includes(document.querySelector("#align")?.dataset.state),
+        null,
+        { timeout: RUN_TIMEOUT },
+      );
+      const status = (await page.locator("#align-status").textContent()) ?? "";
+      t.diagnostic(status);
+      assert.equal(await page.locator("#align").getAttribute("data-state"), "done", status);
+      for (const chart of ["#rl-reward-chart", "#rl-kl-chart"]) {
+        assert.ok(await page.locator(chart).isVisible(), `${chart} is shown`);
+      }
+      assert.equal(await page.locator("#align-settings-used").count(), 0, "the KL coefficient is hidden");
+      assert.equal(await page.locator("#dpo-findings").count(), 0, "the detector is hidden until the answer");
+
+      await page.locator("#align-mystery-guess").selectOption("reward-increases-but-quality-decreases");
+      await page.locator("#align-mystery-submit").click();
+      const reveal = page.locator("#align-mystery-reveal");
+      await reveal.waitFor({ timeout: LOAD_TIMEOUT });
+      assert.equal(await reveal.getAttribute("data-answer"), "no-kl-penalty");
+      assert.equal(await reveal.getAttribute("data-verdict"), "right");
+      assert.match(await page.locator("#align-mystery-answer").textContent(), /^no-kl-penalty: .*Reward increases but quality decreases$/i);
+      const detector = page.locator("#align-mystery-detector");
+      t.diagnostic(await detector.textContent());
+      assert.equal(await detector.getAttribute("data-verdict"), "right", "the detector names the entry");
+      assert.equal(await page.locator("#align-mystery-measured").count(), 0, "its symptom is its entry's");
+
+      await screenshots(page, "align-mystery-rl");
       assert.deepEqual(problems, []);
     } finally {
       await page.close();

@@ -1,5 +1,6 @@
-//! The alignment page's mystery round (`#/align/mystery/<seed>`): a short fine-tuning run with one of
-//! the fine-tuning faults, or none, hidden; the learner watches its status, charts and samples (the
+//! The alignment page's mystery round (`#/align/mystery/<seed>`): a short fine-tuning run, DPO or
+//! policy-gradient, with one of that method's faults, or none, hidden; the learner watches its status,
+//! charts and samples (the
 //! detector's reading and the settings it ran with stay hidden), says what it shows once it has ended,
 //! and then sees the hidden truth, the detector's reading judged the same way, and what Faultline
 //! measured where the fault's symptom is not its entry's.
@@ -8,9 +9,11 @@ use super::super::controller::Controller;
 use super::super::mystery::{entry_options, fresh_seed};
 use super::charts::AlignCharts;
 use super::findings::AlignFindings;
+use super::reward_models::RewardModelTable;
+use super::rl_charts::RlCharts;
 use super::samples::BeforeAfter;
 use super::status::AlignStatus;
-use crate::align_mystery::{hidden_fault, judge, measured_note, round_form, Guess, HEALTHY, SHORT_RUN};
+use crate::align_mystery::{hidden_fault, judge, measured_note, round, round_form, short_run, Guess, HEALTHY, ROUNDS};
 use crate::mystery::Verdict;
 use crate::route::{entry_href, Route};
 use faultline_engine::align::Method;
@@ -54,16 +57,33 @@ pub fn AlignMysteryPage(controller: Controller, seed: Option<u64>) -> impl IntoV
             guessed.set(guess.with(|g| Guess::parse(g)));
         }
     };
-    let short_run =
-        SHORT_RUN.iter().map(|(key, value)| view! { <li><code>{format!("{}={value}", key.as_str())}</code></li> });
+    let method = round(seed).method;
+    let short_run = short_run(method)
+        .iter()
+        .map(|(key, value)| view! { <li><code>{format!("{}={value}", key.as_str())}</code></li> });
+    let (fine_tunes, watch) = match method {
+        Method::Dpo => ("DPO", "the DPO loss against ln 2, the margin, the KL and the samples"),
+        Method::Rl => (
+            "a policy gradient against reward models",
+            "the proxy reward against the true quality, the KL and the samples",
+        ),
+    };
+    let lede = format!(
+        "This run fine-tunes with {fine_tunes}. One of that method's faults is switched on, or none is: each \
+         method's healthy run is one of the {} equally likely rounds, beside a run with each of its faults. Watch \
+         {watch}, then say which guide entry the run shows, or that nothing is wrong. The detector's reading and \
+         the settings the run used stay hidden until you have answered.",
+        ROUNDS.len()
+    );
+    let charts = move || match method {
+        Method::Dpo => view! { <AlignCharts view /> }.into_any(),
+        Method::Rl => view! { <RlCharts view /> <RewardModelTable view /> }.into_any(),
+    };
     view! {
         <main class="align align-mystery" id="align" data-state=state>
             <h1 id="align-mystery-title">{format!("Mystery fine-tuning run #{seed}")}</h1>
             <p class="lede">
-                "One of the four fine-tuning faults is switched on in this run, or none is: a healthy run is one of "
-                "the five equally likely rounds. Watch the DPO loss against ln 2, the margin, the KL and the samples, "
-                "then say which guide entry the run shows, or that nothing is wrong. The detector's reading and the "
-                "settings the run used stay hidden until you have answered."
+                {lede}
             </p>
             <div class="align-layout">
                 <section class="panel align-side mystery-head" aria-label="Mystery round">
@@ -103,7 +123,7 @@ pub fn AlignMysteryPage(controller: Controller, seed: Option<u64>) -> impl IntoV
                     <Show when=move || started.get()>
                         <AlignStatus view mystery=true />
                         <Show when=move || view.with(|v| v.info.is_some())>
-                            <AlignCharts view />
+                            {charts}
                             <BeforeAfter view />
                         </Show>
                     </Show>
@@ -191,7 +211,7 @@ fn RoundReveal(controller: Controller, seed: u64, guess: Guess) -> impl IntoView
             {note}
             <AlignFindings view />
             <p>
-                <a href=Route::Align(round_form(seed).method().unwrap_or(Method::Dpo)).href() on:click=open>"Open this round's settings on the alignment page"</a>
+                <a href=Route::Align(round(seed).method).href() on:click=open>"Open this round's settings on the alignment page"</a>
             </p>
         </div>
     }
