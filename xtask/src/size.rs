@@ -29,7 +29,7 @@ const KB: usize = 1000;
 /// Each budget is the size measured when it was set plus about 3 %, so a regression fails CI.
 pub const BUDGETS: [Budget; 9] = [
     Budget { prefix: "index", suffix: ".html", max_gzip: 2 * KB },
-    Budget { prefix: "faultline-app-", suffix: "_bg.wasm", max_gzip: 780 * KB },
+    Budget { prefix: "faultline-app-", suffix: "_bg.wasm", max_gzip: 810 * KB },
     Budget { prefix: "faultline-app-", suffix: ".js", max_gzip: 11 * KB },
     Budget { prefix: "faultline-worker-mt", suffix: "_bg.wasm", max_gzip: 570 * KB },
     Budget { prefix: "faultline-worker-mt", suffix: ".js", max_gzip: 13 * KB },
