@@ -16,6 +16,18 @@ const RUN_TIMEOUT = 240_000;
 
 const shared = sharedBrowser();
 
+/** Waits for the round's run to end and asserts that it finished. */
+async function roundEnds(page, t) {
+  await page.waitForFunction(
+    () => ["done", "failed", "stopped"].includes(document.querySelector("#align")?.dataset.state),
+    null,
+    { timeout: RUN_TIMEOUT },
+  );
+  const status = (await page.locator("#align-status").textContent()) ?? "";
+  t.diagnostic(status);
+  assert.equal(await page.locator("#align").getAttribute("data-state"), "done", status);
+}
+
 describe("the alignment page's mystery round", { timeout: 2 * RUN_TIMEOUT }, () => {
   test("round 2 hides dpo-beta-too-high, runs short, and is judged with the detector and the measured note", async (t) => {
     const { page, problems } = await openPage(shared.browser, "#/align");
@@ -39,14 +51,7 @@ describe("the alignment page's mystery round", { timeout: 2 * RUN_TIMEOUT }, () 
 
       await page.locator("#align-mystery-start").click();
       await page.locator('#align[data-state="pretraining"]').waitFor({ timeout: LOAD_TIMEOUT });
-      await page.waitForFunction(
-        () => ["done", "failed", "stopped"].includes(document.querySelector("#align")?.dataset.state),
-        null,
-        { timeout: RUN_TIMEOUT },
-      );
-      const status = (await page.locator("#align-status").textContent()) ?? "";
-      t.diagnostic(status);
-      assert.equal(await page.locator("#align").getAttribute("data-state"), "done", status);
+      await roundEnds(page, t);
       assert.doesNotMatch(page.url(), /fault=/, "the hidden fault is not in the address bar");
       assert.equal(await page.locator("#align-settings-used").count(), 0, "the β the run used is hidden");
       assert.equal(await page.locator("#dpo-findings").count(), 0, "the detector is hidden until the answer");
@@ -94,14 +99,7 @@ describe("the alignment page's mystery round", { timeout: 2 * RUN_TIMEOUT }, () 
       assert.equal(await page.locator("[data-fault]").count(), 0, "the faults are not on the page");
 
       await page.locator("#align-mystery-start").click();
-      await page.waitForFunction(
-        () => ["done", "failed", "stopped"].includes(document.querySelector("#align")?.dataset.state),
-        null,
-        { timeout: RUN_TIMEOUT },
-      );
-      const status = (await page.locator("#align-status").textContent()) ?? "";
-      t.diagnostic(status);
-      assert.equal(await page.locator("#align").getAttribute("data-state"), "done", status);
+      await roundEnds(page, t);
       for (const chart of ["#rl-reward-chart", "#rl-kl-chart"]) {
         assert.ok(await page.locator(chart).isVisible(), `${chart} is shown`);
       }
