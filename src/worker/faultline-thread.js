@@ -1,8 +1,11 @@
-// One thread of the training worker's pool (src/worker/threads.rs), in the worker's threaded build.
-// The training worker sends this module, its shared memory and the address of a rayon ThreadBuilder;
-// the thread instantiates the same wasm on that memory, says it started, and runs the builder's loop
-// (it returns only when the pool shuts down, which it never does while the worker lives).
-importScripts("./faultline-worker-mt.js");
+// One thread of the training worker's pool (src/worker/threads.rs), in one of the worker's threaded
+// builds, which `?build=` names (with WebGPU or without: the glue must be the one the module was built
+// with). The training worker sends this module, its shared memory and the address of a rayon
+// ThreadBuilder; the thread instantiates the same wasm on that memory, says it started, and runs the
+// builder's loop (it returns only when the pool shuts down, which it never does while the worker lives).
+const THREADED_BUILDS = ["faultline-worker-mt", "faultline-worker-cpu-mt"];
+const build = new URL(self.location.href).searchParams.get("build");
+importScripts(`./${THREADED_BUILDS.includes(build) ? build : THREADED_BUILDS[0]}.js`);
 self.onmessage = async (event) => {
   self.onmessage = null;
   const [module, memory, builder] = event.data;

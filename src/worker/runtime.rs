@@ -151,7 +151,7 @@ pub fn turn() {
 
 /// The exported turn wrapped by `WebAssembly.promising`, when the boot script turned JSPI on.
 fn promising_turn() -> Option<js_sys::Function> {
-    if !faultline_gpu::wait::can_wait() {
+    if !cfg!(feature = "webgpu") || !faultline_gpu::wait::can_wait() {
         return None;
     }
     let webassembly = js_sys::Reflect::get(&js_sys::global(), &"WebAssembly".into()).ok()?;

@@ -20,8 +20,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, Event, MessageEvent, Worker, WorkerGlobalScope};
 
-/// The script each pool thread starts with (copied by Trunk, relative to this worker's script).
-const THREAD_SCRIPT: &str = "./faultline-thread.js";
+/// The script each pool thread starts with (copied by Trunk, relative to this worker's script), and the
+/// build whose glue it loads: this one (`cargo xtask dist` names the threaded builds, xtask/src/site.rs).
+const THREAD_SCRIPT: &str = if cfg!(feature = "webgpu") {
+    "./faultline-thread.js?build=faultline-worker-mt"
+} else {
+    "./faultline-thread.js?build=faultline-worker-cpu-mt"
+};
 /// What a pool thread posts once its module is instantiated (`faultline-thread.js`).
 const STARTED_MESSAGE: &str = "started";
 /// More threads than this only add waiting on the products `tiny` and `small` multiply.

@@ -7,10 +7,12 @@
 // hooks WebAssembly.instantiate(Streaming) because the imports object is built inside the
 // wasm-bindgen glue that Trunk's loader runs next.
 //
-// Then it picks the build. Where the page is cross-origin isolated (so memory can be shared) and the
-// threaded build is there (`cargo xtask dist` builds it; `trunk serve` does not), it loads that one,
-// which trains on a pool of threads (src/worker/threads.rs); `?threads=1` on the page keeps one thread.
-// Everywhere else it loads the single-thread build through Trunk's loader.
+// Then it picks one of the four builds `cargo xtask dist` makes (xtask/src/site.rs), by two questions.
+// Is the page cross-origin isolated, so memory can be shared? Then a threaded build, which trains on
+// a pool of threads (src/worker/threads.rs); `?threads=1` on the page keeps one thread. Did the browser
+// offer a WebGPU adapter? If not, a build without WebGPU, which carries no wgpu and is smaller (it
+// says so when a run asks for WebGPU). A build that is not there (`trunk serve` makes only Trunk's
+// own, the single-thread one with WebGPU) is skipped for the next. prefetch.js asks the same questions.
 (() => {
   self.faultlineSuspendYield = () =>
     new Promise((resolve) => {
@@ -39,16 +41,33 @@
 })();
 (() => {
   const oneThread = new URL(self.location.href).searchParams.get("threads") === "1";
-  if (self.crossOriginIsolated && typeof SharedArrayBuffer === "function" && !oneThread) {
-    try {
-      importScripts("./faultline-worker-mt.js");
-    } catch (missing) {
-      console.info("no threaded build here; training on one thread", missing);
+  const threaded = self.crossOriginIsolated && typeof SharedArrayBuffer === "function" && !oneThread;
+  const load = (webgpu) => {
+    const builds = [
+      ...(threaded ? [webgpu ? "faultline-worker-mt" : "faultline-worker-cpu-mt"] : []),
+      ...(webgpu ? [] : ["faultline-worker-cpu"]),
+    ];
+    for (const build of builds) {
+      try {
+        importScripts(`./${build}.js`);
+      } catch (missing) {
+        console.info(`no ${build} build here`, missing);
+        continue;
+      }
+      if (typeof wasm_bindgen === "function") {
+        wasm_bindgen({ module_or_path: `./${build}_bg.wasm` });
+        return;
+      }
     }
-    if (typeof wasm_bindgen === "function") {
-      wasm_bindgen({ module_or_path: "./faultline-worker-mt_bg.wasm" });
-      return;
-    }
-  }
-  importScripts("./faultline-worker_loader.js");
+    importScripts("./faultline-worker_loader.js");
+  };
+  // An adapter that takes more than 3 s to answer counts as one: the WebGPU builds also train on the CPU.
+  const gpu = self.navigator && self.navigator.gpu;
+  const asked = gpu
+    ? Promise.race([
+        gpu.requestAdapter().then((adapter) => adapter !== null, () => false),
+        new Promise((resolve) => setTimeout(() => resolve(true), 3000)),
+      ])
+    : Promise.resolve(false);
+  asked.then(load);
 })();

@@ -108,6 +108,13 @@ describe("the Content-Security-Policy", { timeout: 3 * RUN_TIMEOUT }, () => {
       assert.match(await page.locator("#perf-backend").textContent(), /^CPU/);
       assert.ok(await page.evaluate(() => self.crossOriginIsolated), "the threaded build ran");
       assert.ok(workers.length >= 2, `the training worker and its pool started: ${workers.map((w) => w.url())}`);
+      // This Chromium offers a WebGPU adapter (SwiftShader's): the pool's threads load the glue of the
+      // threaded build with WebGPU, the one the training worker loaded.
+      const threads = workers.map((w) => w.url()).filter((url) => url.includes("faultline-thread.js"));
+      assert.ok(threads.length >= 1, `${workers.map((w) => w.url())}`);
+      for (const url of threads) {
+        assert.equal(new URL(url).searchParams.get("build"), "faultline-worker-mt", url);
+      }
       assert.ok(await metaPolicy(page), "the page states its policy");
       // What the app styles through the CSSOM is applied: the memory bar, the phases' bars and key colours.
       const styled = await page.evaluate(() => ({

@@ -2,7 +2,9 @@
 // first training step (each file's bytes on the wire: gzip, as the server sends them) and how long the
 // first step took to come, from the start of navigation. Start is pressed as soon as it can be.
 //
-// usage: FAULTLINE_URL=http://127.0.0.1:PORT/ node tests/e2e/load-page.mjs
+// usage: FAULTLINE_URL=http://127.0.0.1:PORT/ [FAULTLINE_WEBGPU=1] node tests/e2e/load-page.mjs
+// FAULTLINE_WEBGPU=1 starts Chromium with --enable-unsafe-webgpu (an adapter, SwiftShader's), so the
+// worker's build with WebGPU is the one fetched; without it Chromium offers none, and the build without.
 // `cargo xtask bench` runs it against a server that plays a slow network (9 Mbit/s, 170 ms round
 // trips: the `load` rows of BENCHMARKS.md); against a plain `cargo xtask serve` it measures loopback.
 
@@ -10,7 +12,8 @@ import { baseUrl, launchBrowser } from "./lib/browser.mjs";
 
 const TIMEOUT = 120_000;
 
-const browser = await launchBrowser();
+const webgpu = process.env.FAULTLINE_WEBGPU === "1";
+const browser = await launchBrowser({ webgpu });
 try {
   // A visit first, in a context of its own, so that the server has compressed every file (a static
   // host serves them compressed already); the measured visit's context shares no cache with it.
@@ -57,7 +60,7 @@ try {
     bytes,
   }));
   const total = files.reduce((sum, file) => sum + (file.bytes ?? 0), 0);
-  console.log(JSON.stringify({ first_step_ms: firstStepMs, total_bytes: total, files }));
+  console.log(JSON.stringify({ webgpu, first_step_ms: firstStepMs, total_bytes: total, files }));
   await context.close();
 } finally {
   await browser.close();

@@ -20,9 +20,32 @@ const kernelDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "cra
 
 const shared = sharedBrowser({ webgpu: true });
 
-/** Opens the trainer at `query`, waits until it is ready, presses Start and waits for the run's end. */
+/**
+ * The worker builds whose WebAssembly the page fetched, each named once: prefetch.js's requests and the
+ * worker's own both come to the page.
+ */
+function watchBuilds(page) {
+  const builds = new Set();
+  page.on("request", (request) => {
+    const name = new URL(request.url()).pathname.split("/").pop();
+    if (/^faultline-worker.*_bg\.wasm$/.test(name)) {
+      builds.add(name);
+    }
+  });
+  return builds;
+}
+
+/**
+ * Opens the trainer at `query`, waits until it is ready, presses Start and waits for the run's end. The
+ * facts include the worker builds the page fetched.
+ */
 async function train(browser, query) {
-  const opened = await openPage(browser, `?${query}`);
+  let builds = new Set();
+  const opened = await openPage(browser, `?${query}`, {
+    beforeLoad: (page) => {
+      builds = watchBuilds(page);
+    },
+  });
   const { page } = opened;
   await page.locator('#status[data-state="idle"]').waitFor({ timeout: LOAD_TIMEOUT });
   await page.locator("#start").click();
@@ -36,6 +59,13 @@ async function train(browser, query) {
     trainLoss: Number(await text("train-loss")),
     backend: await text("perf-backend"),
     reason: await text("perf-backend-reason"),
+    builds: [...builds],
+    // The builds whose glue the pool's threads loaded (`faultline-thread.js?build=`).
+    threads: page
+      .workers()
+      .map((worker) => new URL(worker.url()))
+      .filter((url) => url.pathname.endsWith("faultline-thread.js"))
+      .map((url) => url.searchParams.get("build")),
   };
   return { ...opened, facts };
 }
@@ -78,6 +108,11 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
       assert.equal(gpu.facts.steps, 4);
       assert.match(gpu.facts.backend, /^WebGPU/);
       assert.match(gpu.facts.reason, /^WebGPU, as chosen in the Compute setting$/);
+      // The browser offered an adapter and the page is cross-origin isolated: the threaded build with
+      // WebGPU, fetched once (prefetch.js picked what the worker's boot script then loaded).
+      assert.deepEqual(gpu.facts.builds, ["faultline-worker-mt_bg.wasm"]);
+      assert.ok(gpu.facts.threads.length >= 1, JSON.stringify(gpu.facts));
+      assert.deepEqual(new Set(gpu.facts.threads), new Set(["faultline-worker-mt"]));
       assert.equal(await gpu.page.locator("#compute-select").inputValue(), "webgpu");
       assert.ok(await gpu.page.locator("#perf-gpu-note").isVisible(), "the note on where a GPU step waits");
       assert.match(await gpu.page.locator("#perf-threads").textContent(), /^the GPU computes the step/);
@@ -159,16 +194,21 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
     assert.deepEqual(problems, []);
   });
 
-  test("without WebGPU, a run chosen onto it trains on the CPU and says why", async () => {
+  test("without WebGPU, the worker loads its build without wgpu, and a run chosen onto WebGPU trains on the CPU and says why", async () => {
     const plain = await launchBrowser();
     try {
       const run = await train(plain, `${SHORT_RUN}&compute=webgpu`);
       try {
         assert.equal(run.facts.state, "finished");
         assert.match(run.facts.backend, /^CPU/);
-        assert.match(run.facts.reason, /^no usable WebGPU here \(.*\): training on the CPU$/);
-        // Only what happened to the backend this build tried, not every backend wgpu knows of.
-        assert.doesNotMatch(run.facts.reason, /compiled in|not requested/);
+        assert.match(
+          run.facts.reason,
+          /^this browser has no WebGPU adapter \(the worker loaded its build without WebGPU\): training on the CPU$/,
+        );
+        // No adapter: the threaded build without WebGPU (no wgpu in it), and only that one.
+        assert.deepEqual(run.facts.builds, ["faultline-worker-cpu-mt_bg.wasm"]);
+        assert.ok(run.facts.threads.length >= 1, JSON.stringify(run.facts));
+        assert.deepEqual(new Set(run.facts.threads), new Set(["faultline-worker-cpu-mt"]));
         assert.deepEqual(run.problems, []);
       } finally {
         await run.page.close();

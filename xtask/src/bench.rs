@@ -148,7 +148,8 @@ impl System for BrowserPage {
 
 /// The release site's first visit in headless Chromium on a slow network ([`Network`]): the bytes each file
 /// took on the wire (gzip, as the server sends them) before the first training step, and the time to
-/// that step from the start of navigation (tests/e2e/load-page.mjs).
+/// that step from the start of navigation (tests/e2e/load-page.mjs). Twice: in a browser that offers no
+/// WebGPU adapter (the worker's build without WebGPU is fetched) and in one that does (SwiftShader's).
 struct BrowserLoad;
 
 impl System for BrowserLoad {
@@ -158,25 +159,36 @@ impl System for BrowserLoad {
 
     fn measure(&self, project: &Project) -> Result<Vec<Row>> {
         let url = serve_release(project, Some(Network::new(LOAD_MBIT_PER_S, LOAD_RTT_MS)))?;
-        let mut node = project.command("node");
-        node.arg(project.e2e_dir().join("load-page.mjs"))
-            .env("FAULTLINE_URL", &url)
-            .env("FAULTLINE_CHROMIUM", tools::CHROMIUM);
-        println!("$ {} (at {url})", project::display(&node));
-        load_rows(&serde_json::from_str(project::output(&mut node)?.trim())?)
+        let mut rows = Vec::new();
+        for webgpu in ["0", "1"] {
+            let mut node = project.command("node");
+            node.arg(project.e2e_dir().join("load-page.mjs"))
+                .env("FAULTLINE_URL", &url)
+                .env("FAULTLINE_WEBGPU", webgpu)
+                .env("FAULTLINE_CHROMIUM", tools::CHROMIUM);
+            println!("$ FAULTLINE_WEBGPU={webgpu} {} (at {url})", project::display(&node));
+            rows.extend(load_rows(&serde_json::from_str(project::output(&mut node)?.trim())?)?);
+        }
+        Ok(rows)
     }
 }
 
 /// The `load` rows of load-page.mjs's result: one per file fetched before the first step, their total
-/// and the time to the first step.
+/// and the time to the first step, for a browser with a WebGPU adapter or without.
 fn load_rows(result: &Value) -> Result<Vec<Row>> {
-    let system = format!("faultline browser ({LOAD_MBIT_PER_S} Mbit/s, {LOAD_RTT_MS} ms round trip)");
-    let row = |benchmark: String, metric, value| Row { benchmark, metric, system: system.clone(), value: Some(value) };
-    let (Some(files), Some(total), Some(first_step)) =
-        (result["files"].as_array(), result["total_bytes"].as_f64(), result["first_step_ms"].as_f64())
-    else {
-        return Err(format!("the load page's result lacks files, total_bytes or first_step_ms: {result}").into());
+    let (Some(webgpu), Some(files), Some(total), Some(first_step)) = (
+        result["webgpu"].as_bool(),
+        result["files"].as_array(),
+        result["total_bytes"].as_f64(),
+        result["first_step_ms"].as_f64(),
+    ) else {
+        return Err(
+            format!("the load page's result lacks webgpu, files, total_bytes or first_step_ms: {result}").into()
+        );
     };
+    let adapter = if webgpu { "a WebGPU adapter" } else { "no WebGPU" };
+    let system = format!("faultline browser ({LOAD_MBIT_PER_S} Mbit/s, {LOAD_RTT_MS} ms round trip, {adapter})");
+    let row = |benchmark: String, metric, value| Row { benchmark, metric, system: system.clone(), value: Some(value) };
     let mut rows: Vec<Row> = files
         .iter()
         .filter_map(|file| {
@@ -281,7 +293,7 @@ mod tests {
 
     #[test]
     fn load_rows_name_each_file_the_total_and_the_time() {
-        let result = json!({"first_step_ms": 2450.0,
+        let result = json!({"webgpu": false, "first_step_ms": 2450.0,
             "total_bytes": 800000, "files": [{"name": "index.html", "bytes": 2000}, {"name": "a_bg.wasm", "bytes": 798000}]});
         let rows = load_rows(&result).unwrap();
         let found: Vec<(&str, &str, Option<f64>)> =
@@ -295,6 +307,9 @@ mod tests {
                 ("load, time to the first step", "s", Some(2.45)),
             ]
         );
+        assert!(rows[0].system.ends_with("no WebGPU)"), "{}", rows[0].system);
+        let with_adapter = load_rows(&json!({"webgpu": true, "first_step_ms": 1.0, "total_bytes": 1, "files": []}));
+        assert!(with_adapter.unwrap()[0].system.ends_with("a WebGPU adapter)"));
         assert!(load_rows(&json!({"error": "no page"})).is_err());
     }
 

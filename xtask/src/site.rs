@@ -34,40 +34,75 @@ const THREADED_RUSTFLAGS: &str = "-C target-feature=+atomics,+bulk-memory,+mutab
     -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align \
     -C link-arg=--export=__tls_base";
 
-/// `trunk build --release` into `dist`, with binaryen's wasm-opt from `.tools/` (pinned in Trunk.toml),
-/// then the worker's threaded build beside it, then the Content-Security-Policy written into
-/// `index.html` ([`csp`]), then the service worker that caches all of it ([`offline`]); returns the
-/// policy, for a server to send as a header too. Needs [`tools::ensure_site_tools`] first.
+/// `trunk build --release` into `dist` (the page, and the single-thread worker with WebGPU), with
+/// binaryen's wasm-opt from `.tools/` (pinned in Trunk.toml), then the worker's other builds beside it
+/// ([`WORKERS`]), then the Content-Security-Policy written into `index.html` ([`csp`]), then the service
+/// worker that caches all of it ([`offline`]); returns the policy, for a server to send as a header too.
+/// Needs [`tools::ensure_site_tools`] first.
 pub fn build_release(project: &Project, dist: &Path) -> Result<String> {
     let mut trunk = project.command("trunk");
     trunk.args(["build", "--release", "--dist"]).arg(dist).env("TRUNK_SKIP_VERSION_CHECK", "true");
     project::run(&mut trunk)?;
-    build_threaded_worker(project, dist)?;
+    for worker in WORKERS {
+        worker.build(project, dist)?;
+    }
     let policy = csp::apply(&dist.join("index.html"))?;
     let version = offline::write_service_worker(&project.root.join(offline::TEMPLATE), dist, &policy)?;
     println!("xtask: the service worker caches version {version} of the site");
     Ok(policy)
 }
 
-/// The training worker built again with the `threads` feature (src/worker/threads.rs), as
-/// `faultline-worker-mt.js` and `faultline-worker-mt_bg.wasm` in `dist`; the worker's boot script loads
-/// it on cross-origin isolated pages. Trunk cannot build it: it needs nightly's `-Z build-std` to
-/// recompile the standard library with atomics.
-fn build_threaded_worker(project: &Project, dist: &Path) -> Result {
-    let target = project.target_dir().join("threaded");
-    let mut cargo = project.command("cargo");
-    cargo
-        .arg(format!("+{}", tools::NIGHTLY))
-        .args(["build", "--release", "--target", tools::WASM_TARGET, "-Z", "build-std=std,panic_abort"])
-        .args(["-p", "faultline-app", "--bin", "faultline-worker", "--features", "threads"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env("RUSTFLAGS", THREADED_RUSTFLAGS)
-        .env_remove("RUSTUP_TOOLCHAIN");
-    project::run(&mut cargo)?;
-    let wasm = target.join(tools::WASM_TARGET).join("release/faultline-worker.wasm");
-    let mut bindgen = project.command("wasm-bindgen");
-    bindgen.args(["--target", "no-modules", "--no-typescript", "--out-name", "faultline-worker-mt", "--out-dir"]);
-    project::run(bindgen.arg(dist).arg(wasm))?;
-    let out = dist.join("faultline-worker-mt_bg.wasm");
-    project::run(project.command("wasm-opt").arg("-O3").arg(&out).arg("-o").arg(&out))
+/// One of the training worker's builds that Trunk does not make. Trunk builds the single-thread worker
+/// with WebGPU (`faultline-worker.js`, through its loader); the boot script (src/worker/worker-boot.js)
+/// picks among all four by two questions: is the page cross-origin isolated (threads), and did the
+/// browser offer a WebGPU adapter (the builds without WebGPU carry no wgpu, and are smaller).
+struct WorkerBuild {
+    /// `<name>.js` and `<name>_bg.wasm` in `dist`.
+    name: &'static str,
+    /// The `threads` feature (src/worker/threads.rs): nightly's `-Z build-std` recompiles the
+    /// standard library with atomics, which Trunk cannot do.
+    threads: bool,
+    /// The `webgpu` feature (a default one; off, the worker trains on the CPU alone).
+    webgpu: bool,
+}
+
+/// The worker's builds beside Trunk's.
+const WORKERS: [WorkerBuild; 3] = [
+    WorkerBuild { name: "faultline-worker-cpu", threads: false, webgpu: false },
+    WorkerBuild { name: "faultline-worker-mt", threads: true, webgpu: true },
+    WorkerBuild { name: "faultline-worker-cpu-mt", threads: true, webgpu: false },
+];
+
+impl WorkerBuild {
+    /// Builds the worker's binary with this build's features, runs wasm-bindgen (`no-modules`, as the
+    /// boot script loads it with `importScripts`) and wasm-opt -O3 (the worker is built for speed).
+    fn build(&self, project: &Project, dist: &Path) -> Result {
+        let mut cargo = project.command("cargo");
+        let target = if self.threads {
+            let target = project.target_dir().join("threaded");
+            cargo
+                .arg(format!("+{}", tools::NIGHTLY))
+                .env("CARGO_TARGET_DIR", &target)
+                .env("RUSTFLAGS", THREADED_RUSTFLAGS)
+                .env_remove("RUSTUP_TOOLCHAIN");
+            target
+        } else {
+            // Trunk's target folder and flags (`.cargo/config.toml`): only this crate compiles again.
+            project.target_dir()
+        };
+        cargo.args(["build", "--release", "--target", tools::WASM_TARGET]);
+        if self.threads {
+            cargo.args(["-Z", "build-std=std,panic_abort", "--features", "threads"]);
+        }
+        if !self.webgpu {
+            cargo.arg("--no-default-features");
+        }
+        project::run(cargo.args(["-p", "faultline-app", "--bin", "faultline-worker"]))?;
+        let wasm = target.join(tools::WASM_TARGET).join("release/faultline-worker.wasm");
+        let mut bindgen = project.command("wasm-bindgen");
+        bindgen.args(["--target", "no-modules", "--no-typescript", "--out-name", self.name, "--out-dir"]);
+        project::run(bindgen.arg(dist).arg(wasm))?;
+        let out = dist.join(format!("{}_bg.wasm", self.name));
+        project::run(project.command("wasm-opt").arg("-O3").arg(&out).arg("-o").arg(&out))
+    }
 }

@@ -61,6 +61,20 @@ pub fn run(project: &Project) -> Result {
             cargo(&["clippy", "-p", "faultline-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]),
         ),
         Stage::command(
+            "clippy, the worker's builds without WebGPU for wasm32",
+            cargo(&[
+                "clippy",
+                "-p",
+                "faultline-app",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--no-default-features",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        Stage::command(
             "native tests: the app, the guide, telemetry, detector and log-reader crates, the GPU backend, the command line, xtask",
             cargo(&["test", "--workspace", "--exclude", "faultline-engine", "--exclude", "faultline-evaluation"]),
         ),

@@ -40,6 +40,27 @@ pub struct GpuBench {
 /// The trivial dispatches the dispatch-cost probe records.
 pub const DISPATCH_PROBE: usize = 2000;
 
+impl GpuBench {
+    /// A bench of `steps` steps on `preset` not (yet) measured: every count zero.
+    pub fn unmeasured(preset: Preset, steps: usize) -> Self {
+        GpuBench {
+            result: BenchResult::unmeasured("webgpu", String::new(), preset, steps),
+            first_step_ms: 0.0,
+            dispatches_per_step: 0.0,
+            submissions_per_step: 0.0,
+            readbacks_per_step: 0.0,
+            bytes_read_back_per_step: 0.0,
+            bytes_uploaded_per_step: 0.0,
+            steps_per_readback: 0,
+            plain_steps: 0,
+            submissions_per_plain_step: 0.0,
+            bytes_read_back_per_plain_step: 0.0,
+            record_us_per_dispatch: 0.0,
+            run_us_per_dispatch: 0.0,
+        }
+    }
+}
+
 /// The dispatch-cost probe on `gpu`: (µs to record one of [`DISPATCH_PROBE`] adds of 256 floats, µs
 /// per add to record, run and read them all back), after one untimed round that compiles the kernel.
 fn dispatch_cost(gpu: &mut GpuBackend, clock: Clock) -> (f64, f64) {
@@ -63,21 +84,7 @@ fn dispatch_cost(gpu: &mut GpuBackend, clock: Clock) -> (f64, f64) {
 /// run does (launches of `steps_per_readback` steps), counting the GPU's work.
 pub fn run_gpu_bench(preset: Preset, faults: &Faults, steps: usize, seed: u64, clock: Clock) -> GpuBench {
     let mut result = BenchResult::unmeasured("webgpu", String::new(), preset, steps);
-    let mut out = GpuBench {
-        result: result.clone(),
-        first_step_ms: 0.0,
-        dispatches_per_step: 0.0,
-        submissions_per_step: 0.0,
-        readbacks_per_step: 0.0,
-        bytes_read_back_per_step: 0.0,
-        bytes_uploaded_per_step: 0.0,
-        steps_per_readback: 0,
-        plain_steps: 0,
-        submissions_per_plain_step: 0.0,
-        bytes_read_back_per_plain_step: 0.0,
-        record_us_per_dispatch: 0.0,
-        run_us_per_dispatch: 0.0,
-    };
+    let mut out = GpuBench::unmeasured(preset, steps);
     let gpu = match GpuBackend::new() {
         Ok(g) => g,
         Err(e) => {

@@ -31,8 +31,8 @@ use faultline_engine::lr_range::RangeTest;
 use faultline_engine::memory;
 use faultline_engine::telemetry::History;
 use faultline_engine::trainer::Clock;
-use faultline_engine::{EngineError, Faults, RunConfig};
-use faultline_gpu::bench::run_gpu_bench;
+use faultline_engine::{EngineError, Preset, RunConfig};
+use faultline_gpu::bench::GpuBench;
 use logs::Logs;
 use run::{Phase, Run};
 use sweep::Sweep;
@@ -183,13 +183,7 @@ impl Session {
                 self.sweep = None;
                 self.run = None;
                 self.align = None;
-                out.push(FromWorker::GpuBenchDone(Box::new(run_gpu_bench(
-                    config,
-                    &Faults::default(),
-                    steps,
-                    seed,
-                    self.clock,
-                ))));
+                out.push(FromWorker::GpuBenchDone(Box::new(gpu_bench(config, steps, seed, self.clock))));
             }
             ToWorker::Estimate { request, config } => {
                 out.push(FromWorker::Estimate { request, result: self.estimate(&config) });
@@ -257,4 +251,18 @@ impl Session {
         }
         out
     }
+}
+
+/// The WebGPU training bench, in the worker builds that have WebGPU.
+#[cfg(feature = "webgpu")]
+fn gpu_bench(config: Preset, steps: usize, seed: u64, clock: Clock) -> GpuBench {
+    faultline_gpu::bench::run_gpu_bench(config, &faultline_engine::Faults::default(), steps, seed, clock)
+}
+
+/// The WebGPU training bench in the build without WebGPU: unmeasured, saying why.
+#[cfg(not(feature = "webgpu"))]
+fn gpu_bench(config: Preset, steps: usize, _seed: u64, _clock: Clock) -> GpuBench {
+    let mut bench = GpuBench::unmeasured(config, steps);
+    bench.result.error = Some(super::compute::NO_WEBGPU.into());
+    bench
 }
