@@ -41,7 +41,7 @@ const KB: usize = 1000;
 /// regression fails CI.
 pub const BUDGETS: [Budget; 13] = [
     exact("index", ".html", 2 * KB),
-    hashed("faultline-app-", "_bg.wasm", 810 * KB),
+    hashed("faultline-app-", "_bg.wasm", 680 * KB),
     hashed("faultline-app-", ".js", 11 * KB),
     exact("faultline-worker-mt", "_bg.wasm", 570 * KB),
     exact("faultline-worker-mt", ".js", 13 * KB),
