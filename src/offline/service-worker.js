@@ -7,11 +7,12 @@
 // changes a file is a new service worker, which the browser installs beside the old one; the page
 // (register.js) then offers the new version, and this worker takes over when the learner accepts.
 //
-// Install caches every file of the build. Every request for one of them, the page's navigation
-// included, is then answered from that cache (so the app loads and trains with the network off), with
-// the headers a static host may not send: COOP and COEP, which make the page cross-origin isolated (the
-// threaded training build needs that), CORP, and the policy, which a <meta> in index.html cannot give the
-// workers. Anything else goes to the network untouched.
+// Install caches every file of the build but the training worker's builds that this browser does not
+// load (`otherBuilds`). Every request for a file of the build, the page's navigation included, is then
+// answered from that cache (so the app loads and trains with the network off), with the headers a static
+// host may not send: COOP and COEP, which make the page cross-origin isolated (the threaded training
+// build needs that), CORP, and the policy, which a <meta> in index.html cannot give the workers.
+// Anything else goes to the network untouched.
 
 // xtask replaces the next line with the build's version, files and policy.
 const BUILD = { version: "unbuilt", files: [], policy: "" };
@@ -33,13 +34,40 @@ const HEADERS = {
   "Cross-Origin-Resource-Policy": "same-origin",
 };
 
+// The training worker's builds and which one a browser loads (src/worker/builds.js).
+importScripts("./builds.js");
+
 self.addEventListener("install", (event) => {
   // Revalidated with the server, so that a new version never caches an old file; a file the page has
   // just fetched comes from the browser's HTTP cache after a 304 instead of over the network again.
   // All or nothing.
-  const requests = [...CACHED].map((url) => new Request(url, { cache: "no-cache" }));
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(requests)));
+  event.waitUntil(
+    (async () => {
+      const unused = await otherBuilds();
+      const requests = [...CACHED].filter((url) => !unused.has(url)).map((url) => new Request(url, { cache: "no-cache" }));
+      await (await caches.open(CACHE)).addAll(requests);
+    })(),
+  );
 });
+
+/**
+ * The files of the training worker's builds that this browser does not load, which install leaves out
+ * (about 1 MB): the two builds for the other answer to "does the browser offer a WebGPU adapter?". Both
+ * builds for this answer are cached, the threaded one (this worker's headers make the page cross-origin
+ * isolated) and the single-thread one (`?threads=1`). Where service workers are not offered WebGPU this
+ * cannot tell, and caches all four. Should the answer change later, the build it then needs comes from
+ * the network (`serve`), and is not there offline until the next version is installed.
+ */
+async function otherBuilds() {
+  if (!(self.navigator && self.navigator.gpu)) {
+    return new Set();
+  }
+  const { webgpu, files } = self.faultlineBuilds;
+  const adapter = await webgpu();
+  const used = new Set([...files(true, adapter), ...files(false, adapter)]);
+  const other = [...files(true, !adapter), ...files(false, !adapter)].filter((file) => !used.has(file));
+  return new Set(other.map((file) => new URL(file, ROOT).href));
+}
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(

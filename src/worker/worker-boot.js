@@ -7,12 +7,9 @@
 // hooks WebAssembly.instantiate(Streaming) because the imports object is built inside the
 // wasm-bindgen glue that Trunk's loader runs next.
 //
-// Then it picks one of the four builds `cargo xtask dist` makes (xtask/src/site.rs), by two questions.
-// Is the page cross-origin isolated, so memory can be shared? Then a threaded build, which trains on
-// a pool of threads (src/worker/threads.rs); `?threads=1` on the page keeps one thread. Did the browser
-// offer a WebGPU adapter? If not, a build without WebGPU, which carries no wgpu and is smaller (it
-// says so when a run asks for WebGPU). A build that is not there (`trunk serve` makes only Trunk's
-// own, the single-thread one with WebGPU) is skipped for the next. prefetch.js asks the same questions.
+// Then it loads the build that builds.js picks for this browser (the page's prefetch asked the same). A
+// build that is not there (`trunk serve` makes only Trunk's own) is skipped for the next.
+importScripts("./builds.js");
 (() => {
   self.faultlineSuspendYield = () =>
     new Promise((resolve) => {
@@ -40,14 +37,9 @@
   WebAssembly.instantiate = (source, imports) => plain(source, suspending(imports));
 })();
 (() => {
-  const oneThread = new URL(self.location.href).searchParams.get("threads") === "1";
-  const threaded = self.crossOriginIsolated && typeof SharedArrayBuffer === "function" && !oneThread;
-  const load = (webgpu) => {
-    const builds = [
-      ...(threaded ? [webgpu ? "faultline-worker-mt" : "faultline-worker-cpu-mt"] : []),
-      ...(webgpu ? [] : ["faultline-worker-cpu"]),
-    ];
-    for (const build of builds) {
+  const { threaded, webgpu, candidates } = self.faultlineBuilds;
+  const load = (adapter) => {
+    for (const build of candidates(threaded(self.location.href), adapter)) {
       try {
         importScripts(`./${build}.js`);
       } catch (missing) {
@@ -61,13 +53,5 @@
     }
     importScripts("./faultline-worker_loader.js");
   };
-  // An adapter that takes more than 3 s to answer counts as one: the WebGPU builds also train on the CPU.
-  const gpu = self.navigator && self.navigator.gpu;
-  const asked = gpu
-    ? Promise.race([
-        gpu.requestAdapter().then((adapter) => adapter !== null, () => false),
-        new Promise((resolve) => setTimeout(() => resolve(true), 3000)),
-      ])
-    : Promise.resolve(false);
-  asked.then(load);
+  webgpu().then(load);
 })();

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { describe, test } from "node:test";
-import { baseUrl, evalInWorker, openPage, reloadWithWorker, screenshot, sharedBrowser, trainToEnd } from "./lib/browser.mjs";
+import { baseUrl, cachedBuilds, evalInWorker, openPage, reloadWithWorker, screenshot, sharedBrowser, trainToEnd } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 /** 20 steps of `tiny` on the CPU of a 2-core machine take well under this. */
@@ -124,6 +124,9 @@ describe("offline and installable", { timeout: 3 * RUN_TIMEOUT }, () => {
       await waitControlled(page);
       await page.workerLoaded;
       assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, "the server sent COOP/COEP");
+      // This browser offers no WebGPU adapter: of the worker's four builds, install cached the two
+      // without WebGPU (threaded and single-thread) and left the other two to the network.
+      assert.deepEqual(await cachedBuilds(page), ["faultline-worker-cpu-mt_bg.wasm", "faultline-worker-cpu_bg.wasm"]);
 
       const manifest = await page.evaluate(async () => {
         const link = document.querySelector('link[rel="manifest"]');

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { launchBrowser, openPage, runBenchPage, screenshot, sharedBrowser } from "./lib/browser.mjs";
+import { cachedBuilds, launchBrowser, openPage, runBenchPage, screenshot, sharedBrowser } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
 /** SwiftShader trains `tiny` at a few seconds a step on this 2-core machine. */
@@ -21,7 +21,7 @@ const kernelDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "cra
 const shared = sharedBrowser({ webgpu: true });
 
 /**
- * The worker builds whose WebAssembly the page fetched, each named once: prefetch.js's requests and the
+ * The worker builds whose WebAssembly the page fetched, each named once: the prefetch's requests (builds.js) and the
  * worker's own both come to the page.
  */
 function watchBuilds(page) {
@@ -109,7 +109,7 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
       assert.match(gpu.facts.backend, /^WebGPU/);
       assert.match(gpu.facts.reason, /^WebGPU, as chosen in the Compute setting$/);
       // The browser offered an adapter and the page is cross-origin isolated: the threaded build with
-      // WebGPU, fetched once (prefetch.js picked what the worker's boot script then loaded).
+      // WebGPU, fetched once (builds.js picked it for the page's prefetch and for the worker's boot script).
       assert.deepEqual(gpu.facts.builds, ["faultline-worker-mt_bg.wasm"]);
       assert.ok(gpu.facts.threads.length >= 1, JSON.stringify(gpu.facts));
       assert.deepEqual(new Set(gpu.facts.threads), new Set(["faultline-worker-mt"]));
@@ -120,6 +120,9 @@ describe("WebGPU in the browser", { timeout: 4 * RUN_TIMEOUT }, () => {
       assert.deepEqual(gpu.problems, []);
       await gpu.page.locator("#performance").scrollIntoViewIfNeeded();
       await screenshot(gpu.page, "webgpu-run.png");
+      // The service worker asks the same question: it caches the two builds with WebGPU, not the others.
+      await gpu.page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: LOAD_TIMEOUT });
+      assert.deepEqual(await cachedBuilds(gpu.page), ["faultline-worker-mt_bg.wasm", "faultline-worker_bg.wasm"]);
     } finally {
       await gpu.page.close();
     }

@@ -190,3 +190,12 @@ export async function evalInWorker(worker) {
     }
   });
 }
+
+/** The training worker's builds whose WebAssembly the service worker's cache holds, by file name. */
+export async function cachedBuilds(page) {
+  return page.evaluate(async () => {
+    const cache = await caches.open((await caches.keys())[0]);
+    const names = (await cache.keys()).map((request) => new URL(request.url).pathname.split("/").pop());
+    return names.filter((name) => /^faultline-worker.*_bg\.wasm$/.test(name)).sort();
+  });
+}
