@@ -83,7 +83,6 @@ fn dispatch_cost(gpu: &mut GpuBackend, clock: Clock) -> (f64, f64) {
 /// step) for one untimed step (it compiles every pipeline) and then `steps` timed ones, from `seed`, as a
 /// run does (launches of `steps_per_readback` steps), counting the GPU's work.
 pub fn run_gpu_bench(preset: Preset, faults: &Faults, steps: usize, seed: u64, clock: Clock) -> GpuBench {
-    let mut result = BenchResult::unmeasured("webgpu", String::new(), preset, steps);
     let mut out = GpuBench::unmeasured(preset, steps);
     let gpu = match GpuBackend::new() {
         Ok(g) => g,
@@ -103,7 +102,7 @@ pub fn run_gpu_bench(preset: Preset, faults: &Faults, steps: usize, seed: u64, c
             return out;
         }
     };
-    result.backend_name = trainer.backend_name();
+    out.result.backend_name = trainer.backend_name();
     let t0 = clock();
     let first = trainer.step();
     let t1 = clock();
@@ -115,7 +114,7 @@ pub fn run_gpu_bench(preset: Preset, faults: &Faults, steps: usize, seed: u64, c
     let mut plain = GpuStats::default();
     let mut plain_steps = 0;
     let outcome = first.and_then(|r| {
-        result.first_loss = Some(r.loss);
+        out.result.first_loss = Some(r.loss);
         let mut done = 0;
         while done < steps {
             let at = stats.get();
@@ -132,14 +131,14 @@ pub fn run_gpu_bench(preset: Preset, faults: &Faults, steps: usize, seed: u64, c
     });
     let timed = &trainer.history().steps[1..];
     let tokens: usize = timed.iter().map(|r| r.tokens).sum();
-    result.last_loss = timed.last().map(|r| r.loss);
+    out.result.last_loss = timed.last().map(|r| r.loss);
     let secs = (clock() - t1) / 1000.0;
     let after = stats.get();
     if let Err(e) = outcome {
-        result.error = Some(e.to_string());
+        out.result.error = Some(e.to_string());
     } else if steps > 0 {
-        result.steps_per_s = steps as f64 / secs;
-        result.tokens_per_s = tokens as f64 / secs;
+        out.result.steps_per_s = steps as f64 / secs;
+        out.result.tokens_per_s = tokens as f64 / secs;
         let per = |a: u64, b: u64| (a - b) as f64 / steps as f64;
         out.dispatches_per_step = per(after.dispatches, before.dispatches);
         out.submissions_per_step = per(after.submissions, before.submissions);
@@ -151,6 +150,5 @@ pub fn run_gpu_bench(preset: Preset, faults: &Faults, steps: usize, seed: u64, c
         out.submissions_per_plain_step = per_plain(plain.submissions);
         out.bytes_read_back_per_plain_step = per_plain(plain.bytes_read_back);
     }
-    out.result = result;
     out
 }
