@@ -1,5 +1,6 @@
 //! The release build of the web app (`dist`) and serving it (`serve`).
 
+use std::fs;
 use std::path::Path;
 
 use crate::project::{self, Project};
@@ -39,12 +40,33 @@ const THREADED_RUSTFLAGS: &str = "-C target-feature=+atomics,+bulk-memory,+mutab
 /// ([`WORKERS`]), then the Content-Security-Policy written into `index.html` ([`csp`]), then the service
 /// worker that caches all of it ([`offline`]); returns the policy, for a server to send as a header too.
 /// Needs [`tools::ensure_site_tools`] first.
+///
+/// The threaded builds compile while Trunk does: they have their own toolchain and target folder, and
+/// the page's link (fat LTO, one codegen unit) leaves all but one core idle for minutes. They go to a
+/// folder of their own first, since Trunk replaces `dist` when it finishes.
 pub fn build_release(project: &Project, dist: &Path) -> Result<String> {
-    let mut trunk = project.command("trunk");
-    trunk.args(["build", "--release", "--dist"]).arg(dist).env("TRUNK_SKIP_VERSION_CHECK", "true");
-    project::run(&mut trunk)?;
-    for worker in WORKERS {
+    let stage = project.target_dir().join("xtask/threaded-stage");
+    if stage.exists() {
+        fs::remove_dir_all(&stage)?;
+    }
+    fs::create_dir_all(&stage)?;
+    std::thread::scope(|scope| -> Result {
+        let threaded = scope.spawn(|| -> std::result::Result<(), String> {
+            WORKERS.iter().filter(|w| w.threads).try_for_each(|w| w.build(project, &stage)).map_err(|e| e.to_string())
+        });
+        let mut trunk = project.command("trunk");
+        trunk.args(["build", "--release", "--dist"]).arg(dist).env("TRUNK_SKIP_VERSION_CHECK", "true");
+        let trunk = project::run(&mut trunk);
+        let threaded = threaded.join().map_err(|_| "the threaded builds' thread panicked")?;
+        trunk?;
+        Ok(threaded?)
+    })?;
+    for worker in WORKERS.iter().filter(|w| !w.threads) {
         worker.build(project, dist)?;
+    }
+    for file in fs::read_dir(&stage)? {
+        let file = file?;
+        fs::copy(file.path(), dist.join(file.file_name()))?;
     }
     let policy = csp::apply(&dist.join("index.html"))?;
     let version = offline::write_service_worker(&project.root.join(offline::TEMPLATE), dist, &policy)?;
