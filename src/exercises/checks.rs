@@ -671,11 +671,6 @@ fn readable(lab: &Lab, before: Option<f32>) -> Check {
 
 // 17. Exploding gradients and clipping.
 
-/// The largest gradient norm of the run, before clipping.
-fn peak_grad(v: &RunView) -> Option<f32> {
-    v.steps.iter().map(|s| s.grad_norm).filter(|g| g.is_finite()).reduce(f32::max)
-}
-
 fn explodes_unclipped(lab: &Lab, _: Option<f32>) -> Check {
     let v = lab.run;
     with_fault(v, FaultId::NoGradClip)?;

@@ -100,6 +100,11 @@ pub fn peak_loss(v: &RunView) -> Option<f32> {
     v.steps.iter().map(|s| s.loss).filter(|l| l.is_finite()).reduce(f32::max)
 }
 
+/// The largest gradient norm of the run, before clipping.
+pub fn peak_grad(v: &RunView) -> Option<f32> {
+    v.steps.iter().map(|s| s.grad_norm).filter(|g| g.is_finite()).reduce(f32::max)
+}
+
 /// The loss at the end: the last evaluation's training loss, else the last batch's.
 pub fn final_loss(v: &RunView) -> Option<f32> {
     v.evals.last().map(|e| e.train_loss).or_else(|| v.last_train_loss())
