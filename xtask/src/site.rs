@@ -38,7 +38,7 @@ const THREADED_RUSTFLAGS: &str = "-C target-feature=+atomics,+bulk-memory,+mutab
 /// `trunk build --release` into `dist` (the page, and the single-thread worker with WebGPU), with
 /// binaryen's wasm-opt from `.tools/` (pinned in Trunk.toml), then the worker's other builds beside it
 /// ([`WORKERS`]), then the Content-Security-Policy written into `index.html` ([`csp`]), then the service
-/// worker that caches all of it ([`offline`]); returns the policy, for a server to send as a header too.
+/// worker that caches it ([`offline`]); returns the policy, for a server to send as a header too.
 /// Needs [`tools::ensure_site_tools`] first.
 ///
 /// The threaded builds compile while Trunk does: they have their own toolchain and target folder, and
