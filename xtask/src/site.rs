@@ -76,8 +76,9 @@ pub fn build_release(project: &Project, dist: &Path) -> Result<String> {
 
 /// One of the training worker's builds that Trunk does not make. Trunk builds the single-thread worker
 /// with WebGPU (`faultline-worker.js`, through its loader); the boot script (src/worker/worker-boot.js)
-/// picks among all four by two questions: is the page cross-origin isolated (threads), and did the
-/// browser offer a WebGPU adapter (the builds without WebGPU carry no wgpu, and are smaller).
+/// loads the one of all four that src/worker/builds.js picks (it names them too) by two questions: is
+/// the page cross-origin isolated (threads), and did the browser offer a WebGPU adapter (the builds
+/// without WebGPU carry no wgpu, and are smaller).
 struct WorkerBuild {
     /// `<name>.js` and `<name>_bg.wasm` in `dist`.
     name: &'static str,
