@@ -1,7 +1,7 @@
 // The training worker's four builds (`cargo xtask dist` makes them, xtask/src/site.rs) and which one
 // this browser gets, written once for every side that chooses: the page loads this script (index.html),
-// and the worker's boot script (worker-boot.js) and the service worker (src/offline/service-worker.js)
-// load it with `importScripts`.
+// and the worker's boot script (worker-boot.js), the threads of its pool (faultline-thread.js) and the
+// service worker (src/offline/service-worker.js) load it with `importScripts`.
 //
 // Two questions pick the build. Is the scope cross-origin isolated, so memory can be shared? Then a
 // threaded build, which trains on a pool of threads (src/worker/threads.rs); `?threads=1` on the page
@@ -23,10 +23,13 @@ self.faultlineBuilds = (() => {
         ])
       : Promise.resolve(false);
   };
+  // The two threaded builds, with WebGPU first. A thread of the pool (faultline-thread.js) loads the
+  // one its worker runs.
+  const threadedBuilds = ["faultline-worker-mt", "faultline-worker-cpu-mt"];
   // The builds to try, best first. After them comes Trunk's own build (one thread, with WebGPU), the
   // only one `trunk serve` alone makes: its loader script, `faultline-worker_loader.js`.
   const candidates = (threaded, webgpu) => [
-    ...(threaded ? [webgpu ? "faultline-worker-mt" : "faultline-worker-cpu-mt"] : []),
+    ...(threaded ? [threadedBuilds[webgpu ? 0 : 1]] : []),
     ...(webgpu ? [] : ["faultline-worker-cpu"]),
   ];
   // The files of the build a browser with these answers loads, where `cargo xtask dist` made all four.
@@ -36,7 +39,7 @@ self.faultlineBuilds = (() => {
       ? [`${build}.js`, `${build}_bg.wasm`]
       : ["faultline-worker_loader.js", "faultline-worker.js", "faultline-worker_bg.wasm"];
   };
-  return { threaded, webgpu, candidates, files };
+  return { threaded, webgpu, threadedBuilds, candidates, files };
 })();
 
 // On the page: start the worker's files downloading while the page's own WebAssembly does. The page

@@ -3,9 +3,10 @@
 // with). The training worker sends this module, its shared memory and the address of a rayon
 // ThreadBuilder; the thread instantiates the same wasm on that memory, says it started, and runs the
 // builder's loop (it returns only when the pool shuts down, which it never does while the worker lives).
-const THREADED_BUILDS = ["faultline-worker-mt", "faultline-worker-cpu-mt"];
+importScripts("./builds.js");
+const { threadedBuilds } = self.faultlineBuilds;
 const build = new URL(self.location.href).searchParams.get("build");
-importScripts(`./${THREADED_BUILDS.includes(build) ? build : THREADED_BUILDS[0]}.js`);
+importScripts(`./${threadedBuilds.includes(build) ? build : threadedBuilds[0]}.js`);
 self.onmessage = async (event) => {
   self.onmessage = null;
   const [module, memory, builder] = event.data;
