@@ -8,7 +8,7 @@
 // (register.js) then offers the new version, and this worker takes over when the learner accepts.
 //
 // Install caches every file of the build but the training worker's builds that this browser does not
-// load (`otherBuilds`). Every request for a file of the build, the page's navigation included, is then
+// load (`otherBuilds`; should one be asked for later, `serve` stores it then). Every request for a file of the build, the page's navigation included, is then
 // answered from that cache (so the app loads and trains with the network off), with the headers a static
 // host may not send: COOP and COEP, which make the page cross-origin isolated (the threaded training
 // build needs that), CORP, and the policy, which a <meta> in index.html cannot give the workers.
@@ -56,7 +56,7 @@ self.addEventListener("install", (event) => {
  * builds for this answer are cached, the threaded one (this worker's headers make the page cross-origin
  * isolated) and the single-thread one (`?threads=1`). Where service workers are not offered WebGPU this
  * cannot tell, and caches all four. Should the answer change later, the build it then needs comes from
- * the network (`serve`), and is not there offline until the next version is installed.
+ * the network the first time, and `serve` keeps it for the times after.
  */
 async function otherBuilds() {
   if (!(self.navigator && self.navigator.gpu)) {
@@ -91,7 +91,7 @@ self.addEventListener("message", (event) => {
 self.addEventListener("fetch", (event) => {
   const key = cacheKey(event.request);
   if (key) {
-    event.respondWith(serve(key, event.request));
+    event.respondWith(serve(key, event.request, (stored) => event.waitUntil(stored)));
   }
 });
 
@@ -111,10 +111,20 @@ function cacheKey(request) {
   return CACHED.has(href) ? href : null;
 }
 
-/** The cached file, or the network's if the cache lost it, with the site's headers. */
-async function serve(key, request) {
-  const cached = await caches.open(CACHE).then((cache) => cache.match(key));
-  const response = cached ?? (await fetch(request));
+/**
+ * The cached file, with the site's headers. A file of the build that the cache does not hold (a build
+ * install left out, or one the browser evicted) comes from the network and is stored as it streams to
+ * the page, so it is there the next time the network is off; `keep` holds this worker alive until it is.
+ */
+async function serve(key, request, keep) {
+  const cache = await caches.open(CACHE);
+  let response = await cache.match(key);
+  if (!response) {
+    response = await fetch(request);
+    if (response.status === 200) {
+      keep(cache.put(key, response.clone()));
+    }
+  }
   const headers = new Headers(response.headers);
   for (const [name, value] of Object.entries(HEADERS)) {
     headers.set(name, value);

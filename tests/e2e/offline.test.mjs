@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { describe, test } from "node:test";
+import { isDeepStrictEqual } from "node:util";
 import { baseUrl, cachedBuilds, evalInWorker, openPage, reloadWithWorker, screenshot, sharedBrowser, trainToEnd } from "./lib/browser.mjs";
 
 const LOAD_TIMEOUT = 60_000;
@@ -127,6 +128,16 @@ describe("offline and installable", { timeout: 3 * RUN_TIMEOUT }, () => {
       // This browser offers no WebGPU adapter: of the worker's four builds, install cached the two
       // without WebGPU (threaded and single-thread) and left the other two to the network.
       assert.deepEqual(await cachedBuilds(page), ["faultline-worker-cpu-mt_bg.wasm", "faultline-worker-cpu_bg.wasm"]);
+      // Should the browser's answer change (a GPU driver updated), the build it then needs comes from the
+      // network once and is kept for offline use.
+      const later = "faultline-worker-mt_bg.wasm";
+      const fetched = await page.evaluate(async (file) => (await (await fetch(`./${file}`)).arrayBuffer()).byteLength, later);
+      assert.ok(fetched > 100_000, `${later}: ${fetched} bytes`);
+      const kept = ["faultline-worker-cpu-mt_bg.wasm", "faultline-worker-cpu_bg.wasm", later];
+      for (let tries = 0; !isDeepStrictEqual(await cachedBuilds(page), kept) && tries < 50; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(await cachedBuilds(page), kept, "the service worker kept the build it fetched");
 
       const manifest = await page.evaluate(async () => {
         const link = document.querySelector('link[rel="manifest"]');
@@ -148,6 +159,8 @@ describe("offline and installable", { timeout: 3 * RUN_TIMEOUT }, () => {
       await page.goto(`${proxy.url}?${RUN}`, { waitUntil: "load" });
       const missing = await page.evaluate(() => fetch("./not-in-the-build.txt").then((r) => r.status, (e) => e.name));
       assert.equal(missing, "TypeError", "what the cache does not hold cannot be fetched: the network is off");
+      const offlineBytes = await page.evaluate(async (file) => (await (await fetch(`./${file}`)).arrayBuffer()).byteLength, later);
+      assert.equal(offlineBytes, fetched, `${later} is served offline from the cache`);
       assert.equal(await trainToEnd(page), "finished");
       assert.equal(Number((await page.locator("#step-count").textContent()).trim()), 20);
       assert.match(await page.locator("#perf-backend").textContent(), /^CPU/);
