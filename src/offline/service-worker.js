@@ -8,10 +8,11 @@
 // (register.js) then offers the new version, and this worker takes over when the learner accepts.
 //
 // Install caches every file of the build but the training worker's builds that this browser does not
-// load (`otherBuilds`; should one be asked for later, `serve` stores it then). Every request for a file of the build, the page's navigation included, is then
-// answered from that cache (so the app loads and trains with the network off), with the headers a static
-// host may not send: COOP and COEP, which make the page cross-origin isolated (the threaded training
-// build needs that), CORP, and the policy, which a <meta> in index.html cannot give the workers.
+// load (`otherBuilds`; should one be asked for later, `serve` stores it then). Every request for a file
+// of the build, the page's navigation included, is then answered from that cache (so the app loads and
+// trains with the network off), with the headers a static host may not send: COOP and COEP, which make
+// the page cross-origin isolated (the threaded training build needs that), CORP, and the policy, which a
+// <meta> in index.html cannot give the workers.
 // Anything else goes to the network untouched.
 
 // xtask replaces the next line with the build's version, files and policy.
