@@ -3,9 +3,10 @@
 //
 // After `trunk build`, xtask (xtask/src/offline.rs) copies this file into dist/ with the line that
 // defines BUILD replaced by the build's own: every file of dist/ (paths relative to this script), a
-// version that is a hash of their contents, and the site's Content-Security-Policy. So each deploy that
-// changes a file is a new service worker, which the browser installs beside the old one; the page
-// (register.js) then offers the new version, and this worker takes over when the learner accepts.
+// version that is a hash of their contents and of this script's own, and the site's Content-Security-
+// Policy. So each deploy that changes a file, or this script, is a new service worker with a cache of
+// its own, which the browser installs beside the old one; the page (register.js) then offers the new
+// version, and this worker takes over when the learner accepts.
 //
 // Install caches every file of the build but the training worker's builds that this browser does not
 // load (`otherBuilds`; should one be asked for later, `serve` stores it then). Every request for a file

@@ -1,9 +1,9 @@
 //! The built site's service worker (`src/offline/service-worker.js`): copied into `dist/` after the
 //! build, with its `BUILD` line replaced by what it must cache and serve: every file of the site (paths
 //! relative to the worker, which sits at the site's root), a version that is a hash of their names and
-//! contents, and the site's Content-Security-Policy, which the worker sends as a header on what it
-//! serves. A new deploy that changes any file therefore changes the worker's script, and browsers install
-//! it as a new version, with a new cache.
+//! contents and of the worker's own code, and the site's Content-Security-Policy, which the worker sends
+//! as a header on what it serves. A new deploy that changes any file, or only how the worker caches,
+//! therefore changes the worker's script, and browsers install it as a new version, with a new cache.
 
 use std::fs;
 use std::path::Path;
@@ -26,8 +26,9 @@ const VERSION_LEN: usize = 16;
 pub fn write_service_worker(template: &Path, dist: &Path, policy: &str) -> Result<String> {
     let source = fs::read_to_string(template).map_err(|err| format!("cannot read {}: {err}", template.display()))?;
     let files = site_files(dist)?;
-    let contents =
+    let mut contents =
         files.iter().map(|file| Ok((file.as_str(), fs::read(dist.join(file))?))).collect::<Result<Vec<_>>>()?;
+    contents.push((WORKER, source.as_bytes().to_vec()));
     let version = version(&contents);
     let build = serde_json::json!({ "version": version, "files": files, "policy": policy });
     fs::write(dist.join(WORKER), with_build(&source, &build.to_string())?)?;
@@ -147,7 +148,7 @@ mod tests {
     #[test]
     fn writes_the_worker_for_a_built_site() {
         let dist = built_site("write");
-        let template = dist.join("template.js");
+        let template = dist.with_extension("template.js");
         fs::write(&template, project_template()).unwrap();
         let first = write_service_worker(&template, &dist, "default-src 'self'").unwrap();
         let written = fs::read_to_string(dist.join(WORKER)).unwrap();
@@ -157,10 +158,14 @@ mod tests {
         assert_eq!(build["version"], first.as_str());
         assert_eq!(build["policy"], "default-src 'self'");
         let files: Vec<&str> = build["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-        assert_eq!(files, ["app-1_bg.wasm", "index.html", "snippets/gpu/inline0.js", "template.js"]);
+        assert_eq!(files, ["app-1_bg.wasm", "index.html", "snippets/gpu/inline0.js"]);
         assert_eq!(write_service_worker(&template, &dist, "x").unwrap(), first, "the same files, the same version");
+        fs::write(&template, project_template() + "// how it caches changed\n").unwrap();
+        let recoded = write_service_worker(&template, &dist, "x").unwrap();
+        assert_ne!(recoded, first, "a deploy that changes only the worker's code");
         fs::write(dist.join("index.html"), "<!doctype html><p>new</p>").unwrap();
-        assert_ne!(write_service_worker(&template, &dist, "x").unwrap(), first, "a deploy that changes a file");
+        assert_ne!(write_service_worker(&template, &dist, "x").unwrap(), recoded, "a deploy that changes a file");
         fs::remove_dir_all(dist).unwrap();
+        fs::remove_file(template).unwrap();
     }
 }
