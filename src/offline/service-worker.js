@@ -13,8 +13,7 @@
 // of the build, the page's navigation included, is then answered from that cache (so the app loads and
 // trains with the network off), with the headers a static host may not send: COOP and COEP, which make
 // the page cross-origin isolated (the threaded training build needs that), CORP, and the policy, which a
-// <meta> in index.html cannot give the workers.
-// Anything else goes to the network untouched.
+// <meta> in index.html cannot give the workers. Anything else goes to the network untouched.
 
 // xtask replaces the next line with the build's version, files and policy.
 const BUILD = { version: "unbuilt", files: [], policy: "" };
@@ -46,7 +45,9 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const unused = await otherBuilds();
-      const requests = [...CACHED].filter((url) => !unused.has(url)).map((url) => new Request(url, { cache: "no-cache" }));
+      const requests = [...CACHED]
+        .filter((url) => !unused.has(url))
+        .map((url) => new Request(url, { cache: "no-cache" }));
       await (await caches.open(CACHE)).addAll(requests);
     })(),
   );
@@ -65,9 +66,8 @@ async function otherBuilds() {
     return new Set();
   }
   const { webgpu, files } = self.faultlineBuilds;
-  const adapter = await webgpu();
-  const used = new Set([...files(true, adapter), ...files(false, adapter)]);
-  const other = [...files(true, !adapter), ...files(false, !adapter)].filter((file) => !used.has(file));
+  const otherAnswer = !(await webgpu());
+  const other = [...files(true, otherAnswer), ...files(false, otherAnswer)];
   return new Set(other.map((file) => new URL(file, ROOT).href));
 }
 
