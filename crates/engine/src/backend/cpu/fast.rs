@@ -399,11 +399,25 @@ pub fn layernorm_backward<T: Real>(
 multiversion! {
 /// `out = f(x)`.
 pub fn activation<T: Real>(out: &mut [T], x: &[T], len: usize, f: Activation) {
-    let pairs = out[..len].iter_mut().zip(&x[..len]);
+    // Plain loops, not `for_each`: a loop in this body inherits the AVX2 version's target features,
+    // a separately compiled `for_each` does not.
+    let (out, x) = (&mut out[..len], &x[..len]);
     match f {
-        Activation::Gelu => pairs.for_each(|(o, &v)| *o = gelu(v)),
-        Activation::Relu => pairs.for_each(|(o, &v)| *o = v.max(T::zero())),
-        Activation::Sigmoid => pairs.for_each(|(o, &v)| *o = sigmoid(v)),
+        Activation::Gelu => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = gelu(v);
+            }
+        }
+        Activation::Relu => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = v.max(T::zero());
+            }
+        }
+        Activation::Sigmoid => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = sigmoid(v);
+            }
+        }
     }
 }
 }
@@ -413,12 +427,22 @@ multiversion! {
 pub fn activation_backward<T: Real>(dx: &mut [T], dout: &[T], x: &[T], len: usize, f: Activation) {
     let triples = dx[..len].iter_mut().zip(&dout[..len]).zip(&x[..len]);
     match f {
-        Activation::Gelu => triples.for_each(|((d, &g), &v)| *d = g * gelu_grad(v)),
-        Activation::Relu => triples.for_each(|((d, &g), &v)| *d = if v > T::zero() { g } else { g * T::zero() }),
-        Activation::Sigmoid => triples.for_each(|((d, &g), &v)| {
-            let s = sigmoid(v);
-            *d = g * (s * (T::one() - s));
-        }),
+        Activation::Gelu => {
+            for ((d, &g), &v) in triples {
+                *d = g * gelu_grad(v);
+            }
+        }
+        Activation::Relu => {
+            for ((d, &g), &v) in triples {
+                *d = if v > T::zero() { g } else { g * T::zero() };
+            }
+        }
+        Activation::Sigmoid => {
+            for ((d, &g), &v) in triples {
+                let s = sigmoid(v);
+                *d = g * (s * (T::one() - s));
+            }
+        }
     }
 }
 }

@@ -54,15 +54,19 @@ impl Real for f32 {
         #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), feature = "packed-matmul")))]
         matmul::matrixmultiply_f32(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
     }
+    #[inline(always)]
     fn of(v: f32) -> Self {
         v
     }
+    #[inline(always)]
     fn of64(v: f64) -> Self {
         v as f32
     }
+    #[inline(always)]
     fn f32(self) -> f32 {
         self
     }
+    #[inline(always)]
     fn f64(self) -> f64 {
         self as f64
     }
@@ -88,15 +92,19 @@ impl Real for f64 {
     ) {
         matmul::matrixmultiply_f64(m, k, n, alpha, a, sa, b, sb, beta, c, sc);
     }
+    #[inline(always)]
     fn of(v: f32) -> Self {
         v as f64
     }
+    #[inline(always)]
     fn of64(v: f64) -> Self {
         v
     }
+    #[inline(always)]
     fn f32(self) -> f32 {
         self as f32
     }
+    #[inline(always)]
     fn f64(self) -> f64 {
         self
     }
