@@ -399,22 +399,22 @@ pub fn layernorm_backward<T: Real>(
 multiversion! {
 /// `out = f(x)`.
 pub fn activation<T: Real>(out: &mut [T], x: &[T], len: usize, f: Activation) {
-    // Plain loops, not `for_each`: a loop in this body inherits the AVX2 version's target features,
-    // a separately compiled `for_each` does not.
-    let (out, x) = (&mut out[..len], &x[..len]);
+    // Plain loops here and in `activation_backward`, not `for_each`: a loop in this body inherits the
+    // AVX2 version's target features, a separately compiled `for_each` does not.
+    let pairs = out[..len].iter_mut().zip(&x[..len]);
     match f {
         Activation::Gelu => {
-            for (o, &v) in out.iter_mut().zip(x) {
+            for (o, &v) in pairs {
                 *o = gelu(v);
             }
         }
         Activation::Relu => {
-            for (o, &v) in out.iter_mut().zip(x) {
+            for (o, &v) in pairs {
                 *o = v.max(T::zero());
             }
         }
         Activation::Sigmoid => {
-            for (o, &v) in out.iter_mut().zip(x) {
+            for (o, &v) in pairs {
                 *o = sigmoid(v);
             }
         }
